@@ -1,0 +1,82 @@
+package config
+
+// Cloud holds the Microsoft endpoints of one national cloud. The values come from
+// shared/research/defender-apis.md (Part A1, B1, C); clouds_test.go pins each one to its source.
+type Cloud struct {
+	Name string
+	// AuthorityHost is the Entra ID login host; MSAL's authority is AuthorityHost + "/" + tenant ID.
+	AuthorityHost string
+	// EndpointAPI is the Defender for Endpoint API base URL; EndpointScope the token scope for it.
+	EndpointAPI   string
+	EndpointScope string
+	// CloudAppsScope is the token scope of the Defender for Cloud Apps API. Its host is per tenant
+	// (the portal's "API URL"), so it has no default.
+	CloudAppsScope string
+	// GraphAPI is the Microsoft Graph base URL; GraphScope the token scope for it.
+	GraphAPI   string
+	GraphScope string
+}
+
+// cloudAppsResource is the application ID of "Microsoft Cloud App Security"; tokens for it carry it as aud.
+const cloudAppsResource = "05a65629-4c1b-48c1-a78b-804c4abdd4af"
+
+// clouds is the one table mapping `cloud = …` to hosts and scopes.
+var clouds = []Cloud{
+	{
+		Name:           "public",
+		AuthorityHost:  "https://login.microsoftonline.com",
+		EndpointAPI:    "https://api.security.microsoft.com",
+		EndpointScope:  "https://api.securitycenter.microsoft.com/.default",
+		CloudAppsScope: cloudAppsResource + "/.default",
+		GraphAPI:       "https://graph.microsoft.com",
+		GraphScope:     "https://graph.microsoft.com/.default",
+	},
+	{
+		// GCC (moderate) signs in on the commercial authority but has its own Defender for Endpoint host;
+		// its Graph is the commercial one.
+		Name:           "gcc",
+		AuthorityHost:  "https://login.microsoftonline.com",
+		EndpointAPI:    "https://api-gcc.securitycenter.microsoft.us",
+		EndpointScope:  "https://api-gcc.securitycenter.microsoft.us/.default",
+		CloudAppsScope: cloudAppsResource + "/.default",
+		GraphAPI:       "https://graph.microsoft.com",
+		GraphScope:     "https://graph.microsoft.com/.default",
+	},
+	{
+		Name:           "gcc-high",
+		AuthorityHost:  "https://login.microsoftonline.us",
+		EndpointAPI:    "https://api-gov.securitycenter.microsoft.us",
+		EndpointScope:  "https://api-gov.securitycenter.microsoft.us/.default",
+		CloudAppsScope: cloudAppsResource + "/.default",
+		GraphAPI:       "https://graph.microsoft.us",
+		GraphScope:     "https://graph.microsoft.us/.default",
+	},
+	{
+		Name:           "dod",
+		AuthorityHost:  "https://login.microsoftonline.us",
+		EndpointAPI:    "https://api-gov.securitycenter.microsoft.us",
+		EndpointScope:  "https://api-gov.securitycenter.microsoft.us/.default",
+		CloudAppsScope: cloudAppsResource + "/.default",
+		GraphAPI:       "https://dod-graph.microsoft.us",
+		GraphScope:     "https://dod-graph.microsoft.us/.default",
+	},
+}
+
+// LookupCloud returns the cloud called name.
+func LookupCloud(name string) (Cloud, bool) {
+	for _, c := range clouds {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	return Cloud{}, false
+}
+
+// CloudNames lists the valid values of `cloud`, in table order.
+func CloudNames() []string {
+	names := make([]string, len(clouds))
+	for i, c := range clouds {
+		names[i] = c.Name
+	}
+	return names
+}

@@ -1,0 +1,196 @@
+// Package config reads alertexport's TOML configuration (SPEC §2): it decodes strictly, applies
+// the defaults in one place, validates every key, and reports every problem at once with the
+// file, line and key, saying what would be valid. It knows the clouds table and nothing about
+// NATS or HTTP.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+)
+
+// Config is the effective configuration: defaults applied, every value validated.
+type Config struct {
+	Path    string
+	Log     Log
+	Worker  Worker
+	NATS    NATS
+	Tenants []Tenant
+}
+
+// Log configures the process logger.
+type Log struct {
+	Level  slog.Level
+	Format string // json | text
+}
+
+// Worker holds process-wide settings.
+type Worker struct {
+	DataDir  string
+	HTTPAddr string // "" = no HTTP listener
+	CAFile   string // extra PEM roots for Entra and the Defender APIs
+}
+
+// NATS configures the connection and the stream.
+type NATS struct {
+	URL             string // "" = embedded server
+	Mode            string // jetstream | core
+	Subject         string
+	Stream          string
+	DuplicateWindow time.Duration
+	MaxAge          time.Duration
+	EmbeddedListen  string
+	CredsFile       string
+	NkeySeedFile    string
+	TokenEnv        string
+	User            string
+	PasswordEnv     string
+	CAFile          string
+	CertFile        string
+	KeyFile         string
+}
+
+// CredentialKind names how a tenant proves its identity to Entra ID; the value is the config key.
+type CredentialKind string
+
+// The credential kinds, one per config key.
+const (
+	SecretEnv          CredentialKind = "client_secret_env"
+	SecretFile         CredentialKind = "client_secret_file"
+	CertificateFile    CredentialKind = "certificate_file"
+	FederatedTokenFile CredentialKind = "federated_token_file"
+)
+
+// Credential is where a tenant's secret comes from: an environment variable name or a file path,
+// never the secret itself.
+type Credential struct {
+	Kind  CredentialKind
+	Value string
+}
+
+// Tenant is one Entra ID tenant and its sources.
+type Tenant struct {
+	Name          string
+	TenantID      string
+	ClientID      string
+	Cloud         Cloud
+	AuthorityHost string // effective: the override, or the cloud's
+	Credential    Credential
+	Endpoint      Source
+	CloudApps     Source
+	Graph         Source
+}
+
+// Sources returns the tenant's enabled sources in a fixed order.
+func (t Tenant) Sources() []Source {
+	var out []Source
+	for _, s := range []Source{t.Endpoint, t.CloudApps, t.Graph} {
+		if s.Enabled {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// SourceKind names a source; it appears in subjects, state keys and metrics.
+type SourceKind string
+
+// The sources.
+const (
+	Endpoint  SourceKind = "endpoint"
+	CloudApps SourceKind = "cloudapps"
+	Graph     SourceKind = "graph"
+)
+
+// Source is one (tenant, source) job's settings.
+type Source struct {
+	Kind           SourceKind
+	Enabled        bool
+	APIURL         string // no trailing slash
+	Scope          string // token scope for this API in the tenant's cloud
+	MinSeverity    string // "" | informational | low | medium | high
+	ServiceSources []string
+	Schedule       string
+	Cron           cron.Schedule // Schedule parsed, evaluated in UTC
+	Lookback       time.Duration
+	StartFrom      time.Duration
+}
+
+// Problem is one thing wrong (or doubtful) in a config file.
+type Problem struct {
+	File string
+	Line int    // 0 when unknown
+	Key  string // e.g. tenant[0].endpoint.api_url; "" for the whole file
+	Msg  string
+}
+
+func (p Problem) String() string {
+	var b strings.Builder
+	b.WriteString(p.File)
+	if p.Line > 0 {
+		fmt.Fprintf(&b, ":%d", p.Line)
+	}
+	b.WriteString(": ")
+	if p.Key != "" {
+		b.WriteString(p.Key)
+		b.WriteString(": ")
+	}
+	b.WriteString(p.Msg)
+	return b.String()
+}
+
+// Error lists every problem that makes a config invalid.
+type Error struct {
+	Problems []Problem
+}
+
+func (e *Error) Error() string {
+	lines := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		lines[i] = p.String()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// LookupEnv reads an environment variable; os.LookupEnv in production, a map in tests.
+type LookupEnv func(string) (string, bool)
+
+// Load reads and validates the file at path. It returns the effective config and warnings
+// (problems that do not stop the file from being valid, such as a secret's environment variable
+// not being set here), or an *Error listing every problem.
+func Load(path string, env LookupEnv) (*Config, []Problem, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		msg := fmt.Sprintf("cannot read the config file: %v", errors.Unwrap(err))
+		if errors.Is(err, os.ErrNotExist) {
+			msg = "no such file; pass --config FILE or set ALERTEXPORT_CONFIG (a commented example is config.toml in the repository)"
+		}
+		return nil, nil, &Error{Problems: []Problem{{File: path, Msg: msg}}}
+	}
+	return Parse(path, data, env)
+}
+
+// Parse is Load for a file already read; path only names it in messages.
+func Parse(path string, data []byte, env LookupEnv) (*Config, []Problem, error) {
+	if env == nil {
+		env = os.LookupEnv
+	}
+	c := &checker{file: path, env: env}
+	raw, ok := c.decode(data)
+	if !ok {
+		return nil, nil, &Error{Problems: c.errs}
+	}
+	cfg := c.build(raw)
+	if len(c.errs) > 0 {
+		return nil, c.warns, &Error{Problems: c.errs}
+	}
+	c.checkEnvironment(cfg)
+	cfg.Path = path
+	return cfg, c.warns, nil
+}

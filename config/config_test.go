@@ -1,0 +1,364 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+)
+
+// envOf returns a LookupEnv over a fixed map, so tests never depend on (or change) the process env.
+func envOf(kv ...string) LookupEnv {
+	m := map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+// allSet claims every environment variable is set, so only file problems remain.
+func allSet(string) (string, bool) { return "value", true }
+
+func mustParse(t *testing.T, doc string, env LookupEnv) (*Config, []Problem) {
+	t.Helper()
+	cfg, warns, err := Parse("t.toml", []byte(doc), env)
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	return cfg, warns
+}
+
+func problemStrings(ps []Problem) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.String()
+	}
+	return out
+}
+
+// wantLines reads the "# want:" header of a corpus file.
+func wantLines(t *testing.T, data []byte) string {
+	t.Helper()
+	var want []string
+	for _, l := range strings.Split(string(data), "\n") {
+		w, ok := strings.CutPrefix(l, "# want: ")
+		if !ok {
+			break
+		}
+		want = append(want, w)
+	}
+	if len(want) == 0 {
+		t.Fatal("corpus file has no # want: line")
+	}
+	return strings.Join(want, "\n")
+}
+
+func TestBadConfigs(t *testing.T) {
+	files, err := filepath.Glob("testdata/bad/*.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) < 30 {
+		t.Fatalf("the corpus has %d bad configs; keep at least 30", len(files))
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _, err = Parse(filepath.Base(f), data, allSet)
+			var cerr *Error
+			if !errors.As(err, &cerr) {
+				t.Fatalf("Parse returned %v, want *config.Error", err)
+			}
+			if got, want := err.Error(), wantLines(t, data); got != want {
+				t.Errorf("message:\n got: %s\nwant: %s", got, want)
+			}
+		})
+	}
+}
+
+func TestShippedConfigIsValid(t *testing.T) {
+	placeholders := []string{
+		"../config.toml:51: tenant[0].tenant_id: is the all-zero placeholder; replace it with your own ID",
+		"../config.toml:52: tenant[0].client_id: is the all-zero placeholder; replace it with your own ID",
+	}
+	tests := []struct {
+		name string
+		env  LookupEnv
+		want []string
+	}{
+		{"secret set", envOf("CONTOSO_CLIENT_SECRET", "s3cr3t"), placeholders},
+		{"secret not set here", envOf(), append(slices.Clone(placeholders),
+			`../config.toml:55: tenant[0].client_secret_env: environment variable CONTOSO_CLIENT_SECRET is not set (it must hold the client secret's value); "run" and "auth check" need it for tenant "contoso"`)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, warns, err := Load("../config.toml", tt.env)
+			if err != nil {
+				t.Fatalf("the shipped config.toml is invalid:\n%v", err)
+			}
+			if got := problemStrings(warns); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("warnings:\n got %q\nwant %q", got, tt.want)
+			}
+			if n := len(cfg.Tenants[0].Sources()); n != 2 {
+				t.Errorf("enabled sources = %d, want 2 (endpoint, cloudapps)", n)
+			}
+		})
+	}
+}
+
+func TestEveryKeyIsDocumentedAndShipped(t *testing.T) {
+	data, err := os.ReadFile("testdata/all-keys.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &checker{file: "all-keys.toml"}
+	if _, ok := c.decode(data); !ok {
+		t.Fatalf("all-keys.toml does not decode: %v", c.errs)
+	}
+	var keys []string
+	for k := range indexKeys(data) {
+		if sk := schemaKey(k); !slices.Contains(tables, sk) {
+			keys = append(keys, sk)
+		}
+	}
+	var docs []string
+	for k := range keyDocs {
+		docs = append(docs, k)
+	}
+	sort.Strings(keys)
+	sort.Strings(docs)
+	if !reflect.DeepEqual(keys, docs) {
+		t.Errorf("keys in all-keys.toml and keyDocs differ:\nfile: %v\ndocs: %v", keys, docs)
+	}
+	shipped, err := os.ReadFile("../config.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	shippedKeys := indexKeys(shipped)
+	for _, k := range docs {
+		_, name, _ := cutLast(k)
+		if !strings.Contains(string(shipped), name+" ") {
+			t.Errorf("config.toml does not show %s", k)
+		}
+		if !strings.Contains(k, "tenant.") || strings.HasSuffix(k, "_file") || strings.HasSuffix(k, "schedule") || strings.HasSuffix(k, "start_from") {
+			continue
+		}
+		if shippedKeys.line(strings.Replace(k, "tenant.", "tenant[0].", 1)) == 0 {
+			t.Errorf("config.toml has no line for %s", k)
+		}
+	}
+}
+
+func TestInheritance(t *testing.T) {
+	const head = `
+[[tenant]]
+name = "a"
+tenant_id = "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b"
+client_id = "0b1c2d3e-4f50-4a6b-8c7d-8e9f0a1b2c3d"
+client_secret_env = "S"
+`
+	tests := []struct {
+		name     string
+		doc      string
+		schedule string
+		lookback time.Duration
+		start    time.Duration
+	}{
+		{"built-in defaults", head + "[tenant.endpoint]\n", "@every 1m", 10 * time.Minute, 24 * time.Hour},
+		{"[defaults]", "[defaults]\nschedule = \"@every 5m\"\nlookback = \"20m\"\nstart_from = \"48h\"\n" + head + "[tenant.endpoint]\n", "@every 5m", 20 * time.Minute, 48 * time.Hour},
+		{"tenant over defaults", "[defaults]\nlookback = \"20m\"\n" + head + "lookback = \"30m\"\n[tenant.endpoint]\n", "@every 1m", 30 * time.Minute, 24 * time.Hour},
+		{"source over tenant", "[defaults]\nlookback = \"20m\"\n" + head + "lookback = \"30m\"\nstart_from = \"1h\"\n[tenant.endpoint]\nlookback = \"40m\"\nschedule = \"*/5 * * * *\"\n", "*/5 * * * *", 40 * time.Minute, time.Hour},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, _ := mustParse(t, tt.doc, allSet)
+			s := cfg.Tenants[0].Endpoint
+			if s.Schedule != tt.schedule || s.Lookback != tt.lookback || s.StartFrom != tt.start || s.Cron == nil {
+				t.Errorf("got schedule %q lookback %v start_from %v, want %q %v %v", s.Schedule, s.Lookback, s.StartFrom, tt.schedule, tt.lookback, tt.start)
+			}
+		})
+	}
+}
+
+func TestSourceDefaults(t *testing.T) {
+	cfg, _ := mustParse(t, `
+[[tenant]]
+name = "gov"
+tenant_id = "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b"
+client_id = "0b1c2d3e-4f50-4a6b-8c7d-8e9f0a1b2c3d"
+cloud = "gcc-high"
+certificate_file = "/etc/alertexport/gov.pem"
+[tenant.endpoint]
+[tenant.cloudapps]
+enabled = false
+[tenant.graph]
+service_sources = ["microsoftDefenderForEndpoint"]
+`, allSet)
+	tn := cfg.Tenants[0]
+	checks := []struct{ what, got, want string }{
+		{"authority", tn.AuthorityHost, "https://login.microsoftonline.us"},
+		{"credential", string(tn.Credential.Kind), "certificate_file"},
+		{"endpoint api", tn.Endpoint.APIURL, "https://api-gov.securitycenter.microsoft.us"},
+		{"endpoint scope", tn.Endpoint.Scope, "https://api-gov.securitycenter.microsoft.us/.default"},
+		{"graph api", tn.Graph.APIURL, "https://graph.microsoft.us"},
+		{"graph scope", tn.Graph.Scope, "https://graph.microsoft.us/.default"},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %q, want %q", c.what, c.got, c.want)
+		}
+	}
+	var kinds []SourceKind
+	for _, s := range tn.Sources() {
+		kinds = append(kinds, s.Kind)
+	}
+	if !reflect.DeepEqual(kinds, []SourceKind{Endpoint, Graph}) {
+		t.Errorf("enabled sources %v, want [endpoint graph] (a table turns a source on; enabled = false off)", kinds)
+	}
+}
+
+func TestNormalization(t *testing.T) {
+	cfg, _ := mustParse(t, `
+[[tenant]]
+name = "a"
+tenant_id = "6F1C2A3B-4D5E-4F60-8A7B-9C0D1E2F3A4B"
+client_id = "0b1c2d3e-4f50-4a6b-8c7d-8e9f0a1b2c3d"
+client_secret_file = "/run/secrets/a"
+authority_host = "https://127.0.0.1:8443/"
+[tenant.cloudapps]
+api_url = "https://a.us2.portal.cloudappsecurity.com/api/"
+`, allSet)
+	tn := cfg.Tenants[0]
+	if tn.TenantID != "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b" {
+		t.Errorf("tenant_id %q, want lower case", tn.TenantID)
+	}
+	if tn.AuthorityHost != "https://127.0.0.1:8443" {
+		t.Errorf("authority %q, want no trailing slash", tn.AuthorityHost)
+	}
+	if tn.CloudApps.APIURL != "https://a.us2.portal.cloudappsecurity.com" {
+		t.Errorf("cloudapps api_url %q, want the portal's /api suffix removed", tn.CloudApps.APIURL)
+	}
+}
+
+func TestWarnings(t *testing.T) {
+	dir := t.TempDir()
+	notPEM := filepath.Join(dir, "cert.pem")
+	if err := os.WriteFile(notPEM, []byte("not a pem"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tenant := func(cred string) string {
+		return "[[tenant]]\nname = \"a\"\ntenant_id = \"6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b\"\nclient_id = \"0b1c2d3e-4f50-4a6b-8c7d-8e9f0a1b2c3d\"\n" + cred + "\n"
+	}
+	tests := []struct {
+		name string
+		doc  string
+		want string
+	}{
+		{"secret env empty", tenant(`client_secret_env = "EMPTY"`) + "[tenant.endpoint]\n",
+			`t.toml:5: tenant[0].client_secret_env: environment variable EMPTY is empty (it must hold the client secret's value); "run" and "auth check" need it for tenant "a"`},
+		{"secret file missing", tenant(`client_secret_file = "/nonexistent/secret"`) + "[tenant.endpoint]\n",
+			`t.toml:5: tenant[0].client_secret_file: client_secret_file "/nonexistent/secret" cannot be read: no such file or directory; "run" and "auth check" need it for tenant "a"`},
+		{"certificate not PEM", tenant(`certificate_file = "`+notPEM+`"`) + "[tenant.endpoint]\n",
+			`t.toml:5: tenant[0].certificate_file: certificate_file "` + notPEM + `": no PEM blocks; want the certificate and its private key in PEM form; "run" and "auth check" need it for tenant "a"`},
+		{"no enabled source", tenant(`client_secret_env = "S"`) + "[tenant.endpoint]\nenabled = false\n",
+			`t.toml:1: tenant[0]: tenant "a" has no enabled source ([tenant.endpoint], [tenant.cloudapps] or [tenant.graph]); it exports nothing`},
+		{"cloud apps host", tenant(`client_secret_env = "S"`) + "[tenant.cloudapps]\napi_url = \"https://127.0.0.1:8443\"\n",
+			`t.toml:7: tenant[0].cloudapps.api_url: host "127.0.0.1" is not a Defender for Cloud Apps API host (<tenant>.<region>.portal.cloudappsecurity.com, or .portal.cloudappsecuritygov.com for GCC, .portal.cloudappsecurity.us for GCC High); fine for a simulator or a proxy, otherwise copy the API URL from the Microsoft Defender portal (Settings → Cloud Apps → System → About)`},
+		{"embedded listen on all interfaces", "[nats]\nembedded_listen = \"0.0.0.0:4222\"\n" + tenant(`client_secret_env = "S"`) + "[tenant.endpoint]\n",
+			`t.toml:2: nats.embedded_listen: "0.0.0.0:4222" is not a loopback address: anyone who can reach it can read every alert, and the embedded server has no authentication`},
+		{"ca_file missing", "[worker]\nca_file = \"/nonexistent/ca.pem\"\n" + tenant(`client_secret_env = "S"`) + "[tenant.endpoint]\n",
+			`t.toml:2: worker.ca_file: worker.ca_file "/nonexistent/ca.pem" cannot be read: no such file or directory`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, warns := mustParse(t, tt.doc, envOf("S", "x", "EMPTY", " "))
+			if got := problemStrings(warns); !reflect.DeepEqual(got, []string{tt.want}) {
+				t.Errorf("warnings:\n got %q\nwant %q", got, []string{tt.want})
+			}
+		})
+	}
+}
+
+func TestRenderRoundTrip(t *testing.T) {
+	for _, f := range []string{"../config.toml", "testdata/good.toml"} {
+		t.Run(f, func(t *testing.T) {
+			cfg, _, err := Load(f, allSet)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := Render(cfg, allSet)
+			again, _, err := Parse(f, []byte(out), allSet)
+			if err != nil {
+				t.Fatalf("Render output does not load:\n%s\n%v", out, err)
+			}
+			if !reflect.DeepEqual(cfg, again) {
+				t.Errorf("Render then Parse changed the config:\n%s", out)
+			}
+		})
+	}
+}
+
+func TestRenderNeverShowsSecrets(t *testing.T) {
+	cfg, _ := mustParse(t, `
+[[tenant]]
+name = "a"
+tenant_id = "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b"
+client_id = "0b1c2d3e-4f50-4a6b-8c7d-8e9f0a1b2c3d"
+client_secret_env = "A_SECRET"
+[tenant.endpoint]
+`, envOf("A_SECRET", "very-secret-value"))
+	cfg.NATS.URL = "nats://user:hunter2@n:4222,nats://tok3n@m:4222" // Parse refuses these; Render must still hide them
+	out := Render(cfg, envOf("A_SECRET", "very-secret-value"))
+	for _, secret := range []string{"very-secret-value", "hunter2", "tok3n"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("Render shows %q:\n%s", secret, out)
+		}
+	}
+	if !strings.Contains(out, `client_secret_env = "A_SECRET"  # readable here (value not shown)`) {
+		t.Errorf("Render does not say where the secret comes from:\n%s", out)
+	}
+}
+
+func TestCronParserPanicsAreRecovered(t *testing.T) {
+	// robfig/cron v3.0.1 panics on these (research/libs.md §4); validation must not.
+	for _, spec := range []string{"TZ=UTC", "CRON_TZ="} {
+		if _, err := safeParseCron(spec); err == nil || !strings.Contains(err.Error(), "cannot read it") {
+			t.Errorf("safeParseCron(%q) = %v, want a recovered error", spec, err)
+		}
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	_, _, err := Load("/nonexistent/alertexport.toml", allSet)
+	want := "/nonexistent/alertexport.toml: no such file; pass --config FILE or set ALERTEXPORT_CONFIG (a commented example is config.toml in the repository)"
+	if err == nil || err.Error() != want {
+		t.Errorf("got %v\nwant %s", err, want)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	files, _ := filepath.Glob("testdata/*/*.toml")
+	files = append(files, "testdata/all-keys.toml", "../config.toml")
+	for _, p := range files {
+		if b, err := os.ReadFile(p); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg, _, err := Parse("f.toml", data, allSet)
+		if (cfg == nil) == (err == nil) {
+			t.Fatalf("Parse returned config %v and error %v", cfg != nil, err)
+		}
+		if err == nil {
+			Render(cfg, allSet)
+		}
+	})
+}

@@ -1,0 +1,75 @@
+package config
+
+// keyDocs says, for every key of the schema (array indexes stripped), what a valid value is.
+// Messages about a key end with this text; keys_test.go checks that it matches the file types
+// and that config.toml shows every key.
+var keyDocs = map[string]string{
+	"log.level":  `one of "debug", "info", "warn", "error"`,
+	"log.format": `"json" or "text"`,
+
+	"worker.data_dir":  `a directory path for the embedded NATS store and file checkpoints, e.g. "./data"`,
+	"worker.http_addr": `host:port for /healthz, /readyz and /metrics, e.g. "127.0.0.1:9464", or "" for none`,
+	"worker.ca_file":   `a PEM file of extra CA certificates to trust for Entra ID and the Defender APIs, or ""`,
+
+	"nats.url":              `"" for the embedded server, or nats://, tls://, ws:// or wss:// URLs separated by commas, e.g. "nats://nats-1:4222,nats://nats-2:4222"`,
+	"nats.mode":             `"jetstream" (acknowledged, de-duplicated) or "core" (fire-and-forget)`,
+	"nats.subject":          `dot-separated tokens of a-z 0-9 _ - and the placeholders {source} {tenant} {severity} {event} {category}, starting with a literal token, e.g. "alerts.{source}.{tenant}.{severity}"`,
+	"nats.stream":           `a stream name of letters, digits, _ and -, e.g. "ALERTS"`,
+	"nats.duplicate_window": `a duration such as "2h": at least the longest lookback and at most max_age`,
+	"nats.max_age":          `a duration such as "720h" (30 days), at least duplicate_window`,
+	"nats.embedded_listen":  `host:port where the embedded server listens for outside clients, e.g. "127.0.0.1:4222", or "" for none`,
+	"nats.creds_file":       `the path of a NATS .creds file, or ""`,
+	"nats.nkey_seed_file":   `the path of an NKey seed file, or ""`,
+	"nats.token_env":        `the name of an environment variable holding the NATS token, e.g. "NATS_TOKEN", or ""`,
+	"nats.user":             `a NATS user name (with password_env), or ""`,
+	"nats.password_env":     `the name of an environment variable holding the NATS password, e.g. "NATS_PASSWORD", or ""`,
+	"nats.ca_file":          `a PEM file of CA certificates for TLS to NATS, or ""`,
+	"nats.cert_file":        `the PEM client certificate for mutual TLS (with key_file), or ""`,
+	"nats.key_file":         `the PEM private key for mutual TLS (with cert_file), or ""`,
+
+	"defaults.schedule":   scheduleDoc,
+	"defaults.lookback":   lookbackDoc,
+	"defaults.start_from": startFromDoc,
+
+	"tenant.name":                 `1 to 64 characters of a-z 0-9 _ -, unique, e.g. "contoso"`,
+	"tenant.tenant_id":            `the Directory (tenant) ID from the app registration's Overview page, a GUID like "00000000-0000-0000-0000-000000000000"`,
+	"tenant.client_id":            `the Application (client) ID from the app registration's Overview page, a GUID like "00000000-0000-0000-0000-000000000000"`,
+	"tenant.cloud":                `one of "public", "gcc", "gcc-high", "dod"`,
+	"tenant.client_secret_env":    `the name of an environment variable holding the client secret's value, e.g. "CONTOSO_CLIENT_SECRET"`,
+	"tenant.client_secret_file":   `the path of a file holding the client secret's value, e.g. "/run/secrets/contoso"`,
+	"tenant.certificate_file":     `the path of a PEM file with the certificate and its unencrypted RSA private key`,
+	"tenant.federated_token_file": `the path of a federated (workload identity) token file, e.g. "/var/run/secrets/azure/tokens/azure-identity-token"`,
+	"tenant.authority_host":       `an https:// URL of the Entra ID login host without a path, e.g. "https://login.microsoftonline.us", or "" for the cloud's`,
+	"tenant.schedule":             scheduleDoc,
+	"tenant.lookback":             lookbackDoc,
+	"tenant.start_from":           startFromDoc,
+
+	"tenant.endpoint.enabled":      `true or false`,
+	"tenant.endpoint.api_url":      `an https:// URL such as "https://api.security.microsoft.com" or a regional host such as "https://eu.api.security.microsoft.com", or "" for the cloud's`,
+	"tenant.endpoint.min_severity": minSeverityDoc,
+	"tenant.endpoint.schedule":     scheduleDoc,
+	"tenant.endpoint.lookback":     lookbackDoc,
+	"tenant.endpoint.start_from":   startFromDoc,
+
+	"tenant.cloudapps.enabled":      `true or false`,
+	"tenant.cloudapps.api_url":      `the tenant's API URL from the Microsoft Defender portal (Settings → Cloud Apps → System → About), e.g. "https://contoso.us2.portal.cloudappsecurity.com"`,
+	"tenant.cloudapps.min_severity": minSeverityDoc,
+	"tenant.cloudapps.schedule":     scheduleDoc,
+	"tenant.cloudapps.lookback":     lookbackDoc,
+	"tenant.cloudapps.start_from":   startFromDoc,
+
+	"tenant.graph.enabled":         `true or false`,
+	"tenant.graph.api_url":         `an https:// URL such as "https://graph.microsoft.com", or "" for the cloud's`,
+	"tenant.graph.service_sources": `a list of Graph serviceSource values, e.g. ["microsoftDefenderForEndpoint", "microsoftDefenderForCloudApps"], or [] for all`,
+	"tenant.graph.min_severity":    minSeverityDoc,
+	"tenant.graph.schedule":        scheduleDoc,
+	"tenant.graph.lookback":        lookbackDoc,
+	"tenant.graph.start_from":      startFromDoc,
+}
+
+const (
+	scheduleDoc    = `a cron spec evaluated in UTC with 5 fields (minute hour day-of-month month day-of-week) such as "*/5 * * * *", or a descriptor such as "@every 1m" or "@hourly"`
+	lookbackDoc    = `a duration such as "10m": how much of the past every poll re-reads to catch alerts indexed late`
+	startFromDoc   = `a duration such as "24h" or "720h" (30 days): how far back a job's very first poll reaches`
+	minSeverityDoc = `"" (all alerts) or one of "informational", "low", "medium", "high"`
+)

@@ -1,0 +1,612 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+)
+
+// Built-in defaults (SPEC §2). They live here and nowhere else.
+const (
+	defaultLevel           = "info"
+	defaultFormat          = "json"
+	defaultDataDir         = "./data"
+	defaultHTTPAddr        = "127.0.0.1:9464"
+	defaultMode            = "jetstream"
+	defaultSubject         = "alerts.{source}.{tenant}.{severity}"
+	defaultStream          = "ALERTS"
+	defaultDuplicateWindow = "2h"
+	defaultMaxAge          = "720h"
+	defaultCloud           = "public"
+	defaultSchedule        = "@every 1m"
+	defaultLookback        = 10 * time.Minute
+	defaultStartFrom       = 24 * time.Hour
+)
+
+var (
+	nameRE     = regexp.MustCompile(`^[a-z0-9_-]{1,64}$`)
+	guidRE     = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+	envNameRE  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	streamRE   = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
+	literalRE  = regexp.MustCompile(`^[a-z0-9_-]*$`)
+	daysRE     = regexp.MustCompile(`^(\d+)d$`)
+	zeroGUID   = "00000000-0000-0000-0000-000000000000"
+	levels     = map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}
+	severities = []string{"informational", "low", "medium", "high"}
+	// placeholders are the subject template's variables (SPEC §2).
+	placeholders = []string{"source", "tenant", "severity", "event", "category"}
+	// graphServiceSources are Graph alert serviceSource values (defender-apis.md Part C), without
+	// unknown/unknownFutureValue, which no one filters on.
+	graphServiceSources = []string{
+		"microsoftDefenderForEndpoint", "microsoftDefenderForIdentity", "microsoftDefenderForCloudApps",
+		"microsoftDefenderForOffice365", "microsoft365Defender", "azureAdIdentityProtection",
+		"microsoftAppGovernance", "dataLossPrevention", "microsoftDefenderForCloud",
+	}
+	// cloudAppsHosts are the Defender for Cloud Apps API host suffixes (defender-apis.md B1).
+	cloudAppsHosts = []string{".portal.cloudappsecurity.com", ".portal.cloudappsecuritygov.com", ".portal.cloudappsecurity.us"}
+)
+
+// checker builds the effective config and collects every problem on the way.
+type checker struct {
+	file  string
+	env   LookupEnv
+	lines keyIndex
+	errs  []Problem
+	warns []Problem
+}
+
+func (c *checker) problem(key, format string, args ...any) Problem {
+	return Problem{File: c.file, Line: c.lines.line(key), Key: key, Msg: fmt.Sprintf(format, args...)}
+}
+
+func (c *checker) errorf(key, format string, args ...any) {
+	c.errs = append(c.errs, c.problem(key, format, args...))
+}
+
+func (c *checker) warnf(key, format string, args ...any) {
+	c.warns = append(c.warns, c.problem(key, format, args...))
+}
+
+// invalid reports a bad value and says what a valid one looks like.
+func (c *checker) invalid(key, format string, args ...any) {
+	c.errorf(key, "%s; want %s", fmt.Sprintf(format, args...), keyDocs[schemaKey(key)])
+}
+
+func str(p *string, def string) string {
+	if p == nil {
+		return def
+	}
+	return *p
+}
+
+// timing is the schedule/lookback/start_from triple that [defaults], a tenant and a source may set.
+type timing struct {
+	schedule    string
+	cron        cron.Schedule
+	lookback    time.Duration
+	lookbackKey string // where the effective lookback was set; "" = built in
+	startFrom   time.Duration
+}
+
+func (c *checker) build(raw *fileConfig) *Config {
+	cfg := &Config{Log: c.log(raw.Log), Worker: c.worker(raw.Worker), NATS: c.nats(raw.NATS)}
+	sched, _ := parseSchedule(defaultSchedule)
+	base := c.timing("defaults", raw.Defaults, timing{schedule: defaultSchedule, cron: sched, lookback: defaultLookback, startFrom: defaultStartFrom})
+	if len(raw.Tenants) == 0 {
+		c.errorf("", "no [[tenant]] table; add one per Entra ID tenant to export from (config.toml in the repository shows one)")
+	}
+	lookbackKey := "defaults.lookback"
+	maxLookback := base.lookback
+	if base.lookbackKey == "" {
+		lookbackKey = "" // built in
+	}
+	for i := range raw.Tenants {
+		key := fmt.Sprintf("tenant[%d]", i)
+		t, tms := c.tenant(key, &raw.Tenants[i], base)
+		cfg.Tenants = append(cfg.Tenants, t)
+		for _, tm := range tms {
+			if tm.lookback > maxLookback {
+				maxLookback, lookbackKey = tm.lookback, tm.lookbackKey
+			}
+		}
+	}
+	c.crossTenant(cfg.Tenants)
+	c.duplicateWindow(raw.NATS, cfg.NATS, maxLookback, lookbackKey)
+	return cfg
+}
+
+func (c *checker) log(f fileLog) Log {
+	var l Log
+	level := str(f.Level, defaultLevel)
+	if lv, ok := levels[level]; ok {
+		l.Level = lv
+	} else {
+		c.invalid("log.level", "%s is not a level", quote(level))
+	}
+	l.Format = str(f.Format, defaultFormat)
+	if l.Format != "json" && l.Format != "text" {
+		c.invalid("log.format", "%s is not a format", quote(l.Format))
+	}
+	return l
+}
+
+func (c *checker) worker(f fileWorker) Worker {
+	w := Worker{DataDir: str(f.DataDir, defaultDataDir), HTTPAddr: str(f.HTTPAddr, defaultHTTPAddr), CAFile: str(f.CAFile, "")}
+	if w.DataDir == "" {
+		c.invalid("worker.data_dir", "empty")
+	}
+	if w.HTTPAddr != "" {
+		c.hostPort("worker.http_addr", w.HTTPAddr)
+	}
+	return w
+}
+
+func (c *checker) hostPort(key, s string) bool {
+	_, port, err := net.SplitHostPort(s)
+	if err == nil {
+		var n int
+		n, err = strconv.Atoi(port)
+		if err == nil && (n < 0 || n > 65535) {
+			err = errors.New("port out of range")
+		}
+	}
+	if err != nil {
+		c.invalid(key, "%s is not host:port", quote(s))
+		return false
+	}
+	return true
+}
+
+func (c *checker) nats(f fileNATS) NATS {
+	n := NATS{
+		URL: str(f.URL, ""), Mode: str(f.Mode, defaultMode), Subject: str(f.Subject, defaultSubject),
+		Stream: str(f.Stream, defaultStream), EmbeddedListen: str(f.EmbeddedListen, ""),
+		CredsFile: str(f.CredsFile, ""), NkeySeedFile: str(f.NkeySeedFile, ""), TokenEnv: str(f.TokenEnv, ""),
+		User: str(f.User, ""), PasswordEnv: str(f.PasswordEnv, ""),
+		CAFile: str(f.CAFile, ""), CertFile: str(f.CertFile, ""), KeyFile: str(f.KeyFile, ""),
+	}
+	if n.URL != "" {
+		c.natsURLs(n.URL)
+	}
+	if n.Mode != "jetstream" && n.Mode != "core" {
+		c.invalid("nats.mode", "%s is not a mode", quote(n.Mode))
+	}
+	if err := checkSubject(n.Subject); err != nil {
+		c.invalid("nats.subject", "%s: %v", quote(n.Subject), err)
+	}
+	if !streamRE.MatchString(n.Stream) {
+		c.invalid("nats.stream", "%s is not a stream name", quote(n.Stream))
+	}
+	n.DuplicateWindow, _ = c.duration("nats.duplicate_window", str(f.DuplicateWindow, defaultDuplicateWindow))
+	n.MaxAge, _ = c.duration("nats.max_age", str(f.MaxAge, defaultMaxAge))
+	if n.EmbeddedListen != "" {
+		switch {
+		case n.URL != "":
+			c.errorf("nats.embedded_listen", "set, but nats.url is not empty: embedded_listen applies only to the embedded server; remove one of them")
+		case c.hostPort("nats.embedded_listen", n.EmbeddedListen):
+			if host, _, _ := net.SplitHostPort(n.EmbeddedListen); !isLoopback(host) {
+				c.warnf("nats.embedded_listen", "%s is not a loopback address: anyone who can reach it can read every alert, and the embedded server has no authentication", quote(n.EmbeddedListen))
+			}
+		}
+	}
+	var auth []string
+	for _, a := range []struct{ key, val string }{{"creds_file", n.CredsFile}, {"nkey_seed_file", n.NkeySeedFile}, {"token_env", n.TokenEnv}, {"user", n.User}} {
+		if a.val != "" {
+			auth = append(auth, a.key)
+		}
+	}
+	if len(auth) > 1 {
+		c.errorf("nats."+auth[1], "set together with nats.%s; NATS takes one way to authenticate: keep exactly one of creds_file, nkey_seed_file, token_env, user + password_env", auth[0])
+	}
+	switch {
+	case n.User != "" && n.PasswordEnv == "":
+		c.errorf("nats.user", "set without password_env; want password_env naming the environment variable that holds the password")
+	case n.User == "" && n.PasswordEnv != "":
+		c.errorf("nats.password_env", "set without user; want user = \"name\" as well")
+	}
+	c.envName("nats.token_env", n.TokenEnv)
+	c.envName("nats.password_env", n.PasswordEnv)
+	if (n.CertFile == "") != (n.KeyFile == "") {
+		key := "nats.cert_file"
+		if n.CertFile != "" {
+			key = "nats.key_file"
+		}
+		c.errorf(key, "missing: mutual TLS needs both cert_file and key_file")
+	}
+	if n.URL == "" && (len(auth) > 0 || n.CAFile != "" || n.CertFile != "") {
+		c.warnf("nats.url", "empty, so the embedded server is used in-process; the NATS credentials and TLS settings are ignored")
+	}
+	return n
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func (c *checker) natsURLs(list string) {
+	for _, s := range strings.Split(list, ",") {
+		s = strings.TrimSpace(s)
+		u, err := url.Parse(s)
+		switch {
+		case err != nil || u.Host == "":
+			c.invalid("nats.url", "%s is not a URL", quote(s))
+		case !slices.Contains([]string{"nats", "tls", "ws", "wss"}, u.Scheme):
+			c.invalid("nats.url", "%s has scheme %q", quote(redactURL(s)), u.Scheme)
+		case u.User != nil:
+			c.errorf("nats.url", "%s contains credentials; secrets are never written in the file: use token_env, or user + password_env, or creds_file", quote(redactURL(s)))
+		}
+	}
+}
+
+func (c *checker) envName(key, name string) {
+	if name != "" && !envNameRE.MatchString(name) {
+		c.invalid(key, "%s is not an environment variable name", quote(name))
+	}
+}
+
+// duration parses a positive Go duration, with a hint for the "30d" people write.
+func (c *checker) duration(key, s string) (time.Duration, bool) {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		hint := ""
+		if m := daysRE.FindStringSubmatch(s); m != nil {
+			if n, err := strconv.Atoi(m[1]); err == nil && n < 1e6 {
+				hint = fmt.Sprintf(" (durations have no days unit: write %q)", strconv.Itoa(n*24)+"h")
+			}
+		}
+		c.invalid(key, "%s is not a duration%s", quote(s), hint)
+		return 0, false
+	}
+	if d <= 0 {
+		c.invalid(key, "%s is not more than zero", quote(s))
+		return 0, false
+	}
+	return d, true
+}
+
+func (c *checker) timing(table string, f fileTiming, inherit timing) timing {
+	t := inherit
+	if f.Schedule != nil {
+		key := joinKey(table, "schedule")
+		if s, err := parseSchedule(*f.Schedule); err != nil {
+			c.invalid(key, "%s: %v", quote(*f.Schedule), err)
+		} else {
+			t.schedule, t.cron = *f.Schedule, s
+		}
+	}
+	if f.Lookback != nil {
+		key := joinKey(table, "lookback")
+		if d, ok := c.duration(key, *f.Lookback); ok {
+			t.lookback, t.lookbackKey = d, key
+		}
+	}
+	if f.StartFrom != nil {
+		if d, ok := c.duration(joinKey(table, "start_from"), *f.StartFrom); ok {
+			t.startFrom = d
+		}
+	}
+	return t
+}
+
+// parseSchedule parses a cron spec the way the worker will run it: standard 5 fields or a
+// descriptor, in UTC.
+func parseSchedule(spec string) (cron.Schedule, error) {
+	if f := strings.Fields(spec); len(f) > 0 && (strings.HasPrefix(f[0], "TZ=") || strings.HasPrefix(f[0], "CRON_TZ=")) {
+		return nil, errors.New("time zones are not supported, schedules run in UTC (convert the times to UTC and remove the prefix)")
+	}
+	s, err := safeParseCron(spec)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := s.(cron.ConstantDelaySchedule); ok {
+		// robfig accepts "@every 0s" and "@every -1s" (a job in a busy loop) and silently rounds
+		// "@every 1500ms" down to whole seconds.
+		d, err := time.ParseDuration(strings.TrimSpace(strings.TrimPrefix(spec, "@every")))
+		switch {
+		case err != nil:
+			return nil, err
+		case d < time.Second:
+			return nil, errors.New("@every needs at least 1s")
+		case d%time.Second != 0:
+			return nil, errors.New("@every needs whole seconds (the scheduler would round it down)")
+		}
+	}
+	return s, nil
+}
+
+// safeParseCron calls robfig's parser under recover: it panics on some inputs
+// (research/libs.md §4, e.g. "TZ=UTC").
+func safeParseCron(spec string) (s cron.Schedule, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			s, err = nil, fmt.Errorf("the cron parser cannot read it (%v)", r)
+		}
+	}()
+	if strings.HasPrefix(spec, "@every") && !strings.HasPrefix(spec, "@every ") {
+		return nil, errors.New("@every needs a duration, e.g. \"@every 1m\"")
+	}
+	return cron.ParseStandard(spec)
+}
+
+// checkSubject validates the subject template: literal tokens of [a-z0-9_-] and placeholders.
+func checkSubject(tmpl string) error {
+	if tmpl == "" {
+		return errors.New("empty")
+	}
+	for i, tok := range strings.Split(tmpl, ".") {
+		if tok == "" {
+			return errors.New("has an empty token (two dots, or a dot at an end)")
+		}
+		rest := tok
+		literal := true
+		for rest != "" {
+			open := strings.IndexByte(rest, '{')
+			if open < 0 {
+				break
+			}
+			end := strings.IndexByte(rest[open:], '}')
+			if end < 0 {
+				return fmt.Errorf("token %q has an unclosed {", tok)
+			}
+			name := rest[open+1 : open+end]
+			if !slices.Contains(placeholders, name) {
+				return fmt.Errorf("unknown placeholder {%s}", name)
+			}
+			literal = false
+			rest = rest[:open] + rest[open+end+1:]
+		}
+		if !literalRE.MatchString(rest) {
+			return fmt.Errorf("token %q has characters other than a-z 0-9 _ - outside placeholders", tok)
+		}
+		if i == 0 && !literal {
+			return errors.New("the first token must be literal: it also prefixes the dead-letter subject")
+		}
+	}
+	return nil
+}
+
+func (c *checker) tenant(key string, f *fileTenant, base timing) (Tenant, []timing) {
+	var t Tenant
+	t.Name = str(f.Name, "")
+	switch {
+	case f.Name == nil:
+		c.errorf(key+".name", "missing; want %s", keyDocs["tenant.name"])
+	case !nameRE.MatchString(t.Name):
+		c.invalid(key+".name", "%s is not a valid name", quote(t.Name))
+	}
+	t.TenantID = c.guid(key+".tenant_id", f.TenantID)
+	t.ClientID = c.guid(key+".client_id", f.ClientID)
+
+	cloud := str(f.Cloud, defaultCloud)
+	var ok bool
+	if t.Cloud, ok = LookupCloud(cloud); !ok {
+		c.invalid(key+".cloud", "%s is not a cloud", quote(cloud))
+	}
+	t.AuthorityHost = t.Cloud.AuthorityHost
+	if h := str(f.AuthorityHost, ""); h != "" {
+		if u, ok := c.httpsURL(key+".authority_host", h, false); ok {
+			t.AuthorityHost = u
+		}
+	}
+	t.Credential = c.credential(key, f)
+
+	tm := c.timing(key, f.fileTiming, base)
+	var graph *fileSource
+	var serviceSources []string
+	if f.Graph != nil {
+		graph, serviceSources = &f.Graph.fileSource, f.Graph.ServiceSources
+	}
+	var timings []timing
+	t.Endpoint, timings = c.source(key+".endpoint", Endpoint, f.Endpoint, t.Cloud, tm, timings)
+	t.CloudApps, timings = c.source(key+".cloudapps", CloudApps, f.CloudApps, t.Cloud, tm, timings)
+	t.Graph, timings = c.source(key+".graph", Graph, graph, t.Cloud, tm, timings)
+	t.Graph.ServiceSources = c.serviceSources(key+".graph.service_sources", serviceSources)
+	if len(t.Sources()) == 0 {
+		c.warnf(key, "tenant %s has no enabled source ([tenant.endpoint], [tenant.cloudapps] or [tenant.graph]); it exports nothing", quote(t.Name))
+	}
+	return t, timings
+}
+
+func (c *checker) guid(key string, p *string) string {
+	switch {
+	case p == nil:
+		c.errorf(key, "missing; want %s", keyDocs[schemaKey(key)])
+		return ""
+	case !guidRE.MatchString(*p):
+		c.invalid(key, "%s is not a GUID", quote(*p))
+	case *p == zeroGUID:
+		c.warnf(key, "is the all-zero placeholder; replace it with your own ID")
+	}
+	return strings.ToLower(*p)
+}
+
+func (c *checker) credential(key string, f *fileTenant) Credential {
+	var set []Credential
+	for _, cr := range []struct {
+		kind CredentialKind
+		val  *string
+	}{{SecretEnv, f.ClientSecretEnv}, {SecretFile, f.ClientSecretFile}, {CertificateFile, f.CertificateFile}, {FederatedTokenFile, f.FederatedTokenFile}} {
+		if cr.val != nil && *cr.val != "" {
+			set = append(set, Credential{Kind: cr.kind, Value: *cr.val})
+		}
+	}
+	switch len(set) {
+	case 0:
+		c.errorf(key, "no credential; set exactly one of client_secret_env, client_secret_file, certificate_file, federated_token_file")
+		return Credential{}
+	case 1:
+	default:
+		c.errorf(key+"."+string(set[1].Kind), "set together with %s; a tenant has exactly one credential, keep one of them", set[0].Kind)
+	}
+	if set[0].Kind == SecretEnv {
+		c.envName(key+".client_secret_env", set[0].Value)
+	}
+	return set[0]
+}
+
+// httpsURL checks an https URL (TLS verification is never turned off) and returns it without a
+// trailing slash.
+func (c *checker) httpsURL(key, s string, allowPath bool) (string, bool) {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil || u.Host == "":
+		c.invalid(key, "%s is not a URL", quote(s))
+	case u.Scheme != "https":
+		c.invalid(key, "%s is not https://", quote(redactURL(s)))
+	case u.User != nil:
+		c.errorf(key, "%s contains credentials; URLs here never carry secrets", quote(redactURL(s)))
+	case u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
+		c.invalid(key, "%s has a query or fragment", quote(s))
+	case !allowPath && strings.Trim(u.Path, "/") != "":
+		c.invalid(key, "%s has a path (the tenant ID is added from tenant_id)", quote(s))
+	default:
+		return strings.TrimRight(u.String(), "/"), true
+	}
+	return "", false
+}
+
+func (c *checker) source(key string, kind SourceKind, f *fileSource, cloud Cloud, inherit timing, timings []timing) (Source, []timing) {
+	s := Source{Kind: kind}
+	switch kind {
+	case Endpoint:
+		s.APIURL, s.Scope = cloud.EndpointAPI, cloud.EndpointScope
+	case CloudApps:
+		s.Scope = cloud.CloudAppsScope
+	case Graph:
+		s.APIURL, s.Scope = cloud.GraphAPI, cloud.GraphScope
+	}
+	tm := inherit
+	if f != nil {
+		// A source is on when its table is present, unless it says enabled = false.
+		s.Enabled = f.Enabled == nil || *f.Enabled
+		if u := str(f.APIURL, ""); u != "" {
+			if u, ok := c.httpsURL(key+".api_url", u, true); ok {
+				s.APIURL = u
+			}
+		}
+		s.MinSeverity = str(f.MinSeverity, "")
+		if s.MinSeverity != "" && !slices.Contains(severities, s.MinSeverity) {
+			c.invalid(key+".min_severity", "%s is not a severity", quote(s.MinSeverity))
+		}
+		tm = c.timing(key, f.fileTiming, inherit)
+	}
+	if kind == CloudApps {
+		// The portal shows the API URL as https://<tenant>.<region>.portal.cloudappsecurity.com/api;
+		// the paths we call already start with /api.
+		s.APIURL = strings.TrimSuffix(s.APIURL, "/api")
+		if s.Enabled {
+			c.cloudAppsURL(key+".api_url", s.APIURL)
+		}
+	}
+	s.Schedule, s.Cron, s.Lookback, s.StartFrom = tm.schedule, tm.cron, tm.lookback, tm.startFrom
+	if s.Enabled {
+		timings = append(timings, tm)
+	}
+	return s, timings
+}
+
+func (c *checker) cloudAppsURL(key, apiURL string) {
+	if apiURL == "" {
+		c.errorf(key, "missing: the Defender for Cloud Apps API has a host per tenant; want %s", keyDocs["tenant.cloudapps.api_url"])
+		return
+	}
+	u, err := url.Parse(apiURL)
+	if err != nil {
+		return // already reported
+	}
+	host := strings.ToLower(u.Hostname())
+	for _, suffix := range cloudAppsHosts {
+		if strings.HasSuffix(host, suffix) {
+			return
+		}
+	}
+	c.warnf(key, "host %q is not a Defender for Cloud Apps API host (<tenant>.<region>.portal.cloudappsecurity.com, or .portal.cloudappsecuritygov.com for GCC, .portal.cloudappsecurity.us for GCC High); fine for a simulator or a proxy, otherwise copy the API URL from the Microsoft Defender portal (Settings → Cloud Apps → System → About)", host)
+}
+
+func (c *checker) serviceSources(key string, list []string) []string {
+	seen := map[string]bool{}
+	for _, s := range list {
+		switch {
+		case !slices.Contains(graphServiceSources, s):
+			c.errorf(key, "%s is not a Graph serviceSource; want values from %s", quote(s), strings.Join(graphServiceSources, ", "))
+		case seen[s]:
+			c.errorf(key, "%s is listed twice", quote(s))
+		}
+		seen[s] = true
+	}
+	if len(list) == 0 {
+		return nil // [] and absent mean the same: all
+	}
+	return list
+}
+
+// crossTenant finds what each tenant alone cannot: a name used twice, and one Defender tenant
+// exported twice (under two names its alerts would be published twice, with different IDs).
+func (c *checker) crossTenant(ts []Tenant) {
+	names := map[string]int{}
+	exported := map[string]int{} // tenant_id + source → index
+	for i, t := range ts {
+		key := fmt.Sprintf("tenant[%d]", i)
+		if j, ok := names[t.Name]; ok && t.Name != "" {
+			c.errorf(key+".name", "%s is already the name of tenant[%d] (line %d); names must be unique", quote(t.Name), j, c.lines.line(fmt.Sprintf("tenant[%d]", j)))
+		} else {
+			names[t.Name] = i
+		}
+		for _, s := range t.Sources() {
+			id := t.TenantID + "/" + string(s.Kind)
+			if j, ok := exported[id]; ok && t.TenantID != "" {
+				c.errorf(key+".tenant_id", "tenant[%d] (line %d) already exports %s from this tenant ID; every alert would be published twice: enable %s in one of them only", j, c.lines.line(fmt.Sprintf("tenant[%d]", j)), s.Kind, s.Kind)
+			} else {
+				exported[id] = i
+			}
+		}
+	}
+}
+
+// duplicateWindow checks that JetStream can drop what a poll re-reads: a re-exported version
+// older than the duplicate window would be stored twice.
+func (c *checker) duplicateWindow(f fileNATS, n NATS, maxLookback time.Duration, lookbackKey string) {
+	if n.Mode != "jetstream" || n.DuplicateWindow == 0 || n.MaxAge == 0 {
+		return
+	}
+	where := "the built-in default"
+	if lookbackKey != "" {
+		where = lookbackKey
+	}
+	key := "nats.duplicate_window"
+	if f.DuplicateWindow == nil && lookbackKey != "" {
+		key = lookbackKey
+	}
+	if n.DuplicateWindow < maxLookback {
+		c.errorf(key, "nats.duplicate_window (%s) is shorter than the longest lookback (%s, %s), so JetStream could not drop the alerts every poll re-reads; want duplicate_window at least %s and at most max_age (%s)",
+			formatDuration(n.DuplicateWindow), formatDuration(maxLookback), where, formatDuration(maxLookback), formatDuration(n.MaxAge))
+	}
+	if n.DuplicateWindow > n.MaxAge {
+		c.errorf("nats.duplicate_window", "%s is longer than max_age (%s); JetStream refuses such a stream; want %s", formatDuration(n.DuplicateWindow), formatDuration(n.MaxAge), keyDocs["nats.duplicate_window"])
+	}
+}
+
+// formatDuration prints 10m for 10m0s and 24h for 24h0m0s.
+func formatDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
+}
