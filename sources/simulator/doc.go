@@ -1,0 +1,38 @@
+// Package simulator is a local, faithful stand-in for the Microsoft cloud
+// services alertexport talks to: Microsoft Entra ID (the login endpoints MSAL
+// Go calls for the client-credentials flow) and, in later parts, the Microsoft
+// Defender APIs.
+//
+// There is no network in the test environments, so the simulator is a real
+// HTTPS server on 127.0.0.1 with a certificate issued by a CA it generates at
+// start. Clients trust it explicitly (Server.Client, Server.CertPool or
+// Server.CACertPEM for a ca_file) and point MSAL at the authority
+// Server.URL()+"/"+tenantID with instance discovery disabled:
+//
+//	cred, err := confidential.NewCredFromSecret(secret)
+//	...
+//	client, err := confidential.New(s.URL()+"/"+tenantID, clientID, cred,
+//		confidential.WithHTTPClient(s.Client()),
+//		confidential.WithInstanceDiscovery(false),
+//		confidential.WithAzureRegion("DisableMsalForceRegion"))
+//
+// The behaviour follows what Microsoft documents and what was measured against
+// MSAL Go v1.10.1; see shared/research/libs.md (sections 1.4 to 1.6: the
+// exact requests MSAL sends and what it validates in the answers) and
+// shared/research/defender-apis.md (parts A1 and B1: resources and
+// audiences). Where Entra's answer is not documented, the choice made is
+// written next to the code that makes it (see aadsts.go for the error codes).
+// The simulator is deliberately strict: a request that Entra would refuse is
+// refused here too, with Entra's status, OAuth error and AADSTS code, so that
+// a client that only works against the simulator does not exist.
+//
+// The Entra model is small: tenants (AddTenant, AddTenantDomain), app
+// registrations with their credentials (RegisterApp), service principals that
+// make an app usable in a tenant and carry its application-role grants
+// (Grant, Revoke), and trusted external OIDC issuers for workload identity
+// federation (NewFederatedIssuer). Faults can be queued on the token endpoint
+// (FailTokenRequests) and every token request is counted and logged
+// (TokenRequests, TokenLog) so tests can assert on what a client did.
+//
+// Everything is safe for concurrent use.
+package simulator
