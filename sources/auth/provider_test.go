@@ -1,0 +1,396 @@
+package auth
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/alertexport/alertexport/config"
+	"github.com/alertexport/alertexport/sources/httpclient"
+	"github.com/alertexport/alertexport/sources/simulator"
+)
+
+const (
+	tenantID = "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b"
+	clientID = "0b1c2d3e-4f50-4a6b-8c7d-8e9f0a1b2c3d"
+	secret   = "s3cr3t-Value~ABC"
+	mdeScope = "https://api.securitycenter.microsoft.com/.default"
+	mdaScope = "05a65629-4c1b-48c1-a78b-804c4abdd4af/.default"
+	graph    = "https://graph.microsoft.com/.default"
+)
+
+// fixture is a simulator with one tenant and an app that may read Defender for Endpoint alerts.
+type fixture struct {
+	sim    *simulator.Server
+	dir    string
+	caFile string
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	sim, err := simulator.Start(simulator.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sim.Close() })
+	sim.AddTenant(tenantID)
+	sim.RegisterApp(simulator.App{ClientID: clientID, Secrets: []simulator.Secret{{Value: secret}}})
+	sim.Grant(tenantID, clientID, "https://api.securitycenter.microsoft.com", "Alert.Read.All")
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "sim-ca.pem")
+	if err := os.WriteFile(ca, sim.CACertPEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{sim: sim, dir: dir, caFile: ca}
+}
+
+// tenant builds the tenant through the real config loader, pointed at the simulator.
+func (f *fixture) tenant(t *testing.T, credential string) config.Tenant {
+	t.Helper()
+	doc := fmt.Sprintf(`
+[[tenant]]
+name = "contoso"
+tenant_id = %q
+client_id = %q
+authority_host = %q
+%s
+[tenant.endpoint]
+[tenant.cloudapps]
+api_url = "https://contoso.us2.portal.cloudappsecurity.com"
+`, tenantID, clientID, f.sim.URL(), credential)
+	cfg, _, err := config.Parse("t.toml", []byte(doc), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg.Tenants[0]
+}
+
+// httpClient is the product's client trusting the simulator. Its connections are closed before
+// the simulator stops, which otherwise waits for HTTP/2 clients to hang up.
+func (f *fixture) httpClient(t *testing.T) *http.Client {
+	t.Helper()
+	hc, err := httpclient.New(httpclient.Options{CAFile: f.caFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(hc.CloseIdleConnections)
+	return hc
+}
+
+var fastRetry = Retry{MaxTries: 4, Initial: 5 * time.Millisecond, Max: 20 * time.Millisecond, MaxElapsed: 10 * time.Second}
+
+func (f *fixture) provider(t *testing.T, tn config.Tenant, env config.LookupEnv, log *slog.Logger) *Provider {
+	t.Helper()
+	hc := f.httpClient(t)
+	p, err := New(tn, Options{HTTPClient: hc, Env: env, Logger: log, Retry: fastRetry})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func secretEnv(k string) (string, bool) {
+	if k == "CONTOSO_SECRET" {
+		return secret, true
+	}
+	return "", false
+}
+
+func (f *fixture) secretProvider(t *testing.T) *Provider {
+	t.Helper()
+	return f.provider(t, f.tenant(t, `client_secret_env = "CONTOSO_SECRET"`), secretEnv, nil)
+}
+
+func TestTokenIsCachedAcrossCalls(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	p := f.secretProvider(t)
+	for range 100 {
+		if _, err := p.Token(t.Context(), mdeScope); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := f.sim.TokenRequests(); got != 1 {
+		t.Errorf("100 calls made %d token requests, want 1", got)
+	}
+}
+
+func TestConcurrentColdCallsShareOneRequest(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	p := f.secretProvider(t)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	errs := make(chan error, 10)
+	for range 10 {
+		wg.Go(func() {
+			<-start
+			_, err := p.Token(t.Context(), mdeScope)
+			errs <- err
+		})
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := f.sim.TokenRequests(); got != 1 {
+		t.Errorf("10 concurrent cold calls made %d token requests, want 1", got)
+	}
+}
+
+func TestOneTokenPerResource(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.sim.Grant(tenantID, clientID, "05a65629-4c1b-48c1-a78b-804c4abdd4af", "Investigation.read")
+	p := f.secretProvider(t)
+	for range 3 {
+		for _, scope := range []string{mdeScope, mdaScope} {
+			if _, err := p.Token(t.Context(), scope); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if got := f.sim.TokenRequests(); got != 2 {
+		t.Errorf("token requests = %d, want 2 (one per resource)", got)
+	}
+}
+
+func TestCertificateCredential(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	pemData, cert, err := simulator.NewCertificateCredential("alertexport", 24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(f.dir, "contoso.pem")
+	if err := os.WriteFile(path, pemData, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f.sim.RegisterApp(simulator.App{ClientID: clientID, Certificates: []*x509.Certificate{cert}})
+	p := f.provider(t, f.tenant(t, fmt.Sprintf("certificate_file = %q", path)), nil, nil)
+	tok, err := p.Token(t.Context(), mdeScope)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := DecodeClaims(tok)
+	if err != nil || c.AppID != clientID {
+		t.Fatalf("claims %+v, %v", c, err)
+	}
+	if got := f.sim.TokenLog()[0].Credential; got != "certificate" {
+		t.Errorf("credential %q, want certificate", got)
+	}
+}
+
+func TestFederatedTokenFileIsReadAtEveryRequest(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	iss, err := f.sim.NewFederatedIssuer("https://oidc.example/cluster")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const subject = "system:serviceaccount:soc:alertexport"
+	f.sim.RegisterApp(simulator.App{ClientID: clientID, Federated: []simulator.FederatedCredential{{Issuer: "https://oidc.example/cluster", Subject: subject}}})
+	f.sim.Grant(tenantID, clientID, "https://graph.microsoft.com", "SecurityAlert.Read.All")
+	path := filepath.Join(f.dir, "azure-identity-token")
+	write := func(sub string) {
+		tok, err := iss.Sign(sub, "api://AzureADTokenExchange", time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(subject)
+	p := f.provider(t, f.tenant(t, fmt.Sprintf("federated_token_file = %q", path)), nil, nil)
+	if _, err := p.Token(t.Context(), mdeScope); err != nil {
+		t.Fatal(err)
+	}
+	// The platform rotates the file; the next request must send the new content. A token for
+	// another subject proves it: Entra ID refuses it.
+	write("system:serviceaccount:default:default")
+	_, err = p.Token(t.Context(), graph)
+	var e *Error
+	if !errors.As(err, &e) || e.Code != 700213 {
+		t.Fatalf("after rotation: %v, want AADSTS700213 (the new file was sent)", err)
+	}
+	if !strings.Contains(e.Fix, "Federated credentials") {
+		t.Errorf("fix %q does not point at federated credentials", e.Fix)
+	}
+}
+
+func TestEntraErrorsAreExplained(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		setup    func(*simulator.Server)
+		env      config.LookupEnv
+		status   int
+		code     int
+		fix      string
+		requests int
+	}{
+		{
+			name: "wrong secret", env: func(string) (string, bool) { return "the-secret-ID-not-its-value", true },
+			status: 401, code: 7000215, requests: 1,
+			fix: `the client secret is wrong: copy the secret's Value (not its Secret ID) from App registrations → ` + clientID + ` → Certificates & secrets into client_secret_env "CONTOSO_SECRET"`,
+		},
+		{
+			name: "expired secret", env: secretEnv, requests: 1,
+			setup: func(s *simulator.Server) {
+				s.RegisterApp(simulator.App{ClientID: clientID, Secrets: []simulator.Secret{{Value: secret, Expires: time.Now().Add(-time.Minute)}}})
+			},
+			status: 401, code: 7000222,
+			fix: `the client secret has expired: create a new one under App registrations → ` + clientID + ` → Certificates & secrets and put its Value into client_secret_env "CONTOSO_SECRET"`,
+		},
+		{
+			name: "app not consented in the tenant", env: secretEnv, requests: 1,
+			setup:  func(s *simulator.Server) { s.Revoke(tenantID, clientID) },
+			status: 400, code: 700016,
+			fix: `there is no app ` + clientID + ` in tenant ` + tenantID + `: check client_id, tenant_id and cloud; a multi-tenant (partner) app must first be consented by an admin of that tenant (alertexport consent-url --client-id ` + clientID + ` --cloud public)`,
+		},
+		{
+			name: "5xx is retried until the bound", env: secretEnv, requests: 4,
+			setup:  func(s *simulator.Server) { s.FailTokenRequests(10, simulator.Fault{Status: 500}) },
+			status: 500, code: 50000,
+			fix: "Entra ID is unavailable or throttling; alertexport retried and will try again at the next poll",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			if tt.setup != nil {
+				tt.setup(f.sim)
+			}
+			p := f.provider(t, f.tenant(t, `client_secret_env = "CONTOSO_SECRET"`), tt.env, nil)
+			_, err := p.Token(t.Context(), mdeScope)
+			var e *Error
+			if !errors.As(err, &e) {
+				t.Fatalf("got %v, want *auth.Error", err)
+			}
+			if e.Status != tt.status || e.Code != tt.code || e.Fix != tt.fix {
+				t.Errorf("got status %d code %d fix:\n  %s\nwant %d %d:\n  %s", e.Status, e.Code, e.Fix, tt.status, tt.code, tt.fix)
+			}
+			if !strings.Contains(err.Error(), fmt.Sprintf("AADSTS%d", tt.code)) || !strings.Contains(err.Error(), "correlation ID") {
+				t.Errorf("message lacks the code or the correlation ID: %s", err)
+			}
+			if got := f.sim.TokenRequests(); got != tt.requests {
+				t.Errorf("token requests = %d, want %d (credential errors are not retried)", got, tt.requests)
+			}
+		})
+	}
+}
+
+func TestUnknownTenantIsExplained(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	tn := f.tenant(t, `client_secret_env = "CONTOSO_SECRET"`)
+	tn.TenantID = "9f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b"
+	_, err := f.provider(t, tn, secretEnv, nil).Token(t.Context(), mdeScope)
+	var e *Error
+	if !errors.As(err, &e) || e.Code != 90002 || e.Temporary {
+		t.Fatalf("got %v, want a permanent AADSTS90002", err)
+	}
+	if want := "tenant 9f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b does not exist in the public cloud: check tenant_id and cloud"; e.Fix != want {
+		t.Errorf("fix %q, want %q", e.Fix, want)
+	}
+}
+
+func TestTransientFailuresAreRetried(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		fault simulator.Fault
+	}{
+		{"503", simulator.Fault{Status: 503}},
+		{"429 with Retry-After", simulator.Fault{Status: 429, RetryAfter: time.Second}},
+		{"connection dropped", simulator.Fault{Drop: true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			var events []Event
+			var mu sync.Mutex
+			hc := f.httpClient(t)
+			p, err := New(f.tenant(t, `client_secret_env = "CONTOSO_SECRET"`), Options{HTTPClient: hc, Env: secretEnv, Retry: fastRetry,
+				Observe: func(e Event) { mu.Lock(); events = append(events, e); mu.Unlock() }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.sim.FailTokenRequests(2, tt.fault)
+			if _, err := p.Token(t.Context(), mdeScope); err != nil {
+				t.Fatalf("not recovered: %v", err)
+			}
+			if got := f.sim.TokenRequests(); got != 3 {
+				t.Errorf("token requests = %d, want 3", got)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(events) != 3 || events[0].Err == nil || events[2].Err != nil || events[2].FromCache {
+				t.Errorf("events %+v, want two failures then a request", events)
+			}
+		})
+	}
+}
+
+func TestCallerCancellationLeavesTheFlight(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	p := f.secretProvider(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := p.Token(ctx, mdeScope); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled caller got %v", err)
+	}
+	if _, err := p.Token(t.Context(), mdeScope); err != nil {
+		t.Fatalf("the next caller failed: %v", err)
+	}
+}
+
+func TestSecretsAndTokensAreNeverLogged(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	var buf bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	p := f.provider(t, f.tenant(t, `client_secret_env = "CONTOSO_SECRET"`), secretEnv, log)
+	f.sim.FailTokenRequests(1, simulator.Fault{Status: 503})
+	tok, err := p.Token(t.Context(), mdeScope)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{secret, tok, strings.Split(tok, ".")[2]} {
+		if strings.Contains(buf.String(), s) {
+			t.Errorf("the log shows a secret or token:\n%s", buf.String())
+		}
+	}
+	if !strings.Contains(buf.String(), "retrying") {
+		t.Errorf("the retry was not logged:\n%s", buf.String())
+	}
+}
+
+func TestMissingSecretIsAClearError(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	hc := f.httpClient(t)
+	_, err := New(f.tenant(t, `client_secret_env = "CONTOSO_SECRET"`), Options{HTTPClient: hc, Env: func(string) (string, bool) { return "", false }})
+	want := `tenant "contoso": environment variable CONTOSO_SECRET is not set (it must hold the client secret's value)`
+	if err == nil || err.Error() != want {
+		t.Errorf("got %v\nwant %s", err, want)
+	}
+}
