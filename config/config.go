@@ -194,3 +194,6 @@ func Parse(path string, data []byte, env LookupEnv) (*Config, []Problem, error) 
 	cfg.Path = path
 	return cfg, c.warns, nil
 }
+
+// IsGUID reports whether s is a GUID in the 8-4-4-4-12 form Entra ID uses for IDs.
+func IsGUID(s string) bool { return guidRE.MatchString(s) }

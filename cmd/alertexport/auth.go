@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/alertexport/alertexport/config"
+	"github.com/alertexport/alertexport/sources/auth"
+	"github.com/alertexport/alertexport/sources/httpclient"
+)
+
+// authCheck gets a token for every enabled (tenant, source) and checks its claims; exit 1 if any
+// check fails.
+func (c cli) authCheck(ctx context.Context, args []string) int {
+	fs := c.newFlags("auth check")
+	path := c.configFlag(fs)
+	only := fs.String("tenant", "", "check only the tenant with this name")
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	cfg, _, ok := c.loadConfig(*path, c.stderr)
+	if !ok {
+		return exitBadConfig
+	}
+	tenants := cfg.Tenants
+	if *only != "" {
+		tenants = nil
+		var names []string
+		for _, t := range cfg.Tenants {
+			names = append(names, t.Name)
+			if t.Name == *only {
+				tenants = append(tenants, t)
+			}
+		}
+		if tenants == nil {
+			fmt.Fprintf(c.stderr, "no tenant named %q in %s; tenants: %s\n", *only, *path, strings.Join(names, ", "))
+			return exitBadConfig
+		}
+	}
+	hc, err := httpclient.New(httpclient.Options{CAFile: cfg.Worker.CAFile})
+	if err != nil {
+		fmt.Fprintf(c.stderr, "[worker] %v\n", err)
+		return exitBadConfig
+	}
+	defer hc.CloseIdleConnections()
+	log := newLogger(cfg.Log, c.stderr)
+	failed := false
+	for _, t := range tenants {
+		sources := t.Sources()
+		if len(sources) == 0 {
+			fmt.Fprintf(c.stdout, "SKIP  %s: no enabled source\n", t.Name)
+			continue
+		}
+		p, err := auth.New(t, auth.Options{HTTPClient: hc, Env: c.env, Logger: log})
+		for _, s := range sources {
+			var r auth.CheckResult
+			if err != nil {
+				r = auth.CheckResult{Tenant: t.Name, Source: s.Kind, Problems: []string{err.Error()}}
+			} else {
+				r = auth.Check(ctx, p, s, c.now())
+			}
+			failed = failed || !r.OK()
+			fmt.Fprintln(c.stdout, formatCheck(r, c.now()))
+		}
+	}
+	if failed {
+		return exitFailure
+	}
+	return exitOK
+}
+
+// formatCheck prints one line per check: result, job, the token's claims (never the token), and
+// what to fix.
+func formatCheck(r auth.CheckResult, now time.Time) string {
+	status := "OK  "
+	if !r.OK() {
+		status = "FAIL"
+	}
+	line := fmt.Sprintf("%s  %s/%s", status, r.Tenant, r.Source)
+	if cl := r.Claims; cl != nil {
+		roles := strings.Join(cl.Roles, ",")
+		if roles == "" {
+			roles = "(none)"
+		}
+		line += fmt.Sprintf("  aud=%s tid=%s appid=%s roles=%s exp=%s (in %s)", cl.Audience, cl.TenantID, cl.AppID, roles,
+			cl.ExpiresAt.Format(time.RFC3339), cl.ExpiresAt.Sub(now).Round(time.Minute))
+	}
+	if len(r.Problems) > 0 {
+		line += "\n      " + strings.Join(r.Problems, "\n      ")
+	}
+	return line
+}
+
+// consentURL prints the admin-consent link for a multi-tenant (partner) app registration.
+func (c cli) consentURL(args []string) int {
+	fs := c.newFlags("consent-url")
+	clientID := fs.String("client-id", "", "the app registration's Application (client) ID (required)")
+	cloudName := fs.String("cloud", "public", "public | gcc | gcc-high | dod")
+	tenant := fs.String("tenant", "", "the customer's tenant ID (default: common, the admin's own tenant)")
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	cloud, ok := config.LookupCloud(*cloudName)
+	switch {
+	case *clientID == "":
+		fmt.Fprintln(c.stderr, "alertexport consent-url: --client-id is required (the Application (client) ID, a GUID)")
+		return exitBadConfig
+	case !config.IsGUID(*clientID):
+		fmt.Fprintf(c.stderr, "alertexport consent-url: --client-id %q is not a GUID\n", *clientID)
+		return exitBadConfig
+	case !ok:
+		fmt.Fprintf(c.stderr, "alertexport consent-url: --cloud %q is not one of %s\n", *cloudName, strings.Join(config.CloudNames(), ", "))
+		return exitBadConfig
+	case *tenant != "" && !config.IsGUID(*tenant):
+		fmt.Fprintf(c.stderr, "alertexport consent-url: --tenant %q is not a GUID\n", *tenant)
+		return exitBadConfig
+	}
+	fmt.Fprintln(c.stdout, auth.ConsentURL(cloud, *clientID, *tenant))
+	fmt.Fprintln(c.stderr, "An administrator of the customer's tenant opens this link, signs in and accepts the app's permissions;\n"+
+		"the app then exists in that tenant. Add the tenant to the config and run `alertexport auth check`.")
+	return exitOK
+}
+
+// newLogger builds the process logger on w (stderr) in the configured format.
+func newLogger(l config.Log, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: l.Level}
+	if l.Format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}

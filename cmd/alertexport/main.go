@@ -1,0 +1,76 @@
+// Command alertexport exports Microsoft Defender alerts to NATS. This package only parses the
+// command line and wires the other packages together; see README.md and SPEC.md §1.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/alertexport/alertexport/config"
+)
+
+// Exit codes (SPEC §1).
+const (
+	exitOK        = 0
+	exitFailure   = 1
+	exitBadConfig = 2 // also bad usage
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], cli{stdout: os.Stdout, stderr: os.Stderr, env: os.LookupEnv, now: time.Now})
+	stop()
+	os.Exit(code)
+}
+
+// cli is what a command may touch of the outside world; tests supply their own.
+type cli struct {
+	stdout, stderr io.Writer
+	env            config.LookupEnv
+	now            func() time.Time
+}
+
+const usage = `alertexport exports Microsoft Defender alerts to NATS.
+
+Usage:
+  alertexport validate [--config FILE]                 check the config, print it with defaults applied
+  alertexport auth check [--config FILE] [--tenant NAME]
+                                                       get a token per enabled source and check its roles
+  alertexport consent-url --client-id ID [--cloud NAME] [--tenant ID]
+                                                       print the admin-consent link of a multi-tenant app
+  alertexport version                                  print the version
+
+The config file is --config, else $ALERTEXPORT_CONFIG, else ./config.toml.
+`
+
+func run(ctx context.Context, args []string, c cli) int {
+	if len(args) == 0 {
+		fmt.Fprint(c.stderr, usage)
+		return exitBadConfig
+	}
+	switch cmd, rest := args[0], args[1:]; cmd {
+	case "validate":
+		return c.validate(rest)
+	case "auth":
+		if len(rest) > 0 && rest[0] == "check" {
+			return c.authCheck(ctx, rest[1:])
+		}
+		fmt.Fprintf(c.stderr, "alertexport auth: want \"auth check\"\n\n%s", usage)
+		return exitBadConfig
+	case "consent-url":
+		return c.consentURL(rest)
+	case "version", "--version":
+		return c.version()
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(c.stdout, usage)
+		return exitOK
+	default:
+		fmt.Fprintf(c.stderr, "alertexport: unknown command %q\n\n%s", cmd, usage)
+		return exitBadConfig
+	}
+}
