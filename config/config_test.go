@@ -362,3 +362,13 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkLoadShippedConfig measures start-up's config cost (read, index, decode, validate).
+func BenchmarkLoadShippedConfig(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := Load("../config.toml", allSet); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

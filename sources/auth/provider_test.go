@@ -394,3 +394,44 @@ func TestMissingSecretIsAClearError(t *testing.T) {
 		t.Errorf("got %v\nwant %s", err, want)
 	}
 }
+
+// BenchmarkTokenCached measures what every poll pays for its token once one is cached.
+func BenchmarkTokenCached(b *testing.B) {
+	sim, err := simulator.Start(simulator.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sim.Close()
+	sim.AddTenant(tenantID)
+	sim.RegisterApp(simulator.App{ClientID: clientID, Secrets: []simulator.Secret{{Value: secret}}})
+	sim.Grant(tenantID, clientID, "https://api.securitycenter.microsoft.com", "Alert.Read.All")
+	ca := filepath.Join(b.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, sim.CACertPEM(), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	cfg, _, err := config.Parse("b.toml", []byte(fmt.Sprintf("[[tenant]]\nname = \"b\"\ntenant_id = %q\nclient_id = %q\nclient_secret_env = \"S\"\nauthority_host = %q\n[tenant.endpoint]\n", tenantID, clientID, sim.URL())), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	hc, err := httpclient.New(httpclient.Options{CAFile: ca})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer hc.CloseIdleConnections()
+	p, err := New(cfg.Tenants[0], Options{HTTPClient: hc, Env: func(string) (string, bool) { return secret, true }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := p.Token(b.Context(), mdeScope); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := p.Token(b.Context(), mdeScope); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if n := sim.TokenRequests(); n != 1 {
+		b.Fatalf("%d token requests, want 1", n)
+	}
+}
