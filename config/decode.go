@@ -300,7 +300,8 @@ func cutLast(k string) (parent, name string, ok bool) {
 func closest(name string, candidates []string) string {
 	best, bestD := "", 3
 	for _, c := range candidates {
-		if d := editDistance(name, strings.Trim(c, "[]")); d < bestD {
+		_, last, _ := cutLast(strings.Trim(c, "[]")) // [tenant.endpoint] is compared as endpoint
+		if d := editDistance(name, last); d < bestD {
 			best, bestD = c, d
 		}
 	}
