@@ -1,5 +1,11 @@
 package config
 
+import (
+	"net/url"
+	"slices"
+	"strings"
+)
+
 // Cloud holds the Microsoft endpoints of one national cloud. The values come from
 // shared/research/defender-apis.md (Part A1, B1, C); clouds_test.go pins each one to its source.
 type Cloud struct {
@@ -79,4 +85,25 @@ func CloudNames() []string {
 		names[i] = c.Name
 	}
 	return names
+}
+
+// microsoftLoginHosts are the Entra ID hosts MSAL trusts without instance discovery
+// (research/libs.md §1.6), for the clouds this product supports.
+var microsoftLoginHosts = []string{
+	"login.microsoftonline.com", "login.microsoft.com", "login.windows.net", "sts.windows.net",
+	"login.microsoftonline.us", "login-us.microsoftonline.com", "login.usgovcloudapi.net",
+}
+
+// IsMicrosoftLoginHost reports whether authority (an https URL) is one of Microsoft's Entra ID
+// login hosts, where MSAL's instance discovery works and should stay on.
+func IsMicrosoftLoginHost(authority string) bool {
+	return slices.Contains(microsoftLoginHosts, hostOf(authority))
+}
+
+func hostOf(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return ""
+	}
+	return strings.ToLower(u.Hostname())
 }

@@ -5,10 +5,13 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -188,11 +191,22 @@ func Parse(path string, data []byte, env LookupEnv) (*Config, []Problem, error) 
 	}
 	cfg := c.build(raw)
 	if len(c.errs) > 0 {
+		// In file order; problems without a line (a missing table) last.
+		slices.SortStableFunc(c.errs, func(a, b Problem) int {
+			return cmp.Compare(lineOrLast(a.Line), lineOrLast(b.Line))
+		})
 		return nil, c.warns, &Error{Problems: c.errs}
 	}
 	c.checkEnvironment(cfg)
 	cfg.Path = path
 	return cfg, c.warns, nil
+}
+
+func lineOrLast(l int) int {
+	if l == 0 {
+		return math.MaxInt
+	}
+	return l
 }
 
 // IsGUID reports whether s is a GUID in the 8-4-4-4-12 form Entra ID uses for IDs.

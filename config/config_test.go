@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"flag"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -58,6 +59,25 @@ func wantLines(t *testing.T, data []byte) string {
 	return strings.Join(want, "\n")
 }
 
+var update = flag.Bool("update", false, "rewrite the # want: lines of testdata/bad with the messages the code gives now")
+
+// rewriteWant replaces the "# want:" header of a corpus file. Line numbers in the messages
+// count the header, so a change in the number of problems needs a second -update run.
+func rewriteWant(t *testing.T, path string, data []byte, got string) {
+	t.Helper()
+	body := string(data)
+	for strings.HasPrefix(body, "# want: ") {
+		_, body, _ = strings.Cut(body, "\n")
+	}
+	var head strings.Builder
+	for _, l := range strings.Split(got, "\n") {
+		head.WriteString("# want: " + l + "\n")
+	}
+	if err := os.WriteFile(path, []byte(head.String()+body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestBadConfigs(t *testing.T) {
 	files, err := filepath.Glob("testdata/bad/*.toml")
 	if err != nil {
@@ -77,7 +97,12 @@ func TestBadConfigs(t *testing.T) {
 			if !errors.As(err, &cerr) {
 				t.Fatalf("Parse returned %v, want *config.Error", err)
 			}
-			if got, want := err.Error(), wantLines(t, data); got != want {
+			got, want := err.Error(), wantLines(t, data)
+			if got != want && *update {
+				rewriteWant(t, f, data, got)
+				return
+			}
+			if got != want {
 				t.Errorf("message:\n got: %s\nwant: %s", got, want)
 			}
 		})
@@ -274,6 +299,10 @@ func TestWarnings(t *testing.T) {
 			`t.toml:7: tenant[0].cloudapps.api_url: host "127.0.0.1" is not a Defender for Cloud Apps API host (<tenant>.<region>.portal.cloudappsecurity.com, or .portal.cloudappsecuritygov.com for GCC, .portal.cloudappsecurity.us for GCC High); fine for a simulator or a proxy, otherwise copy the API URL from the Microsoft Defender portal (Settings → Cloud Apps → System → About)`},
 		{"embedded listen on all interfaces", "[nats]\nembedded_listen = \"0.0.0.0:4222\"\n" + tenant(`client_secret_env = "S"`) + "[tenant.endpoint]\n",
 			`t.toml:2: nats.embedded_listen: "0.0.0.0:4222" is not a loopback address: anyone who can reach it can read every alert, and the embedded server has no authentication`},
+		{"authority host not Microsoft's", tenant(`client_secret_env = "S"`+"\nauthority_host = \"https://LOGIN.example.com:443/\"") + "[tenant.endpoint]\n",
+			`t.toml:6: tenant[0].authority_host: "login.example.com" is not a Microsoft Entra ID login host (login.microsoftonline.com, login.microsoft.com, login.windows.net, sts.windows.net, login.microsoftonline.us, login-us.microsoftonline.com, login.usgovcloudapi.net): the client secret or assertion is sent there; fine for a test service, otherwise check for a typo`},
+		{"metrics on all interfaces", "[worker]\nhttp_addr = \":9464\"\n" + tenant(`client_secret_env = "S"`) + "[tenant.endpoint]\n",
+			`t.toml:2: worker.http_addr: ":9464" is not a loopback address: /metrics and the health endpoints are open to anyone who reaches it`},
 		{"ca_file missing", "[worker]\nca_file = \"/nonexistent/ca.pem\"\n" + tenant(`client_secret_env = "S"`) + "[tenant.endpoint]\n",
 			`t.toml:2: worker.ca_file: worker.ca_file "/nonexistent/ca.pem" cannot be read: no such file or directory`},
 	}
@@ -284,6 +313,23 @@ func TestWarnings(t *testing.T) {
 				t.Errorf("warnings:\n got %q\nwant %q", got, []string{tt.want})
 			}
 		})
+	}
+}
+
+func TestByteOrderMarkIsIgnored(t *testing.T) {
+	data, err := os.ReadFile("../config.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := Parse("bom.toml", append([]byte("\xef\xbb\xbf"), data...), allSet); err != nil {
+		t.Errorf("a config saved with a BOM: %v", err)
+	}
+}
+
+func TestCertificateKeyMustBeRSA(t *testing.T) {
+	ecKey := "-----BEGIN CERTIFICATE-----\nMA==\n-----END CERTIFICATE-----\n-----BEGIN EC PRIVATE KEY-----\nMA==\n-----END EC PRIVATE KEY-----\n"
+	if err := CheckCertificatePEM([]byte(ecKey)); err == nil || !strings.Contains(err.Error(), "not RSA") {
+		t.Errorf("an EC key: %v", err)
 	}
 }
 

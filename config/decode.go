@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
+	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -121,7 +124,7 @@ func indexKeys(data []byte) keyIndex {
 		case unstable.ArrayTable, unstable.Table:
 			path := ""
 			for i, part := range parts {
-				path = joinKey(path, part)
+				path = joinKey(path, quoteKey(part))
 				if i == len(parts)-1 && e.Kind == unstable.ArrayTable {
 					arrays[path]++
 				}
@@ -132,7 +135,7 @@ func indexKeys(data []byte) keyIndex {
 			table = path
 			ix[table] = line
 		case unstable.KeyValue:
-			indexValue(&p, ix, joinKey(table, strings.Join(parts, ".")), e.Value(), line)
+			indexValue(&p, ix, joinKey(table, joinParts(parts)), e.Value(), line)
 		}
 	}
 	return ix
@@ -140,15 +143,32 @@ func indexKeys(data []byte) keyIndex {
 
 func indexValue(p *unstable.Parser, ix keyIndex, key string, v *unstable.Node, line int) {
 	ix[key] = line
-	if v == nil || v.Kind != unstable.InlineTable {
+	if v == nil {
 		return
 	}
 	it := v.Children()
-	for it.Next() {
-		kv := it.Node()
-		parts, l := keyOf(p, kv)
-		indexValue(p, ix, joinKey(key, strings.Join(parts, ".")), kv.Value(), l)
+	switch v.Kind {
+	case unstable.InlineTable:
+		for it.Next() {
+			kv := it.Node()
+			parts, l := keyOf(p, kv)
+			indexValue(p, ix, joinKey(key, joinParts(parts)), kv.Value(), l)
+		}
+	case unstable.Array: // tenant = [{…}, {…}] is an array of tables too
+		for i := 0; it.Next(); i++ {
+			if it.Node().Kind == unstable.InlineTable {
+				indexValue(p, ix, fmt.Sprintf("%s[%d]", key, i), it.Node(), line)
+			}
+		}
 	}
+}
+
+func joinParts(parts []string) string {
+	q := make([]string, len(parts))
+	for i, p := range parts {
+		q[i] = quoteKey(p)
+	}
+	return strings.Join(q, ".")
 }
 
 func keyOf(p *unstable.Parser, n *unstable.Node) ([]string, int) {
@@ -177,40 +197,34 @@ var indexRE = regexp.MustCompile(`\[\d+\]`)
 // schemaKey strips array indexes: tenant[3].endpoint.enabled → tenant.endpoint.enabled.
 func schemaKey(key string) string { return indexRE.ReplaceAllString(key, "") }
 
-// decode parses data strictly into a fileConfig. Unknown keys and type mismatches are
-// reported with their line; it returns false when the document cannot be used.
+// decode parses data and fills a fileConfig from it. A syntax error stops it (returns false);
+// unknown keys and wrong types are reported, every one, and left unset, so that validation still
+// looks at the rest of the file and the operator sees every problem in one pass.
 func (c *checker) decode(data []byte) (*fileConfig, bool) {
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")) // the BOM some Windows editors add
 	c.lines = indexKeys(data)
-	var raw fileConfig
-	err := toml.NewDecoder(bytes.NewReader(data)).DisallowUnknownFields().Decode(&raw)
-	if err == nil {
-		return &raw, true
-	}
-	var strict *toml.StrictMissingError
-	var de *toml.DecodeError
-	switch {
-	case errors.As(err, &strict):
-		for i := range strict.Errors {
-			e := &strict.Errors[i]
-			line, _ := e.Position()
-			key := c.keyAt(line, e.Key())
-			c.errs = append(c.errs, Problem{File: c.file, Line: line, Key: key, Msg: unknownKeyMsg(key)})
+	var doc map[string]any
+	if err := toml.Unmarshal(data, &doc); err != nil {
+		var de *toml.DecodeError
+		if !errors.As(err, &de) {
+			c.errs = append(c.errs, Problem{File: c.file, Msg: err.Error()})
+			return nil, false
 		}
-	case errors.As(err, &de):
 		line, _ := de.Position()
-		if len(de.Key()) == 0 {
-			c.errs = append(c.errs, Problem{File: c.file, Line: line, Msg: "TOML syntax: " + strings.TrimPrefix(de.Error(), "toml: ")})
-			break
+		msg := strings.TrimPrefix(de.Error(), "toml: ")
+		if strings.Contains(msg, "already defined") {
+			c.errs = append(c.errs, Problem{File: c.file, Line: line, Key: c.keyAt(line, de.Key()), Msg: "set twice; keep one"})
+		} else {
+			c.errs = append(c.errs, Problem{File: c.file, Line: line, Msg: "TOML syntax: " + msg})
 		}
-		key := c.keyAt(line, de.Key())
-		c.errs = append(c.errs, Problem{File: c.file, Line: line, Key: key, Msg: typeMsg(key, de.Error())})
-	default:
-		c.errs = append(c.errs, Problem{File: c.file, Msg: err.Error()})
+		return nil, false
 	}
-	return nil, false
+	var raw fileConfig
+	c.fill(reflect.ValueOf(&raw).Elem(), doc, "")
+	return &raw, true
 }
 
-// keyAt finds the indexed path of the key the decoder names (its names carry no array index).
+// keyAt finds the indexed path of the key the parser names (its names carry no array index).
 func (c *checker) keyAt(line int, k toml.Key) string {
 	want := strings.Join(k, ".")
 	var onLine string
@@ -221,7 +235,7 @@ func (c *checker) keyAt(line int, k toml.Key) string {
 		if schemaKey(key) == want {
 			return key
 		}
-		// For "set twice" the decoder names only the last part of the key.
+		// For "set twice" the parser names only the last part of the key.
 		if strings.HasSuffix(key, "."+want) {
 			onLine = key
 		}
@@ -232,21 +246,147 @@ func (c *checker) keyAt(line int, k toml.Key) string {
 	return want
 }
 
-var tomlTypeRE = regexp.MustCompile(`cannot decode TOML (\w+)`)
+var (
+	stringPtrType = reflect.TypeFor[*string]()
+	boolPtrType   = reflect.TypeFor[*bool]()
+	stringsType   = reflect.TypeFor[[]string]()
+)
 
-func typeMsg(key, libMsg string) string {
-	got := "a value of another type"
-	if m := tomlTypeRE.FindStringSubmatch(libMsg); m != nil {
-		got = "a TOML " + m[1]
+// fill copies the TOML table m into the struct v, matching keys to toml tags. Decoding by hand
+// (rather than with the library's strict decoder, which stops at the first wrong type) is what
+// lets every problem be reported at once.
+func (c *checker) fill(v reflect.Value, m map[string]any, path string) {
+	fields := map[string]reflect.Value{}
+	tomlFields(v, fields)
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		key := joinKey(path, quoteKey(k))
+		f, ok := fields[k]
+		if !ok {
+			c.decodeErr(key, unknownKeyMsg(schemaKey(path), k))
+			continue
+		}
+		c.set(f, m[k], key)
 	}
-	if strings.Contains(libMsg, "already defined") {
-		return "set twice; keep one"
+}
+
+// tomlFields maps tag names to fields, descending into embedded structs.
+func tomlFields(v reflect.Value, out map[string]reflect.Value) {
+	t := v.Type()
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		if sf.Anonymous {
+			tomlFields(v.Field(i), out)
+			continue
+		}
+		if tag := sf.Tag.Get("toml"); tag != "" {
+			out[tag] = v.Field(i)
+		}
 	}
-	want, ok := keyDocs[schemaKey(key)]
-	if !ok {
-		return strings.TrimPrefix(libMsg, "toml: ")
+}
+
+func (c *checker) set(f reflect.Value, val any, key string) {
+	switch {
+	case f.Type() == stringPtrType:
+		if s, ok := val.(string); ok {
+			f.Set(reflect.ValueOf(&s))
+			return
+		}
+	case f.Type() == boolPtrType:
+		if b, ok := val.(bool); ok {
+			f.Set(reflect.ValueOf(&b))
+			return
+		}
+	case f.Type() == stringsType:
+		if arr, ok := val.([]any); ok {
+			out := make([]string, 0, len(arr))
+			for _, e := range arr {
+				s, ok := e.(string)
+				if !ok {
+					c.decodeErr(key, fmt.Sprintf("wrong type: an element is %s; want %s", tomlType(e), keyDocs[schemaKey(key)]))
+					return
+				}
+				out = append(out, s)
+			}
+			f.Set(reflect.ValueOf(out))
+			return
+		}
+	case f.Kind() == reflect.Pointer && f.Type().Elem().Kind() == reflect.Struct:
+		if tbl, ok := val.(map[string]any); ok {
+			nv := reflect.New(f.Type().Elem())
+			c.fill(nv.Elem(), tbl, key)
+			f.Set(nv)
+			return
+		}
+	case f.Kind() == reflect.Struct:
+		if tbl, ok := val.(map[string]any); ok {
+			c.fill(f, tbl, key)
+			return
+		}
+	case f.Kind() == reflect.Slice && f.Type().Elem().Kind() == reflect.Struct:
+		if _, ok := val.(map[string]any); ok {
+			c.decodeErr(key, fmt.Sprintf("a single [%s] table; write [[%s]], once per tenant", key, key))
+			return
+		}
+		if arr, ok := val.([]any); ok {
+			out := reflect.MakeSlice(f.Type(), 0, len(arr))
+			for i, e := range arr {
+				ek := fmt.Sprintf("%s[%d]", key, i)
+				tbl, ok := e.(map[string]any)
+				if !ok {
+					c.decodeErr(ek, "wrong type: got "+tomlType(e)+"; want a table")
+					continue
+				}
+				elem := reflect.New(f.Type().Elem()).Elem()
+				c.fill(elem, tbl, ek)
+				out = reflect.Append(out, elem)
+			}
+			f.Set(out)
+			return
+		}
 	}
-	return fmt.Sprintf("wrong type: got %s; want %s", got, want)
+	want := keyDocs[schemaKey(key)]
+	if want == "" {
+		want = "a table"
+	}
+	c.decodeErr(key, fmt.Sprintf("wrong type: got %s; want %s", tomlType(val), want))
+}
+
+// decodeErr reports a key that could not be decoded, and keeps validation quiet about it.
+func (c *checker) decodeErr(key, msg string) {
+	c.errs = append(c.errs, Problem{File: c.file, Line: c.lines.line(key), Key: key, Msg: msg})
+	if c.bad == nil {
+		c.bad = map[string]bool{}
+	}
+	c.bad[key] = true
+}
+
+func tomlType(v any) string {
+	switch v.(type) {
+	case string:
+		return "a string"
+	case bool:
+		return "a boolean"
+	case int64:
+		return "an integer"
+	case float64:
+		return "a float"
+	case []any:
+		return "an array"
+	case map[string]any:
+		return "a table"
+	}
+	return "a date or time"
+}
+
+// quoteKey quotes a key segment the way TOML needs it when it is not a bare key, so that
+// "log.level" = … is not reported as log.level.
+func quoteKey(k string) string {
+	if k != "" && strings.IndexFunc(k, func(r rune) bool {
+		return (r < 'A' || r > 'Z') && (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '_' && r != '-'
+	}) < 0 {
+		return k
+	}
+	return quote(k)
 }
 
 // literalSecrets are keys people write when they mean the *_env / *_file forms.
@@ -258,14 +398,10 @@ var literalSecrets = map[string]string{
 	"nats.nkey_seed":       `secrets are never written in the file: use nkey_seed_file = "/path/to/seed.nk"`,
 }
 
-func unknownKeyMsg(key string) string {
-	sk := schemaKey(key)
-	if msg, ok := literalSecrets[sk]; ok {
+// unknownKeyMsg explains an unknown key name in the table parent (a schema path).
+func unknownKeyMsg(parent, name string) string {
+	if msg, ok := literalSecrets[joinKey(parent, name)]; ok {
 		return "unknown key; " + msg
-	}
-	parent, name := "", sk
-	if i := strings.LastIndexByte(sk, '.'); i >= 0 {
-		parent, name = sk[:i], sk[i+1:]
 	}
 	var siblings []string
 	for k := range keyDocs {

@@ -2,6 +2,8 @@ package config
 
 import (
 	"bytes"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -67,6 +69,9 @@ func CheckCertificatePEM(data []byte) error {
 		case strings.HasSuffix(b.Type, "PRIVATE KEY"):
 			if _, encrypted := b.Headers["DEK-Info"]; encrypted || b.Type == "ENCRYPTED PRIVATE KEY" {
 				return errors.New("the private key is encrypted; MSAL reads only unencrypted keys (openssl pkcs8 -topk8 -nocrypt)")
+			}
+			if !isRSAKey(b) {
+				return errors.New("the private key is not RSA; Entra ID certificate credentials in MSAL Go need an RSA key")
 			}
 			key = true
 		}
@@ -146,4 +151,13 @@ func CheckCAPEM(data []byte) error {
 			return nil
 		}
 	}
+}
+
+func isRSAKey(b *pem.Block) bool {
+	if b.Type == "RSA PRIVATE KEY" {
+		return true
+	}
+	k, err := x509.ParsePKCS8PrivateKey(b.Bytes)
+	_, ok := k.(*rsa.PrivateKey)
+	return err == nil && ok
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -151,4 +152,16 @@ func redactURL(list string) string {
 		parts[i] = u.String()
 	}
 	return strings.Join(parts, ",")
+}
+
+var userinfoRE = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@`)
+
+// displayURL is a URL as messages may show it: no user info (which may be a password or token),
+// no query or fragment (which may carry a code or key). It works on strings url.Parse rejects.
+func displayURL(s string) string {
+	s = userinfoRE.ReplaceAllString(s, "${1}REDACTED@")
+	if i := strings.IndexAny(s, "?#"); i >= 0 {
+		s = s[:i] + "?…"
+	}
+	return s
 }

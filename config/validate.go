@@ -60,6 +60,7 @@ type checker struct {
 	file  string
 	env   LookupEnv
 	lines keyIndex
+	bad   map[string]bool // keys that failed to decode: validation says nothing more about them
 	errs  []Problem
 	warns []Problem
 }
@@ -69,6 +70,9 @@ func (c *checker) problem(key, format string, args ...any) Problem {
 }
 
 func (c *checker) errorf(key, format string, args ...any) {
+	if c.bad[key] {
+		return
+	}
 	c.errs = append(c.errs, c.problem(key, format, args...))
 }
 
@@ -102,7 +106,7 @@ func (c *checker) build(raw *fileConfig) *Config {
 	sched, _ := parseSchedule(defaultSchedule)
 	base := c.timing("defaults", raw.Defaults, timing{schedule: defaultSchedule, cron: sched, lookback: defaultLookback, startFrom: defaultStartFrom})
 	if len(raw.Tenants) == 0 {
-		c.errorf("", "no [[tenant]] table; add one per Entra ID tenant to export from (config.toml in the repository shows one)")
+		c.errorf("tenant", "no [[tenant]] table; add one per Entra ID tenant to export from (config.toml in the repository shows one)")
 	}
 	lookbackKey := "defaults.lookback"
 	maxLookback := base.lookback
@@ -144,8 +148,10 @@ func (c *checker) worker(f fileWorker) Worker {
 	if w.DataDir == "" {
 		c.invalid("worker.data_dir", "empty")
 	}
-	if w.HTTPAddr != "" {
-		c.hostPort("worker.http_addr", w.HTTPAddr)
+	if w.HTTPAddr != "" && c.hostPort("worker.http_addr", w.HTTPAddr) {
+		if host, _, _ := net.SplitHostPort(w.HTTPAddr); !isLoopback(host) {
+			c.warnf("worker.http_addr", "%s is not a loopback address: /metrics and the health endpoints are open to anyone who reaches it", quote(w.HTTPAddr))
+		}
 	}
 	return w
 }
@@ -242,18 +248,20 @@ func (c *checker) natsURLs(list string) {
 		u, err := url.Parse(s)
 		switch {
 		case err != nil || u.Host == "":
-			c.invalid("nats.url", "%s is not a URL", quote(s))
+			c.invalid("nats.url", "%s is not a URL", quote(displayURL(s)))
 		case !slices.Contains([]string{"nats", "tls", "ws", "wss"}, u.Scheme):
-			c.invalid("nats.url", "%s has scheme %q", quote(redactURL(s)), u.Scheme)
+			c.invalid("nats.url", "%s has scheme %q", quote(displayURL(s)), u.Scheme)
 		case u.User != nil:
-			c.errorf("nats.url", "%s contains credentials; secrets are never written in the file: use token_env, or user + password_env, or creds_file", quote(redactURL(s)))
+			c.errorf("nats.url", "%s contains credentials; secrets are never written in the file: use token_env, or user + password_env, or creds_file", quote(displayURL(s)))
 		}
 	}
 }
 
+// envName checks the name of a variable that holds a secret. A value that is not a name is
+// often the secret itself, pasted in the wrong place, so it is never repeated.
 func (c *checker) envName(key, name string) {
 	if name != "" && !envNameRE.MatchString(name) {
-		c.invalid(key, "%s is not an environment variable name", quote(name))
+		c.errorf(key, "is not an environment variable name (letters, digits and _; the value is not shown: if it is the secret itself, remove it from the file and rotate the secret); want %s", keyDocs[schemaKey(key)])
 	}
 }
 
@@ -309,7 +317,13 @@ func parseSchedule(spec string) (cron.Schedule, error) {
 	}
 	s, err := safeParseCron(spec)
 	if err != nil {
+		if strings.Contains(err.Error(), "above maximum (6)") {
+			err = fmt.Errorf("%w (day-of-week runs 0-6, Sunday is 0)", err)
+		}
 		return nil, err
+	}
+	if s.Next(time.Now()).IsZero() {
+		return nil, errors.New("never fires: no date in the next five years matches it")
 	}
 	if _, ok := s.(cron.ConstantDelaySchedule); ok {
 		// robfig accepts "@every 0s" and "@every -1s" (a job in a busy loop) and silently rounds
@@ -399,6 +413,9 @@ func (c *checker) tenant(key string, f *fileTenant, base timing) (Tenant, []timi
 	if h := str(f.AuthorityHost, ""); h != "" {
 		if u, ok := c.httpsURL(key+".authority_host", h, false); ok {
 			t.AuthorityHost = u
+			if host := hostOf(u); !IsMicrosoftLoginHost(u) && !isLoopback(host) {
+				c.warnf(key+".authority_host", "%q is not a Microsoft Entra ID login host (%s): the client secret or assertion is sent there; fine for a test service, otherwise check for a typo", host, strings.Join(microsoftLoginHosts, ", "))
+			}
 		}
 	}
 	t.Credential = c.credential(key, f)
@@ -463,16 +480,17 @@ func (c *checker) httpsURL(key, s string, allowPath bool) (string, bool) {
 	u, err := url.Parse(s)
 	switch {
 	case err != nil || u.Host == "":
-		c.invalid(key, "%s is not a URL", quote(s))
+		c.invalid(key, "%s is not a URL", quote(displayURL(s)))
 	case u.Scheme != "https":
-		c.invalid(key, "%s is not https://", quote(redactURL(s)))
+		c.invalid(key, "%s is not https://", quote(displayURL(s)))
 	case u.User != nil:
-		c.errorf(key, "%s contains credentials; URLs here never carry secrets", quote(redactURL(s)))
+		c.errorf(key, "%s contains credentials; URLs here never carry secrets", quote(displayURL(s)))
 	case u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
-		c.invalid(key, "%s has a query or fragment", quote(s))
+		c.invalid(key, "%s has a query or fragment", quote(displayURL(s)))
 	case !allowPath && strings.Trim(u.Path, "/") != "":
-		c.invalid(key, "%s has a path (the tenant ID is added from tenant_id)", quote(s))
+		c.invalid(key, "%s has a path (the tenant ID is added from tenant_id)", quote(displayURL(s)))
 	default:
+		u.Host = strings.ToLower(strings.TrimSuffix(u.Host, ":443"))
 		return strings.TrimRight(u.String(), "/"), true
 	}
 	return "", false
@@ -489,6 +507,7 @@ func (c *checker) source(key string, kind SourceKind, f *fileSource, cloud Cloud
 		s.APIURL, s.Scope = cloud.GraphAPI, cloud.GraphScope
 	}
 	tm := inherit
+	apiURLBad := false
 	if f != nil {
 		// A source is on when its table is present, unless it says enabled = false.
 		s.Enabled = f.Enabled == nil || *f.Enabled
@@ -497,6 +516,7 @@ func (c *checker) source(key string, kind SourceKind, f *fileSource, cloud Cloud
 				s.APIURL = u
 			}
 		}
+		apiURLBad = str(f.APIURL, "") != "" && s.APIURL == ""
 		s.MinSeverity = str(f.MinSeverity, "")
 		if s.MinSeverity != "" && !slices.Contains(severities, s.MinSeverity) {
 			c.invalid(key+".min_severity", "%s is not a severity", quote(s.MinSeverity))
@@ -507,7 +527,7 @@ func (c *checker) source(key string, kind SourceKind, f *fileSource, cloud Cloud
 		// The portal shows the API URL as https://<tenant>.<region>.portal.cloudappsecurity.com/api;
 		// the paths we call already start with /api.
 		s.APIURL = strings.TrimSuffix(s.APIURL, "/api")
-		if s.Enabled {
+		if s.Enabled && !apiURLBad {
 			c.cloudAppsURL(key+".api_url", s.APIURL)
 		}
 	}
