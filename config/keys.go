@@ -1,7 +1,7 @@
 package config
 
 // keyDocs says, for every key of the schema (array indexes stripped), what a valid value is.
-// Messages about a key end with this text; keys_test.go checks that it matches the file types
+// Messages about a key end with this text; config_test.go checks that it matches the file types
 // and that config.toml shows every key.
 var keyDocs = map[string]string{
 	"log.level":  `one of "debug", "info", "warn", "error"`,

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"regexp"
 	"strings"
 	"time"
 
@@ -55,7 +56,7 @@ func (c cli) authCheck(ctx context.Context, args []string) int {
 			fmt.Fprintf(c.stdout, "SKIP  %s: no enabled source\n", t.Name)
 			continue
 		}
-		p, err := auth.New(t, auth.Options{HTTPClient: hc, Env: c.env, Logger: log})
+		p, err := auth.New(t, auth.Options{HTTPClient: hc, Env: c.env, Logger: log, Retry: auth.InteractiveRetry, Context: ctx})
 		for _, s := range sources {
 			var r auth.CheckResult
 			if err != nil {
@@ -86,8 +87,11 @@ func formatCheck(r auth.CheckResult, now time.Time) string {
 		if roles == "" {
 			roles = "(none)"
 		}
-		line += fmt.Sprintf("  aud=%s tid=%s appid=%s roles=%s exp=%s (in %s)", cl.Audience, cl.TenantID, cl.AppID, roles,
-			cl.ExpiresAt.Format(time.RFC3339), cl.ExpiresAt.Sub(now).Round(time.Minute))
+		exp := "(none)"
+		if !cl.ExpiresAt.IsZero() {
+			exp = fmt.Sprintf("%s (in %s)", cl.ExpiresAt.Format(time.RFC3339), cl.ExpiresAt.Sub(now).Round(time.Minute))
+		}
+		line += fmt.Sprintf("  aud=%s tid=%s appid=%s roles=%s exp=%s", cl.Audience, cl.TenantID, cl.AppID, roles, exp)
 	}
 	if len(r.Problems) > 0 {
 		line += "\n      " + strings.Join(r.Problems, "\n      ")
@@ -100,7 +104,7 @@ func (c cli) consentURL(args []string) int {
 	fs := c.newFlags("consent-url")
 	clientID := fs.String("client-id", "", "the app registration's Application (client) ID (required)")
 	cloudName := fs.String("cloud", "public", "public | gcc | gcc-high | dod")
-	tenant := fs.String("tenant", "", "the customer's tenant ID (default: common, the admin's own tenant)")
+	tenant := fs.String("tenant", "", "the customer's tenant ID or domain (default: common, the admin's own tenant)")
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
@@ -115,8 +119,8 @@ func (c cli) consentURL(args []string) int {
 	case !ok:
 		fmt.Fprintf(c.stderr, "alertexport consent-url: --cloud %q is not one of %s\n", *cloudName, strings.Join(config.CloudNames(), ", "))
 		return exitBadConfig
-	case *tenant != "" && !config.IsGUID(*tenant):
-		fmt.Fprintf(c.stderr, "alertexport consent-url: --tenant %q is not a GUID\n", *tenant)
+	case *tenant != "" && !config.IsGUID(*tenant) && !domainRE.MatchString(*tenant):
+		fmt.Fprintf(c.stderr, "alertexport consent-url: --tenant %q is neither a tenant ID (GUID) nor a domain such as contoso.onmicrosoft.com\n", *tenant)
 		return exitBadConfig
 	}
 	fmt.Fprintln(c.stdout, auth.ConsentURL(cloud, *clientID, *tenant))
@@ -124,6 +128,9 @@ func (c cli) consentURL(args []string) int {
 		"the app then exists in that tenant. Add the tenant to the config and run `alertexport auth check`.")
 	return exitOK
 }
+
+// domainRE matches a tenant's domain name, which Entra ID accepts in place of its ID.
+var domainRE = regexp.MustCompile(`^([a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?\.)+[a-zA-Z]{2,}$`)
 
 // newLogger builds the process logger on w (stderr) in the configured format.
 func newLogger(l config.Log, w io.Writer) *slog.Logger {

@@ -41,7 +41,7 @@ Usage:
   alertexport validate [--config FILE]                 check the config, print it with defaults applied
   alertexport auth check [--config FILE] [--tenant NAME]
                                                        get a token per enabled source and check its roles
-  alertexport consent-url --client-id ID [--cloud NAME] [--tenant ID]
+  alertexport consent-url --client-id ID [--cloud NAME] [--tenant ID|DOMAIN]
                                                        print the admin-consent link of a multi-tenant app
   alertexport version                                  print the version
 

@@ -123,6 +123,8 @@ func TestConsentURL(t *testing.T) {
 		{[]string{"--client-id", id, "--cloud", "gcc-high"}, 0, "https://login.microsoftonline.us/common/oauth2/authorize?prompt=consent&client_id=" + id + "&response_type=code&sso_reload=true\n"},
 		{[]string{"--client-id", id, "--cloud", "dod"}, 0, "https://login.microsoftonline.us/common/oauth2/authorize?prompt=consent&client_id=" + id + "&response_type=code&sso_reload=true\n"},
 		{[]string{"--client-id", id, "--tenant", "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b"}, 0, "https://login.microsoftonline.com/6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b/oauth2/authorize?prompt=consent&client_id=" + id + "&response_type=code&sso_reload=true\n"},
+		{[]string{"--client-id", id, "--tenant", "fabrikam.onmicrosoft.com"}, 0, "https://login.microsoftonline.com/fabrikam.onmicrosoft.com/oauth2/authorize?prompt=consent&client_id=" + id + "&response_type=code&sso_reload=true\n"},
+		{[]string{"--client-id", id, "--tenant", "not a tenant"}, 2, `--tenant "not a tenant" is neither a tenant ID (GUID) nor a domain`},
 		{nil, 2, "--client-id is required"},
 		{[]string{"--client-id", "contoso-app"}, 2, `--client-id "contoso-app" is not a GUID`},
 		{[]string{"--client-id", id, "--cloud", "china"}, 2, `--cloud "china" is not one of public, gcc, gcc-high, dod`},

@@ -45,7 +45,9 @@ func Check(ctx context.Context, p *Provider, s config.Source, now time.Time) Che
 	if !strings.EqualFold(c.AppID, t.ClientID) {
 		res.Problems = append(res.Problems, fmt.Sprintf("the token is for app %s, not client_id %s", c.AppID, t.ClientID))
 	}
-	if !c.ExpiresAt.After(now) {
+	if c.ExpiresAt.IsZero() {
+		res.Problems = append(res.Problems, "the token has no exp claim; Entra ID sent something unexpected")
+	} else if !c.ExpiresAt.After(now) {
 		res.Problems = append(res.Problems, fmt.Sprintf("the token expired at %s: check this machine's clock", c.ExpiresAt.Format(time.RFC3339)))
 	}
 	if need := RequiredRoles(s.Kind); !hasAny(c.Roles, need) {

@@ -2,6 +2,8 @@ package auth
 
 import (
 	"bytes"
+	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
@@ -44,12 +46,24 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// credentialRejected reports whether Entra ID refused the secret or certificate itself, which a
+// rotated credential file may fix.
+func (e *Error) credentialRejected() bool {
+	switch e.Code {
+	case 7000215, 7000222, 700027, 700026:
+		return true
+	}
+	return false
+}
+
 // entraError is the body Entra ID sends with a failed token request.
 type entraError struct {
 	Error         string `json:"error"`
 	Description   string `json:"error_description"`
 	Codes         []int  `json:"error_codes"`
 	CorrelationID string `json:"correlation_id"`
+	TraceID       string `json:"trace_id"`
+	Timestamp     string `json:"timestamp"`
 }
 
 // classify turns whatever MSAL returned into an *Error that says what happened and what to do.
@@ -59,6 +73,8 @@ func classify(err error, t config.Tenant, scope string) *Error {
 	var call msalerrors.CallErr
 	var unknownCA x509.UnknownAuthorityError
 	var hostErr x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	var verify *tls.CertificateVerificationError
 	var uerr *url.Error
 	switch {
 	case errors.As(err, &call) && call.Resp != nil:
@@ -71,16 +87,21 @@ func classify(err error, t config.Tenant, scope string) *Error {
 				e.Code = ee.Codes[0]
 			}
 			e.Detail = fmt.Sprintf("HTTP %d %s: %s", e.Status, ee.Error, firstLine(ee.Description))
-			if ee.CorrelationID != "" {
-				e.Detail += " (correlation ID " + ee.CorrelationID + ")"
+			// What Microsoft support asks for.
+			var ids []string
+			for _, id := range []struct{ name, v string }{{"trace ID", ee.TraceID}, {"correlation ID", ee.CorrelationID}, {"at", ee.Timestamp}} {
+				if id.v != "" {
+					ids = append(ids, id.name+" "+id.v)
+				}
+			}
+			if len(ids) > 0 {
+				e.Detail += " (" + strings.Join(ids, ", ") + ")"
 			}
 		} else {
 			e.Detail = fmt.Sprintf("HTTP %d from %s: %s", e.Status, call.Req.URL.Host, excerpt(body))
 		}
 		e.Temporary = e.Status >= 500 || e.Status == http.StatusTooManyRequests
-		if s, err := strconv.Atoi(call.Resp.Header.Get("Retry-After")); err == nil && s > 0 {
-			e.RetryAfter = time.Duration(s) * time.Second
-		}
+		e.RetryAfter = retryAfter(call.Resp.Header.Get("Retry-After"), time.Now())
 		e.Fix = fixFor(e.Code, t)
 		switch {
 		case e.Fix != "":
@@ -89,9 +110,13 @@ func classify(err error, t config.Tenant, scope string) *Error {
 		case e.Code != 0:
 			e.Fix = fmt.Sprintf("see https://login.microsoftonline.com/error?code=%d", e.Code)
 		}
-	case errors.As(err, &unknownCA), errors.As(err, &hostErr):
+	case errors.As(err, &verify), errors.As(err, &unknownCA), errors.As(err, &hostErr), errors.As(err, &invalid):
 		e.Detail = "TLS: " + rootCause(err).Error()
 		e.Fix = fmt.Sprintf("%s presents a certificate this machine does not trust; if a proxy intercepts TLS, add its CA to [worker] ca_file", t.AuthorityHost)
+	case errors.Is(err, context.DeadlineExceeded):
+		e.Temporary = true
+		e.Detail = "no answer from " + t.AuthorityHost + " in time"
+		e.Fix = "Entra ID or the path to it is slow; alertexport retried and will try again at the next poll"
 	case errors.As(err, &uerr), isNetwork(err):
 		e.Temporary = true
 		e.Detail = "network: " + rootCause(err).Error()
@@ -102,6 +127,17 @@ func classify(err error, t config.Tenant, scope string) *Error {
 		e.Detail = err.Error()
 	}
 	return e
+}
+
+// retryAfter reads a Retry-After header: seconds, or an HTTP date.
+func retryAfter(h string, now time.Time) time.Duration {
+	if s, err := strconv.Atoi(h); err == nil && s > 0 {
+		return time.Duration(s) * time.Second
+	}
+	if at, err := http.ParseTime(h); err == nil && at.After(now) {
+		return at.Sub(now)
+	}
+	return 0
 }
 
 func isNetwork(err error) bool {
@@ -157,6 +193,14 @@ func fixFor(code int, t config.Tenant) string {
 		return fmt.Sprintf("the API is not available in tenant %s: the product is not provisioned there, or cloud = %q is wrong for this tenant", t.TenantID, t.Cloud.Name)
 	case 7000112:
 		return "the application is disabled in the tenant: enable it under Enterprise applications → Properties → Enabled for users to sign in"
+	case 700026:
+		return fmt.Sprintf("the app has no certificate registered: upload the public certificate of %s under %s → Certificates & secrets", where, app)
+	case 700023:
+		return fmt.Sprintf("Entra ID expected another token endpoint in the assertion: check authority_host (%s) and tenant_id", t.AuthorityHost)
+	case 7000229:
+		return fmt.Sprintf("the app has no service principal in tenant %s: an administrator of the tenant must consent to it (alertexport consent-url --client-id %s --cloud %s)", t.TenantID, t.ClientID, t.Cloud.Name)
+	case 7000218:
+		return "Entra ID got no credential: check the tenant's credential in the config"
 	case 700027:
 		return fmt.Sprintf("Entra ID does not accept the certificate in %s: upload its public certificate under %s → Certificates & secrets, and check it has not expired", where, app)
 	case 700024:

@@ -7,12 +7,14 @@ package auth
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/confidential"
@@ -25,9 +27,12 @@ import (
 // Options configures a Provider.
 type Options struct {
 	HTTPClient *http.Client     // from sources/httpclient; required
-	Env        config.LookupEnv // where secrets named by *_env come from; nil = the process environment
+	Env        config.LookupEnv // where secrets named by *_env come from; nil = none
 	Logger     *slog.Logger     // nil = discard
 	Retry      Retry            // zero = DefaultRetry
+	// Context bounds every token request: when it ends (the daemon stops), requests in flight
+	// stop. nil = context.Background(). Callers' own contexts only stop their wait.
+	Context context.Context
 	// Observe, if set, is told about every token request attempt (for metrics).
 	Observe func(Event)
 }
@@ -40,33 +45,40 @@ type Event struct {
 	Err       error // nil on success
 }
 
-// Retry bounds the retries of transient failures (5xx, 429, network errors).
+// Retry bounds the retries of transient failures (5xx, 429, network errors, no answer).
 type Retry struct {
 	MaxTries   uint
-	Initial    time.Duration
+	Initial    time.Duration // first backoff; it doubles, with jitter, up to Max
 	Max        time.Duration
-	MaxElapsed time.Duration
+	MaxElapsed time.Duration // no new attempt starts after this
+	Attempt    time.Duration // one attempt's limit: an Entra ID that does not answer is retried
 }
 
-// DefaultRetry retries for up to a minute, which rides out a short Entra ID incident without
-// holding a poll for long.
-var DefaultRetry = Retry{MaxTries: 6, Initial: 500 * time.Millisecond, Max: 10 * time.Second, MaxElapsed: time.Minute}
+// DefaultRetry rides out a short Entra ID incident without holding a poll for long.
+var DefaultRetry = Retry{MaxTries: 6, Initial: 500 * time.Millisecond, Max: 10 * time.Second, MaxElapsed: time.Minute, Attempt: 30 * time.Second}
 
-// flightTimeout bounds one shared acquisition, retries included.
-const flightTimeout = 2 * time.Minute
+// InteractiveRetry is for commands a person waits on, such as `auth check`.
+var InteractiveRetry = Retry{MaxTries: 3, Initial: 500 * time.Millisecond, Max: 2 * time.Second, MaxElapsed: 10 * time.Second, Attempt: 15 * time.Second}
 
 // Provider hands out tokens for one tenant.
 type Provider struct {
 	tenant  config.Tenant
-	client  confidential.Client
+	env     config.LookupEnv
+	hc      *http.Client
 	log     *slog.Logger
 	retry   Retry
+	base    context.Context
 	observe func(Event)
 	flights singleflight.Group
+
+	mu      sync.Mutex
+	client  confidential.Client
+	credSum [sha256.Size]byte // of the credential file the client was built from
 }
 
-// New builds the tenant's MSAL client. It reads the credential (a secret or a certificate) now;
-// a federated token file is read at every token request, since the platform rotates it.
+// New builds the tenant's MSAL client. It reads a secret or a certificate now (and again when
+// Entra ID rejects it and the file has changed: a rotated secret); a federated token file is read
+// at every token request, since the platform rotates it.
 func New(t config.Tenant, o Options) (*Provider, error) {
 	if o.HTTPClient == nil {
 		return nil, errors.New("auth: no HTTP client")
@@ -80,68 +92,102 @@ func New(t config.Tenant, o Options) (*Provider, error) {
 	if o.Retry == (Retry{}) {
 		o.Retry = DefaultRetry
 	}
-	cred, err := credential(t, o.Env)
+	if o.Context == nil {
+		o.Context = context.Background()
+	}
+	p := &Provider{tenant: t, env: o.Env, hc: o.HTTPClient, log: o.Logger.With("tenant", t.Name), retry: o.Retry, base: o.Context, observe: o.Observe}
+	c, sum, err := p.newClient()
 	if err != nil {
 		return nil, fmt.Errorf("tenant %q: %w", t.Name, err)
 	}
-	opts := []confidential.Option{confidential.WithHTTPClient(o.HTTPClient)}
-	if t.Credential.Kind == config.CertificateFile {
-		opts = append(opts, confidential.WithX5C()) // subject name + issuer auth needs the chain
+	p.client, p.credSum = c, sum
+	return p, nil
+}
+
+// newClient builds an MSAL client from the credential as it is now.
+func (p *Provider) newClient() (confidential.Client, [sha256.Size]byte, error) {
+	t := p.tenant
+	cred, sum, err := credential(t, p.env)
+	if err != nil {
+		return confidential.Client{}, sum, err
 	}
-	if !knownAuthority(t.AuthorityHost) {
-		// A host of our own (a simulator, a test): MSAL would otherwise ask
+	opts := []confidential.Option{confidential.WithHTTPClient(p.hc)}
+	if t.Credential.Kind == config.CertificateFile {
+		opts = append(opts, confidential.WithX5C()) // subject name + issuer authentication needs the chain
+	}
+	if !config.IsMicrosoftLoginHost(t.AuthorityHost) {
+		// A host of our own (a simulator, a test service): MSAL would otherwise ask
 		// login.microsoftonline.com to validate it, and MSAL_FORCE_REGION would rewrite it.
+		// validate warns about such hosts unless they are loopback.
 		opts = append(opts, confidential.WithInstanceDiscovery(false), confidential.WithAzureRegion("DisableMsalForceRegion"))
 	}
 	c, err := confidential.New(t.AuthorityHost+"/"+t.TenantID, t.ClientID, cred, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("tenant %q: MSAL client: %w", t.Name, err)
+		return confidential.Client{}, sum, fmt.Errorf("MSAL client: %w", err)
 	}
-	return &Provider{tenant: t, client: c, log: o.Logger.With("tenant", t.Name), retry: o.Retry, observe: o.Observe}, nil
+	return c, sum, nil
 }
 
-func knownAuthority(host string) bool {
-	for _, name := range config.CloudNames() {
-		if c, _ := config.LookupCloud(name); c.AuthorityHost == host {
-			return true
-		}
-	}
-	return false
-}
-
-func credential(t config.Tenant, env config.LookupEnv) (confidential.Credential, error) {
+// credential builds the MSAL credential and returns the hash of the secret material it was
+// built from (zero for a federated token, which is read per request).
+func credential(t config.Tenant, env config.LookupEnv) (confidential.Credential, [sha256.Size]byte, error) {
+	var none [sha256.Size]byte
 	switch t.Credential.Kind {
 	case config.SecretEnv, config.SecretFile:
 		b, err := t.Credential.Read(env)
 		if err != nil {
-			return confidential.Credential{}, err
+			return confidential.Credential{}, none, err
 		}
-		return confidential.NewCredFromSecret(string(b))
+		cred, err := confidential.NewCredFromSecret(string(b))
+		return cred, sha256.Sum256(b), err
 	case config.CertificateFile:
 		b, err := t.Credential.Read(env)
 		if err != nil {
-			return confidential.Credential{}, err
+			return confidential.Credential{}, none, err
 		}
 		if err := config.CheckCertificatePEM(b); err != nil {
-			return confidential.Credential{}, fmt.Errorf("certificate_file %q: %w", t.Credential.Value, err)
+			return confidential.Credential{}, none, fmt.Errorf("certificate_file %q: %w", t.Credential.Value, err)
 		}
 		certs, key, err := confidential.CertFromPEM(b, "")
 		if err != nil {
-			return confidential.Credential{}, fmt.Errorf("certificate_file %q: %w", t.Credential.Value, err)
+			return confidential.Credential{}, none, fmt.Errorf("certificate_file %q: %w", t.Credential.Value, err)
 		}
 		cred, err := confidential.NewCredFromCert(certs, key)
 		if err != nil {
-			return confidential.Credential{}, fmt.Errorf("certificate_file %q: %w (Entra ID certificate credentials need an RSA key)", t.Credential.Value, err)
+			return confidential.Credential{}, none, fmt.Errorf("certificate_file %q: %w", t.Credential.Value, err)
 		}
-		return cred, nil
+		return cred, sha256.Sum256(b), nil
 	case config.FederatedTokenFile:
 		cr := t.Credential
 		return confidential.NewCredFromAssertionCallback(func(context.Context, confidential.AssertionRequestOptions) (string, error) {
 			b, err := cr.Read(env) // re-read each time: the kubelet rotates the projected token
 			return string(b), err
-		}), nil
+		}), none, nil
 	}
-	return confidential.Credential{}, errors.New("no credential configured")
+	return confidential.Credential{}, none, errors.New("no credential configured")
+}
+
+// reloadCredential rebuilds the client when the credential file changed since it was built:
+// secrets and certificates are rotated in place (Kubernetes secrets, Vault agent, cert-manager).
+func (p *Provider) reloadCredential() bool {
+	if k := p.tenant.Credential.Kind; k != config.SecretFile && k != config.CertificateFile {
+		return false
+	}
+	c, sum, err := p.newClient()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err != nil || sum == p.credSum {
+		return false
+	}
+	p.client, p.credSum = c, sum
+	p.log.Info("credential file changed; using the new credential", "file", p.tenant.Credential.Value)
+	return true
+}
+
+func (p *Provider) currentClient() confidential.Client {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.client
 }
 
 // Tenant returns the tenant this provider serves.
@@ -151,8 +197,9 @@ func (p *Provider) Tenant() config.Tenant { return p.tenant }
 // It is served from MSAL's cache while valid; concurrent callers share one request.
 func (p *Provider) Token(ctx context.Context, scope string) (string, error) {
 	ch := p.flights.DoChan(scope, func() (any, error) {
-		// The flight serves every waiter, so it must not die with the first caller's context.
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), flightTimeout)
+		// The flight serves every waiter, so it runs on the provider's context, not the first
+		// caller's; its bound covers every attempt and wait.
+		fctx, cancel := context.WithTimeout(p.base, p.retry.MaxElapsed+p.retry.Attempt+p.retry.Max)
 		defer cancel()
 		return p.acquire(fctx, scope)
 	})
@@ -168,28 +215,42 @@ func (p *Provider) Token(ctx context.Context, scope string) (string, error) {
 }
 
 func (p *Provider) acquire(ctx context.Context, scope string) (string, error) {
+	client := p.currentClient()
 	bo := &hintedBackOff{ExponentialBackOff: &backoff.ExponentialBackOff{
 		InitialInterval: p.retry.Initial, RandomizationFactor: 0.5, Multiplier: 2, MaxInterval: p.retry.Max,
 	}}
+	var last *Error
 	ar, err := backoff.Retry(ctx, func() (confidential.AuthResult, error) {
-		ar, err := p.client.AcquireTokenByCredential(ctx, []string{scope})
+		actx, cancel := context.WithTimeout(ctx, p.retry.Attempt)
+		defer cancel()
+		ar, err := client.AcquireTokenByCredential(actx, []string{scope})
 		if err == nil {
 			p.notify(Event{Tenant: p.tenant.Name, Scope: scope, FromCache: ar.Metadata.TokenSource == confidential.TokenSourceCache})
 			return ar, nil
 		}
-		e := classify(err, p.tenant, scope)
-		p.notify(Event{Tenant: p.tenant.Name, Scope: scope, Err: e})
-		if !e.Temporary {
-			return ar, backoff.Permanent(e)
+		last = classify(err, p.tenant, scope)
+		p.notify(Event{Tenant: p.tenant.Name, Scope: scope, Err: last})
+		switch {
+		case last.credentialRejected() && p.reloadCredential():
+			client = p.currentClient()
+			return ar, last // try the new credential
+		case !last.Temporary:
+			return ar, backoff.Permanent(last)
 		}
-		bo.hint = e.RetryAfter
-		p.log.Warn("token request failed; retrying", "scope", scope, "status", e.Status, "code", e.Code, "err", e.Detail)
-		return ar, e
-	}, backoff.WithBackOff(bo), backoff.WithMaxTries(p.retry.MaxTries), backoff.WithMaxElapsedTime(p.retry.MaxElapsed))
+		bo.hint = last.RetryAfter
+		return ar, last
+	}, backoff.WithBackOff(bo), backoff.WithMaxTries(p.retry.MaxTries), backoff.WithMaxElapsedTime(p.retry.MaxElapsed),
+		backoff.WithNotify(func(err error, wait time.Duration) {
+			p.log.Warn("token request failed; retrying", "scope", scope, "in", wait.Round(time.Millisecond), "err", err)
+		}))
 	if err != nil {
 		var perm *backoff.PermanentError
 		if errors.As(err, &perm) {
 			err = perm.Unwrap()
+		}
+		if last != nil && !errors.As(err, new(*Error)) {
+			// The flight's context ended between attempts: say what the attempts met.
+			return "", last
 		}
 		return "", err
 	}

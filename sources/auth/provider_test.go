@@ -87,7 +87,7 @@ func (f *fixture) httpClient(t *testing.T) *http.Client {
 	return hc
 }
 
-var fastRetry = Retry{MaxTries: 4, Initial: 5 * time.Millisecond, Max: 20 * time.Millisecond, MaxElapsed: 10 * time.Second}
+var fastRetry = Retry{MaxTries: 4, Initial: 5 * time.Millisecond, Max: 20 * time.Millisecond, MaxElapsed: 10 * time.Second, Attempt: 10 * time.Second}
 
 func (f *fixture) provider(t *testing.T, tn config.Tenant, env config.LookupEnv, log *slog.Logger) *Provider {
 	t.Helper()
@@ -108,7 +108,19 @@ func secretEnv(k string) (string, bool) {
 
 func (f *fixture) secretProvider(t *testing.T) *Provider {
 	t.Helper()
-	return f.provider(t, f.tenant(t, `client_secret_env = "CONTOSO_SECRET"`), secretEnv, nil)
+	return f.secretProviderWith(t, func(*Options) {})
+}
+
+// secretProviderWith is secretProvider with options changed by edit.
+func (f *fixture) secretProviderWith(t *testing.T, edit func(*Options)) *Provider {
+	t.Helper()
+	o := Options{HTTPClient: f.httpClient(t), Env: secretEnv, Retry: fastRetry}
+	edit(&o)
+	p, err := New(f.tenant(t, `client_secret_env = "CONTOSO_SECRET"`), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 func TestTokenIsCachedAcrossCalls(t *testing.T) {
@@ -180,7 +192,8 @@ func TestCertificateCredential(t *testing.T) {
 	if err := os.WriteFile(path, pemData, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	f.sim.RegisterApp(simulator.App{ClientID: clientID, Certificates: []*x509.Certificate{cert}})
+	// Subject name + issuer: the simulator refuses an assertion without the x5c chain.
+	f.sim.RegisterApp(simulator.App{ClientID: clientID, Certificates: []*x509.Certificate{cert}, RequireX5C: true})
 	p := f.provider(t, f.tenant(t, fmt.Sprintf("certificate_file = %q", path)), nil, nil)
 	tok, err := p.Token(t.Context(), mdeScope)
 	if err != nil {
@@ -327,12 +340,9 @@ func TestTransientFailuresAreRetried(t *testing.T) {
 			f := newFixture(t)
 			var events []Event
 			var mu sync.Mutex
-			hc := f.httpClient(t)
-			p, err := New(f.tenant(t, `client_secret_env = "CONTOSO_SECRET"`), Options{HTTPClient: hc, Env: secretEnv, Retry: fastRetry,
-				Observe: func(e Event) { mu.Lock(); events = append(events, e); mu.Unlock() }})
-			if err != nil {
-				t.Fatal(err)
-			}
+			p := f.secretProviderWith(t, func(o *Options) {
+				o.Observe = func(e Event) { mu.Lock(); events = append(events, e); mu.Unlock() }
+			})
 			f.sim.FailTokenRequests(2, tt.fault)
 			if _, err := p.Token(t.Context(), mdeScope); err != nil {
 				t.Fatalf("not recovered: %v", err)
@@ -346,6 +356,80 @@ func TestTransientFailuresAreRetried(t *testing.T) {
 				t.Errorf("events %+v, want two failures then a request", events)
 			}
 		})
+	}
+}
+
+func TestHungEntraIsRetried(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	p := f.secretProviderWith(t, func(o *Options) { o.Retry.Attempt = 200 * time.Millisecond })
+	f.sim.FailTokenRequests(1, simulator.Fault{Status: 503, Hang: time.Minute})
+	if _, err := p.Token(t.Context(), mdeScope); err != nil {
+		t.Fatalf("not recovered from a hung attempt: %v", err)
+	}
+	if got := f.sim.TokenRequests(); got != 2 {
+		t.Errorf("token requests = %d, want 2", got)
+	}
+}
+
+func TestGivingUpKeepsTheLastError(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	p := f.secretProviderWith(t, func(o *Options) { o.Retry.MaxTries, o.Retry.MaxElapsed, o.Context = 1000, time.Hour, ctx })
+	f.sim.FailTokenRequests(100000, simulator.Fault{Status: 503})
+	_, err := p.Token(t.Context(), mdeScope)
+	var e *Error
+	if !errors.As(err, &e) || e.Status != 503 || !strings.Contains(err.Error(), `tenant "contoso"`) {
+		t.Errorf("got %v, want the last 503 explained", err)
+	}
+}
+
+func TestRotatedSecretFileIsPickedUp(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.sim.Grant(tenantID, clientID, "https://graph.microsoft.com", "SecurityAlert.Read.All")
+	path := filepath.Join(f.dir, "secret")
+	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := f.provider(t, f.tenant(t, fmt.Sprintf("client_secret_file = %q", path)), nil, nil)
+	if _, err := p.Token(t.Context(), mdeScope); err != nil {
+		t.Fatal(err)
+	}
+	// The secret is rotated: Entra ID knows only the new one, and the file now holds it.
+	f.sim.RegisterApp(simulator.App{ClientID: clientID, Secrets: []simulator.Secret{{Value: "rotated"}}})
+	if err := os.WriteFile(path, []byte("rotated"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Token(t.Context(), graph); err != nil {
+		t.Fatalf("after rotation: %v", err)
+	}
+	// Rejected again with the file unchanged: no loop, a clear error.
+	f.sim.RegisterApp(simulator.App{ClientID: clientID, Secrets: []simulator.Secret{{Value: "rotated-again"}}})
+	f.sim.Grant(tenantID, clientID, "05a65629-4c1b-48c1-a78b-804c4abdd4af", "Investigation.read")
+	before := f.sim.TokenRequests()
+	_, err := p.Token(t.Context(), mdaScope)
+	var e *Error
+	if !errors.As(err, &e) || e.Code != 7000215 || f.sim.TokenRequests()-before != 1 {
+		t.Errorf("got %v after %d requests, want one AADSTS7000215", err, f.sim.TokenRequests()-before)
+	}
+}
+
+func TestUntrustedCertificateIsNotRetried(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	hc, err := httpclient.New(httpclient.Options{}) // without the simulator's CA
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(hc.CloseIdleConnections)
+	p := f.secretProviderWith(t, func(o *Options) { o.HTTPClient = hc })
+	_, err = p.Token(t.Context(), mdeScope)
+	var e *Error
+	if !errors.As(err, &e) || e.Temporary || !strings.Contains(e.Fix, "[worker] ca_file") {
+		t.Errorf("got %v, want a permanent TLS error pointing at ca_file", err)
 	}
 }
 

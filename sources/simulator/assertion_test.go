@@ -68,6 +68,7 @@ type assertion struct {
 	iss, sub    string
 	aud         string
 	nbf, exp    time.Time
+	noX5C       bool // leave out the chain, as MSAL does without WithX5C
 }
 
 func (a assertion) build(t *testing.T) string {
@@ -82,6 +83,9 @@ func (a assertion) build(t *testing.T) string {
 	}
 	tok := jwt.NewWithClaims(a.alg, jwt.MapClaims{"aud": a.aud, "iss": a.iss, "sub": a.sub, "jti": newGUID(), "nbf": a.nbf.Unix(), "exp": a.exp.Unix()})
 	tok.Header = map[string]any{"alg": a.alg.Alg(), "typ": "JWT", a.thumbHeader: a.encoding.EncodeToString(sum), "x5c": []string{base64.StdEncoding.EncodeToString(a.cert.Raw)}}
+	if a.noX5C {
+		delete(tok.Header, "x5c")
+	}
 	signed, err := tok.SignedString(a.signer)
 	if err != nil {
 		t.Fatal(err)
@@ -152,6 +156,18 @@ func TestCertificateAssertion(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("subject name + issuer needs x5c", func(t *testing.T) {
+		const sni = "44444444-5555-4666-8777-888888888888"
+		s.RegisterApp(App{ClientID: sni, Certificates: []*x509.Certificate{registered.cert}, RequireX5C: true})
+		s.Grant(tenantA, sni, mde)
+		chained := with(func(a *assertion) { a.iss, a.sub = sni, sni })
+		if a := postToken(t, s, tenantA, assertionForm(sni, chained.build(t))); a.status != http.StatusOK {
+			t.Errorf("with x5c: %v", a)
+		}
+		bare := with(func(a *assertion) { a.iss, a.sub, a.noX5C = sni, sni, true })
+		checkRefusal(t, s, postToken(t, s, tenantA, assertionForm(sni, bare.build(t))), http.StatusUnauthorized, "invalid_client", 700027)
+	})
 
 	t.Run("unknown key names its thumbprint", func(t *testing.T) {
 		a := postToken(t, s, tenantA, assertionForm(appA, with(func(a *assertion) { a.signer, a.cert = stranger.key, stranger.cert }).build(t)))

@@ -5,6 +5,7 @@ import (
 	"crypto/sha1" //nolint:gosec // x5t is a SHA-1 thumbprint by definition
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/base64"
 	"errors"
 	"slices"
 	"strings"
@@ -71,6 +72,10 @@ func (s *Server) checkCertificateAssertion(raw string, token *jwt.Token, claims 
 	case now.Before(cert.NotBefore):
 		// choice: Entra's wording for a key whose start date is ahead is not known.
 		return errBadCertSignature("The key used is not yet valid.", thumb, app.ClientID)
+	}
+	if app.RequireX5C && !x5cStartsWith(token.Header, cert) {
+		// choice: Entra's wording for a missing chain under SN+I is not documented.
+		return errBadCertSignature("The x5c header is missing or its first certificate is not the signing certificate; subject name + issuer authentication needs the chain.", thumb, app.ClientID)
 	}
 	_, err := jwt.NewParser(jwt.WithValidMethods(certAssertionAlgs), jwt.WithoutClaimsValidation()).
 		Parse(raw, func(*jwt.Token) (any, error) { return cert.PublicKey, nil })
@@ -172,4 +177,16 @@ func (s *Server) checkAssertionTime(claims jwt.MapClaims) error {
 		return errAssertionTime(now.UTC().Format(assertionTimeLayout), from.UTC().Format(assertionTimeLayout), exp.UTC().Format(assertionTimeLayout))
 	}
 	return nil
+}
+
+// x5cStartsWith reports whether the header's x5c chain (standard base64 DER, RFC 7515 §4.1.6)
+// starts with cert.
+func x5cStartsWith(header map[string]any, cert *x509.Certificate) bool {
+	chain, _ := header["x5c"].([]any)
+	if len(chain) == 0 {
+		return false
+	}
+	first, _ := chain[0].(string)
+	der, err := base64.StdEncoding.DecodeString(first)
+	return err == nil && bytes.Equal(der, cert.Raw)
 }

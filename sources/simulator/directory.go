@@ -17,6 +17,10 @@ type App struct {
 	Certificates []*x509.Certificate
 	Federated    []FederatedCredential
 	Disabled     bool
+	// RequireX5C models subject name + issuer authentication (trustedCertificateSubjects in the
+	// manifest): the client assertion must carry its certificate chain in the x5c header
+	// (MSAL's WithX5C), and the chain's first certificate must be the signing one.
+	RequireX5C bool
 }
 
 // Secret is a client secret (a password credential).

@@ -13,6 +13,9 @@ type Fault struct {
 	Code       int           // AADSTS code in the body; 0 = a default for Status (see faultError)
 	RetryAfter time.Duration // sets Retry-After, in whole seconds rounded up, when > 0
 	Drop       bool          // close the connection instead of answering: a network error for the client
+	// Hang holds the request this long (or until the client gives up) before the fault plays:
+	// an Entra ID that accepts connections and does not answer.
+	Hang time.Duration
 }
 
 type queuedFault struct {
@@ -84,6 +87,15 @@ func faultError(f Fault) *entraError {
 
 // playFault answers a token request with an injected fault.
 func (s *Server) playFault(w http.ResponseWriter, r *http.Request, f Fault) {
+	if f.Hang > 0 {
+		t := time.NewTimer(f.Hang)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			return // the client gave up, as it should
+		}
+	}
 	if f.Drop {
 		dropConnection(w)
 		return

@@ -1,6 +1,7 @@
 package simulator
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"net/http"
@@ -155,5 +156,19 @@ func TestTokenLogIsACopy(t *testing.T) {
 	log[0].ClientID = "changed"
 	if got := f.s.TokenLog()[0].ClientID; !strings.EqualFold(got, appA) {
 		t.Errorf("TokenLog shares memory with the server: %q", got)
+	}
+}
+
+func TestHangEndsWhenTheClientGivesUp(t *testing.T) {
+	f := newFixture(t, Options{})
+	f.s.FailTokenRequests(1, Fault{Status: 503, Hang: time.Minute})
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, f.s.URL()+"/"+tenantA+"/oauth2/v2.0/token", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.s.Client().Do(req); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a hung request ended with %v, want the client's deadline", err)
 	}
 }
