@@ -161,7 +161,7 @@ func simConfig(t *testing.T) (*simulator.Server, string) {
 	sim.RegisterApp(simulator.App{ClientID: clientID, Secrets: []simulator.Secret{{Value: "right"}}})
 	dir := t.TempDir()
 	ca := filepath.Join(dir, "ca.pem")
-	if err := os.WriteFile(ca, sim.CACertPEM(), 0o600); err != nil {
+	if err := sim.WriteCAFile(ca); err != nil {
 		t.Fatal(err)
 	}
 	cfg := filepath.Join(dir, "config.toml")

@@ -48,7 +48,7 @@ func newFixture(t *testing.T) *fixture {
 	sim.Grant(tenantID, clientID, "https://api.securitycenter.microsoft.com", "Alert.Read.All")
 	dir := t.TempDir()
 	ca := filepath.Join(dir, "sim-ca.pem")
-	if err := os.WriteFile(ca, sim.CACertPEM(), 0o600); err != nil {
+	if err := sim.WriteCAFile(ca); err != nil {
 		t.Fatal(err)
 	}
 	return &fixture{sim: sim, dir: dir, caFile: ca}
@@ -490,7 +490,7 @@ func BenchmarkTokenCached(b *testing.B) {
 	sim.RegisterApp(simulator.App{ClientID: clientID, Secrets: []simulator.Secret{{Value: secret}}})
 	sim.Grant(tenantID, clientID, "https://api.securitycenter.microsoft.com", "Alert.Read.All")
 	ca := filepath.Join(b.TempDir(), "ca.pem")
-	if err := os.WriteFile(ca, sim.CACertPEM(), 0o600); err != nil {
+	if err := sim.WriteCAFile(ca); err != nil {
 		b.Fatal(err)
 	}
 	cfg, _, err := config.Parse("b.toml", []byte(fmt.Sprintf("[[tenant]]\nname = \"b\"\ntenant_id = %q\nclient_id = %q\nclient_secret_env = \"S\"\nauthority_host = %q\n[tenant.endpoint]\n", tenantID, clientID, sim.URL())), nil)

@@ -19,7 +19,7 @@ func TestCAFileIsTrustedBesideSystemRoots(t *testing.T) {
 	t.Cleanup(func() { _ = sim.Close() })
 	dir := t.TempDir()
 	ca := filepath.Join(dir, "ca.pem")
-	if err := os.WriteFile(ca, sim.CACertPEM(), 0o600); err != nil {
+	if err := sim.WriteCAFile(ca); err != nil {
 		t.Fatal(err)
 	}
 	notPEM := filepath.Join(dir, "junk.pem")

@@ -16,6 +16,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 )
@@ -152,6 +153,9 @@ func (s *Server) URL() string { return s.url }
 
 // CACertPEM returns the PEM-encoded CA certificate, for a client's ca_file.
 func (s *Server) CACertPEM() []byte { return bytes.Clone(s.caPEM) }
+
+// WriteCAFile writes the CA in PEM form to path, for a config's ca_file.
+func (s *Server) WriteCAFile(path string) error { return os.WriteFile(path, s.caPEM, 0o644) }
 
 // CertPool returns a pool that contains only the simulator's CA.
 func (s *Server) CertPool() *x509.CertPool { return s.pool.Clone() }
