@@ -132,15 +132,15 @@ func (c *checker) checkEnvironment(cfg *Config) {
 func (c *checker) checkCAFile(key, path string) {
 	b, err := readFile(key, path)
 	if err == nil {
-		err = CheckCAPEM(b)
+		err = checkCAPEM(b)
 	}
 	if err != nil {
 		c.warnf(key, "%v", err)
 	}
 }
 
-// CheckCAPEM says whether data holds at least one CA certificate in PEM form.
-func CheckCAPEM(data []byte) error {
+// checkCAPEM says whether data holds at least one CA certificate in PEM form.
+func checkCAPEM(data []byte) error {
 	for {
 		var b *pem.Block
 		b, data = pem.Decode(data)

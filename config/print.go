@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -25,7 +24,7 @@ func Render(cfg *Config, env LookupEnv) string {
 
 	n := cfg.NATS
 	w.table("nats")
-	w.kv("url", redactURL(n.URL), onOff(n.URL == "", "embedded server in data_dir", ""))
+	w.kv("url", displayURL(n.URL), onOff(n.URL == "", "embedded server in data_dir", ""))
 	w.kv("mode", n.Mode, "")
 	w.kv("subject", n.Subject, "")
 	w.kv("stream", n.Stream, "")
@@ -136,32 +135,19 @@ func quote(s string) string {
 	return b.String()
 }
 
-// redactURL removes credentials from each URL of a comma-separated list.
-func redactURL(list string) string {
+var userinfoRE = regexp.MustCompile(`^(\s*[A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@`)
+
+// displayURL is a URL (or a comma-separated list of them) as output may show it: no user info
+// (which may be a password or token), no query or fragment (which may carry a code or key). It
+// works on strings url.Parse rejects.
+func displayURL(list string) string {
 	parts := strings.Split(list, ",")
-	for i, p := range parts {
-		u, err := url.Parse(strings.TrimSpace(p))
-		if err != nil || u.User == nil {
-			continue
+	for i, s := range parts {
+		s = userinfoRE.ReplaceAllString(s, "${1}REDACTED@")
+		if j := strings.IndexAny(s, "?#"); j >= 0 {
+			s = s[:j] + "?…"
 		}
-		if _, hasPass := u.User.Password(); hasPass {
-			u.User = url.UserPassword(u.User.Username(), "REDACTED")
-		} else {
-			u.User = url.User("REDACTED") // a lone user part is often a token
-		}
-		parts[i] = u.String()
+		parts[i] = s
 	}
 	return strings.Join(parts, ",")
-}
-
-var userinfoRE = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@`)
-
-// displayURL is a URL as messages may show it: no user info (which may be a password or token),
-// no query or fragment (which may carry a code or key). It works on strings url.Parse rejects.
-func displayURL(s string) string {
-	s = userinfoRE.ReplaceAllString(s, "${1}REDACTED@")
-	if i := strings.IndexAny(s, "?#"); i >= 0 {
-		s = s[:i] + "?…"
-	}
-	return s
 }
