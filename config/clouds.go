@@ -21,6 +21,8 @@ type Cloud struct {
 	// GraphAPI is the Microsoft Graph base URL; GraphScope the token scope for it.
 	GraphAPI   string
 	GraphScope string
+	// Portal is the Microsoft Defender portal, for links to alerts in envelopes.
+	Portal string
 }
 
 // cloudAppsResource is the application ID of "Microsoft Cloud App Security"; tokens for it carry it as aud.
@@ -36,6 +38,7 @@ var clouds = []Cloud{
 		CloudAppsScope: cloudAppsResource + "/.default",
 		GraphAPI:       "https://graph.microsoft.com",
 		GraphScope:     "https://graph.microsoft.com/.default",
+		Portal:         "https://security.microsoft.com",
 	},
 	{
 		// GCC (moderate) signs in on the commercial authority but has its own Defender for Endpoint host;
@@ -47,6 +50,7 @@ var clouds = []Cloud{
 		CloudAppsScope: cloudAppsResource + "/.default",
 		GraphAPI:       "https://graph.microsoft.com",
 		GraphScope:     "https://graph.microsoft.com/.default",
+		Portal:         "https://security.microsoft.com",
 	},
 	{
 		Name:           "gcc-high",
@@ -56,6 +60,7 @@ var clouds = []Cloud{
 		CloudAppsScope: cloudAppsResource + "/.default",
 		GraphAPI:       "https://graph.microsoft.us",
 		GraphScope:     "https://graph.microsoft.us/.default",
+		Portal:         "https://security.microsoft.us",
 	},
 	{
 		Name:           "dod",
@@ -65,6 +70,7 @@ var clouds = []Cloud{
 		CloudAppsScope: cloudAppsResource + "/.default",
 		GraphAPI:       "https://dod-graph.microsoft.us",
 		GraphScope:     "https://dod-graph.microsoft.us/.default",
+		Portal:         "https://security.apps.mil",
 	},
 }
 

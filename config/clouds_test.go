@@ -32,6 +32,7 @@ func TestCloudTable(t *testing.T) {
 		graph      = "GET https://graph.microsoft.com/v1.0/security/alerts_v2"
 	)
 	rows := map[string]string{"public": commercial, "gcc": gcc, "gcc-high": gov, "dod": gov}
+	portals := map[string]string{"public": "the commercial portal is", "gcc": "| GCC |", "gcc-high": "| GCC High |", "dod": "| DoD |"}
 	pinned := 0
 	for _, c := range clouds {
 		row := rows[c.Name]
@@ -45,6 +46,7 @@ func TestCloudTable(t *testing.T) {
 			{"CloudAppsScope", c.CloudAppsScope, cloudApps},
 			{"GraphAPI", c.GraphAPI, graph},
 			{"GraphScope", strings.TrimSuffix(c.GraphScope, "/.default"), graph},
+			{"Portal", c.Portal, portals[c.Name]},
 		} {
 			pinned++
 			if l := sourceLine(v.marker); !strings.Contains(l, "`"+v.value) && !strings.Contains(l, "="+v.value) {
@@ -55,8 +57,8 @@ func TestCloudTable(t *testing.T) {
 			t.Errorf("%s: Graph scope %q is not its resource + /.default", c.Name, c.GraphScope)
 		}
 	}
-	if pinned != 6*4 {
-		t.Errorf("pinned %d values, want every one of 4 clouds × 6", pinned)
+	if pinned != 7*4 {
+		t.Errorf("pinned %d values, want every one of 4 clouds × 7", pinned)
 	}
 	// Where the sources disagree with each other, the table takes a side; these pin the choice.
 	for name, want := range map[string]string{"gcc": "https://graph.microsoft.com", "gcc-high": "https://graph.microsoft.us", "dod": "https://dod-graph.microsoft.us"} {
