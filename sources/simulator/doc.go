@@ -1,7 +1,7 @@
 // Package simulator is a local, faithful stand-in for the Microsoft cloud
 // services alertexport talks to: Microsoft Entra ID (the login endpoints MSAL
-// Go calls for the client-credentials flow) and, in later parts, the Microsoft
-// Defender APIs.
+// Go calls for the client-credentials flow) and the Microsoft Defender for
+// Endpoint alerts API (other Defender APIs in later parts).
 //
 // There is no network in the test environments, so the simulator is a real
 // HTTPS server on 127.0.0.1 with a certificate issued by a CA it generates at
@@ -33,6 +33,22 @@
 // federation (NewFederatedIssuer). Faults can be queued on the token endpoint
 // (FailTokenRequests) and every token request is counted and logged
 // (TokenRequests, TokenLog) so tests can assert on what a client did.
+//
+// The Microsoft Defender for Endpoint alerts API ("List alerts", GET
+// /api/alerts and /api/v1.0/alerts) follows defender-apis.md part A and
+// the pitfalls of part D (endpoint*.go). Requests need a token of the
+// simulator for a WindowsDefenderATP audience with Alert.Read.All or
+// Alert.ReadWrite.All; each tenant (Server.Endpoint) holds alerts with a
+// history of versions, each visible from a chosen simulator time, which
+// models the service's late indexing. The API implements the documented
+// OData subset ($filter, $top up to 10,000, $skip, $expand=evidence) and
+// refuses the rest as the service's OData stack does; it serves alerts in an
+// order unrelated to time, gives no @odata.nextLink when $top is set, and
+// enforces 100 calls a minute and 1,500 an hour per tenant over real time.
+// Alerts are generated from a seeded generator (Options.Seed) or stored as
+// given (Put); faults are queued (Fail) or drawn at random (SetFaultRates),
+// and every API request is logged (APIRequests). Choices made where
+// Microsoft is silent are written next to the code that makes them.
 //
 // Everything is safe for concurrent use.
 package simulator

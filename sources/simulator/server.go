@@ -43,6 +43,14 @@ type Options struct {
 	// MSAL client is involved (as Entra would refuse a skewed client too).
 	// TLS certificates always use the real clock.
 	Now func() time.Time
+	// Seed seeds the generators of simulated data (Defender alerts); each
+	// tenant's generator is seeded from it and the tenant ID. 0 means a
+	// fixed default, so runs are reproducible either way.
+	Seed int64
+	// EndpointRateLimits are the rate limits of the Defender for Endpoint
+	// alerts API, per tenant; nil means the documented 100 calls per minute
+	// and 1,500 per hour, an empty non-nil slice means no limit.
+	EndpointRateLimits []RateLimit
 }
 
 // Server is a running simulator. Create it with Start and stop it with Close.
@@ -67,6 +75,9 @@ type Server struct {
 	tokens   int
 	metadata int
 	tokenLog []TokenRequest
+
+	mde    endpointState // the Defender for Endpoint alerts API (endpoint*.go)
+	apiLog apiLog
 
 	closeOnce sync.Once
 	closeErr  error
@@ -121,7 +132,11 @@ func Start(opts Options) (*Server, error) {
 	s.transport.TLSClientConfig = &tls.Config{RootCAs: s.pool, MinVersion: tls.VersionTLS12}
 	s.transport.Proxy = nil // loopback only; never let an environment proxy in
 
+	if err := s.initEndpoint(opts); err != nil {
+		return nil, err
+	}
 	s.registerEntra()
+	s.registerEndpoint()
 
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {

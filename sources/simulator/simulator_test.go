@@ -247,7 +247,7 @@ func TestClose(t *testing.T) {
 func TestRouting(t *testing.T) {
 	f := newFixture(t, Options{})
 	s := f.s
-	s.Handle("GET /api/alerts", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	s.Handle("GET /api/handle-test", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"value": []any{}})
 	}))
 	tests := []struct {
@@ -255,8 +255,8 @@ func TestRouting(t *testing.T) {
 		status             int
 		allow              string
 	}{
-		{"route added with Handle", http.MethodGet, "/api/alerts", http.StatusOK, ""},
-		{"Handle route, wrong method", http.MethodPost, "/api/alerts", http.StatusMethodNotAllowed, "GET, HEAD"},
+		{"route added with Handle", http.MethodGet, "/api/handle-test", http.StatusOK, ""},
+		{"Handle route, wrong method", http.MethodPost, "/api/handle-test", http.StatusMethodNotAllowed, "GET, HEAD"},
 		{"GET on the token endpoint", http.MethodGet, "/" + tenantA + "/oauth2/v2.0/token", http.StatusMethodNotAllowed, "POST"},
 		{"POST on the metadata", http.MethodPost, "/" + tenantA + "/v2.0/.well-known/openid-configuration", http.StatusMethodNotAllowed, "GET, HEAD"},
 		{"authority with /v2.0 appended", http.MethodGet, "/" + tenantA + "/v2.0/v2.0/.well-known/openid-configuration", http.StatusNotFound, ""},
