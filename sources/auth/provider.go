@@ -73,7 +73,8 @@ type Provider struct {
 
 	mu      sync.Mutex
 	client  confidential.Client
-	credSum [sha256.Size]byte // of the credential file the client was built from
+	credSum [sha256.Size]byte            // of the credential file the client was built from
+	issued  map[string][sha256.Size]byte // scope → hash of the token last handed out
 }
 
 // New builds the tenant's MSAL client. It reads a secret or a certificate now (and again when
@@ -95,7 +96,7 @@ func New(t config.Tenant, o Options) (*Provider, error) {
 	if o.Context == nil {
 		o.Context = context.Background()
 	}
-	p := &Provider{tenant: t, env: o.Env, hc: o.HTTPClient, log: o.Logger.With("tenant", t.Name), retry: o.Retry, base: o.Context, observe: o.Observe}
+	p := &Provider{tenant: t, env: o.Env, hc: o.HTTPClient, log: o.Logger.With("tenant", t.Name), retry: o.Retry, base: o.Context, observe: o.Observe, issued: map[string][sha256.Size]byte{}}
 	c, sum, err := p.newClient()
 	if err != nil {
 		return nil, fmt.Errorf("tenant %q: %w", t.Name, err)
@@ -257,7 +258,30 @@ func (p *Provider) acquire(ctx context.Context, scope string) (string, error) {
 	if ar.Metadata.TokenSource != confidential.TokenSourceCache {
 		p.log.Debug("token acquired", "scope", scope, "expires", ar.ExpiresOn.UTC().Format(time.RFC3339))
 	}
+	p.mu.Lock()
+	p.issued[scope] = sha256.Sum256([]byte(ar.AccessToken))
+	p.mu.Unlock()
 	return ar.AccessToken, nil
+}
+
+// Invalidate drops a token an API refused (expired early, or revoked) so that the next Token
+// call gets a new one from Entra ID. MSAL Go has no way to evict one token, so the client (and
+// its cache) is rebuilt — only when token is still the one in use, so that several sources
+// that met the same refusal cause one new request, not one each.
+func (p *Provider) Invalidate(scope, token string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if h, ok := p.issued[scope]; !ok || h != sha256.Sum256([]byte(token)) {
+		return
+	}
+	c, sum, err := p.newClient()
+	if err != nil {
+		p.log.Warn("cannot renew the token client; keeping the cached token", "err", err)
+		return
+	}
+	p.client, p.credSum = c, sum
+	clear(p.issued)
+	p.log.Info("the API refused a cached token; the next call gets a new one", "scope", scope)
 }
 
 func (p *Provider) notify(e Event) {

@@ -519,3 +519,41 @@ func BenchmarkTokenCached(b *testing.B) {
 		b.Fatalf("%d token requests, want 1", n)
 	}
 }
+
+// TestInvalidate: a token an API refused is replaced by a new one, once, however many callers
+// report it, and a report about an older token changes nothing.
+func TestInvalidate(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	p := f.secretProvider(t)
+	ctx := context.Background()
+	first, err := p.Token(ctx, mdeScope)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := p.Token(ctx, mdaScope)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Invalidate(mdeScope, "not-the-token")
+	if tok, _ := p.Token(ctx, mdeScope); tok != first || f.sim.TokenRequests() != 2 {
+		t.Fatalf("an unknown token's refusal renewed the cached one (%d requests)", f.sim.TokenRequests())
+	}
+	for range 3 {
+		p.Invalidate(mdeScope, first)
+	}
+	second, err := p.Token(ctx, mdeScope)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second == first {
+		t.Error("the refused token came back")
+	}
+	if n := f.sim.TokenRequests(); n != 3 {
+		t.Errorf("%d token requests, want 3: three reports of one token renew it once", n)
+	}
+	p.Invalidate(mdaScope, other) // stale: the cache it came from is gone
+	if n := f.sim.TokenRequests(); n != 3 {
+		t.Errorf("%d token requests after a stale report, want 3", n)
+	}
+}

@@ -1,0 +1,313 @@
+package httpclient
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cenkalti/backoff/v5"
+)
+
+// TokenSource hands out bearer tokens (sources/auth.Provider).
+type TokenSource interface {
+	Token(ctx context.Context, scope string) (string, error)
+	// Invalidate drops token from the cache when the API rejected it, so the next Token call
+	// asks Entra ID for a new one.
+	Invalidate(scope, token string)
+}
+
+// Retry bounds the retries of one call: 5xx, 429, network errors and broken bodies.
+type Retry struct {
+	MaxTries   uint
+	Initial    time.Duration // first backoff; it doubles, with jitter, up to Max
+	Max        time.Duration
+	MaxElapsed time.Duration // no new attempt starts after this
+}
+
+// DefaultRetry rides out a short API incident inside one poll; a longer one fails the poll, and
+// the next poll starts again from the checkpoint.
+var DefaultRetry = Retry{MaxTries: 6, Initial: time.Second, Max: 30 * time.Second, MaxElapsed: 3 * time.Minute}
+
+// Call describes one HTTP request to an API, for metrics.
+type Call struct {
+	API, Tenant string
+	Status      int // 0: no answer (network error)
+	Duration    time.Duration
+	Err         error
+}
+
+// API calls one Microsoft API for one tenant: a limiter, a bearer token, retries, and errors
+// that say what to fix.
+type API struct {
+	Name    string // source name: endpoint, cloudapps, graph
+	Tenant  string // tenant name, for errors
+	HTTP    *http.Client
+	Tokens  TokenSource
+	Scope   string
+	Limiter *Limiter // nil = no client-side limit
+	Retry   Retry    // zero = DefaultRetry
+	Logger  *slog.Logger
+	Observe func(Call) // nil = none
+	// Forbidden is the fix to name when the API answers 403.
+	Forbidden string
+}
+
+// BodyError wraps a failure to read or decode a response body: a truncated page or broken
+// JSON. The call is retried, since the same request usually succeeds the next time.
+type BodyError struct{ Err error }
+
+func (e *BodyError) Error() string { return "reading the response: " + e.Err.Error() }
+func (e *BodyError) Unwrap() error { return e.Err }
+
+// Error is a call that failed for good (or after its retries).
+type Error struct {
+	API, Tenant string
+	URL         string // without the query's values
+	Status      int    // 0 when no answer came
+	Code        string // the API's error code, when its body has one
+	Message     string // the API's message, or the network error
+	Excerpt     string // the start of the body
+	Fix         string
+	Err         error
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "tenant %q: %s API: GET %s: ", e.Tenant, e.API, e.URL)
+	switch {
+	case e.Status == 0:
+		b.WriteString(e.Message)
+	default:
+		fmt.Fprintf(&b, "HTTP %d", e.Status)
+		if e.Code != "" {
+			b.WriteString(" " + e.Code)
+		}
+		if e.Message != "" {
+			b.WriteString(": " + e.Message)
+		} else if e.Excerpt != "" {
+			b.WriteString(": " + e.Excerpt)
+		}
+	}
+	if e.Fix != "" {
+		b.WriteString("; fix: " + e.Fix)
+	}
+	return b.String()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Get sends GET u with a bearer token and hands a 200's body to read, which must consume it.
+// It waits for the limiter, retries what is transient, and returns an *Error otherwise. An error
+// from read is retried only when it is a *BodyError; anything else (say, the caller could not
+// publish) stops the call and is returned as is.
+func (a *API) Get(ctx context.Context, u string, read func(io.Reader) error) error {
+	r := a.Retry
+	if r == (Retry{}) {
+		r = DefaultRetry
+	}
+	log := a.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	exp := backoff.NewExponentialBackOff()
+	exp.InitialInterval, exp.MaxInterval = r.Initial, r.Max
+	bo := &hinted{ExponentialBackOff: exp}
+	renewed := false
+	_, err := backoff.Retry(ctx, func() (struct{}, error) {
+		err := a.attempt(ctx, u, read, bo, &renewed)
+		return struct{}{}, err
+	},
+		backoff.WithBackOff(bo),
+		backoff.WithMaxTries(r.MaxTries),
+		backoff.WithMaxElapsedTime(r.MaxElapsed),
+		backoff.WithNotify(func(err error, next time.Duration) {
+			log.Debug("API call failed, retrying", "api", a.Name, "tenant", a.Tenant, "in", next.Round(time.Millisecond), "err", err)
+		}))
+	return err
+}
+
+// attempt makes one request. Transient failures come back as plain errors (retried), the rest
+// as backoff.Permanent.
+func (a *API) attempt(ctx context.Context, u string, read func(io.Reader) error, bo *hinted, renewed *bool) error {
+	if err := a.Limiter.Wait(ctx); err != nil {
+		return backoff.Permanent(err)
+	}
+	token, err := a.Tokens.Token(ctx, a.Scope)
+	if err != nil {
+		return backoff.Permanent(err) // sources/auth has retried what was worth it
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return backoff.Permanent(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Accept", "application/json")
+	start := time.Now()
+	resp, err := a.HTTP.Do(req)
+	if err != nil {
+		a.observe(0, start, err)
+		if ctx.Err() != nil {
+			return backoff.Permanent(context.Cause(ctx))
+		}
+		return a.fail(u, 0, nil, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusOK {
+		err := read(resp.Body)
+		a.observe(resp.StatusCode, start, err)
+		var be *BodyError
+		switch {
+		case err == nil:
+			return nil
+		case ctx.Err() != nil:
+			return backoff.Permanent(context.Cause(ctx))
+		case errors.As(err, &be):
+			return a.fail(u, resp.StatusCode, nil, err)
+		default:
+			return backoff.Permanent(err)
+		}
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	a.observe(resp.StatusCode, start, nil)
+	e := a.fail(u, resp.StatusCode, body, nil)
+	switch s := resp.StatusCode; {
+	case s == http.StatusTooManyRequests:
+		wait := retryAfter(resp.Header.Get("Retry-After"), time.Now())
+		a.Limiter.Pause(wait)
+		bo.hint = wait
+		e.Fix = ""
+		e.Message = strings.TrimSpace(e.Message + " (throttled; Retry-After " + resp.Header.Get("Retry-After") + ")")
+		return e
+	case s == http.StatusUnauthorized && !*renewed:
+		// An expired or revoked token that MSAL still holds: drop it and ask once more.
+		*renewed = true
+		a.Tokens.Invalidate(a.Scope, token)
+		bo.now = true
+		return e
+	case s >= 500 || s == http.StatusRequestTimeout:
+		return e
+	default:
+		return backoff.Permanent(e)
+	}
+}
+
+func (a *API) observe(status int, start time.Time, err error) {
+	if a.Observe != nil {
+		a.Observe(Call{API: a.Name, Tenant: a.Tenant, Status: status, Duration: time.Since(start), Err: err})
+	}
+}
+
+// fail builds the *Error for a response (or its absence).
+func (a *API) fail(u string, status int, body []byte, cause error) *Error {
+	e := &Error{API: a.Name, Tenant: a.Tenant, URL: redactQuery(u), Status: status, Err: cause}
+	if cause != nil {
+		e.Message = cause.Error()
+	}
+	if len(body) > 0 {
+		e.Code, e.Message = errorBody(body)
+		e.Excerpt = excerpt(body)
+	}
+	switch status {
+	case http.StatusUnauthorized:
+		e.Fix = "the API refused the app's token twice: check that tenant_id and cloud match the tenant the API belongs to"
+	case http.StatusForbidden:
+		e.Fix = a.Forbidden
+	case http.StatusBadRequest:
+		e.Fix = "the API refused alertexport's query; please report this with the message above"
+	}
+	return e
+}
+
+// errorBody reads the error code and message of the Defender, Graph and Cloud Apps shapes:
+// {"error":{"code","message"}}, {"error":"..."}, {"detail":"..."}.
+func errorBody(b []byte) (code, msg string) {
+	var v struct {
+		Error   json.RawMessage `json:"error"`
+		Detail  string          `json:"detail"`
+		Message string          `json:"message"`
+	}
+	if json.Unmarshal(b, &v) != nil {
+		return "", ""
+	}
+	var obj struct{ Code, Message string }
+	var s string
+	switch {
+	case json.Unmarshal(v.Error, &obj) == nil && (obj.Code != "" || obj.Message != ""):
+		return obj.Code, obj.Message
+	case json.Unmarshal(v.Error, &s) == nil && s != "":
+		return "", s
+	case v.Detail != "":
+		return "", v.Detail
+	}
+	return "", v.Message
+}
+
+func excerpt(b []byte) string {
+	b = bytes.TrimSpace(b)
+	const n = 300
+	if len(b) > n {
+		return strings.ToValidUTF8(string(b[:n]), "") + "…"
+	}
+	return strings.ToValidUTF8(string(b), "")
+}
+
+// redactQuery keeps a URL's path and the names of its query parameters; the values (filters
+// with times) are noise in an error and may be long.
+func redactQuery(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	if p.RawQuery == "" {
+		return p.Scheme + "://" + p.Host + p.Path
+	}
+	names := make([]string, 0, 4)
+	for k := range p.Query() {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	return p.Scheme + "://" + p.Host + p.Path + "?" + strings.Join(names, "&")
+}
+
+// retryAfter reads a Retry-After header: seconds, or an HTTP date. Absent or unreadable: 0,
+// and the exponential backoff decides.
+func retryAfter(h string, now time.Time) time.Duration {
+	if s, err := strconv.Atoi(strings.TrimSpace(h)); err == nil && s > 0 {
+		return time.Duration(s) * time.Second
+	}
+	if at, err := http.ParseTime(h); err == nil && at.After(now) {
+		return at.Sub(now)
+	}
+	return 0
+}
+
+// hinted waits at least as long as the server asked, else backs off exponentially with jitter;
+// now skips the wait once (a renewed token needs none).
+type hinted struct {
+	*backoff.ExponentialBackOff
+	hint time.Duration
+	now  bool
+}
+
+func (b *hinted) NextBackOff() time.Duration {
+	next := b.ExponentialBackOff.NextBackOff()
+	switch {
+	case next == backoff.Stop:
+	case b.now:
+		next = 0
+	case b.hint > next:
+		next = b.hint
+	}
+	b.hint, b.now = 0, false
+	return next
+}
