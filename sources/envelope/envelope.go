@@ -1,0 +1,175 @@
+// Package envelope is the one message format every source produces and every sink publishes:
+// the alertexport.alert.v1 JSON envelope of SPEC §3, its NATS message ID and its headers.
+package envelope
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Schema names this envelope's version; a consumer switches on it.
+const Schema = "alertexport.alert.v1"
+
+// Events: the first export of an alert, or a later version of one exported before.
+const (
+	Created = "created"
+	Updated = "updated"
+)
+
+// Severities and statuses, normalized across sources (SPEC §3).
+const (
+	SeverityInformational = "informational"
+	SeverityLow           = "low"
+	SeverityMedium        = "medium"
+	SeverityHigh          = "high"
+	SeverityUnknown       = "unknown"
+
+	StatusNew        = "new"
+	StatusInProgress = "in_progress"
+	StatusResolved   = "resolved"
+	StatusDismissed  = "dismissed"
+	StatusUnknown    = "unknown"
+)
+
+// Alert is one alert version as subscribers receive it. Keys the source does not have are null,
+// never invented; Raw is the alert exactly as the API sent it.
+type Alert struct {
+	Schema          string          `json:"schema"`
+	ID              string          `json:"id"`
+	Source          string          `json:"source"`
+	Tenant          string          `json:"tenant"`
+	TenantID        string          `json:"tenant_id"`
+	Event           string          `json:"event"`
+	Title           *string         `json:"title"`
+	Description     *string         `json:"description"`
+	Severity        string          `json:"severity"`
+	Status          string          `json:"status"`
+	Category        *string         `json:"category"`
+	CreatedAt       *time.Time      `json:"created_at"`
+	UpdatedAt       time.Time       `json:"updated_at"`
+	FirstActivityAt *time.Time      `json:"first_activity_at"`
+	LastActivityAt  *time.Time      `json:"last_activity_at"`
+	ResolvedAt      *time.Time      `json:"resolved_at"`
+	Classification  *string         `json:"classification"`
+	Determination   *string         `json:"determination"`
+	DetectionSource *string         `json:"detection_source"`
+	IncidentID      *string         `json:"incident_id"`
+	AssignedTo      *string         `json:"assigned_to"`
+	MitreTechniques []string        `json:"mitre_techniques"`
+	URL             *string         `json:"url"`
+	Entities        []Entity        `json:"entities"`
+	Raw             json.RawMessage `json:"raw"`
+}
+
+// Entity is something an alert involves. Type is device, user, ip, file, process, url, app,
+// registry, mailbox, mail_message, mail_cluster or security_group; only the keys that apply to
+// the type and are known are present.
+type Entity struct {
+	Type string `json:"type"`
+
+	Name   string `json:"name,omitempty"`
+	ID     string `json:"id,omitempty"`
+	Domain string `json:"domain,omitempty"`
+	UPN    string `json:"upn,omitempty"`
+	SID    string `json:"sid,omitempty"`
+	AADID  string `json:"aad_id,omitempty"`
+
+	Address string `json:"address,omitempty"` // ip
+	URL     string `json:"url,omitempty"`     // url
+
+	Path        string `json:"path,omitempty"` // file, process
+	SHA1        string `json:"sha1,omitempty"`
+	SHA256      string `json:"sha256,omitempty"`
+	PID         *int64 `json:"pid,omitempty"` // process
+	CommandLine string `json:"command_line,omitempty"`
+	ParentPID   *int64 `json:"parent_pid,omitempty"`
+	ParentName  string `json:"parent_name,omitempty"`
+
+	Key       string `json:"key,omitempty"` // registry
+	Hive      string `json:"hive,omitempty"`
+	ValueType string `json:"value_type,omitempty"`
+	Value     string `json:"value,omitempty"`
+}
+
+// Marshal encodes a as the message body. Unlike json.Marshal it leaves <, > and & alone, so
+// that Raw keeps the API's bytes (apart from insignificant whitespace).
+func Marshal(a *Alert) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(a); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte{'\n'}), nil
+}
+
+// MsgID is the Nats-Msg-Id of one alert version (SPEC §3): the same for every export of that
+// version, live or backfill, so JetStream drops repeats.
+func MsgID(tenant, source, alertID string, updatedAt time.Time) string {
+	return tenant + "." + source + "." + alertID + "." + strconv.FormatInt(updatedAt.UnixMilli(), 10)
+}
+
+// Header names of SPEC §3. NATS header keys are case-sensitive; these are the exact spellings.
+const (
+	HeaderMsgID       = "Nats-Msg-Id"
+	HeaderContentType = "Content-Type"
+	HeaderAlertID     = "Alert-Id"
+	HeaderSource      = "Alert-Source"
+	HeaderTenant      = "Alert-Tenant"
+	HeaderSeverity    = "Alert-Severity"
+	HeaderEvent       = "Alert-Event"
+	HeaderError       = "Alert-Error"
+)
+
+// Token makes s a NATS subject token as SPEC §3 wants: lower case, [a-z0-9_-] only, anything
+// else "_", never empty.
+func Token(s string) string {
+	if s == "" {
+		return "_"
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, r := range strings.ToLower(s) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' || r == '-' {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	return b.String()
+}
+
+// SnakeCase turns an API's PascalCase or camelCase enum value into the envelope's snake_case
+// ("TruePositive" → "true_positive", "InformationalExpectedActivity" →
+// "informational_expected_activity"), keeping values that are not known to us readable instead
+// of dropping them.
+func SnakeCase(s string) string {
+	var b strings.Builder
+	b.Grow(len(s) + 4)
+	prevLower := false
+	for i, r := range s {
+		switch {
+		case r >= 'A' && r <= 'Z':
+			// A boundary before an upper-case letter that follows a lower-case one, or that
+			// starts a word after an acronym ("MTPAlert" → "mtp_alert").
+			next := i+1 < len(s) && s[i+1] >= 'a' && s[i+1] <= 'z'
+			if b.Len() > 0 && (prevLower || next && i > 0 && s[i-1] >= 'A' && s[i-1] <= 'Z') {
+				b.WriteByte('_')
+			}
+			b.WriteRune(r + 'a' - 'A')
+			prevLower = false
+		case r == ' ' || r == '-' || r == ',' || r == '_':
+			if b.Len() > 0 && !strings.HasSuffix(b.String(), "_") {
+				b.WriteByte('_')
+			}
+			prevLower = false
+		default:
+			b.WriteRune(r)
+			prevLower = r >= 'a' && r <= 'z' || r >= '0' && r <= '9'
+		}
+	}
+	return strings.TrimSuffix(b.String(), "_")
+}

@@ -1,0 +1,99 @@
+package page
+
+import (
+	"errors"
+	"io"
+	"strings"
+	"testing"
+)
+
+func TestDecode(t *testing.T) {
+	for _, c := range []struct {
+		name, body string
+		items      []string
+		rest       []string
+		err        string
+	}{
+		{name: "odata page", body: `{"@odata.context":"x","value":[{"id":"a"},{"id":"b"}]}`, items: []string{`{"id":"a"}`, `{"id":"b"}`}, rest: []string{"@odata.context"}},
+		{name: "fields after the items", body: `{"value":[{"id":"a"}],"@odata.nextLink":"n"}`, items: []string{`{"id":"a"}`}, rest: []string{"@odata.nextLink"}},
+		{name: "empty", body: ` {"value":[]} `},
+		{name: "null items", body: `{"value":null}`},
+		{name: "scalars are handed over", body: `{"value":[1,"x",null]}`, items: []string{`1`, `"x"`, `null`}},
+		{name: "no items field", body: `{"data":[]}`, err: `no "value" field`},
+		{name: "items not an array", body: `{"value":{}}`, err: "want an array"},
+		{name: "not an object", body: `[{"id":"a"}]`, err: `want "{"`},
+		{name: "truncated in an item", body: `{"value":[{"id":"a"},{"id":"b`, items: []string{`{"id":"a"}`}, err: "unexpected EOF"},
+		{name: "truncated after the items", body: `{"value":[{"id":"a"}]`, items: []string{`{"id":"a"}`}, err: "EOF"},
+		{name: "broken JSON", body: `{"value":[{"id":"a"},{"id":}]}`, items: []string{`{"id":"a"}`}, err: "invalid character"},
+		{name: "trailing garbage", body: `{"value":[]} {"value":[]}`, err: "after the response object"},
+		{name: "empty body", body: ``, err: "EOF"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var got []string
+			rest, err := Decode(strings.NewReader(c.body), "value", func(raw []byte) error {
+				got = append(got, string(raw))
+				return nil
+			})
+			if strings.Join(got, "|") != strings.Join(c.items, "|") {
+				t.Errorf("items = %q, want %q", got, c.items)
+			}
+			if c.err == "" {
+				if err != nil {
+					t.Fatalf("err = %v", err)
+				}
+				for _, k := range c.rest {
+					if _, ok := rest[k]; !ok {
+						t.Errorf("rest lacks %q: %v", k, rest)
+					}
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("err = %v, want it to contain %q", err, c.err)
+			}
+		})
+	}
+}
+
+// TestDecodeStopsOnItemError: the caller's error comes back unchanged and nothing more is read.
+func TestDecodeStopsOnItemError(t *testing.T) {
+	stop := errors.New("stop")
+	n := 0
+	_, err := Decode(strings.NewReader(`{"value":[1,2,3]}`), "value", func([]byte) error {
+		n++
+		return stop
+	})
+	if !errors.Is(err, stop) || n != 1 {
+		t.Errorf("err = %v after %d items, want stop after 1", err, n)
+	}
+}
+
+// TestDecodeStreams: items are handed over as they arrive, before the body ends.
+func TestDecodeStreams(t *testing.T) {
+	pr, pw := io.Pipe()
+	got := make(chan string)
+	done := make(chan error)
+	go func() {
+		_, err := Decode(pr, "value", func(raw []byte) error {
+			got <- string(raw)
+			return nil
+		})
+		done <- err
+	}()
+	go func() {
+		_, _ = io.WriteString(pw, `{"value":[{"id":"first"},`)
+	}()
+	if s := <-got; s != `{"id":"first"}` {
+		t.Fatalf("first item = %s", s)
+	}
+	go func() {
+		_, _ = io.WriteString(pw, `{"id":"second"}]}`)
+		pw.Close()
+	}()
+	if s := <-got; s != `{"id":"second"}` {
+		t.Fatalf("second item = %s", s)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
