@@ -1,0 +1,172 @@
+package endpoint
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// alert is a Defender for Endpoint alert as the List alerts API sends it
+// (research/defender-apis.md A4). Where the documentation and its examples disagree on a type
+// (mitreTechniques, relatedUser, the id numbers), both forms are accepted.
+type alert struct {
+	ID                string     `json:"id"`
+	IncidentID        flexString `json:"incidentId"`
+	AssignedTo        *string    `json:"assignedTo"`
+	Severity          *string    `json:"severity"`
+	Status            *string    `json:"status"`
+	Classification    *string    `json:"classification"`
+	Determination     *string    `json:"determination"`
+	DetectionSource   *string    `json:"detectionSource"`
+	Category          *string    `json:"category"`
+	Title             *string    `json:"title"`
+	Description       *string    `json:"description"`
+	AlertCreationTime *time.Time `json:"alertCreationTime"`
+	FirstEventTime    *time.Time `json:"firstEventTime"`
+	LastEventTime     *time.Time `json:"lastEventTime"`
+	LastUpdateTime    *time.Time `json:"lastUpdateTime"`
+	ResolvedTime      *time.Time `json:"resolvedTime"`
+	MachineID         *string    `json:"machineId"`
+	ComputerDNSName   *string    `json:"computerDnsName"`
+	MitreTechniques   stringList `json:"mitreTechniques"`
+	RelatedUser       *user      `json:"relatedUser"`
+	LoggedOnUsers     []user     `json:"loggedOnUsers"` // not documented on alerts (SIEM API field); used if present
+	Evidence          []evidence `json:"evidence"`
+}
+
+// evidence is one item of an alert's evidence ($expand=evidence).
+type evidence struct {
+	EntityType            *string    `json:"entityType"`
+	SHA1                  *string    `json:"sha1"`
+	SHA256                *string    `json:"sha256"`
+	FileName              *string    `json:"fileName"`
+	FilePath              *string    `json:"filePath"`
+	ProcessID             flexInt    `json:"processId"`
+	ProcessCommandLine    *string    `json:"processCommandLine"`
+	ParentProcessID       flexInt    `json:"parentProcessId"`
+	ParentProcessFileName *string    `json:"parentProcessFileName"`
+	IPAddress             *string    `json:"ipAddress"`
+	URL                   *string    `json:"url"`
+	RegistryKey           *string    `json:"registryKey"`
+	RegistryHive          *string    `json:"registryHive"`
+	RegistryValueType     *string    `json:"registryValueType"`
+	RegistryValue         *string    `json:"registryValue"`
+	AccountName           *string    `json:"accountName"`
+	DomainName            *string    `json:"domainName"`
+	UserSID               *string    `json:"userSid"`
+	AADUserID             *string    `json:"aadUserId"`
+	UserPrincipalName     *string    `json:"userPrincipalName"`
+	EvidenceCreationTime  *time.Time `json:"evidenceCreationTime"`
+}
+
+// user is relatedUser ({"userName","domainName"}, or "DOMAIN\name" as the property table's
+// String type suggests) and an entry of loggedOnUsers ({"accountName","domainName"}).
+type user struct {
+	Name, Domain string
+}
+
+func (u *user) UnmarshalJSON(b []byte) error {
+	if bytes.Equal(b, []byte("null")) {
+		return nil
+	}
+	var s string
+	if json.Unmarshal(b, &s) == nil {
+		if domain, name, ok := strings.Cut(s, `\`); ok {
+			u.Domain, u.Name = domain, name
+		} else {
+			u.Name = s
+		}
+		return nil
+	}
+	var o struct {
+		UserName    *string `json:"userName"`
+		AccountName *string `json:"accountName"`
+		DomainName  *string `json:"domainName"`
+	}
+	if err := json.Unmarshal(b, &o); err != nil {
+		return fmt.Errorf("user: want an object or a string: %w", err)
+	}
+	u.Name = deref(o.UserName)
+	if u.Name == "" {
+		u.Name = deref(o.AccountName)
+	}
+	u.Domain = deref(o.DomainName)
+	return nil
+}
+
+// stringList is mitreTechniques: documented as String, sent as an array of strings.
+type stringList []string
+
+func (l *stringList) UnmarshalJSON(b []byte) error {
+	if bytes.Equal(b, []byte("null")) {
+		*l = nil
+		return nil
+	}
+	var s string
+	if json.Unmarshal(b, &s) == nil {
+		*l = nil
+		for _, t := range strings.Split(s, ",") {
+			if t = strings.TrimSpace(t); t != "" {
+				*l = append(*l, t)
+			}
+		}
+		return nil
+	}
+	var a []string
+	if err := json.Unmarshal(b, &a); err != nil {
+		return fmt.Errorf("mitreTechniques: want an array of strings: %w", err)
+	}
+	*l = a
+	return nil
+}
+
+// flexString is an ID the API documents as a number (incidentId: Nullable Long) that the
+// envelope carries as a string; a string is accepted too.
+type flexString struct{ s *string }
+
+func (f *flexString) UnmarshalJSON(b []byte) error {
+	switch {
+	case bytes.Equal(b, []byte("null")):
+		f.s = nil
+	case len(b) > 0 && b[0] == '"':
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		f.s = &s
+	default:
+		var n json.Number
+		if err := json.Unmarshal(b, &n); err != nil {
+			return fmt.Errorf("want a number or a string: %w", err)
+		}
+		s := n.String()
+		f.s = &s
+	}
+	return nil
+}
+
+// flexInt is a process ID: a number, or a numeric string.
+type flexInt struct{ n *int64 }
+
+func (f *flexInt) UnmarshalJSON(b []byte) error {
+	if bytes.Equal(b, []byte("null")) {
+		f.n = nil
+		return nil
+	}
+	b = bytes.Trim(b, `"`)
+	var n int64
+	if err := json.Unmarshal(b, &n); err != nil {
+		return fmt.Errorf("want an integer: %w", err)
+	}
+	f.n = &n
+	return nil
+}
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}

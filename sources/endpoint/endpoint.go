@@ -1,0 +1,481 @@
+// Package endpoint exports Microsoft Defender for Endpoint alerts (GET /api/alerts): it polls on
+// lastUpdateTime, pages by time windows, and normalizes each alert version to the envelope.
+//
+// Why time windows: the API returns no @odata.nextLink when $top is set, documents no order,
+// and alerts change while a poll pages through them, so neither links nor $skip offsets nor
+// "the last item of the page" can be trusted (research/defender-apis.md A2, Part D). A poll
+// asks for lastUpdateTime ≥ cursor − lookback with $top = 10,000; a window that comes back full
+// is split in two and each half asked again, earliest first. The last window is open-ended, so
+// an alert updated while the poll pages shows up there with its new lastUpdateTime.
+package endpoint
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/alertexport/alertexport/config"
+	"github.com/alertexport/alertexport/sources"
+	"github.com/alertexport/alertexport/sources/envelope"
+	"github.com/alertexport/alertexport/sources/httpclient"
+	"github.com/alertexport/alertexport/sources/page"
+)
+
+// Name is the source's name in subjects, state keys and metrics.
+const Name = "endpoint"
+
+// MaxPageSize is the API's documented $top maximum.
+const MaxPageSize = 10000
+
+// tick is the API's time resolution: it sends up to 7 fractional digits.
+const tick = 100 * time.Nanosecond
+
+// Limits are the documented call rates of List alerts, per tenant (research A3).
+var Limits = []httpclient.Limit{{Requests: 100, Per: time.Minute}, {Requests: 1500, Per: time.Hour}}
+
+// maxSkipPasses bounds the re-reads of one instant that holds more alerts than a page: see
+// fetchBySkip.
+const maxSkipPasses = 3
+
+// Options tunes a Source; the zero value is what production uses.
+type Options struct {
+	PageSize  int                        // $top; 0 = MaxPageSize
+	BatchSize int                        // messages per Emit; 0 = 500
+	Now       func() time.Time           // the local clock, used only for the first poll's start; nil = time.Now
+	Logger    *slog.Logger               // nil = discard
+	Late      func(behind time.Duration) // told of each version that appeared behind the cursor (indexed late)
+}
+
+// Source polls one tenant's Defender for Endpoint alerts.
+type Source struct {
+	api       *httpclient.API
+	alertsURL string
+	id        identity
+	lookback  time.Duration
+	startFrom time.Duration
+	severity  string   // the $filter clause for min_severity, "" for none
+	below     []string // lower-case severities min_severity excludes
+	opts      Options
+}
+
+// New returns the source for tenant t's endpoint settings s. api carries the HTTP client, the
+// token source and the tenant's limiter (Limits).
+func New(t config.Tenant, s config.Source, api *httpclient.API, o Options) *Source {
+	if o.PageSize <= 0 || o.PageSize > MaxPageSize {
+		o.PageSize = MaxPageSize
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = 500
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	a := *api
+	if a.Forbidden == "" {
+		a.Forbidden = fmt.Sprintf("give app %s the application permission Alert.Read.All of WindowsDefenderATP (API permissions → APIs my organization uses) and grant admin consent; `alertexport auth check` shows the roles the token carries", t.ClientID)
+	}
+	src := &Source{
+		api:       &a,
+		alertsURL: strings.TrimSuffix(s.APIURL, "/") + "/api/alerts",
+		id:        identity{tenant: t.Name, tenantID: t.TenantID, portal: t.Cloud.Portal},
+		lookback:  s.Lookback,
+		startFrom: s.StartFrom,
+		opts:      o,
+	}
+	src.severity, src.below = severityFilter(s.MinSeverity)
+	return src
+}
+
+// severityFilter turns min_severity into "severity ne 'X'" clauses (ne and and are operators
+// the API documents; in and or are not) and the list the client checks again. Unknown
+// severities (UnSpecified, values added later) are kept: a filter must not hide what it cannot
+// rank.
+func severityFilter(min string) (string, []string) {
+	ranked := []string{"Informational", "Low", "Medium", "High"}
+	var clauses, below []string
+	for _, s := range ranked {
+		if strings.EqualFold(s, min) {
+			break
+		}
+		clauses = append(clauses, "severity ne '"+s+"'")
+		below = append(below, strings.ToLower(s))
+	}
+	if min == "" || len(clauses) == 0 {
+		return "", nil
+	}
+	return strings.Join(clauses, " and "), below
+}
+
+// span is a half-open time range [lo, hi); a zero bound is unbounded.
+type span struct{ lo, hi time.Time }
+
+// window is one question to the API: lastUpdateTime in upd and, once a single instant holds
+// more alerts than a page, alertCreationTime in cre (or null).
+type window struct {
+	upd     span
+	cre     span
+	creNull bool // alertCreationTime eq null
+	byCre   bool // cre applies
+	skip    bool // the last resort: page this window with $skip (see fetchBySkip)
+}
+
+func (w window) instant() bool { return !w.upd.hi.IsZero() && w.upd.hi.Sub(w.upd.lo) <= tick }
+
+// stats are what a fetch learned about a window.
+type stats struct {
+	n              int  // alerts returned
+	more           bool // the answer said there is more (a nextLink)
+	minUpd, maxUpd time.Time
+	minCre, maxCre time.Time
+}
+
+func (st *stats) note(a *alert) {
+	if t := a.LastUpdateTime; t != nil {
+		st.minUpd, st.maxUpd = widen(st.minUpd, st.maxUpd, *t)
+	}
+	if t := a.AlertCreationTime; t != nil {
+		st.minCre, st.maxCre = widen(st.minCre, st.maxCre, *t)
+	}
+}
+
+func widen(lo, hi, t time.Time) (time.Time, time.Time) {
+	t = t.UTC()
+	if lo.IsZero() || t.Before(lo) {
+		lo = t
+	}
+	if hi.IsZero() || t.After(hi) {
+		hi = t
+	}
+	return lo, hi
+}
+
+// poll is one run of Poll.
+type poll struct {
+	src     *Source
+	emit    sources.Emit
+	cp      sources.Checkpoint // the working copy, handed to emit at checkpoints
+	prev    time.Time          // the cursor the poll started from
+	pending []sources.Message
+	dirty   bool // cp changed since it was last handed to emit
+}
+
+// Poll implements sources.Source.
+func (s *Source) Poll(ctx context.Context, cp sources.Checkpoint, emit sources.Emit) error {
+	p := &poll{src: s, emit: emit, cp: clone(cp), prev: cp.Cursor}
+	var lower time.Time
+	switch {
+	case !cp.Cursor.IsZero():
+		lower = cp.Cursor.Add(-s.lookback) // ge, never gt: equal timestamps and late alerts
+	case !cp.Origin.IsZero():
+		lower = cp.Origin // no alert seen yet: keep reaching back to where the job began
+	default:
+		lower = s.opts.Now().UTC().Round(0).Add(-s.startFrom).Truncate(tick)
+		p.cp.Origin = lower
+		p.dirty = true
+	}
+	todo := []window{{upd: span{lo: lower}}} // a stack, earliest window on top
+	for len(todo) > 0 {
+		w := todo[len(todo)-1]
+		todo = todo[:len(todo)-1]
+		var st stats
+		var err error
+		if w.skip {
+			err = p.fetchBySkip(ctx, w)
+		} else {
+			st, err = p.fetch(ctx, w, 0)
+		}
+		if err != nil {
+			return err
+		}
+		if !w.skip && (st.n >= s.opts.PageSize || st.more) {
+			parts := split(w, st)
+			s.opts.Logger.Debug("window full, splitting", "tenant", s.id.tenant, "from", w.upd.lo, "to", w.upd.hi, "parts", len(parts))
+			for i := len(parts) - 1; i >= 0; i-- {
+				todo = append(todo, parts[i])
+			}
+			continue
+		}
+		// Everything before the next window to ask is now read.
+		var done time.Time // zero: everything
+		if len(todo) > 0 {
+			done = todo[len(todo)-1].upd.lo
+		}
+		if err := p.advance(ctx, done); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// advance moves the cursor to the newest exported version before done (zero: any) and hands
+// the pending messages and the checkpoint over.
+func (p *poll) advance(ctx context.Context, done time.Time) error {
+	cursor := p.cp.Cursor
+	for _, vs := range p.cp.Seen {
+		for _, n := range vs {
+			if t := time.Unix(0, n).UTC(); t.After(cursor) && (done.IsZero() || t.Before(done)) {
+				cursor = t
+			}
+		}
+	}
+	if !cursor.Equal(p.cp.Cursor) {
+		p.cp.Cursor = cursor
+		p.cp.Seen.Prune(cursor.Add(-p.src.lookback))
+		p.dirty = true
+	}
+	if !p.dirty && len(p.pending) == 0 {
+		return nil
+	}
+	p.dirty = false
+	return p.flush(ctx, &p.cp)
+}
+
+func (p *poll) flush(ctx context.Context, cp *sources.Checkpoint) error {
+	if len(p.pending) == 0 && cp == nil {
+		return nil
+	}
+	err := p.emit(ctx, sources.Batch{Messages: p.pending, Checkpoint: cp})
+	p.pending = p.pending[:0]
+	return err
+}
+
+// fetch asks for one window (at offset skip) and takes in what comes back.
+func (p *poll) fetch(ctx context.Context, w window, skip int) (stats, error) {
+	var st stats
+	u := p.src.query(w, skip)
+	err := p.src.api.Get(ctx, u, func(body io.Reader) error {
+		st = stats{} // a retried request starts over; versions taken in are not taken twice
+		rest, err := page.Decode(body, "value", func(raw []byte) error {
+			st.n++
+			return p.take(ctx, raw, &st)
+		})
+		if err != nil {
+			var pub publishError
+			if errors.As(err, &pub) {
+				return pub.err
+			}
+			return &httpclient.BodyError{Err: err}
+		}
+		_, st.more = rest["@odata.nextLink"]
+		return nil
+	})
+	return st, err
+}
+
+// fetchBySkip reads a window that no time range can narrow (more alerts than a page share one
+// lastUpdateTime and one alertCreationTime) with $skip. Offsets are only as stable as the set:
+// an alert updated meanwhile leaves the window and shifts the others, so the window is read
+// again until a pass finds nothing new; if it never settles, the poll fails and the next one
+// starts over from the checkpoint, losing nothing.
+func (p *poll) fetchBySkip(ctx context.Context, w window) error {
+	for pass := 1; pass <= maxSkipPasses; pass++ {
+		before := p.cp.Seen.Len()
+		for skip := 0; ; skip += p.src.opts.PageSize {
+			st, err := p.fetch(ctx, w, skip)
+			if err != nil {
+				return err
+			}
+			if st.n < p.src.opts.PageSize && !st.more {
+				break
+			}
+		}
+		if pass > 1 && p.cp.Seen.Len() == before {
+			return nil
+		}
+	}
+	return fmt.Errorf("tenant %q: endpoint API: the alerts with lastUpdateTime %s changed while being paged %d times; the next poll tries again",
+		p.src.id.tenant, w.upd.lo.Format(time.RFC3339Nano), maxSkipPasses)
+}
+
+// publishError carries an Emit failure out of the page decoder untouched, so that it is not
+// mistaken for a broken body (which would be retried).
+type publishError struct{ err error }
+
+func (e publishError) Error() string { return e.err.Error() }
+func (e publishError) Unwrap() error { return e.err }
+
+// take handles one alert of a page: decode, skip what was exported, normalize, queue.
+func (p *poll) take(ctx context.Context, raw []byte, st *stats) error {
+	s := p.src
+	var a alert
+	if err := json.Unmarshal(raw, &a); err != nil {
+		return p.dead(ctx, raw, err)
+	}
+	st.note(&a)
+	if a.ID == "" || a.LastUpdateTime == nil {
+		return p.dead(ctx, raw, errNoVersion)
+	}
+	t := a.LastUpdateTime.UTC()
+	if p.cp.Seen.Has(a.ID, t) {
+		return nil
+	}
+	if len(s.below) > 0 && a.Severity != nil && slices.Contains(s.below, strings.ToLower(*a.Severity)) {
+		return nil // the server should not have sent it
+	}
+	event := p.event(&a)
+	env, err := normalize(&a, raw, s.id, event)
+	p.cp.Seen.Add(a.ID, t)
+	msgID := envelope.MsgID(s.id.tenant, Name, a.ID, t)
+	if err != nil {
+		p.pending = append(p.pending, sources.Message{MsgID: msgID, Raw: raw, Err: err})
+	} else {
+		p.pending = append(p.pending, sources.Message{MsgID: msgID, Alert: env})
+	}
+	if !p.prev.IsZero() && t.Before(p.prev) && s.opts.Late != nil {
+		s.opts.Late(p.prev.Sub(t))
+	}
+	if len(p.pending) >= s.opts.BatchSize {
+		if err := p.flush(ctx, nil); err != nil {
+			return publishError{err}
+		}
+	}
+	return nil
+}
+
+// dead queues an alert that could not be decoded as a dead letter, under a message ID made of
+// its bytes, so that re-reading it in the overlap publishes no second copy.
+func (p *poll) dead(ctx context.Context, raw []byte, cause error) error {
+	sum := sha256.Sum256(raw)
+	msgID := p.src.id.tenant + "." + Name + ".deadletter." + hex.EncodeToString(sum[:12])
+	p.pending = append(p.pending, sources.Message{MsgID: msgID, Raw: raw, Err: cause})
+	if len(p.pending) >= p.src.opts.BatchSize {
+		if err := p.flush(ctx, nil); err != nil {
+			return publishError{err}
+		}
+	}
+	return nil
+}
+
+// event says whether this version is the alert's first export. It is not when an earlier
+// version is in the overlap, or when the alert was created inside the span earlier polls
+// already covered (after the job's origin, before this poll's reach).
+func (p *poll) event(a *alert) string {
+	if p.cp.Seen.HasAny(a.ID) {
+		return envelope.Updated
+	}
+	if c := a.AlertCreationTime; c != nil && !p.prev.IsZero() && !c.Before(p.cp.Origin) && c.Before(p.prev.Add(-p.src.lookback)) {
+		return envelope.Updated
+	}
+	return envelope.Created
+}
+
+// query builds the request URL for a window.
+func (s *Source) query(w window, skip int) string {
+	var f strings.Builder
+	f.WriteString("lastUpdateTime ge " + literal(w.upd.lo))
+	if !w.upd.hi.IsZero() {
+		f.WriteString(" and lastUpdateTime lt " + literal(w.upd.hi))
+	}
+	switch {
+	case w.creNull:
+		f.WriteString(" and alertCreationTime eq null")
+	case w.byCre:
+		if !w.cre.lo.IsZero() {
+			f.WriteString(" and alertCreationTime ge " + literal(w.cre.lo))
+		}
+		if !w.cre.hi.IsZero() {
+			f.WriteString(" and alertCreationTime lt " + literal(w.cre.hi))
+		}
+	}
+	if s.severity != "" {
+		f.WriteString(" and " + s.severity)
+	}
+	q := url.Values{"$filter": {f.String()}, "$top": {strconv.Itoa(s.opts.PageSize)}, "$expand": {"evidence"}}
+	if skip > 0 {
+		q.Set("$skip", strconv.Itoa(skip))
+	}
+	return s.alertsURL + "?" + q.Encode()
+}
+
+// literal formats a time as the API's DateTimeOffset literal, with all 7 fractional digits
+// (the form of the documentation's PowerShell "o" format).
+func literal(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.0000000Z") }
+
+// split divides a window that came back full into smaller ones that cover it, earliest first.
+// While the window spans more than one instant it is cut in time (around what the full page
+// showed: its results are an arbitrary subset, so nothing else is known); a single instant is
+// cut by alertCreationTime instead, plus a window for alerts without one; when that too is down
+// to one instant, the window is paged with $skip.
+func split(w window, st stats) []window {
+	var out []window
+	switch {
+	case !w.instant():
+		spans, ok := cut(w.upd, st.minUpd, st.maxUpd)
+		for _, r := range spans {
+			out = append(out, window{upd: r})
+		}
+		if ok {
+			return out
+		}
+	case !w.byCre && !w.creNull:
+		spans, ok := cut(span{}, st.minCre, st.maxCre)
+		for _, r := range spans {
+			out = append(out, window{upd: w.upd, byCre: true, cre: r})
+		}
+		// Alerts without a creation time match no range; ask for them apart.
+		out = append(out, window{upd: w.upd, creNull: true})
+		if ok {
+			return out
+		}
+		return []window{{upd: w.upd, creNull: true, skip: true}}
+	case w.byCre && (w.cre.lo.IsZero() || w.cre.hi.IsZero() || w.cre.hi.Sub(w.cre.lo) > tick):
+		spans, ok := cut(w.cre, st.minCre, st.maxCre)
+		for _, r := range spans {
+			out = append(out, window{upd: w.upd, byCre: true, cre: r})
+		}
+		if ok {
+			return out
+		}
+	}
+	w.skip = true
+	return []window{w}
+}
+
+// cut divides s, which held more than a page, into smaller spans that cover it in order: the
+// stretch before the sample's earliest time, the sampled stretch halved, and the stretch after
+// its latest. min and max are the earliest and latest times seen in s; ok is false when there
+// is nothing to cut by.
+func cut(s span, min, max time.Time) (out []span, ok bool) {
+	if min.IsZero() {
+		return nil, false
+	}
+	lo, hi := s.lo, s.hi
+	var after []span
+	if lo.IsZero() || min.After(lo) {
+		out = append(out, span{lo: s.lo, hi: min})
+		lo = min
+	}
+	if end := max.Add(tick); hi.IsZero() || end.Before(hi) {
+		after = []span{{lo: end, hi: s.hi}}
+		hi = end
+	}
+	if d := hi.Sub(lo); d > tick {
+		mid := lo.Add(d / 2).Truncate(tick)
+		out = append(out, span{lo: lo, hi: mid}, span{lo: mid, hi: hi})
+	} else {
+		out = append(out, span{lo: lo, hi: hi})
+	}
+	return append(out, after...), true
+}
+
+func clone(cp sources.Checkpoint) sources.Checkpoint {
+	seen := make(sources.Seen, len(cp.Seen))
+	for id, vs := range cp.Seen {
+		seen[id] = append([]int64(nil), vs...)
+	}
+	cp.Seen = seen
+	return cp
+}

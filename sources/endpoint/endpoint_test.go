@@ -1,0 +1,493 @@
+package endpoint
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/alertexport/alertexport/sources"
+	"github.com/alertexport/alertexport/sources/envelope"
+	"github.com/alertexport/alertexport/sources/httpclient"
+	"github.com/alertexport/alertexport/sources/simulator"
+)
+
+// checkExactlyOnce fails unless every visible version was handed over and none twice.
+func checkExactlyOnce(t *testing.T, f *fixture, e *exporter) {
+	t.Helper()
+	if d := e.duplicates(); len(d) > 0 {
+		t.Errorf("%d versions handed over more than once, e.g. %v", len(d), d[:min(5, len(d))])
+	}
+	if m := e.missing(f.visible()); len(m) > 0 {
+		t.Errorf("%d visible versions never exported, e.g. %v", len(m), m[:min(5, len(m))])
+	}
+}
+
+func latest(t *testing.T, f *fixture, id string) time.Time {
+	t.Helper()
+	a, ok := f.ep.Latest(id)
+	if !ok || a.LastUpdateTime == nil {
+		t.Fatalf("no alert %s", id)
+	}
+	return *a.LastUpdateTime
+}
+
+func alertRequests(f *fixture) []simulator.APIRequest {
+	var out []simulator.APIRequest
+	for _, r := range f.sim.APIRequests() {
+		if r.API == "endpoint" {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func TestBacklogLargerThanAPage(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, setup{})
+	now := f.clock.Now()
+	f.ep.Generate(2500, simulator.Generate{From: now.Add(-23 * time.Hour), To: now})
+	f.ep.Generate(50, simulator.Generate{From: now.Add(-30 * time.Hour), To: now.Add(-25 * time.Hour)}) // before start_from
+	e := newExporter(t, f.newSource(Options{PageSize: 400}))
+	e.mustPoll(t)
+
+	vis := f.visible()
+	want := 0
+	for id, ts := range vis {
+		if ts.Before(now.Add(-24 * time.Hour)) {
+			delete(vis, id)
+			continue
+		}
+		want++
+	}
+	if m := e.missing(vis); len(m) > 0 {
+		t.Errorf("missing %d of %d, e.g. %v", len(m), want, m[:min(3, len(m))])
+	}
+	if d := e.duplicates(); len(d) > 0 {
+		t.Errorf("duplicates: %v", d[:min(3, len(d))])
+	}
+	if len(e.got) != want {
+		t.Errorf("exported %d versions, want %d (alerts older than start_from are not exported)", len(e.got), want)
+	}
+	reqs := alertRequests(f)
+	for _, r := range reqs {
+		if !strings.Contains(r.Query, "$top=400") || !strings.Contains(r.Query, "lastUpdateTime ge ") {
+			t.Errorf("request %q: want a time window with $top", r.Query)
+		}
+		if strings.Contains(r.Query, "$skip") {
+			t.Errorf("request %q pages with $skip; time windows suffice here", r.Query)
+		}
+	}
+	t.Logf("%d alerts in %d requests", want, len(reqs))
+	var newest time.Time
+	for _, ts := range vis {
+		if ts.After(newest) {
+			newest = ts
+		}
+	}
+	if !e.saved.Cursor.Equal(newest) {
+		t.Errorf("cursor = %v, want the newest lastUpdateTime %v", e.saved.Cursor, newest)
+	}
+	if e.saved.Origin.IsZero() {
+		t.Error("the first poll's origin was not saved")
+	}
+}
+
+func TestIdlePollIsOneRequest(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, setup{})
+	f.ep.Generate(30, simulator.Generate{From: f.clock.Now().Add(-time.Hour), To: f.clock.Now()})
+	e := newExporter(t, f.newSource(Options{}))
+	e.mustPoll(t)
+	before, saved := len(alertRequests(f)), e.saved
+	f.clock.Advance(time.Minute)
+	emitted := 0
+	err := e.src.Poll(context.Background(), saved, func(_ context.Context, b sources.Batch) error {
+		emitted += len(b.Messages) + 1
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(alertRequests(f)) - before; n != 1 {
+		t.Errorf("an idle poll made %d requests, want 1", n)
+	}
+	if emitted != 0 {
+		t.Errorf("an idle poll emitted %d batches, want none", emitted)
+	}
+}
+
+func TestAlertsUpdatedWhilePaging(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, setup{})
+	now := f.clock.Now()
+	f.ep.Generate(1200, simulator.Generate{From: now.Add(-20 * time.Hour), To: now})
+	e := newExporter(t, f.newSource(Options{PageSize: 150, BatchSize: 40}))
+	var mu sync.Mutex
+	updated := 0
+	e.during = func() {
+		mu.Lock()
+		defer mu.Unlock()
+		f.clock.Advance(time.Second)
+		updated += len(f.ep.UpdateRandom(5, 0))
+	}
+	e.mustPoll(t)
+	e.during = nil
+	// Everything visible when the poll ended is in, except versions made after the poll's last
+	// window was read: the next poll has those.
+	f.clock.Advance(time.Minute)
+	e.mustPoll(t)
+	checkExactlyOnce(t, f, e)
+	t.Logf("%d updates during the poll, %d versions exported", updated, len(e.got))
+	if updated == 0 {
+		t.Fatal("no update happened during the poll; the test proves nothing")
+	}
+}
+
+func TestAlertUpdatedThreeTimes(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, setup{})
+	ids := f.ep.Generate(1, simulator.Generate{})
+	e := newExporter(t, f.newSource(Options{}))
+	e.mustPoll(t)
+	for i, st := range []string{"InProgress", "InProgress", "Resolved"} {
+		f.clock.Advance(time.Minute)
+		if err := f.ep.Update(ids[0], func(a *simulator.EndpointAlert) {
+			a.Status = st
+			if i == 1 {
+				c := "TruePositive"
+				a.Classification = &c
+			}
+		}, 0); err != nil {
+			t.Fatal(err)
+		}
+		e.mustPoll(t)
+		e.mustPoll(t) // a second poll in the overlap re-reads the version and sends nothing
+	}
+	var events []string
+	for _, v := range f.ep.Versions() {
+		id := envelope.MsgID("contoso", Name, v.ID, v.LastUpdateTime)
+		if e.got[id] != 1 {
+			t.Errorf("version %v handed over %d times, want 1", v.LastUpdateTime, e.got[id])
+		}
+		if env := e.envs[id]; env != nil {
+			events = append(events, env.Event)
+		}
+	}
+	if want := []string{"created", "updated", "updated", "updated"}; !slices.Equal(events, want) {
+		t.Errorf("events = %v, want %v", events, want)
+	}
+}
+
+func TestLateIndexing(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, setup{lookback: "10m"})
+	var mu sync.Mutex
+	var late []time.Duration
+	src := f.newSource(Options{Late: func(d time.Duration) { mu.Lock(); late = append(late, d); mu.Unlock() }})
+	e := newExporter(t, src)
+	f.ep.Generate(20, simulator.Generate{From: f.clock.Now().Add(-time.Hour), To: f.clock.Now()})
+	e.mustPoll(t)
+
+	// Indexed 3 minutes after its update (inside the lookback), then one 25 minutes late.
+	inside := f.ep.Generate(1, simulator.Generate{VisibleAfter: 3 * time.Minute})
+	outside := f.ep.Generate(1, simulator.Generate{VisibleAfter: 25 * time.Minute})
+	insideVer, outsideVer := latest(t, f, inside[0]), latest(t, f, outside[0])
+	for range 30 {
+		f.clock.Advance(time.Minute)
+		f.ep.Generate(1, simulator.Generate{}) // traffic moves the cursor on
+		e.mustPoll(t)
+	}
+	if !e.has(inside[0], insideVer) {
+		t.Error("an alert indexed 3 minutes late (lookback 10m) was not exported")
+	}
+	if e.has(outside[0], outsideVer) {
+		t.Error("an alert indexed 25 minutes late was exported; with lookback 10m the documented behaviour is that the live poll misses it (backfill recovers it)")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(late) != 1 || late[0] <= 0 || late[0] > 10*time.Minute {
+		t.Errorf("late reports = %v, want one between 0 and the lookback", late)
+	}
+	if d := e.duplicates(); len(d) > 0 {
+		t.Errorf("duplicates: %v", d)
+	}
+}
+
+func TestEqualLastUpdateTimeAcrossPages(t *testing.T) {
+	t.Parallel()
+	for _, sameCreation := range []bool{false, true} {
+		name := "creation times differ"
+		if sameCreation {
+			name = "creation times equal too"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, setup{})
+			at := f.clock.Now().Add(-time.Hour).Add(123456700 * time.Nanosecond)
+			f.ep.Generate(20, simulator.Generate{From: at.Add(-time.Hour), To: at.Add(-time.Minute)})
+			f.ep.Generate(500, simulator.Generate{From: at, To: at, SameCreationTime: sameCreation})
+			f.ep.Generate(20, simulator.Generate{From: at.Add(time.Minute), To: f.clock.Now()})
+			e := newExporter(t, f.newSource(Options{PageSize: 100}))
+			e.mustPoll(t)
+			e.mustPoll(t)
+			checkExactlyOnce(t, f, e)
+			if len(e.got) != 540 {
+				t.Errorf("exported %d, want 540", len(e.got))
+			}
+			skips := 0
+			for _, r := range alertRequests(f) {
+				if strings.Contains(r.Query, "$skip") {
+					skips++
+				}
+			}
+			if sameCreation != (skips > 0) {
+				t.Errorf("%d requests with $skip; want them only when nothing else can narrow the window", skips)
+			}
+		})
+	}
+}
+
+func TestThrottledWithRetryAfter(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, setup{})
+	f.ep.Generate(10, simulator.Generate{})
+	f.ep.Fail(1, simulator.APIFault{Status: 429, RetryAfter: 2 * time.Second})
+	e := newExporter(t, f.newSource(Options{}))
+	e.mustPoll(t)
+	checkExactlyOnce(t, f, e)
+	reqs := alertRequests(f)
+	if len(reqs) != 2 || reqs[0].Status != 429 || reqs[1].Status != 200 {
+		t.Fatalf("requests = %+v, want a 429 then a 200", reqs)
+	}
+	if gap := reqs[1].Time.Sub(reqs[0].Time); gap < 2*time.Second {
+		t.Errorf("asked again %v after a 429 with Retry-After: 2", gap)
+	}
+}
+
+func TestTruncatedPage(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, setup{})
+	f.ep.Generate(300, simulator.Generate{From: f.clock.Now().Add(-time.Hour), To: f.clock.Now()})
+	e := newExporter(t, f.newSource(Options{BatchSize: 50}))
+	e.mustPoll(t)
+	before := e.saved
+
+	f.clock.Advance(time.Minute)
+	f.ep.Generate(200, simulator.Generate{})
+	f.ep.Fail(int(fastRetry.MaxTries), simulator.APIFault{Truncate: true})
+	exported := maps.Clone(e.got)
+	err := e.poll(context.Background())
+	var be *httpclient.BodyError
+	if !errors.As(err, &be) {
+		t.Fatalf("poll = %v, want it to fail on the broken body", err)
+	}
+	if !e.saved.Cursor.Equal(before.Cursor) || e.saved.Seen.Len() != before.Seen.Len() {
+		t.Errorf("the checkpoint moved (cursor %v) after a failed poll, want %v", e.saved.Cursor, before.Cursor)
+	}
+	// What the failed poll handed over, JetStream stored; the next poll sends it again with the
+	// same message IDs and JetStream drops the repeats. Forget it here, so that the next poll
+	// must bring everything.
+	t.Logf("the failed poll handed over %d versions", len(e.got)-len(exported))
+	e.got = exported
+	e.mustPoll(t)
+	checkExactlyOnce(t, f, e)
+}
+
+func TestServerErrorsFailThePollCleanly(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, setup{})
+	f.ep.Generate(5, simulator.Generate{})
+	e := newExporter(t, f.newSource(Options{}))
+	f.ep.Fail(100, simulator.APIFault{Status: 500})
+	err := e.poll(context.Background())
+	var ae *httpclient.Error
+	if !errors.As(err, &ae) || ae.Status != 500 {
+		t.Fatalf("poll = %v, want an *httpclient.Error with status 500", err)
+	}
+	if !strings.Contains(err.Error(), "HTTP 500") || !strings.Contains(err.Error(), "InternalServerError") {
+		t.Errorf("error %q should name the status and the API's error code", err)
+	}
+	if strings.Contains(err.Error(), "lastUpdateTime ge") {
+		t.Errorf("error %q should not carry the query's values", err)
+	}
+	if n := len(alertRequests(f)); n != int(fastRetry.MaxTries) {
+		t.Errorf("%d requests, want %d (retried up to the bound)", n, fastRetry.MaxTries)
+	}
+	if !e.saved.Cursor.IsZero() || len(e.got) != 0 {
+		t.Error("a failed poll handed something over")
+	}
+}
+
+func TestForbiddenIsNotRetried(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, setup{roles: []string{"Machine.Read.All"}})
+	e := newExporter(t, f.newSource(Options{}))
+	err := e.poll(context.Background())
+	var ae *httpclient.Error
+	if !errors.As(err, &ae) || ae.Status != 403 {
+		t.Fatalf("poll = %v, want a 403", err)
+	}
+	if !strings.Contains(err.Error(), "Alert.Read.All") || !strings.Contains(err.Error(), "admin consent") {
+		t.Errorf("error %q should say which permission to grant", err)
+	}
+	if n := len(alertRequests(f)); n != 1 {
+		t.Errorf("%d requests, want 1: a 403 does not go away by asking again", n)
+	}
+}
+
+func TestTokenExpiryMidBackfill(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, setup{})
+	now := f.clock.Now()
+	f.ep.Generate(1500, simulator.Generate{From: now.Add(-20 * time.Hour), To: now.Add(-time.Hour)})
+	e := newExporter(t, f.newSource(Options{PageSize: 200, BatchSize: 100}))
+	jumped := false
+	e.during = func() {
+		if !jumped {
+			// Two hours pass for the simulator: the token MSAL cached (valid by the local clock)
+			// has expired for the API.
+			f.clock.Advance(2 * time.Hour)
+			jumped = true
+		}
+	}
+	e.mustPoll(t)
+	checkExactlyOnce(t, f, e)
+	st := f.calls.statuses()
+	if st[401] != 1 {
+		t.Errorf("calls by status = %v, want exactly one 401", st)
+	}
+	if n := f.sim.TokenRequests(); n != 2 {
+		t.Errorf("%d token requests, want 2 (the first and one renewal)", n)
+	}
+}
+
+func TestMinSeverityFiltersOnTheServer(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, setup{minSeverity: "medium"})
+	f.ep.Generate(300, simulator.Generate{From: f.clock.Now().Add(-time.Hour), To: f.clock.Now()})
+	e := newExporter(t, f.newSource(Options{}))
+	e.mustPoll(t)
+	q, _ := url.ParseQuery(alertRequests(f)[0].Query)
+	if fl := q.Get("$filter"); !strings.Contains(fl, "severity ne 'Informational' and severity ne 'Low'") {
+		t.Errorf("$filter %q does not filter severities on the server", fl)
+	}
+	counts := map[string]int{}
+	for _, env := range e.envs {
+		counts[env.Severity]++
+	}
+	if counts["low"]+counts["informational"] > 0 || counts["medium"] == 0 || counts["high"] == 0 {
+		t.Errorf("severities exported = %v, want medium, high (and unknown) only", counts)
+	}
+}
+
+func TestFirstPollReachesBackStartFrom(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, setup{})
+	e := newExporter(t, f.newSource(Options{}))
+	e.mustPoll(t) // an empty tenant
+	q, _ := url.ParseQuery(alertRequests(f)[0].Query)
+	want := "lastUpdateTime ge " + literal(f.clock.Now().Add(-24*time.Hour))
+	if fl := q.Get("$filter"); !strings.HasPrefix(fl, want) {
+		t.Errorf("first $filter = %q, want it to start with %q", fl, want)
+	}
+	// With nothing exported yet, later polls keep reaching back to the origin.
+	origin := e.saved.Origin
+	f.clock.Advance(2 * time.Hour)
+	e.mustPoll(t)
+	q, _ = url.ParseQuery(alertRequests(f)[1].Query)
+	if fl := q.Get("$filter"); !strings.HasPrefix(fl, "lastUpdateTime ge "+literal(origin)) {
+		t.Errorf("second $filter = %q, want it to start at the origin %v", fl, origin)
+	}
+}
+
+func TestBrokenPagesAreRetried(t *testing.T) {
+	t.Parallel()
+	for name, fault := range map[string]simulator.APIFault{
+		"truncated": {Truncate: true}, "invalid JSON": {InvalidJSON: true}, "503": {Status: 503}, "dropped": {Drop: true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, setup{})
+			f.ep.Generate(400, simulator.Generate{From: f.clock.Now().Add(-time.Hour), To: f.clock.Now()})
+			f.ep.Fail(2, fault)
+			e := newExporter(t, f.newSource(Options{BatchSize: 50}))
+			e.mustPoll(t)
+			if n := len(alertRequests(f)); n < 3 && !fault.Drop {
+				t.Errorf("%d requests, want the 2 failures and a success", n)
+			}
+			// A broken page may have handed over some alerts before it broke; the retry does not
+			// hand them over again.
+			checkExactlyOnce(t, f, e)
+		})
+	}
+}
+
+// TestClientLimiter: with the API enforcing its limits (scaled down in time here), the
+// client-side limiter keeps every request under them: no 429 at all.
+func TestClientLimiter(t *testing.T) {
+	t.Parallel()
+	limits := []simulator.RateLimit{{Requests: 10, Per: time.Second}, {Requests: 25, Per: 3 * time.Second}}
+	f := newFixture(t, setup{rateLimits: limits})
+	f.ep.Generate(5, simulator.Generate{})
+	src := f.newSource(Options{})
+	src.api.Limiter = httpclient.NewLimiter(httpclient.Limit{Requests: 10, Per: time.Second}, httpclient.Limit{Requests: 25, Per: 3 * time.Second})
+	e := newExporter(t, src)
+	for range 40 {
+		e.mustPoll(t)
+	}
+	if st := f.calls.statuses(); st[429] > 0 || st[200] != 40 {
+		t.Errorf("calls by status = %v, want 40 × 200 and no 429", st)
+	}
+}
+
+// TestDeadLetters: an alert the source cannot decode or version is handed over as a dead letter
+// with its bytes and the reason, never dropped and never fatal; the alerts around it go on.
+func TestDeadLetters(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, setup{})
+	src := f.newSource(Options{})
+	var got []sources.Message
+	p := &poll{src: src, cp: sources.Checkpoint{Seen: sources.Seen{}}, emit: func(_ context.Context, b sources.Batch) error {
+		got = append(got, b.Messages...)
+		return nil
+	}}
+	for _, raw := range []string{
+		`{"id":"a","lastUpdateTime":"2025-01-01T00:00:00Z","severity":7}`,
+		`{"id":"b","lastUpdateTime":"not a time"}`,
+		`{"lastUpdateTime":"2025-01-01T00:00:00Z","title":"no id"}`,
+		`{"id":"c","lastUpdateTime":"2025-01-01T00:00:00Z","title":"fine"}`,
+		`"not an alert"`,
+		"{\"id\":\"d\",\"lastUpdateTime\":\"2025-01-01T00:00:00Z\",\"title\":\"\xff\xfe\"}",
+	} {
+		var st stats
+		if err := p.take(context.Background(), []byte(raw), &st); err != nil {
+			t.Fatalf("%s: %v", raw, err)
+		}
+	}
+	if err := p.flush(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	var dead, alerts int
+	for _, m := range got {
+		switch {
+		case m.Alert != nil:
+			alerts++
+		case m.Err == nil || len(m.Raw) == 0 || m.MsgID == "":
+			t.Errorf("dead letter without reason, bytes or message ID: %+v", m)
+		default:
+			dead++
+			if !strings.HasPrefix(m.MsgID, "contoso.endpoint.deadletter.") {
+				t.Errorf("dead letter msg ID %q", m.MsgID)
+			}
+		}
+	}
+	if dead != 4 || alerts != 2 {
+		t.Errorf("%d dead letters and %d alerts, want 4 and 2", dead, alerts)
+	}
+}

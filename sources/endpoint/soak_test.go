@@ -1,0 +1,69 @@
+package endpoint
+
+import (
+	"testing"
+	"time"
+
+	"github.com/alertexport/alertexport/sources/envelope"
+	"github.com/alertexport/alertexport/sources/simulator"
+)
+
+// TestEveryVisibleVersionExactlyOnce is the acceptance test: a 20,000-alert backlog,
+// then live arrivals, updates of old alerts and late indexing over many polls. Every version
+// that a poll could see is exported, none twice, and nothing else.
+func TestEveryVisibleVersionExactlyOnce(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("long")
+	}
+	f := newFixture(t, setup{lookback: "10m"})
+	now := f.clock.Now()
+	f.ep.Generate(20000, simulator.Generate{From: now.Add(-23 * time.Hour), To: now})
+	e := newExporter(t, f.newSource(Options{PageSize: 2500}))
+
+	seen := map[string]bool{} // msg IDs of every version visible at the start of some poll
+	note := func() {
+		for id, ts := range f.visible() {
+			if ts.After(now.Add(-24 * time.Hour)) {
+				seen[envelope.MsgID("contoso", Name, id, ts)] = true
+			}
+		}
+	}
+	late := []time.Duration{0, 0, 30 * time.Second, 2 * time.Minute, 5 * time.Minute}
+	for i := range 40 {
+		note()
+		e.mustPoll(t)
+		f.clock.Advance(time.Minute)
+		f.ep.Generate(25, simulator.Generate{From: f.clock.Now().Add(-time.Minute), To: f.clock.Now(), VisibleAfter: late[i%len(late)]})
+		f.ep.UpdateRandom(15, late[(i+2)%len(late)])
+	}
+	// Quiet time: everything gets indexed, and two polls take it in.
+	f.clock.Advance(6 * time.Minute)
+	for range 2 {
+		note()
+		e.mustPoll(t)
+	}
+
+	if d := e.duplicates(); len(d) > 0 {
+		t.Errorf("%d versions exported twice, e.g. %v", len(d), d[:min(5, len(d))])
+	}
+	missing := 0
+	for id := range seen {
+		if e.got[id] == 0 {
+			missing++
+			if missing <= 5 {
+				t.Errorf("visible version %s never exported", id)
+			}
+		}
+	}
+	extra := 0
+	for id := range e.got {
+		if !seen[id] {
+			extra++
+		}
+	}
+	if missing+extra > 0 {
+		t.Errorf("%d visible versions missing, %d exported that no poll could see", missing, extra)
+	}
+	t.Logf("%d versions exported in %d requests", len(e.got), len(alertRequests(f)))
+}
