@@ -37,10 +37,12 @@ type Batch struct {
 // Message is one alert version to publish, or a dead letter: an alert the API sent that could
 // not be normalized. A dead letter is published too (never dropped), with its error.
 type Message struct {
-	MsgID string
-	Alert *envelope.Alert // nil for a dead letter
-	Raw   []byte          // a dead letter's bytes as received
-	Err   error           // why it is a dead letter
+	MsgID  string
+	Tenant string // the tenant's name, and the source's: a dead letter has no envelope to say so
+	Source string
+	Alert  *envelope.Alert // nil for a dead letter
+	Raw    []byte          // a dead letter's bytes as received
+	Err    error           // why it is a dead letter
 }
 
 // Checkpoint is the state of one (tenant, source) job: the cursor (a time the API stamped, never

@@ -330,9 +330,9 @@ func (p *poll) take(ctx context.Context, raw []byte, st *stats) error {
 	p.cp.Seen.Add(a.ID, t)
 	msgID := envelope.MsgID(s.id.tenant, Name, a.ID, t)
 	if err != nil {
-		p.pending = append(p.pending, sources.Message{MsgID: msgID, Raw: raw, Err: err})
+		p.pending = append(p.pending, sources.Message{MsgID: msgID, Tenant: s.id.tenant, Source: Name, Raw: raw, Err: err})
 	} else {
-		p.pending = append(p.pending, sources.Message{MsgID: msgID, Alert: env})
+		p.pending = append(p.pending, sources.Message{MsgID: msgID, Tenant: s.id.tenant, Source: Name, Alert: env})
 	}
 	if !p.prev.IsZero() && t.Before(p.prev) && s.opts.Late != nil {
 		s.opts.Late(p.prev.Sub(t))
@@ -350,7 +350,7 @@ func (p *poll) take(ctx context.Context, raw []byte, st *stats) error {
 func (p *poll) dead(ctx context.Context, raw []byte, cause error) error {
 	sum := sha256.Sum256(raw)
 	msgID := p.src.id.tenant + "." + Name + ".deadletter." + hex.EncodeToString(sum[:12])
-	p.pending = append(p.pending, sources.Message{MsgID: msgID, Raw: raw, Err: cause})
+	p.pending = append(p.pending, sources.Message{MsgID: msgID, Tenant: p.src.id.tenant, Source: Name, Raw: raw, Err: cause})
 	if len(p.pending) >= p.src.opts.BatchSize {
 		if err := p.flush(ctx, nil); err != nil {
 			return publishError{err}

@@ -478,8 +478,8 @@ func TestDeadLetters(t *testing.T) {
 		switch {
 		case m.Alert != nil:
 			alerts++
-		case m.Err == nil || len(m.Raw) == 0 || m.MsgID == "":
-			t.Errorf("dead letter without reason, bytes or message ID: %+v", m)
+		case m.Err == nil || len(m.Raw) == 0 || m.MsgID == "" || m.Tenant != "contoso" || m.Source != Name:
+			t.Errorf("dead letter without reason, bytes, message ID, tenant or source: %+v", m)
 		default:
 			dead++
 			if !strings.HasPrefix(m.MsgID, "contoso.endpoint.deadletter.") {
