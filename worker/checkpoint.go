@@ -1,0 +1,187 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/alertexport/alertexport/sources"
+)
+
+// Store keeps each job's checkpoint (SPEC §4). Writes are compare-and-set on a revision, so two
+// writers can never interleave: a replica that lost its job fails to save instead of undoing the
+// other's progress.
+type Store interface {
+	// Load returns the checkpoint of key and its revision; a key never saved gives a zero
+	// checkpoint and revision 0.
+	Load(ctx context.Context, key string) (sources.Checkpoint, uint64, error)
+	// Save writes cp if key is still at revision rev (0: not saved yet) and returns the new
+	// revision; ErrConflict otherwise.
+	Save(ctx context.Context, key string, cp *sources.Checkpoint, rev uint64) (uint64, error)
+}
+
+// ErrConflict: someone else saved the checkpoint since it was loaded.
+var ErrConflict = errors.New("the checkpoint was changed by another writer")
+
+// StateBucket is the KV bucket of the checkpoints in jetstream mode.
+const StateBucket = "alertexport_state"
+
+// KVStore keeps checkpoints in the JetStream KV bucket alertexport_state, key <tenant>.<source>.
+type KVStore struct{ kv jetstream.KeyValue }
+
+// NewKVStore opens (or creates) the bucket. It keeps a little history, so an operator can see
+// how a cursor moved (nats kv history).
+func NewKVStore(ctx context.Context, js jetstream.JetStream) (*KVStore, error) {
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      StateBucket,
+		Description: "alertexport checkpoints: cursor and recently exported versions per (tenant, source)",
+		History:     5,
+		Storage:     jetstream.FileStorage,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("KV bucket %s: %w", StateBucket, err)
+	}
+	return &KVStore{kv: kv}, nil
+}
+
+// Load implements Store.
+func (s *KVStore) Load(ctx context.Context, key string) (sources.Checkpoint, uint64, error) {
+	e, err := s.kv.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return sources.Checkpoint{}, 0, nil
+	}
+	if err != nil {
+		return sources.Checkpoint{}, 0, fmt.Errorf("checkpoint %s: %w", key, err)
+	}
+	var cp sources.Checkpoint
+	if err := json.Unmarshal(e.Value(), &cp); err != nil {
+		return sources.Checkpoint{}, 0, fmt.Errorf("checkpoint %s (revision %d) is not valid JSON: %w; delete it with `nats kv del %s %s` to start over from start_from", key, e.Revision(), err, StateBucket, key)
+	}
+	return cp, e.Revision(), nil
+}
+
+// Save implements Store.
+func (s *KVStore) Save(ctx context.Context, key string, cp *sources.Checkpoint, rev uint64) (uint64, error) {
+	data, err := json.Marshal(cp)
+	if err != nil {
+		return 0, err
+	}
+	var next uint64
+	if rev == 0 {
+		next, err = s.kv.Create(ctx, key, data)
+	} else {
+		next, err = s.kv.Update(ctx, key, data, rev)
+	}
+	if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+		return 0, fmt.Errorf("checkpoint %s: %w", key, ErrConflict)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("checkpoint %s: %w", key, err)
+	}
+	return next, nil
+}
+
+// FileStore keeps checkpoints in <dir>/<tenant>.<source>.json (core mode). Each save writes a
+// temporary file, syncs it and renames it over the old one, so a crash leaves the old or the new
+// checkpoint, never half of one. The revision is a counter inside the file.
+type FileStore struct {
+	dir string
+	mu  sync.Mutex
+}
+
+// NewFileStore creates dir if needed.
+func NewFileStore(dir string) (*FileStore, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("checkpoint directory: %w", err)
+	}
+	return &FileStore{dir: dir}, nil
+}
+
+type fileCheckpoint struct {
+	Revision   uint64             `json:"revision"`
+	Checkpoint sources.Checkpoint `json:"checkpoint"`
+}
+
+func (s *FileStore) path(key string) string { return filepath.Join(s.dir, key+".json") }
+
+// Load implements Store.
+func (s *FileStore) Load(_ context.Context, key string) (sources.Checkpoint, uint64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fc, err := s.read(key)
+	return fc.Checkpoint, fc.Revision, err
+}
+
+func (s *FileStore) read(key string) (fileCheckpoint, error) {
+	data, err := os.ReadFile(s.path(key))
+	if errors.Is(err, os.ErrNotExist) {
+		return fileCheckpoint{}, nil
+	}
+	if err != nil {
+		return fileCheckpoint{}, fmt.Errorf("checkpoint: %w", err)
+	}
+	var fc fileCheckpoint
+	if err := json.Unmarshal(data, &fc); err != nil {
+		return fileCheckpoint{}, fmt.Errorf("checkpoint %s is not valid JSON: %w; delete it to start over from start_from", s.path(key), err)
+	}
+	return fc, nil
+}
+
+// Save implements Store.
+func (s *FileStore) Save(_ context.Context, key string, cp *sources.Checkpoint, rev uint64) (uint64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cur, err := s.read(key)
+	if err != nil {
+		return 0, err
+	}
+	if cur.Revision != rev {
+		return 0, fmt.Errorf("checkpoint %s: %w", key, ErrConflict)
+	}
+	data, err := json.Marshal(fileCheckpoint{Revision: rev + 1, Checkpoint: *cp})
+	if err != nil {
+		return 0, err
+	}
+	if err := writeAtomic(s.path(key), data); err != nil {
+		return 0, fmt.Errorf("checkpoint %s: %w", key, err)
+	}
+	return rev + 1, nil
+}
+
+// writeAtomic writes data to path through a synced temporary file and a rename, then syncs the
+// directory so the rename itself survives a power loss.
+func writeAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path)+"-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // a no-op once renamed
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

@@ -1,0 +1,96 @@
+package worker
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/alertexport/alertexport/sources/auth"
+	"github.com/alertexport/alertexport/sources/httpclient"
+)
+
+// Metrics are the Prometheus series of SPEC §5, on a registry of their own (no globals).
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	published      *prometheus.CounterVec
+	duplicates     *prometheus.CounterVec
+	deadLetters    *prometheus.CounterVec
+	apiRequests    *prometheus.CounterVec
+	apiDuration    *prometheus.HistogramVec
+	polls          *prometheus.CounterVec
+	pollErrors     *prometheus.CounterVec
+	tokenRequests  *prometheus.CounterVec
+	lastSuccess    *prometheus.GaugeVec
+	lastCheckpoint *prometheus.GaugeVec
+	cursor         *prometheus.GaugeVec
+	leaseHeld      *prometheus.GaugeVec
+	lateness       *prometheus.HistogramVec
+}
+
+// NewMetrics registers every series, plus the Go runtime and process collectors.
+func NewMetrics() *Metrics {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	f := promauto.With(reg)
+	job := []string{"tenant", "source"}
+	return &Metrics{
+		Registry: reg,
+		published: f.NewCounterVec(prometheus.CounterOpts{Name: "alertexport_alerts_published_total",
+			Help: "Alert versions published and accepted by NATS (duplicates excluded)."}, []string{"tenant", "source", "severity", "event"}),
+		duplicates: f.NewCounterVec(prometheus.CounterOpts{Name: "alertexport_duplicates_total",
+			Help: "Alert versions JetStream already held (same Nats-Msg-Id) and dropped."}, job),
+		deadLetters: f.NewCounterVec(prometheus.CounterOpts{Name: "alertexport_dead_letters_total",
+			Help: "Alerts that could not be normalized, published to the dead-letter subject."}, job),
+		apiRequests: f.NewCounterVec(prometheus.CounterOpts{Name: "alertexport_api_requests_total",
+			Help: "HTTP requests to the Defender APIs, by status code (0: no answer)."}, []string{"tenant", "source", "code"}),
+		apiDuration: f.NewHistogramVec(prometheus.HistogramOpts{Name: "alertexport_api_request_duration_seconds",
+			Help:    "Time of a request to the Defender APIs, including reading the page.",
+			Buckets: []float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120}}, job),
+		polls: f.NewCounterVec(prometheus.CounterOpts{Name: "alertexport_polls_total",
+			Help: "Polls run."}, job),
+		pollErrors: f.NewCounterVec(prometheus.CounterOpts{Name: "alertexport_poll_errors_total",
+			Help: "Polls that failed; their checkpoint did not move."}, job),
+		tokenRequests: f.NewCounterVec(prometheus.CounterOpts{Name: "alertexport_token_requests_total",
+			Help: "Token requests sent to Entra ID (cache hits excluded), by result."}, []string{"tenant", "result"}),
+		lastSuccess: f.NewGaugeVec(prometheus.GaugeOpts{Name: "alertexport_last_success_timestamp_seconds",
+			Help: "When the job's last poll succeeded (Unix time)."}, job),
+		lastCheckpoint: f.NewGaugeVec(prometheus.GaugeOpts{Name: "alertexport_last_checkpoint_timestamp_seconds",
+			Help: "When the job's checkpoint was last saved (Unix time)."}, job),
+		cursor: f.NewGaugeVec(prometheus.GaugeOpts{Name: "alertexport_checkpoint_cursor_timestamp_seconds",
+			Help: "The job's cursor: the newest alert update time fully exported (Unix time)."}, job),
+		leaseHeld: f.NewGaugeVec(prometheus.GaugeOpts{Name: "alertexport_lease_held",
+			Help: "1 while this replica holds the job's lease and runs it."}, job),
+		lateness: f.NewHistogramVec(prometheus.HistogramOpts{Name: "alertexport_alert_lateness_seconds",
+			Help:    "How far behind the cursor alerts appeared (indexed late by the API); near the lookback means raise it.",
+			Buckets: []float64{1, 5, 15, 30, 60, 120, 300, 600, 1200, 3600}}, job),
+	}
+}
+
+// APICall records one request to a Defender API (httpclient.API.Observe).
+func (m *Metrics) APICall(c httpclient.Call) {
+	m.apiRequests.WithLabelValues(c.Tenant, c.API, strconv.Itoa(c.Status)).Inc()
+	m.apiDuration.WithLabelValues(c.Tenant, c.API).Observe(c.Duration.Seconds())
+}
+
+// Token records a token request (auth.Options.Observe); answers from MSAL's cache are not
+// requests.
+func (m *Metrics) Token(e auth.Event) {
+	if e.FromCache {
+		return
+	}
+	result := "ok"
+	if e.Err != nil {
+		result = "error"
+	}
+	m.tokenRequests.WithLabelValues(e.Tenant, result).Inc()
+}
+
+// Late returns the lateness observer for one job (endpoint.Options.Late).
+func (m *Metrics) Late(tenant, source string) func(time.Duration) {
+	h := m.lateness.WithLabelValues(tenant, source)
+	return func(d time.Duration) { h.Observe(d.Seconds()) }
+}

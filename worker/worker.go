@@ -1,0 +1,249 @@
+// Package worker runs the export: one job per enabled (tenant, source), each on its cron
+// schedule, each poll → publish → checkpoint, with the metrics and health of SPEC §5. It knows
+// the Source and Sink interfaces and the checkpoint Store, nothing of any one API or of NATS
+// beyond KV.
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	"github.com/alertexport/alertexport/sinks"
+	"github.com/alertexport/alertexport/sources"
+)
+
+// Job is one (tenant, source) to export.
+type Job struct {
+	Tenant, Source string
+	Schedule       cron.Schedule // evaluated in UTC
+	Poller         sources.Source
+}
+
+// Key is the job's checkpoint key: <tenant>.<source>.
+func (j Job) Key() string { return j.Tenant + "." + j.Source }
+
+// Options configures a Worker.
+type Options struct {
+	Jobs    []Job
+	Sink    sinks.Sink
+	Store   Store
+	Metrics *Metrics     // nil = a fresh registry
+	Logger  *slog.Logger // nil = discard
+	// StopGrace is how long a stop lets a running poll finish before abandoning it (its
+	// checkpoint stays where it was); 0 = 10 s.
+	StopGrace time.Duration
+	// Connected reports whether NATS is connected, for /readyz; nil = always.
+	Connected func() bool
+	Now       func() time.Time // nil = time.Now
+}
+
+// Worker schedules and runs the jobs.
+type Worker struct {
+	o    Options
+	log  *slog.Logger
+	jobs []*job
+
+	mu      sync.Mutex
+	stopped bool
+	running sync.WaitGroup
+}
+
+// job is a Job with its state.
+type job struct {
+	Job
+	interval time.Duration
+
+	mu           sync.Mutex
+	failingSince time.Time // zero while the last poll succeeded (or none ran yet)
+	lastErr      error
+}
+
+// New prepares a worker; Run starts it.
+func New(o Options) (*Worker, error) {
+	if o.Sink == nil || o.Store == nil {
+		return nil, errors.New("worker: a sink and a store are required")
+	}
+	if o.Metrics == nil {
+		o.Metrics = NewMetrics()
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.StopGrace <= 0 {
+		o.StopGrace = 10 * time.Second
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	w := &Worker{o: o, log: o.Logger}
+	for _, j := range o.Jobs {
+		if j.Schedule == nil || j.Poller == nil {
+			return nil, fmt.Errorf("worker: job %s has no schedule or source", j.Key())
+		}
+		w.jobs = append(w.jobs, &job{Job: j, interval: interval(j.Schedule, o.Now())})
+		// Until leases arrive every replica runs every job.
+		o.Metrics.leaseHeld.WithLabelValues(j.Tenant, j.Source).Set(1)
+	}
+	return w, nil
+}
+
+// interval is the time between two runs of s after now (cron schedules may be irregular; this
+// is the next gap).
+func interval(s cron.Schedule, now time.Time) time.Duration {
+	a := s.Next(now.UTC())
+	return s.Next(a).Sub(a)
+}
+
+// Run polls every job once at once, then on its schedule, until ctx ends; then it stops
+// scheduling, lets running polls finish for StopGrace, abandons the rest (their checkpoints stay)
+// and returns.
+func (w *Worker) Run(ctx context.Context) error {
+	jobsCtx, abandon := context.WithCancel(context.WithoutCancel(ctx))
+	defer abandon()
+	logger := cronLogger{w.log}
+	c := cron.New(cron.WithLocation(time.UTC), cron.WithLogger(logger),
+		// SkipIfStillRunning outside, Recover inside: a panicking poll must give its token
+		// back (research/libs.md §4).
+		cron.WithChain(cron.SkipIfStillRunning(logger), cron.Recover(logger)))
+	var first []cron.Job
+	for _, j := range w.jobs {
+		id := c.Schedule(j.Schedule, cron.FuncJob(func() { w.poll(jobsCtx, j) }))
+		first = append(first, c.Entry(id).WrappedJob)
+	}
+	c.Start()
+	for _, job := range first {
+		go job.Run() // through the chain, so the schedule's first tick skips while it runs
+	}
+	w.log.Info("worker started", "jobs", len(w.jobs))
+
+	<-ctx.Done()
+	w.mu.Lock()
+	w.stopped = true
+	w.mu.Unlock()
+	c.Stop() // no new polls; running ones (cron's and the first) are tracked by w.running
+	done := make(chan struct{})
+	go func() { w.running.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(w.o.StopGrace):
+		w.log.Warn("stopping: abandoning running polls; their checkpoints stay where they were", "grace", w.o.StopGrace)
+		abandon()
+		<-done
+	}
+	w.log.Info("worker stopped")
+	return nil
+}
+
+// poll runs one poll of j: load the checkpoint, hand each batch to the sink, save the
+// checkpoint a batch carries once the sink has accepted everything before it.
+func (w *Worker) poll(ctx context.Context, j *job) {
+	w.mu.Lock()
+	if w.stopped {
+		w.mu.Unlock()
+		return
+	}
+	w.running.Add(1)
+	w.mu.Unlock()
+	defer w.running.Done()
+
+	m := w.o.Metrics
+	m.polls.WithLabelValues(j.Tenant, j.Source).Inc()
+	start := w.o.Now()
+	published, err := w.pollOnce(ctx, j)
+	if err != nil {
+		m.pollErrors.WithLabelValues(j.Tenant, j.Source).Inc()
+		j.mu.Lock()
+		if j.failingSince.IsZero() {
+			j.failingSince = start
+		}
+		j.lastErr = err
+		j.mu.Unlock()
+		w.log.Error("poll failed; the checkpoint did not move", "tenant", j.Tenant, "source", j.Source, "published", published, "err", err)
+		return
+	}
+	j.mu.Lock()
+	j.failingSince, j.lastErr = time.Time{}, nil
+	j.mu.Unlock()
+	m.lastSuccess.WithLabelValues(j.Tenant, j.Source).Set(float64(w.o.Now().Unix()))
+	lvl := slog.LevelDebug
+	if published > 0 {
+		lvl = slog.LevelInfo
+	}
+	w.log.Log(ctx, lvl, "poll done", "tenant", j.Tenant, "source", j.Source, "published", published, "took", w.o.Now().Sub(start).Round(time.Millisecond))
+}
+
+func (w *Worker) pollOnce(ctx context.Context, j *job) (int, error) {
+	key := j.Key()
+	cp, rev, err := w.o.Store.Load(ctx, key)
+	if err != nil {
+		return 0, err
+	}
+	m := w.o.Metrics
+	published := 0
+	err = j.Poller.Poll(ctx, cp, func(ctx context.Context, b sources.Batch) error {
+		if len(b.Messages) > 0 {
+			dup, err := w.o.Sink.Publish(ctx, b.Messages)
+			if err != nil {
+				return fmt.Errorf("publishing: %w", err)
+			}
+			for i := range b.Messages {
+				msg := &b.Messages[i]
+				switch {
+				case i < len(dup) && dup[i]:
+					m.duplicates.WithLabelValues(j.Tenant, j.Source).Inc()
+				case msg.Alert == nil:
+					m.deadLetters.WithLabelValues(j.Tenant, j.Source).Inc()
+					w.log.Warn("alert published as a dead letter", "tenant", j.Tenant, "source", j.Source, "msg_id", msg.MsgID, "err", msg.Err)
+				default:
+					published++
+					m.published.WithLabelValues(j.Tenant, j.Source, msg.Alert.Severity, msg.Alert.Event).Inc()
+				}
+			}
+		}
+		if b.Checkpoint != nil {
+			next, err := w.o.Store.Save(ctx, key, b.Checkpoint, rev)
+			if err != nil {
+				return err
+			}
+			rev = next
+			m.lastCheckpoint.WithLabelValues(j.Tenant, j.Source).Set(float64(w.o.Now().Unix()))
+			if !b.Checkpoint.Cursor.IsZero() {
+				m.cursor.WithLabelValues(j.Tenant, j.Source).Set(float64(b.Checkpoint.Cursor.UnixNano()) / 1e9)
+			}
+		}
+		return nil
+	})
+	return published, err
+}
+
+// Ready is /readyz: NATS is connected and no job has been failing for longer than three of its
+// intervals. The reason says what is wrong.
+func (w *Worker) Ready() (bool, string) {
+	if w.o.Connected != nil && !w.o.Connected() {
+		return false, "NATS is not connected"
+	}
+	now := w.o.Now()
+	for _, j := range w.jobs {
+		j.mu.Lock()
+		since, err := j.failingSince, j.lastErr
+		j.mu.Unlock()
+		if !since.IsZero() && now.Sub(since) > 3*j.interval {
+			return false, fmt.Sprintf("%s has been failing since %s: %v", j.Key(), since.UTC().Format(time.RFC3339), err)
+		}
+	}
+	return true, "ok"
+}
+
+// cronLogger sends robfig/cron's logs to slog (its default logger writes to stdout).
+type cronLogger struct{ l *slog.Logger }
+
+func (c cronLogger) Info(msg string, kv ...any) { c.l.Debug("cron: "+msg, kv...) }
+func (c cronLogger) Error(err error, msg string, kv ...any) {
+	c.l.Error("cron: "+msg, append(kv, "err", err)...)
+}
