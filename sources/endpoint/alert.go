@@ -38,27 +38,26 @@ type alert struct {
 
 // evidence is one item of an alert's evidence ($expand=evidence).
 type evidence struct {
-	EntityType            *string    `json:"entityType"`
-	SHA1                  *string    `json:"sha1"`
-	SHA256                *string    `json:"sha256"`
-	FileName              *string    `json:"fileName"`
-	FilePath              *string    `json:"filePath"`
-	ProcessID             flexInt    `json:"processId"`
-	ProcessCommandLine    *string    `json:"processCommandLine"`
-	ParentProcessID       flexInt    `json:"parentProcessId"`
-	ParentProcessFileName *string    `json:"parentProcessFileName"`
-	IPAddress             *string    `json:"ipAddress"`
-	URL                   *string    `json:"url"`
-	RegistryKey           *string    `json:"registryKey"`
-	RegistryHive          *string    `json:"registryHive"`
-	RegistryValueType     *string    `json:"registryValueType"`
-	RegistryValue         *string    `json:"registryValue"`
-	AccountName           *string    `json:"accountName"`
-	DomainName            *string    `json:"domainName"`
-	UserSID               *string    `json:"userSid"`
-	AADUserID             *string    `json:"aadUserId"`
-	UserPrincipalName     *string    `json:"userPrincipalName"`
-	EvidenceCreationTime  *time.Time `json:"evidenceCreationTime"`
+	EntityType            *string `json:"entityType"`
+	SHA1                  *string `json:"sha1"`
+	SHA256                *string `json:"sha256"`
+	FileName              *string `json:"fileName"`
+	FilePath              *string `json:"filePath"`
+	ProcessID             flexInt `json:"processId"`
+	ProcessCommandLine    *string `json:"processCommandLine"`
+	ParentProcessID       flexInt `json:"parentProcessId"`
+	ParentProcessFileName *string `json:"parentProcessFileName"`
+	IPAddress             *string `json:"ipAddress"`
+	URL                   *string `json:"url"`
+	RegistryKey           *string `json:"registryKey"`
+	RegistryHive          *string `json:"registryHive"`
+	RegistryValueType     *string `json:"registryValueType"`
+	RegistryValue         *string `json:"registryValue"`
+	AccountName           *string `json:"accountName"`
+	DomainName            *string `json:"domainName"`
+	UserSID               *string `json:"userSid"`
+	AADUserID             *string `json:"aadUserId"`
+	UserPrincipalName     *string `json:"userPrincipalName"`
 }
 
 // user is relatedUser ({"userName","domainName"}, or "DOMAIN\name" as the property table's
@@ -147,20 +146,16 @@ func (f *flexString) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// flexInt is a process ID: a number, or a numeric string.
+// flexInt is a process ID: a number, or a numeric string. Anything else ("n/a") is no process
+// ID rather than a reason to dead-letter the whole alert; raw keeps what was sent.
 type flexInt struct{ n *int64 }
 
 func (f *flexInt) UnmarshalJSON(b []byte) error {
-	if bytes.Equal(b, []byte("null")) {
-		f.n = nil
-		return nil
-	}
-	b = bytes.Trim(b, `"`)
+	f.n = nil
 	var n int64
-	if err := json.Unmarshal(b, &n); err != nil {
-		return fmt.Errorf("want an integer: %w", err)
+	if json.Unmarshal(bytes.Trim(b, `"`), &n) == nil {
+		f.n = &n
 	}
-	f.n = &n
 	return nil
 }
 

@@ -23,6 +23,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/alertexport/alertexport/config"
 	"github.com/alertexport/alertexport/sources"
@@ -42,6 +43,11 @@ const tick = 100 * time.Nanosecond
 
 // Limits are the documented call rates of List alerts, per tenant (research A3).
 var Limits = []httpclient.Limit{{Requests: 100, Per: time.Minute}, {Requests: 1500, Per: time.Hour}}
+
+// maxRequests bounds one poll: a million 10,000-alert pages is far beyond any tenant, so
+// reaching it means the API does not behave as documented, and looping on would only burn the
+// tenant's call budget.
+const maxRequests = 100_000
 
 // maxSkipPasses bounds the re-reads of one instant that holds more alerts than a page: see
 // fetchBySkip.
@@ -136,19 +142,35 @@ func (w window) instant() bool { return !w.upd.hi.IsZero() && w.upd.hi.Sub(w.upd
 
 // stats are what a fetch learned about a window.
 type stats struct {
+	w              window
 	n              int  // alerts returned
+	inside         int  // of which inside the window asked for
 	more           bool // the answer said there is more (a nextLink)
 	minUpd, maxUpd time.Time
 	minCre, maxCre time.Time
 }
 
+// note takes a returned alert's times into the sample that guides splitting. Only alerts inside
+// the window count: an API that answered outside it must not make the split wider.
 func (st *stats) note(a *alert) {
-	if t := a.LastUpdateTime; t != nil {
-		st.minUpd, st.maxUpd = widen(st.minUpd, st.maxUpd, *t)
+	u, c := a.LastUpdateTime, a.AlertCreationTime
+	if u == nil || !st.w.upd.has(*u) {
+		return
 	}
-	if t := a.AlertCreationTime; t != nil {
-		st.minCre, st.maxCre = widen(st.minCre, st.maxCre, *t)
+	switch {
+	case st.w.creNull && c != nil, st.w.byCre && (c == nil || !st.w.cre.has(*c)):
+		return
 	}
+	st.inside++
+	st.minUpd, st.maxUpd = widen(st.minUpd, st.maxUpd, *u)
+	if c != nil {
+		st.minCre, st.maxCre = widen(st.minCre, st.maxCre, *c)
+	}
+}
+
+// has reports whether t is in the span.
+func (s span) has(t time.Time) bool {
+	return (s.lo.IsZero() || !t.Before(s.lo)) && (s.hi.IsZero() || t.Before(s.hi))
 }
 
 func widen(lo, hi, t time.Time) (time.Time, time.Time) {
@@ -164,17 +186,24 @@ func widen(lo, hi, t time.Time) (time.Time, time.Time) {
 
 // poll is one run of Poll.
 type poll struct {
-	src     *Source
-	emit    sources.Emit
-	cp      sources.Checkpoint // the working copy, handed to emit at checkpoints
-	prev    time.Time          // the cursor the poll started from
-	pending []sources.Message
-	dirty   bool // cp changed since it was last handed to emit
+	src      *Source
+	emit     sources.Emit
+	cp       sources.Checkpoint // the working copy, handed to emit at checkpoints
+	prev     time.Time          // the cursor the poll started from
+	lower    time.Time          // the poll's lower bound on lastUpdateTime
+	pending  []sources.Message
+	dirty    bool            // cp changed since it was last handed to emit
+	exported map[string]bool // alert IDs exported by this poll (Seen forgets as the cursor moves)
+	requests int             // requests made, against maxRequests
+}
+
+func (s *Source) newPoll(cp sources.Checkpoint, emit sources.Emit) *poll {
+	return &poll{src: s, emit: emit, cp: clone(cp), prev: cp.Cursor, exported: map[string]bool{}}
 }
 
 // Poll implements sources.Source.
 func (s *Source) Poll(ctx context.Context, cp sources.Checkpoint, emit sources.Emit) error {
-	p := &poll{src: s, emit: emit, cp: clone(cp), prev: cp.Cursor}
+	p := s.newPoll(cp, emit)
 	var lower time.Time
 	switch {
 	case !cp.Cursor.IsZero():
@@ -183,9 +212,14 @@ func (s *Source) Poll(ctx context.Context, cp sources.Checkpoint, emit sources.E
 		lower = cp.Origin // no alert seen yet: keep reaching back to where the job began
 	default:
 		lower = s.opts.Now().UTC().Round(0).Add(-s.startFrom).Truncate(tick)
+		// Saved before anything is read: a first poll that fails still fixes where the job
+		// began, instead of letting it slide with the clock.
 		p.cp.Origin = lower
-		p.dirty = true
+		if err := p.flush(ctx, &p.cp); err != nil {
+			return err
+		}
 	}
+	p.lower = lower
 	todo := []window{{upd: span{lo: lower}}} // a stack, earliest window on top
 	for len(todo) > 0 {
 		w := todo[len(todo)-1]
@@ -201,6 +235,10 @@ func (s *Source) Poll(ctx context.Context, cp sources.Checkpoint, emit sources.E
 			return err
 		}
 		if !w.skip && (st.n >= s.opts.PageSize || st.more) {
+			if st.inside == 0 {
+				return fmt.Errorf("tenant %q: endpoint API: a full answer for lastUpdateTime in [%s, %s) held no alert inside that range; the API does not filter as documented",
+					s.id.tenant, w.upd.lo.Format(time.RFC3339Nano), w.upd.hi.Format(time.RFC3339Nano))
+			}
 			parts := split(w, st)
 			s.opts.Logger.Debug("window full, splitting", "tenant", s.id.tenant, "from", w.upd.lo, "to", w.upd.hi, "parts", len(parts))
 			for i := len(parts) - 1; i >= 0; i-- {
@@ -255,9 +293,12 @@ func (p *poll) flush(ctx context.Context, cp *sources.Checkpoint) error {
 // fetch asks for one window (at offset skip) and takes in what comes back.
 func (p *poll) fetch(ctx context.Context, w window, skip int) (stats, error) {
 	var st stats
+	if p.requests++; p.requests > maxRequests {
+		return st, fmt.Errorf("tenant %q: endpoint API: gave up after %d requests in one poll; the API's answers do not narrow down as documented", p.src.id.tenant, maxRequests)
+	}
 	u := p.src.query(w, skip)
 	err := p.src.api.Get(ctx, u, func(body io.Reader) error {
-		st = stats{} // a retried request starts over; versions taken in are not taken twice
+		st = stats{w: w} // a retried request starts over; versions taken in are not taken twice
 		rest, err := page.Decode(body, "value", func(raw []byte) error {
 			st.n++
 			return p.take(ctx, raw, &st)
@@ -311,8 +352,30 @@ func (e publishError) Unwrap() error { return e.err }
 func (p *poll) take(ctx context.Context, raw []byte, st *stats) error {
 	s := p.src
 	var a alert
-	if err := json.Unmarshal(raw, &a); err != nil {
-		return p.dead(ctx, raw, err)
+	err := json.Unmarshal(raw, &a)
+	if err == nil && !utf8.Valid(raw) {
+		err = errors.New("the alert is not valid UTF-8")
+	}
+	if err != nil {
+		// Keep the version when it can be read, so the dead letter has its message ID and is
+		// not handed over again at every re-read of the overlap.
+		var v struct {
+			ID             string     `json:"id"`
+			LastUpdateTime *time.Time `json:"lastUpdateTime"`
+		}
+		if json.Unmarshal(raw, &v) != nil || v.ID == "" || v.LastUpdateTime == nil {
+			return p.dead(ctx, raw, err)
+		}
+		a = alert{ID: v.ID, LastUpdateTime: v.LastUpdateTime}
+		st.note(&a)
+		t := v.LastUpdateTime.UTC()
+		if p.cp.Seen.Has(v.ID, t) {
+			return nil
+		}
+		p.cp.Seen.Add(v.ID, t)
+		p.exported[v.ID] = true
+		p.pending = append(p.pending, sources.Message{MsgID: envelope.MsgID(s.id.tenant, Name, v.ID, t), Tenant: s.id.tenant, Source: Name, Raw: raw, Err: err})
+		return p.flushIfFull(ctx)
 	}
 	st.note(&a)
 	if a.ID == "" || a.LastUpdateTime == nil {
@@ -328,6 +391,7 @@ func (p *poll) take(ctx context.Context, raw []byte, st *stats) error {
 	event := p.event(&a)
 	env, err := normalize(&a, raw, s.id, event)
 	p.cp.Seen.Add(a.ID, t)
+	p.exported[a.ID] = true
 	msgID := envelope.MsgID(s.id.tenant, Name, a.ID, t)
 	if err != nil {
 		p.pending = append(p.pending, sources.Message{MsgID: msgID, Tenant: s.id.tenant, Source: Name, Raw: raw, Err: err})
@@ -337,10 +401,16 @@ func (p *poll) take(ctx context.Context, raw []byte, st *stats) error {
 	if !p.prev.IsZero() && t.Before(p.prev) && s.opts.Late != nil {
 		s.opts.Late(p.prev.Sub(t))
 	}
-	if len(p.pending) >= s.opts.BatchSize {
-		if err := p.flush(ctx, nil); err != nil {
-			return publishError{err}
-		}
+	return p.flushIfFull(ctx)
+}
+
+// flushIfFull hands the pending messages over once there is a batch of them.
+func (p *poll) flushIfFull(ctx context.Context) error {
+	if len(p.pending) < p.src.opts.BatchSize {
+		return nil
+	}
+	if err := p.flush(ctx, nil); err != nil {
+		return publishError{err}
 	}
 	return nil
 }
@@ -351,22 +421,19 @@ func (p *poll) dead(ctx context.Context, raw []byte, cause error) error {
 	sum := sha256.Sum256(raw)
 	msgID := p.src.id.tenant + "." + Name + ".deadletter." + hex.EncodeToString(sum[:12])
 	p.pending = append(p.pending, sources.Message{MsgID: msgID, Tenant: p.src.id.tenant, Source: Name, Raw: raw, Err: cause})
-	if len(p.pending) >= p.src.opts.BatchSize {
-		if err := p.flush(ctx, nil); err != nil {
-			return publishError{err}
-		}
-	}
-	return nil
+	return p.flushIfFull(ctx)
 }
 
-// event says whether this version is the alert's first export. It is not when an earlier
-// version is in the overlap, or when the alert was created inside the span earlier polls
-// already covered (after the job's origin, before this poll's reach).
+// event says whether this version is the alert's first export: "created" when the alert was
+// created inside what this poll reads (at or after its lower bound) and no earlier version of
+// it was exported (in the overlap, or earlier in this poll); "updated" otherwise — including an
+// alert created before the job's coverage began, whose creation nobody exported. The rule
+// depends only on the alert and the poll, so a version re-sent after a crash gets the same event.
 func (p *poll) event(a *alert) string {
-	if p.cp.Seen.HasAny(a.ID) {
+	if p.exported[a.ID] || p.cp.Seen.HasAny(a.ID) {
 		return envelope.Updated
 	}
-	if c := a.AlertCreationTime; c != nil && !p.prev.IsZero() && !c.Before(p.cp.Origin) && c.Before(p.prev.Add(-p.src.lookback)) {
+	if c := a.AlertCreationTime; c != nil && c.Before(p.lower) {
 		return envelope.Updated
 	}
 	return envelope.Created
@@ -430,7 +497,8 @@ func split(w window, st stats) []window {
 		if ok {
 			return out
 		}
-		return []window{{upd: w.upd, creNull: true, skip: true}}
+		// No creation time to cut by: page the whole instant (with and without one).
+		return []window{{upd: w.upd, skip: true}}
 	case w.byCre && (w.cre.lo.IsZero() || w.cre.hi.IsZero() || w.cre.hi.Sub(w.cre.lo) > tick):
 		spans, ok := cut(w.cre, st.minCre, st.maxCre)
 		for _, r := range spans {

@@ -3,6 +3,7 @@ package endpoint
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"net/url"
 	"slices"
@@ -25,6 +26,17 @@ func checkExactlyOnce(t *testing.T, f *fixture, e *exporter) {
 	}
 	if m := e.missing(f.visible()); len(m) > 0 {
 		t.Errorf("%d visible versions never exported, e.g. %v", len(m), m[:min(5, len(m))])
+	}
+	created := map[string]int{}
+	for _, env := range e.envs {
+		if env.Event == envelope.Created {
+			created[env.ID]++
+		}
+	}
+	for id, n := range created {
+		if n > 1 {
+			t.Errorf("alert %s was exported as created %d times", id, n)
+		}
 	}
 }
 
@@ -152,7 +164,11 @@ func TestAlertsUpdatedWhilePaging(t *testing.T) {
 func TestAlertUpdatedThreeTimes(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, setup{})
-	ids := f.ep.Generate(1, simulator.Generate{})
+	now := f.clock.Now()
+	created := now.Add(-time.Minute)
+	f.ep.Put(simulator.EndpointAlert{ID: "da639310000000000000_42", Severity: "High", Status: "New", Title: "Suspicious PowerShell",
+		Category: "Execution", DetectionSource: "WindowsDefenderAtp", AlertCreationTime: &created, LastUpdateTime: &now}, now)
+	ids := []string{"da639310000000000000_42"}
 	e := newExporter(t, f.newSource(Options{}))
 	e.mustPoll(t)
 	for i, st := range []string{"InProgress", "InProgress", "Resolved"} {
@@ -347,9 +363,9 @@ func TestTokenExpiryMidBackfill(t *testing.T) {
 	now := f.clock.Now()
 	f.ep.Generate(1500, simulator.Generate{From: now.Add(-20 * time.Hour), To: now.Add(-time.Hour)})
 	e := newExporter(t, f.newSource(Options{PageSize: 200, BatchSize: 100}))
-	jumped := false
+	emits, jumped := 0, false
 	e.during = func() {
-		if !jumped {
+		if emits++; emits > 1 && !jumped { // after a page was read with the first token
 			// Two hours pass for the simulator: the token MSAL cached (valid by the local clock)
 			// has expired for the API.
 			f.clock.Advance(2 * time.Hour)
@@ -453,10 +469,10 @@ func TestDeadLetters(t *testing.T) {
 	f := newFixture(t, setup{})
 	src := f.newSource(Options{})
 	var got []sources.Message
-	p := &poll{src: src, cp: sources.Checkpoint{Seen: sources.Seen{}}, emit: func(_ context.Context, b sources.Batch) error {
+	p := src.newPoll(sources.Checkpoint{}, func(_ context.Context, b sources.Batch) error {
 		got = append(got, b.Messages...)
 		return nil
-	}}
+	})
 	for _, raw := range []string{
 		`{"id":"a","lastUpdateTime":"2025-01-01T00:00:00Z","severity":7}`,
 		`{"id":"b","lastUpdateTime":"not a time"}`,
@@ -482,12 +498,36 @@ func TestDeadLetters(t *testing.T) {
 			t.Errorf("dead letter without reason, bytes, message ID, tenant or source: %+v", m)
 		default:
 			dead++
-			if !strings.HasPrefix(m.MsgID, "contoso.endpoint.deadletter.") {
+			// With an id and a lastUpdateTime a dead letter keeps its version's message ID.
+			if !strings.HasPrefix(m.MsgID, "contoso.endpoint.deadletter.") && !strings.HasPrefix(m.MsgID, "contoso.endpoint.a.") && !strings.HasPrefix(m.MsgID, "contoso.endpoint.d.") {
 				t.Errorf("dead letter msg ID %q", m.MsgID)
 			}
 		}
 	}
-	if dead != 4 || alerts != 2 {
-		t.Errorf("%d dead letters and %d alerts, want 4 and 2", dead, alerts)
+	if dead != 5 || alerts != 1 {
+		t.Errorf("%d dead letters and %d alerts, want 5 and 1", dead, alerts)
+	}
+}
+
+// TestCrowdedInstantWithoutCreationTimes: more than a page of alerts share one lastUpdateTime
+// and have no alertCreationTime, and one at that instant has one; all are exported.
+func TestCrowdedInstantWithoutCreationTimes(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, setup{})
+	at := f.clock.Now().Add(-time.Hour)
+	created := at.Add(-time.Minute)
+	for i := range 301 {
+		a := simulator.EndpointAlert{ID: fmt.Sprintf("da639300000000000000_%d", i), Severity: "Low", Status: "New",
+			Title: "crowded", Category: "Execution", DetectionSource: "WindowsDefenderAtp", LastUpdateTime: &at}
+		if i == 300 {
+			a.AlertCreationTime = &created
+		}
+		f.ep.Put(a, at)
+	}
+	e := newExporter(t, f.newSource(Options{PageSize: 100}))
+	e.mustPoll(t)
+	checkExactlyOnce(t, f, e)
+	if len(e.got) != 301 {
+		t.Errorf("exported %d, want 301", len(e.got))
 	}
 }

@@ -139,7 +139,6 @@ func TestNormalizeRejects(t *testing.T) {
 		`{"id":"x","lastUpdateTime":"2025-01-01T00:00:00Z","mitreTechniques":{"a":1}}`,
 		`{"id":"x","lastUpdateTime":"2025-01-01T00:00:00Z","relatedUser":17}`,
 		`{"id":"x","lastUpdateTime":"2025-01-01T00:00:00Z","incidentId":true}`,
-		`{"id":"x","lastUpdateTime":"2025-01-01T00:00:00Z","evidence":[{"processId":"four"}]}`,
 		`{"id":7,"lastUpdateTime":"2025-01-01T00:00:00Z"}`,
 	} {
 		var a alert

@@ -3,11 +3,14 @@ package httpclient
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -58,9 +61,15 @@ type API struct {
 	Retry   Retry    // zero = DefaultRetry
 	Logger  *slog.Logger
 	Observe func(Call) // nil = none
+	// Idle cuts off a response whose body stops arriving for this long; 0 = 2 minutes.
+	Idle time.Duration
 	// Forbidden is the fix to name when the API answers 403.
 	Forbidden string
 }
+
+// maxRetryAfter caps what a Retry-After may hold every caller of a tenant back: a broken or
+// hostile value (a day, a century) must not silently stall a job.
+const maxRetryAfter = 15 * time.Minute
 
 // BodyError wraps a failure to read or decode a response body: a truncated page or broken
 // JSON. The call is retried, since the same request usually succeeds the next time.
@@ -146,6 +155,9 @@ func (a *API) attempt(ctx context.Context, u string, read func(io.Reader) error,
 	if err != nil {
 		return backoff.Permanent(err) // sources/auth has retried what was worth it
 	}
+	// A page that stops arriving is cut off (idleReader) by cancelling the attempt's context.
+	ctx, cancelAttempt := context.WithCancelCause(ctx)
+	defer cancelAttempt(nil)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return backoff.Permanent(err)
@@ -159,16 +171,29 @@ func (a *API) attempt(ctx context.Context, u string, read func(io.Reader) error,
 		if ctx.Err() != nil {
 			return backoff.Permanent(context.Cause(ctx))
 		}
-		return a.fail(u, 0, nil, err)
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // its message repeats the URL with the query
+		}
+		e := a.fail(u, 0, nil, err)
+		if fix := permanentNetworkError(err); fix != "" {
+			e.Fix = fix
+			return backoff.Permanent(e)
+		}
+		return e
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode == http.StatusOK {
-		err := read(resp.Body)
+		body := newIdleReader(resp.Body, a.idle(), cancelAttempt)
+		err := read(body)
+		body.stop()
 		a.observe(resp.StatusCode, start, err)
 		var be *BodyError
 		switch {
 		case err == nil:
 			return nil
+		case errors.Is(context.Cause(ctx), errIdle):
+			return a.fail(u, resp.StatusCode, nil, errIdle)
 		case ctx.Err() != nil:
 			return backoff.Permanent(context.Cause(ctx))
 		case errors.As(err, &be):
@@ -182,7 +207,7 @@ func (a *API) attempt(ctx context.Context, u string, read func(io.Reader) error,
 	e := a.fail(u, resp.StatusCode, body, nil)
 	switch s := resp.StatusCode; {
 	case s == http.StatusTooManyRequests:
-		wait := retryAfter(resp.Header.Get("Retry-After"), time.Now())
+		wait := min(retryAfter(resp.Header.Get("Retry-After"), time.Now()), maxRetryAfter)
 		a.Limiter.Pause(wait)
 		bo.hint = wait
 		e.Fix = ""
@@ -311,3 +336,55 @@ func (b *hinted) NextBackOff() time.Duration {
 	b.hint, b.now = 0, false
 	return next
 }
+
+func (a *API) idle() time.Duration {
+	if a.Idle > 0 {
+		return a.Idle
+	}
+	return 2 * time.Minute
+}
+
+// permanentNetworkError says what to fix for network errors that asking again will not cure:
+// a certificate that is not trusted, a host name that does not resolve. "" for the others.
+func permanentNetworkError(err error) string {
+	var unknownCA x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	var verify *tls.CertificateVerificationError
+	var dns *net.DNSError
+	switch {
+	case errors.As(err, &unknownCA), errors.As(err, &verify):
+		return "the API's TLS certificate is not trusted here: if a TLS-inspecting proxy is in the way, add its CA to [worker] ca_file"
+	case errors.As(err, &hostErr):
+		return "the API's certificate does not match its host: check api_url"
+	case errors.As(err, &dns) && dns.IsNotFound:
+		return "the API host does not resolve: check api_url and the cloud"
+	}
+	return ""
+}
+
+// errIdle: the response body stopped arriving.
+var errIdle = errors.New("the response stopped arriving (no data for the idle timeout)")
+
+// idleReader cancels the request when a Read waits longer than the idle timeout. Only time
+// spent waiting in Read counts: the caller may take long between reads (publishing).
+type idleReader struct {
+	r      io.Reader
+	idle   time.Duration
+	cancel context.CancelCauseFunc
+	timer  *time.Timer
+}
+
+func newIdleReader(r io.Reader, idle time.Duration, cancel context.CancelCauseFunc) *idleReader {
+	t := time.AfterFunc(time.Hour, func() { cancel(errIdle) })
+	t.Stop()
+	return &idleReader{r: r, idle: idle, cancel: cancel, timer: t}
+}
+
+func (r *idleReader) Read(p []byte) (int, error) {
+	r.timer.Reset(r.idle)
+	n, err := r.r.Read(p)
+	r.timer.Stop()
+	return n, err
+}
+
+func (r *idleReader) stop() { r.timer.Stop() }

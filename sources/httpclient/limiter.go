@@ -2,6 +2,7 @@ package httpclient
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -51,11 +52,34 @@ func (l *Limiter) Wait(ctx context.Context) error {
 		return nil
 	}
 	for {
+		if err := l.waitPause(ctx); err != nil {
+			return err
+		}
+		for _, b := range l.buckets {
+			if err := b.Wait(ctx); err != nil {
+				return err
+			}
+		}
+		// A pause may have begun while waiting for the buckets (another caller got a 429).
+		l.mu.Lock()
+		paused := time.Now().Before(l.pausedUntil)
+		l.mu.Unlock()
+		if !paused {
+			return nil
+		}
+	}
+}
+
+func (l *Limiter) waitPause(ctx context.Context) error {
+	for {
 		l.mu.Lock()
 		d := time.Until(l.pausedUntil)
 		l.mu.Unlock()
 		if d <= 0 {
-			break
+			return nil
+		}
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
+			return fmt.Errorf("the API asked to wait %v, longer than this call may take", d.Round(time.Second))
 		}
 		t := time.NewTimer(d)
 		select {
@@ -65,12 +89,6 @@ func (l *Limiter) Wait(ctx context.Context) error {
 		case <-t.C:
 		}
 	}
-	for _, b := range l.buckets {
-		if err := b.Wait(ctx); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // Pause holds every caller back for d: the API said to wait (Retry-After), and asking again

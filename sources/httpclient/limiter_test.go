@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"strings"
 	"testing"
 	"time"
 )
@@ -39,8 +40,13 @@ func TestLimiterPause(t *testing.T) {
 	l.Pause(time.Hour)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
-	if err := l.Wait(ctx); !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("Wait during a pause = %v, want the context's deadline", err)
+	if err := l.Wait(ctx); err == nil || !strings.Contains(err.Error(), "asked to wait 1h0m0s") {
+		t.Errorf("Wait during a pause longer than the caller's deadline = %v, want an error at once saying so", err)
+	}
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	cancel2()
+	if err := l.Wait(ctx2); !errors.Is(err, context.Canceled) {
+		t.Errorf("Wait with a cancelled context = %v", err)
 	}
 	var nilLimiter *Limiter
 	if err := nilLimiter.Wait(context.Background()); err != nil {
