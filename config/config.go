@@ -131,6 +131,9 @@ type Problem struct {
 	Line int    // 0 when unknown
 	Key  string // e.g. tenant[0].endpoint.api_url; "" for the whole file
 	Msg  string
+	// Environment marks a warning about what the file points to (an unset variable, an
+	// unreadable file): fine for `validate`, fatal for `run`, which needs them.
+	Environment bool
 }
 
 func (p Problem) String() string {

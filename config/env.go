@@ -98,7 +98,7 @@ func (c *checker) checkEnvironment(cfg *Config) {
 		for _, f := range []struct{ key, path string }{{"nats.creds_file", n.CredsFile}, {"nats.nkey_seed_file", n.NkeySeedFile}, {"nats.cert_file", n.CertFile}, {"nats.key_file", n.KeyFile}} {
 			if f.path != "" {
 				if _, err := readFile(f.key, f.path); err != nil {
-					c.warnf(f.key, "%v", err)
+					c.envWarnf(f.key, "%v", err)
 				}
 			}
 		}
@@ -107,7 +107,7 @@ func (c *checker) checkEnvironment(cfg *Config) {
 		}
 		for _, e := range []struct{ key, name string }{{"nats.token_env", n.TokenEnv}, {"nats.password_env", n.PasswordEnv}} {
 			if v, ok := c.env(e.name); e.name != "" && (!ok || v == "") {
-				c.warnf(e.key, "environment variable %s is not set here", e.name)
+				c.envWarnf(e.key, "environment variable %s is not set here", e.name)
 			}
 		}
 	}
@@ -124,7 +124,7 @@ func (c *checker) checkEnvironment(cfg *Config) {
 			}
 		}
 		if err != nil {
-			c.warnf(key, "%v; \"run\" and \"auth check\" need it for tenant %s", err, quote(t.Name))
+			c.envWarnf(key, "%v; \"run\" and \"auth check\" need it for tenant %s", err, quote(t.Name))
 		}
 	}
 }
@@ -135,7 +135,7 @@ func (c *checker) checkCAFile(key, path string) {
 		err = checkCAPEM(b)
 	}
 	if err != nil {
-		c.warnf(key, "%v", err)
+		c.envWarnf(key, "%v", err)
 	}
 }
 
@@ -160,4 +160,11 @@ func isRSAKey(b *pem.Block) bool {
 	k, err := x509.ParsePKCS8PrivateKey(b.Bytes)
 	_, ok := k.(*rsa.PrivateKey)
 	return err == nil && ok
+}
+
+// envWarnf records a warning about the environment (see Problem.Environment).
+func (c *checker) envWarnf(key, format string, args ...any) {
+	p := c.problem(key, format, args...)
+	p.Environment = true
+	c.warns = append(c.warns, p)
 }
