@@ -1,0 +1,465 @@
+package jetstream
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	js "github.com/nats-io/nats.go/jetstream"
+
+	"github.com/alertexport/alertexport/config"
+	"github.com/alertexport/alertexport/sinks"
+	"github.com/alertexport/alertexport/sources"
+)
+
+func TestNewStream(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		existing *js.StreamConfig // created before New
+		cfg      func(*config.NATS)
+		want     func(t *testing.T, c js.StreamConfig)
+	}{
+		{
+			name: "created with the configured keys",
+			want: func(t *testing.T, c js.StreamConfig) {
+				if c.Storage != js.FileStorage || c.Duplicates != 2*time.Hour || c.MaxAge != 720*time.Hour ||
+					!slices.Equal(c.Subjects, []string{"alerts.*.*.*"}) {
+					t.Errorf("config = storage %s, duplicates %s, max_age %s, subjects %v", c.Storage, c.Duplicates, c.MaxAge, c.Subjects)
+				}
+			},
+		},
+		{
+			name:     "duplicate_window updated, operator's limits kept",
+			existing: &js.StreamConfig{Name: "ALERTS", Subjects: []string{"alerts.*.*.*"}, Duplicates: 2 * time.Hour, MaxAge: 720 * time.Hour, MaxBytes: 1 << 20, Storage: js.FileStorage},
+			cfg:      func(c *config.NATS) { c.DuplicateWindow = 3 * time.Hour },
+			want: func(t *testing.T, c js.StreamConfig) {
+				if c.Duplicates != 3*time.Hour || c.MaxBytes != 1<<20 {
+					t.Errorf("duplicates %s, max_bytes %d; want 3h and the operator's 1048576", c.Duplicates, c.MaxBytes)
+				}
+			},
+		},
+		{
+			name:     "subjects follow a new template",
+			existing: &js.StreamConfig{Name: "ALERTS", Subjects: []string{"alerts.*.*.*"}, Duplicates: 2 * time.Hour, MaxAge: 720 * time.Hour, Storage: js.FileStorage},
+			cfg:      func(c *config.NATS) { c.Subject = "soc.{tenant}.{severity}" },
+			want: func(t *testing.T, c js.StreamConfig) {
+				if !slices.Equal(c.Subjects, []string{"soc.*.*", "soc.deadletter.*.*"}) {
+					t.Errorf("subjects %v", c.Subjects)
+				}
+			},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := testContext(t)
+			s := startServer(t, t.TempDir(), server.RANDOM_PORT, true)
+			nc := connect(t, s.ClientURL())
+			if tc.existing != nil {
+				j, _ := js.New(nc)
+				if _, err := j.CreateStream(ctx, *tc.existing); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cfg := testConfig()
+			if tc.cfg != nil {
+				tc.cfg(&cfg)
+			}
+			sink, err := New(ctx, nc, cfg, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			st, err := sink.JetStream().Stream(ctx, "ALERTS")
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.want(t, st.CachedInfo().Config)
+		})
+	}
+}
+
+func TestNewRefusesConflicts(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name      string
+		noJS      bool
+		existing  *js.StreamConfig
+		cfg       func(*config.NATS)
+		wantInErr []string
+	}{
+		{
+			name:      "existing stream on memory storage",
+			existing:  &js.StreamConfig{Name: "ALERTS", Subjects: []string{"alerts.*.*.*"}, Storage: js.MemoryStorage},
+			wantInErr: []string{`stream "ALERTS"`, "exists with Memory storage", "cannot change", "err_code=10052", "nats stream rm ALERTS", "nats.stream"},
+		},
+		{
+			name:      "subjects overlap another stream",
+			existing:  &js.StreamConfig{Name: "EVERYTHING", Subjects: []string{"alerts.>"}, Storage: js.FileStorage},
+			wantInErr: []string{`stream "ALERTS"`, "another stream already binds", "(stream EVERYTHING)", "err_code=10065", "change nats.subject"},
+		},
+		{
+			name:      "duplicate window longer than max age",
+			cfg:       func(c *config.NATS) { c.DuplicateWindow, c.MaxAge = 48*time.Hour, 24*time.Hour },
+			wantInErr: []string{`stream "ALERTS"`, "duplicate_window 48h0m0s is longer than nats.max_age 24h0m0s", "err_code=10052", "at most nats.max_age"},
+		},
+		{
+			name:      "server without JetStream",
+			noJS:      true,
+			wantInErr: []string{`stream "ALERTS"`, "no JetStream", "enable it on the server", `nats.mode = "core"`},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := testContext(t)
+			s := startServer(t, t.TempDir(), server.RANDOM_PORT, !tc.noJS)
+			nc := connect(t, s.ClientURL())
+			if tc.existing != nil {
+				j, _ := js.New(nc)
+				if _, err := j.CreateStream(ctx, *tc.existing); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cfg := testConfig()
+			if tc.cfg != nil {
+				tc.cfg(&cfg)
+			}
+			_, err := New(ctx, nc, cfg, Options{})
+			if err == nil {
+				t.Fatal("New succeeded")
+			}
+			t.Logf("error: %v", err)
+			for _, w := range tc.wantInErr {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q:\n%v", w, err)
+				}
+			}
+			if ctx.Err() != nil {
+				t.Errorf("New waited for the deadline instead of failing: %v", err)
+			}
+		})
+	}
+}
+
+func TestPublishReportsDuplicates(t *testing.T) {
+	t.Parallel()
+	all := alerts("contoso", 20)
+	for _, tc := range []struct {
+		name  string
+		first []sources.Message // published before
+		then  []sources.Message
+		want  []bool
+	}{
+		{"fresh batch", nil, all[:4], []bool{false, false, false, false}},
+		{"same batch again", all[:4], all[:4], []bool{true, true, true, true}},
+		{"half of it seen", all[:2], all[:4], []bool{true, true, false, false}},
+		{"repeat inside one batch", nil, []sources.Message{all[5], all[5], all[19], all[19]}, []bool{false, true, false, true}},
+		{"empty batch", nil, nil, []bool{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := testContext(t)
+			s := startServer(t, t.TempDir(), server.RANDOM_PORT, true)
+			sink, err := New(ctx, connect(t, s.ClientURL()), testConfig(), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.first != nil {
+				if _, err := sink.Publish(ctx, tc.first); err != nil {
+					t.Fatal(err)
+				}
+			}
+			dup, err := sink.Publish(ctx, tc.then)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(dup, tc.want) {
+				t.Errorf("dup = %v, want %v", dup, tc.want)
+			}
+		})
+	}
+}
+
+func TestPublishLandsAsSent(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	s := startServer(t, t.TempDir(), server.RANDOM_PORT, true)
+	nc := connect(t, s.ClientURL())
+	cfg := testConfig()
+	sink, err := New(ctx, nc, cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs := alerts("contoso-eu", 9)
+	if _, err := sink.Publish(ctx, msgs); err != nil {
+		t.Fatal(err)
+	}
+	got := streamMsgs(t, ctx, nc, cfg.Stream)
+	if len(got) != len(msgs) {
+		t.Fatalf("stream holds %d messages, want %d", len(got), len(msgs))
+	}
+	subjects := sinks.NewSubjects(cfg.Subject)
+	for i, g := range got {
+		want, err := sinks.NewMsg(subjects, &msgs[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g.Subject != want.Subject {
+			t.Errorf("seq %d: subject %q, want %q", g.Sequence, g.Subject, want.Subject)
+		}
+		for k, v := range want.Header {
+			if !slices.Equal(g.Header.Values(k), v) {
+				t.Errorf("seq %d: header %s = %q, want %q", g.Sequence, k, g.Header.Values(k), v)
+			}
+		}
+		if string(g.Data) != string(want.Data) {
+			t.Errorf("seq %d: body\n%s\nwant\n%s", g.Sequence, g.Data, want.Data)
+		}
+	}
+	if last := got[len(got)-1]; last.Subject != "alerts.deadletter.endpoint.contoso-eu" || last.Header.Get("Alert-Error") == "" {
+		t.Errorf("dead letter landed on %q with Alert-Error %q", last.Subject, last.Header.Get("Alert-Error"))
+	}
+}
+
+// TestPublishSurvivesRestart stops the server before or in the middle of a batch and starts a
+// new one on the same port and store: Publish must still return, and the stream must hold
+// every message exactly once.
+func TestPublishSurvivesRestart(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		midway bool
+	}{
+		{"server down before the batch", false},
+		{"server stopped mid-batch", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := testContext(t)
+			dir := t.TempDir()
+			s1 := startServer(t, dir, server.RANDOM_PORT, true)
+			port := s1.Addr().(*net.TCPAddr).Port
+			nc := connect(t, s1.ClientURL())
+			logs := &logRecorder{}
+			// A small MaxPending keeps most of the batch unsent when the server goes away.
+			sink, err := New(ctx, nc, testConfig(), Options{Logger: slog.New(logs), AckTimeout: 2 * time.Second, MaxPending: 8})
+			if err != nil {
+				t.Fatal(err)
+			}
+			msgs := alerts("contoso", 400)
+
+			var s2 *server.Server
+			var heldAtStop uint64
+			restart := func() {
+				s1.Shutdown()
+				s1.WaitForShutdown()
+				heldAtStop = storedMsgs(t, dir, "ALERTS")
+				t.Logf("the stream held %d of %d messages when the server stopped", heldAtStop, len(msgs))
+				s2 = startServer(t, dir, port, true)
+			}
+			type result struct {
+				dup []bool
+				err error
+			}
+			done := make(chan result, 1)
+			publish := func() {
+				dup, err := sink.Publish(ctx, msgs)
+				done <- result{dup, err}
+			}
+			if tc.midway {
+				// The first message the server routes triggers the stop.
+				watch := connect(t, s1.ClientURL())
+				first := make(chan struct{}, 1)
+				if _, err := watch.Subscribe("alerts.>", func(*nats.Msg) {
+					select {
+					case first <- struct{}{}:
+					default:
+					}
+				}); err != nil {
+					t.Fatal(err)
+				}
+				if err := watch.Flush(); err != nil {
+					t.Fatal(err)
+				}
+				go publish()
+				<-first
+				restart()
+			} else {
+				s1.Shutdown()
+				s1.WaitForShutdown()
+				go publish()
+				waitFor(t, "Publish to wait for the connection", func() bool { return logs.has("waiting for the NATS connection") })
+				s2 = startServer(t, dir, port, true)
+			}
+			r := <-done
+			if r.err != nil {
+				t.Fatalf("Publish: %v", r.err)
+			}
+			t.Logf("%d of %d acks were duplicates (stored before the restart, ack lost)", count(r.dup), len(r.dup))
+			if tc.midway && heldAtStop >= uint64(len(msgs)) {
+				t.Error("the server stopped after the batch, not during it")
+			}
+
+			got := streamMsgs(t, ctx, connect(t, s2.ClientURL()), "ALERTS")
+			seen := map[string]int{}
+			for _, m := range got {
+				seen[m.Header.Get("Nats-Msg-Id")]++
+			}
+			for _, m := range msgs {
+				if seen[m.MsgID] != 1 {
+					t.Errorf("%s stored %d times", m.MsgID, seen[m.MsgID])
+				}
+			}
+			if len(got) != len(msgs) {
+				t.Errorf("stream holds %d messages, want %d", len(got), len(msgs))
+			}
+		})
+	}
+}
+
+func TestPublishRecreatesDeletedStream(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	s := startServer(t, t.TempDir(), server.RANDOM_PORT, true)
+	nc := connect(t, s.ClientURL())
+	sink, err := New(ctx, nc, testConfig(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sink.JetStream().DeleteStream(ctx, "ALERTS"); err != nil {
+		t.Fatal(err)
+	}
+	msgs := alerts("contoso", 3)
+	if _, err := sink.Publish(ctx, msgs); err != nil {
+		t.Fatal(err)
+	}
+	if got := streamMsgs(t, ctx, nc, "ALERTS"); len(got) != len(msgs) {
+		t.Errorf("stream holds %d messages, want %d", len(got), len(msgs))
+	}
+}
+
+// TestPublishGivesUp covers the ways Publish ends without every ack: ctx ends (it must return
+// promptly, with ctx's error), MaxAttempts is reached, or a message can never be accepted.
+func TestPublishGivesUp(t *testing.T) {
+	t.Parallel()
+	full := func(t *testing.T, ctx context.Context, nc *nats.Conn) {
+		// One message fills the stream and DiscardNew refuses the rest: acks never come.
+		j, _ := js.New(nc)
+		if _, err := j.CreateStream(ctx, js.StreamConfig{Name: "ALERTS", Subjects: []string{"alerts.*.*.*"}, MaxMsgs: 1,
+			Discard: js.DiscardNew, Duplicates: 2 * time.Hour, MaxAge: 720 * time.Hour, Storage: js.FileStorage}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name      string
+		before    func(t *testing.T, ctx context.Context, nc *nats.Conn) // before New
+		after     func(t *testing.T, s *server.Server)                   // after New
+		opts      Options
+		msgs      []sources.Message
+		timeout   time.Duration
+		wantIs    error
+		wantInErr []string
+	}{
+		{
+			name:      "server down until ctx ends",
+			after:     func(t *testing.T, s *server.Server) { s.Shutdown(); s.WaitForShutdown() },
+			timeout:   300 * time.Millisecond,
+			wantIs:    context.DeadlineExceeded,
+			wantInErr: []string{"3 of 3 messages not acknowledged by stream ALERTS"},
+		},
+		{
+			name:      "stream refuses until ctx ends",
+			before:    full,
+			timeout:   500 * time.Millisecond,
+			wantIs:    context.DeadlineExceeded,
+			wantInErr: []string{"not acknowledged by stream ALERTS", "maximum messages exceeded"},
+		},
+		{
+			name:      "stream refuses MaxAttempts times",
+			before:    full,
+			opts:      Options{MaxAttempts: 2},
+			wantInErr: []string{"not acknowledged by stream ALERTS after 2 attempts", "maximum messages exceeded"},
+		},
+		{
+			name:      "message without an ID",
+			msgs:      []sources.Message{{Tenant: "contoso", Source: "endpoint", Raw: []byte("{}")}},
+			wantInErr: []string{"message 0 of the batch cannot be built", "without a Nats-Msg-Id"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := testContext(t)
+			s := startServer(t, t.TempDir(), server.RANDOM_PORT, true)
+			nc := connect(t, s.ClientURL())
+			if tc.before != nil {
+				tc.before(t, ctx, nc)
+			}
+			sink, err := New(ctx, nc, testConfig(), tc.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.after != nil {
+				tc.after(t, s)
+			}
+			msgs := tc.msgs
+			if msgs == nil {
+				msgs = alerts("contoso", 3)
+			}
+			pctx := ctx
+			if tc.timeout > 0 {
+				var cancel context.CancelFunc
+				pctx, cancel = context.WithTimeout(ctx, tc.timeout)
+				defer cancel()
+			}
+			start := time.Now()
+			dup, err := sink.Publish(pctx, msgs)
+			elapsed := time.Since(start)
+			if err == nil {
+				t.Fatalf("Publish succeeded: dup %v", dup)
+			}
+			if tc.wantIs != nil && !errors.Is(err, tc.wantIs) {
+				t.Errorf("error is not %v: %v", tc.wantIs, err)
+			}
+			for _, w := range tc.wantInErr {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q:\n%v", w, err)
+				}
+			}
+			if tc.timeout > 0 && elapsed > tc.timeout+time.Second {
+				t.Errorf("Publish returned %s after ctx ended", elapsed-tc.timeout)
+			}
+		})
+	}
+}
+
+func TestPublishTooLarge(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	s := startServer(t, t.TempDir(), server.RANDOM_PORT, true, func(o *server.Options) { o.MaxPayload = 2048 })
+	sink, err := New(ctx, connect(t, s.ClientURL()), testConfig(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs := alerts("contoso", 2)
+	msgs[1].Raw = []byte(strings.Repeat("x", 4096))
+	_, err = sink.Publish(ctx, msgs)
+	if err == nil || !errors.Is(err, nats.ErrMaxPayload) || !strings.Contains(err.Error(), "raise max_payload") || !strings.Contains(err.Error(), msgs[1].MsgID) {
+		t.Errorf("err = %v; want ErrMaxPayload naming the message and the fix", err)
+	}
+}
+
+func count(b []bool) int {
+	n := 0
+	for _, v := range b {
+		if v {
+			n++
+		}
+	}
+	return n
+}
