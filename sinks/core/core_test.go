@@ -1,0 +1,224 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+
+	"github.com/alertexport/alertexport/config"
+	"github.com/alertexport/alertexport/sinks"
+	"github.com/alertexport/alertexport/sources"
+	"github.com/alertexport/alertexport/sources/envelope"
+)
+
+func startServer(t testing.TB, mutate func(*server.Options)) *server.Server {
+	t.Helper()
+	opts := &server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoLog: true, NoSigs: true}
+	if mutate != nil {
+		mutate(opts)
+	}
+	s, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		s.Shutdown()
+		t.Fatal("nats-server not ready")
+	}
+	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	return s
+}
+
+func connect(t testing.TB, url string) *nats.Conn {
+	t.Helper()
+	nc, err := nats.Connect(url, nats.MaxReconnects(-1), nats.ReconnectWait(20*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
+var cfg = config.NATS{Mode: "core", Subject: "alerts.{source}.{tenant}.{severity}"}
+
+// alerts returns n alert versions of tenant, the last one a dead letter.
+func alerts(tenant string, n int) []sources.Message {
+	sev := []string{"informational", "low", "medium", "high"}
+	out := make([]sources.Message, n)
+	for i := range out {
+		id := fmt.Sprintf("da%04d", i)
+		updated := time.Date(2026, 11, 22, 10, 0, i, 0, time.UTC)
+		msgID := envelope.MsgID(tenant, "cloudapps", id, updated)
+		if i == n-1 {
+			out[i] = sources.Message{MsgID: msgID, Tenant: tenant, Source: "cloudapps", Raw: []byte("{"), Err: errors.New("unexpected EOF")}
+			continue
+		}
+		out[i] = sources.Message{MsgID: msgID, Tenant: tenant, Source: "cloudapps", Alert: &envelope.Alert{
+			Schema: envelope.Schema, ID: id, Source: "cloudapps", Tenant: tenant, Event: envelope.Updated,
+			Severity: sev[i%len(sev)], Status: envelope.StatusResolved, UpdatedAt: updated, Raw: []byte(`{"_id":"` + id + `"}`),
+		}}
+	}
+	return out
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestPublish: a subscriber receives every message as NewMsg built it, once per Publish.
+func TestPublish(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		msgs    []sources.Message
+		repeats int // Publish calls with the same batch
+	}{
+		{"one batch", alerts("contoso", 25), 1},
+		{"same batch twice reaches subscribers twice", alerts("fabrikam", 5), 2},
+		{"empty batch", nil, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := startServer(t, nil)
+			subConn := connect(t, s.ClientURL())
+			sub, err := subConn.SubscribeSync("alerts.>")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := subConn.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			sink := New(connect(t, s.ClientURL()), cfg)
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			defer cancel()
+			for range tc.repeats {
+				dup, err := sink.Publish(ctx, tc.msgs)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(dup) != len(tc.msgs) || slices.Contains(dup, true) {
+					t.Errorf("dup = %v; want %d times false", dup, len(tc.msgs))
+				}
+			}
+			subjects := sinks.NewSubjects(cfg.Subject)
+			for r := range tc.repeats {
+				for i := range tc.msgs {
+					got, err := sub.NextMsgWithContext(ctx)
+					if err != nil {
+						t.Fatalf("copy %d, message %d: %v", r, i, err)
+					}
+					want, _ := sinks.NewMsg(subjects, &tc.msgs[i])
+					if got.Subject != want.Subject || string(got.Data) != string(want.Data) {
+						t.Errorf("got %s %s, want %s %s", got.Subject, got.Data, want.Subject, want.Data)
+					}
+					for k, v := range want.Header {
+						if !slices.Equal(got.Header.Values(k), v) {
+							t.Errorf("%s: header %s = %q, want %q", want.Subject, k, got.Header.Values(k), v)
+						}
+					}
+				}
+			}
+			if n, _, _ := sub.Pending(); n != 0 {
+				t.Errorf("%d messages more than published", n)
+			}
+		})
+	}
+}
+
+func TestPublishFails(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name      string
+		server    func(*server.Options)
+		prepare   func(t *testing.T, s *server.Server, nc *nats.Conn)
+		msgs      func() []sources.Message
+		timeout   time.Duration
+		wantIs    error
+		wantInErr []string
+	}{
+		{
+			name: "server down until ctx ends",
+			prepare: func(t *testing.T, s *server.Server, nc *nats.Conn) {
+				s.Shutdown()
+				s.WaitForShutdown()
+				waitFor(t, "the client to notice", func() bool { return !nc.IsConnected() })
+			},
+			timeout:   200 * time.Millisecond,
+			wantIs:    context.DeadlineExceeded,
+			wantInErr: []string{"3 messages not published", "waiting for the NATS connection"},
+		},
+		{
+			name:      "connection closed",
+			prepare:   func(t *testing.T, _ *server.Server, nc *nats.Conn) { nc.Close() },
+			wantIs:    nats.ErrConnectionClosed,
+			wantInErr: []string{"3 messages not published"},
+		},
+		{
+			name:   "message over max_payload",
+			server: func(o *server.Options) { o.MaxPayload = 1024 },
+			msgs: func() []sources.Message {
+				m := alerts("contoso", 3)
+				m[1].Alert.Raw = []byte(`"` + strings.Repeat("x", 2048) + `"`)
+				return m
+			},
+			wantIs:    nats.ErrMaxPayload,
+			wantInErr: []string{"raise max_payload", "contoso.cloudapps.da0001."},
+		},
+		{
+			name:      "message without an ID",
+			msgs:      func() []sources.Message { return []sources.Message{{Tenant: "contoso", Source: "cloudapps"}} },
+			wantInErr: []string{"message 0 of the batch cannot be built", "without a Nats-Msg-Id"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := startServer(t, tc.server)
+			nc := connect(t, s.ClientURL())
+			if tc.prepare != nil {
+				tc.prepare(t, s, nc)
+			}
+			msgs := alerts("contoso", 3)
+			if tc.msgs != nil {
+				msgs = tc.msgs()
+			}
+			timeout := tc.timeout
+			if timeout == 0 {
+				timeout = 10 * time.Second
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), timeout)
+			defer cancel()
+			start := time.Now()
+			_, err := New(nc, cfg).Publish(ctx, msgs)
+			if err == nil {
+				t.Fatal("Publish succeeded")
+			}
+			if tc.wantIs != nil && !errors.Is(err, tc.wantIs) {
+				t.Errorf("error is not %v: %v", tc.wantIs, err)
+			}
+			for _, w := range tc.wantInErr {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q: %v", w, err)
+				}
+			}
+			if d := time.Since(start); d > timeout+time.Second {
+				t.Errorf("Publish returned %s after ctx ended", d-timeout)
+			}
+		})
+	}
+}
