@@ -229,6 +229,11 @@ func (p *Provider) acquire(ctx context.Context, scope string) (string, error) {
 			p.notify(Event{Tenant: p.tenant.Name, Scope: scope, FromCache: ar.Metadata.TokenSource == confidential.TokenSourceCache})
 			return ar, nil
 		}
+		if ctx.Err() != nil && last != nil {
+			// The flight's time is up mid-attempt: what the earlier attempts met says more
+			// than "no answer in time".
+			return ar, backoff.Permanent(last)
+		}
 		last = classify(err, p.tenant, scope)
 		p.notify(Event{Tenant: p.tenant.Name, Scope: scope, Err: last})
 		switch {
