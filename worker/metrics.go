@@ -94,3 +94,11 @@ func (m *Metrics) Late(tenant, source string) func(time.Duration) {
 	h := m.lateness.WithLabelValues(tenant, source)
 	return func(d time.Duration) { h.Observe(d.Seconds()) }
 }
+
+// initJob makes a job's counters exist at 0 from the start, so that dashboards and alerts on
+// them (rate of poll errors, dead letters) see the job before anything happens.
+func (m *Metrics) initJob(tenant, source string) {
+	for _, c := range []*prometheus.CounterVec{m.duplicates, m.deadLetters, m.polls, m.pollErrors} {
+		c.WithLabelValues(tenant, source)
+	}
+}

@@ -89,6 +89,7 @@ func New(o Options) (*Worker, error) {
 		w.jobs = append(w.jobs, &job{Job: j, interval: interval(j.Schedule, o.Now())})
 		// Until leases arrive every replica runs every job.
 		o.Metrics.leaseHeld.WithLabelValues(j.Tenant, j.Source).Set(1)
+		o.Metrics.initJob(j.Tenant, j.Source)
 	}
 	return w, nil
 }
