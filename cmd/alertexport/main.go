@@ -38,6 +38,11 @@ type cli struct {
 const usage = `alertexport exports Microsoft Defender alerts to NATS.
 
 Usage:
+  alertexport run [--config FILE]                      export alerts to NATS until SIGINT/SIGTERM
+  alertexport demo [--alerts N] [--for DURATION] [--listen ADDR]
+                                                       the export against the built-in simulator and NATS
+  alertexport tail [--config FILE] [--subject PATTERN] [--json]
+                                                       print the alerts published on NATS
   alertexport validate [--config FILE]                 check the config, print it with defaults applied
   alertexport auth check [--config FILE] [--tenant NAME]
                                                        get a token per enabled source and check its roles
@@ -54,6 +59,12 @@ func run(ctx context.Context, args []string, c cli) int {
 		return exitBadConfig
 	}
 	switch cmd, rest := args[0], args[1:]; cmd {
+	case "run":
+		return c.runDaemon(ctx, rest)
+	case "demo":
+		return c.demo(ctx, rest)
+	case "tail":
+		return c.tail(ctx, rest)
 	case "validate":
 		return c.validate(rest)
 	case "auth":

@@ -1,0 +1,224 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/cenkalti/backoff/v5"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+
+	"github.com/alertexport/alertexport/config"
+	"github.com/alertexport/alertexport/sinks"
+	"github.com/alertexport/alertexport/sinks/core"
+	jssink "github.com/alertexport/alertexport/sinks/jetstream"
+	"github.com/alertexport/alertexport/sinks/natsconn"
+	"github.com/alertexport/alertexport/sources/auth"
+	"github.com/alertexport/alertexport/sources/endpoint"
+	"github.com/alertexport/alertexport/sources/httpclient"
+	"github.com/alertexport/alertexport/worker"
+)
+
+// daemon is `run` assembled: NATS (embedded or not), the sink, the checkpoint store, one job per
+// enabled (tenant, source), and the HTTP endpoints.
+type daemon struct {
+	cfg       *config.Config
+	log       *slog.Logger
+	metrics   *worker.Metrics
+	jobs      []worker.Job
+	embedded  *server.Server
+	nc        *nats.Conn
+	connected atomic.Bool
+	httpSrv   *http.Server
+	httpAddr  string // where the HTTP endpoints listen, once they do
+}
+
+// newDaemon builds everything that does not need NATS: tokens, sources, jobs. ctx bounds the
+// token providers' requests (the daemon's lifetime).
+func newDaemon(ctx context.Context, cfg *config.Config, env config.LookupEnv, log *slog.Logger) (*daemon, error) {
+	d := &daemon{cfg: cfg, log: log, metrics: worker.NewMetrics()}
+	hc, err := httpclient.New(httpclient.Options{CAFile: cfg.Worker.CAFile})
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range cfg.Tenants {
+		if len(t.Sources()) == 0 {
+			continue
+		}
+		prov, err := auth.New(t, auth.Options{HTTPClient: hc, Env: env, Logger: log, Context: ctx, Observe: d.metrics.Token})
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range t.Sources() {
+			switch s.Kind {
+			case config.Endpoint:
+				api := &httpclient.API{Name: endpoint.Name, Tenant: t.Name, HTTP: hc, Tokens: prov, Scope: s.Scope,
+					Limiter: httpclient.NewLimiter(endpoint.Limits...), Logger: log, Observe: d.metrics.APICall}
+				src := endpoint.New(t, s, api, endpoint.Options{Logger: log, Late: d.metrics.Late(t.Name, endpoint.Name)})
+				d.jobs = append(d.jobs, worker.Job{Tenant: t.Name, Source: endpoint.Name, Schedule: s.Cron, Poller: src})
+			default:
+				log.Warn("this build cannot export this source yet; it is skipped", "tenant", t.Name, "source", s.Kind)
+			}
+		}
+	}
+	if len(d.jobs) == 0 {
+		return nil, errors.New("no source to export: enable [tenant.endpoint] for at least one tenant")
+	}
+	return d, nil
+}
+
+// connect starts the embedded server (nats.url = "") or dials the configured one. Dialing
+// never gives up: a daemon started before NATS waits for it.
+func (d *daemon) connect(ctx context.Context, env config.LookupEnv) error {
+	opts := natsconn.Options{Logger: d.log, OnStatus: d.connected.Store}
+	if d.cfg.NATS.URL == "" {
+		s, err := natsconn.StartEmbedded(d.cfg.Worker.DataDir, d.cfg.NATS.EmbeddedListen, d.log)
+		if err != nil {
+			return fmt.Errorf("embedded NATS server: %w", err)
+		}
+		d.embedded = s
+		nc, err := natsconn.ConnectEmbedded(s, opts)
+		if err != nil {
+			return err
+		}
+		d.nc = nc
+		d.connected.Store(nc.IsConnected())
+		return nil
+	}
+	nc, err := natsconn.Connect(ctx, d.cfg.NATS, env, opts)
+	if err != nil {
+		return err
+	}
+	d.nc = nc
+	d.connected.Store(nc.IsConnected())
+	return nil
+}
+
+// sinkAndStore sets up the stream and the checkpoint store, retrying while NATS is not there.
+func (d *daemon) sinkAndStore(ctx context.Context) (sinks.Sink, worker.Store, error) {
+	if d.cfg.NATS.Mode == "core" {
+		st, err := worker.NewFileStore(filepath.Join(d.cfg.Worker.DataDir, "state"))
+		return core.New(d.nc, d.cfg.NATS), st, err
+	}
+	type pair struct {
+		sink  sinks.Sink
+		store worker.Store
+	}
+	p, err := backoff.Retry(ctx, func() (pair, error) {
+		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		s, err := jssink.New(sctx, d.nc, d.cfg.NATS, jssink.Options{Logger: d.log})
+		if err != nil {
+			if !d.nc.IsConnected() {
+				d.log.Warn("waiting for NATS", "err", err)
+				return pair{}, err
+			}
+			return pair{}, backoff.Permanent(err) // the server answered: a conflict, not an outage
+		}
+		st, err := worker.NewKVStore(sctx, s.JetStream())
+		if err != nil {
+			return pair{}, err
+		}
+		return pair{s, st}, nil
+	}, backoff.WithMaxElapsedTime(0), backoff.WithBackOff(&backoff.ExponentialBackOff{
+		InitialInterval: 500 * time.Millisecond, RandomizationFactor: 0.5, Multiplier: 2, MaxInterval: 15 * time.Second}))
+	return p.sink, p.store, err
+}
+
+// serveHTTP starts /healthz, /readyz and /metrics when http_addr is set.
+func (d *daemon) serveHTTP(h http.Handler) error {
+	if d.cfg.Worker.HTTPAddr == "" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", d.cfg.Worker.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("http_addr: %w", err)
+	}
+	d.httpAddr = ln.Addr().String()
+	d.httpSrv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := d.httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			d.log.Error("HTTP endpoints stopped", "err", err)
+		}
+	}()
+	d.log.Info("serving /healthz, /readyz, /metrics", "addr", d.httpAddr)
+	return nil
+}
+
+// run exports until ctx ends, then stops in order: no new polls, running ones finish or are
+// abandoned, NATS is drained, the embedded server stops.
+func (d *daemon) run(ctx context.Context, env config.LookupEnv, started func(*daemon)) error {
+	defer d.close()
+	if err := d.connect(ctx, env); err != nil {
+		return err
+	}
+	// Ready stays false until the stream and the store exist.
+	var w atomic.Pointer[worker.Worker]
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", func(rw http.ResponseWriter, r *http.Request) {
+		if wk := w.Load(); wk != nil {
+			wk.Handler().ServeHTTP(rw, r)
+			return
+		}
+		if r.URL.Path == "/readyz" {
+			http.Error(rw, "waiting for NATS", http.StatusServiceUnavailable)
+			return
+		}
+		if r.URL.Path == "/healthz" {
+			fmt.Fprintln(rw, "ok")
+			return
+		}
+		http.NotFound(rw, r)
+	})
+	if err := d.serveHTTP(mux); err != nil {
+		return err
+	}
+	sink, store, err := d.sinkAndStore(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while waiting for NATS
+		}
+		return err
+	}
+	wk, err := worker.New(worker.Options{Jobs: d.jobs, Sink: sink, Store: store, Metrics: d.metrics, Logger: d.log,
+		Connected: d.connected.Load})
+	if err != nil {
+		return err
+	}
+	w.Store(wk)
+	if started != nil {
+		started(d)
+	}
+	return wk.Run(ctx)
+}
+
+func (d *daemon) close() {
+	if d.httpSrv != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_ = d.httpSrv.Shutdown(sctx)
+		cancel()
+	}
+	if d.nc != nil {
+		closed := make(chan struct{})
+		d.nc.SetClosedHandler(func(*nats.Conn) { close(closed) })
+		if err := d.nc.Drain(); err != nil {
+			d.nc.Close()
+		}
+		select { // Drain is asynchronous; nats.go bounds it by its drain timeout
+		case <-closed:
+		case <-time.After(35 * time.Second):
+			d.nc.Close()
+		}
+	}
+	if d.embedded != nil {
+		d.embedded.Shutdown()
+		d.embedded.WaitForShutdown()
+	}
+}

@@ -1,0 +1,233 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/alertexport/alertexport/config"
+	"github.com/alertexport/alertexport/sources/envelope"
+	"github.com/alertexport/alertexport/sources/simulator"
+)
+
+// The demo's tenant and app. The secret only ever travels between two parts of this process.
+const (
+	demoTenantID = "8f3c2a10-5b7e-4c1d-9a2f-6e4d3c2b1a09"
+	demoClientID = "2d9e8f7a-6b5c-4d3e-8f1a-0b9c8d7e6f5a"
+	demoSecret   = "demo-only-secret"
+)
+
+// demo is `alertexport demo`: the simulator, the embedded NATS server and the real worker, with
+// a subscriber that prints each alert. No Microsoft account, no network, no config file.
+func (c cli) demo(ctx context.Context, args []string) int {
+	fs := c.newFlags("demo")
+	backlog := fs.Int("alerts", 100, "alerts already waiting in the simulated tenant (the backlog)")
+	runFor := fs.Duration("for", 0, "stop after this long (default: until Ctrl-C)")
+	listen := fs.String("listen", "", "let outside subscribers reach the embedded NATS server here, e.g. 127.0.0.1:4222")
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	if *backlog < 0 {
+		fmt.Fprintln(c.stderr, "demo: --alerts must be 0 or more")
+		return exitBadConfig
+	}
+	if *runFor > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, *runFor)
+		defer cancel()
+	}
+	dir, err := os.MkdirTemp("", "alertexport-demo-*")
+	if err != nil {
+		fmt.Fprintf(c.stderr, "demo: %v\n", err)
+		return exitFailure
+	}
+	defer os.RemoveAll(dir)
+
+	sim, err := simulator.Start(simulator.Options{Seed: c.now().UnixNano()})
+	if err != nil {
+		fmt.Fprintf(c.stderr, "demo: %v\n", err)
+		return exitFailure
+	}
+	defer sim.Close()
+	sim.AddTenant(demoTenantID)
+	sim.RegisterApp(simulator.App{ClientID: demoClientID, Secrets: []simulator.Secret{{Value: demoSecret}}})
+	sim.Grant(demoTenantID, demoClientID, "https://api.securitycenter.microsoft.com", "Alert.Read.All")
+	ep := sim.Endpoint(demoTenantID)
+	now := c.now()
+	ep.Generate(*backlog, simulator.Generate{From: now.Add(-6 * time.Hour), To: now})
+
+	cfg, err := demoConfig(dir, sim, *listen)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "demo: %v\n", err)
+		return exitFailure
+	}
+	fmt.Fprintf(c.stdout, "alertexport demo: simulated Defender for Endpoint tenant with %d alerts at %s; embedded NATS", *backlog, sim.URL())
+	if *listen != "" {
+		fmt.Fprintf(c.stdout, " on nats://%s (try: go tool nats-sub -s nats://%s 'alerts.>')", *listen, *listen)
+	}
+	fmt.Fprintln(c.stdout, "\nNew alerts arrive and old ones change every few seconds. Ctrl-C stops.")
+
+	// The tenant keeps living: a few new alerts and status changes every couple of seconds.
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	liveCtx, stopLive := context.WithCancel(ctx)
+	defer stopLive()
+	wg.Go(func() {
+		t := time.NewTicker(2 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-liveCtx.Done():
+				return
+			case <-t.C:
+				ep.Generate(2, simulator.Generate{VisibleAfter: 3 * time.Second})
+				ep.UpdateRandom(1, 0)
+			}
+		}
+	})
+
+	sum := &summary{bySev: map[string]int{}, bySource: map[string]int{}}
+	var sub *nats.Subscription
+	code := c.daemon(ctx, cfg, demoEnv, func(d *daemon) {
+		sub, err = d.nc.Subscribe(strings.SplitN(cfg.NATS.Subject, ".", 2)[0]+".>", func(m *nats.Msg) {
+			sum.add(c.stdout, m)
+		})
+		if err != nil {
+			fmt.Fprintf(c.stderr, "demo: subscribe: %v\n", err)
+		}
+		sum.metrics = d.metrics.Registry
+	})
+	stopLive()
+	if sub != nil {
+		_ = sub.Unsubscribe()
+	}
+	sum.print(c.stdout)
+	return code
+}
+
+// demoEnv is the demo's environment: only the simulated app's secret.
+func demoEnv(k string) (string, bool) {
+	if k == "DEMO_CLIENT_SECRET" {
+		return demoSecret, true
+	}
+	return "", false
+}
+
+// demoConfig is the config a user would write for the simulated tenant, parsed by the real
+// loader.
+func demoConfig(dir string, sim *simulator.Server, listen string) (*config.Config, error) {
+	ca := filepath.Join(dir, "simulator-ca.pem")
+	if err := sim.WriteCAFile(ca); err != nil {
+		return nil, err
+	}
+	doc := fmt.Sprintf(`[log]
+level = "warn"
+format = "text"
+
+[worker]
+data_dir = %q
+http_addr = ""
+ca_file = %q
+
+[nats]
+embedded_listen = %q
+
+[defaults]
+schedule = "@every 2s"
+lookback = "10m"
+start_from = "24h"
+
+[[tenant]]
+name = "contoso"
+tenant_id = %q
+client_id = %q
+client_secret_env = "DEMO_CLIENT_SECRET"
+authority_host = %q
+
+[tenant.endpoint]
+api_url = %q
+`, filepath.Join(dir, "data"), ca, listen, demoTenantID, demoClientID, sim.URL(), sim.URL())
+	path := filepath.Join(dir, "demo.toml")
+	cfg, _, err := config.Parse(path, []byte(doc), demoEnv)
+	if err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// summary counts what the demo's subscriber saw.
+type summary struct {
+	mu       sync.Mutex
+	total    int
+	dead     int
+	bySev    map[string]int
+	bySource map[string]int
+	metrics  prometheus.Gatherer
+}
+
+func (s *summary) add(w io.Writer, m *nats.Msg) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m.Header.Get(envelope.HeaderError) != "" {
+		s.dead++
+		printAlert(w, m, false)
+		return
+	}
+	var a envelope.Alert
+	if err := json.Unmarshal(m.Data, &a); err != nil {
+		s.dead++
+		return
+	}
+	s.total++
+	s.bySev[a.Severity]++
+	s.bySource[a.Source]++
+	fmt.Fprintln(w, alertLine(&a))
+}
+
+func (s *summary) print(w io.Writer) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fmt.Fprintf(w, "\nsummary: %d alert versions received", s.total)
+	for _, src := range slices.Sorted(maps.Keys(s.bySource)) {
+		fmt.Fprintf(w, "; %s %d", src, s.bySource[src])
+	}
+	fmt.Fprint(w, "\n  by severity:")
+	for _, sev := range []string{"high", "medium", "low", "informational", "unknown"} {
+		fmt.Fprintf(w, " %s %d", sev, s.bySev[sev])
+	}
+	fmt.Fprintln(w)
+	if s.metrics != nil {
+		fmt.Fprintf(w, "  duplicates dropped by JetStream %d, dead letters %d, failed polls %d, API requests %d, token requests %d\n",
+			counter(s.metrics, "alertexport_duplicates_total"), s.dead, counter(s.metrics, "alertexport_poll_errors_total"),
+			counter(s.metrics, "alertexport_api_requests_total"), counter(s.metrics, "alertexport_token_requests_total"))
+	}
+}
+
+// counter sums every series of a counter.
+func counter(g prometheus.Gatherer, name string) int {
+	mfs, err := g.Gather()
+	if err != nil {
+		return 0
+	}
+	total := 0.0
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			total += m.GetCounter().GetValue()
+		}
+	}
+	return int(total)
+}

@@ -1,0 +1,430 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/alertexport/alertexport/sources/envelope"
+	"github.com/alertexport/alertexport/sources/simulator"
+)
+
+const (
+	e2eTenant = "5c0e2f4a-1b3d-4e5f-8a7b-9c0d1e2f3a4b"
+	e2eClient = "7a6b5c4d-3e2f-4a1b-8c9d-0e1f2a3b4c5d"
+	e2eSecret = "e2e-secret"
+)
+
+// syncBuffer is a bytes.Buffer safe for the daemon's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// world is a simulated tenant and a directory with the config pointing at it.
+type world struct {
+	sim      *simulator.Server
+	ep       *simulator.EndpointTenant
+	dir      string
+	config   string // path
+	natsURL  string // where the test reaches NATS
+	httpAddr string
+}
+
+// freeAddr finds a free loopback port for a listener the config names.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// newWorld starts the simulator and writes a config for `run`. natsURL "" = the embedded
+// server, reachable at an embedded_listen address.
+func newWorld(t *testing.T, natsURL string) *world {
+	t.Helper()
+	sim, err := simulator.Start(simulator.Options{Seed: 11, EndpointRateLimits: []simulator.RateLimit{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sim.Close() })
+	sim.AddTenant(e2eTenant)
+	sim.RegisterApp(simulator.App{ClientID: e2eClient, Secrets: []simulator.Secret{{Value: e2eSecret}}})
+	sim.Grant(e2eTenant, e2eClient, "https://api.securitycenter.microsoft.com", "Alert.Read.All")
+	w := &world{sim: sim, ep: sim.Endpoint(e2eTenant), dir: t.TempDir(), httpAddr: freeAddr(t)}
+	ca := filepath.Join(w.dir, "ca.pem")
+	if err := sim.WriteCAFile(ca); err != nil {
+		t.Fatal(err)
+	}
+	listen := ""
+	w.natsURL = natsURL
+	if natsURL == "" {
+		listen = freeAddr(t)
+		w.natsURL = "nats://" + listen
+	}
+	doc := fmt.Sprintf(`[log]
+level = "debug"
+[worker]
+data_dir = %q
+http_addr = %q
+ca_file = %q
+[nats]
+url = %q
+embedded_listen = %q
+duplicate_window = "1h"
+[defaults]
+schedule = "@every 1s"
+lookback = "10m"
+start_from = "24h"
+[[tenant]]
+name = "contoso"
+tenant_id = %q
+client_id = %q
+client_secret_env = "E2E_SECRET"
+authority_host = %q
+[tenant.endpoint]
+api_url = %q
+`, filepath.Join(w.dir, "data"), w.httpAddr, ca, natsURL, listen, e2eTenant, e2eClient, sim.URL(), sim.URL())
+	w.config = filepath.Join(w.dir, "config.toml")
+	if err := os.WriteFile(w.config, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// daemonRun is one `alertexport run` in this process, stopped as SIGTERM would.
+type daemonRun struct {
+	cancel context.CancelFunc
+	done   chan int
+	stderr *syncBuffer
+}
+
+func (w *world) start(t *testing.T) *daemonRun {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &daemonRun{cancel: cancel, done: make(chan int, 1), stderr: &syncBuffer{}}
+	c := cli{stdout: io.Discard, stderr: r.stderr, now: time.Now, env: func(k string) (string, bool) {
+		if k == "E2E_SECRET" {
+			return e2eSecret, true
+		}
+		return "", false
+	}}
+	go func() { r.done <- run(ctx, []string{"run", "--config", w.config}, c) }()
+	t.Cleanup(func() { r.stop(t) })
+	return r
+}
+
+// stop sends the daemon the equivalent of SIGTERM and waits for a clean exit.
+func (r *daemonRun) stop(t *testing.T) {
+	t.Helper()
+	if r.cancel == nil {
+		return
+	}
+	r.cancel()
+	r.cancel = nil
+	select {
+	case code := <-r.done:
+		if code != 0 {
+			t.Errorf("run exited %d:\n%s", code, r.stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("run did not stop within 30 s:\n%s", r.stderr.String())
+	}
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, within time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		ok, state := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not after %v (%s)", what, within, state)
+		}
+		time.Sleep(50 * time.Millisecond) // polling a condition, not synchronizing
+	}
+}
+
+// streamMsgs reads every message of the ALERTS stream.
+func streamMsgs(t *testing.T, url string) []*nats.Msg {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		return nil // not up yet: the callers poll
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := js.Stream(ctx, "ALERTS")
+	if err != nil {
+		return nil
+	}
+	info, err := s.Info(ctx)
+	if err != nil || info.State.Msgs == 0 {
+		return nil
+	}
+	var out []*nats.Msg
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq; seq++ {
+		m, err := s.GetMsg(ctx, seq)
+		if err != nil {
+			continue
+		}
+		msg := nats.NewMsg(m.Subject)
+		msg.Header, msg.Data = m.Header, m.Data
+		out = append(out, msg)
+	}
+	return out
+}
+
+// expected is the oracle: the msg ID of every alert's current version, as the simulator shows
+// it now (no late indexing in these tests).
+func (w *world) expected() map[string]bool {
+	want := map[string]bool{}
+	latest := map[string]time.Time{}
+	for _, v := range w.ep.Versions() {
+		if cur, ok := latest[v.ID]; !ok || v.LastUpdateTime.After(cur) {
+			latest[v.ID] = v.LastUpdateTime
+		}
+	}
+	for id, ts := range latest {
+		want[envelope.MsgID("contoso", "endpoint", id, ts)] = true
+	}
+	return want
+}
+
+// checkStream: every expected version is in the stream exactly once, with its subject and
+// headers; returns the number of messages.
+func checkStream(t *testing.T, w *world, msgs []*nats.Msg, want map[string]bool) {
+	t.Helper()
+	count := map[string]int{}
+	for _, m := range msgs {
+		id := m.Header.Get("Nats-Msg-Id")
+		count[id]++
+		var a envelope.Alert
+		if err := json.Unmarshal(m.Data, &a); err != nil {
+			t.Errorf("%s: body is not an envelope: %v", id, err)
+			continue
+		}
+		if wantSubj := "alerts.endpoint.contoso." + a.Severity; m.Subject != wantSubj {
+			t.Errorf("%s on %q, want %q", id, m.Subject, wantSubj)
+		}
+		for k, v := range map[string]string{"Alert-Id": a.ID, "Alert-Source": "endpoint", "Alert-Tenant": "contoso",
+			"Alert-Severity": a.Severity, "Alert-Event": a.Event, "Content-Type": "application/json"} {
+			if got := m.Header.Get(k); got != v {
+				t.Errorf("%s: header %s = %q, want %q", id, k, got, v)
+			}
+		}
+		if id != envelope.MsgID("contoso", "endpoint", a.ID, a.UpdatedAt) {
+			t.Errorf("Nats-Msg-Id %q does not match the envelope", id)
+		}
+	}
+	for id, n := range count {
+		if n > 1 {
+			t.Errorf("%s is in the stream %d times", id, n)
+		}
+	}
+	for id := range want {
+		if count[id] == 0 {
+			t.Errorf("%s is not in the stream", id)
+		}
+	}
+}
+
+func hasAll(url string, t *testing.T, want map[string]bool) func() (bool, string) {
+	return func() (bool, string) {
+		have := map[string]bool{}
+		for _, m := range streamMsgs(t, url) {
+			have[m.Header.Get("Nats-Msg-Id")] = true
+		}
+		missing := 0
+		for id := range want {
+			if !have[id] {
+				missing++
+			}
+		}
+		return missing == 0, fmt.Sprintf("%d of %d versions missing", missing, len(want))
+	}
+}
+
+// TestRunExportsEveryVersionOnce: a backlog, arrivals and updates while `run` runs; the stream
+// ends with every version exactly once, right subjects and headers; a restart on the same
+// data_dir resumes from the checkpoint and re-exports nothing.
+func TestRunExportsEveryVersionOnce(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, "")
+	now := time.Now()
+	w.ep.Generate(400, simulator.Generate{From: now.Add(-20 * time.Hour), To: now})
+	d := w.start(t)
+	eventually(t, 30*time.Second, "backlog exported", hasAll(w.natsURL, t, w.expected()))
+
+	all := w.expected()
+	for range 3 {
+		w.ep.Generate(10, simulator.Generate{})
+		for _, id := range w.ep.UpdateRandom(5, 0) {
+			_ = id
+		}
+		for id := range w.expected() {
+			all[id] = true
+		}
+		eventually(t, 20*time.Second, "arrivals and updates exported", hasAll(w.natsURL, t, all))
+	}
+	// Every version ever visible, each once.
+	checkStream(t, w, streamMsgs(t, w.natsURL), all)
+	metrics := httpGet(t, "http://"+w.httpAddr+"/metrics")
+	for _, want := range []string{
+		"alertexport_polls_total{source=\"endpoint\",tenant=\"contoso\"}",
+		fmt.Sprintf("alertexport_duplicates_total{source=\"endpoint\",tenant=\"contoso\"} 0"),
+		"alertexport_token_requests_total{result=\"ok\",tenant=\"contoso\"} 1",
+		"alertexport_api_requests_total{code=\"200\",source=\"endpoint\",tenant=\"contoso\"}",
+		"alertexport_lease_held{source=\"endpoint\",tenant=\"contoso\"} 1",
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if n := publishedTotal(metrics); n != len(all) {
+		t.Errorf("alertexport_alerts_published_total sums to %d, want %d", n, len(all))
+	}
+	if body := httpGet(t, "http://"+w.httpAddr+"/readyz"); !strings.Contains(body, "ok") {
+		t.Errorf("/readyz = %q", body)
+	}
+	before := len(streamMsgs(t, w.natsURL))
+	d.stop(t) // the embedded server stops with it; its store stays in data_dir
+
+	// Restart: new alerts only are added; the overlap re-read is not published again.
+	w.ep.Generate(7, simulator.Generate{})
+	for id := range w.expected() {
+		all[id] = true
+	}
+	w.start(t)
+	eventually(t, 20*time.Second, "alerts added while stopped exported", hasAll(w.natsURL, t, all))
+	msgs := streamMsgs(t, w.natsURL)
+	if len(msgs) != before+7 {
+		t.Errorf("after the restart the stream has %d messages, want %d + 7", len(msgs), before)
+	}
+	checkStream(t, w, msgs, all)
+}
+
+func httpGet(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+// publishedTotal sums alertexport_alerts_published_total in a /metrics page.
+func publishedTotal(page string) int {
+	total := 0
+	for _, l := range strings.Split(page, "\n") {
+		if strings.HasPrefix(l, "alertexport_alerts_published_total{") {
+			var v float64
+			if _, err := fmt.Sscan(l[strings.LastIndexByte(l, ' ')+1:], &v); err == nil {
+				total += int(v)
+			}
+		}
+	}
+	return total
+}
+
+// TestRunSurvivesNATSOutage: the NATS server goes away for 10 s while alerts keep coming, then
+// returns on the same port with the same store; nothing is lost or doubled.
+func TestRunSurvivesNATSOutage(t *testing.T) {
+	t.Parallel()
+	store := t.TempDir()
+	opts := &server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true, StoreDir: store, NoLog: true, NoSigs: true}
+	ns := startNATS(t, opts)
+	port := ns.Addr().(*net.TCPAddr).Port
+	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
+	w := newWorld(t, url)
+	now := time.Now()
+	w.ep.Generate(200, simulator.Generate{From: now.Add(-5 * time.Hour), To: now})
+	w.start(t)
+	eventually(t, 30*time.Second, "backlog exported", hasAll(url, t, w.expected()))
+
+	ns.Shutdown()
+	ns.WaitForShutdown()
+	all := w.expected()
+	for range 5 {
+		w.ep.Generate(6, simulator.Generate{})
+		w.ep.UpdateRandom(3, 0)
+		time.Sleep(2 * time.Second) // the outage lasts 10 s of real time
+	}
+	for id := range w.expected() {
+		all[id] = true
+	}
+	if body := httpGet(t, "http://"+w.httpAddr+"/readyz"); !strings.Contains(body, "NATS") {
+		t.Errorf("/readyz during the outage = %q, want it to name NATS", body)
+	}
+	opts.Port = port
+	startNATS(t, opts)
+	eventually(t, 60*time.Second, "everything exported after NATS came back", hasAll(url, t, all))
+	checkStream(t, w, streamMsgs(t, url), all)
+}
+
+func startNATS(t *testing.T, opts *server.Options) *server.Server {
+	t.Helper()
+	o := *opts
+	s, err := server.NewServer(&o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server not ready")
+	}
+	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	return s
+}
+
+// TestDemo: `demo --for 5s` works on its own and prints alerts and a summary.
+func TestDemo(t *testing.T) {
+	t.Parallel()
+	r := runCLI(t, nil, "demo", "--alerts", "30", "--for", "5s")
+	if r.code != 0 {
+		t.Fatalf("demo exited %d:\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	lines := strings.Count(r.stdout, "contoso/endpoint")
+	if lines < 30 || !strings.Contains(r.stdout, "summary: ") || !strings.Contains(r.stdout, "by severity:") {
+		t.Errorf("demo printed %d alert lines, want ≥ 30, then a summary:\n%s", lines, r.stdout)
+	}
+}

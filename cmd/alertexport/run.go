@@ -1,0 +1,51 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/alertexport/alertexport/config"
+)
+
+// runDaemon is `alertexport run`: export until SIGINT/SIGTERM.
+func (c cli) runDaemon(ctx context.Context, args []string) int {
+	fs := c.newFlags("run")
+	path := c.configFlag(fs)
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	cfg, warns, ok := c.loadConfig(*path, c.stderr)
+	if !ok {
+		return exitBadConfig
+	}
+	if missing := environmentProblems(warns); missing > 0 {
+		fmt.Fprintf(c.stderr, "%d of the warnings above name a secret or file that is missing here; run needs them\n", missing)
+		return exitBadConfig
+	}
+	return c.daemon(ctx, cfg, c.env, nil)
+}
+
+// daemon runs the export on cfg until ctx ends; started, if set, is called once it exports.
+func (c cli) daemon(ctx context.Context, cfg *config.Config, env config.LookupEnv, started func(*daemon)) int {
+	log := newLogger(cfg.Log, c.stderr)
+	d, err := newDaemon(ctx, cfg, env, log)
+	if err != nil {
+		log.Error("cannot start", "err", err)
+		return exitBadConfig
+	}
+	if err := d.run(ctx, env, started); err != nil {
+		log.Error("stopped", "err", err)
+		return exitFailure
+	}
+	return exitOK
+}
+
+func environmentProblems(warns []config.Problem) int {
+	n := 0
+	for _, w := range warns {
+		if w.Environment {
+			n++
+		}
+	}
+	return n
+}
