@@ -22,5 +22,4 @@ WORKDIR /var/lib/alertexport
 ENV ALERTEXPORT_CONFIG=/etc/alertexport/config.toml
 USER 65532:65532
 ENTRYPOINT ["/usr/local/bin/alertexport"]
-# The daemon (`run`) is not in this build yet; until it is, the image checks its config.
-CMD ["validate"]
+CMD ["run"]
