@@ -27,7 +27,7 @@ func (cr Credential) Read(env LookupEnv) ([]byte, error) {
 		}
 		return []byte(v), nil
 	case SecretFile, CertificateFile, FederatedTokenFile:
-		b, err := readFile(string(cr.Kind), cr.Value)
+		b, err := ReadFile(string(cr.Kind), cr.Value)
 		if err != nil {
 			return nil, err
 		}
@@ -39,7 +39,9 @@ func (cr Credential) Read(env LookupEnv) ([]byte, error) {
 	return nil, errors.New("no credential configured")
 }
 
-func readFile(key, path string) ([]byte, error) {
+// ReadFile reads a file the config names under key, with a message that names the key and the
+// file when it cannot be read or is empty.
+func ReadFile(key, path string) ([]byte, error) {
 	b, err := os.ReadFile(path)
 	var pe *fs.PathError
 	switch {
@@ -97,7 +99,7 @@ func (c *checker) checkEnvironment(cfg *Config) {
 	if n := cfg.NATS; n.URL != "" {
 		for _, f := range []struct{ key, path string }{{"nats.creds_file", n.CredsFile}, {"nats.nkey_seed_file", n.NkeySeedFile}, {"nats.cert_file", n.CertFile}, {"nats.key_file", n.KeyFile}} {
 			if f.path != "" {
-				if _, err := readFile(f.key, f.path); err != nil {
+				if _, err := ReadFile(f.key, f.path); err != nil {
 					c.envWarnf(f.key, "%v", err)
 				}
 			}
@@ -130,7 +132,7 @@ func (c *checker) checkEnvironment(cfg *Config) {
 }
 
 func (c *checker) checkCAFile(key, path string) {
-	b, err := readFile(key, path)
+	b, err := ReadFile(key, path)
 	if err == nil {
 		err = checkCAPEM(b)
 	}

@@ -13,21 +13,14 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/alertexport/alertexport/sinks/natstest"
 	"github.com/alertexport/alertexport/sources"
 )
 
 // runJetStream starts a real server on a random port with its store in a temporary directory.
 func runJetStream(t testing.TB) (*server.Server, *nats.Conn, jetstream.JetStream) {
 	t.Helper()
-	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true,
-		StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server not ready")
-	}
+	s := natstest.Start(t)
 	nc, err := nats.Connect(s.ClientURL())
 	if err != nil {
 		t.Fatal(err)
@@ -36,7 +29,7 @@ func runJetStream(t testing.TB) (*server.Server, *nats.Conn, jetstream.JetStream
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { nc.Close(); s.Shutdown(); s.WaitForShutdown() })
+	t.Cleanup(nc.Close)
 	return s, nc, js
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/alertexport/alertexport/sinks/natstest"
 	"github.com/alertexport/alertexport/sources/envelope"
 	"github.com/alertexport/alertexport/sources/simulator"
 )
@@ -403,17 +404,7 @@ func TestRunSurvivesNATSOutage(t *testing.T) {
 
 func startNATS(t *testing.T, opts *server.Options) *server.Server {
 	t.Helper()
-	o := *opts
-	s, err := server.NewServer(&o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server not ready")
-	}
-	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
-	return s
+	return natstest.Start(t, func(o *server.Options) { *o = *opts })
 }
 
 // TestDemo: `demo --for 5s` works on its own and prints alerts and a summary.

@@ -14,27 +14,14 @@ import (
 
 	"github.com/alertexport/alertexport/config"
 	"github.com/alertexport/alertexport/sinks"
+	"github.com/alertexport/alertexport/sinks/natstest"
 	"github.com/alertexport/alertexport/sources"
 	"github.com/alertexport/alertexport/sources/envelope"
 )
 
 func startServer(t testing.TB, mutate func(*server.Options)) *server.Server {
 	t.Helper()
-	opts := &server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoLog: true, NoSigs: true}
-	if mutate != nil {
-		mutate(opts)
-	}
-	s, err := server.NewServer(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		s.Shutdown()
-		t.Fatal("nats-server not ready")
-	}
-	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
-	return s
+	return natstest.Start(t, func(o *server.Options) { o.JetStream = false }, mutate)
 }
 
 func connect(t testing.TB, url string) *nats.Conn {

@@ -14,6 +14,7 @@ import (
 	js "github.com/nats-io/nats.go/jetstream"
 
 	"github.com/alertexport/alertexport/config"
+	"github.com/alertexport/alertexport/sinks/natstest"
 	"github.com/alertexport/alertexport/sources"
 	"github.com/alertexport/alertexport/sources/envelope"
 )
@@ -22,21 +23,8 @@ import (
 // restart) storing in dir; it is shut down when the test ends.
 func startServer(t testing.TB, dir string, port int, jetStream bool, mutate ...func(*server.Options)) *server.Server {
 	t.Helper()
-	opts := &server.Options{Host: "127.0.0.1", Port: port, JetStream: jetStream, StoreDir: dir, NoLog: true, NoSigs: true}
-	for _, m := range mutate {
-		m(opts)
-	}
-	s, err := server.NewServer(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		s.Shutdown()
-		t.Fatal("nats-server not ready")
-	}
-	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
-	return s
+	base := func(o *server.Options) { o.Port, o.JetStream, o.StoreDir = port, jetStream, dir }
+	return natstest.Start(t, append([]func(*server.Options){base}, mutate...)...)
 }
 
 // connect dials url as the daemon does (reconnecting forever), but retrying every 20 ms so

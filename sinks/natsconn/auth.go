@@ -1,12 +1,10 @@
 package natsconn
 
 import (
-	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
 	"os"
 	"strings"
@@ -25,7 +23,7 @@ func authOptions(cfg config.NATS, env config.LookupEnv) ([]nats.Option, error) {
 	var opts []nats.Option
 	switch {
 	case cfg.CredsFile != "":
-		b, err := readFile("nats.creds_file", cfg.CredsFile)
+		b, err := config.ReadFile("nats.creds_file", cfg.CredsFile)
 		if err != nil {
 			return nil, err
 		}
@@ -41,7 +39,7 @@ func authOptions(cfg config.NATS, env config.LookupEnv) ([]nats.Option, error) {
 		kp.Wipe()
 		opts = append(opts, nats.UserCredentials(cfg.CredsFile))
 	case cfg.NkeySeedFile != "":
-		if _, err := readFile("nats.nkey_seed_file", cfg.NkeySeedFile); err != nil {
+		if _, err := config.ReadFile("nats.nkey_seed_file", cfg.NkeySeedFile); err != nil {
 			return nil, err
 		}
 		o, err := nats.NkeyOptionFromSeed(cfg.NkeySeedFile)
@@ -69,7 +67,7 @@ func authOptions(cfg config.NATS, env config.LookupEnv) ([]nats.Option, error) {
 	}
 
 	if cfg.CAFile != "" {
-		b, err := readFile("nats.ca_file", cfg.CAFile)
+		b, err := config.ReadFile("nats.ca_file", cfg.CAFile)
 		if err != nil {
 			return nil, err
 		}
@@ -82,7 +80,7 @@ func authOptions(cfg config.NATS, env config.LookupEnv) ([]nats.Option, error) {
 	switch {
 	case cfg.CertFile != "" && cfg.KeyFile != "":
 		for _, f := range []struct{ key, path string }{{"nats.cert_file", cfg.CertFile}, {"nats.key_file", cfg.KeyFile}} {
-			if _, err := readFile(f.key, f.path); err != nil {
+			if _, err := config.ReadFile(f.key, f.path); err != nil {
 				return nil, err
 			}
 		}
@@ -109,20 +107,6 @@ func secretEnv(env config.LookupEnv, key, name, what string) (string, error) {
 		return "", fmt.Errorf("%s: environment variable %s is empty (it must hold %s)", key, name, what)
 	}
 	return v, nil
-}
-
-func readFile(key, path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
-	var pe *fs.PathError
-	switch {
-	case errors.As(err, &pe):
-		return nil, fmt.Errorf("%s %q cannot be read: %w", key, path, pe.Err)
-	case err != nil:
-		return nil, fmt.Errorf("%s %q cannot be read: %w", key, path, err)
-	case len(bytes.TrimSpace(b)) == 0:
-		return nil, fmt.Errorf("%s %q is empty", key, path)
-	}
-	return b, nil
 }
 
 // redactURLs hides any password in a comma-separated URL list before it reaches a message.

@@ -20,27 +20,15 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/alertexport/alertexport/sinks/natstest"
 )
 
 // startServer runs a real nats-server on 127.0.0.1 (RANDOM_PORT unless port is set); it is
 // shut down when the test ends.
 func startServer(t testing.TB, port int, mutate func(*server.Options)) *server.Server {
 	t.Helper()
-	opts := &server.Options{Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true}
-	if mutate != nil {
-		mutate(opts)
-	}
-	s, err := server.NewServer(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		s.Shutdown()
-		t.Fatal("nats-server not ready")
-	}
-	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
-	return s
+	return natstest.Start(t, func(o *server.Options) { o.Port = port }, mutate)
 }
 
 // freePort is a loopback port nothing listens on (a server's, stopped).
