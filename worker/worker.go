@@ -114,7 +114,11 @@ func (w *Worker) Run(ctx context.Context) error {
 		cron.WithChain(cron.SkipIfStillRunning(logger), cron.Recover(logger)))
 	var first []cron.Job
 	for _, j := range w.jobs {
-		id := c.Schedule(j.Schedule, cron.FuncJob(func() { w.poll(jobsCtx, j) }))
+		// Each job has a context of its own, so that one job can be stopped (a lost lease)
+		// without touching the others.
+		jobCtx, cancel := context.WithCancel(jobsCtx)
+		defer cancel()
+		id := c.Schedule(j.Schedule, cron.FuncJob(func() { w.poll(jobCtx, j) }))
 		first = append(first, c.Entry(id).WrappedJob)
 	}
 	c.Start()

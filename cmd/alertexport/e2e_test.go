@@ -419,3 +419,47 @@ func TestDemo(t *testing.T) {
 		t.Errorf("demo printed %d alert lines, want ≥ 30, then a summary:\n%s", lines, r.stdout)
 	}
 }
+
+// TestTail: `tail` prints one line per alert from the daemon's embedded server (reached through
+// embedded_listen), and `--json` the envelopes.
+func TestTail(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, "")
+	w.ep.Generate(20, simulator.Generate{From: time.Now().Add(-time.Hour), To: time.Now()})
+	w.start(t)
+	eventually(t, 30*time.Second, "backlog exported", hasAll(w.natsURL, t, w.expected()))
+	for _, asJSON := range []bool{false, true} {
+		ctx, cancel := context.WithCancel(context.Background())
+		out := &syncBuffer{}
+		c := cli{stdout: out, stderr: io.Discard, now: time.Now, env: func(string) (string, bool) { return "", false }}
+		args := []string{"tail", "--config", w.config}
+		if asJSON {
+			args = append(args, "--json")
+		}
+		done := make(chan int, 1)
+		go func() { done <- run(ctx, args, c) }()
+		// tail shows what is published from now on: make something happen.
+		want := "contoso/endpoint"
+		if asJSON {
+			want = `"schema":"alertexport.alert.v1"`
+		}
+		eventually(t, 20*time.Second, "tail prints new alerts", func() (bool, string) {
+			w.ep.Generate(1, simulator.Generate{})
+			return strings.Contains(out.String(), want), out.String()
+		})
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("tail exited %d", code)
+		}
+	}
+}
+
+// TestRunRefusesMissingSecret: run exits 2 when the secret a tenant names is not there.
+func TestRunRefusesMissingSecret(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, "")
+	r := runCLI(t, nil, "run", "--config", w.config)
+	if r.code != 2 || !strings.Contains(r.stderr, "E2E_SECRET") || !strings.Contains(r.stderr, "run needs them") {
+		t.Errorf("exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+}
