@@ -2,7 +2,6 @@ package simulator
 
 import (
 	"bufio"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -56,17 +55,6 @@ func (s *Server) initEndpoint(opts Options) error {
 	s.mde = endpointState{
 		tenants: map[string]*EndpointTenant{},
 		limits:  slices.Clone(limits),
-		seed:    opts.Seed,
-	}
-	if s.mde.seed == 0 {
-		s.mde.seed = defaultSeed
-	}
-	var salt [8]byte
-	if _, err := rand.Read(salt[:]); err != nil {
-		return err
-	}
-	for _, b := range salt {
-		s.mde.salt = s.mde.salt<<8 | uint64(b)
 	}
 	return nil
 }
@@ -74,15 +62,18 @@ func (s *Server) initEndpoint(opts Options) error {
 // APIRequest records one request to a Defender API of the simulator.
 type APIRequest struct {
 	Time     time.Time // real time the request arrived
-	API      string    // "endpoint" for the MDE alerts API
-	TenantID string    // the token's tid; "" when there was no valid token
-	AppID    string    // the token's appid; "" when there was no valid token
+	API      string    // "endpoint" for the MDE alerts API, "cloudapps" for Defender for Cloud Apps
+	TenantID string    // the token's tid (or a legacy token's tenant); "" when there was no valid token
+	AppID    string    // the token's appid; "" when there was no valid token or a legacy token
 	Path     string
 	Query    string // the query string, percent-decoded
 	Status   int    // HTTP status sent; 0 when the connection was dropped or the client left first
 	// Results is the number of alerts in a complete answer: 0 for errors and
 	// for Truncate and InvalidJSON faults, whose bodies cannot be read.
 	Results int
+	// Body is the request body as sent (Defender for Cloud Apps takes its
+	// parameters there), cut at 64 KiB; "" for the MDE API.
+	Body string
 }
 
 type apiLog struct {
@@ -198,21 +189,18 @@ func (s *Server) handleEndpointAlerts(w http.ResponseWriter, r *http.Request) {
 	t := s.Endpoint(claims.TenantID)
 	wait, limit := t.admit(time.Now(), s.endpointRateLimits())
 	fault, faulted := t.nextFault()
-	if faulted && fault.Delay > 0 {
-		timer := time.NewTimer(fault.Delay)
-		select {
-		case <-timer.C:
-		case <-r.Context().Done():
-			timer.Stop()
-			return // the client gave up; Status stays 0
-		}
+	if faulted && !waitFault(r, fault) {
+		return // the client gave up; Status stays 0
 	}
 	switch {
 	case faulted && fault.Drop:
 		dropConnection(w)
 		return
-	case faulted && !fault.Truncate && !fault.InvalidJSON && fault.Status != 0:
-		e := errForStatus(fault.Status)
+	case faulted && fault.status() != 0:
+		e := errForStatus(fault.status())
+		if fault.Throttled {
+			e.code, e.message = "TooManyRequests", errForStatus(http.StatusTooManyRequests).message
+		}
 		if fault.RetryAfter > 0 {
 			e.header = http.Header{"Retry-After": {retryAfterSeconds(fault.RetryAfter)}}
 		}

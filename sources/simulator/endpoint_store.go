@@ -1,9 +1,7 @@
 package simulator
 
 import (
-	"encoding/binary"
 	"fmt"
-	"hash/fnv"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -31,14 +29,12 @@ type EndpointTenant struct {
 	mu       sync.Mutex // guards the fields below
 	alerts   map[string]*endpointHistory
 	inserted []*endpointHistory // insertion order: the seeded generator picks from it
-	ordered  []*endpointHistory // answer order (see endpointOrder), sorted lazily
+	ordered  []*endpointHistory // answer order (see opaqueOrder), sorted lazily
 	sorted   bool
 	rng      *rand.Rand // alert generation and updates
-	faultRNG *rand.Rand // random faults, separate so faults do not shift the alerts
-	faults   []queuedAPIFault
-	rates    FaultRates
-	calls    []time.Time // real times of the requests counted by the rate limiter
-	machines []machine   // the generator's devices
+	faults   faultPlan  // queued and random faults (faults.go)
+	calls    rateWindow // the requests counted by the rate limiter
+	machines []machine  // the generator's devices
 }
 
 type endpointHistory struct {
@@ -69,12 +65,7 @@ type endpointState struct {
 	mu      sync.Mutex
 	tenants map[string]*EndpointTenant // lower-case tenant ID
 	limits  []RateLimit
-	salt    uint64 // per server, random: see endpointOrder
-	seed    int64
 }
-
-// defaultSeed is used when Options.Seed is 0, so runs are reproducible.
-const defaultSeed = 0x5eed_a1e7
 
 // Endpoint returns the tenant's alerts in the MDE alerts API, creating an
 // empty store on first use. Tenant IDs compare case-insensitively; the API
@@ -93,35 +84,22 @@ func (s *Server) Endpoint(tenantID string) *EndpointTenant {
 	if t, ok := s.mde.tenants[key]; ok {
 		return t
 	}
-	h := fnv.New64a()
-	h.Write([]byte(key))
-	ts := h.Sum64()
+	rng, faultRNG := s.tenantRNGs(0, key)
 	t := &EndpointTenant{
-		srv:      s,
-		id:       tenantID,
-		alerts:   map[string]*endpointHistory{},
-		rng:      rand.New(rand.NewPCG(uint64(s.mde.seed), ts)),
-		faultRNG: rand.New(rand.NewPCG(uint64(s.mde.seed)^0x9e3779b97f4a7c15, ts)),
+		srv:    s,
+		id:     tenantID,
+		alerts: map[string]*endpointHistory{},
+		rng:    rng,
+		faults: faultPlan{rng: faultRNG},
 	}
 	s.mde.tenants[key] = t
 	return t
 }
 
-// endpointOrder is the position of an alert in answers. Microsoft documents
-// no order for /api/alerts (research A2; the Graph and XDR incident docs say
-// "most recent at the top", which clients must not assume here). The
-// simulator sorts by a hash of the alert id salted per server: stable across
-// requests while the set is unchanged, so $skip pages over an unchanged set
-// fit together, but uncorrelated with time and id, so a client that depends
-// on any order fails here.
-func (s *Server) endpointOrder(id string) uint64 {
-	h := fnv.New64a()
-	var b [8]byte
-	binary.LittleEndian.PutUint64(b[:], s.mde.salt)
-	h.Write(b[:])
-	h.Write([]byte(id))
-	return h.Sum64()
-}
+// The position of an alert in answers is opaqueOrder(id) (server.go):
+// Microsoft documents no order for /api/alerts (research A2; the Graph and
+// XDR incident docs say "most recent at the top", which clients must not
+// assume here).
 
 // Put stores a as a new version of the alert a.ID (a new alert when the id
 // is unknown), visible from visibleAt (simulator time) on. The alert is
@@ -167,7 +145,7 @@ func newEndpointVersion(a *EndpointAlert, visibleAt time.Time) *endpointVersion 
 func (t *EndpointTenant) addVersion(id string, v *endpointVersion) {
 	h, ok := t.alerts[id]
 	if !ok {
-		h = &endpointHistory{id: id, order: t.srv.endpointOrder(id)}
+		h = &endpointHistory{id: id, order: t.srv.opaqueOrder(id)}
 		t.alerts[id] = h
 		t.inserted = append(t.inserted, h)
 		t.ordered = append(t.ordered, h)
@@ -303,59 +281,12 @@ func (t *EndpointTenant) query(now time.Time, pred func(*alertKeys) bool, skip, 
 	return page, false
 }
 
-// APIFault is an injected failure of an API request. It plays after the
-// request has been authenticated and authorized (so a fault never hides a
-// 401 or 403), and before the rate limits' verdict (the request still
-// counts against them), in place of the normal answer. Fields combine: Delay first, then the
-// first of Drop, Truncate, InvalidJSON and Status that is set; a fault with
-// only Delay answers normally after the delay.
-type APIFault struct {
-	// Status answers with this HTTP status and the MDE error body (500, 503,
-	// 429, 400, ...).
-	Status int
-	// RetryAfter sets Retry-After, in whole seconds rounded up, when > 0.
-	RetryAfter time.Duration
-	// Delay holds the request this long (or until the client gives up)
-	// before the rest of the fault or the normal answer.
-	Delay time.Duration
-	// Truncate sends 200, the headers and about half of the normal body,
-	// then cuts the connection (resets the stream over HTTP/2).
-	Truncate bool
-	// InvalidJSON sends 200 with the normal body made syntactically invalid
-	// in the middle of value[].
-	InvalidJSON bool
-	// Drop closes the connection without answering.
-	Drop bool
-}
-
-// FaultRates makes each authenticated request of the tenant fail at random
-// (drawn from the tenant's seeded generator) when no queued fault applies.
-// The rates are probabilities; their sum should not exceed 1.
-type FaultRates struct {
-	ServerError float64 // 500 InternalServerError
-	Throttle    float64 // 429 TooManyRequests with Retry-After: 1
-	Slow        float64 // answered normally after SlowDelay
-	Truncate    float64 // body cut in the middle (see APIFault.Truncate)
-	// SlowDelay is the delay of Slow answers; 0 means 10 s.
-	SlowDelay time.Duration
-}
-
-const defaultSlowDelay = 10 * time.Second
-
-type queuedAPIFault struct {
-	n     int
-	fault APIFault
-}
-
 // Fail makes the tenant's next n alert requests that pass authentication
 // fail as f says. Calls queue up in order.
 func (t *EndpointTenant) Fail(n int, f APIFault) {
-	if n <= 0 {
-		return
-	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.faults = append(t.faults, queuedAPIFault{n: n, fault: f})
+	t.faults.add(n, f)
 }
 
 // SetFaultRates sets the rates of random faults; the zero value turns them
@@ -363,63 +294,22 @@ func (t *EndpointTenant) Fail(n int, f APIFault) {
 func (t *EndpointTenant) SetFaultRates(r FaultRates) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.rates = r
+	t.faults.rates = r
 }
 
 // nextFault takes the fault for a request: a queued one, else a random one.
+// Choice: Microsoft documents Retry-After in seconds but no value; random
+// throttles say one second, which keeps randomly faulted runs short.
 func (t *EndpointTenant) nextFault() (APIFault, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if len(t.faults) > 0 {
-		f := t.faults[0].fault
-		if t.faults[0].n--; t.faults[0].n == 0 {
-			t.faults = t.faults[1:]
-		}
-		return f, true
-	}
-	r := t.rates
-	if r == (FaultRates{}) {
-		return APIFault{}, false
-	}
-	x := t.faultRNG.Float64()
-	switch {
-	case x < r.ServerError:
-		return APIFault{Status: 500}, true
-	case x < r.ServerError+r.Throttle:
-		// Choice: Microsoft documents Retry-After in seconds but no value;
-		// one second keeps randomly faulted runs short.
-		return APIFault{Status: 429, RetryAfter: time.Second}, true
-	case x < r.ServerError+r.Throttle+r.Slow:
-		d := r.SlowDelay
-		if d <= 0 {
-			d = defaultSlowDelay
-		}
-		return APIFault{Delay: d}, true
-	case x < r.ServerError+r.Throttle+r.Slow+r.Truncate:
-		return APIFault{Truncate: true}, true
-	}
-	return APIFault{}, false
-}
-
-// RateLimit is one limit: at most Requests calls per sliding window of Per.
-type RateLimit struct {
-	Requests int
-	Per      time.Duration
+	return t.faults.next(time.Second)
 }
 
 // DocumentedEndpointRateLimits are the limits get-alerts.md states for
 // List alerts: "100 calls per minute and 1500 calls per hour".
 func DocumentedEndpointRateLimits() []RateLimit {
 	return []RateLimit{{Requests: 100, Per: time.Minute}, {Requests: 1500, Per: time.Hour}}
-}
-
-func validateRateLimits(limits []RateLimit) error {
-	for _, l := range limits {
-		if l.Requests < 1 || l.Per <= 0 {
-			return fmt.Errorf("simulator: rate limit %d per %v: need at least 1 request per positive duration", l.Requests, l.Per)
-		}
-	}
-	return nil
 }
 
 // SetEndpointRateLimits replaces the rate limits of the MDE alerts API, for
@@ -440,56 +330,10 @@ func (s *Server) endpointRateLimits() []RateLimit {
 	return s.mde.limits
 }
 
-// admit counts a request made at now (real time) and returns how long the
-// client must wait before a retry can succeed, 0 when this request is within
-// every limit, with the limit that was hit.
-//
-// The windows slide over real time, not the simulator's clock: tests move
-// the simulator's clock to date alerts and tokens, and a limit on that clock
-// would throttle or release clients at the test's whim instead of at their
-// own request rate. Every request that passes authentication and
-// authorization counts, the ones answered 429 included (common-errors.md:
-// resubmitting before Retry-After keeps you throttled), so a client that
-// ignores Retry-After stays throttled. Choice: 401 and 403 answers do not
-// count; the tenant of a request without a valid token is not known, and
-// Microsoft does not say whether refused tokens count.
+// admit counts a request made at now (real time) against the tenant's
+// limits; see rateWindow.admit.
 func (t *EndpointTenant) admit(now time.Time, limits []RateLimit) (time.Duration, RateLimit) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.calls = append(t.calls, now)
-	// Keep at least an hour (the longest documented window) so that limits
-	// set later with SetEndpointRateLimits see the calls made before.
-	longest := time.Hour
-	for _, l := range limits {
-		longest = max(longest, l.Per)
-	}
-	// Drop what no window can see any more.
-	drop := 0
-	for drop < len(t.calls) && !t.calls[drop].After(now.Add(-longest)) {
-		drop++
-	}
-	t.calls = t.calls[drop:]
-
-	var wait time.Duration
-	var hit RateLimit
-	for _, l := range limits {
-		from := now.Add(-l.Per)
-		first, _ := slices.BinarySearchFunc(t.calls, from, func(c, target time.Time) int {
-			if c.After(target) {
-				return 1
-			}
-			return -1
-		})
-		inWindow := len(t.calls) - first
-		if inWindow <= l.Requests {
-			continue
-		}
-		// A retry succeeds once at most Requests-1 of these are left in the
-		// window: when the (inWindow-Requests+1)-th oldest leaves it.
-		leaves := t.calls[first+inWindow-l.Requests].Add(l.Per)
-		if w := leaves.Sub(now); w > wait {
-			wait, hit = w, l
-		}
-	}
-	return wait, hit
+	return t.calls.admit(now, limits)
 }

@@ -9,11 +9,14 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/binary"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"math/big"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -78,6 +81,8 @@ type Server struct {
 
 	mde    endpointState // the Defender for Endpoint alerts API (endpoint*.go)
 	apiLog apiLog
+	seed   int64  // Options.Seed, or defaultSeed
+	salt   uint64 // random per server: see opaqueOrder
 
 	closeOnce sync.Once
 	closeErr  error
@@ -132,6 +137,15 @@ func Start(opts Options) (*Server, error) {
 	s.transport.TLSClientConfig = &tls.Config{RootCAs: s.pool, MinVersion: tls.VersionTLS12}
 	s.transport.Proxy = nil // loopback only; never let an environment proxy in
 
+	s.seed = opts.Seed
+	if s.seed == 0 {
+		s.seed = defaultSeed
+	}
+	var salt [8]byte
+	if _, err := rand.Read(salt[:]); err != nil {
+		return nil, err
+	}
+	s.salt = binary.LittleEndian.Uint64(salt[:])
 	if err := s.initEndpoint(opts); err != nil {
 		return nil, err
 	}
@@ -319,4 +333,34 @@ func randomSerial() (*big.Int, error) {
 		return nil, fmt.Errorf("simulator: serial number: %w", err)
 	}
 	return serial, nil
+}
+
+// defaultSeed is used when Options.Seed is 0, so runs are reproducible.
+const defaultSeed = 0x5eed_a1e7
+
+// tenantRNGs returns the seeded generators of one tenant of one API part:
+// one for its alerts and one for its random faults, separate so that faults
+// do not shift the alerts. They derive from Options.Seed, the lower-case
+// tenant ID and api, a constant per API part (0 for Defender for Endpoint),
+// so that each part draws its own sequence.
+func (s *Server) tenantRNGs(api uint64, key string) (alerts, faults *mrand.Rand) {
+	h := fnv.New64a()
+	h.Write([]byte(key))
+	ts := h.Sum64()
+	seed := uint64(s.seed) ^ api
+	return mrand.New(mrand.NewPCG(seed, ts)), mrand.New(mrand.NewPCG(seed^0x9e3779b97f4a7c15, ts))
+}
+
+// opaqueOrder is the position of an alert in answers whose order Microsoft
+// does not document: a hash of the alert id salted per server. It is stable
+// across requests while the set is unchanged, so skip-based pages over an
+// unchanged set fit together, but uncorrelated with time and id, so a
+// client that depends on any order fails here.
+func (s *Server) opaqueOrder(id string) uint64 {
+	h := fnv.New64a()
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], s.salt)
+	h.Write(b[:])
+	h.Write([]byte(id))
+	return h.Sum64()
 }
