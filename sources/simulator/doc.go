@@ -1,7 +1,7 @@
 // Package simulator is a local, faithful stand-in for the Microsoft cloud
 // services alertexport talks to: Microsoft Entra ID (the login endpoints MSAL
-// Go calls for the client-credentials flow) and the Microsoft Defender for
-// Endpoint alerts API (other Defender APIs in later parts).
+// Go calls for the client-credentials flow), the Microsoft Defender for
+// Endpoint alerts API and the Microsoft Defender for Cloud Apps alerts API.
 //
 // There is no network in the test environments, so the simulator is a real
 // HTTPS server on 127.0.0.1 with a certificate issued by a CA it generates at
@@ -49,6 +49,26 @@
 // given (Put); faults are queued (Fail) or drawn at random (SetFaultRates),
 // and every API request is logged (APIRequests). Choices made where
 // Microsoft is silent are written next to the code that makes them.
+//
+// The Microsoft Defender for Cloud Apps alerts API ("List alerts", GET and
+// POST /api/v1/alerts/) follows defender-apis.md part B (cloudapps*.go).
+// Requests need a token of the simulator for the Cloud Apps resource
+// (05a65629-4c1b-48c1-a78b-804c4abdd4af) with Investigation.read or .manage
+// or Discovery.read or .manage, or a legacy API token configured with
+// CloudAppsTenant.SetLegacyToken. Parameters come as a JSON body (GET
+// included), form data or the query string: filters on date,
+// resolutionDate, severity, resolutionStatus, alertOpen, read, id and the
+// entity.* filters with the operators the docs list for each (others are
+// a 400), skip, limit (at most 100 alerts an answer), sortField and
+// sortDirection; without a sort the order is opaque. Each tenant
+// (Server.CloudApps) holds alerts with revisions visible from chosen
+// simulator times: closing an alert makes a new version (its resolveTime),
+// marking it read only changes the body. The API allows 30 requests a
+// minute per tenant over real time and answers beyond with a 429 whose body
+// says "throttled" and, unless Options.CloudAppsRetryAfter, no
+// Retry-After. Alerts are generated (Generate, CloseRandom) or stored as
+// given (Put); faults, the request log and seeding work as for Defender for
+// Endpoint.
 //
 // Everything is safe for concurrent use.
 package simulator

@@ -54,6 +54,16 @@ type Options struct {
 	// alerts API, per tenant; nil means the documented 100 calls per minute
 	// and 1,500 per hour, an empty non-nil slice means no limit.
 	EndpointRateLimits []RateLimit
+	// CloudAppsRateLimits are the rate limits of the Defender for Cloud Apps
+	// alerts API, per tenant; nil means the documented 30 requests per
+	// minute, an empty non-nil slice means no limit.
+	CloudAppsRateLimits []RateLimit
+	// CloudAppsRetryAfter makes the Defender for Cloud Apps API send
+	// Retry-After with the 429 answers of its rate limit (and of random
+	// throttle faults). Microsoft does not document the header, so the
+	// default is the inconvenient case: no Retry-After, only a body saying
+	// the request was throttled.
+	CloudAppsRetryAfter bool
 }
 
 // Server is a running simulator. Create it with Start and stop it with Close.
@@ -79,7 +89,8 @@ type Server struct {
 	metadata int
 	tokenLog []TokenRequest
 
-	mde    endpointState // the Defender for Endpoint alerts API (endpoint*.go)
+	mde    endpointState  // the Defender for Endpoint alerts API (endpoint*.go)
+	cas    cloudAppsState // the Defender for Cloud Apps alerts API (cloudapps*.go)
 	apiLog apiLog
 	seed   int64  // Options.Seed, or defaultSeed
 	salt   uint64 // random per server: see opaqueOrder
@@ -149,8 +160,12 @@ func Start(opts Options) (*Server, error) {
 	if err := s.initEndpoint(opts); err != nil {
 		return nil, err
 	}
+	if err := s.initCloudApps(opts); err != nil {
+		return nil, err
+	}
 	s.registerEntra()
 	s.registerEndpoint()
+	s.registerCloudApps()
 
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
