@@ -8,7 +8,13 @@ import (
 )
 
 // Handler serves /healthz (the process is up), /readyz (Ready) and /metrics (Prometheus).
+// It is built once.
 func (w *Worker) Handler() http.Handler {
+	w.handlerOnce.Do(func() { w.handler = w.newHandler() })
+	return w.handler
+}
+
+func (w *Worker) newHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(rw http.ResponseWriter, _ *http.Request) {
 		rw.Header().Set("Content-Type", "text/plain; charset=utf-8")

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -52,6 +54,9 @@ type Worker struct {
 	mu      sync.Mutex
 	stopped bool
 	running sync.WaitGroup
+
+	handlerOnce sync.Once
+	handler     http.Handler
 }
 
 // job is a Job with its state.
@@ -62,6 +67,7 @@ type job struct {
 	mu           sync.Mutex
 	failingSince time.Time // zero while the last poll succeeded (or none ran yet)
 	lastErr      error
+	runningSince time.Time // zero while no poll runs
 }
 
 // New prepares a worker; Run starts it.
@@ -137,9 +143,13 @@ func (w *Worker) Run(ctx context.Context) error {
 	select {
 	case <-done:
 	case <-time.After(w.o.StopGrace):
-		w.log.Warn("stopping: abandoning running polls; their checkpoints stay where they were", "grace", w.o.StopGrace)
+		w.log.Warn("stopping: abandoning running polls; their checkpoints stay where they were", "grace", w.o.StopGrace.String())
 		abandon()
-		<-done
+		select {
+		case <-done:
+		case <-time.After(w.o.StopGrace):
+			w.log.Error("stopping: polls did not end after being abandoned; leaving them", "grace", w.o.StopGrace.String())
+		}
 	}
 	w.log.Info("worker stopped")
 	return nil
@@ -160,8 +170,18 @@ func (w *Worker) poll(ctx context.Context, j *job) {
 	m := w.o.Metrics
 	m.polls.WithLabelValues(j.Tenant, j.Source).Inc()
 	start := w.o.Now()
-	published, err := w.pollOnce(ctx, j)
+	j.mu.Lock()
+	j.runningSince = start
+	j.mu.Unlock()
+	published, err := w.pollSafely(ctx, j)
+	j.mu.Lock()
+	j.runningSince = time.Time{}
+	j.mu.Unlock()
 	if err != nil {
+		if ctx.Err() != nil && w.isStopped() {
+			w.log.Info("poll abandoned at stop; its checkpoint stays where it was", "tenant", j.Tenant, "source", j.Source, "published", published)
+			return
+		}
 		m.pollErrors.WithLabelValues(j.Tenant, j.Source).Inc()
 		j.mu.Lock()
 		if j.failingSince.IsZero() {
@@ -180,7 +200,25 @@ func (w *Worker) poll(ctx context.Context, j *job) {
 	if published > 0 {
 		lvl = slog.LevelInfo
 	}
-	w.log.Log(ctx, lvl, "poll done", "tenant", j.Tenant, "source", j.Source, "published", published, "took", w.o.Now().Sub(start).Round(time.Millisecond))
+	w.log.Log(ctx, lvl, "poll done", "tenant", j.Tenant, "source", j.Source, "published", published, "took", w.o.Now().Sub(start).Round(time.Millisecond).String())
+}
+
+// pollSafely is pollOnce with a panic turned into the poll's error, so that it is counted,
+// logged with its stack and seen by /readyz like any failure (cron's Recover stays as the
+// backstop).
+func (w *Worker) pollSafely(ctx context.Context, j *job) (published int, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic: %v\n%s", r, debug.Stack())
+		}
+	}()
+	return w.pollOnce(ctx, j)
+}
+
+func (w *Worker) isStopped() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.stopped
 }
 
 func (w *Worker) pollOnce(ctx context.Context, j *job) (int, error) {
@@ -236,10 +274,14 @@ func (w *Worker) Ready() (bool, string) {
 	now := w.o.Now()
 	for _, j := range w.jobs {
 		j.mu.Lock()
-		since, err := j.failingSince, j.lastErr
+		since, err, running := j.failingSince, j.lastErr, j.runningSince
 		j.mu.Unlock()
 		if !since.IsZero() && now.Sub(since) > 3*j.interval {
 			return false, fmt.Sprintf("%s has been failing since %s: %v", j.Key(), since.UTC().Format(time.RFC3339), err)
+		}
+		// A poll that hangs (NATS refusing every publish, say) never returns an error.
+		if !running.IsZero() && now.Sub(running) > 3*j.interval && j.interval >= time.Second {
+			return false, fmt.Sprintf("%s has been polling since %s without finishing", j.Key(), running.UTC().Format(time.RFC3339))
 		}
 	}
 	return true, "ok"

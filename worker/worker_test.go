@@ -278,3 +278,55 @@ func TestReadiness(t *testing.T) {
 		t.Errorf("Ready while NATS is down = %v %q", ok, why)
 	}
 }
+
+// TestPanicsAndHangsShowOnReadyz: a poll that panics counts as a failed poll, and one that
+// never returns makes the job not ready after three intervals.
+func TestPanicsAndHangsShowOnReadyz(t *testing.T) {
+	t.Parallel()
+	sink, kv, _ := setupJS(t)
+	var now atomic.Pointer[time.Time]
+	start := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+	now.Store(&start)
+	release := make(chan struct{})
+	src := &script{n: 0, hook: func(_ context.Context, n int32) error {
+		if n == 1 {
+			panic("a bug in a source")
+		}
+		<-release
+		return nil
+	}}
+	m := NewMetrics()
+	w, err := New(Options{Jobs: []Job{{Tenant: "contoso", Source: "endpoint", Schedule: every(t, "@every 1m"), Poller: src}},
+		Sink: sink, Store: kv, Metrics: m, Now: func() time.Time { return *now.Load() }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.poll(context.Background(), w.jobs[0])
+	if n := testutil.ToFloat64(m.pollErrors.WithLabelValues("contoso", "endpoint")); n != 1 {
+		t.Errorf("a panicking poll counted %v errors, want 1", n)
+	}
+	if err := w.jobs[0].lastErr; err == nil || !strings.Contains(err.Error(), "a bug in a source") {
+		t.Errorf("last error = %v, want the panic", err)
+	}
+	done := make(chan struct{})
+	go func() { w.poll(context.Background(), w.jobs[0]); close(done) }()
+	eventuallyTrue(t, func() bool { w.jobs[0].mu.Lock(); defer w.jobs[0].mu.Unlock(); return !w.jobs[0].runningSince.IsZero() })
+	later := start.Add(10 * time.Minute)
+	now.Store(&later)
+	if ok, why := w.Ready(); ok || !strings.Contains(why, "without finishing") && !strings.Contains(why, "failing since") {
+		t.Errorf("Ready with a poll hung for 10 intervals = %v %q", ok, why)
+	}
+	close(release)
+	<-done
+}
+
+func eventuallyTrue(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met in 10 s")
+		}
+		time.Sleep(5 * time.Millisecond) // polling a condition, not synchronizing
+	}
+}

@@ -101,35 +101,41 @@ func (d *daemon) connect(ctx context.Context, env config.LookupEnv) error {
 	return nil
 }
 
-// sinkAndStore sets up the stream and the checkpoint store, retrying while NATS is not there.
+// sinkAndStore sets up the stream and the checkpoint store. Both wait out what is transient
+// (NATS not there yet, a cluster electing a leader) until ctx ends; a refusal (a conflicting
+// stream or bucket, missing permissions) is returned with what to change.
 func (d *daemon) sinkAndStore(ctx context.Context) (sinks.Sink, worker.Store, error) {
 	if d.cfg.NATS.Mode == "core" {
 		st, err := worker.NewFileStore(filepath.Join(d.cfg.Worker.DataDir, "state"))
 		return core.New(d.nc, d.cfg.NATS), st, err
 	}
-	type pair struct {
-		sink  sinks.Sink
-		store worker.Store
+	opts := jssink.Options{Logger: d.log}
+	if d.embedded != nil {
+		// The embedded server's storage is bounded; keep room for the KV buckets.
+		opts.MaxBytes = natsconn.EmbeddedMaxStore / 10 * 8
 	}
-	p, err := backoff.Retry(ctx, func() (pair, error) {
+	sink, err := jssink.New(ctx, d.nc, d.cfg.NATS, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	store, err := backoff.Retry(ctx, func() (*worker.KVStore, error) {
 		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
-		s, err := jssink.New(sctx, d.nc, d.cfg.NATS, jssink.Options{Logger: d.log})
-		if err != nil {
-			if !d.nc.IsConnected() {
-				d.log.Warn("waiting for NATS", "err", err)
-				return pair{}, err
-			}
-			return pair{}, backoff.Permanent(err) // the server answered: a conflict, not an outage
+		st, err := worker.NewKVStore(sctx, sink.JetStream())
+		switch {
+		case err == nil:
+			return st, nil
+		case jssink.IsTransient(err):
+			d.log.Warn("cannot open the checkpoint bucket yet; retrying", "bucket", worker.StateBucket, "err", err)
+			return nil, err
 		}
-		st, err := worker.NewKVStore(sctx, s.JetStream())
-		if err != nil {
-			return pair{}, err
-		}
-		return pair{s, st}, nil
+		return nil, backoff.Permanent(fmt.Errorf("%w; the account needs JetStream KV rights on bucket %s, and an existing bucket of that name must be a KV bucket on file storage", err, worker.StateBucket))
 	}, backoff.WithMaxElapsedTime(0), backoff.WithBackOff(&backoff.ExponentialBackOff{
 		InitialInterval: 500 * time.Millisecond, RandomizationFactor: 0.5, Multiplier: 2, MaxInterval: 15 * time.Second}))
-	return p.sink, p.store, err
+	if err != nil {
+		return nil, nil, err
+	}
+	return sink, store, nil
 }
 
 // serveHTTP starts /healthz, /readyz and /metrics when http_addr is set.
@@ -156,10 +162,8 @@ func (d *daemon) serveHTTP(h http.Handler) error {
 // abandoned, NATS is drained, the embedded server stops.
 func (d *daemon) run(ctx context.Context, env config.LookupEnv, started func(*daemon)) error {
 	defer d.close()
-	if err := d.connect(ctx, env); err != nil {
-		return err
-	}
-	// Ready stays false until the stream and the store exist.
+	// Ready stays false until NATS, the stream and the store are there; /healthz answers
+	// from the start, so that a liveness probe does not restart a daemon waiting for NATS.
 	var w atomic.Pointer[worker.Worker]
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(rw http.ResponseWriter, r *http.Request) {
@@ -178,6 +182,12 @@ func (d *daemon) run(ctx context.Context, env config.LookupEnv, started func(*da
 		http.NotFound(rw, r)
 	})
 	if err := d.serveHTTP(mux); err != nil {
+		return err
+	}
+	if err := d.connect(ctx, env); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while waiting for NATS
+		}
 		return err
 	}
 	sink, store, err := d.sinkAndStore(ctx)
@@ -205,7 +215,7 @@ func (d *daemon) close() {
 		_ = d.httpSrv.Shutdown(sctx)
 		cancel()
 	}
-	if d.nc != nil {
+	if d.nc != nil && !d.nc.IsClosed() {
 		closed := make(chan struct{})
 		d.nc.SetClosedHandler(func(*nats.Conn) { close(closed) })
 		if err := d.nc.Drain(); err != nil {
@@ -213,7 +223,7 @@ func (d *daemon) close() {
 		}
 		select { // Drain is asynchronous; nats.go bounds it by its drain timeout
 		case <-closed:
-		case <-time.After(35 * time.Second):
+		case <-time.After(10 * time.Second): // the drain timeout is 5 s
 			d.nc.Close()
 		}
 	}

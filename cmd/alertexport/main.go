@@ -23,6 +23,10 @@ const (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop() // a second Ctrl-C or SIGTERM is not caught: it ends the process at once
+	}()
 	code := run(ctx, os.Args[1:], cli{stdout: os.Stdout, stderr: os.Stderr, env: os.LookupEnv, now: time.Now})
 	stop()
 	os.Exit(code)

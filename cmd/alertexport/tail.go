@@ -41,6 +41,9 @@ func (c cli) tail(ctx context.Context, args []string) int {
 	log := newLogger(cfg.Log, c.stderr)
 	nc, err := natsconn.Connect(ctx, n, c.env, natsconn.Options{Logger: log})
 	if err != nil {
+		if ctx.Err() != nil {
+			return exitOK // stopped while connecting
+		}
 		fmt.Fprintf(c.stderr, "tail: %v\n", err)
 		return exitFailure
 	}

@@ -39,6 +39,10 @@ type Options struct {
 	// MaxPending bounds the messages awaiting their ack at once, across all Publish calls
 	// (default 1024); a larger batch is published as acks come back.
 	MaxPending int
+	// MaxBytes, when > 0, caps the stream's size, dropping the oldest messages beyond it. The
+	// embedded server needs it: its storage is bounded, and a stream that fills it refuses
+	// every publish until max_age frees room.
+	MaxBytes int64
 }
 
 // Sink publishes to one JetStream stream. It is safe for concurrent use.
@@ -87,6 +91,8 @@ func New(ctx context.Context, nc *nats.Conn, cfg config.NATS, o Options) (*Sink,
 			Duplicates: cfg.DuplicateWindow,
 			MaxAge:     cfg.MaxAge,
 			Storage:    js.FileStorage,
+			MaxBytes:   o.MaxBytes,
+			Discard:    js.DiscardOld,
 		},
 		log:         o.Logger.With("component", "jetstream", "stream", cfg.Stream),
 		maxAttempts: o.MaxAttempts,
@@ -96,6 +102,10 @@ func New(ctx context.Context, nc *nats.Conn, cfg config.NATS, o Options) (*Sink,
 	}
 	return s, nil
 }
+
+// IsTransient reports whether a JetStream API error may go away by itself (a timeout, a
+// disconnect, a cluster electing a leader), as opposed to a refusal that needs a change.
+func IsTransient(err error) bool { return transientAPIErr(err) }
 
 // JetStream is the JetStream context of the sink's connection, for the worker's KV buckets.
 func (s *Sink) JetStream() js.JetStream { return s.js }

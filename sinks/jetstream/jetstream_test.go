@@ -47,11 +47,13 @@ func TestNewStream(t *testing.T) {
 			},
 		},
 		{
-			name:     "subjects follow a new template",
+			// The stream gains the new template's subjects and keeps the ones it had: an operator
+			// may have bound more, and the old messages stay addressable.
+			name:     "subjects of a new template are added",
 			existing: &js.StreamConfig{Name: "ALERTS", Subjects: []string{"alerts.*.*.*"}, Duplicates: 2 * time.Hour, MaxAge: 720 * time.Hour, Storage: js.FileStorage},
 			cfg:      func(c *config.NATS) { c.Subject = "soc.{tenant}.{severity}" },
 			want: func(t *testing.T, c js.StreamConfig) {
-				if !slices.Equal(c.Subjects, []string{"soc.*.*", "soc.deadletter.*.*"}) {
+				if !slices.Equal(c.Subjects, []string{"alerts.*.*.*", "soc.*.*", "soc.deadletter.*.*"}) {
 					t.Errorf("subjects %v", c.Subjects)
 				}
 			},

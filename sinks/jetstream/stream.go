@@ -54,12 +54,24 @@ func (s *Sink) tryEnsureStream(ctx context.Context) (*js.StreamConfig, error) {
 	}
 	cfg := s.want
 	if existing != nil {
-		if slices.Equal(existing.Subjects, cfg.Subjects) && existing.Duplicates == cfg.Duplicates &&
-			existing.MaxAge == cfg.MaxAge && existing.Storage == cfg.Storage {
+		covered := !slices.ContainsFunc(cfg.Subjects, func(subj string) bool { return !slices.Contains(existing.Subjects, subj) })
+		if covered && existing.Duplicates == cfg.Duplicates && existing.MaxAge == cfg.MaxAge && existing.Storage == cfg.Storage &&
+			(cfg.MaxBytes == 0 || existing.MaxBytes == cfg.MaxBytes) {
 			return existing, nil // nothing to change: no update right needed
 		}
+		// Keep what an operator set, subjects included: add ours to theirs.
+		subjects := slices.Clone(existing.Subjects)
+		for _, subj := range cfg.Subjects {
+			if !slices.Contains(subjects, subj) {
+				subjects = append(subjects, subj)
+			}
+		}
+		maxBytes := existing.MaxBytes
+		if cfg.MaxBytes > 0 {
+			maxBytes = cfg.MaxBytes
+		}
 		cfg = *existing
-		cfg.Subjects, cfg.Duplicates, cfg.MaxAge, cfg.Storage = s.want.Subjects, s.want.Duplicates, s.want.MaxAge, s.want.Storage
+		cfg.Subjects, cfg.Duplicates, cfg.MaxAge, cfg.Storage, cfg.MaxBytes = subjects, s.want.Duplicates, s.want.MaxAge, s.want.Storage, maxBytes
 	}
 	if _, err := s.js.CreateOrUpdateStream(ctx, cfg); err != nil {
 		return existing, err

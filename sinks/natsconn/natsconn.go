@@ -121,6 +121,8 @@ func (w *watcher) options() []nats.Option {
 	return []nats.Option{
 		nats.Name(Name),
 		nats.MaxReconnects(-1), // nats.go's default (60) would close the connection for good after ~2 min
+		// A stop drains; nats.go's default of 30 s would take most of a container's stop timeout.
+		nats.DrainTimeout(5 * time.Second),
 		nats.ReconnectWait(w.wait),
 		nats.PingInterval(pingInterval),
 		nats.MaxPingsOutstanding(maxPingsOut),
@@ -144,7 +146,7 @@ func (w *watcher) options() []nats.Option {
 			// Every ReconnectWait while the server is away: warn when the reason changes, the
 			// rest at debug.
 			if w.setErr(err) {
-				w.log.Warn("cannot reach NATS; retrying", "err", err, "every", w.wait)
+				w.log.Warn("cannot reach NATS; retrying", "err", err, "every", w.wait.String())
 			} else {
 				w.log.Debug("cannot reach NATS; retrying", "err", err)
 			}
