@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/alertexport/alertexport/sources"
@@ -80,6 +81,9 @@ func (s *KVStore) Save(ctx context.Context, key string, cp *sources.Checkpoint, 
 	}
 	if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 		return 0, fmt.Errorf("checkpoint %s: %w", key, ErrConflict)
+	}
+	if errors.Is(err, nats.ErrMaxPayload) {
+		return 0, fmt.Errorf("checkpoint %s is %d bytes (it lists every version exported within the lookback), more than the NATS server's max_payload: raise max_payload on the server or shorten lookback: %w", key, len(data), err)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("checkpoint %s: %w", key, err)

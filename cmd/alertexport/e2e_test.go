@@ -463,3 +463,29 @@ func TestRunRefusesMissingSecret(t *testing.T) {
 		t.Errorf("exit %d, stderr:\n%s", r.code, r.stderr)
 	}
 }
+
+// TestRunWaitsForNATS: with NATS not there at start, run serves /healthz, says on /readyz that
+// it waits for NATS, and a stop then ends it cleanly (exit 0).
+func TestRunWaitsForNATS(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, "nats://"+freeAddr(t)) // nothing listens there
+	d := w.start(t)
+	eventually(t, 10*time.Second, "/healthz answers", func() (bool, string) {
+		resp, err := http.Get("http://" + w.httpAddr + "/healthz")
+		if err != nil {
+			return false, err.Error()
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200, resp.Status
+	})
+	resp, err := http.Get("http://" + w.httpAddr + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "NATS") {
+		t.Errorf("/readyz = %d %q, want 503 naming NATS", resp.StatusCode, body)
+	}
+	d.stop(t) // fails the test unless run exits 0
+}

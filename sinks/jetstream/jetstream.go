@@ -225,7 +225,10 @@ func (b *batch) await(ctx context.Context, pending []sent) (int, []int, error) {
 	for k, p := range pending {
 		select {
 		case ack := <-p.f.Ok():
-			b.dup[p.i] = ack.Duplicate
+			// A message published again because its first ack was lost is usually a duplicate
+			// of that first attempt, which stored it: count it as published, not as a repeat
+			// of an earlier poll.
+			b.dup[p.i] = ack.Duplicate && b.attempts[p.i] <= 1
 			acked++
 		case err := <-p.f.Err():
 			if permanent(err) {

@@ -45,10 +45,13 @@ func StartEmbedded(dataDir, listen string, logger *slog.Logger) (*server.Server,
 		StoreDir:           filepath.Join(dataDir, "nats"),
 		JetStreamMaxStore:  EmbeddedMaxStore,
 		JetStreamMaxMemory: EmbeddedMaxMemory,
-		NoSigs:             true, // signals belong to alertexport, which stops the server itself
-		DontListen:         true,
-		Host:               "127.0.0.1",
-		Port:               server.RANDOM_PORT,
+		// A checkpoint keeps every version exported within the lookback; a burst of alerts can
+		// make it larger than the default 1 MB.
+		MaxPayload: 8 << 20,
+		NoSigs:     true, // signals belong to alertexport, which stops the server itself
+		DontListen: true,
+		Host:       "127.0.0.1",
+		Port:       server.RANDOM_PORT,
 	}
 	if listen != "" {
 		host, port, err := net.SplitHostPort(listen)
