@@ -16,6 +16,7 @@ import (
 
 	"github.com/alertexport/alertexport/config"
 	jssink "github.com/alertexport/alertexport/sinks/jetstream"
+	"github.com/alertexport/alertexport/sinks/natstest"
 	"github.com/alertexport/alertexport/sources"
 	"github.com/alertexport/alertexport/sources/envelope"
 )
@@ -310,7 +311,11 @@ func TestPanicsAndHangsShowOnReadyz(t *testing.T) {
 	}
 	done := make(chan struct{})
 	go func() { w.poll(context.Background(), w.jobs[0]); close(done) }()
-	eventuallyTrue(t, func() bool { w.jobs[0].mu.Lock(); defer w.jobs[0].mu.Unlock(); return !w.jobs[0].runningSince.IsZero() })
+	natstest.WaitFor(t, "the poll to start", func() bool {
+		w.jobs[0].mu.Lock()
+		defer w.jobs[0].mu.Unlock()
+		return !w.jobs[0].runningSince.IsZero()
+	})
 	later := start.Add(10 * time.Minute)
 	now.Store(&later)
 	if ok, why := w.Ready(); ok || !strings.Contains(why, "without finishing") && !strings.Contains(why, "failing since") {
@@ -318,15 +323,4 @@ func TestPanicsAndHangsShowOnReadyz(t *testing.T) {
 	}
 	close(release)
 	<-done
-}
-
-func eventuallyTrue(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met in 10 s")
-		}
-		time.Sleep(5 * time.Millisecond) // polling a condition, not synchronizing
-	}
 }

@@ -59,13 +59,7 @@ func alerts(tenant string, n int) []sources.Message {
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	natstest.WaitFor(t, what, cond)
 }
 
 // TestPublish: a subscriber receives every message as NewMsg built it, once per Publish.

@@ -52,13 +52,7 @@ func testContext(t testing.TB, d time.Duration) context.Context {
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	natstest.WaitFor(t, what, cond)
 }
 
 // logRecorder is a slog handler that keeps every record, rendered with its attributes.

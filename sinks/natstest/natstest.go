@@ -35,3 +35,16 @@ func Start(t testing.TB, mutate ...func(*server.Options)) *server.Server {
 	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
 	return s
 }
+
+// WaitFor polls cond until it holds, failing the test after 10 s: for conditions a server
+// reaches in its own time (a reconnect, a stored message), where there is nothing to wait on.
+func WaitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
