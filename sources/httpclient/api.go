@@ -63,6 +63,12 @@ type API struct {
 	Observe func(Call) // nil = none
 	// Idle cuts off a response whose body stops arriving for this long; 0 = 2 minutes.
 	Idle time.Duration
+	// ThrottleWait is how long a 429 without Retry-After holds the tenant back; 0 = the
+	// exponential backoff decides.
+	ThrottleWait time.Duration
+	// ThrottledBody treats any error answer whose body says "throttled" as a 429 (Defender for
+	// Cloud Apps documents no throttling status; clients meet both).
+	ThrottledBody bool
 	// Forbidden is the fix to name when the API answers 403.
 	Forbidden string
 }
@@ -81,6 +87,7 @@ func (e *BodyError) Unwrap() error { return e.Err }
 // Error is a call that failed for good (or after its retries).
 type Error struct {
 	API, Tenant string
+	Method      string
 	URL         string // without the query's values
 	Status      int    // 0 when no answer came
 	Code        string // the API's error code, when its body has one
@@ -92,7 +99,7 @@ type Error struct {
 
 func (e *Error) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "tenant %q: %s API: GET %s: ", e.Tenant, e.API, e.URL)
+	fmt.Fprintf(&b, "tenant %q: %s API: %s %s: ", e.Tenant, e.API, e.Method, e.URL)
 	switch {
 	case e.Status == 0:
 		b.WriteString(e.Message)
@@ -120,6 +127,16 @@ func (e *Error) Unwrap() error { return e.Err }
 // from read is retried only when it is a *BodyError; anything else (say, the caller could not
 // publish) stops the call and is returned as is.
 func (a *API) Get(ctx context.Context, u string, read func(io.Reader) error) error {
+	return a.Do(ctx, http.MethodGet, u, nil, read)
+}
+
+// Post is Get with a JSON request body (Defender for Cloud Apps takes its filters that way).
+func (a *API) Post(ctx context.Context, u string, body []byte, read func(io.Reader) error) error {
+	return a.Do(ctx, http.MethodPost, u, body, read)
+}
+
+// Do sends method u with body (JSON, or nil) and hands a 200's body to read; see Get.
+func (a *API) Do(ctx context.Context, method, u string, body []byte, read func(io.Reader) error) error {
 	r := a.Retry
 	if r == (Retry{}) {
 		r = DefaultRetry
@@ -133,7 +150,7 @@ func (a *API) Get(ctx context.Context, u string, read func(io.Reader) error) err
 	bo := &hinted{ExponentialBackOff: exp}
 	renewed := false
 	_, err := backoff.Retry(ctx, func() (struct{}, error) {
-		err := a.attempt(ctx, u, read, bo, &renewed)
+		err := a.attempt(ctx, method, u, body, read, bo, &renewed)
 		return struct{}{}, err
 	},
 		backoff.WithBackOff(bo),
@@ -147,7 +164,7 @@ func (a *API) Get(ctx context.Context, u string, read func(io.Reader) error) err
 
 // attempt makes one request. Transient failures come back as plain errors (retried), the rest
 // as backoff.Permanent.
-func (a *API) attempt(ctx context.Context, u string, read func(io.Reader) error, bo *hinted, renewed *bool) error {
+func (a *API) attempt(ctx context.Context, method, u string, reqBody []byte, read func(io.Reader) error, bo *hinted, renewed *bool) error {
 	if err := a.Limiter.Wait(ctx); err != nil {
 		return backoff.Permanent(err)
 	}
@@ -158,9 +175,16 @@ func (a *API) attempt(ctx context.Context, u string, read func(io.Reader) error,
 	// A page that stops arriving is cut off (idleReader) by cancelling the attempt's context.
 	ctx, cancelAttempt := context.WithCancelCause(ctx)
 	defer cancelAttempt(nil)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	var rb io.Reader
+	if reqBody != nil {
+		rb = bytes.NewReader(reqBody)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rb)
 	if err != nil {
 		return backoff.Permanent(err)
+	}
+	if reqBody != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Accept", "application/json")
@@ -175,7 +199,7 @@ func (a *API) attempt(ctx context.Context, u string, read func(io.Reader) error,
 		if errors.As(err, &ue) {
 			err = ue.Err // its message repeats the URL with the query
 		}
-		e := a.fail(u, 0, nil, err)
+		e := a.fail(method, u, 0, nil, err)
 		if fix := permanentNetworkError(err); fix != "" {
 			e.Fix = fix
 			return backoff.Permanent(e)
@@ -193,21 +217,24 @@ func (a *API) attempt(ctx context.Context, u string, read func(io.Reader) error,
 		case err == nil:
 			return nil
 		case errors.Is(context.Cause(ctx), errIdle):
-			return a.fail(u, resp.StatusCode, nil, errIdle)
+			return a.fail(method, u, resp.StatusCode, nil, errIdle)
 		case ctx.Err() != nil:
 			return backoff.Permanent(context.Cause(ctx))
 		case errors.As(err, &be):
-			return a.fail(u, resp.StatusCode, nil, err)
+			return a.fail(method, u, resp.StatusCode, nil, err)
 		default:
 			return backoff.Permanent(err)
 		}
 	}
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	a.observe(resp.StatusCode, start, nil)
-	e := a.fail(u, resp.StatusCode, body, nil)
+	e := a.fail(method, u, resp.StatusCode, body, nil)
 	switch s := resp.StatusCode; {
-	case s == http.StatusTooManyRequests:
+	case s == http.StatusTooManyRequests || a.ThrottledBody && bytes.Contains(bytes.ToLower(body), []byte("throttled")):
 		wait := min(retryAfter(resp.Header.Get("Retry-After"), time.Now()), maxRetryAfter)
+		if wait == 0 {
+			wait = a.ThrottleWait
+		}
 		a.Limiter.Pause(wait)
 		bo.hint = wait
 		e.Fix = ""
@@ -233,8 +260,8 @@ func (a *API) observe(status int, start time.Time, err error) {
 }
 
 // fail builds the *Error for a response (or its absence).
-func (a *API) fail(u string, status int, body []byte, cause error) *Error {
-	e := &Error{API: a.Name, Tenant: a.Tenant, URL: redactQuery(u), Status: status, Err: cause}
+func (a *API) fail(method, u string, status int, body []byte, cause error) *Error {
+	e := &Error{API: a.Name, Tenant: a.Tenant, Method: method, URL: redactQuery(u), Status: status, Err: cause}
 	if cause != nil {
 		e.Message = cause.Error()
 	}
