@@ -48,6 +48,7 @@ func normalize(a *alert, raw []byte, id identity, event string) (*envelope.Alert
 		IncidentID:      a.IncidentID.s,
 		AssignedTo:      a.AssignedTo,
 		MitreTechniques: techniques(a.MitreTechniques),
+		MitreTactics:    []string{}, // Defender for Endpoint names its tactic as the category
 		Entities:        entities(a),
 		Raw:             raw,
 	}

@@ -59,14 +59,15 @@ type Alert struct {
 	IncidentID      *string         `json:"incident_id"`
 	AssignedTo      *string         `json:"assigned_to"`
 	MitreTechniques []string        `json:"mitre_techniques"`
+	MitreTactics    []string        `json:"mitre_tactics"`
 	URL             *string         `json:"url"`
 	Entities        []Entity        `json:"entities"`
 	Raw             json.RawMessage `json:"raw"`
 }
 
 // Entity is something an alert involves. Type is device, user, ip, file, process, url, app,
-// registry, mailbox, mail_message, mail_cluster or security_group; only the keys that apply to
-// the type and are known are present.
+// registry, mailbox, policy, group, or another evidence type in snake_case; only the keys that
+// apply to the type and are known are present.
 type Entity struct {
 	Type string `json:"type"`
 
@@ -87,6 +88,8 @@ type Entity struct {
 	CommandLine string `json:"command_line,omitempty"`
 	ParentPID   *int64 `json:"parent_pid,omitempty"`
 	ParentName  string `json:"parent_name,omitempty"`
+
+	PolicyType string `json:"policy_type,omitempty"` // policy (Defender for Cloud Apps)
 
 	Key       string `json:"key,omitempty"` // registry
 	Hive      string `json:"hive,omitempty"`
