@@ -1,0 +1,217 @@
+package cloudapps
+
+import (
+	"testing"
+	"time"
+
+	"github.com/alertexport/alertexport/sources/envelope"
+	"github.com/alertexport/alertexport/sources/httpclient"
+	"github.com/alertexport/alertexport/sources/simulator"
+	"github.com/alertexport/alertexport/sources/sourcetest"
+)
+
+type fixture struct {
+	*sourcetest.World
+	ca *simulator.CloudAppsTenant
+}
+
+func newFixture(t testing.TB, s sourcetest.Setup) *fixture {
+	t.Helper()
+	w := sourcetest.New(t, s)
+	return &fixture{World: w, ca: w.Sim.CloudApps(sourcetest.TenantID)}
+}
+
+func (f *fixture) source(o Options) *Source {
+	api := f.API(Name, f.Tenant.CloudApps)
+	api.ThrottleWait = 300 * time.Millisecond // the documented minute, scaled down
+	if o.Now == nil {
+		o.Now = f.Clock.Now
+	}
+	return New(f.Tenant, f.Tenant.CloudApps, api, o)
+}
+
+// visible is the oracle: each alert's version as a query at the simulator's time shows it.
+func (f *fixture) visible() map[string]time.Time {
+	now := f.Clock.Now()
+	out := map[string]time.Time{}
+	for _, v := range f.ca.Versions() {
+		if !v.VisibleAt.After(now) {
+			out[v.ID] = v.Version
+		}
+	}
+	return out
+}
+
+func TestBacklogOfManyPages(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, sourcetest.Setup{})
+	now := f.Clock.Now()
+	f.ca.Generate(1000, simulator.CloudAppsGenerate{From: now.Add(-20 * time.Hour), To: now})
+	e := sourcetest.NewExporter(t, f.source(Options{}))
+	e.MustPoll(t)
+	e.CheckExactlyOnce(t, Name, f.visible())
+	if n := len(f.Requests(Name)); n < 10 {
+		t.Errorf("%d requests for 1,000 alerts at 100 a page", n)
+	}
+	for _, r := range f.Requests(Name) {
+		if r.Status != 200 {
+			t.Errorf("request %+v", r)
+		}
+	}
+}
+
+func TestSharedTimestampAcrossPages(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, sourcetest.Setup{})
+	at := f.Clock.Now().Add(-time.Hour).Truncate(time.Millisecond)
+	f.ca.Generate(30, simulator.CloudAppsGenerate{From: at.Add(-time.Hour), To: at.Add(-time.Minute)})
+	f.ca.Generate(250, simulator.CloudAppsGenerate{From: at, To: at, SameTimestamp: true})
+	f.ca.Generate(30, simulator.CloudAppsGenerate{From: at.Add(time.Minute), To: f.Clock.Now()})
+	e := sourcetest.NewExporter(t, f.source(Options{}))
+	e.MustPoll(t)
+	e.MustPoll(t)
+	e.CheckExactlyOnce(t, Name, f.visible())
+	if len(e.Got) != 310 {
+		t.Errorf("exported %d versions, want 310", len(e.Got))
+	}
+}
+
+func TestClosedAfterExport(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, sourcetest.Setup{})
+	f.ca.Generate(40, simulator.CloudAppsGenerate{From: f.Clock.Now().Add(-time.Hour), To: f.Clock.Now()})
+	e := sourcetest.NewExporter(t, f.source(Options{}))
+	e.MustPoll(t)
+	f.Clock.Advance(time.Minute)
+	closed := f.ca.CloseRandom(5, 0)
+	if len(closed) == 0 {
+		t.Fatal("nothing to close")
+	}
+	for range 4 { // the closing, then three polls inside the lookback that must not repeat it
+		e.MustPoll(t)
+		f.Clock.Advance(time.Minute)
+	}
+	f.Clock.Advance(20 * time.Minute) // and past the lookback
+	e.MustPoll(t)
+	e.CheckExactlyOnce(t, Name, f.visible())
+	for _, id := range closed {
+		v := f.visible()[id]
+		env := e.Envs[envelope.MsgID("contoso", Name, id, v)]
+		if env == nil || env.Event != envelope.Updated || env.ResolvedAt == nil {
+			t.Errorf("closing of %s: %+v, want one updated message with resolved_at", id, env)
+		}
+	}
+}
+
+func TestLateIndexing(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, sourcetest.Setup{})
+	var late []time.Duration
+	e := sourcetest.NewExporter(t, f.source(Options{Late: func(d time.Duration) { late = append(late, d) }}))
+	f.ca.Generate(10, simulator.CloudAppsGenerate{From: f.Clock.Now().Add(-time.Hour), To: f.Clock.Now()})
+	e.MustPoll(t)
+	f.ca.Generate(3, simulator.CloudAppsGenerate{VisibleAfter: 3 * time.Minute})
+	for range 6 {
+		f.Clock.Advance(time.Minute)
+		f.ca.Generate(1, simulator.CloudAppsGenerate{}) // traffic moves the cursor on
+		e.MustPoll(t)
+	}
+	e.CheckExactlyOnce(t, Name, f.visible())
+	if len(late) != 3 {
+		t.Errorf("late reports %v, want 3", late)
+	}
+}
+
+func TestThrottled(t *testing.T) {
+	t.Parallel()
+	for name, fault := range map[string]simulator.APIFault{
+		"429 without Retry-After": {Status: 429},
+		"429 with Retry-After":    {Status: 429, RetryAfter: time.Second},
+		"a body saying throttled": {Status: 403, Throttled: true},
+		"a 503 saying throttled":  {Status: 503, Throttled: true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t, sourcetest.Setup{})
+			f.ca.Generate(150, simulator.CloudAppsGenerate{From: f.Clock.Now().Add(-time.Hour), To: f.Clock.Now()})
+			f.ca.Fail(1, fault)
+			e := sourcetest.NewExporter(t, f.source(Options{}))
+			e.MustPoll(t)
+			e.CheckExactlyOnce(t, Name, f.visible())
+			reqs := f.Requests(Name)
+			if len(reqs) < 2 {
+				t.Fatalf("requests: %+v", reqs)
+			}
+			wait := 300 * time.Millisecond
+			if fault.RetryAfter > 0 {
+				wait = fault.RetryAfter
+			}
+			if gap := reqs[1].Time.Sub(reqs[0].Time); gap < wait {
+				t.Errorf("asked again after %v, want at least %v", gap, wait)
+			}
+		})
+	}
+}
+
+// TestUnderTheRateLimit: with the API enforcing 30 a minute (scaled down in time), a backlog
+// drains without a single throttled request.
+func TestUnderTheRateLimit(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, sourcetest.Setup{Options: simulator.Options{CloudAppsRateLimits: []simulator.RateLimit{{Requests: 30, Per: 3 * time.Second}}}})
+	f.ca.Generate(1500, simulator.CloudAppsGenerate{From: f.Clock.Now().Add(-20 * time.Hour), To: f.Clock.Now()})
+	src := f.source(Options{})
+	src.api.Limiter = httpclientLimiter(30, 3*time.Second)
+	e := sourcetest.NewExporter(t, src)
+	e.MustPoll(t)
+	e.CheckExactlyOnce(t, Name, f.visible())
+	if st := f.Calls.Statuses(); st[429] > 0 {
+		t.Errorf("calls by status %v: throttled", st)
+	}
+}
+
+func TestEveryVersionExactlyOnceWithClosingsAndLateIndexing(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, sourcetest.Setup{})
+	now := f.Clock.Now()
+	f.ca.Generate(2000, simulator.CloudAppsGenerate{From: now.Add(-20 * time.Hour), To: now})
+	e := sourcetest.NewExporter(t, f.source(Options{}))
+	seen := map[string]bool{}
+	note := func() {
+		for id, v := range f.visible() {
+			seen[envelope.MsgID("contoso", Name, id, v)] = true
+		}
+	}
+	delays := []time.Duration{0, 30 * time.Second, 2 * time.Minute, 4 * time.Minute}
+	for i := range 25 {
+		note()
+		e.MustPoll(t)
+		f.Clock.Advance(time.Minute)
+		f.ca.Generate(8, simulator.CloudAppsGenerate{From: f.Clock.Now().Add(-time.Minute), To: f.Clock.Now(), VisibleAfter: delays[i%len(delays)]})
+		f.ca.CloseRandom(6, delays[(i+1)%len(delays)])
+	}
+	f.Clock.Advance(5 * time.Minute)
+	note()
+	e.MustPoll(t)
+	if d := e.Duplicates(); len(d) > 0 {
+		t.Errorf("duplicates: %v", d[:min(5, len(d))])
+	}
+	missing := 0
+	for id := range seen {
+		if e.Got[id] == 0 {
+			missing++
+			if missing < 5 {
+				t.Errorf("visible version %s never exported", id)
+			}
+		}
+	}
+	for id := range e.Got {
+		if !seen[id] {
+			t.Errorf("exported %s, which no poll could see", id)
+		}
+	}
+	t.Logf("%d versions in %d requests", len(e.Got), len(f.Requests(Name)))
+}
+
+func httpclientLimiter(n int, per time.Duration) *httpclient.Limiter {
+	return httpclient.NewLimiter(httpclient.Limit{Requests: n, Per: per})
+}

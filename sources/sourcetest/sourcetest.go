@@ -1,0 +1,317 @@
+// Package sourcetest is what the sources' tests share: a simulated tenant with the real config
+// loader, MSAL provider and API client pointed at it, and an Exporter that plays the worker and
+// JetStream for a source (keeping the checkpoint through JSON, counting every message ID).
+package sourcetest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/alertexport/alertexport/config"
+	"github.com/alertexport/alertexport/sources"
+	"github.com/alertexport/alertexport/sources/auth"
+	"github.com/alertexport/alertexport/sources/envelope"
+	"github.com/alertexport/alertexport/sources/httpclient"
+	"github.com/alertexport/alertexport/sources/simulator"
+)
+
+// The simulated tenant and its app.
+const (
+	TenantID = "a839b112-1253-6432-9bf6-94542403f21c"
+	ClientID = "0b1c2d3e-4f50-4a6b-8c7d-8e9f0a1b2c3d"
+	secret   = "s3cr3t-Value~ABC"
+)
+
+// Clock is the simulator's clock, which tests move: alert times, late indexing and token
+// expiry follow it.
+type Clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// Now is the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// Advance moves the clock on.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// Setup configures a World; zero fields take the defaults named.
+type Setup struct {
+	Lookback    string              // default 10m
+	MinSeverity string              // for every source
+	Roles       map[string][]string // resource → roles; nil = the read role of each API
+	Options     simulator.Options   // Now and Seed are set here; rate limits default to none
+}
+
+// World is a simulator with one tenant, and the product's config, provider and HTTP client.
+type World struct {
+	Sim      *simulator.Server
+	Clock    *Clock
+	Tenant   config.Tenant
+	Provider *auth.Provider
+	HTTP     *http.Client
+	Calls    *CallLog
+}
+
+// New starts the world; both Defender sources are enabled in its config.
+func New(t testing.TB, s Setup) *World {
+	t.Helper()
+	c := &Clock{t: time.Now().UTC().Truncate(time.Second)}
+	o := s.Options
+	o.Now, o.Seed = c.Now, 7
+	if o.EndpointRateLimits == nil {
+		o.EndpointRateLimits = []simulator.RateLimit{}
+	}
+	if o.CloudAppsRateLimits == nil {
+		o.CloudAppsRateLimits = []simulator.RateLimit{}
+	}
+	sim, err := simulator.Start(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sim.Close() })
+	sim.AddTenant(TenantID)
+	sim.RegisterApp(simulator.App{ClientID: ClientID, Secrets: []simulator.Secret{{Value: secret}}})
+	roles := s.Roles
+	if roles == nil {
+		roles = map[string][]string{
+			"https://api.securitycenter.microsoft.com": {"Alert.Read.All"},
+			"05a65629-4c1b-48c1-a78b-804c4abdd4af":     {"Investigation.read"},
+		}
+	}
+	for res, rs := range roles {
+		sim.Grant(TenantID, ClientID, res, rs...)
+	}
+	if s.Lookback == "" {
+		s.Lookback = "10m"
+	}
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "ca.pem")
+	if err := sim.WriteCAFile(ca); err != nil {
+		t.Fatal(err)
+	}
+	doc := fmt.Sprintf(`
+[worker]
+ca_file = %q
+[defaults]
+lookback = %q
+start_from = "24h"
+[[tenant]]
+name = "contoso"
+tenant_id = %q
+client_id = %q
+client_secret_env = "CONTOSO_SECRET"
+authority_host = %q
+[tenant.endpoint]
+api_url = %q
+min_severity = %q
+[tenant.cloudapps]
+api_url = %q
+min_severity = %q
+`, ca, s.Lookback, TenantID, ClientID, sim.URL(), sim.URL(), s.MinSeverity, sim.URL(), s.MinSeverity)
+	env := func(k string) (string, bool) {
+		if k == "CONTOSO_SECRET" {
+			return secret, true
+		}
+		return "", false
+	}
+	cfg, _, cerr := config.Parse(filepath.Join(dir, "config.toml"), []byte(doc), env)
+	if cerr != nil {
+		t.Fatal(cerr)
+	}
+	hc, err := httpclient.New(httpclient.Options{CAFile: cfg.Worker.CAFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(hc.CloseIdleConnections) // before the simulator stops: it would wait for HTTP/2 clients
+	tenant := cfg.Tenants[0]
+	prov, err := auth.New(tenant, auth.Options{HTTPClient: hc, Env: env})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &World{Sim: sim, Clock: c, Tenant: tenant, Provider: prov, HTTP: hc, Calls: &CallLog{}}
+}
+
+// FastRetry keeps failing tests short; production uses httpclient.DefaultRetry.
+var FastRetry = httpclient.Retry{MaxTries: 4, Initial: 10 * time.Millisecond, Max: 50 * time.Millisecond, MaxElapsed: 10 * time.Second}
+
+// API is the API client the worker would build for source s, with FastRetry and no limiter
+// (tests of many polls would be slow with it; set one to test it).
+func (w *World) API(name string, s config.Source) *httpclient.API {
+	return &httpclient.API{Name: name, Tenant: w.Tenant.Name, HTTP: w.HTTP, Tokens: w.Provider, Scope: s.Scope,
+		Retry: FastRetry, Observe: w.Calls.Add}
+}
+
+// Requests lists the simulator's log of calls to api.
+func (w *World) Requests(api string) []simulator.APIRequest {
+	var out []simulator.APIRequest
+	for _, r := range w.Sim.APIRequests() {
+		if r.API == api {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// CallLog records the API client's calls, as the metrics will.
+type CallLog struct {
+	mu    sync.Mutex
+	calls []httpclient.Call
+}
+
+// Add records a call (httpclient.API.Observe).
+func (l *CallLog) Add(c httpclient.Call) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.calls = append(l.calls, c)
+}
+
+// Statuses counts the calls by HTTP status.
+func (l *CallLog) Statuses() map[int]int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	m := map[int]int{}
+	for _, c := range l.calls {
+		m[c.Status]++
+	}
+	return m
+}
+
+// Exporter plays the worker and JetStream for a source: it keeps the saved checkpoint (through
+// JSON, as storage would) and counts every message ID it is handed.
+type Exporter struct {
+	t      testing.TB
+	Source sources.Source
+
+	mu    sync.Mutex
+	Saved sources.Checkpoint
+	Got   map[string]int // msg ID → times handed over
+	Envs  map[string]*envelope.Alert
+	Dead  []sources.Message
+	// During, if set, runs inside every Emit: the world changing while the poll pages.
+	During func()
+}
+
+// NewExporter returns an exporter for src.
+func NewExporter(t testing.TB, src sources.Source) *Exporter {
+	return &Exporter{t: t, Source: src, Got: map[string]int{}, Envs: map[string]*envelope.Alert{}}
+}
+
+// Emit implements sources.Emit.
+func (e *Exporter) Emit(_ context.Context, b sources.Batch) error {
+	e.mu.Lock()
+	for _, m := range b.Messages {
+		e.Got[m.MsgID]++
+		if m.Alert != nil {
+			if _, err := envelope.Marshal(m.Alert); err != nil {
+				e.t.Errorf("%s: %v", m.MsgID, err)
+			}
+			e.Envs[m.MsgID] = m.Alert
+		} else {
+			e.Dead = append(e.Dead, m)
+		}
+	}
+	if b.Checkpoint != nil {
+		data, err := json.Marshal(b.Checkpoint)
+		if err != nil {
+			e.t.Fatalf("checkpoint: %v", err)
+		}
+		var cp sources.Checkpoint
+		if err := json.Unmarshal(data, &cp); err != nil {
+			e.t.Fatalf("checkpoint: %v", err)
+		}
+		e.Saved = cp
+	}
+	during := e.During
+	e.mu.Unlock()
+	if during != nil {
+		during()
+	}
+	return nil
+}
+
+// Poll runs one poll from the saved checkpoint.
+func (e *Exporter) Poll(ctx context.Context) error {
+	e.mu.Lock()
+	cp := e.Saved
+	e.mu.Unlock()
+	return e.Source.Poll(ctx, cp, e.Emit)
+}
+
+// MustPoll polls and fails the test on an error.
+func (e *Exporter) MustPoll(t testing.TB) {
+	t.Helper()
+	if err := e.Poll(context.Background()); err != nil {
+		t.Fatalf("poll: %v", err)
+	}
+}
+
+// Duplicates lists the message IDs handed over more than once.
+func (e *Exporter) Duplicates() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var d []string
+	for id, n := range e.Got {
+		if n > 1 {
+			d = append(d, fmt.Sprintf("%s ×%d", id, n))
+		}
+	}
+	return d
+}
+
+// Has reports whether the version of alert id at t, of source, was handed over.
+func (e *Exporter) Has(source, id string, t time.Time) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.Got[envelope.MsgID("contoso", source, id, t)] > 0
+}
+
+// Missing lists the versions (alert ID → version time) the exporter does not have.
+func (e *Exporter) Missing(source string, want map[string]time.Time) []string {
+	var m []string
+	for id, t := range want {
+		if !e.Has(source, id, t) {
+			m = append(m, id+"@"+t.Format(time.RFC3339Nano))
+		}
+	}
+	return m
+}
+
+// CheckExactlyOnce fails unless every wanted version was handed over, none twice, and no
+// alert was exported as created twice.
+func (e *Exporter) CheckExactlyOnce(t testing.TB, source string, want map[string]time.Time) {
+	t.Helper()
+	if d := e.Duplicates(); len(d) > 0 {
+		t.Errorf("%d versions handed over more than once, e.g. %v", len(d), d[:min(5, len(d))])
+	}
+	if m := e.Missing(source, want); len(m) > 0 {
+		t.Errorf("%d visible versions never exported, e.g. %v", len(m), m[:min(5, len(m))])
+	}
+	created := map[string]int{}
+	e.mu.Lock()
+	for _, env := range e.Envs {
+		if env.Event == envelope.Created {
+			created[env.ID]++
+		}
+	}
+	e.mu.Unlock()
+	for id, n := range created {
+		if n > 1 {
+			t.Errorf("alert %s was exported as created %d times", id, n)
+		}
+	}
+}
