@@ -21,6 +21,7 @@ import (
 	jssink "github.com/alertexport/alertexport/sinks/jetstream"
 	"github.com/alertexport/alertexport/sinks/natsconn"
 	"github.com/alertexport/alertexport/sources/auth"
+	"github.com/alertexport/alertexport/sources/cloudapps"
 	"github.com/alertexport/alertexport/sources/endpoint"
 	"github.com/alertexport/alertexport/sources/httpclient"
 	"github.com/alertexport/alertexport/worker"
@@ -63,13 +64,18 @@ func newDaemon(ctx context.Context, cfg *config.Config, env config.LookupEnv, lo
 					Limiter: httpclient.NewLimiter(endpoint.Limits...), Logger: log, Observe: d.metrics.APICall}
 				src := endpoint.New(t, s, api, endpoint.Options{Logger: log, Late: d.metrics.Late(t.Name, endpoint.Name)})
 				d.jobs = append(d.jobs, worker.Job{Tenant: t.Name, Source: endpoint.Name, Schedule: s.Cron, Poller: src})
+			case config.CloudApps:
+				api := &httpclient.API{Name: cloudapps.Name, Tenant: t.Name, HTTP: hc, Tokens: prov, Scope: s.Scope,
+					Limiter: httpclient.NewLimiter(cloudapps.Limits...), Logger: log, Observe: d.metrics.APICall}
+				src := cloudapps.New(t, s, api, cloudapps.Options{Logger: log, Late: d.metrics.Late(t.Name, cloudapps.Name)})
+				d.jobs = append(d.jobs, worker.Job{Tenant: t.Name, Source: cloudapps.Name, Schedule: s.Cron, Poller: src})
 			default:
 				log.Warn("this build cannot export this source yet; it is skipped", "tenant", t.Name, "source", s.Kind)
 			}
 		}
 	}
 	if len(d.jobs) == 0 {
-		return nil, errors.New("no source to export: enable [tenant.endpoint] for at least one tenant")
+		return nil, errors.New("no source to export: enable [tenant.endpoint] or [tenant.cloudapps] for at least one tenant")
 	}
 	return d, nil
 }

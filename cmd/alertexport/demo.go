@@ -63,16 +63,19 @@ func (c cli) demo(ctx context.Context, args []string) int {
 	sim.AddTenant(demoTenantID)
 	sim.RegisterApp(simulator.App{ClientID: demoClientID, Secrets: []simulator.Secret{{Value: demoSecret}}})
 	sim.Grant(demoTenantID, demoClientID, "https://api.securitycenter.microsoft.com", "Alert.Read.All")
+	sim.Grant(demoTenantID, demoClientID, "05a65629-4c1b-48c1-a78b-804c4abdd4af", "Investigation.read")
 	ep := sim.Endpoint(demoTenantID)
+	ca := sim.CloudApps(demoTenantID)
 	now := c.now()
-	ep.Generate(*backlog, simulator.Generate{From: now.Add(-6 * time.Hour), To: now})
+	ep.Generate(*backlog-*backlog/3, simulator.Generate{From: now.Add(-6 * time.Hour), To: now})
+	ca.Generate(*backlog/3, simulator.CloudAppsGenerate{From: now.Add(-6 * time.Hour), To: now})
 
 	cfg, err := demoConfig(dir, sim, *listen)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "demo: %v\n", err)
 		return exitFailure
 	}
-	fmt.Fprintf(c.stdout, "alertexport demo: simulated Defender for Endpoint tenant with %d alerts at %s; embedded NATS", *backlog, sim.URL())
+	fmt.Fprintf(c.stdout, "alertexport demo: a simulated tenant with %d Defender for Endpoint and Defender for Cloud Apps alerts at %s; embedded NATS", *backlog, sim.URL())
 	if *listen != "" {
 		fmt.Fprintf(c.stdout, " on nats://%s (try: go tool nats-sub -s nats://%s 'alerts.>')", *listen, *listen)
 	}
@@ -93,6 +96,8 @@ func (c cli) demo(ctx context.Context, args []string) int {
 			case <-t.C:
 				ep.Generate(2, simulator.Generate{VisibleAfter: 3 * time.Second})
 				ep.UpdateRandom(1, 0)
+				ca.Generate(1, simulator.CloudAppsGenerate{VisibleAfter: 2 * time.Second})
+				ca.CloseRandom(1, 0)
 			}
 		}
 	})
@@ -157,7 +162,10 @@ authority_host = %q
 
 [tenant.endpoint]
 api_url = %q
-`, filepath.Join(dir, "data"), ca, listen, demoTenantID, demoClientID, sim.URL(), sim.URL())
+
+[tenant.cloudapps]
+api_url = %q
+`, filepath.Join(dir, "data"), ca, listen, demoTenantID, demoClientID, sim.URL(), sim.URL(), sim.URL())
 	path := filepath.Join(dir, "demo.toml")
 	cfg, _, err := config.Parse(path, []byte(doc), demoEnv)
 	if err != nil {

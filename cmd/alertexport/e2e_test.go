@@ -52,6 +52,7 @@ func (s *syncBuffer) String() string {
 type world struct {
 	sim      *simulator.Server
 	ep       *simulator.EndpointTenant
+	ca       *simulator.CloudAppsTenant
 	dir      string
 	config   string // path
 	natsURL  string // where the test reaches NATS
@@ -73,7 +74,7 @@ func freeAddr(t *testing.T) string {
 // server, reachable at an embedded_listen address.
 func newWorld(t *testing.T, natsURL string) *world {
 	t.Helper()
-	sim, err := simulator.Start(simulator.Options{Seed: 11, EndpointRateLimits: []simulator.RateLimit{}})
+	sim, err := simulator.Start(simulator.Options{Seed: 11, EndpointRateLimits: []simulator.RateLimit{}, CloudAppsRateLimits: []simulator.RateLimit{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +82,8 @@ func newWorld(t *testing.T, natsURL string) *world {
 	sim.AddTenant(e2eTenant)
 	sim.RegisterApp(simulator.App{ClientID: e2eClient, Secrets: []simulator.Secret{{Value: e2eSecret}}})
 	sim.Grant(e2eTenant, e2eClient, "https://api.securitycenter.microsoft.com", "Alert.Read.All")
-	w := &world{sim: sim, ep: sim.Endpoint(e2eTenant), dir: t.TempDir(), httpAddr: freeAddr(t)}
+	sim.Grant(e2eTenant, e2eClient, "05a65629-4c1b-48c1-a78b-804c4abdd4af", "Investigation.read")
+	w := &world{sim: sim, ep: sim.Endpoint(e2eTenant), ca: sim.CloudApps(e2eTenant), dir: t.TempDir(), httpAddr: freeAddr(t)}
 	ca := filepath.Join(w.dir, "ca.pem")
 	if err := sim.WriteCAFile(ca); err != nil {
 		t.Fatal(err)
@@ -114,7 +116,9 @@ client_secret_env = "E2E_SECRET"
 authority_host = %q
 [tenant.endpoint]
 api_url = %q
-`, filepath.Join(w.dir, "data"), w.httpAddr, ca, natsURL, listen, e2eTenant, e2eClient, sim.URL(), sim.URL())
+[tenant.cloudapps]
+api_url = %q
+`, filepath.Join(w.dir, "data"), w.httpAddr, ca, natsURL, listen, e2eTenant, e2eClient, sim.URL(), sim.URL(), sim.URL())
 	w.config = filepath.Join(w.dir, "config.toml")
 	if err := os.WriteFile(w.config, []byte(doc), 0o600); err != nil {
 		t.Fatal(err)
@@ -226,6 +230,16 @@ func (w *world) expected() map[string]bool {
 	for id, ts := range latest {
 		want[envelope.MsgID("contoso", "endpoint", id, ts)] = true
 	}
+	now := time.Now()
+	cloud := map[string]time.Time{}
+	for _, v := range w.ca.Versions() {
+		if !v.VisibleAt.After(now) {
+			cloud[v.ID] = v.Version
+		}
+	}
+	for id, ts := range cloud {
+		want[envelope.MsgID("contoso", "cloudapps", id, ts)] = true
+	}
 	return want
 }
 
@@ -242,16 +256,16 @@ func checkStream(t *testing.T, w *world, msgs []*nats.Msg, want map[string]bool)
 			t.Errorf("%s: body is not an envelope: %v", id, err)
 			continue
 		}
-		if wantSubj := "alerts.endpoint.contoso." + a.Severity; m.Subject != wantSubj {
+		if wantSubj := "alerts." + a.Source + ".contoso." + a.Severity; m.Subject != wantSubj {
 			t.Errorf("%s on %q, want %q", id, m.Subject, wantSubj)
 		}
-		for k, v := range map[string]string{"Alert-Id": a.ID, "Alert-Source": "endpoint", "Alert-Tenant": "contoso",
+		for k, v := range map[string]string{"Alert-Id": a.ID, "Alert-Source": a.Source, "Alert-Tenant": "contoso",
 			"Alert-Severity": a.Severity, "Alert-Event": a.Event, "Content-Type": "application/json"} {
 			if got := m.Header.Get(k); got != v {
 				t.Errorf("%s: header %s = %q, want %q", id, k, got, v)
 			}
 		}
-		if id != envelope.MsgID("contoso", "endpoint", a.ID, a.UpdatedAt) {
+		if id != envelope.MsgID("contoso", a.Source, a.ID, a.UpdatedAt) {
 			t.Errorf("Nats-Msg-Id %q does not match the envelope", id)
 		}
 	}
@@ -291,15 +305,16 @@ func TestRunExportsEveryVersionOnce(t *testing.T) {
 	w := newWorld(t, "")
 	now := time.Now()
 	w.ep.Generate(400, simulator.Generate{From: now.Add(-20 * time.Hour), To: now})
+	w.ca.Generate(300, simulator.CloudAppsGenerate{From: now.Add(-20 * time.Hour), To: now})
 	d := w.start(t)
 	eventually(t, 30*time.Second, "backlog exported", hasAll(w.natsURL, t, w.expected()))
 
 	all := w.expected()
 	for range 3 {
 		w.ep.Generate(10, simulator.Generate{})
-		for _, id := range w.ep.UpdateRandom(5, 0) {
-			_ = id
-		}
+		w.ep.UpdateRandom(5, 0)
+		w.ca.Generate(5, simulator.CloudAppsGenerate{})
+		w.ca.CloseRandom(4, 0)
 		for id := range w.expected() {
 			all[id] = true
 		}
@@ -310,8 +325,9 @@ func TestRunExportsEveryVersionOnce(t *testing.T) {
 	metrics := httpGet(t, "http://"+w.httpAddr+"/metrics")
 	for _, want := range []string{
 		"alertexport_polls_total{source=\"endpoint\",tenant=\"contoso\"}",
-		fmt.Sprintf("alertexport_duplicates_total{source=\"endpoint\",tenant=\"contoso\"} 0"),
-		"alertexport_token_requests_total{result=\"ok\",tenant=\"contoso\"} 1",
+		"alertexport_duplicates_total{source=\"endpoint\",tenant=\"contoso\"} 0",
+		"alertexport_duplicates_total{source=\"cloudapps\",tenant=\"contoso\"} 0",
+		"alertexport_token_requests_total{result=\"ok\",tenant=\"contoso\"} 2", // one per resource
 		"alertexport_api_requests_total{code=\"200\",source=\"endpoint\",tenant=\"contoso\"}",
 		"alertexport_lease_held{source=\"endpoint\",tenant=\"contoso\"} 1",
 	} {
@@ -414,9 +430,9 @@ func TestDemo(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("demo exited %d:\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
-	lines := strings.Count(r.stdout, "contoso/endpoint")
-	if lines < 30 || !strings.Contains(r.stdout, "summary: ") || !strings.Contains(r.stdout, "by severity:") {
-		t.Errorf("demo printed %d alert lines, want ≥ 30, then a summary:\n%s", lines, r.stdout)
+	lines := strings.Count(r.stdout, "contoso/endpoint") + strings.Count(r.stdout, "contoso/cloudapps")
+	if lines < 30 || !strings.Contains(r.stdout, "contoso/cloudapps") || !strings.Contains(r.stdout, "summary: ") || !strings.Contains(r.stdout, "by severity:") {
+		t.Errorf("demo printed %d alert lines, want ≥ 30 from both sources, then a summary:\n%s", lines, r.stdout)
 	}
 }
 
