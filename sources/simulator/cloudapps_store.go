@@ -32,21 +32,12 @@ type CloudAppsTenant struct {
 	id  string // as first given to Server.CloudApps (or AddTenant)
 	key string // lower-case tenant ID
 
-	mu       sync.Mutex // guards the fields below
-	alerts   map[string]*casHistory
-	inserted []*casHistory // insertion order: the seeded generator picks from it
-	ordered  []*casHistory // opaqueOrder, sorted lazily
-	sorted   bool
-	rng      *rand.Rand // alert generation, closing
-	faults   faultPlan
-	calls    rateWindow
-	idValue  int64 // the next idValue the generator gives
-}
-
-type casHistory struct {
-	id    string
-	order uint64
-	revs  []*casRevision // in the order stored; the last is the newest
+	mu sync.Mutex // guards the fields below
+	alertStore[*casRevision]
+	rng     *rand.Rand // alert generation, closing
+	faults  faultPlan
+	calls   rateWindow
+	idValue int64 // the next idValue the generator gives
 }
 
 // casRevision is immutable once stored, so a page can be written after the
@@ -57,6 +48,8 @@ type casRevision struct {
 	keys      casKeys
 	body      []byte // the alert's wire form
 }
+
+func (r *casRevision) visibleFrom() time.Time { return r.visibleAt }
 
 // CloudAppsVersion describes one version of an alert in the product's
 // sense (timestamp while open, resolveTime once closed), for test oracles.
@@ -109,12 +102,12 @@ func (s *Server) CloudApps(tenantID string) *CloudAppsTenant {
 	}
 	rng, faultRNG := s.tenantRNGs(cloudAppsAPISalt, key)
 	t := &CloudAppsTenant{
-		srv:    s,
-		id:     tenantID,
-		key:    key,
-		alerts: map[string]*casHistory{},
-		rng:    rng,
-		faults: faultPlan{rng: faultRNG},
+		srv:        s,
+		id:         tenantID,
+		key:        key,
+		alertStore: newAlertStore[*casRevision](s.opaqueOrder),
+		rng:        rng,
+		faults:     faultPlan{rng: faultRNG},
 	}
 	// idValue counts alerts per tenant; the documented ones are around 15.7
 	// million.
@@ -195,31 +188,6 @@ func newCASRevision(a *CloudAppsAlert, visibleAt time.Time) (*casRevision, error
 		return nil, fmt.Errorf("simulator: cloud apps alert %s: %w", a.ID, err)
 	}
 	return &casRevision{visibleAt: visibleAt, version: a.version(), keys: casKeysOf(a), body: body}, nil
-}
-
-// add appends rev to the alert's history. t.mu must be held.
-func (t *CloudAppsTenant) add(id string, rev *casRevision) {
-	h, ok := t.alerts[id]
-	if !ok {
-		h = &casHistory{id: id, order: t.srv.opaqueOrder(id)}
-		t.alerts[id] = h
-		t.inserted = append(t.inserted, h)
-		t.ordered = append(t.ordered, h)
-		t.sorted = false
-	}
-	h.revs = append(h.revs, rev)
-}
-
-func (h *casHistory) latest() *casRevision { return h.revs[len(h.revs)-1] }
-
-// visible is the revision a query at now sees, or nil.
-func (h *casHistory) visible(now time.Time) *casRevision {
-	for i := len(h.revs) - 1; i >= 0; i-- {
-		if r := h.revs[i]; !r.visibleAt.After(now) {
-			return r
-		}
-	}
-	return nil
 }
 
 // decodeLatest returns the newest revision of alert id, decoded. t.mu must
@@ -451,20 +419,8 @@ func (s *Server) cloudAppsConfig() ([]RateLimit, bool, int) {
 // after skipping p.skip of them, at most p.limit, and how many matched.
 func (t *CloudAppsTenant) query(now time.Time, p *casParams) ([]*casRevision, int) {
 	t.mu.Lock()
-	if !t.sorted {
-		slices.SortFunc(t.ordered, func(a, b *casHistory) int {
-			if a.order != b.order {
-				if a.order < b.order {
-					return -1
-				}
-				return 1
-			}
-			return strings.Compare(a.id, b.id)
-		})
-		t.sorted = true
-	}
 	var matched []*casRevision
-	for _, h := range t.ordered {
+	for _, h := range t.inAnswerOrder() {
 		r := h.visible(now)
 		if r == nil || p.filter != nil && !p.filter(&r.keys) {
 			continue

@@ -100,7 +100,7 @@ func (t *EndpointTenant) Generate(n int, g Generate) []string {
 	defer t.mu.Unlock()
 	for i, v := range versions {
 		ids[i] = alerts[i].ID
-		t.addVersion(alerts[i].ID, v)
+		t.add(alerts[i].ID, v)
 	}
 	return ids
 }

@@ -26,21 +26,12 @@ type EndpointTenant struct {
 	srv *Server
 	id  string // as first given to Server.Endpoint
 
-	mu       sync.Mutex // guards the fields below
-	alerts   map[string]*endpointHistory
-	inserted []*endpointHistory // insertion order: the seeded generator picks from it
-	ordered  []*endpointHistory // answer order (see opaqueOrder), sorted lazily
-	sorted   bool
+	mu sync.Mutex // guards the fields below
+	alertStore[*endpointVersion]
 	rng      *rand.Rand // alert generation and updates
 	faults   faultPlan  // queued and random faults (faults.go)
 	calls    rateWindow // the requests counted by the rate limiter
 	machines []machine  // the generator's devices
-}
-
-type endpointHistory struct {
-	id       string
-	order    uint64
-	versions []*endpointVersion // in the order stored; the last is the newest
 }
 
 // endpointVersion is immutable once stored, so a page can be written after
@@ -51,6 +42,8 @@ type endpointVersion struct {
 	keys       alertKeys
 	r          renderedAlert
 }
+
+func (v *endpointVersion) visibleFrom() time.Time { return v.visibleAt }
 
 // EndpointVersion describes one stored version of an alert, for test
 // oracles.
@@ -86,11 +79,11 @@ func (s *Server) Endpoint(tenantID string) *EndpointTenant {
 	}
 	rng, faultRNG := s.tenantRNGs(0, key)
 	t := &EndpointTenant{
-		srv:    s,
-		id:     tenantID,
-		alerts: map[string]*endpointHistory{},
-		rng:    rng,
-		faults: faultPlan{rng: faultRNG},
+		srv:        s,
+		id:         tenantID,
+		alertStore: newAlertStore[*endpointVersion](s.opaqueOrder),
+		rng:        rng,
+		faults:     faultPlan{rng: faultRNG},
 	}
 	s.mde.tenants[key] = t
 	return t
@@ -112,7 +105,7 @@ func (t *EndpointTenant) Put(a EndpointAlert, visibleAt time.Time) {
 	v := newEndpointVersion(&a, visibleAt)
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.addVersion(a.ID, v)
+	t.add(a.ID, v)
 }
 
 // newEndpointVersion truncates the alert's times (on copies: a's pointers
@@ -139,31 +132,6 @@ func newEndpointVersion(a *EndpointAlert, visibleAt time.Time) *endpointVersion 
 		v.lastUpdate = *a.LastUpdateTime
 	}
 	return v
-}
-
-// addVersion appends v to the alert's history. t.mu must be held.
-func (t *EndpointTenant) addVersion(id string, v *endpointVersion) {
-	h, ok := t.alerts[id]
-	if !ok {
-		h = &endpointHistory{id: id, order: t.srv.opaqueOrder(id)}
-		t.alerts[id] = h
-		t.inserted = append(t.inserted, h)
-		t.ordered = append(t.ordered, h)
-		t.sorted = false
-	}
-	h.versions = append(h.versions, v)
-}
-
-func (h *endpointHistory) latest() *endpointVersion { return h.versions[len(h.versions)-1] }
-
-// visible is the version a query at now sees, or nil.
-func (h *endpointHistory) visible(now time.Time) *endpointVersion {
-	for i := len(h.versions) - 1; i >= 0; i-- {
-		if v := h.versions[i]; !v.visibleAt.After(now) {
-			return v
-		}
-	}
-	return nil
 }
 
 // Update applies change to the newest stored version of alert id, sets its
@@ -199,7 +167,7 @@ func (t *EndpointTenant) update(id string, change func(*EndpointAlert), visibleA
 		now = prev.lastUpdate.Add(endpointTick)
 	}
 	a.LastUpdateTime = &now
-	h.versions = append(h.versions, newEndpointVersion(&a, now.Add(visibleAfter)))
+	h.revs = append(h.revs, newEndpointVersion(&a, now.Add(visibleAfter)))
 	return nil
 }
 
@@ -231,7 +199,7 @@ func (t *EndpointTenant) Versions() []EndpointVersion {
 	defer t.mu.Unlock()
 	var out []EndpointVersion
 	for _, h := range t.inserted {
-		for _, v := range h.versions {
+		for _, v := range h.revs {
 			out = append(out, EndpointVersion{ID: h.id, LastUpdateTime: v.lastUpdate, VisibleAt: v.visibleAt})
 		}
 	}
@@ -250,21 +218,10 @@ func (t *EndpointTenant) Len() int {
 func (t *EndpointTenant) query(now time.Time, pred func(*alertKeys) bool, skip, limit int64) ([]*endpointVersion, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if !t.sorted {
-		slices.SortFunc(t.ordered, func(a, b *endpointHistory) int {
-			if a.order != b.order {
-				if a.order < b.order {
-					return -1
-				}
-				return 1
-			}
-			return strings.Compare(a.id, b.id)
-		})
-		t.sorted = true
-	}
-	page := make([]*endpointVersion, 0, min(limit, int64(len(t.ordered))))
+	ordered := t.inAnswerOrder()
+	page := make([]*endpointVersion, 0, min(limit, int64(len(ordered))))
 	var matched int64
-	for _, h := range t.ordered {
+	for _, h := range ordered {
 		v := h.visible(now)
 		if v == nil || pred != nil && !pred(&v.keys) {
 			continue
