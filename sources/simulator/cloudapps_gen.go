@@ -45,24 +45,7 @@ func (t *CloudAppsTenant) Generate(n int, g CloudAppsGenerate) []string {
 	if n <= 0 {
 		return nil
 	}
-	from, to := g.From, g.To
-	switch {
-	case from.IsZero() && to.IsZero():
-		from = t.srv.now()
-		to = from
-	case from.IsZero():
-		from = to
-	case to.IsZero():
-		to = from
-	}
-	if to.Before(from) {
-		panic(fmt.Sprintf("simulator: CloudAppsTenant.Generate: To %v is before From %v", to, from))
-	}
-	from = from.UTC().Add(time.Millisecond - 1).Truncate(time.Millisecond) // ceiling
-	to = to.UTC().Truncate(time.Millisecond)
-	if to.Before(from) {
-		to = from
-	}
+	from, to := generateRange(g.From, g.To, t.srv.now, time.Millisecond, "CloudAppsTenant.Generate")
 	portal := t.srv.cloudAppsPortal(t.key)
 
 	t.mu.Lock()

@@ -42,24 +42,7 @@ func (t *EndpointTenant) Generate(n int, g Generate) []string {
 	if n <= 0 {
 		return nil
 	}
-	from, to := g.From, g.To
-	switch {
-	case from.IsZero() && to.IsZero():
-		from = t.srv.now()
-		to = from
-	case from.IsZero():
-		from = to
-	case to.IsZero():
-		to = from
-	}
-	if to.Before(from) {
-		panic(fmt.Sprintf("simulator: Generate: To %v is before From %v", to, from))
-	}
-	from = ceilTick(from.UTC())
-	to = to.UTC().Truncate(endpointTick)
-	if to.Before(from) {
-		to = from
-	}
+	from, to := generateRange(g.From, g.To, t.srv.now, endpointTick, "Generate")
 
 	alerts := make([]EndpointAlert, n)
 	t.mu.Lock()
@@ -149,13 +132,6 @@ type alertGen struct {
 type machine struct {
 	id, dns string
 	rbac    *string
-}
-
-func ceilTick(t time.Time) time.Time {
-	if c := t.Truncate(endpointTick); c.Before(t) {
-		return c.Add(endpointTick)
-	}
-	return t
 }
 
 func ptr[T any](v T) *T { return &v }
