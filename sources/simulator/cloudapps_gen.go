@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
-	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -94,51 +93,14 @@ func (s *Server) cloudAppsPortal(key string) string {
 
 // generator returns the tenant's generator. t.mu must be held.
 func (t *CloudAppsTenant) generator() *casGen {
-	return &casGen{rng: t.rng, tenant: t.id}
+	return &casGen{draws: draws{t.rng}, tenant: t.id}
 }
 
 // casGen draws alerts. Its rng is the tenant's, used under the tenant's
 // lock.
 type casGen struct {
-	rng    *rand.Rand
+	draws
 	tenant string
-}
-
-func (g *casGen) chance(p float64) bool { return g.rng.Float64() < p }
-
-func (g *casGen) pick(list []string) string { return list[g.rng.IntN(len(list))] }
-
-func (g *casGen) weightedIndex(weights ...int) int {
-	sum := 0
-	for _, w := range weights {
-		sum += w
-	}
-	x := g.rng.IntN(sum)
-	for i, w := range weights {
-		if x < w {
-			return i
-		}
-		x -= w
-	}
-	return len(weights) - 1
-}
-
-func (g *casGen) hex(n int) string {
-	b := make([]byte, (n+1)/2)
-	for i := range b {
-		b[i] = byte(g.rng.Uint32())
-	}
-	return hex.EncodeToString(b)[:n]
-}
-
-func (g *casGen) guid() string {
-	var b [16]byte
-	for i := range b {
-		b[i] = byte(g.rng.Uint32())
-	}
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return formatGUID(b)
 }
 
 // objectID is a MongoDB ObjectId, as _id is in every example: 4 bytes of

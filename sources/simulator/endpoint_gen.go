@@ -2,10 +2,8 @@ package simulator
 
 import (
 	"encoding/base64"
-	"encoding/hex"
 	"fmt"
 	"hash/fnv"
-	"math/rand/v2"
 	"runtime"
 	"slices"
 	"strconv"
@@ -117,13 +115,13 @@ func (t *EndpointTenant) UpdateRandom(n int, visibleAfter time.Duration) []strin
 
 // generator returns the tenant's generator. t.mu must be held.
 func (t *EndpointTenant) generator() *alertGen {
-	return &alertGen{rng: t.rng, tenant: t.id, now: t.srv.now, machines: &t.machines}
+	return &alertGen{draws: draws{t.rng}, tenant: t.id, now: t.srv.now, machines: &t.machines}
 }
 
 // alertGen draws alerts. Its rng is the tenant's, used under the tenant's
 // lock.
 type alertGen struct {
-	rng      *rand.Rand
+	draws
 	tenant   string
 	now      func() time.Time
 	machines *[]machine
@@ -136,48 +134,9 @@ type machine struct {
 
 func ptr[T any](v T) *T { return &v }
 
-func (g *alertGen) pick(list []string) string { return list[g.rng.IntN(len(list))] }
-
-// chance is true with probability p.
-func (g *alertGen) chance(p float64) bool { return g.rng.Float64() < p }
-
 // weighted picks list[i] with probability weights[i]/sum.
 func (g *alertGen) weighted(list []string, weights []int) string {
 	return list[g.weightedIndex(weights...)]
-}
-
-// weightedIndex picks i with probability weights[i]/sum.
-func (g *alertGen) weightedIndex(weights ...int) int {
-	sum := 0
-	for _, w := range weights {
-		sum += w
-	}
-	x := g.rng.IntN(sum)
-	for i, w := range weights {
-		if x < w {
-			return i
-		}
-		x -= w
-	}
-	return len(weights) - 1
-}
-
-func (g *alertGen) hex(n int) string {
-	b := make([]byte, (n+1)/2)
-	for i := range b {
-		b[i] = byte(g.rng.Uint32())
-	}
-	return hex.EncodeToString(b)[:n]
-}
-
-func (g *alertGen) guid() string {
-	var b [16]byte
-	for i := range b {
-		b[i] = byte(g.rng.Uint32())
-	}
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return formatGUID(b)
 }
 
 // nameGUID is a stable GUID for a name (a detector per title).
