@@ -68,6 +68,18 @@ type job struct {
 	failingSince time.Time // zero while the last poll succeeded (or none ran yet)
 	lastErr      error
 	runningSince time.Time // zero while no poll runs
+	progress     time.Time // when the running poll last handed over a batch
+}
+
+// hangAfter is how long a running poll may go without handing over a batch before /readyz
+// calls it hung: three intervals, and never less than stalls that are normal (a page waiting
+// out a throttled API, a publish waiting out a short NATS hiccup).
+func (j *job) hangAfter() time.Duration { return max(3*j.interval, 5*time.Minute) }
+
+func (j *job) noteProgress(t time.Time) {
+	j.mu.Lock()
+	j.progress = t
+	j.mu.Unlock()
 }
 
 // New prepares a worker; Run starts it.
@@ -171,7 +183,7 @@ func (w *Worker) poll(ctx context.Context, j *job) {
 	m.polls.WithLabelValues(j.Tenant, j.Source).Inc()
 	start := w.o.Now()
 	j.mu.Lock()
-	j.runningSince = start
+	j.runningSince, j.progress = start, start
 	j.mu.Unlock()
 	published, err := w.pollSafely(ctx, j)
 	j.mu.Lock()
@@ -230,6 +242,7 @@ func (w *Worker) pollOnce(ctx context.Context, j *job) (int, error) {
 	m := w.o.Metrics
 	published := 0
 	err = j.Poller.Poll(ctx, cp, func(ctx context.Context, b sources.Batch) error {
+		j.noteProgress(w.o.Now())
 		if len(b.Messages) > 0 {
 			dup, err := w.o.Sink.Publish(ctx, b.Messages)
 			if err != nil {
@@ -274,14 +287,16 @@ func (w *Worker) Ready() (bool, string) {
 	now := w.o.Now()
 	for _, j := range w.jobs {
 		j.mu.Lock()
-		since, err, running := j.failingSince, j.lastErr, j.runningSince
+		since, err, running, progress := j.failingSince, j.lastErr, j.runningSince, j.progress
 		j.mu.Unlock()
 		if !since.IsZero() && now.Sub(since) > 3*j.interval {
 			return false, fmt.Sprintf("%s has been failing since %s: %v", j.Key(), since.UTC().Format(time.RFC3339), err)
 		}
-		// A poll that hangs (NATS refusing every publish, say) never returns an error.
-		if !running.IsZero() && now.Sub(running) > 3*j.interval && j.interval >= time.Second {
-			return false, fmt.Sprintf("%s has been polling since %s without finishing", j.Key(), running.UTC().Format(time.RFC3339))
+		// A poll that hangs (NATS refusing every publish, say) never returns an error. A long
+		// poll that moves (a backlog draining page by page) is not hung.
+		if !running.IsZero() && now.Sub(progress) > j.hangAfter() {
+			return false, fmt.Sprintf("%s has been polling since %s, with nothing handed over since %s", j.Key(),
+				running.UTC().Format(time.RFC3339), progress.UTC().Format(time.RFC3339))
 		}
 	}
 	return true, "ok"

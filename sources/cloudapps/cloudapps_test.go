@@ -153,14 +153,14 @@ func TestThrottled(t *testing.T) {
 	}
 }
 
-// TestUnderTheRateLimit: with the API enforcing 30 a minute (scaled down in time), a backlog
-// drains without a single throttled request.
+// TestUnderTheRateLimit: with the API enforcing 30 a minute (scaled down: a minute lasts 2 s
+// here), a backlog of 5,000 alerts drains in one poll without a single throttled request.
 func TestUnderTheRateLimit(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, sourcetest.Setup{Options: simulator.Options{CloudAppsRateLimits: []simulator.RateLimit{{Requests: 30, Per: 3 * time.Second}}}})
-	f.ca.Generate(1500, simulator.CloudAppsGenerate{From: f.Clock.Now().Add(-20 * time.Hour), To: f.Clock.Now()})
+	f := newFixture(t, sourcetest.Setup{Options: simulator.Options{CloudAppsRateLimits: []simulator.RateLimit{{Requests: 30, Per: 2 * time.Second}}}})
+	f.ca.Generate(5000, simulator.CloudAppsGenerate{From: f.Clock.Now().Add(-20 * time.Hour), To: f.Clock.Now()})
 	src := f.source(Options{})
-	src.api.Limiter = httpclientLimiter(30, 3*time.Second)
+	src.api.Limiter = httpclientLimiter(30, 2*time.Second)
 	e := sourcetest.NewExporter(t, src)
 	e.MustPoll(t)
 	e.CheckExactlyOnce(t, Name, f.visible())
