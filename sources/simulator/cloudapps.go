@@ -15,8 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/golang-jwt/jwt/v5"
 )
 
 // The Microsoft Defender for Cloud Apps "List alerts" API, GET or POST
@@ -378,16 +376,8 @@ func (s *Server) cloudAppsAuthenticate(r *http.Request, rec *APIRequest) (*Cloud
 		return nil, casUnauthorized("Invalid token header. No credentials provided.", "Bearer")
 	}
 	claims, err := s.VerifyAccessToken(raw)
-	switch {
-	case errors.Is(err, jwt.ErrTokenExpired):
-		return nil, casUnauthorized("The access token has expired. Request a new token.",
-			`Bearer error="invalid_token", error_description="The token is expired"`)
-	case errors.Is(err, jwt.ErrTokenNotValidYet):
-		return nil, casUnauthorized("The access token is not valid yet.",
-			`Bearer error="invalid_token", error_description="The token is not valid yet"`)
-	case err != nil:
-		return nil, casUnauthorized("The access token is invalid: its signature or claims could not be validated.",
-			`Bearer error="invalid_token", error_description="The signature is invalid"`)
+	if err != nil {
+		return nil, casUnauthorized(tokenRefusal(err))
 	}
 	rec.TenantID, rec.AppID = claims.TenantID, claims.AppID
 	if res, ok := lookupResource(claims.Audience); !(ok && res.appID == cloudAppsAppID || strings.EqualFold(claims.Audience, cloudAppsAppID)) {

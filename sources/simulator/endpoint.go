@@ -12,8 +12,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/golang-jwt/jwt/v5"
 )
 
 // The Microsoft Defender for Endpoint "List alerts" API, GET /api/alerts
@@ -285,16 +283,8 @@ func (s *Server) endpointAuthenticate(r *http.Request) (*AccessClaims, *mdeError
 		return nil, errUnauthorized("Authorization header is invalid: the Bearer scheme with an access token is required.", "Bearer")
 	}
 	claims, err := s.VerifyAccessToken(raw)
-	switch {
-	case errors.Is(err, jwt.ErrTokenExpired):
-		return nil, errUnauthorized("The access token has expired. Request a new token.",
-			`Bearer error="invalid_token", error_description="The token is expired"`)
-	case errors.Is(err, jwt.ErrTokenNotValidYet):
-		return nil, errUnauthorized("The access token is not valid yet.",
-			`Bearer error="invalid_token", error_description="The token is not valid yet"`)
-	case err != nil:
-		return nil, errUnauthorized("The access token is invalid: its signature or claims could not be validated.",
-			`Bearer error="invalid_token", error_description="The signature is invalid"`)
+	if err != nil {
+		return nil, errUnauthorized(tokenRefusal(err))
 	}
 	return claims, nil
 }

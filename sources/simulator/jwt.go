@@ -149,6 +149,22 @@ func (s *Server) VerifyAccessToken(raw string) (*AccessClaims, error) {
 	}, nil
 }
 
+// tokenRefusal is how both alert APIs refuse an access token that
+// VerifyAccessToken did not accept: the 401's message and its
+// WWW-Authenticate challenge.
+func tokenRefusal(err error) (message, challenge string) {
+	switch {
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return "The access token has expired. Request a new token.",
+			`Bearer error="invalid_token", error_description="The token is expired"`
+	case errors.Is(err, jwt.ErrTokenNotValidYet):
+		return "The access token is not valid yet.",
+			`Bearer error="invalid_token", error_description="The token is not valid yet"`
+	}
+	return "The access token is invalid: its signature or claims could not be validated.",
+		`Bearer error="invalid_token", error_description="The signature is invalid"`
+}
+
 // FederatedIssuer is an external OIDC issuer (a Kubernetes cluster, GitHub
 // Actions, ...) whose tokens the simulator trusts for federated credentials,
 // as Entra trusts the keys the issuer publishes.
