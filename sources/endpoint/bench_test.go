@@ -55,7 +55,7 @@ func BenchmarkPoll10000Memory(b *testing.B) {
 
 func benchmarkPoll(b *testing.B, memory bool) {
 	f := newFixture(b, setup{})
-	now := f.clock.Now()
+	now := f.Clock.Now()
 	f.ep.Generate(MaxPageSize, simulator.Generate{From: now.Add(-time.Hour), To: now})
 	src := f.newSource(Options{})
 	ctx := context.Background()

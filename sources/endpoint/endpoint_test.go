@@ -13,31 +13,15 @@ import (
 	"time"
 
 	"github.com/alertexport/alertexport/sources"
-	"github.com/alertexport/alertexport/sources/envelope"
 	"github.com/alertexport/alertexport/sources/httpclient"
 	"github.com/alertexport/alertexport/sources/simulator"
+	"github.com/alertexport/alertexport/sources/sourcetest"
 )
 
 // checkExactlyOnce fails unless every visible version was handed over and none twice.
-func checkExactlyOnce(t *testing.T, f *fixture, e *exporter) {
+func checkExactlyOnce(t *testing.T, f *fixture, e *sourcetest.Exporter) {
 	t.Helper()
-	if d := e.duplicates(); len(d) > 0 {
-		t.Errorf("%d versions handed over more than once, e.g. %v", len(d), d[:min(5, len(d))])
-	}
-	if m := e.missing(f.visible()); len(m) > 0 {
-		t.Errorf("%d visible versions never exported, e.g. %v", len(m), m[:min(5, len(m))])
-	}
-	created := map[string]int{}
-	for _, env := range e.envs {
-		if env.Event == envelope.Created {
-			created[env.ID]++
-		}
-	}
-	for id, n := range created {
-		if n > 1 {
-			t.Errorf("alert %s was exported as created %d times", id, n)
-		}
-	}
+	e.CheckExactlyOnce(t, Name, f.visible())
 }
 
 func latest(t *testing.T, f *fixture, id string) time.Time {
@@ -49,24 +33,14 @@ func latest(t *testing.T, f *fixture, id string) time.Time {
 	return *a.LastUpdateTime
 }
 
-func alertRequests(f *fixture) []simulator.APIRequest {
-	var out []simulator.APIRequest
-	for _, r := range f.sim.APIRequests() {
-		if r.API == "endpoint" {
-			out = append(out, r)
-		}
-	}
-	return out
-}
-
 func TestBacklogLargerThanAPage(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, setup{})
-	now := f.clock.Now()
+	now := f.Clock.Now()
 	f.ep.Generate(2500, simulator.Generate{From: now.Add(-23 * time.Hour), To: now})
 	f.ep.Generate(50, simulator.Generate{From: now.Add(-30 * time.Hour), To: now.Add(-25 * time.Hour)}) // before start_from
-	e := newExporter(t, f.newSource(Options{PageSize: 400}))
-	e.mustPoll(t)
+	e := sourcetest.NewExporter(t, f.newSource(Options{PageSize: 400}))
+	e.MustPoll(t)
 
 	vis := f.visible()
 	want := 0
@@ -77,16 +51,16 @@ func TestBacklogLargerThanAPage(t *testing.T) {
 		}
 		want++
 	}
-	if m := e.missing(vis); len(m) > 0 {
+	if m := e.Missing(Name, vis); len(m) > 0 {
 		t.Errorf("missing %d of %d, e.g. %v", len(m), want, m[:min(3, len(m))])
 	}
-	if d := e.duplicates(); len(d) > 0 {
+	if d := e.Duplicates(); len(d) > 0 {
 		t.Errorf("duplicates: %v", d[:min(3, len(d))])
 	}
-	if len(e.got) != want {
-		t.Errorf("exported %d versions, want %d (alerts older than start_from are not exported)", len(e.got), want)
+	if len(e.Got) != want {
+		t.Errorf("exported %d versions, want %d (alerts older than start_from are not exported)", len(e.Got), want)
 	}
-	reqs := alertRequests(f)
+	reqs := f.Requests(Name)
 	for _, r := range reqs {
 		if !strings.Contains(r.Query, "$top=400") || !strings.Contains(r.Query, "lastUpdateTime ge ") {
 			t.Errorf("request %q: want a time window with $top", r.Query)
@@ -102,10 +76,10 @@ func TestBacklogLargerThanAPage(t *testing.T) {
 			newest = ts
 		}
 	}
-	if !e.saved.Cursor.Equal(newest) {
-		t.Errorf("cursor = %v, want the newest lastUpdateTime %v", e.saved.Cursor, newest)
+	if !e.Saved.Cursor.Equal(newest) {
+		t.Errorf("cursor = %v, want the newest lastUpdateTime %v", e.Saved.Cursor, newest)
 	}
-	if e.saved.Origin.IsZero() {
+	if e.Saved.Origin.IsZero() {
 		t.Error("the first poll's origin was not saved")
 	}
 }
@@ -113,20 +87,20 @@ func TestBacklogLargerThanAPage(t *testing.T) {
 func TestIdlePollIsOneRequest(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, setup{})
-	f.ep.Generate(30, simulator.Generate{From: f.clock.Now().Add(-time.Hour), To: f.clock.Now()})
-	e := newExporter(t, f.newSource(Options{}))
-	e.mustPoll(t)
-	before, saved := len(alertRequests(f)), e.saved
-	f.clock.Advance(time.Minute)
+	f.ep.Generate(30, simulator.Generate{From: f.Clock.Now().Add(-time.Hour), To: f.Clock.Now()})
+	e := sourcetest.NewExporter(t, f.newSource(Options{}))
+	e.MustPoll(t)
+	before, saved := len(f.Requests(Name)), e.Saved
+	f.Clock.Advance(time.Minute)
 	emitted := 0
-	err := e.src.Poll(context.Background(), saved, func(_ context.Context, b sources.Batch) error {
+	err := e.Source.Poll(context.Background(), saved, func(_ context.Context, b sources.Batch) error {
 		emitted += len(b.Messages) + 1
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := len(alertRequests(f)) - before; n != 1 {
+	if n := len(f.Requests(Name)) - before; n != 1 {
 		t.Errorf("an idle poll made %d requests, want 1", n)
 	}
 	if emitted != 0 {
@@ -137,25 +111,25 @@ func TestIdlePollIsOneRequest(t *testing.T) {
 func TestAlertsUpdatedWhilePaging(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, setup{})
-	now := f.clock.Now()
+	now := f.Clock.Now()
 	f.ep.Generate(1200, simulator.Generate{From: now.Add(-20 * time.Hour), To: now})
-	e := newExporter(t, f.newSource(Options{PageSize: 150, BatchSize: 40}))
+	e := sourcetest.NewExporter(t, f.newSource(Options{PageSize: 150, BatchSize: 40}))
 	var mu sync.Mutex
 	updated := 0
-	e.during = func() {
+	e.During = func() {
 		mu.Lock()
 		defer mu.Unlock()
-		f.clock.Advance(time.Second)
+		f.Clock.Advance(time.Second)
 		updated += len(f.ep.UpdateRandom(5, 0))
 	}
-	e.mustPoll(t)
-	e.during = nil
+	e.MustPoll(t)
+	e.During = nil
 	// Everything visible when the poll ended is in, except versions made after the poll's last
 	// window was read: the next poll has those.
-	f.clock.Advance(time.Minute)
-	e.mustPoll(t)
+	f.Clock.Advance(time.Minute)
+	e.MustPoll(t)
 	checkExactlyOnce(t, f, e)
-	t.Logf("%d updates during the poll, %d versions exported", updated, len(e.got))
+	t.Logf("%d updates during the poll, %d versions exported", updated, len(e.Got))
 	if updated == 0 {
 		t.Fatal("no update happened during the poll; the test proves nothing")
 	}
@@ -164,15 +138,15 @@ func TestAlertsUpdatedWhilePaging(t *testing.T) {
 func TestAlertUpdatedThreeTimes(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, setup{})
-	now := f.clock.Now()
+	now := f.Clock.Now()
 	created := now.Add(-time.Minute)
 	f.ep.Put(simulator.EndpointAlert{ID: "da639310000000000000_42", Severity: "High", Status: "New", Title: "Suspicious PowerShell",
 		Category: "Execution", DetectionSource: "WindowsDefenderAtp", AlertCreationTime: &created, LastUpdateTime: &now}, now)
 	ids := []string{"da639310000000000000_42"}
-	e := newExporter(t, f.newSource(Options{}))
-	e.mustPoll(t)
+	e := sourcetest.NewExporter(t, f.newSource(Options{}))
+	e.MustPoll(t)
 	for i, st := range []string{"InProgress", "InProgress", "Resolved"} {
-		f.clock.Advance(time.Minute)
+		f.Clock.Advance(time.Minute)
 		if err := f.ep.Update(ids[0], func(a *simulator.EndpointAlert) {
 			a.Status = st
 			if i == 1 {
@@ -182,16 +156,16 @@ func TestAlertUpdatedThreeTimes(t *testing.T) {
 		}, 0); err != nil {
 			t.Fatal(err)
 		}
-		e.mustPoll(t)
-		e.mustPoll(t) // a second poll in the overlap re-reads the version and sends nothing
+		e.MustPoll(t)
+		e.MustPoll(t) // a second poll in the overlap re-reads the version and sends nothing
 	}
 	var events []string
 	for _, v := range f.ep.Versions() {
-		id := envelope.MsgID("contoso", Name, v.ID, v.LastUpdateTime)
-		if e.got[id] != 1 {
-			t.Errorf("version %v handed over %d times, want 1", v.LastUpdateTime, e.got[id])
+		id := msgID(v.ID, v.LastUpdateTime)
+		if e.Got[id] != 1 {
+			t.Errorf("version %v handed over %d times, want 1", v.LastUpdateTime, e.Got[id])
 		}
-		if env := e.envs[id]; env != nil {
+		if env := e.Envs[id]; env != nil {
 			events = append(events, env.Event)
 		}
 	}
@@ -206,23 +180,23 @@ func TestLateIndexing(t *testing.T) {
 	var mu sync.Mutex
 	var late []time.Duration
 	src := f.newSource(Options{Late: func(d time.Duration) { mu.Lock(); late = append(late, d); mu.Unlock() }})
-	e := newExporter(t, src)
-	f.ep.Generate(20, simulator.Generate{From: f.clock.Now().Add(-time.Hour), To: f.clock.Now()})
-	e.mustPoll(t)
+	e := sourcetest.NewExporter(t, src)
+	f.ep.Generate(20, simulator.Generate{From: f.Clock.Now().Add(-time.Hour), To: f.Clock.Now()})
+	e.MustPoll(t)
 
 	// Indexed 3 minutes after its update (inside the lookback), then one 25 minutes late.
 	inside := f.ep.Generate(1, simulator.Generate{VisibleAfter: 3 * time.Minute})
 	outside := f.ep.Generate(1, simulator.Generate{VisibleAfter: 25 * time.Minute})
 	insideVer, outsideVer := latest(t, f, inside[0]), latest(t, f, outside[0])
 	for range 30 {
-		f.clock.Advance(time.Minute)
+		f.Clock.Advance(time.Minute)
 		f.ep.Generate(1, simulator.Generate{}) // traffic moves the cursor on
-		e.mustPoll(t)
+		e.MustPoll(t)
 	}
-	if !e.has(inside[0], insideVer) {
+	if !e.Has(Name, inside[0], insideVer) {
 		t.Error("an alert indexed 3 minutes late (lookback 10m) was not exported")
 	}
-	if e.has(outside[0], outsideVer) {
+	if e.Has(Name, outside[0], outsideVer) {
 		t.Error("an alert indexed 25 minutes late was exported; with lookback 10m the documented behaviour is that the live poll misses it (backfill recovers it)")
 	}
 	mu.Lock()
@@ -230,7 +204,7 @@ func TestLateIndexing(t *testing.T) {
 	if len(late) != 1 || late[0] <= 0 || late[0] > 10*time.Minute {
 		t.Errorf("late reports = %v, want one between 0 and the lookback", late)
 	}
-	if d := e.duplicates(); len(d) > 0 {
+	if d := e.Duplicates(); len(d) > 0 {
 		t.Errorf("duplicates: %v", d)
 	}
 }
@@ -245,19 +219,19 @@ func TestEqualLastUpdateTimeAcrossPages(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, setup{})
-			at := f.clock.Now().Add(-time.Hour).Add(123456700 * time.Nanosecond)
+			at := f.Clock.Now().Add(-time.Hour).Add(123456700 * time.Nanosecond)
 			f.ep.Generate(20, simulator.Generate{From: at.Add(-time.Hour), To: at.Add(-time.Minute)})
 			f.ep.Generate(500, simulator.Generate{From: at, To: at, SameCreationTime: sameCreation})
-			f.ep.Generate(20, simulator.Generate{From: at.Add(time.Minute), To: f.clock.Now()})
-			e := newExporter(t, f.newSource(Options{PageSize: 100}))
-			e.mustPoll(t)
-			e.mustPoll(t)
+			f.ep.Generate(20, simulator.Generate{From: at.Add(time.Minute), To: f.Clock.Now()})
+			e := sourcetest.NewExporter(t, f.newSource(Options{PageSize: 100}))
+			e.MustPoll(t)
+			e.MustPoll(t)
 			checkExactlyOnce(t, f, e)
-			if len(e.got) != 540 {
-				t.Errorf("exported %d, want 540", len(e.got))
+			if len(e.Got) != 540 {
+				t.Errorf("exported %d, want 540", len(e.Got))
 			}
 			skips := 0
-			for _, r := range alertRequests(f) {
+			for _, r := range f.Requests(Name) {
 				if strings.Contains(r.Query, "$skip") {
 					skips++
 				}
@@ -274,10 +248,10 @@ func TestThrottledWithRetryAfter(t *testing.T) {
 	f := newFixture(t, setup{})
 	f.ep.Generate(10, simulator.Generate{})
 	f.ep.Fail(1, simulator.APIFault{Status: 429, RetryAfter: 2 * time.Second})
-	e := newExporter(t, f.newSource(Options{}))
-	e.mustPoll(t)
+	e := sourcetest.NewExporter(t, f.newSource(Options{}))
+	e.MustPoll(t)
 	checkExactlyOnce(t, f, e)
-	reqs := alertRequests(f)
+	reqs := f.Requests(Name)
 	if len(reqs) != 2 || reqs[0].Status != 429 || reqs[1].Status != 200 {
 		t.Fatalf("requests = %+v, want a 429 then a 200", reqs)
 	}
@@ -289,29 +263,29 @@ func TestThrottledWithRetryAfter(t *testing.T) {
 func TestTruncatedPage(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, setup{})
-	f.ep.Generate(300, simulator.Generate{From: f.clock.Now().Add(-time.Hour), To: f.clock.Now()})
-	e := newExporter(t, f.newSource(Options{BatchSize: 50}))
-	e.mustPoll(t)
-	before := e.saved
+	f.ep.Generate(300, simulator.Generate{From: f.Clock.Now().Add(-time.Hour), To: f.Clock.Now()})
+	e := sourcetest.NewExporter(t, f.newSource(Options{BatchSize: 50}))
+	e.MustPoll(t)
+	before := e.Saved
 
-	f.clock.Advance(time.Minute)
+	f.Clock.Advance(time.Minute)
 	f.ep.Generate(200, simulator.Generate{})
-	f.ep.Fail(int(fastRetry.MaxTries), simulator.APIFault{Truncate: true})
-	exported := maps.Clone(e.got)
-	err := e.poll(context.Background())
+	f.ep.Fail(int(sourcetest.FastRetry.MaxTries), simulator.APIFault{Truncate: true})
+	exported := maps.Clone(e.Got)
+	err := e.Poll(context.Background())
 	var be *httpclient.BodyError
 	if !errors.As(err, &be) {
 		t.Fatalf("poll = %v, want it to fail on the broken body", err)
 	}
-	if !e.saved.Cursor.Equal(before.Cursor) || e.saved.Seen.Len() != before.Seen.Len() {
-		t.Errorf("the checkpoint moved (cursor %v) after a failed poll, want %v", e.saved.Cursor, before.Cursor)
+	if !e.Saved.Cursor.Equal(before.Cursor) || e.Saved.Seen.Len() != before.Seen.Len() {
+		t.Errorf("the checkpoint moved (cursor %v) after a failed poll, want %v", e.Saved.Cursor, before.Cursor)
 	}
 	// What the failed poll handed over, JetStream stored; the next poll sends it again with the
 	// same message IDs and JetStream drops the repeats. Forget it here, so that the next poll
 	// must bring everything.
-	t.Logf("the failed poll handed over %d versions", len(e.got)-len(exported))
-	e.got = exported
-	e.mustPoll(t)
+	t.Logf("the failed poll handed over %d versions", len(e.Got)-len(exported))
+	e.Got = exported
+	e.MustPoll(t)
 	checkExactlyOnce(t, f, e)
 }
 
@@ -319,9 +293,9 @@ func TestServerErrorsFailThePollCleanly(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, setup{})
 	f.ep.Generate(5, simulator.Generate{})
-	e := newExporter(t, f.newSource(Options{}))
+	e := sourcetest.NewExporter(t, f.newSource(Options{}))
 	f.ep.Fail(100, simulator.APIFault{Status: 500})
-	err := e.poll(context.Background())
+	err := e.Poll(context.Background())
 	var ae *httpclient.Error
 	if !errors.As(err, &ae) || ae.Status != 500 {
 		t.Fatalf("poll = %v, want an *httpclient.Error with status 500", err)
@@ -332,10 +306,10 @@ func TestServerErrorsFailThePollCleanly(t *testing.T) {
 	if strings.Contains(err.Error(), "lastUpdateTime ge") {
 		t.Errorf("error %q should not carry the query's values", err)
 	}
-	if n := len(alertRequests(f)); n != int(fastRetry.MaxTries) {
-		t.Errorf("%d requests, want %d (retried up to the bound)", n, fastRetry.MaxTries)
+	if n := len(f.Requests(Name)); n != int(sourcetest.FastRetry.MaxTries) {
+		t.Errorf("%d requests, want %d (retried up to the bound)", n, sourcetest.FastRetry.MaxTries)
 	}
-	if !e.saved.Cursor.IsZero() || len(e.got) != 0 {
+	if !e.Saved.Cursor.IsZero() || len(e.Got) != 0 {
 		t.Error("a failed poll handed something over")
 	}
 }
@@ -343,8 +317,8 @@ func TestServerErrorsFailThePollCleanly(t *testing.T) {
 func TestForbiddenIsNotRetried(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, setup{roles: []string{"Machine.Read.All"}})
-	e := newExporter(t, f.newSource(Options{}))
-	err := e.poll(context.Background())
+	e := sourcetest.NewExporter(t, f.newSource(Options{}))
+	err := e.Poll(context.Background())
 	var ae *httpclient.Error
 	if !errors.As(err, &ae) || ae.Status != 403 {
 		t.Fatalf("poll = %v, want a 403", err)
@@ -352,7 +326,7 @@ func TestForbiddenIsNotRetried(t *testing.T) {
 	if !strings.Contains(err.Error(), "Alert.Read.All") || !strings.Contains(err.Error(), "admin consent") {
 		t.Errorf("error %q should say which permission to grant", err)
 	}
-	if n := len(alertRequests(f)); n != 1 {
+	if n := len(f.Requests(Name)); n != 1 {
 		t.Errorf("%d requests, want 1: a 403 does not go away by asking again", n)
 	}
 }
@@ -360,25 +334,25 @@ func TestForbiddenIsNotRetried(t *testing.T) {
 func TestTokenExpiryMidBackfill(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, setup{})
-	now := f.clock.Now()
+	now := f.Clock.Now()
 	f.ep.Generate(1500, simulator.Generate{From: now.Add(-20 * time.Hour), To: now.Add(-time.Hour)})
-	e := newExporter(t, f.newSource(Options{PageSize: 200, BatchSize: 100}))
+	e := sourcetest.NewExporter(t, f.newSource(Options{PageSize: 200, BatchSize: 100}))
 	emits, jumped := 0, false
-	e.during = func() {
+	e.During = func() {
 		if emits++; emits > 1 && !jumped { // after a page was read with the first token
 			// Two hours pass for the simulator: the token MSAL cached (valid by the local clock)
 			// has expired for the API.
-			f.clock.Advance(2 * time.Hour)
+			f.Clock.Advance(2 * time.Hour)
 			jumped = true
 		}
 	}
-	e.mustPoll(t)
+	e.MustPoll(t)
 	checkExactlyOnce(t, f, e)
-	st := f.calls.statuses()
+	st := f.Calls.Statuses()
 	if st[401] != 1 {
 		t.Errorf("calls by status = %v, want exactly one 401", st)
 	}
-	if n := f.sim.TokenRequests(); n != 2 {
+	if n := f.Sim.TokenRequests(); n != 2 {
 		t.Errorf("%d token requests, want 2 (the first and one renewal)", n)
 	}
 }
@@ -386,15 +360,15 @@ func TestTokenExpiryMidBackfill(t *testing.T) {
 func TestMinSeverityFiltersOnTheServer(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, setup{minSeverity: "medium"})
-	f.ep.Generate(300, simulator.Generate{From: f.clock.Now().Add(-time.Hour), To: f.clock.Now()})
-	e := newExporter(t, f.newSource(Options{}))
-	e.mustPoll(t)
-	q, _ := url.ParseQuery(alertRequests(f)[0].Query)
+	f.ep.Generate(300, simulator.Generate{From: f.Clock.Now().Add(-time.Hour), To: f.Clock.Now()})
+	e := sourcetest.NewExporter(t, f.newSource(Options{}))
+	e.MustPoll(t)
+	q, _ := url.ParseQuery(f.Requests(Name)[0].Query)
 	if fl := q.Get("$filter"); !strings.Contains(fl, "severity ne 'Informational' and severity ne 'Low'") {
 		t.Errorf("$filter %q does not filter severities on the server", fl)
 	}
 	counts := map[string]int{}
-	for _, env := range e.envs {
+	for _, env := range e.Envs {
 		counts[env.Severity]++
 	}
 	if counts["low"]+counts["informational"] > 0 || counts["medium"] == 0 || counts["high"] == 0 {
@@ -405,18 +379,18 @@ func TestMinSeverityFiltersOnTheServer(t *testing.T) {
 func TestFirstPollReachesBackStartFrom(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, setup{})
-	e := newExporter(t, f.newSource(Options{}))
-	e.mustPoll(t) // an empty tenant
-	q, _ := url.ParseQuery(alertRequests(f)[0].Query)
-	want := "lastUpdateTime ge " + literal(f.clock.Now().Add(-24*time.Hour))
+	e := sourcetest.NewExporter(t, f.newSource(Options{}))
+	e.MustPoll(t) // an empty tenant
+	q, _ := url.ParseQuery(f.Requests(Name)[0].Query)
+	want := "lastUpdateTime ge " + literal(f.Clock.Now().Add(-24*time.Hour))
 	if fl := q.Get("$filter"); !strings.HasPrefix(fl, want) {
 		t.Errorf("first $filter = %q, want it to start with %q", fl, want)
 	}
 	// With nothing exported yet, later polls keep reaching back to the origin.
-	origin := e.saved.Origin
-	f.clock.Advance(2 * time.Hour)
-	e.mustPoll(t)
-	q, _ = url.ParseQuery(alertRequests(f)[1].Query)
+	origin := e.Saved.Origin
+	f.Clock.Advance(2 * time.Hour)
+	e.MustPoll(t)
+	q, _ = url.ParseQuery(f.Requests(Name)[1].Query)
 	if fl := q.Get("$filter"); !strings.HasPrefix(fl, "lastUpdateTime ge "+literal(origin)) {
 		t.Errorf("second $filter = %q, want it to start at the origin %v", fl, origin)
 	}
@@ -430,11 +404,11 @@ func TestBrokenPagesAreRetried(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, setup{})
-			f.ep.Generate(400, simulator.Generate{From: f.clock.Now().Add(-time.Hour), To: f.clock.Now()})
+			f.ep.Generate(400, simulator.Generate{From: f.Clock.Now().Add(-time.Hour), To: f.Clock.Now()})
 			f.ep.Fail(2, fault)
-			e := newExporter(t, f.newSource(Options{BatchSize: 50}))
-			e.mustPoll(t)
-			if n := len(alertRequests(f)); n < 3 && !fault.Drop {
+			e := sourcetest.NewExporter(t, f.newSource(Options{BatchSize: 50}))
+			e.MustPoll(t)
+			if n := len(f.Requests(Name)); n < 3 && !fault.Drop {
 				t.Errorf("%d requests, want the 2 failures and a success", n)
 			}
 			// A broken page may have handed over some alerts before it broke; the retry does not
@@ -453,11 +427,11 @@ func TestClientLimiter(t *testing.T) {
 	f.ep.Generate(5, simulator.Generate{})
 	src := f.newSource(Options{})
 	src.api.Limiter = httpclient.NewLimiter(httpclient.Limit{Requests: 10, Per: time.Second}, httpclient.Limit{Requests: 25, Per: 3 * time.Second})
-	e := newExporter(t, src)
+	e := sourcetest.NewExporter(t, src)
 	for range 40 {
-		e.mustPoll(t)
+		e.MustPoll(t)
 	}
-	if st := f.calls.statuses(); st[429] > 0 || st[200] != 40 {
+	if st := f.Calls.Statuses(); st[429] > 0 || st[200] != 40 {
 		t.Errorf("calls by status = %v, want 40 × 200 and no 429", st)
 	}
 }
@@ -514,7 +488,7 @@ func TestDeadLetters(t *testing.T) {
 func TestCrowdedInstantWithoutCreationTimes(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, setup{})
-	at := f.clock.Now().Add(-time.Hour)
+	at := f.Clock.Now().Add(-time.Hour)
 	created := at.Add(-time.Minute)
 	for i := range 301 {
 		a := simulator.EndpointAlert{ID: fmt.Sprintf("da639300000000000000_%d", i), Severity: "Low", Status: "New",
@@ -524,10 +498,10 @@ func TestCrowdedInstantWithoutCreationTimes(t *testing.T) {
 		}
 		f.ep.Put(a, at)
 	}
-	e := newExporter(t, f.newSource(Options{PageSize: 100}))
-	e.mustPoll(t)
+	e := sourcetest.NewExporter(t, f.newSource(Options{PageSize: 100}))
+	e.MustPoll(t)
 	checkExactlyOnce(t, f, e)
-	if len(e.got) != 301 {
-		t.Errorf("exported %d, want 301", len(e.got))
+	if len(e.Got) != 301 {
+		t.Errorf("exported %d, want 301", len(e.Got))
 	}
 }

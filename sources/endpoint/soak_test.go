@@ -4,8 +4,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alertexport/alertexport/sources/envelope"
 	"github.com/alertexport/alertexport/sources/simulator"
+	"github.com/alertexport/alertexport/sources/sourcetest"
 )
 
 // TestEveryVisibleVersionExactlyOnce is the acceptance test: a 20,000-alert backlog,
@@ -17,39 +17,39 @@ func TestEveryVisibleVersionExactlyOnce(t *testing.T) {
 		t.Skip("long")
 	}
 	f := newFixture(t, setup{lookback: "10m"})
-	now := f.clock.Now()
+	now := f.Clock.Now()
 	f.ep.Generate(20000, simulator.Generate{From: now.Add(-23 * time.Hour), To: now})
-	e := newExporter(t, f.newSource(Options{PageSize: 2500}))
+	e := sourcetest.NewExporter(t, f.newSource(Options{PageSize: 2500}))
 
 	seen := map[string]bool{} // msg IDs of every version visible at the start of some poll
 	note := func() {
 		for id, ts := range f.visible() {
 			if ts.After(now.Add(-24 * time.Hour)) {
-				seen[envelope.MsgID("contoso", Name, id, ts)] = true
+				seen[msgID(id, ts)] = true
 			}
 		}
 	}
 	late := []time.Duration{0, 0, 30 * time.Second, 2 * time.Minute, 5 * time.Minute}
 	for i := range 40 {
 		note()
-		e.mustPoll(t)
-		f.clock.Advance(time.Minute)
-		f.ep.Generate(25, simulator.Generate{From: f.clock.Now().Add(-time.Minute), To: f.clock.Now(), VisibleAfter: late[i%len(late)]})
+		e.MustPoll(t)
+		f.Clock.Advance(time.Minute)
+		f.ep.Generate(25, simulator.Generate{From: f.Clock.Now().Add(-time.Minute), To: f.Clock.Now(), VisibleAfter: late[i%len(late)]})
 		f.ep.UpdateRandom(15, late[(i+2)%len(late)])
 	}
 	// Quiet time: everything gets indexed, and two polls take it in.
-	f.clock.Advance(6 * time.Minute)
+	f.Clock.Advance(6 * time.Minute)
 	for range 2 {
 		note()
-		e.mustPoll(t)
+		e.MustPoll(t)
 	}
 
-	if d := e.duplicates(); len(d) > 0 {
+	if d := e.Duplicates(); len(d) > 0 {
 		t.Errorf("%d versions exported twice, e.g. %v", len(d), d[:min(5, len(d))])
 	}
 	missing := 0
 	for id := range seen {
-		if e.got[id] == 0 {
+		if e.Got[id] == 0 {
 			missing++
 			if missing <= 5 {
 				t.Errorf("visible version %s never exported", id)
@@ -57,7 +57,7 @@ func TestEveryVisibleVersionExactlyOnce(t *testing.T) {
 		}
 	}
 	extra := 0
-	for id := range e.got {
+	for id := range e.Got {
 		if !seen[id] {
 			extra++
 		}
@@ -65,5 +65,5 @@ func TestEveryVisibleVersionExactlyOnce(t *testing.T) {
 	if missing+extra > 0 {
 		t.Errorf("%d visible versions missing, %d exported that no poll could see", missing, extra)
 	}
-	t.Logf("%d versions exported in %d requests", len(e.got), len(alertRequests(f)))
+	t.Logf("%d versions exported in %d requests", len(e.Got), len(f.Requests(Name)))
 }
