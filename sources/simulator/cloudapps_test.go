@@ -1273,11 +1273,7 @@ func TestCloudAppsGeneratorSeeded(t *testing.T) {
 	from := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	gen := func(seed int64, tenant string) []CloudAppsAlert {
 		t.Helper()
-		s, err := Start(Options{Seed: seed})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = s.Close() })
+		s := startServer(t, Options{Seed: seed})
 		tn := s.CloudApps(tenant)
 		var out []CloudAppsAlert
 		for _, id := range tn.Generate(30, CloudAppsGenerate{From: from, To: from.Add(time.Hour)}) {
@@ -1299,11 +1295,7 @@ func TestCloudAppsGeneratorSeeded(t *testing.T) {
 	}
 
 	t.Run("same timestamp", func(t *testing.T) {
-		s, err := Start(Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = s.Close() })
+		s := startServer(t, Options{})
 		tn := s.CloudApps(tenantA)
 		ids := tn.Generate(250, CloudAppsGenerate{From: from.Add(123456789 * time.Nanosecond), SameTimestamp: true, VisibleAfter: time.Minute})
 		distinct := map[string]bool{}
@@ -1326,11 +1318,7 @@ func TestCloudAppsGeneratorSeeded(t *testing.T) {
 	})
 
 	t.Run("CloseRandom", func(t *testing.T) {
-		s, err := Start(Options{Now: func() time.Time { return from.Add(2 * time.Hour) }})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = s.Close() })
+		s := startServer(t, Options{Now: func() time.Time { return from.Add(2 * time.Hour) }})
 		tn := s.CloudApps(tenantA)
 		tn.Generate(100, CloudAppsGenerate{From: from, To: from.Add(time.Hour)})
 		open := 0

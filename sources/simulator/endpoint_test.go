@@ -794,11 +794,7 @@ func TestEndpointLateIndexing(t *testing.T) {
 
 func TestEndpointRateLimitWindows(t *testing.T) {
 	t.Parallel()
-	s, err := Start(Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
+	s := startServer(t, Options{})
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	at := func(d time.Duration) time.Time { return t0.Add(d) }
 	tests := []struct {
@@ -1106,11 +1102,7 @@ func TestEndpointFaultRatesSeeded(t *testing.T) {
 	t.Parallel()
 	draw := func(seed int64) []APIFault {
 		t.Helper()
-		s, err := Start(Options{Seed: seed})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = s.Close() })
+		s := startServer(t, Options{Seed: seed})
 		tn := s.Endpoint(tenantA)
 		tn.SetFaultRates(FaultRates{ServerError: 0.1, Throttle: 0.1, Slow: 0.1, Truncate: 0.1})
 		var out []APIFault
@@ -1451,11 +1443,7 @@ func TestEndpointGeneratorSeeded(t *testing.T) {
 	from := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	gen := func(seed int64, tenant string) []EndpointAlert {
 		t.Helper()
-		s, err := Start(Options{Seed: seed})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = s.Close() })
+		s := startServer(t, Options{Seed: seed})
 		tn := s.Endpoint(tenant)
 		var out []EndpointAlert
 		for _, id := range tn.Generate(50, Generate{From: from, To: from.Add(time.Hour)}) {
@@ -1479,11 +1467,7 @@ func TestEndpointGeneratorSeeded(t *testing.T) {
 	}
 
 	t.Run("identical times", func(t *testing.T) {
-		s, err := Start(Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = s.Close() })
+		s := startServer(t, Options{})
 		tn := s.Endpoint(tenantA)
 		ids := tn.Generate(300, Generate{From: from, To: from, SameCreationTime: true, VisibleAfter: time.Minute})
 		seenIDs := map[string]bool{}
@@ -1600,11 +1584,7 @@ func TestEndpointConcurrent(t *testing.T) {
 }
 
 func BenchmarkEndpointPage10000(b *testing.B) {
-	s, err := Start(Options{EndpointRateLimits: []RateLimit{}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = s.Close() })
+	s := startServer(b, Options{EndpointRateLimits: []RateLimit{}})
 	s.AddTenant(tenantA)
 	s.RegisterApp(App{ClientID: appA, Secrets: []Secret{{Value: secretA}}})
 	s.Grant(tenantA, appA, mde, "Alert.Read.All")

@@ -83,6 +83,18 @@ func newFixture(t *testing.T, opts Options) *fixture {
 	return &fixture{s: s, clock: c}
 }
 
+// startServer starts a bare simulator (no tenants, apps or fake clock),
+// closed when the test ends.
+func startServer(tb testing.TB, opts Options) *Server {
+	tb.Helper()
+	s, err := Start(opts)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
 // answer is a decoded response of the simulator.
 type answer struct {
 	status int
