@@ -5,6 +5,8 @@ package sources
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"maps"
 	"slices"
 	"time"
@@ -96,4 +98,39 @@ func (s Seen) Len() int {
 		n += len(vs)
 	}
 	return n
+}
+
+// Clone is a deep copy of cp: a poll works on its own copy, so that a failed poll leaves the
+// caller's checkpoint as it was.
+func (cp Checkpoint) Clone() Checkpoint {
+	seen := make(Seen, len(cp.Seen))
+	for id, vs := range cp.Seen {
+		seen[id] = slices.Clone(vs)
+	}
+	cp.Seen = seen
+	return cp
+}
+
+// DeadLetterID is the message ID of an alert that has no readable version: made of its bytes,
+// so that re-reading it in the overlap publishes no second copy.
+func DeadLetterID(tenant, source string, raw []byte) string {
+	sum := sha256.Sum256(raw)
+	return tenant + "." + source + ".deadletter." + hex.EncodeToString(sum[:12])
+}
+
+// Outbox collects a poll's messages and hands them to Emit in batches.
+type Outbox struct {
+	Emit    Emit
+	Pending []Message
+}
+
+// Flush hands the pending messages, and cp when not nil, to Emit. With neither there is
+// nothing to do.
+func (o *Outbox) Flush(ctx context.Context, cp *Checkpoint) error {
+	if len(o.Pending) == 0 && cp == nil {
+		return nil
+	}
+	err := o.Emit(ctx, Batch{Messages: o.Pending, Checkpoint: cp})
+	o.Pending = o.Pending[:0]
+	return err
 }

@@ -12,8 +12,6 @@ package cloudapps
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -115,12 +113,11 @@ type question struct {
 
 // poll is one run of Poll.
 type poll struct {
-	src      *Source
-	emit     sources.Emit
+	src *Source
+	sources.Outbox
 	cp       sources.Checkpoint
 	prev     sources.Checkpoint // as the poll found it
 	lowerNew time.Time          // what the "new" question reads from: its alerts count as created
-	pending  []sources.Message
 	exported map[string]bool
 	requests int
 	maxRes   time.Time // newest resolveTime taken in by the "closed" question
@@ -128,12 +125,12 @@ type poll struct {
 
 // Poll implements sources.Source.
 func (s *Source) Poll(ctx context.Context, cp sources.Checkpoint, emit sources.Emit) error {
-	p := &poll{src: s, emit: emit, cp: clone(cp), prev: cp, exported: map[string]bool{}}
+	p := &poll{src: s, Outbox: sources.Outbox{Emit: emit}, cp: cp.Clone(), prev: cp, exported: map[string]bool{}}
 	origin := cp.Origin
 	if origin.IsZero() {
 		origin = s.opts.Now().UTC().Round(0).Add(-s.startFrom).Truncate(time.Millisecond)
 		p.cp.Origin = origin
-		if err := p.flush(ctx, &p.cp); err != nil { // fix the origin before anything is read
+		if err := p.Flush(ctx, &p.cp); err != nil { // fix the origin before anything is read
 			return err
 		}
 	}
@@ -162,7 +159,7 @@ func (s *Source) Poll(ctx context.Context, cp sources.Checkpoint, emit sources.E
 		}
 	}
 	p.prune()
-	return p.flush(ctx, &p.cp)
+	return p.Flush(ctx, &p.cp)
 }
 
 // ask pages through one question in ascending date order, moving the date bound to the last
@@ -188,7 +185,7 @@ func (p *poll) ask(ctx context.Context, q question) error {
 			if !q.closed && st.maxDate.After(p.cp.Cursor) {
 				p.cp.Cursor = st.maxDate
 			}
-			return p.flush(ctx, nil)
+			return p.Flush(ctx, nil)
 		case st.n == 0 || st.first.Equal(st.last):
 			if st.n == 0 {
 				return fmt.Errorf("tenant %q: %s API: an empty page said there was more (hasNext); the API does not page as documented", p.src.id.tenant, Name)
@@ -202,13 +199,13 @@ func (p *poll) ask(ctx context.Context, q question) error {
 			if !q.closed && st.belowLast.After(p.cp.Cursor) {
 				p.cp.Cursor = st.belowLast
 				p.prune()
-				if err := p.flush(ctx, &p.cp); err != nil {
+				if err := p.Flush(ctx, &p.cp); err != nil {
 					return err
 				}
 			}
 			date = st.last
 		}
-		if err := p.flush(ctx, nil); err != nil {
+		if err := p.Flush(ctx, nil); err != nil {
 			return err
 		}
 	}
@@ -309,9 +306,9 @@ func (p *poll) take(raw []byte, q question, st *stats) error {
 	p.exported[a.ID] = true
 	msgID := envelope.MsgID(s.id.tenant, Name, a.ID, v)
 	if nerr != nil {
-		p.pending = append(p.pending, sources.Message{MsgID: msgID, Tenant: s.id.tenant, Source: Name, Raw: raw, Err: nerr})
+		p.Pending = append(p.Pending, sources.Message{MsgID: msgID, Tenant: s.id.tenant, Source: Name, Raw: raw, Err: nerr})
 	} else {
-		p.pending = append(p.pending, sources.Message{MsgID: msgID, Tenant: s.id.tenant, Source: Name, Alert: env})
+		p.Pending = append(p.Pending, sources.Message{MsgID: msgID, Tenant: s.id.tenant, Source: Name, Alert: env})
 	}
 	if a.closed() {
 		if v.After(p.maxRes) {
@@ -338,10 +335,9 @@ func (p *poll) dead(raw []byte, id string, v time.Time, ok bool, cause error) er
 		p.cp.Seen.Add(id, v)
 		msgID = envelope.MsgID(s.id.tenant, Name, id, v)
 	} else {
-		sum := sha256.Sum256(raw)
-		msgID = s.id.tenant + "." + Name + ".deadletter." + hex.EncodeToString(sum[:12])
+		msgID = sources.DeadLetterID(s.id.tenant, Name, raw)
 	}
-	p.pending = append(p.pending, sources.Message{MsgID: msgID, Tenant: s.id.tenant, Source: Name, Raw: raw, Err: cause})
+	p.Pending = append(p.Pending, sources.Message{MsgID: msgID, Tenant: s.id.tenant, Source: Name, Raw: raw, Err: cause})
 	return nil
 }
 
@@ -370,27 +366,9 @@ func (p *poll) prune() {
 	p.cp.Seen.Prune(minTime(floor(p.cp.Cursor), floor(p.cp.ResolutionCursor)))
 }
 
-func (p *poll) flush(ctx context.Context, cp *sources.Checkpoint) error {
-	if len(p.pending) == 0 && cp == nil {
-		return nil
-	}
-	err := p.emit(ctx, sources.Batch{Messages: p.pending, Checkpoint: cp})
-	p.pending = p.pending[:0]
-	return err
-}
-
 func minTime(a, b time.Time) time.Time {
 	if a.Before(b) {
 		return a
 	}
 	return b
-}
-
-func clone(cp sources.Checkpoint) sources.Checkpoint {
-	seen := make(sources.Seen, len(cp.Seen))
-	for id, vs := range cp.Seen {
-		seen[id] = append([]int64(nil), vs...)
-	}
-	cp.Seen = seen
-	return cp
 }

@@ -11,8 +11,6 @@ package endpoint
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -186,19 +184,18 @@ func widen(lo, hi, t time.Time) (time.Time, time.Time) {
 
 // poll is one run of Poll.
 type poll struct {
-	src      *Source
-	emit     sources.Emit
+	src *Source
+	sources.Outbox
 	cp       sources.Checkpoint // the working copy, handed to emit at checkpoints
 	prev     time.Time          // the cursor the poll started from
 	lower    time.Time          // the poll's lower bound on lastUpdateTime
-	pending  []sources.Message
-	dirty    bool            // cp changed since it was last handed to emit
-	exported map[string]bool // alert IDs exported by this poll (Seen forgets as the cursor moves)
-	requests int             // requests made, against maxRequests
+	dirty    bool               // cp changed since it was last handed to emit
+	exported map[string]bool    // alert IDs exported by this poll (Seen forgets as the cursor moves)
+	requests int                // requests made, against maxRequests
 }
 
 func (s *Source) newPoll(cp sources.Checkpoint, emit sources.Emit) *poll {
-	return &poll{src: s, emit: emit, cp: clone(cp), prev: cp.Cursor, exported: map[string]bool{}}
+	return &poll{src: s, Outbox: sources.Outbox{Emit: emit}, cp: cp.Clone(), prev: cp.Cursor, exported: map[string]bool{}}
 }
 
 // Poll implements sources.Source.
@@ -215,7 +212,7 @@ func (s *Source) Poll(ctx context.Context, cp sources.Checkpoint, emit sources.E
 		// Saved before anything is read: a first poll that fails still fixes where the job
 		// began, instead of letting it slide with the clock.
 		p.cp.Origin = lower
-		if err := p.flush(ctx, &p.cp); err != nil {
+		if err := p.Flush(ctx, &p.cp); err != nil {
 			return err
 		}
 	}
@@ -274,20 +271,11 @@ func (p *poll) advance(ctx context.Context, done time.Time) error {
 		p.cp.Seen.Prune(cursor.Add(-p.src.lookback))
 		p.dirty = true
 	}
-	if !p.dirty && len(p.pending) == 0 {
+	if !p.dirty && len(p.Pending) == 0 {
 		return nil
 	}
 	p.dirty = false
-	return p.flush(ctx, &p.cp)
-}
-
-func (p *poll) flush(ctx context.Context, cp *sources.Checkpoint) error {
-	if len(p.pending) == 0 && cp == nil {
-		return nil
-	}
-	err := p.emit(ctx, sources.Batch{Messages: p.pending, Checkpoint: cp})
-	p.pending = p.pending[:0]
-	return err
+	return p.Flush(ctx, &p.cp)
 }
 
 // fetch asks for one window (at offset skip) and takes in what comes back.
@@ -374,7 +362,7 @@ func (p *poll) take(ctx context.Context, raw []byte, st *stats) error {
 		}
 		p.cp.Seen.Add(v.ID, t)
 		p.exported[v.ID] = true
-		p.pending = append(p.pending, sources.Message{MsgID: envelope.MsgID(s.id.tenant, Name, v.ID, t), Tenant: s.id.tenant, Source: Name, Raw: raw, Err: err})
+		p.Pending = append(p.Pending, sources.Message{MsgID: envelope.MsgID(s.id.tenant, Name, v.ID, t), Tenant: s.id.tenant, Source: Name, Raw: raw, Err: err})
 		return p.flushIfFull(ctx)
 	}
 	st.note(&a)
@@ -394,9 +382,9 @@ func (p *poll) take(ctx context.Context, raw []byte, st *stats) error {
 	p.exported[a.ID] = true
 	msgID := envelope.MsgID(s.id.tenant, Name, a.ID, t)
 	if err != nil {
-		p.pending = append(p.pending, sources.Message{MsgID: msgID, Tenant: s.id.tenant, Source: Name, Raw: raw, Err: err})
+		p.Pending = append(p.Pending, sources.Message{MsgID: msgID, Tenant: s.id.tenant, Source: Name, Raw: raw, Err: err})
 	} else {
-		p.pending = append(p.pending, sources.Message{MsgID: msgID, Tenant: s.id.tenant, Source: Name, Alert: env})
+		p.Pending = append(p.Pending, sources.Message{MsgID: msgID, Tenant: s.id.tenant, Source: Name, Alert: env})
 	}
 	if !p.prev.IsZero() && t.Before(p.prev) && s.opts.Late != nil {
 		s.opts.Late(p.prev.Sub(t))
@@ -406,10 +394,10 @@ func (p *poll) take(ctx context.Context, raw []byte, st *stats) error {
 
 // flushIfFull hands the pending messages over once there is a batch of them.
 func (p *poll) flushIfFull(ctx context.Context) error {
-	if len(p.pending) < p.src.opts.BatchSize {
+	if len(p.Pending) < p.src.opts.BatchSize {
 		return nil
 	}
-	if err := p.flush(ctx, nil); err != nil {
+	if err := p.Flush(ctx, nil); err != nil {
 		return publishError{err}
 	}
 	return nil
@@ -418,9 +406,8 @@ func (p *poll) flushIfFull(ctx context.Context) error {
 // dead queues an alert that could not be decoded as a dead letter, under a message ID made of
 // its bytes, so that re-reading it in the overlap publishes no second copy.
 func (p *poll) dead(ctx context.Context, raw []byte, cause error) error {
-	sum := sha256.Sum256(raw)
-	msgID := p.src.id.tenant + "." + Name + ".deadletter." + hex.EncodeToString(sum[:12])
-	p.pending = append(p.pending, sources.Message{MsgID: msgID, Tenant: p.src.id.tenant, Source: Name, Raw: raw, Err: cause})
+	msgID := sources.DeadLetterID(p.src.id.tenant, Name, raw)
+	p.Pending = append(p.Pending, sources.Message{MsgID: msgID, Tenant: p.src.id.tenant, Source: Name, Raw: raw, Err: cause})
 	return p.flushIfFull(ctx)
 }
 
@@ -537,13 +524,4 @@ func cut(s span, min, max time.Time) (out []span, ok bool) {
 		out = append(out, span{lo: lo, hi: hi})
 	}
 	return append(out, after...), true
-}
-
-func clone(cp sources.Checkpoint) sources.Checkpoint {
-	seen := make(sources.Seen, len(cp.Seen))
-	for id, vs := range cp.Seen {
-		seen[id] = append([]int64(nil), vs...)
-	}
-	cp.Seen = seen
-	return cp
 }

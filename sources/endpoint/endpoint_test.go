@@ -460,7 +460,7 @@ func TestDeadLetters(t *testing.T) {
 			t.Fatalf("%s: %v", raw, err)
 		}
 	}
-	if err := p.flush(context.Background(), nil); err != nil {
+	if err := p.Flush(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
 	var dead, alerts int
