@@ -1,15 +1,12 @@
 package cloudapps
 
 import (
-	"bytes"
 	"encoding/json"
 	"flag"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/alertexport/alertexport/sources/envelope"
+	"github.com/alertexport/alertexport/sources/sourcetest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden envelopes in testdata/golden")
@@ -19,61 +16,13 @@ var testIdentity = identity{tenant: "contoso", tenantID: "a839b112-1253-6432-9bf
 // TestGoldenEnvelopes normalizes every alert in testdata/alerts (the documented list example's
 // alert among them) and compares the whole envelope with testdata/golden (-update rewrites).
 func TestGoldenEnvelopes(t *testing.T) {
-	files, err := filepath.Glob("testdata/alerts/*.json")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no test alerts: %v", err)
-	}
-	for _, f := range files {
-		name := strings.TrimSuffix(filepath.Base(f), ".json")
-		t.Run(name, func(t *testing.T) {
-			raw, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var c bytes.Buffer
-			if err := json.Compact(&c, raw); err != nil {
-				t.Fatal(err)
-			}
-			raw = c.Bytes()
-			var a alert
-			if err := json.Unmarshal(raw, &a); err != nil {
-				t.Fatalf("decode: %v", err)
-			}
-			env, err := normalize(&a, raw, testIdentity, envelope.Created)
-			if err != nil {
-				t.Fatalf("normalize: %v", err)
-			}
-			body, err := envelope.Marshal(env)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Contains(body, raw) {
-				t.Error("raw is not the alert's bytes unchanged")
-			}
-			var pretty bytes.Buffer
-			if err := json.Indent(&pretty, body, "", "  "); err != nil {
-				t.Fatal(err)
-			}
-			pretty.WriteByte('\n')
-			golden := filepath.Join("testdata", "golden", name+".json")
-			if *update {
-				if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(golden, pretty.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if !bytes.Equal(pretty.Bytes(), want) {
-				t.Errorf("envelope differs from %s:\n%s", golden, pretty.String())
-			}
-		})
-	}
+	sourcetest.Golden(t, *update, func(raw []byte) (*envelope.Alert, error) {
+		var a alert
+		if err := json.Unmarshal(raw, &a); err != nil {
+			return nil, err
+		}
+		return normalize(&a, raw, testIdentity, envelope.Created)
+	})
 }
 
 // TestMappings pins severityValue and resolutionStatusValue; a value the docs do not list is

@@ -4,12 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/alertexport/alertexport/sources/envelope"
+	"github.com/alertexport/alertexport/sources/sourcetest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden envelopes in testdata/golden")
@@ -20,57 +18,13 @@ var testIdentity = identity{tenant: "contoso", tenantID: "a839b112-1253-6432-9bf
 // with testdata/golden (go test ./sources/endpoint -run Golden -update rewrites them; review the
 // diff).
 func TestGoldenEnvelopes(t *testing.T) {
-	files, err := filepath.Glob("testdata/alerts/*.json")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no test alerts: %v", err)
-	}
-	for _, f := range files {
-		name := strings.TrimSuffix(filepath.Base(f), ".json")
-		t.Run(name, func(t *testing.T) {
-			raw, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			raw = compact(t, raw)
-			var a alert
-			if err := json.Unmarshal(raw, &a); err != nil {
-				t.Fatalf("decode: %v", err)
-			}
-			env, err := normalize(&a, raw, testIdentity, envelope.Created)
-			if err != nil {
-				t.Fatalf("normalize: %v", err)
-			}
-			body, err := envelope.Marshal(env)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Contains(body, raw) {
-				t.Errorf("raw is not the alert's bytes unchanged")
-			}
-			var pretty bytes.Buffer
-			if err := json.Indent(&pretty, body, "", "  "); err != nil {
-				t.Fatal(err)
-			}
-			pretty.WriteByte('\n')
-			golden := filepath.Join("testdata", "golden", name+".json")
-			if *update {
-				if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(golden, pretty.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if !bytes.Equal(pretty.Bytes(), want) {
-				t.Errorf("envelope differs from %s:\n%s", golden, pretty.String())
-			}
-		})
-	}
+	sourcetest.Golden(t, *update, func(raw []byte) (*envelope.Alert, error) {
+		var a alert
+		if err := json.Unmarshal(raw, &a); err != nil {
+			return nil, err
+		}
+		return normalize(&a, raw, testIdentity, envelope.Created)
+	})
 }
 
 func compact(t *testing.T, b []byte) []byte {

@@ -4,11 +4,14 @@
 package sourcetest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -313,5 +316,64 @@ func (e *Exporter) CheckExactlyOnce(t testing.TB, source string, want map[string
 		if n > 1 {
 			t.Errorf("alert %s was exported as created %d times", id, n)
 		}
+	}
+}
+
+// Golden normalizes every alert in testdata/alerts/*.json with normalize (given the alert's
+// compacted bytes) and compares each whole envelope, indented, with testdata/golden/<name>.json;
+// with update it rewrites the golden files instead (review the diff). It also checks that raw
+// carries the alert's bytes unchanged.
+func Golden(t *testing.T, update bool, normalize func(raw []byte) (*envelope.Alert, error)) {
+	t.Helper()
+	files, err := filepath.Glob("testdata/alerts/*.json")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no test alerts: %v", err)
+	}
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".json")
+		t.Run(name, func(t *testing.T) {
+			raw, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var c bytes.Buffer
+			if err := json.Compact(&c, raw); err != nil {
+				t.Fatal(err)
+			}
+			raw = c.Bytes()
+			env, err := normalize(raw)
+			if err != nil {
+				t.Fatalf("normalize: %v", err)
+			}
+			body, err := envelope.Marshal(env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Contains(body, raw) {
+				t.Error("raw is not the alert's bytes unchanged")
+			}
+			var pretty bytes.Buffer
+			if err := json.Indent(&pretty, body, "", "  "); err != nil {
+				t.Fatal(err)
+			}
+			pretty.WriteByte('\n')
+			golden := filepath.Join("testdata", "golden", name+".json")
+			if update {
+				if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(golden, pretty.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run with -update to create it)", err)
+			}
+			if !bytes.Equal(pretty.Bytes(), want) {
+				t.Errorf("envelope differs from %s:\n%s", golden, pretty.String())
+			}
+		})
 	}
 }
