@@ -42,7 +42,10 @@ type Options struct {
 	StopGrace time.Duration
 	// Connected reports whether NATS is connected, for /readyz; nil = always.
 	Connected func() bool
-	Now       func() time.Time // nil = time.Now
+	// Leases, when set, lets several replicas share the jobs: a job polls only while this
+	// replica holds its lease. nil = this process runs every job.
+	Leases *Leases
+	Now    func() time.Time // nil = time.Now
 }
 
 // Worker schedules and runs the jobs.
@@ -105,8 +108,11 @@ func New(o Options) (*Worker, error) {
 			return nil, fmt.Errorf("worker: job %s has no schedule or source", j.Key())
 		}
 		w.jobs = append(w.jobs, &job{Job: j, interval: interval(j.Schedule, o.Now())})
-		// Until leases arrive every replica runs every job.
-		o.Metrics.leaseHeld.WithLabelValues(j.Tenant, j.Source).Set(1)
+		held := 1.0 // without leases this process runs every job
+		if o.Leases != nil {
+			held = 0
+		}
+		o.Metrics.leaseHeld.WithLabelValues(j.Tenant, j.Source).Set(held)
 		o.Metrics.initJob(j.Tenant, j.Source)
 	}
 	return w, nil
@@ -140,6 +146,10 @@ func (w *Worker) Run(ctx context.Context) error {
 		first = append(first, c.Entry(id).WrappedJob)
 	}
 	c.Start()
+	renewCtx, stopRenew := context.WithCancel(context.WithoutCancel(ctx))
+	if w.o.Leases != nil {
+		go w.o.Leases.Renew(renewCtx)
+	}
 	for _, job := range first {
 		go job.Run() // through the chain, so the schedule's first tick skips while it runs
 	}
@@ -163,6 +173,12 @@ func (w *Worker) Run(ctx context.Context) error {
 			w.log.Error("stopping: polls did not end after being abandoned; leaving them", "grace", w.o.StopGrace.String())
 		}
 	}
+	stopRenew()
+	if w.o.Leases != nil {
+		rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		w.o.Leases.ReleaseAll(rctx)
+		cancel()
+	}
 	w.log.Info("worker stopped")
 	return nil
 }
@@ -180,6 +196,21 @@ func (w *Worker) poll(ctx context.Context, j *job) {
 	defer w.running.Done()
 
 	m := w.o.Metrics
+	if l := w.o.Leases; l != nil {
+		held, err := l.Acquire(ctx, j.Key())
+		if err != nil {
+			w.log.Warn("cannot take or renew the job's lease; skipping this run", "job", j.Key(), "err", err)
+		}
+		if !held {
+			m.leaseHeld.WithLabelValues(j.Tenant, j.Source).Set(0)
+			return // another replica runs it
+		}
+		m.leaseHeld.WithLabelValues(j.Tenant, j.Source).Set(1)
+		var cancel context.CancelCauseFunc
+		ctx, cancel = context.WithCancelCause(ctx)
+		defer cancel(nil)
+		l.guard(j.Key(), cancel)
+	}
 	m.polls.WithLabelValues(j.Tenant, j.Source).Inc()
 	start := w.o.Now()
 	j.mu.Lock()
@@ -190,6 +221,11 @@ func (w *Worker) poll(ctx context.Context, j *job) {
 	j.runningSince = time.Time{}
 	j.mu.Unlock()
 	if err != nil {
+		if errors.Is(err, errLostLease) || errors.Is(context.Cause(ctx), errLostLease) {
+			m.leaseHeld.WithLabelValues(j.Tenant, j.Source).Set(0)
+			w.log.Info("poll stopped: the lease moved to another replica; its checkpoint stays", "tenant", j.Tenant, "source", j.Source, "published", published)
+			return
+		}
 		if ctx.Err() != nil && w.isStopped() {
 			w.log.Info("poll abandoned at stop; its checkpoint stays where it was", "tenant", j.Tenant, "source", j.Source, "published", published)
 			return
@@ -243,6 +279,9 @@ func (w *Worker) pollOnce(ctx context.Context, j *job) (int, error) {
 	published := 0
 	err = j.Poller.Poll(ctx, cp, func(ctx context.Context, b sources.Batch) error {
 		j.noteProgress(w.o.Now())
+		if w.o.Leases != nil && !w.o.Leases.Held(key) {
+			return errLostLease // stop before the next page
+		}
 		if len(b.Messages) > 0 {
 			dup, err := w.o.Sink.Publish(ctx, b.Messages)
 			if err != nil {
@@ -263,6 +302,9 @@ func (w *Worker) pollOnce(ctx context.Context, j *job) (int, error) {
 			}
 		}
 		if b.Checkpoint != nil {
+			if w.o.Leases != nil && !w.o.Leases.Held(key) {
+				return errLostLease // never write a checkpoint for a job another replica runs
+			}
 			next, err := w.o.Store.Save(ctx, key, b.Checkpoint, rev)
 			if err != nil {
 				return err

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"sync/atomic"
 	"time"
@@ -203,8 +204,18 @@ func (d *daemon) run(ctx context.Context, env config.LookupEnv, started func(*da
 		}
 		return err
 	}
+	var leases *worker.Leases
+	if d.cfg.NATS.Mode != "core" {
+		// Several `run` processes on one JetStream share the jobs through leases.
+		lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		leases, err = worker.NewLeases(lctx, sink.(*jssink.Sink).JetStream(), replicaName(), worker.DefaultLeaseTTL, d.log)
+		cancel()
+		if err != nil {
+			return err
+		}
+	}
 	wk, err := worker.New(worker.Options{Jobs: d.jobs, Sink: sink, Store: store, Metrics: d.metrics, Logger: d.log,
-		Connected: d.connected.Load})
+		Connected: d.connected.Load, Leases: leases})
 	if err != nil {
 		return err
 	}
@@ -237,4 +248,13 @@ func (d *daemon) close() {
 		d.embedded.Shutdown()
 		d.embedded.WaitForShutdown()
 	}
+}
+
+// replicaName tells replicas apart in the lease bucket and the logs: host and process.
+func replicaName() string {
+	host, err := os.Hostname()
+	if err != nil {
+		host = "unknown-host"
+	}
+	return fmt.Sprintf("%s/%d", host, os.Getpid())
 }
