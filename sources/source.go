@@ -55,8 +55,8 @@ type Checkpoint struct {
 	Cursor time.Time `json:"cursor,omitzero"`
 	// ResolutionCursor is Defender for Cloud Apps' second cursor, on resolutionDate.
 	ResolutionCursor time.Time `json:"resolution_cursor,omitzero"`
-	// Origin is where the job's first poll began (now − start_from). An alert created before it
-	// was never exported, so its first export is an event "created" even if it is old.
+	// Origin is where the job's first poll began (now − start_from): a job that has exported
+	// nothing yet keeps reading from there instead of sliding with the clock.
 	Origin time.Time `json:"origin,omitzero"`
 	// Seen holds the versions exported at or after Cursor − lookback: alert ID → version times
 	// in Unix nanoseconds. Re-reading that overlap exports nothing twice.

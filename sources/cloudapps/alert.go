@@ -26,22 +26,36 @@ type alert struct {
 	URL                   nullString `json:"URL"`
 }
 
-// closed reports whether the alert is resolved or dismissed (resolutionStatusValue ≠ 0).
-func (a *alert) closed() bool { return a.ResolutionStatusValue != nil && *a.ResolutionStatusValue != 0 }
+// closed reports whether the alert is closed: resolutionStatusValue 1–5 (0 is open; a value
+// the docs do not list is neither, and is versioned as best it can be, see version).
+func (a *alert) closed() bool {
+	return a.ResolutionStatusValue != nil && *a.ResolutionStatusValue >= 1 && *a.ResolutionStatusValue <= 5
+}
 
 // version is SPEC §3's version of the alert: resolveTime once closed, timestamp while open
-// (marking an alert read changes neither). ok is false when the one it needs is missing.
+// (marking an alert read changes neither). A closing cannot come before the alert, so a
+// resolveTime earlier than the timestamp (the documented example has one) counts as the
+// timestamp; a status the docs do not list uses resolveTime when there is one. ok is false
+// when the time it needs is missing.
 func (a *alert) version() (time.Time, bool) {
-	if a.closed() {
-		if a.ResolveTime == nil || a.ResolveTime.t.IsZero() {
-			return time.Time{}, false
-		}
-		return a.ResolveTime.t, true
+	var ts, rt time.Time
+	if a.Timestamp != nil {
+		ts = a.Timestamp.t
 	}
-	if a.Timestamp == nil {
+	if a.ResolveTime != nil {
+		rt = a.ResolveTime.t
+	}
+	open := a.ResolutionStatusValue != nil && *a.ResolutionStatusValue == 0
+	switch {
+	case a.closed() && rt.IsZero():
 		return time.Time{}, false
+	case !open && !rt.IsZero():
+		if rt.Before(ts) {
+			return ts, true
+		}
+		return rt, true
 	}
-	return a.Timestamp.t, true
+	return ts, !ts.IsZero()
 }
 
 // entity is an item of entities[]: its id is a string or, for services, a number.

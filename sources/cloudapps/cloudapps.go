@@ -41,9 +41,10 @@ var Limits = []httpclient.Limit{{Requests: 30, Per: time.Minute}}
 // module's "usually the throttle time for this call is 1 minute" (B2).
 const throttleWait = time.Minute
 
-// maxRequests bounds one poll (100,000 pages are 10 million alerts): an API that does not page
-// as documented fails the poll instead of burning the tenant's budget forever.
-const maxRequests = 100_000
+// maxRequests bounds one poll: 5,000 pages (500,000 alerts, about three hours of the tenant's
+// budget) is beyond any backlog a poll should drain at once; an API that does not page as
+// documented fails the poll instead of burning the budget for days.
+const maxRequests = 5_000
 
 // Options tunes a Source; the zero value is what production uses.
 type Options struct {
@@ -153,11 +154,15 @@ func (s *Source) Poll(ctx context.Context, cp sources.Checkpoint, emit sources.E
 	// clock, and a closing that shows up later behind it is late like any alert (lookback).
 	// Without that, a tenant that rarely closes alerts would re-read and remember every alert
 	// since its last closing.
+	// The date cursor likewise follows the resolution cursor: otherwise a tenant where old
+	// alerts are closed but no new ones raised would remember every closing.
+	newest := p.cp.ResolutionCursor
 	for _, t := range []time.Time{p.maxRes, p.cp.Cursor} {
-		if t.After(p.cp.ResolutionCursor) {
-			p.cp.ResolutionCursor = t
+		if t.After(newest) {
+			newest = t
 		}
 	}
+	p.cp.ResolutionCursor, p.cp.Cursor = newest, newest
 	p.prune()
 	return p.Flush(ctx, &p.cp)
 }
@@ -177,19 +182,22 @@ func (p *poll) ask(ctx context.Context, q question) error {
 			return err
 		}
 		switch {
+		case pinned && st.n == 0 && (skip == 0 || st.hasNext):
+			return fmt.Errorf("tenant %q: %s API: no alerts at %s, where the page before showed %d; the API does not filter on date as documented", p.src.id.tenant, Name, date.Format(time.RFC3339Nano), pageSize)
 		case pinned && st.hasNext:
 			skip += st.n
 		case pinned:
+			// The millisecond is read whole; the next page starts after it. (Not "+1 ms" on a
+			// cursor: the cursor itself only moves past what was read.)
 			pinned, skip, date = false, 0, date.Add(time.Millisecond)
 		case !st.hasNext:
 			if !q.closed && st.maxDate.After(p.cp.Cursor) {
 				p.cp.Cursor = st.maxDate
 			}
 			return p.Flush(ctx, nil)
-		case st.n == 0 || st.first.Equal(st.last):
-			if st.n == 0 {
-				return fmt.Errorf("tenant %q: %s API: an empty page said there was more (hasNext); the API does not page as documented", p.src.id.tenant, Name)
-			}
+		case st.first.IsZero():
+			return fmt.Errorf("tenant %q: %s API: a page said there was more (hasNext) but held no alert with a readable timestamp; the API does not page as documented", p.src.id.tenant, Name)
+		case st.first.Equal(st.last):
 			pinned, skip, date = true, 0, st.first
 		default:
 			if st.last.Before(date) {
@@ -213,6 +221,8 @@ func (p *poll) ask(ctx context.Context, q question) error {
 
 // stats are what a page showed.
 type stats struct {
+	bound       time.Time // the date the page was asked from
+	outOfOrder  string    // why the page cannot be trusted, if it cannot
 	n           int
 	hasNext     bool
 	first, last time.Time // dates of the page's first and last alerts
@@ -231,7 +241,7 @@ func (p *poll) fetch(ctx context.Context, q question, date time.Time, pinned boo
 		return st, err
 	}
 	err = p.src.api.Post(ctx, p.src.url, body, func(r io.Reader) error {
-		st = stats{}
+		st = stats{bound: date}
 		rest, err := page.Decode(r, "data", func(raw []byte) error {
 			st.n++
 			return p.take(raw, q, &st)
@@ -239,10 +249,18 @@ func (p *poll) fetch(ctx context.Context, q question, date time.Time, pinned boo
 		if err != nil {
 			return &httpclient.BodyError{Err: err}
 		}
-		if h, ok := rest["hasNext"]; ok {
-			if err := json.Unmarshal(h, &st.hasNext); err != nil {
-				return &httpclient.BodyError{Err: fmt.Errorf("hasNext: %w", err)}
-			}
+		h, ok := rest["hasNext"]
+		if !ok {
+			return &httpclient.BodyError{Err: errors.New(`the answer has no "hasNext"`)}
+		}
+		if err := json.Unmarshal(h, &st.hasNext); err != nil {
+			return &httpclient.BodyError{Err: fmt.Errorf("hasNext: %w", err)}
+		}
+		if st.n >= pageSize {
+			st.hasNext = true // a full page may be followed by more, whatever it says
+		}
+		if st.outOfOrder != "" {
+			return fmt.Errorf("tenant %q: %s API: %s; the API does not sort or filter as documented, so the poll stops rather than skip alerts", p.src.id.tenant, Name, st.outOfOrder)
 		}
 		return nil
 	})
@@ -257,8 +275,9 @@ func (s *Source) request(q question, date time.Time, pinned bool, skip int) map[
 	}
 	switch {
 	case pinned:
+		// gte and lte are documented as inclusive; whether range includes its end is not.
 		ms := date.UnixMilli()
-		filters["date"] = map[string]any{"range": []map[string]int64{{"start": ms, "end": ms}}}
+		filters["date"] = map[string]any{"gte": ms, "lte": ms}
 	case !date.IsZero():
 		filters["date"] = map[string]any{"gte": date.UnixMilli()}
 	}
@@ -271,25 +290,21 @@ func (s *Source) request(q question, date time.Time, pinned bool, skip int) map[
 // take handles one alert of a page: decode, note its date, skip what was exported, normalize.
 func (p *poll) take(raw []byte, q question, st *stats) error {
 	s := p.src
+	// The date steers paging, so it is read on its own: an alert that fails to decode whole
+	// still moves the page on.
+	var d struct {
+		Timestamp *millis `json:"timestamp"`
+	}
+	if json.Unmarshal(raw, &d) == nil && d.Timestamp != nil {
+		st.noteDate(d.Timestamp.t, q)
+	}
+	if q.closed && !isClosed(raw) {
+		return nil // reopened since: its open version belongs to the "new" question
+	}
 	var a alert
 	err := json.Unmarshal(raw, &a)
 	if err == nil && !utf8.Valid(raw) {
 		err = errors.New("the alert is not valid UTF-8")
-	}
-	if err == nil && a.Timestamp != nil {
-		d := a.Timestamp.t
-		if st.first.IsZero() {
-			st.first = d
-		}
-		if d.Before(st.last) || d.After(st.last) {
-			if !st.last.IsZero() && st.last.After(st.belowLast) {
-				st.belowLast = st.last
-			}
-			st.last = d
-		}
-		if d.After(st.maxDate) {
-			st.maxDate = d
-		}
 	}
 	v, ok := a.version()
 	if err != nil || a.ID == "" || !ok {
@@ -321,6 +336,42 @@ func (p *poll) take(raw []byte, q question, st *stats) error {
 		s.opts.Late(prev.Sub(v))
 	}
 	return nil
+}
+
+// noteDate records a page's dates, and whether they came sorted ascending from the bound asked.
+func (st *stats) noteDate(d time.Time, q question) {
+	switch {
+	case st.outOfOrder != "":
+	case !st.bound.IsZero() && d.Before(st.bound):
+		st.outOfOrder = fmt.Sprintf("an alert raised at %s came back for date ≥ %s", d.Format(time.RFC3339Nano), st.bound.Format(time.RFC3339Nano))
+	case !st.last.IsZero() && d.Before(st.last):
+		st.outOfOrder = fmt.Sprintf("alerts came back out of date order (%s after %s)", d.Format(time.RFC3339Nano), st.last.Format(time.RFC3339Nano))
+	}
+	if st.first.IsZero() {
+		st.first = d
+	}
+	if !d.Equal(st.last) {
+		if !st.last.IsZero() && st.last.After(st.belowLast) {
+			st.belowLast = st.last
+		}
+		st.last = d
+	}
+	if d.After(st.maxDate) {
+		st.maxDate = d
+	}
+}
+
+// isClosed reads only resolutionStatusValue.
+func isClosed(raw []byte) bool {
+	var a alert
+	var v struct {
+		Status *int `json:"resolutionStatusValue"`
+	}
+	if json.Unmarshal(raw, &v) != nil {
+		return true // let the full decode say what is wrong
+	}
+	a.ResolutionStatusValue = v.Status
+	return a.closed()
 }
 
 // dead queues an alert that cannot be versioned or decoded, under its version's message ID

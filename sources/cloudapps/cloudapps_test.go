@@ -215,3 +215,41 @@ func TestEveryVersionExactlyOnceWithClosingsAndLateIndexing(t *testing.T) {
 func httpclientLimiter(n int, per time.Duration) *httpclient.Limiter {
 	return httpclient.NewLimiter(httpclient.Limit{Requests: n, Per: per})
 }
+
+// TestClosingStampedBeforeItsAlert: a resolveTime earlier than the timestamp (the documented
+// example has one) is exported once, not again at every poll.
+func TestClosingStampedBeforeItsAlert(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, sourcetest.Setup{})
+	ts := f.Clock.Now().Add(-time.Minute).Truncate(time.Millisecond)
+	resolved := ts.Add(-time.Hour)
+	f.ca.Put(simulator.CloudAppsAlert{ID: "603f704aaf7417985bbf3b22", ContextID: sourcetest.TenantID, Title: "Honeytoken activity",
+		ResolutionStatusValue: 2, SeverityValue: 1, Timestamp: ts, ResolveTime: &resolved}, ts)
+	e := sourcetest.NewExporter(t, f.source(Options{}))
+	for range 5 {
+		e.MustPoll(t)
+		f.Clock.Advance(time.Minute)
+	}
+	if len(e.Got) != 1 || len(e.Duplicates()) > 0 {
+		t.Errorf("handed over %v, want the one version once", e.Got)
+	}
+}
+
+// TestQuietTenantCheckpointStaysSmall: old alerts are closed while no new one is raised; the
+// checkpoint keeps only what the lookback needs.
+func TestQuietTenantCheckpointStaysSmall(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, sourcetest.Setup{})
+	f.ca.Generate(400, simulator.CloudAppsGenerate{From: f.Clock.Now().Add(-20 * time.Hour), To: f.Clock.Now().Add(-2 * time.Hour)})
+	e := sourcetest.NewExporter(t, f.source(Options{}))
+	e.MustPoll(t)
+	for range 30 {
+		f.Clock.Advance(time.Minute)
+		f.ca.CloseRandom(5, 0)
+		e.MustPoll(t)
+	}
+	e.CheckExactlyOnce(t, Name, f.visible())
+	if n := e.Saved.Seen.Len(); n > 80 {
+		t.Errorf("the checkpoint remembers %d versions; 10 minutes of closings at 5 a minute need about 55", n)
+	}
+}

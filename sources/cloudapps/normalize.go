@@ -89,7 +89,7 @@ func resolution(v *int) (string, *string) {
 	case 3:
 		return envelope.StatusResolved, c("false_positive")
 	case 4:
-		return envelope.StatusDismissed, c("benign_positive")
+		return envelope.StatusDismissed, c("informational_expected_activity") // the name Endpoint and Graph use
 	case 5:
 		return envelope.StatusResolved, c("true_positive")
 	}
@@ -126,7 +126,8 @@ func tactics(in []int) []string {
 	return out
 }
 
-// entities maps entities[] by type: account and user → user (upn from pa), service → app,
+// entities maps entities[] by type: account and user → user (upn from pa, nothing guessed from
+// an email or an id), service → app,
 // device, ip, file; policyRule → policy and groupTag → group keep their label and id; other
 // types keep their name in snake_case.
 func entities(in []entity) []envelope.Entity {
@@ -142,13 +143,9 @@ func entities(in []entity) []envelope.Entity {
 	for _, en := range in {
 		switch en.Type {
 		case "account":
-			upn := en.PA.s
-			if upn == "" {
-				upn = en.EM.s
-			}
-			add(envelope.Entity{Type: "user", Name: en.Label.s, UPN: upn, ID: en.ID.s})
+			add(envelope.Entity{Type: "user", Name: en.Label.s, UPN: en.PA.s, ID: en.ID.s})
 		case "user":
-			add(envelope.Entity{Type: "user", Name: en.Label.s, UPN: en.ID.s})
+			add(envelope.Entity{Type: "user", Name: en.Label.s, ID: en.ID.s})
 		case "service":
 			add(envelope.Entity{Type: "app", Name: en.Label.s, ID: en.ID.s})
 		case "device":

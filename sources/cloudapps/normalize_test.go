@@ -42,7 +42,7 @@ func TestMappings(t *testing.T) {
 		status, classi string
 	}{
 		{iptr(0), "new", ""}, {iptr(1), "dismissed", ""}, {iptr(2), "resolved", ""},
-		{iptr(3), "resolved", "false_positive"}, {iptr(4), "dismissed", "benign_positive"},
+		{iptr(3), "resolved", "false_positive"}, {iptr(4), "dismissed", "informational_expected_activity"},
 		{iptr(5), "resolved", "true_positive"}, {iptr(6), "unknown", ""}, {nil, "unknown", ""},
 	} {
 		st, cl := resolution(c.v)
@@ -54,7 +54,8 @@ func TestMappings(t *testing.T) {
 			t.Errorf("resolution(%v) = %q, %q; want %q, %q", c.v, st, got, c.status, c.classi)
 		}
 	}
-	// An unknown resolutionStatusValue still normalizes: status unknown, version from timestamp.
+	// An unknown resolutionStatusValue still normalizes: status unknown, version from its
+	// resolveTime (it is not open).
 	var a alert
 	raw := []byte(`{"_id":"65a1b2c3d4e5f60718293a4c","timestamp":1732350000123,"resolutionStatusValue":9,"resolveTime":"2024-11-23T09:00:00Z"}`)
 	if err := json.Unmarshal(raw, &a); err != nil {
