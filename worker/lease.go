@@ -32,9 +32,15 @@ type Leases struct {
 	ttl     time.Duration
 	log     *slog.Logger
 
-	mu   sync.Mutex
-	held map[string]*lease
+	mu        sync.Mutex
+	held      map[string]*lease
+	jobs      int       // how many jobs there are to share
+	announced time.Time // when this replica last said it is alive
 }
+
+// presencePrefix marks the keys by which replicas say they are alive ('=' cannot occur in a
+// tenant name, so these never clash with a job's key).
+const presencePrefix = "=replica."
 
 type lease struct {
 	rev    uint64
@@ -61,6 +67,61 @@ func NewLeases(ctx context.Context, js jetstream.JetStream, replica string, ttl 
 	return &Leases{kv: kv, replica: replica, ttl: ttl, log: log, held: map[string]*lease{}}, nil
 }
 
+// SetJobs tells how many jobs the replicas share (the worker's job count).
+func (l *Leases) SetJobs(n int) {
+	l.mu.Lock()
+	l.jobs = n
+	l.mu.Unlock()
+}
+
+func (l *Leases) presenceKey() string {
+	b := []byte(l.replica)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '/') {
+			b[i] = '_'
+		}
+	}
+	return presencePrefix + string(b)
+}
+
+// announce says this replica is alive; the key expires with the bucket TTL unless repeated.
+func (l *Leases) announce(ctx context.Context) {
+	l.mu.Lock()
+	due := time.Since(l.announced) > l.ttl/3
+	l.mu.Unlock()
+	if !due {
+		return
+	}
+	if _, err := l.kv.Put(ctx, l.presenceKey(), []byte(l.replica)); err != nil {
+		l.log.Debug("cannot announce this replica", "err", err)
+		return
+	}
+	l.mu.Lock()
+	l.announced = time.Now()
+	l.mu.Unlock()
+}
+
+// share is this replica's fair share of the jobs: all of them divided by the replicas alive,
+// rounded up (so the shares always cover every job).
+func (l *Leases) share(ctx context.Context) int {
+	l.mu.Lock()
+	jobs := l.jobs
+	l.mu.Unlock()
+	if jobs == 0 {
+		return 1 << 30
+	}
+	replicas := 0
+	lister, err := l.kv.ListKeysFiltered(ctx, presencePrefix+">")
+	if err == nil {
+		for range lister.Keys() {
+			replicas++
+		}
+		_ = lister.Stop()
+	}
+	replicas = max(replicas, 1)
+	return (jobs + replicas - 1) / replicas
+}
+
 // Acquire makes sure this replica holds key's lease: it renews a lease it holds, or takes a
 // free one. false: another replica holds it (or this one just lost it).
 func (l *Leases) Acquire(ctx context.Context, key string) (bool, error) {
@@ -69,6 +130,14 @@ func (l *Leases) Acquire(ctx context.Context, key string) (bool, error) {
 	l.mu.Unlock()
 	if ok {
 		return l.renew(ctx, key, cur.rev)
+	}
+	// Jobs spread over the replicas: take a free one only below this replica's fair share.
+	l.announce(ctx)
+	l.mu.Lock()
+	n := len(l.held)
+	l.mu.Unlock()
+	if n >= l.share(ctx) {
+		return false, nil
 	}
 	rev, err := l.kv.Create(ctx, key, []byte(l.replica))
 	switch {
@@ -142,6 +211,8 @@ func (l *Leases) Renew(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		l.announce(ctx)
+		l.shed(ctx)
 		l.mu.Lock()
 		keys := make(map[string]uint64, len(l.held))
 		for k, v := range l.held {
@@ -155,6 +226,45 @@ func (l *Leases) Renew(ctx context.Context) {
 			}
 			cancel()
 		}
+	}
+}
+
+// shed gives back one idle lease when this replica holds more than its share (a replica has
+// joined), so that the jobs spread out one renewal period at a time.
+func (l *Leases) shed(ctx context.Context) {
+	share := l.share(ctx)
+	l.mu.Lock()
+	if len(l.held) <= share {
+		l.mu.Unlock()
+		return
+	}
+	var key string
+	var rev uint64
+	for k, v := range l.held {
+		if v.cancel == nil { // no poll running under it
+			key, rev = k, v.rev
+			break
+		}
+	}
+	if key != "" {
+		delete(l.held, key)
+	}
+	l.mu.Unlock()
+	if key == "" {
+		return
+	}
+	if err := l.kv.Delete(ctx, key, jetstream.LastRevision(rev)); err != nil {
+		l.log.Debug("lease not given back (it expires by itself)", "job", key, "err", err)
+	}
+	l.log.Info("gave a job's lease back: another replica has joined", "job", key, "replica", l.replica, "share", share)
+}
+
+// unguard forgets the poll that ran under key's lease.
+func (l *Leases) unguard(key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if cur, ok := l.held[key]; ok {
+		cur.cancel = nil
 	}
 }
 

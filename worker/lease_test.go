@@ -96,3 +96,35 @@ func TestLostLeaseStopsThePoll(t *testing.T) {
 		t.Error("a replica without the lease wrote the checkpoint")
 	}
 }
+
+// TestJobsSpreadOverReplicas: one replica runs four jobs alone; when a second joins, the first
+// gives jobs back one renewal at a time until each runs two.
+func TestJobsSpreadOverReplicas(t *testing.T) {
+	t.Parallel()
+	sink, kv, js := setupJS(t)
+	var jobs []Job
+	for _, tenant := range []string{"a", "b", "c", "d"} {
+		jobs = append(jobs, Job{Tenant: tenant, Source: "endpoint", Schedule: every(t, "@every 1s"), Poller: &script{n: 1}})
+	}
+	replica := func(name string) *Leases {
+		l, err := NewLeases(context.Background(), js, name, time.Second, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := New(Options{Jobs: jobs, Sink: sink, Store: kv, Leases: l})
+		if err != nil {
+			t.Fatal(err)
+		}
+		runWorker(t, w)
+		return l
+	}
+	held := func(l *Leases) int {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return len(l.held)
+	}
+	one := replica("one")
+	natstest.WaitFor(t, "the only replica to take every job", func() bool { return held(one) == 4 })
+	two := replica("two")
+	natstest.WaitFor(t, "the jobs to spread two and two", func() bool { return held(one) == 2 && held(two) == 2 })
+}

@@ -103,6 +103,9 @@ func New(o Options) (*Worker, error) {
 		o.Now = time.Now
 	}
 	w := &Worker{o: o, log: o.Logger}
+	if o.Leases != nil {
+		o.Leases.SetJobs(len(o.Jobs))
+	}
 	for _, j := range o.Jobs {
 		if j.Schedule == nil || j.Poller == nil {
 			return nil, fmt.Errorf("worker: job %s has no schedule or source", j.Key())
@@ -210,6 +213,7 @@ func (w *Worker) poll(ctx context.Context, j *job) {
 		ctx, cancel = context.WithCancelCause(ctx)
 		defer cancel(nil)
 		l.guard(j.Key(), cancel)
+		defer l.unguard(j.Key())
 	}
 	m.polls.WithLabelValues(j.Tenant, j.Source).Inc()
 	start := w.o.Now()
