@@ -78,10 +78,10 @@ func (s *Sink) tryEnsureStream(ctx context.Context) (*js.StreamConfig, error) {
 	}
 	if existing != nil {
 		s.log.Info("updated the stream", "stream", cfg.Name, "subjects", cfg.Subjects,
-			"duplicate_window", cfg.Duplicates, "max_age", cfg.MaxAge,
+			"duplicate_window", cfg.Duplicates.String(), "max_age", cfg.MaxAge.String(),
 			"was", fmt.Sprintf("subjects %v, duplicate_window %s, max_age %s, %s storage", existing.Subjects, existing.Duplicates, existing.MaxAge, existing.Storage))
 	} else {
-		s.log.Info("created the stream", "stream", cfg.Name, "subjects", cfg.Subjects, "duplicate_window", cfg.Duplicates, "max_age", cfg.MaxAge)
+		s.log.Info("created the stream", "stream", cfg.Name, "subjects", cfg.Subjects, "duplicate_window", cfg.Duplicates.String(), "max_age", cfg.MaxAge.String())
 	}
 	return existing, nil
 }

@@ -247,7 +247,7 @@ func (p *Provider) acquire(ctx context.Context, scope string) (string, error) {
 		return ar, last
 	}, backoff.WithBackOff(bo), backoff.WithMaxTries(p.retry.MaxTries), backoff.WithMaxElapsedTime(p.retry.MaxElapsed),
 		backoff.WithNotify(func(err error, wait time.Duration) {
-			p.log.Warn("token request failed; retrying", "scope", scope, "in", wait.Round(time.Millisecond), "err", err)
+			p.log.Warn("token request failed; retrying", "scope", scope, "in", wait.Round(time.Millisecond).String(), "err", err)
 		}))
 	if err != nil {
 		var perm *backoff.PermanentError

@@ -157,7 +157,7 @@ func (a *API) Do(ctx context.Context, method, u string, body []byte, read func(i
 		backoff.WithMaxTries(r.MaxTries),
 		backoff.WithMaxElapsedTime(r.MaxElapsed),
 		backoff.WithNotify(func(err error, next time.Duration) {
-			log.Debug("API call failed, retrying", "api", a.Name, "tenant", a.Tenant, "in", next.Round(time.Millisecond), "err", err)
+			log.Debug("API call failed, retrying", "api", a.Name, "tenant", a.Tenant, "in", next.Round(time.Millisecond).String(), "err", err)
 		}))
 	return err
 }
