@@ -23,6 +23,14 @@ type Source interface {
 	Poll(ctx context.Context, cp Checkpoint, emit Emit) error
 }
 
+// Backfiller is a Source that can export a past span again (alertexport backfill).
+type Backfiller interface {
+	Source
+	// Backfill hands over every alert version of [since, until) as the API shows it now, with
+	// the message IDs of the live export, and never a checkpoint.
+	Backfill(ctx context.Context, since, until time.Time, emit Emit) error
+}
+
 // Emit publishes a batch and returns when every message in it is durably accepted. An error
 // stops the poll without a further checkpoint.
 type Emit func(ctx context.Context, b Batch) error

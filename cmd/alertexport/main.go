@@ -45,6 +45,8 @@ Usage:
   alertexport run [--config FILE]                      export alerts to NATS until SIGINT/SIGTERM
   alertexport demo [--alerts N] [--for DURATION] [--listen ADDR]
                                                        the export against the built-in simulator and NATS
+  alertexport backfill --since TIME [--until TIME] [--tenant NAME] [--source NAME] [--config FILE]
+                                                       export a past span again; live checkpoints stay
   alertexport tail [--config FILE] [--subject PATTERN] [--json]
                                                        print the alerts published on NATS
   alertexport validate [--config FILE]                 check the config, print it with defaults applied
@@ -69,6 +71,8 @@ func run(ctx context.Context, args []string, c cli) int {
 		return c.demo(ctx, rest)
 	case "tail":
 		return c.tail(ctx, rest)
+	case "backfill":
+		return c.backfill(ctx, rest)
 	case "validate":
 		return c.validate(rest)
 	case "auth":

@@ -108,8 +108,9 @@ func severities(min string) []int {
 
 // question is one of a poll's two questions.
 type question struct {
-	closed bool      // alerts closed since resFrom (else: raised since dateFrom)
+	closed bool      // alerts closed since from (else: raised since from)
 	from   time.Time // the lower bound of the question's own time
+	until  time.Time // its upper bound, exclusive (backfill); zero = none
 }
 
 // poll is one run of Poll.
@@ -164,7 +165,27 @@ func (s *Source) Poll(ctx context.Context, cp sources.Checkpoint, emit sources.E
 	}
 	p.cp.ResolutionCursor, p.cp.Cursor = newest, newest
 	p.prune()
+	if len(p.exported) == 0 && p.cp.Cursor.Equal(cp.Cursor) && p.cp.ResolutionCursor.Equal(cp.ResolutionCursor) &&
+		p.cp.Seen.Len() == cp.Seen.Len() && p.cp.Origin.Equal(cp.Origin) {
+		return p.Flush(ctx, nil) // an idle poll: nothing to save
+	}
 	return p.Flush(ctx, &p.cp)
+}
+
+// Backfill exports again every alert raised, and every closing made, in [since, until), as the
+// alerts are now, with the live export's message IDs; it hands over no checkpoint.
+func (s *Source) Backfill(ctx context.Context, since, until time.Time, emit sources.Emit) error {
+	p := &poll{src: s, Outbox: sources.Outbox{Emit: func(ctx context.Context, b sources.Batch) error {
+		b.Checkpoint = nil
+		return emit(ctx, b)
+	}}, cp: sources.Checkpoint{}.Clone(), exported: map[string]bool{}, lowerNew: since}
+	if err := p.ask(ctx, question{from: since, until: until}); err != nil {
+		return err
+	}
+	if err := p.ask(ctx, question{closed: true, from: since, until: until}); err != nil {
+		return err
+	}
+	return p.Flush(ctx, nil)
 }
 
 // ask pages through one question in ascending date order, moving the date bound to the last
@@ -270,16 +291,24 @@ func (p *poll) fetch(ctx context.Context, q question, date time.Time, pinned boo
 // request is the body of one question's page.
 func (s *Source) request(q question, date time.Time, pinned bool, skip int) map[string]any {
 	filters := map[string]any{}
+	// gte and lte are documented as inclusive; whether range includes its end is not.
 	if q.closed {
-		filters["resolutionDate"] = map[string]any{"gte": q.from.UnixMilli()}
+		f := map[string]any{"gte": q.from.UnixMilli()}
+		if !q.until.IsZero() {
+			f["lte"] = q.until.UnixMilli() - 1
+		}
+		filters["resolutionDate"] = f
 	}
 	switch {
 	case pinned:
-		// gte and lte are documented as inclusive; whether range includes its end is not.
 		ms := date.UnixMilli()
 		filters["date"] = map[string]any{"gte": ms, "lte": ms}
 	case !date.IsZero():
-		filters["date"] = map[string]any{"gte": date.UnixMilli()}
+		f := map[string]any{"gte": date.UnixMilli()}
+		if !q.closed && !q.until.IsZero() {
+			f["lte"] = q.until.UnixMilli() - 1
+		}
+		filters["date"] = f
 	}
 	if s.severity != nil {
 		filters["severity"] = map[string]any{"eq": s.severity}

@@ -217,7 +217,24 @@ func (s *Source) Poll(ctx context.Context, cp sources.Checkpoint, emit sources.E
 		}
 	}
 	p.lower = lower
-	todo := []window{{upd: span{lo: lower}}} // a stack, earliest window on top
+	return p.run(ctx, window{upd: span{lo: lower}})
+}
+
+// Backfill exports every alert whose lastUpdateTime is in [since, until) again, as it is now,
+// with the live export's message IDs; it hands over no checkpoint (the live ones stay).
+func (s *Source) Backfill(ctx context.Context, since, until time.Time, emit sources.Emit) error {
+	p := s.newPoll(sources.Checkpoint{}, func(ctx context.Context, b sources.Batch) error {
+		b.Checkpoint = nil
+		return emit(ctx, b)
+	})
+	p.lower = since.UTC().Truncate(tick)
+	return p.run(ctx, window{upd: span{lo: p.lower, hi: until.UTC().Truncate(tick)}})
+}
+
+// run reads first and, as it comes back full, the windows it splits into, earliest first.
+func (p *poll) run(ctx context.Context, first window) error {
+	s := p.src
+	todo := []window{first} // a stack, earliest window on top
 	for len(todo) > 0 {
 		w := todo[len(todo)-1]
 		todo = todo[:len(todo)-1]
