@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/alertexport/alertexport/sinks"
 	"github.com/alertexport/alertexport/sources"
 )
@@ -70,7 +72,11 @@ func (c cli) backfill(ctx context.Context, args []string) int {
 	// With the embedded server, reach the running daemon's through embedded_listen, or (the
 	// daemon stopped) start it on data_dir ourselves.
 	if cfg.NATS.URL == "" && cfg.NATS.EmbeddedListen != "" {
-		d.cfg.NATS.URL = "nats://" + cfg.NATS.EmbeddedListen
+		url := "nats://" + cfg.NATS.EmbeddedListen
+		if nc, err := nats.Connect(url, nats.Timeout(2*time.Second)); err == nil {
+			nc.Close()
+			d.cfg.NATS.URL = url // a daemon is running: publish through its server
+		}
 	}
 	defer d.close()
 	if err := d.connect(ctx, c.env); err != nil {
