@@ -1,6 +1,7 @@
 package endpoint
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -66,4 +67,35 @@ func TestEveryVisibleVersionExactlyOnce(t *testing.T) {
 		t.Errorf("%d visible versions missing, %d exported that no poll could see", missing, extra)
 	}
 	t.Logf("%d versions exported in %d requests", len(e.Got), len(f.Requests(Name)))
+}
+
+// TestBacklogThroughFaults: a whole backlog read while the API answers 10 % of requests with a
+// 5xx, 5 % with a 429, and some slowly or truncated. Polls that run out of retries fail with
+// their checkpoint unchanged; polling on, every version arrives (repeats after a failed poll are
+// JetStream's to drop: same message IDs).
+func TestBacklogThroughFaults(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, setup{})
+	now := f.Clock.Now()
+	f.ep.Generate(3000, simulator.Generate{From: now.Add(-20 * time.Hour), To: now})
+	f.ep.SetFaultRates(simulator.FaultRates{ServerError: 0.10, Throttle: 0.05, Slow: 0.03, Truncate: 0.03, SlowDelay: 50 * time.Millisecond})
+	e := sourcetest.NewExporter(t, f.newSource(Options{PageSize: 300}))
+	failed := 0
+	for i := 0; i < 40; i++ {
+		if err := e.Poll(context.Background()); err != nil {
+			failed++
+			continue
+		}
+		if len(e.Missing(Name, f.visible())) == 0 {
+			break
+		}
+	}
+	if m := e.Missing(Name, f.visible()); len(m) > 0 {
+		t.Fatalf("%d versions never exported after 40 polls (%d failed)", len(m), failed)
+	}
+	st := f.Calls.Statuses()
+	if st[429] == 0 || st[500]+st[503] == 0 {
+		t.Errorf("calls by status %v: the faults did not happen", st)
+	}
+	t.Logf("%d polls failed; calls by status %v", failed, st)
 }
