@@ -46,7 +46,11 @@ func NewMsg(s *Subjects, m *sources.Message) (*nats.Msg, error) {
 	}
 	body, err := envelope.Marshal(m.Alert)
 	if err != nil {
-		return nil, fmt.Errorf("sinks: alert %s: %w", m.Alert.ID, err)
+		// A normalizer let through what JSON cannot write: publish it as a dead letter rather
+		// than fail (and so stall) the whole batch.
+		dead := sources.Message{MsgID: m.MsgID, Tenant: m.Tenant, Source: m.Source, Raw: m.Alert.Raw,
+			Err: fmt.Errorf("the envelope cannot be written: %w", err)}
+		return NewMsg(s, &dead)
 	}
 	a := m.Alert
 	msg := nats.NewMsg(s.Render(a))

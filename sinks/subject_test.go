@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/alertexport/alertexport/sources"
 	"github.com/alertexport/alertexport/sources/envelope"
@@ -78,3 +79,18 @@ type testError string
 func (e testError) Error() string { return string(e) }
 
 func containsBytes(b []byte, s string) bool { return strings.Contains(string(b), s) }
+
+// TestNewMsgUnwritableEnvelope: an envelope JSON cannot write goes out as a dead letter instead
+// of failing the batch.
+func TestNewMsgUnwritableEnvelope(t *testing.T) {
+	s := NewSubjects("alerts.{source}.{tenant}.{severity}")
+	far := time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
+	msg, err := NewMsg(s, &sources.Message{MsgID: "contoso.cloudapps.x.1", Tenant: "contoso", Source: "cloudapps",
+		Alert: &envelope.Alert{ID: "x", Source: "cloudapps", Tenant: "contoso", UpdatedAt: far, Raw: []byte(`{"_id":"x"}`)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msg.Subject != "alerts.deadletter.cloudapps.contoso" || string(msg.Data) != `{"_id":"x"}` || msg.Header.Get("Alert-Error") == "" {
+		t.Errorf("got %s %q %v", msg.Subject, msg.Data, msg.Header)
+	}
+}

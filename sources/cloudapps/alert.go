@@ -81,6 +81,10 @@ func (m *millis) UnmarshalJSON(b []byte) error {
 		return fmt.Errorf("want epoch milliseconds: %w", err)
 	}
 	m.t = time.UnixMilli(ms).UTC()
+	if y := m.t.Year(); y < 1 || y > 9999 {
+		// RFC 3339 (and so the envelope) cannot write it: the alert is a dead letter.
+		return fmt.Errorf("epoch milliseconds %d are outside the years 1–9999", ms)
+	}
 	return nil
 }
 
