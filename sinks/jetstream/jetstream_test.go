@@ -62,18 +62,7 @@ func TestNewStream(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			ctx := testContext(t)
-			s := startServer(t, t.TempDir(), server.RANDOM_PORT, true)
-			nc := connect(t, s.ClientURL())
-			if tc.existing != nil {
-				j, _ := js.New(nc)
-				if _, err := j.CreateStream(ctx, *tc.existing); err != nil {
-					t.Fatal(err)
-				}
-			}
-			cfg := testConfig()
-			if tc.cfg != nil {
-				tc.cfg(&cfg)
-			}
+			nc, cfg := withStream(ctx, t, true, tc.existing, tc.cfg)
 			sink, err := New(ctx, nc, cfg, Options{})
 			if err != nil {
 				t.Fatal(err)
@@ -120,18 +109,7 @@ func TestNewRefusesConflicts(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			ctx := testContext(t)
-			s := startServer(t, t.TempDir(), server.RANDOM_PORT, !tc.noJS)
-			nc := connect(t, s.ClientURL())
-			if tc.existing != nil {
-				j, _ := js.New(nc)
-				if _, err := j.CreateStream(ctx, *tc.existing); err != nil {
-					t.Fatal(err)
-				}
-			}
-			cfg := testConfig()
-			if tc.cfg != nil {
-				tc.cfg(&cfg)
-			}
+			nc, cfg := withStream(ctx, t, !tc.noJS, tc.existing, tc.cfg)
 			_, err := New(ctx, nc, cfg, Options{})
 			if err == nil {
 				t.Fatal("New succeeded")
@@ -464,4 +442,23 @@ func count(b []bool) int {
 		}
 	}
 	return n
+}
+
+// withStream starts a server (with JetStream or not), creates existing on it if given, and
+// returns a connection and the test config changed by edit.
+func withStream(ctx context.Context, t *testing.T, jetStream bool, existing *js.StreamConfig, edit func(*config.NATS)) (*nats.Conn, config.NATS) {
+	t.Helper()
+	s := startServer(t, t.TempDir(), server.RANDOM_PORT, jetStream)
+	nc := connect(t, s.ClientURL())
+	if existing != nil {
+		j, _ := js.New(nc)
+		if _, err := j.CreateStream(ctx, *existing); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := testConfig()
+	if edit != nil {
+		edit(&cfg)
+	}
+	return nc, cfg
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/alertexport/alertexport/sources"
 	"github.com/alertexport/alertexport/sources/httpclient"
 	"github.com/alertexport/alertexport/sources/page"
+	"github.com/alertexport/alertexport/sources/sourcetest"
 )
 
 // TestMalformedBodies: a corpus of broken API answers. Each alert that cannot be used becomes a
@@ -57,17 +58,7 @@ func TestMalformedBodies(t *testing.T) {
 			if (err != nil) != c.pageErr {
 				t.Errorf("page error = %v, want an error: %v", err, c.pageErr)
 			}
-			alerts, dead := 0, 0
-			for _, m := range got {
-				if m.Alert != nil {
-					alerts++
-				} else {
-					dead++
-					if m.Err == nil || m.MsgID == "" {
-						t.Errorf("dead letter without reason or ID: %+v", m)
-					}
-				}
-			}
+			alerts, dead := sourcetest.Count(t, got)
 			if alerts != c.alerts || dead != c.dead {
 				t.Errorf("%d alerts and %d dead letters, want %d and %d", alerts, dead, c.alerts, c.dead)
 			}

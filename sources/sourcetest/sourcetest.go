@@ -377,3 +377,20 @@ func Golden(t *testing.T, update bool, normalize func(raw []byte) (*envelope.Ale
 		})
 	}
 }
+
+// Count tells the alerts from the dead letters among msgs, failing the test for a dead letter
+// without a reason or a message ID.
+func Count(t testing.TB, msgs []sources.Message) (alerts, dead int) {
+	t.Helper()
+	for _, m := range msgs {
+		if m.Alert != nil {
+			alerts++
+			continue
+		}
+		dead++
+		if m.Err == nil || m.MsgID == "" {
+			t.Errorf("dead letter without reason or ID: %+v", m)
+		}
+	}
+	return alerts, dead
+}
