@@ -379,7 +379,7 @@ func (s *Server) cloudAppsAuthenticate(r *http.Request, rec *APIRequest) (*Cloud
 	if err != nil {
 		return nil, casUnauthorized(tokenRefusal(err))
 	}
-	rec.TenantID, rec.AppID = claims.TenantID, claims.AppID
+	rec.TenantID, rec.AppID, rec.TokenID = claims.TenantID, claims.AppID, claims.TokenID
 	if res, ok := lookupResource(claims.Audience); !(ok && res.appID == cloudAppsAppID || strings.EqualFold(claims.Audience, cloudAppsAppID)) {
 		return nil, casUnauthorized(fmt.Sprintf("The access token's audience '%s' is not Microsoft Defender for Cloud Apps. Request a token with scope %s/.default (resource %s).", claims.Audience, cloudAppsAppID, cloudAppsAppID),
 			`Bearer error="invalid_token", error_description="The audience is invalid"`)

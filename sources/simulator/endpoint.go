@@ -63,6 +63,9 @@ type APIRequest struct {
 	API      string    // "endpoint" for the MDE alerts API, "cloudapps" for Defender for Cloud Apps
 	TenantID string    // the token's tid (or a legacy token's tenant); "" when there was no valid token
 	AppID    string    // the token's appid; "" when there was no valid token or a legacy token
+	// TokenID is the token's uti: each process of a client takes its own token, so it tells
+	// which replica called.
+	TokenID string
 	Path     string
 	Query    string // the query string, percent-decoded
 	Status   int    // HTTP status sent; 0 when the connection was dropped or the client left first
@@ -178,7 +181,7 @@ func (s *Server) handleEndpointAlerts(w http.ResponseWriter, r *http.Request) {
 		fail(e)
 		return
 	}
-	rec.TenantID, rec.AppID = claims.TenantID, claims.AppID
+	rec.TenantID, rec.AppID, rec.TokenID = claims.TenantID, claims.AppID, claims.TokenID
 	if e := endpointAuthorize(claims); e != nil {
 		fail(e)
 		return

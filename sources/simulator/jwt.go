@@ -99,6 +99,7 @@ type AccessClaims struct {
 	ExpiresAt                 time.Time
 	ObjectID                  string // oid (= sub): the service principal
 	AppIDACR                  string // "1" secret, "2" certificate or federated assertion
+	TokenID                   string // uti: tells apart the tokens of one app, e.g. of two replicas
 }
 
 type accessTokenClaims struct {
@@ -108,6 +109,7 @@ type accessTokenClaims struct {
 	TID      string   `json:"tid"`
 	OID      string   `json:"oid"`
 	Roles    []string `json:"roles"`
+	UTI      string   `json:"uti"`
 }
 
 // VerifyAccessToken checks that raw is an access token this simulator
@@ -146,6 +148,7 @@ func (s *Server) VerifyAccessToken(raw string) (*AccessClaims, error) {
 		ExpiresAt: c.ExpiresAt.Time,
 		ObjectID:  c.OID,
 		AppIDACR:  c.AppIDACR,
+		TokenID:   c.UTI,
 	}, nil
 }
 
