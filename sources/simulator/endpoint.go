@@ -66,9 +66,9 @@ type APIRequest struct {
 	// TokenID is the token's uti: each process of a client takes its own token, so it tells
 	// which replica called.
 	TokenID string
-	Path     string
-	Query    string // the query string, percent-decoded
-	Status   int    // HTTP status sent; 0 when the connection was dropped or the client left first
+	Path    string
+	Query   string // the query string, percent-decoded
+	Status  int    // HTTP status sent; 0 when the connection was dropped or the client left first
 	// Results is the number of alerts in a complete answer: 0 for errors and
 	// for Truncate and InvalidJSON faults, whose bodies cannot be read.
 	Results int
