@@ -38,6 +38,9 @@ type Worker struct {
 	DataDir  string
 	HTTPAddr string // "" = no HTTP listener
 	CAFile   string // extra PEM roots for Entra and the Defender APIs
+	// LeaseTTL is how long a replica's hold on a job outlives it (jetstream mode): another
+	// replica takes a dead one's jobs within it.
+	LeaseTTL time.Duration
 }
 
 // NATS configures the connection and the stream.

@@ -35,6 +35,7 @@ type fileWorker struct {
 	DataDir  *string `toml:"data_dir"`
 	HTTPAddr *string `toml:"http_addr"`
 	CAFile   *string `toml:"ca_file"`
+	LeaseTTL *string `toml:"lease_ttl"`
 }
 
 type fileNATS struct {

@@ -10,6 +10,7 @@ var keyDocs = map[string]string{
 	"worker.data_dir":  `a directory path for the embedded NATS store and file checkpoints, e.g. "./data"`,
 	"worker.http_addr": `host:port for /healthz, /readyz and /metrics, e.g. "127.0.0.1:9464", or "" for none`,
 	"worker.ca_file":   `a PEM file of extra CA certificates to trust for Entra ID and the Defender APIs, or ""`,
+	"worker.lease_ttl": `a duration from "3s" to "10m" such as "30s": how soon another replica takes over the jobs of one that died`,
 
 	"nats.url":              `"" for the embedded server, or nats://, tls://, ws:// or wss:// URLs separated by commas, e.g. "nats://nats-1:4222,nats://nats-2:4222"`,
 	"nats.mode":             `"jetstream" (acknowledged, de-duplicated) or "core" (fire-and-forget)`,

@@ -21,6 +21,7 @@ func Render(cfg *Config, env LookupEnv) string {
 	w.kv("data_dir", cfg.Worker.DataDir, "")
 	w.kv("http_addr", cfg.Worker.HTTPAddr, onOff(cfg.Worker.HTTPAddr != "", "", "no HTTP listener"))
 	w.kv("ca_file", cfg.Worker.CAFile, onOff(cfg.Worker.CAFile != "", "added to the system roots", "system roots only"))
+	w.kv("lease_ttl", formatDuration(cfg.Worker.LeaseTTL), "jetstream mode: a dead replica's jobs move within it")
 
 	n := cfg.NATS
 	w.table("nats")

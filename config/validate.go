@@ -21,6 +21,7 @@ const (
 	defaultFormat          = "json"
 	defaultDataDir         = "./data"
 	defaultHTTPAddr        = "127.0.0.1:9464"
+	defaultLeaseTTL        = "30s"
 	defaultMode            = "jetstream"
 	defaultSubject         = "alerts.{source}.{tenant}.{severity}"
 	defaultStream          = "ALERTS"
@@ -152,6 +153,12 @@ func (c *checker) worker(f fileWorker) Worker {
 		if host, _, _ := net.SplitHostPort(w.HTTPAddr); !isLoopback(host) {
 			c.warnf("worker.http_addr", "%s is not a loopback address: /metrics and the health endpoints are open to anyone who reaches it", quote(w.HTTPAddr))
 		}
+	}
+	if ttl, ok := c.duration("worker.lease_ttl", str(f.LeaseTTL, defaultLeaseTTL)); ok {
+		if ttl < 3*time.Second || ttl > 10*time.Minute {
+			c.invalid("worker.lease_ttl", "%s is out of range", formatDuration(ttl))
+		}
+		w.LeaseTTL = ttl
 	}
 	return w
 }

@@ -43,8 +43,18 @@ type Leases struct {
 const presencePrefix = "=replica."
 
 type lease struct {
-	rev    uint64
+	rev uint64
+	// until is when this replica stops trusting the lease by its own clock: the TTL from
+	// before the request that took or renewed it, less a margin. A replica frozen (SIGSTOP,
+	// a VM pause) past it finds it expired before its next page or checkpoint, even before
+	// its renewal learns that another replica took over.
+	until  time.Time
 	cancel context.CancelCauseFunc // of the poll running under it, if any
+}
+
+// validUntil is how long a lease taken or renewed by a request sent at start is ours.
+func (l *Leases) validUntil(start time.Time) time.Time {
+	return start.Add(l.ttl - l.ttl/10)
 }
 
 // NewLeases opens (or creates) the lease bucket with the given TTL.
@@ -139,6 +149,7 @@ func (l *Leases) Acquire(ctx context.Context, key string) (bool, error) {
 	if n >= l.share(ctx) {
 		return false, nil
 	}
+	start := time.Now()
 	rev, err := l.kv.Create(ctx, key, []byte(l.replica))
 	switch {
 	case errors.Is(err, jetstream.ErrKeyExists):
@@ -147,7 +158,7 @@ func (l *Leases) Acquire(ctx context.Context, key string) (bool, error) {
 		return false, fmt.Errorf("lease %s: %w", key, err)
 	}
 	l.mu.Lock()
-	l.held[key] = &lease{rev: rev}
+	l.held[key] = &lease{rev: rev, until: l.validUntil(start)}
 	l.mu.Unlock()
 	l.log.Info("took the job's lease", "job", key, "replica", l.replica)
 	return true, nil
@@ -155,17 +166,19 @@ func (l *Leases) Acquire(ctx context.Context, key string) (bool, error) {
 
 // renew extends a held lease; losing it cancels the poll running under it.
 func (l *Leases) renew(ctx context.Context, key string, rev uint64) (bool, error) {
+	start := time.Now()
 	next, err := l.kv.Update(ctx, key, []byte(l.replica), rev)
 	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
 		l.lose(key)
 		return false, nil
 	}
 	if err != nil {
-		return true, fmt.Errorf("lease %s: %w", key, err) // still ours until the TTL says otherwise
+		// Still ours until the TTL says otherwise (Held watches the clock).
+		return l.Held(key), fmt.Errorf("lease %s: %w", key, err)
 	}
 	l.mu.Lock()
 	if cur, ok := l.held[key]; ok {
-		cur.rev = next
+		cur.rev, cur.until = next, l.validUntil(start)
 	}
 	l.mu.Unlock()
 	return true, nil
@@ -184,12 +197,13 @@ func (l *Leases) lose(key string) {
 	}
 }
 
-// Held reports whether this replica holds key's lease.
+// Held reports whether this replica holds key's lease, renewed recently enough that no other
+// replica can have taken it.
 func (l *Leases) Held(key string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	_, ok := l.held[key]
-	return ok
+	cur, ok := l.held[key]
+	return ok && time.Now().Before(cur.until)
 }
 
 // guard registers the cancel of the poll running under key's lease.

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -127,4 +128,37 @@ func TestJobsSpreadOverReplicas(t *testing.T) {
 	natstest.WaitFor(t, "the only replica to take every job", func() bool { return held(one) == 4 })
 	two := replica("two")
 	natstest.WaitFor(t, "the jobs to spread two and two", func() bool { return held(one) == 2 && held(two) == 2 })
+}
+
+// TestFrozenHolderDistrustsItsLease: a replica whose renewals stopped (a SIGSTOP, a paused VM)
+// stops trusting its lease by its own clock before the TTL ends, so on waking it stops its poll
+// before the next page and writes no checkpoint, even before a renewal tells it that another
+// replica took over.
+func TestFrozenHolderDistrustsItsLease(t *testing.T) {
+	t.Parallel()
+	sink, kv, js := setupJS(t)
+	l, err := NewLeases(context.Background(), js, "a", time.Second, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if ok, err := l.Acquire(ctx, "contoso.endpoint"); !ok || err != nil {
+		t.Fatalf("Acquire = %v, %v", ok, err)
+	}
+	if !l.Held("contoso.endpoint") {
+		t.Fatal("a lease just taken is not held")
+	}
+	// No renewal runs (the replica is frozen); its clock goes on.
+	natstest.WaitFor(t, "the lease to be distrusted", func() bool { return !l.Held("contoso.endpoint") })
+	w, err := New(Options{Jobs: []Job{{Tenant: "contoso", Source: "endpoint", Schedule: every(t, "@every 1h"), Poller: &script{n: 3}}},
+		Sink: sink, Store: kv, Leases: l})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.pollOnce(ctx, w.jobs[0]); !errors.Is(err, errLostLease) {
+		t.Errorf("a poll under an expired lease returned %v, want errLostLease", err)
+	}
+	if cp, _, _ := kv.Load(ctx, "contoso.endpoint"); !cp.Cursor.IsZero() {
+		t.Error("a replica whose lease expired wrote the checkpoint")
+	}
 }

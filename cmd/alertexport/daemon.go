@@ -208,7 +208,7 @@ func (d *daemon) run(ctx context.Context, env config.LookupEnv, started func(*da
 	if d.cfg.NATS.Mode != "core" {
 		// Several `run` processes on one JetStream share the jobs through leases.
 		lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		leases, err = worker.NewLeases(lctx, sink.(*jssink.Sink).JetStream(), replicaName(), worker.DefaultLeaseTTL, d.log)
+		leases, err = worker.NewLeases(lctx, sink.(*jssink.Sink).JetStream(), replicaName(), d.cfg.Worker.LeaseTTL, d.log)
 		cancel()
 		if err != nil {
 			return err
