@@ -60,6 +60,7 @@ func (s *Server) initEndpoint(opts Options) error {
 // APIRequest records one request to a Defender API of the simulator.
 type APIRequest struct {
 	Time     time.Time // real time the request arrived
+	Done     time.Time // real time its answer was written (or the connection dropped)
 	API      string    // "endpoint" for the MDE alerts API, "cloudapps" for Defender for Cloud Apps
 	TenantID string    // the token's tid (or a legacy token's tenant); "" when there was no valid token
 	AppID    string    // the token's appid; "" when there was no valid token or a legacy token
@@ -83,6 +84,7 @@ type apiLog struct {
 }
 
 func (s *Server) logAPIRequest(r APIRequest) {
+	r.Done = time.Now()
 	s.apiLog.mu.Lock()
 	defer s.apiLog.mu.Unlock()
 	s.apiLog.reqs = append(s.apiLog.reqs, r)
