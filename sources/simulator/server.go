@@ -64,6 +64,10 @@ type Options struct {
 	// default is the inconvenient case: no Retry-After, only a body saying
 	// the request was throttled.
 	CloudAppsRetryAfter bool
+	// GraphRateLimits are the rate limits of Microsoft Graph's alerts_v2,
+	// per app per tenant; nil means the documented 150 requests per minute,
+	// an empty non-nil slice means no limit.
+	GraphRateLimits []RateLimit
 }
 
 // Server is a running simulator. Create it with Start and stop it with Close.
@@ -91,6 +95,7 @@ type Server struct {
 
 	mde    endpointState  // the Defender for Endpoint alerts API (endpoint*.go)
 	cas    cloudAppsState // the Defender for Cloud Apps alerts API (cloudapps*.go)
+	graph  graphState     // Microsoft Graph's alerts_v2 (graph*.go)
 	apiLog apiLog
 	seed   int64  // Options.Seed, or defaultSeed
 	salt   uint64 // random per server: see opaqueOrder
@@ -163,9 +168,13 @@ func Start(opts Options) (*Server, error) {
 	if err := s.initCloudApps(opts); err != nil {
 		return nil, err
 	}
+	if err := s.initGraph(opts); err != nil {
+		return nil, err
+	}
 	s.registerEntra()
 	s.registerEndpoint()
 	s.registerCloudApps()
+	s.registerGraph()
 
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
