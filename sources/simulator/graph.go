@@ -46,7 +46,7 @@ const (
 	// same page names a 400 for $skip beyond its limit and none for $top,
 	// Graph's paging guide allows that ("the requested page size might be
 	// ignored, it might default to the maximum page size"), and Elastic
-	// observed $top clamped, not refused (elastic/integrations#20234).
+	// reads the limit as clamping (elastic/integrations#20234).
 	graphMaxTop = 1000
 	// graphMaxSkip: "If you need to use $skip, it has a limit of 500 alerts
 	// ... $top=10&$skip=500 will return a 200 OK response code, but
