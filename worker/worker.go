@@ -314,6 +314,7 @@ func (w *Worker) pollOnce(ctx context.Context, j *job) (int, error) {
 				return err
 			}
 			rev = next
+			w.log.Debug("checkpoint saved", "tenant", j.Tenant, "source", j.Source, "revision", rev)
 			m.lastCheckpoint.WithLabelValues(j.Tenant, j.Source).Set(float64(w.o.Now().Unix()))
 			if !b.Checkpoint.Cursor.IsZero() {
 				m.cursor.WithLabelValues(j.Tenant, j.Source).Set(float64(b.Checkpoint.Cursor.UnixNano()) / 1e9)

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -48,15 +50,24 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// world is a simulated tenant and a directory with the config pointing at it.
+// world is simulated tenants and a directory with the config pointing at them.
 type world struct {
 	sim      *simulator.Server
-	ep       *simulator.EndpointTenant
-	ca       *simulator.CloudAppsTenant
+	tenants  []worldTenant
+	ep       *simulator.EndpointTenant  // the first tenant's
+	ca       *simulator.CloudAppsTenant // the first tenant's
 	dir      string
 	config   string // path
+	doc      string // its text
 	natsURL  string // where the test reaches NATS
 	httpAddr string
+}
+
+// worldTenant is one tenant of the config: "contoso", then "tenant1", "tenant2", …
+type worldTenant struct {
+	name string
+	ep   *simulator.EndpointTenant
+	ca   *simulator.CloudAppsTenant
 }
 
 // freeAddr finds a free loopback port for a listener the config names.
@@ -70,20 +81,23 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// newWorld starts the simulator and writes a config for `run`. natsURL "" = the embedded
-// server, reachable at an embedded_listen address.
+// newWorld starts the simulator with one tenant and writes a config for `run`. natsURL "" =
+// the embedded server, reachable at an embedded_listen address.
 func newWorld(t *testing.T, natsURL string) *world {
+	t.Helper()
+	return newWorldN(t, natsURL, 1)
+}
+
+// newWorldN is newWorld with n tenants, each with both sources, granted to one app.
+func newWorldN(t *testing.T, natsURL string, n int) *world {
 	t.Helper()
 	sim, err := simulator.Start(simulator.Options{Seed: 11, EndpointRateLimits: []simulator.RateLimit{}, CloudAppsRateLimits: []simulator.RateLimit{}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = sim.Close() })
-	sim.AddTenant(e2eTenant)
 	sim.RegisterApp(simulator.App{ClientID: e2eClient, Secrets: []simulator.Secret{{Value: e2eSecret}}})
-	sim.Grant(e2eTenant, e2eClient, "https://api.securitycenter.microsoft.com", "Alert.Read.All")
-	sim.Grant(e2eTenant, e2eClient, "05a65629-4c1b-48c1-a78b-804c4abdd4af", "Investigation.read")
-	w := &world{sim: sim, ep: sim.Endpoint(e2eTenant), ca: sim.CloudApps(e2eTenant), dir: t.TempDir(), httpAddr: freeAddr(t)}
+	w := &world{sim: sim, dir: t.TempDir(), httpAddr: freeAddr(t)}
 	ca := filepath.Join(w.dir, "ca.pem")
 	if err := sim.WriteCAFile(ca); err != nil {
 		t.Fatal(err)
@@ -100,6 +114,7 @@ level = "debug"
 data_dir = %q
 http_addr = %q
 ca_file = %q
+lease_ttl = "3s"
 [nats]
 url = %q
 embedded_listen = %q
@@ -108,8 +123,18 @@ duplicate_window = "1h"
 schedule = "@every 1s"
 lookback = "10m"
 start_from = "24h"
-[[tenant]]
-name = "contoso"
+`, filepath.Join(w.dir, "data"), w.httpAddr, ca, natsURL, listen)
+	for i := range n {
+		name, id := "contoso", e2eTenant
+		if i > 0 {
+			name, id = fmt.Sprintf("tenant%d", i), fmt.Sprintf("5c0e2f4a-1b3d-4e5f-8a7b-%012d", i)
+		}
+		sim.AddTenant(id)
+		sim.Grant(id, e2eClient, "https://api.securitycenter.microsoft.com", "Alert.Read.All")
+		sim.Grant(id, e2eClient, "05a65629-4c1b-48c1-a78b-804c4abdd4af", "Investigation.read")
+		w.tenants = append(w.tenants, worldTenant{name: name, ep: sim.Endpoint(id), ca: sim.CloudApps(id)})
+		doc += fmt.Sprintf(`[[tenant]]
+name = %q
 tenant_id = %q
 client_id = %q
 client_secret_env = "E2E_SECRET"
@@ -118,8 +143,10 @@ authority_host = %q
 api_url = %q
 [tenant.cloudapps]
 api_url = %q
-`, filepath.Join(w.dir, "data"), w.httpAddr, ca, natsURL, listen, e2eTenant, e2eClient, sim.URL(), sim.URL(), sim.URL())
-	w.config = filepath.Join(w.dir, "config.toml")
+`, name, id, e2eClient, sim.URL(), sim.URL(), sim.URL())
+	}
+	w.ep, w.ca = w.tenants[0].ep, w.tenants[0].ca
+	w.config, w.doc = filepath.Join(w.dir, "config.toml"), doc
 	if err := os.WriteFile(w.config, []byte(doc), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -221,26 +248,35 @@ func streamMsgs(t *testing.T, url string) []*nats.Msg {
 // show it once what is being indexed late is visible (the test waits for that).
 func (w *world) expected() map[string]bool {
 	want := map[string]bool{}
-	latest := map[string]time.Time{}
-	for _, v := range w.ep.Versions() {
-		if cur, ok := latest[v.ID]; !ok || v.LastUpdateTime.After(cur) {
-			latest[v.ID] = v.LastUpdateTime
+	for _, tn := range w.tenants {
+		latest := map[string]time.Time{}
+		for _, v := range tn.ep.Versions() {
+			if cur, ok := latest[v.ID]; !ok || v.LastUpdateTime.After(cur) {
+				latest[v.ID] = v.LastUpdateTime
+			}
 		}
-	}
-	for id, ts := range latest {
-		want[envelope.MsgID("contoso", "endpoint", id, ts)] = true
-	}
-	now := time.Now().Add(time.Minute)
-	cloud := map[string]time.Time{}
-	for _, v := range w.ca.Versions() {
-		if !v.VisibleAt.After(now) {
-			cloud[v.ID] = v.Version
+		for id, ts := range latest {
+			want[envelope.MsgID(tn.name, "endpoint", id, ts)] = true
 		}
-	}
-	for id, ts := range cloud {
-		want[envelope.MsgID("contoso", "cloudapps", id, ts)] = true
+		now := time.Now().Add(time.Minute)
+		cloud := map[string]time.Time{}
+		for _, v := range tn.ca.Versions() {
+			if !v.VisibleAt.After(now) {
+				cloud[v.ID] = v.Version
+			}
+		}
+		for id, ts := range cloud {
+			want[envelope.MsgID(tn.name, "cloudapps", id, ts)] = true
+		}
 	}
 	return want
+}
+
+// addExpected adds what the simulator shows now to all.
+func (w *world) addExpected(all map[string]bool) {
+	for id := range w.expected() {
+		all[id] = true
+	}
 }
 
 // checkStream: every expected version is in the stream exactly once, with its subject and
@@ -256,16 +292,16 @@ func checkStream(t *testing.T, w *world, msgs []*nats.Msg, want map[string]bool)
 			t.Errorf("%s: body is not an envelope: %v", id, err)
 			continue
 		}
-		if wantSubj := "alerts." + a.Source + ".contoso." + a.Severity; m.Subject != wantSubj {
+		if wantSubj := "alerts." + a.Source + "." + a.Tenant + "." + a.Severity; m.Subject != wantSubj {
 			t.Errorf("%s on %q, want %q", id, m.Subject, wantSubj)
 		}
-		for k, v := range map[string]string{"Alert-Id": a.ID, "Alert-Source": a.Source, "Alert-Tenant": "contoso",
+		for k, v := range map[string]string{"Alert-Id": a.ID, "Alert-Source": a.Source, "Alert-Tenant": a.Tenant,
 			"Alert-Severity": a.Severity, "Alert-Event": a.Event, "Content-Type": "application/json"} {
 			if got := m.Header.Get(k); got != v {
 				t.Errorf("%s: header %s = %q, want %q", id, k, got, v)
 			}
 		}
-		if id != envelope.MsgID("contoso", a.Source, a.ID, a.UpdatedAt) {
+		if id != envelope.MsgID(a.Tenant, a.Source, a.ID, a.UpdatedAt) {
 			t.Errorf("Nats-Msg-Id %q does not match the envelope", id)
 		}
 	}
@@ -287,13 +323,14 @@ func hasAll(url string, t *testing.T, want map[string]bool) func() (bool, string
 		for _, m := range streamMsgs(t, url) {
 			have[m.Header.Get("Nats-Msg-Id")] = true
 		}
-		missing := 0
+		var missing []string
 		for id := range want {
 			if !have[id] {
-				missing++
+				missing = append(missing, id)
 			}
 		}
-		return missing == 0, fmt.Sprintf("%d of %d versions missing", missing, len(want))
+		slices.Sort(missing)
+		return len(missing) == 0, fmt.Sprintf("%d of %d versions missing, e.g. %v", len(missing), len(want), missing[:min(len(missing), 5)])
 	}
 }
 
@@ -315,9 +352,7 @@ func TestRunExportsEveryVersionOnce(t *testing.T) {
 		w.ep.UpdateRandom(5, 0)
 		w.ca.Generate(5, simulator.CloudAppsGenerate{VisibleAfter: 2 * time.Second}) // indexed late
 		w.ca.CloseRandom(4, time.Second)
-		for id := range w.expected() {
-			all[id] = true
-		}
+		w.addExpected(all)
 		eventually(t, 20*time.Second, "arrivals and updates exported", hasAll(w.natsURL, t, all))
 	}
 	// Every version ever visible, each once.
@@ -348,9 +383,7 @@ func TestRunExportsEveryVersionOnce(t *testing.T) {
 	// Restart: it resumes from the checkpoints. The overlap it re-reads is not published again
 	// (no duplicates at all); what came while it was down is.
 	w.ep.Generate(7, simulator.Generate{})
-	for id := range w.expected() {
-		all[id] = true
-	}
+	w.addExpected(all)
 	w.start(t)
 	eventually(t, 20*time.Second, "alerts added while stopped exported", hasAll(w.natsURL, t, all))
 	msgs = streamMsgs(t, w.natsURL)
@@ -414,9 +447,7 @@ func TestRunSurvivesNATSOutage(t *testing.T) {
 		w.ep.UpdateRandom(3, 0)
 		time.Sleep(2 * time.Second) // the outage lasts 10 s of real time
 	}
-	for id := range w.expected() {
-		all[id] = true
-	}
+	w.addExpected(all)
 	if body := httpGet(t, "http://"+w.httpAddr+"/readyz"); !strings.Contains(body, "NATS") {
 		t.Errorf("/readyz during the outage = %q, want it to name NATS", body)
 	}
@@ -489,10 +520,14 @@ func TestRunRefusesMissingSecret(t *testing.T) {
 }
 
 // TestRunWaitsForNATS: with NATS not there at start, run serves /healthz, says on /readyz that
-// it waits for NATS, and a stop then ends it cleanly (exit 0).
+// it waits for NATS, and exports everything once NATS comes; a stop then ends it cleanly.
 func TestRunWaitsForNATS(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t, "nats://"+freeAddr(t)) // nothing listens there
+	addr := freeAddr(t) // nothing listens there yet
+	w := newWorld(t, "nats://"+addr)
+	now := time.Now()
+	w.ep.Generate(50, simulator.Generate{From: now.Add(-time.Hour), To: now})
+	w.ca.Generate(50, simulator.CloudAppsGenerate{From: now.Add(-time.Hour), To: now})
 	d := w.start(t)
 	eventually(t, 10*time.Second, "/healthz answers", func() (bool, string) {
 		resp, err := http.Get("http://" + w.httpAddr + "/healthz")
@@ -511,7 +546,58 @@ func TestRunWaitsForNATS(t *testing.T) {
 	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "NATS") {
 		t.Errorf("/readyz = %d %q, want 503 naming NATS", resp.StatusCode, body)
 	}
+	_, port, _ := net.SplitHostPort(addr)
+	natstest.Start(t, func(o *server.Options) { o.Port, _ = strconv.Atoi(port) })
+	eventually(t, 60*time.Second, "everything exported once NATS came", hasAll(w.natsURL, t, w.expected()))
+	checkStream(t, w, streamMsgs(t, w.natsURL), w.expected())
+	eventually(t, 10*time.Second, "/readyz to turn ready", func() (bool, string) {
+		resp, err := http.Get("http://" + w.httpAddr + "/readyz")
+		if err != nil {
+			return false, err.Error()
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200, resp.Status
+	})
 	d.stop(t) // fails the test unless run exits 0
+}
+
+// TestRunThroughAPIFaults: both APIs answer a whole backlog with 10 % 500s, 5 % 429s, 5 % slow
+// and 5 % truncated bodies. Every version arrives exactly once, the daemon keeps running, and
+// /metrics counts the errors.
+func TestRunThroughAPIFaults(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, "")
+	w.sim.SetCloudAppsRetryAfter(true) // a 429 without it holds Cloud Apps back a whole minute
+	now := time.Now()
+	w.ep.Generate(800, simulator.Generate{From: now.Add(-20 * time.Hour), To: now})
+	// Cloud Apps allows 30 calls a minute, and the daemon keeps to that: 3 pages of backlog.
+	w.ca.Generate(300, simulator.CloudAppsGenerate{From: now.Add(-20 * time.Hour), To: now})
+	faults := simulator.FaultRates{ServerError: 0.10, Throttle: 0.05, Slow: 0.05, SlowDelay: 300 * time.Millisecond, Truncate: 0.05}
+	w.ep.SetFaultRates(faults)
+	w.ca.SetFaultRates(faults)
+	d := w.start(t)
+	start := time.Now()
+	for range 3 {
+		w.ep.Generate(10, simulator.Generate{})
+		w.ca.Generate(10, simulator.CloudAppsGenerate{})
+		eventually(t, 120*time.Second, "everything exported through the faults", hasAll(w.natsURL, t, w.expected()))
+	}
+	t.Logf("exported through the faults in %v", time.Since(start).Round(time.Millisecond))
+	checkStream(t, w, streamMsgs(t, w.natsURL), w.expected())
+	select {
+	case code := <-d.done:
+		t.Fatalf("run exited %d during the faults", code)
+	default:
+	}
+	metrics := httpGet(t, "http://"+w.httpAddr+"/metrics")
+	for _, src := range []string{"endpoint", "cloudapps"} {
+		for _, code := range []string{"500", "429"} {
+			if want := fmt.Sprintf("alertexport_api_requests_total{code=%q,source=%q,tenant=\"contoso\"}", code, src); !strings.Contains(metrics, want) {
+				t.Errorf("/metrics does not count the %s answers of %s (%s)", code, src, want)
+			}
+		}
+	}
+	d.stop(t)
 }
 
 // TestBackfill: after the live export, `backfill` over the same span publishes every version

@@ -1,0 +1,495 @@
+package main
+
+// Tests of the real binary as an operator runs it: several `alertexport run` processes on one
+// JetStream server, killed (SIGKILL), frozen (SIGSTOP) and resumed at any point.
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/alertexport/alertexport/sinks/natstest"
+	"github.com/alertexport/alertexport/sources/simulator"
+)
+
+var built struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// binary builds this command once per test run (with -race when the tests have it).
+func binary(t *testing.T) string {
+	t.Helper()
+	built.once.Do(func() {
+		dir, err := os.MkdirTemp("", "alertexport-test-bin")
+		if err != nil {
+			built.err = err
+			return
+		}
+		built.path = filepath.Join(dir, "alertexport")
+		args := []string{"build", "-o", built.path}
+		if raceBuild {
+			args = append(args, "-race")
+		}
+		out, err := exec.Command("go", append(args, ".")...).CombinedOutput()
+		if err != nil {
+			built.err = fmt.Errorf("go build: %w\n%s", err, out)
+		}
+	})
+	if built.err != nil {
+		t.Fatal(built.err)
+	}
+	return built.path
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.path != "" {
+		_ = os.RemoveAll(filepath.Dir(built.path))
+	}
+	os.Exit(code)
+}
+
+// proc is one `alertexport run` process.
+type proc struct {
+	name     string
+	cmd      *exec.Cmd
+	stderr   *syncBuffer
+	httpAddr string
+	done     chan struct{}
+}
+
+// spawn starts `run` on the world's config with an HTTP listener of its own (replicas share
+// the config but not the port).
+func (w *world) spawn(t *testing.T, name string) *proc {
+	t.Helper()
+	p := &proc{name: name, stderr: &syncBuffer{}, httpAddr: freeAddr(t), done: make(chan struct{})}
+	cfg := filepath.Join(w.dir, "config-"+name+".toml")
+	doc := strings.Replace(w.doc, fmt.Sprintf("http_addr = %q", w.httpAddr), fmt.Sprintf("http_addr = %q", p.httpAddr), 1)
+	if err := os.WriteFile(cfg, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p.cmd = exec.Command(binary(t), "run", "--config", cfg)
+	p.cmd.Env = append(os.Environ(), "E2E_SECRET="+e2eSecret)
+	p.cmd.Stderr = p.stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		_ = p.cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		if !p.exited() {
+			_ = p.cmd.Process.Signal(syscall.SIGCONT)
+			_ = p.cmd.Process.Kill()
+			<-p.done
+		}
+		if t.Failed() {
+			t.Logf("replica %s stderr (last 4 KiB):\n%s", p.name, tail(p.stderr.String(), 4096))
+		}
+	})
+	return p
+}
+
+func (p *proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func (p *proc) signal(t *testing.T, sig syscall.Signal) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		t.Fatalf("replica %s: %v: %v", p.name, sig, err)
+	}
+}
+
+// kill is a crash: SIGKILL, nothing runs after it.
+func (p *proc) kill(t *testing.T) {
+	t.Helper()
+	p.signal(t, syscall.SIGKILL)
+	<-p.done
+}
+
+// stop is SIGTERM; the process must exit 0 within 30 s.
+func (p *proc) stop(t *testing.T) {
+	t.Helper()
+	p.signal(t, syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("replica %s did not stop within 30 s of SIGTERM", p.name)
+	}
+	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("replica %s exited %d", p.name, code)
+	}
+}
+
+// metrics reads one gauge or counter per job from the process's /metrics: job → value.
+func (p *proc) metrics(t *testing.T, name string) map[string]float64 {
+	t.Helper()
+	out := map[string]float64{}
+	resp, err := http.Get("http://" + p.httpAddr + "/metrics")
+	if err != nil {
+		return out // not serving yet: the callers poll
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, l := range strings.Split(string(page), "\n") {
+		if !strings.HasPrefix(l, name+"{") {
+			continue
+		}
+		labels := l[len(name)+1 : strings.IndexByte(l, '}')]
+		var source, tenant string
+		for _, kv := range strings.Split(labels, ",") {
+			k, v, _ := strings.Cut(kv, "=")
+			switch v = strings.Trim(v, `"`); k {
+			case "source":
+				source = v
+			case "tenant":
+				tenant = v
+			}
+		}
+		v, err := strconv.ParseFloat(l[strings.LastIndexByte(l, ' ')+1:], 64)
+		if err == nil {
+			out[tenant+"."+source] += v
+		}
+	}
+	return out
+}
+
+// held is the jobs whose lease the process holds.
+func (p *proc) held(t *testing.T) []string {
+	t.Helper()
+	var jobs []string
+	for job, v := range p.metrics(t, "alertexport_lease_held") {
+		if v == 1 {
+			jobs = append(jobs, job)
+		}
+	}
+	slices.Sort(jobs)
+	return jobs
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+// apiLog is the simulator's requests by job ("tenant.source"), in order of arrival.
+func (w *world) apiLog() map[string][]simulator.APIRequest {
+	names := map[string]string{}
+	for i, tn := range w.tenants {
+		id := e2eTenant
+		if i > 0 {
+			id = fmt.Sprintf("5c0e2f4a-1b3d-4e5f-8a7b-%012d", i)
+		}
+		names[id] = tn.name
+	}
+	out := map[string][]simulator.APIRequest{}
+	for _, r := range w.sim.APIRequests() {
+		if r.TokenID == "" {
+			continue
+		}
+		job := names[r.TenantID] + "." + r.API
+		out[job] = append(out[job], r)
+	}
+	for _, reqs := range out {
+		slices.SortFunc(reqs, func(a, b simulator.APIRequest) int { return a.Time.Compare(b.Time) })
+	}
+	return out
+}
+
+// checkNoOverlap: no job was polled by two replicas at once. Each replica takes its own token,
+// so two tokens of one job with requests in flight at the same time are two replicas polling it.
+func checkNoOverlap(t *testing.T, w *world) {
+	t.Helper()
+	for job, reqs := range w.apiLog() {
+		for i, a := range reqs {
+			for _, b := range reqs[i+1:] {
+				if !b.Time.Before(a.Done) {
+					break // sorted by arrival: nothing later overlaps a
+				}
+				if a.TokenID != b.TokenID {
+					t.Errorf("%s was polled by two replicas at once: %s %s (%s–%s) and %s (%s–%s)", job, a.Path, a.TokenID[:6],
+						a.Time.Format("15:04:05.000"), a.Done.Format("15:04:05.000"), b.TokenID[:6], b.Time.Format("15:04:05.000"), b.Done.Format("15:04:05.000"))
+				}
+			}
+		}
+	}
+}
+
+// TestCrashAtRandomPoints: the real binary is SIGKILLed six times at random points while it
+// exports a backlog (and alerts keep arriving and changing), then runs to the end; the stream
+// holds every version exactly once.
+func TestCrashAtRandomPoints(t *testing.T) {
+	t.Parallel()
+	ns := natstest.Start(t)
+	w := newWorld(t, ns.ClientURL())
+	now := time.Now()
+	w.ep.Generate(2500, simulator.Generate{From: now.Add(-20 * time.Hour), To: now})
+	w.ca.Generate(2500, simulator.CloudAppsGenerate{From: now.Add(-20 * time.Hour), To: now})
+	// Slow answers stretch the export over several seconds, so that the kills land inside it.
+	slow := simulator.FaultRates{Slow: 1, SlowDelay: 30 * time.Millisecond}
+	w.ep.SetFaultRates(slow)
+	w.ca.SetFaultRates(slow)
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("kill points seeded with %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 0))
+	for i := range 6 {
+		p := w.spawn(t, fmt.Sprintf("crash%d", i))
+		d := time.Duration(500+rng.IntN(5500)) * time.Millisecond
+		time.Sleep(d) // the random point of the crash, not a synchronization
+		p.kill(t)
+		t.Logf("crash %d after %v: %d versions in the stream", i+1, d, len(streamMsgs(t, w.natsURL)))
+		w.ep.Generate(5, simulator.Generate{})
+		w.ep.UpdateRandom(3, 0)
+		w.ca.Generate(3, simulator.CloudAppsGenerate{})
+		w.ca.CloseRandom(2, 0)
+	}
+	// What the API shows now; a version replaced before any poll could see it is not owed.
+	all := w.expected()
+	w.ep.SetFaultRates(simulator.FaultRates{})
+	w.ca.SetFaultRates(simulator.FaultRates{})
+	p := w.spawn(t, "final")
+	if ok, _ := waitAll(w.natsURL, t, all, 90*time.Second); !ok {
+		explainMissing(t, w, all)
+	}
+	checkStream(t, w, streamMsgs(t, w.natsURL), all)
+	p.stop(t)
+}
+
+// TestFrozenReplicaStopsWithoutCheckpoint: a replica frozen (SIGSTOP) in the middle of its polls
+// past its lease TTL loses its jobs to another replica; resumed (SIGCONT), it stops those polls
+// without writing a checkpoint, and the stream still holds every version exactly once.
+func TestFrozenReplicaStopsWithoutCheckpoint(t *testing.T) {
+	t.Parallel()
+	ns := natstest.Start(t)
+	w := newWorld(t, ns.ClientURL())
+	now := time.Now()
+	w.ep.Generate(300, simulator.Generate{From: now.Add(-5 * time.Hour), To: now})
+	w.ca.Generate(300, simulator.CloudAppsGenerate{From: now.Add(-5 * time.Hour), To: now})
+	a := w.spawn(t, "a")
+	all := w.expected()
+	eventually(t, 60*time.Second, "the backlog exported by a", hasAll(w.natsURL, t, all))
+	eventually(t, 20*time.Second, "a to hold both jobs", func() (bool, string) {
+		held := a.held(t)
+		return len(held) == 2, fmt.Sprint(held)
+	})
+	// Every answer now takes 1.5 s, so a is inside a request of each job most of the time.
+	slow := simulator.FaultRates{Slow: 1, SlowDelay: 1500 * time.Millisecond}
+	w.ep.SetFaultRates(slow)
+	w.ca.SetFaultRates(slow)
+	eventually(t, 10*time.Second, "a to send slowed requests", func() (bool, string) {
+		reqs := w.sim.APIRequests()
+		return len(reqs) > 0 && reqs[len(reqs)-1].Done.Sub(reqs[len(reqs)-1].Time) >= time.Second, ""
+	})
+	heldAtFreeze := a.held(t)
+	frozen := time.Now()
+	a.signal(t, syscall.SIGSTOP)
+
+	w.ep.Generate(20, simulator.Generate{})
+	w.ca.Generate(10, simulator.CloudAppsGenerate{})
+	w.addExpected(all)
+	w.ep.SetFaultRates(simulator.FaultRates{})
+	w.ca.SetFaultRates(simulator.FaultRates{})
+	b := w.spawn(t, "b")
+	eventually(t, 60*time.Second, "b to take both jobs over and export what came", hasAll(w.natsURL, t, all))
+	t.Logf("b took over %v after a froze (lease TTL 3 s)", time.Since(frozen).Round(time.Millisecond))
+
+	a.signal(t, syscall.SIGCONT)
+	eventually(t, 20*time.Second, "a to give up the jobs it held", func() (bool, string) {
+		lost := map[string]bool{}
+		for _, l := range logLines(t, a, frozen) {
+			if l.Msg == "lost the job's lease; stopping it here" {
+				lost[l.Job] = true
+			}
+		}
+		return len(lost) == len(heldAtFreeze), fmt.Sprintf("lost %v of %v", lost, heldAtFreeze)
+	})
+	// Woken, a wrote no checkpoint for a job until it took that job's lease again (b gives
+	// one back, since a is alive).
+	retaken := map[string]bool{}
+	for _, l := range logLines(t, a, frozen) {
+		switch l.Msg {
+		case "took the job's lease":
+			retaken[l.Job] = true
+		case "checkpoint saved":
+			if job := l.Tenant + "." + l.Source; !retaken[job] {
+				t.Errorf("a saved the checkpoint of %s after it woke, without the lease", job)
+			}
+		}
+	}
+	if a.exited() {
+		t.Error("a exited instead of staying a follower")
+	}
+	// And the export goes on, once.
+	w.ep.Generate(5, simulator.Generate{})
+	w.addExpected(all)
+	eventually(t, 30*time.Second, "new alerts exported after a woke", hasAll(w.natsURL, t, all))
+	checkStream(t, w, streamMsgs(t, w.natsURL), all)
+	checkNoOverlap(t, w)
+	a.stop(t)
+	b.stop(t)
+}
+
+// logLine is what the tests read of a JSON log line.
+type logLine struct {
+	Time   time.Time `json:"time"`
+	Msg    string    `json:"msg"`
+	Job    string    `json:"job"`
+	Tenant string    `json:"tenant"`
+	Source string    `json:"source"`
+}
+
+// logLines is the process's log lines written after since.
+func logLines(t *testing.T, p *proc, since time.Time) []logLine {
+	t.Helper()
+	var out []logLine
+	for _, s := range strings.Split(p.stderr.String(), "\n") {
+		var l logLine
+		if json.Unmarshal([]byte(s), &l) == nil && l.Time.After(since) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// TestThreeReplicasShareTheJobs: three processes on one JetStream share six jobs (three
+// tenants × two sources), two each; no job is polled by two at once; the lease holder of two
+// jobs is killed, and the others take its jobs within the TTL plus one interval; every version
+// arrives exactly once.
+func TestThreeReplicasShareTheJobs(t *testing.T) {
+	t.Parallel()
+	ns := natstest.Start(t)
+	w := newWorldN(t, ns.ClientURL(), 3)
+	now := time.Now()
+	slow := simulator.FaultRates{Slow: 1, SlowDelay: 20 * time.Millisecond} // polls take a while, so overlaps would show
+	for _, tn := range w.tenants {
+		tn.ep.Generate(600, simulator.Generate{From: now.Add(-20 * time.Hour), To: now})
+		tn.ca.Generate(600, simulator.CloudAppsGenerate{From: now.Add(-20 * time.Hour), To: now})
+		tn.ep.SetFaultRates(slow)
+		tn.ca.SetFaultRates(slow)
+	}
+	all := w.expected()
+	var ps []*proc
+	for i := range 3 {
+		ps = append(ps, w.spawn(t, fmt.Sprintf("r%d", i)))
+	}
+	eventually(t, 60*time.Second, "the jobs to spread two per replica", func() (bool, string) {
+		var state []string
+		ok := true
+		for _, p := range ps {
+			held := p.held(t)
+			ok = ok && len(held) == 2
+			state = append(state, fmt.Sprintf("%s:%v", p.name, held))
+		}
+		return ok, strings.Join(state, " ")
+	})
+	victim := ps[0]
+	lost := victim.held(t)
+	victim.kill(t)
+	killed := time.Now()
+	for _, tn := range w.tenants {
+		tn.ep.Generate(10, simulator.Generate{})
+		tn.ep.UpdateRandom(5, 0)
+		tn.ca.Generate(5, simulator.CloudAppsGenerate{})
+	}
+	// What the API shows now; a version replaced before any poll could see it is not owed.
+	all = w.expected()
+	eventually(t, 90*time.Second, "every version exported", hasAll(w.natsURL, t, all))
+	checkStream(t, w, streamMsgs(t, w.natsURL), all)
+	checkNoOverlap(t, w)
+
+	// The killed replica's jobs moved within the TTL (3 s) plus one interval (1 s), and a
+	// little for the poll's first request to arrive.
+	log := w.apiLog()
+	for _, job := range lost {
+		var first time.Time
+		for _, r := range log[job] {
+			if r.Time.After(killed) {
+				first = r.Time
+				break
+			}
+		}
+		if first.IsZero() {
+			t.Errorf("%s was never polled after its holder died", job)
+			continue
+		}
+		took := first.Sub(killed)
+		t.Logf("%s taken over %v after its holder died", job, took.Round(time.Millisecond))
+		if took > 3*time.Second+time.Second+2*time.Second {
+			t.Errorf("%s was taken over %v after its holder died, want within the TTL (3 s) + one interval (1 s), +2 s slack", job, took)
+		}
+	}
+	for _, p := range ps[1:] {
+		if held := p.held(t); len(held) != 3 {
+			t.Errorf("replica %s holds %v after the kill, want 3 jobs", p.name, held)
+		}
+		p.stop(t)
+	}
+}
+
+// waitAll waits until the stream holds every version of want.
+func waitAll(url string, t *testing.T, want map[string]bool, within time.Duration) (bool, string) {
+	t.Helper()
+	cond := hasAll(url, t, want)
+	deadline := time.Now().Add(within)
+	for {
+		ok, state := cond()
+		if ok || time.Now().After(deadline) {
+			return ok, state
+		}
+		time.Sleep(50 * time.Millisecond) // polling a condition, not synchronizing
+	}
+}
+
+// explainMissing fails the test with, for each missing version, what the stream and the
+// simulator have of that alert.
+func explainMissing(t *testing.T, w *world, want map[string]bool) {
+	t.Helper()
+	have := map[string][]string{}
+	for _, m := range streamMsgs(t, w.natsURL) {
+		id := m.Header.Get("Nats-Msg-Id")
+		alert := id[:strings.LastIndexByte(id, '.')]
+		have[alert] = append(have[alert], id[strings.LastIndexByte(id, '.')+1:]+"/"+m.Header.Get("Alert-Event"))
+	}
+	n := 0
+	for id := range want {
+		alert := id[:strings.LastIndexByte(id, '.')]
+		if slices.ContainsFunc(have[alert], func(v string) bool { return strings.HasPrefix(v, id[len(alert)+1:]+"/") }) {
+			continue
+		}
+		n++
+		if n > 10 {
+			continue
+		}
+		var versions []string
+		for _, v := range w.ca.Versions() {
+			if strings.HasSuffix(alert, "."+v.ID) {
+				versions = append(versions, fmt.Sprintf("%d(visible %s, res %d)", v.Version.UnixMilli(), v.VisibleAt.Format("15:04:05.000"), v.ResolutionStatus))
+			}
+		}
+		t.Errorf("missing %s; the stream has %v; the simulator has %v", id, have[alert], versions)
+	}
+	t.Errorf("%d versions missing", n)
+}
