@@ -154,6 +154,10 @@ func TestSecretToken(t *testing.T) {
 				t.Errorf("ExpiresAt %v, want %v", c.ExpiresAt, want.ExpiresAt)
 			}
 			c.ExpiresAt = want.ExpiresAt
+			if c.TokenID == "" || c.TokenID != tokenPayload(t, raw)["uti"] {
+				t.Errorf("TokenID %q is not the token's uti", c.TokenID)
+			}
+			want.TokenID = c.TokenID
 			if !reflect.DeepEqual(c, want) {
 				t.Errorf("claims %+v\nwant   %+v", c, want)
 			}
