@@ -71,6 +71,8 @@ type API struct {
 	ThrottledBody bool
 	// Forbidden is the fix to name when the API answers 403.
 	Forbidden string
+	// Header is sent with every request (e.g. Graph's Prefer).
+	Header http.Header
 }
 
 // maxRetryAfter caps what a Retry-After may hold every caller of a tenant back: a broken or
@@ -93,6 +95,7 @@ type Error struct {
 	Code        string // the API's error code, when its body has one
 	Message     string // the API's message, or the network error
 	Excerpt     string // the start of the body
+	RequestID   string // Graph's innerError request-id: what Microsoft support asks for
 	Fix         string
 	Err         error
 }
@@ -112,6 +115,9 @@ func (e *Error) Error() string {
 			b.WriteString(": " + e.Message)
 		} else if e.Excerpt != "" {
 			b.WriteString(": " + e.Excerpt)
+		}
+		if e.RequestID != "" {
+			b.WriteString(" (request-id " + e.RequestID + ")")
 		}
 	}
 	if e.Fix != "" {
@@ -185,6 +191,9 @@ func (a *API) attempt(ctx context.Context, method, u string, reqBody []byte, rea
 	}
 	if reqBody != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range a.Header {
+		req.Header[k] = v
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Accept", "application/json")
@@ -266,7 +275,7 @@ func (a *API) fail(method, u string, status int, body []byte, cause error) *Erro
 		e.Message = cause.Error()
 	}
 	if len(body) > 0 {
-		e.Code, e.Message = errorBody(body)
+		e.Code, e.Message, e.RequestID = errorBody(body)
 		e.Excerpt = excerpt(body)
 	}
 	switch status {
@@ -281,27 +290,33 @@ func (a *API) fail(method, u string, status int, body []byte, cause error) *Erro
 }
 
 // errorBody reads the error code and message of the Defender, Graph and Cloud Apps shapes:
-// {"error":{"code","message"}}, {"error":"..."}, {"detail":"..."}.
-func errorBody(b []byte) (code, msg string) {
+// {"error":{"code","message"}}, Graph's {"error":{"code","message","innerError":
+// {"request-id"}}}, {"error":"..."}, {"detail":"..."}.
+func errorBody(b []byte) (code, msg, requestID string) {
 	var v struct {
 		Error   json.RawMessage `json:"error"`
 		Detail  string          `json:"detail"`
 		Message string          `json:"message"`
 	}
 	if json.Unmarshal(b, &v) != nil {
-		return "", ""
+		return "", "", ""
 	}
-	var obj struct{ Code, Message string }
+	var obj struct {
+		Code, Message string
+		InnerError    struct {
+			RequestID string `json:"request-id"`
+		} `json:"innerError"`
+	}
 	var s string
 	switch {
 	case json.Unmarshal(v.Error, &obj) == nil && (obj.Code != "" || obj.Message != ""):
-		return obj.Code, obj.Message
+		return obj.Code, obj.Message, obj.InnerError.RequestID
 	case json.Unmarshal(v.Error, &s) == nil && s != "":
-		return "", s
+		return "", s, ""
 	case v.Detail != "":
-		return "", v.Detail
+		return "", v.Detail, ""
 	}
-	return "", v.Message
+	return "", v.Message, ""
 }
 
 func excerpt(b []byte) string {

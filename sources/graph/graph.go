@@ -1,0 +1,353 @@
+// Package graph exports Microsoft Graph security alerts (GET /v1.0/security/alerts_v2), the API
+// Microsoft names as the successor of the Defender for Endpoint and Defender for Cloud Apps
+// alert APIs: it polls on lastUpdateDateTime, follows @odata.nextLink, and normalizes each alert
+// version to the envelope.
+//
+// Why one open-ended question per poll: nextLink skiptokens hold a position in a list that is
+// evaluated anew for every page (research/defender-apis.md part C; the simulator's doc). In a
+// set that only grows — lastUpdateDateTime ≥ L, and a serviceSource that never changes — an
+// alert present from the first page to the last can only move down (an alert updated or added
+// goes in above it, an updated one leaves from above or below it), so a pass that follows the
+// links to the end reads every such alert at least once: moved ones show up twice (dropped as
+// seen), and an alert updated meanwhile is read at its new version by the next poll. Any upper
+// bound, or a filter on something that changes (severity, status), would let alerts leave the
+// set and shift others past the reader; min_severity is therefore applied here, not by the API.
+package graph
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/alertexport/alertexport/config"
+	"github.com/alertexport/alertexport/sources"
+	"github.com/alertexport/alertexport/sources/envelope"
+	"github.com/alertexport/alertexport/sources/httpclient"
+	"github.com/alertexport/alertexport/sources/page"
+)
+
+// Name is the source's name in subjects, state keys and metrics.
+const Name = "graph"
+
+// MaxPageSize is the $top maximum (security-error-codes.md: "a limit of 1000"; larger values
+// are served 1000 — a client must follow nextLink, never stop at a short page).
+const MaxPageSize = 1000
+
+// tick is the API's time resolution: up to 7 fractional digits.
+const tick = 100 * time.Nanosecond
+
+// Limits is the documented call rate per app and tenant
+// (includes/throttling-security-detections-incidents.md).
+var Limits = []httpclient.Limit{{Requests: 150, Per: time.Minute}}
+
+// maxRequests bounds one poll's pages: 10 million alerts, far beyond a tenant's retention.
+const maxRequests = 10_000
+
+// Options tunes a Source; the zero value is what production uses.
+type Options struct {
+	PageSize  int                        // $top; 0 = MaxPageSize
+	BatchSize int                        // messages per Emit; 0 = 500
+	Now       func() time.Time           // the local clock, used only for the first poll's start; nil = time.Now
+	Logger    *slog.Logger               // nil = discard
+	Late      func(behind time.Duration) // told of each version that appeared behind the cursor (indexed late)
+	// Continue, when set, tells where the tenant's older sources (endpoint, cloudapps) stand:
+	// the oldest cursor among their checkpoints (zero when they have none). A first poll reaches
+	// back to it, less the lookback, when that is earlier than start_from, so that switching a
+	// tenant to Graph leaves no gap (README, "Moving to Microsoft Graph").
+	Continue func(ctx context.Context) (time.Time, error)
+}
+
+// Source polls one tenant's alerts_v2.
+type Source struct {
+	api       *httpclient.API
+	alertsURL string
+	base      *url.URL // scheme and host a nextLink must keep: the token goes nowhere else
+	id        identity
+	lookback  time.Duration
+	startFrom time.Duration
+	services  string   // the serviceSource clause, "" for all
+	below     []string // severities min_severity excludes (checked here, see the package doc)
+	opts      Options
+}
+
+// New returns the source for tenant t's graph settings s. api carries the HTTP client, the
+// token source and the tenant's limiter (Limits).
+func New(t config.Tenant, s config.Source, api *httpclient.API, o Options) *Source {
+	if o.PageSize <= 0 || o.PageSize > MaxPageSize {
+		o.PageSize = MaxPageSize
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = 500
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	a := *api
+	if a.Forbidden == "" {
+		a.Forbidden = fmt.Sprintf("give app %s the application permission SecurityAlert.Read.All of Microsoft Graph (API permissions → Microsoft Graph → Application permissions) and grant admin consent; `alertexport auth check` shows the roles the token carries", t.ClientID)
+	}
+	// Evolvable enums: without this, values Microsoft added later (serviceSource
+	// microsoftDefenderForCloud, …) read "unknownFutureValue".
+	a.Header = http.Header{"Prefer": {"include-unknown-enum-members"}}
+	src := &Source{
+		api:       &a,
+		alertsURL: strings.TrimSuffix(s.APIURL, "/") + "/v1.0/security/alerts_v2",
+		id:        identity{tenant: t.Name, tenantID: t.TenantID},
+		lookback:  s.Lookback,
+		startFrom: s.StartFrom,
+		opts:      o,
+	}
+	src.base, _ = url.Parse(src.alertsURL) // config checked it is a URL
+	var clauses []string
+	for _, ss := range s.ServiceSources {
+		clauses = append(clauses, "serviceSource eq '"+strings.ReplaceAll(ss, "'", "''")+"'")
+	}
+	if len(clauses) > 0 {
+		src.services = "(" + strings.Join(clauses, " or ") + ")"
+	}
+	for _, sev := range []string{"informational", "low", "medium", "high"} {
+		if sev == s.MinSeverity {
+			break
+		}
+		if s.MinSeverity != "" {
+			src.below = append(src.below, sev)
+		}
+	}
+	return src
+}
+
+// poll is one run of Poll or Backfill.
+type poll struct {
+	src *Source
+	sources.Outbox
+	cp       sources.Checkpoint // the working copy, handed to emit at the end
+	prev     time.Time          // the cursor the poll started from
+	lower    time.Time          // lastUpdateDateTime ≥ lower
+	until    time.Time          // backfill: versions at or after it are left out; zero = none
+	exported map[string]bool    // alert IDs exported by this poll
+	requests int
+}
+
+// Poll implements sources.Source.
+func (s *Source) Poll(ctx context.Context, cp sources.Checkpoint, emit sources.Emit) error {
+	p := &poll{src: s, Outbox: sources.Outbox{Emit: emit}, cp: cp.Clone(), prev: cp.Cursor, exported: map[string]bool{}}
+	switch {
+	case !cp.Cursor.IsZero():
+		p.lower = cp.Cursor.Add(-s.lookback) // ge, never gt: equal timestamps and late alerts
+	case !cp.Origin.IsZero():
+		p.lower = cp.Origin // no alert seen yet: keep reaching back to where the job began
+	default:
+		p.lower = s.opts.Now().UTC().Round(0).Add(-s.startFrom).Truncate(tick)
+		if s.opts.Continue != nil {
+			older, err := s.opts.Continue(ctx)
+			if err != nil {
+				return fmt.Errorf("tenant %q: graph: reading where the older sources stand: %w", s.id.tenant, err)
+			}
+			if from := older.Add(-s.lookback); !older.IsZero() && from.Before(p.lower) {
+				s.opts.Logger.Info("first Graph poll continues from the older sources' checkpoints", "tenant", s.id.tenant, "from", from)
+				p.lower = from.UTC().Truncate(tick)
+			}
+		}
+		// Saved before anything is read: a first poll that fails still fixes where the job
+		// began, instead of letting it slide with the clock.
+		p.cp.Origin = p.lower
+		if err := p.Flush(ctx, &p.cp); err != nil {
+			return err
+		}
+	}
+	if err := p.pass(ctx); err != nil {
+		return err
+	}
+	// Everything visible at or after lower is read: the cursor moves to the newest version.
+	cursor := p.cp.Cursor
+	for _, vs := range p.cp.Seen {
+		for _, n := range vs {
+			if t := time.Unix(0, n).UTC(); t.After(cursor) {
+				cursor = t
+			}
+		}
+	}
+	if cursor.Equal(p.cp.Cursor) && len(p.Pending) == 0 {
+		return nil // an idle poll writes no checkpoint
+	}
+	p.cp.Cursor = cursor
+	p.cp.Seen.Prune(cursor.Add(-s.lookback))
+	return p.Flush(ctx, &p.cp)
+}
+
+// Backfill exports every alert whose lastUpdateDateTime is in [since, until) again, as it is
+// now, with the live export's message IDs; it hands over no checkpoint (the live ones stay).
+// It asks the open-ended question too (see the package doc) and leaves out what is newer.
+func (s *Source) Backfill(ctx context.Context, since, until time.Time, emit sources.Emit) error {
+	p := &poll{src: s, Outbox: sources.Outbox{Emit: func(ctx context.Context, b sources.Batch) error {
+		b.Checkpoint = nil
+		return emit(ctx, b)
+	}}, exported: map[string]bool{}, lower: since.UTC().Truncate(tick), until: until.UTC()}
+	if err := p.pass(ctx); err != nil {
+		return err
+	}
+	return p.Flush(ctx, nil)
+}
+
+// pass reads lastUpdateDateTime ≥ lower, following nextLink to the end.
+func (p *poll) pass(ctx context.Context) error {
+	s := p.src
+	filter := "lastUpdateDateTime ge " + p.lower.Format("2006-01-02T15:04:05.0000000Z")
+	if s.services != "" {
+		filter += " and " + s.services
+	}
+	next := s.alertsURL + "?" + url.Values{"$filter": {filter}, "$top": {strconv.Itoa(s.opts.PageSize)}}.Encode()
+	for next != "" {
+		if p.requests++; p.requests > maxRequests {
+			return fmt.Errorf("tenant %q: graph API: gave up after %d pages in one poll; the API's nextLinks do not end", s.id.tenant, maxRequests)
+		}
+		u := next
+		err := s.api.Get(ctx, u, func(body io.Reader) error {
+			next = ""
+			rest, err := page.Decode(body, "value", func(raw []byte) error { return p.take(ctx, raw) })
+			if err != nil {
+				var pub publishError
+				if errors.As(err, &pub) {
+					return pub.err
+				}
+				return &httpclient.BodyError{Err: err}
+			}
+			if raw, ok := rest["@odata.nextLink"]; ok {
+				if next, err = s.nextLink(raw); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// nextLink checks a page's @odata.nextLink: a URL on the API's own scheme and host (the token
+// is sent to it) that is not the page just read.
+func (s *Source) nextLink(raw json.RawMessage) (string, error) {
+	var link string
+	if err := json.Unmarshal(raw, &link); err != nil {
+		return "", &httpclient.BodyError{Err: fmt.Errorf("@odata.nextLink is not a string: %w", err)}
+	}
+	u, err := url.Parse(link)
+	if err != nil || u.Scheme != s.base.Scheme || u.Host != s.base.Host {
+		return "", fmt.Errorf("tenant %q: graph API: @odata.nextLink %q is not on %s://%s; alertexport sends its token only there", s.id.tenant, link, s.base.Scheme, s.base.Host)
+	}
+	return link, nil
+}
+
+// publishError carries an Emit failure out of the page decoder untouched, so that it is not
+// mistaken for a broken body (which would be retried).
+type publishError struct{ err error }
+
+func (e publishError) Error() string { return e.err.Error() }
+func (e publishError) Unwrap() error { return e.err }
+
+// take handles one alert of a page: decode, skip what was exported, normalize, queue.
+func (p *poll) take(ctx context.Context, raw []byte) error {
+	s := p.src
+	var a alert
+	err := json.Unmarshal(raw, &a)
+	if err == nil && !utf8.Valid(raw) {
+		err = errors.New("the alert is not valid UTF-8")
+	}
+	if err != nil {
+		// Keep the version when it can be read, so the dead letter has its message ID and is
+		// not handed over again at every re-read of the overlap.
+		var v struct {
+			ID                 string     `json:"id"`
+			LastUpdateDateTime *time.Time `json:"lastUpdateDateTime"`
+		}
+		if json.Unmarshal(raw, &v) != nil || v.ID == "" || v.LastUpdateDateTime == nil {
+			return p.dead(ctx, raw, err)
+		}
+		t := v.LastUpdateDateTime.UTC()
+		if p.skip(v.ID, t) {
+			return nil
+		}
+		p.cp.Seen.Add(v.ID, t)
+		p.exported[v.ID] = true
+		p.Pending = append(p.Pending, sources.Message{MsgID: envelope.MsgID(s.id.tenant, Name, v.ID, t), Tenant: s.id.tenant, Source: Name, Raw: raw, Err: err})
+		return p.flushIfFull(ctx)
+	}
+	if a.ID == "" || a.LastUpdateDateTime == nil {
+		return p.dead(ctx, raw, errNoVersion)
+	}
+	t := a.LastUpdateDateTime.UTC()
+	if p.skip(a.ID, t) {
+		return nil
+	}
+	if len(s.below) > 0 && a.Severity != nil && slices.Contains(s.below, strings.ToLower(*a.Severity)) {
+		return nil // min_severity, applied here (see the package doc)
+	}
+	event := p.event(&a)
+	env, err := normalize(&a, raw, s.id, event)
+	p.cp.Seen.Add(a.ID, t)
+	p.exported[a.ID] = true
+	msgID := envelope.MsgID(s.id.tenant, Name, a.ID, t)
+	if err != nil {
+		p.Pending = append(p.Pending, sources.Message{MsgID: msgID, Tenant: s.id.tenant, Source: Name, Raw: raw, Err: err})
+	} else {
+		p.Pending = append(p.Pending, sources.Message{MsgID: msgID, Tenant: s.id.tenant, Source: Name, Alert: env})
+	}
+	if !p.prev.IsZero() && t.Before(p.prev) && s.opts.Late != nil {
+		s.opts.Late(p.prev.Sub(t))
+	}
+	return p.flushIfFull(ctx)
+}
+
+// skip: this version was exported already, lies outside what is asked (an API that answered
+// outside its filter), or is past a backfill's end.
+func (p *poll) skip(id string, t time.Time) bool {
+	return p.cp.Seen.Has(id, t) || t.Before(p.lower) || !p.until.IsZero() && !t.Before(p.until)
+}
+
+var errNoVersion = errors.New("the alert has no id or no lastUpdateDateTime, so it has no version to export")
+
+// flushIfFull hands the pending messages over, without a checkpoint, once there is a batch.
+func (p *poll) flushIfFull(ctx context.Context) error {
+	if len(p.Pending) < p.src.opts.BatchSize {
+		return nil
+	}
+	if err := p.Flush(ctx, nil); err != nil {
+		return publishError{err}
+	}
+	return nil
+}
+
+// dead queues an alert that could not be decoded as a dead letter, under a message ID made of
+// its bytes, so that re-reading it in the overlap publishes no second copy.
+func (p *poll) dead(ctx context.Context, raw []byte, cause error) error {
+	msgID := sources.DeadLetterID(p.src.id.tenant, Name, raw)
+	p.Pending = append(p.Pending, sources.Message{MsgID: msgID, Tenant: p.src.id.tenant, Source: Name, Raw: raw, Err: cause})
+	return p.flushIfFull(ctx)
+}
+
+// event: "created" when the alert was created inside what this poll reads and no earlier
+// version of it was exported; "updated" otherwise (the rule of the other sources).
+func (p *poll) event(a *alert) string {
+	if p.exported[a.ID] || p.cp.Seen.HasAny(a.ID) {
+		return envelope.Updated
+	}
+	if c := a.CreatedDateTime; c != nil && c.Before(p.lower) {
+		return envelope.Updated
+	}
+	return envelope.Created
+}
