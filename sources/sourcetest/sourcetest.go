@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -54,10 +55,12 @@ func (c *Clock) Advance(d time.Duration) {
 
 // Setup configures a World; zero fields take the defaults named.
 type Setup struct {
-	Lookback    string              // default 10m
-	MinSeverity string              // for every source
-	Roles       map[string][]string // resource → roles; nil = the read role of each API
-	Options     simulator.Options   // Now and Seed are set here; rate limits default to none
+	Lookback    string // default 10m
+	MinSeverity string // for every source
+	// ServiceSources is [tenant.graph] service_sources.
+	ServiceSources []string
+	Roles          map[string][]string // resource → roles; nil = the read role of each API
+	Options        simulator.Options   // Now and Seed are set here; rate limits default to none
 }
 
 // World is a simulator with one tenant, and the product's config, provider and HTTP client.
@@ -70,7 +73,7 @@ type World struct {
 	Calls    *CallLog
 }
 
-// New starts the world; both Defender sources are enabled in its config.
+// New starts the world; every source (endpoint, cloudapps, graph) is enabled in its config.
 func New(t testing.TB, s Setup) *World {
 	t.Helper()
 	c := &Clock{t: time.Now().UTC().Truncate(time.Second)}
@@ -81,6 +84,9 @@ func New(t testing.TB, s Setup) *World {
 	}
 	if o.CloudAppsRateLimits == nil {
 		o.CloudAppsRateLimits = []simulator.RateLimit{}
+	}
+	if o.GraphRateLimits == nil {
+		o.GraphRateLimits = []simulator.RateLimit{}
 	}
 	sim, err := simulator.Start(o)
 	if err != nil {
@@ -94,6 +100,7 @@ func New(t testing.TB, s Setup) *World {
 		roles = map[string][]string{
 			"https://api.securitycenter.microsoft.com": {"Alert.Read.All"},
 			"05a65629-4c1b-48c1-a78b-804c4abdd4af":     {"Investigation.read"},
+			"https://graph.microsoft.com":              {"SecurityAlert.Read.All"},
 		}
 	}
 	for res, rs := range roles {
@@ -125,7 +132,11 @@ min_severity = %q
 [tenant.cloudapps]
 api_url = %q
 min_severity = %q
-`, ca, s.Lookback, TenantID, ClientID, sim.URL(), sim.URL(), s.MinSeverity, sim.URL(), s.MinSeverity)
+[tenant.graph]
+api_url = %q
+min_severity = %q
+service_sources = %s
+`, ca, s.Lookback, TenantID, ClientID, sim.URL(), sim.URL(), s.MinSeverity, sim.URL(), s.MinSeverity, sim.URL(), s.MinSeverity, tomlList(s.ServiceSources))
 	env := func(k string) (string, bool) {
 		if k == "CONTOSO_SECRET" {
 			return secret, true
@@ -147,6 +158,14 @@ min_severity = %q
 		t.Fatal(err)
 	}
 	return &World{Sim: sim, Clock: c, Tenant: tenant, Provider: prov, HTTP: hc, Calls: &CallLog{}}
+}
+
+func tomlList(ss []string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = strconv.Quote(s)
+	}
+	return "[" + strings.Join(q, ", ") + "]"
 }
 
 // FastRetry keeps failing tests short; production uses httpclient.DefaultRetry.
