@@ -1,0 +1,188 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/alertexport/alertexport/sources/simulator"
+)
+
+// bench is what all runs of a scenario share: the temp dir, the binary, the simulator with its
+// backlog.
+type bench struct {
+	o       options
+	log     *slog.Logger
+	dir     string
+	bin     string
+	sim     *simulator.Server
+	caFile  string
+	tenants []tenant
+	// alerts generated per tenant, and the messages the stream must end with
+	endpoint, cloudApps, expected int
+	startFrom                     string
+}
+
+// newBench creates the temp dir, builds the binary (unless -binary) and starts the simulator
+// with the scenario's tenants and backlog.
+func newBench(ctx context.Context, o options, log *slog.Logger) (*bench, error) {
+	dir, err := os.MkdirTemp("", "alertexport-bench-")
+	if err != nil {
+		return nil, err
+	}
+	b := &bench{o: o, log: log, dir: dir, bin: o.binary}
+	ok := false
+	defer func() {
+		if !ok {
+			b.close()
+		}
+	}()
+	if b.bin == "" {
+		log.Info("building cmd/alertexport", "dir", dir)
+		if b.bin, err = buildBinary(ctx, dir); err != nil {
+			return nil, err
+		}
+	}
+	if b.sim, err = startSimulator(o); err != nil {
+		return nil, err
+	}
+	b.caFile = filepath.Join(dir, "simulator-ca.pem")
+	if err := b.sim.WriteCAFile(b.caFile); err != nil {
+		return nil, err
+	}
+	b.generateBacklog()
+	ok = true
+	return b, nil
+}
+
+// generateBacklog fills the simulator: one tenant with -alerts alerts over the past week, or for
+// idle -tenants tenants with -alerts alerts per source over the past hour.
+func (b *bench) generateBacklog() {
+	now := time.Now()
+	span, tenants := backlogSpan, 1
+	b.endpoint, b.cloudApps = splitAlerts(b.o.source, b.o.alerts)
+	if b.o.scenario == scenarioIdle {
+		span, tenants = time.Hour, b.o.tenants
+		b.endpoint, b.cloudApps = b.o.alerts, b.o.alerts
+	}
+	b.startFrom = durationConfig(span + time.Hour)
+	b.tenants = newTenants(tenants)
+	start := time.Now()
+	for _, t := range b.tenants {
+		addTenant(b.sim, t)
+		generate(b.sim, t, b.endpoint, b.cloudApps, now.Add(-span), now.Add(-time.Minute))
+	}
+	b.expected = tenants * (b.endpoint + b.cloudApps)
+	b.log.Info("backlog generated", "tenants", tenants, "endpoint_per_tenant", b.endpoint,
+		"cloudapps_per_tenant", b.cloudApps, "took", time.Since(start).Round(time.Millisecond).String())
+}
+
+func (b *bench) close() {
+	if b.sim != nil {
+		_ = b.sim.Close()
+	}
+	if b.o.keep {
+		b.log.Info("kept the temp dir", "dir", b.dir)
+		return
+	}
+	_ = os.RemoveAll(b.dir)
+}
+
+// runOnce runs the scenario once, on a NATS server and a child of its own.
+func (b *bench) runOnce(ctx context.Context, i int) (*report, error) {
+	e, err := b.startRun(i)
+	if err != nil {
+		return nil, err
+	}
+	defer e.close()
+	r := &report{scenario: b.o.scenario, source: b.o.source, alerts: b.expected, runs: 1}
+	switch b.o.scenario {
+	case scenarioIdle:
+		err = b.idle(ctx, e, r)
+	default:
+		err = b.drain(ctx, e, r, i)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// runEnv is one run's NATS server and child, and where the simulator's logs stood when it
+// started.
+type runEnv struct {
+	dir       string
+	nats      *natsServer
+	child     *child
+	apiFrom   int
+	tokenFrom int
+}
+
+// startRun starts a NATS server in a dir of the run's own, writes the child's config and
+// starts the child. Every job polls at once, then every minute.
+func (b *bench) startRun(i int) (*runEnv, error) {
+	dir := filepath.Join(b.dir, fmt.Sprintf("run%d", i+1))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	ns, err := startNATS(filepath.Join(dir, "nats"), int32(b.o.maxPayload))
+	if err != nil {
+		return nil, err
+	}
+	e := &runEnv{dir: dir, nats: ns, apiFrom: len(b.sim.APIRequests()), tokenFrom: len(b.sim.TokenLog())}
+	httpAddr, err := freeAddr()
+	if err != nil {
+		e.close()
+		return nil, err
+	}
+	cfg := childConfig{dataDir: filepath.Join(dir, "data"), httpAddr: httpAddr, caFile: b.caFile, natsURL: ns.url(),
+		simURL: b.sim.URL(), schedule: "@every 1m", startFrom: b.startFrom, tenants: b.tenants,
+		endpoint: b.endpoint > 0, cloudApps: b.cloudApps > 0}
+	path := filepath.Join(dir, "config.toml")
+	if err := cfg.write(path); err != nil {
+		e.close()
+		return nil, err
+	}
+	if e.child, err = startChild(b.bin, path, filepath.Join(dir, "child.log"), httpAddr); err != nil {
+		e.close()
+		return nil, err
+	}
+	b.log.Info("alertexport run started", "pid", e.child.pid(), "config", path)
+	return e, nil
+}
+
+func (e *runEnv) close() {
+	if e.child != nil {
+		e.child.kill()
+	}
+	e.nats.close()
+}
+
+// apiRequests are the simulator's API requests since the run started.
+func (e *runEnv) apiRequests(sim *simulator.Server) []simulator.APIRequest {
+	return sim.APIRequests()[e.apiFrom:]
+}
+
+// tokenRequests are the simulator's token requests since the run started.
+func (e *runEnv) tokenRequests(sim *simulator.Server) []simulator.TokenRequest {
+	return sim.TokenLog()[e.tokenFrom:]
+}
+
+// firstRequestAfter is the time of the first request at or after t (t if there is none).
+func firstRequestAfter(reqs []simulator.APIRequest, t time.Time) time.Time {
+	first := time.Time{}
+	for _, r := range reqs {
+		if !r.Time.Before(t) && (first.IsZero() || r.Time.Before(first)) {
+			first = r.Time
+		}
+	}
+	if first.IsZero() {
+		return t
+	}
+	return first
+}
+
+const mib = 1024 * 1024

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestThroughputEndToEnd runs a tiny throughput scenario the whole way: build the binary,
+// export 300 alerts with the real `alertexport run`, publish them again raw, and print the
+// report as JSON. The figures must be sane, not fast.
+func TestThroughputEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the alertexport binary")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	if code := run(ctx, []string{"-alerts", "300", "-json"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d\nstderr:\n%s", code, stderr.String())
+	}
+	var rep map[string]any
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatalf("the report is not one JSON object: %v\n%s", err, stdout.String())
+	}
+	num := func(key string) float64 {
+		t.Helper()
+		v, ok := rep[key].(float64)
+		if !ok {
+			t.Fatalf("report lacks %q: %s", key, stdout.String())
+		}
+		return v
+	}
+	for _, key := range []string{"raw_alerts_per_s", "product_alerts_per_s", "ratio", "peak_rss_mib", "cpu_seconds", "allocs_per_alert"} {
+		if v := num(key); v <= 0 {
+			t.Errorf("%s = %v, want > 0", key, v)
+		}
+	}
+	for _, key := range []string{"api_requests", "token_requests"} {
+		if v := num(key); v < 1 {
+			t.Errorf("%s = %v, want ≥ 1", key, v)
+		}
+	}
+	if v := num("poll_errors"); v != 0 {
+		t.Errorf("poll_errors = %v, want 0", v)
+	}
+	if rep["stream_exact"] != true || rep["alerts"] != 300.0 || rep["scenario"] != "throughput" || rep["source"] != "endpoint" {
+		t.Errorf("report: %s", stdout.String())
+	}
+}
+
+// TestFlags: scenario defaults, and what is refused.
+func TestFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args   []string
+		source string
+		alerts int
+		err    string
+	}{
+		{args: nil, source: "endpoint", alerts: 100_000},
+		{args: []string{"-scenario", "ratelimited"}, source: "cloudapps", alerts: 2500},
+		{args: []string{"-scenario", "idle"}, source: "both", alerts: 5},
+		{args: []string{"-scenario", "idle", "-source", "endpoint"}, err: "idle always runs both"},
+		{args: []string{"-scenario", "idle", "-idle-for", "90s"}, err: "whole minutes"},
+		{args: []string{"-source", "graph"}, err: "want endpoint, cloudapps or both"},
+		{args: []string{"-scenario", "soak"}, err: "want throughput, ratelimited or idle"},
+		{args: []string{"-runs", "0"}, err: "-runs 0"},
+	} {
+		var stderr bytes.Buffer
+		o, err := parseFlags(tc.args, &stderr)
+		switch {
+		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+			t.Errorf("%q: error %v, want one containing %q", tc.args, err, tc.err)
+		case tc.err == "" && err != nil:
+			t.Errorf("%q: %v", tc.args, err)
+		case tc.err == "" && (o.source != tc.source || o.alerts != tc.alerts):
+			t.Errorf("%q: source %s, %d alerts; want %s, %d", tc.args, o.source, o.alerts, tc.source, tc.alerts)
+		}
+	}
+}
+
+// TestParseProm reads the lines the child's /metrics writes.
+func TestParseProm(t *testing.T) {
+	page, err := parseProm(strings.NewReader(`# HELP go_memstats_mallocs_total Total number of heap objects allocated.
+# TYPE go_memstats_mallocs_total counter
+go_memstats_mallocs_total 1.234567e+06
+alertexport_polls_total{source="endpoint",tenant="t000"} 3
+alertexport_polls_total{source="cloudapps",tenant="t000"} 4
+alertexport_api_requests_total{code="200",source="endpoint",tenant="a\"b,c}"} 2
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		match map[string]string
+		want  float64
+	}{
+		{"go_memstats_mallocs_total", nil, 1234567},
+		{"alertexport_polls_total", nil, 7},
+		{"alertexport_polls_total", map[string]string{"source": "cloudapps"}, 4},
+		{"alertexport_api_requests_total", map[string]string{"tenant": `a"b,c}`}, 2},
+	} {
+		if got := page.sum(tc.name, tc.match); got != tc.want {
+			t.Errorf("sum(%s, %v) = %v, want %v", tc.name, tc.match, got, tc.want)
+		}
+	}
+}
+
+// TestMedian: each figure's median, a check holds only if it held in every run.
+func TestMedian(t *testing.T) {
+	var runs []*report
+	for _, v := range []float64{5, 1, 3, 100} {
+		r := &report{scenario: "throughput", runs: 1}
+		r.add("x", "x", "", v)
+		r.check("c", "c", v != 100, "")
+		runs = append(runs, r)
+	}
+	m := median(runs)
+	if v, _ := m.value("x"); v != 4 || m.runs != 4 || m.checks[0].ok {
+		t.Errorf("median of 1 3 5 100 = %v (runs %d, check %v), want 4 and a failed check", v, m.runs, m.checks[0].ok)
+	}
+	if v, _ := median(runs[:3]).value("x"); v != 3 {
+		t.Errorf("median of 5 1 3 = %v, want 3", v)
+	}
+}

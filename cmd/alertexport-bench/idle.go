@@ -1,0 +1,167 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/alertexport/alertexport/sources/simulator"
+)
+
+// requestsPerIdlePoll is what an idle poll of each source should cost: Cloud Apps asks two
+// questions (alerts raised, alerts closed) at every poll.
+var requestsPerIdlePoll = map[string]int{sourceEndpoint: 1, sourceCloudApps: 2}
+
+// idleWindow is the measured span and what was sampled in it.
+type idleWindow struct {
+	from, to      time.Time
+	before, after promPage
+	rssKiB        []int64
+}
+
+// idle is the idle scenario: once the backlog is in the stream, measure a whole number of poll
+// intervals between two half-minute points, when no poll runs.
+func (b *bench) idle(ctx context.Context, e *runEnv, r *report) error {
+	last, err := e.nats.waitStored(ctx, e.child, alertsStream, uint64(b.expected), b.o.stall)
+	if err != nil {
+		return err
+	}
+	b.log.Info("backlog exported", "alerts", b.expected, "after", last.Sub(e.child.started).Round(time.Millisecond).String())
+	// Every job polled at once when the worker started (just before the first API request),
+	// then polls every minute from then: halfway between two polls nothing runs.
+	first := firstRequestAfter(e.apiRequests(b.sim), e.child.started)
+	from := first.Add(30 * time.Second)
+	for !from.After(time.Now()) {
+		from = from.Add(time.Minute)
+	}
+	b.log.Info("measuring idle", "from", from.Format(time.TimeOnly), "for", b.o.idleFor.String())
+	w, err := b.measureIdle(ctx, e.child, from, from.Add(b.o.idleFor))
+	if err != nil {
+		return err
+	}
+	reqs := e.apiRequests(b.sim)
+	ru, err := e.child.stop()
+	if err != nil {
+		return err
+	}
+	tokens := e.tokenRequests(b.sim)
+
+	minutes := w.to.Sub(w.from).Minutes()
+	cpu := w.after.sum("process_cpu_seconds_total", nil) - w.before.sum("process_cpu_seconds_total", nil)
+	polls := w.after.sum("alertexport_polls_total", nil) - w.before.sum("alertexport_polls_total", nil)
+	r.add("jobs", "jobs (tenants × sources)", "", float64(len(b.tenants)*2))
+	r.add("backlog_seconds", "child start → backlog stored", "s", last.Sub(e.child.started).Seconds())
+	r.add("idle_seconds", "idle window", "s", w.to.Sub(w.from).Seconds())
+	r.add("idle_cpu_seconds_per_min", "idle CPU (process_cpu_seconds_total)", "s/min", cpu/minutes)
+	r.add("idle_cpu_ms_per_poll", "idle CPU per poll (all of it, leases included)", "ms", 1000*cpu/max(1, polls))
+	mean, peak := meanMax(w.rssKiB)
+	r.add("idle_rss_mib_mean", "idle RSS, mean of VmRSS each second", "MiB", mean/1024)
+	r.add("idle_rss_mib_max", "idle RSS, max of VmRSS each second", "MiB", peak/1024)
+	r.add("peak_rss_mib", "peak RSS, whole life (VmHWM)", "MiB", float64(ru.maxRSSKiB)/1024)
+	r.add("cpu_seconds", "CPU user+sys, whole life", "s", (ru.user + ru.sys).Seconds())
+	b.checkIdlePolls(r, w, reqs, minutes)
+	b.checkTokens(r, tokens)
+	return nil
+}
+
+// measureIdle scrapes the child's metrics at from and to, and samples its RSS every second
+// in between.
+func (b *bench) measureIdle(ctx context.Context, c *child, from, to time.Time) (*idleWindow, error) {
+	w := &idleWindow{from: from, to: to}
+	if err := sleepCtx(ctx, time.Until(from)); err != nil {
+		return nil, err
+	}
+	var err error
+	if w.before, err = c.scrape(ctx); err != nil {
+		return nil, err
+	}
+	for now := time.Now(); now.Before(to); now = time.Now() {
+		if err := c.alive(); err != nil {
+			return nil, err
+		}
+		rss, _, err := procStatus(c.pid())
+		if err != nil {
+			return nil, err
+		}
+		w.rssKiB = append(w.rssKiB, rss)
+		if err := sleepCtx(ctx, min(time.Second, to.Sub(now))); err != nil {
+			return nil, err
+		}
+	}
+	if w.after, err = c.scrape(ctx); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// checkIdlePolls compares, job by job, the API requests the simulator saw in the window with
+// the polls the child counted there: every job should poll once a minute, at the cost
+// requestsPerIdlePoll says.
+func (b *bench) checkIdlePolls(r *report, w *idleWindow, reqs []simulator.APIRequest, minutes float64) {
+	name := map[string]string{}
+	for _, t := range b.tenants {
+		name[t.id] = t.name
+	}
+	type job struct{ tenant, source string }
+	inWindow := map[job]int{}
+	for _, q := range reqs {
+		if !q.Time.Before(w.from) && q.Time.Before(w.to) {
+			inWindow[job{name[q.TenantID], q.API}]++
+		}
+	}
+	for _, src := range []string{sourceEndpoint, sourceCloudApps} {
+		var reqTotal, pollTotal float64
+		off := 0
+		detail := ""
+		for _, t := range b.tenants {
+			labels := map[string]string{"tenant": t.name, "source": src}
+			polls := w.after.sum("alertexport_polls_total", labels) - w.before.sum("alertexport_polls_total", labels)
+			n := inWindow[job{t.name, src}]
+			reqTotal += float64(n)
+			pollTotal += polls
+			if polls != minutes || n != int(polls)*requestsPerIdlePoll[src] {
+				off++
+				if detail == "" {
+					detail = fmt.Sprintf("e.g. %s: %.0f polls, %d requests", t.name, polls, n)
+				}
+			}
+		}
+		r.add("idle_"+src+"_requests_per_poll", src+": API requests per idle poll", "", reqTotal/max(1, pollTotal))
+		r.add("idle_"+src+"_polls_per_job", src+": polls per job in the window", "", pollTotal/float64(len(b.tenants)))
+		want := requestsPerIdlePoll[src]
+		r.check("idle_"+src+"_requests_ok", fmt.Sprintf("%s: every job polled once a minute, %d API request(s) a poll", src, want),
+			off == 0, strings.TrimSpace(fmt.Sprintf("%d of %d jobs differ %s", off, len(b.tenants), detail)))
+	}
+}
+
+// checkTokens: one token request per (tenant, resource) for the whole run.
+func (b *bench) checkTokens(r *report, tokens []simulator.TokenRequest) {
+	type pair struct{ tenant, resource string }
+	count := map[pair]int{}
+	for _, t := range tokens {
+		count[pair{t.TenantID, t.Resource}]++
+	}
+	want := len(b.tenants) * 2
+	once := 0
+	for _, n := range count {
+		if n == 1 {
+			once++
+		}
+	}
+	r.add("token_requests", "token requests, whole run (simulator)", "", float64(len(tokens)))
+	r.check("one_token_per_tenant_resource", "one token request per (tenant, resource)", len(tokens) == want && once == want,
+		fmt.Sprintf("%d requests for %d (tenant, resource) pairs, want %d", len(tokens), len(count), want))
+}
+
+func meanMax(vs []int64) (mean, peak float64) {
+	if len(vs) == 0 {
+		return 0, 0
+	}
+	sum := 0.0
+	for _, v := range vs {
+		sum += float64(v)
+		peak = max(peak, float64(v))
+	}
+	return sum / float64(len(vs)), peak
+}

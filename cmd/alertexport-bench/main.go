@@ -1,0 +1,229 @@
+// Command alertexport-bench measures the export on this machine, in one process, against one
+// NATS server it starts itself: the raw JetStream publish ceiling, the real `alertexport run`
+// binary (a child process) draining a simulated backlog, a drain under the APIs' documented
+// rate limits, and the idle cost of many tenants. BENCHMARKS.md records its figures; -h explains
+// the scenarios and every flag.
+package main
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+// Scenarios.
+const (
+	scenarioThroughput  = "throughput"
+	scenarioRateLimited = "ratelimited"
+	scenarioIdle        = "idle"
+)
+
+// Sources (-source).
+const (
+	sourceEndpoint  = "endpoint"
+	sourceCloudApps = "cloudapps"
+	sourceBoth      = "both"
+)
+
+// options are the parsed flags.
+type options struct {
+	scenario   string
+	source     string
+	alerts     int
+	tenants    int
+	idleFor    time.Duration
+	runs       int
+	json       bool
+	binary     string
+	cpuProfile string
+	pending    int
+	timeout    time.Duration
+	stall      time.Duration
+	maxPayload int
+	seed       int64
+	keep       bool
+}
+
+const usageHead = `alertexport-bench measures alertexport on this machine, in one process: it starts the Defender
+simulator and a NATS server (embedded nats-server, JetStream on file storage in a temp dir,
+127.0.0.1 on a random port), builds the real alertexport binary (or takes -binary) and runs
+` + "`alertexport run`" + ` as a child process against both.
+
+Usage:
+  go run ./cmd/alertexport-bench [flags]
+
+Scenarios (-scenario):
+  throughput   (default) A backlog of -alerts alerts with evidence (-source endpoint by default) in the
+               simulator, no rate limits. (b) the product: the child exports the backlog; timed from
+               its first API request until the stream ALERTS holds every alert (JetStream's time of
+               the last stored message), then SIGTERM; peak RSS from /proc VmHWM, CPU time from wait4's rusage,
+               allocations from the child's go_memstats_mallocs_total, API and token requests from
+               the simulator's logs. (a) the raw ceiling: the messages the child published are read
+               back and published again, same count, subjects of the same length, same headers and
+               bodies, to a second stream RAW with nats.go jetstream PublishMsgAsync and Nats-Msg-Id,
+               -pending acks outstanding at most, waiting for every ack; nothing else is timed.
+               The Cloud Apps API returns 100 alerts a call and the product keeps its documented
+               30 calls a minute, so -source cloudapps drains about 2,700 alerts a minute whatever
+               the machine: give it a smaller -alerts.
+  ratelimited  The simulator enforces the documented rate limits (Endpoint 100 calls a minute and
+               1,500 an hour, Cloud Apps 30 a minute), in real time: the product has no setting to
+               scale its own limiter, so neither side is scaled. Default -source cloudapps with
+               2,500 alerts (about a minute at 30 calls a minute). Reports the achieved call rate
+               against the limit, the 429 answers the simulator sent and the child's failed polls.
+  idle         -tenants tenants, each with Defender for Endpoint and Cloud Apps (one app registration
+               granted in every tenant), schedule "@every 1m", -alerts alerts per job (default 5).
+               Once that backlog is in the stream, for -idle-for: the child's CPU seconds a minute
+               (process_cpu_seconds_total) and RSS (/proc/<pid>/status VmRSS each second), and
+               checks one API request per idle Endpoint poll, two per idle Cloud Apps poll (raised
+               and closed alerts are two questions) and one token request per (tenant, resource)
+               for the whole run.
+
+With -runs N the scenario runs N times (each on a fresh NATS server and child) and the median of
+each figure is printed. Progress goes to stderr, the report to stdout (-json: one JSON object).
+Linux only (rusage, /proc).
+
+Flags:
+`
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("alertexport-bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usageHead)
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&o.scenario, "scenario", scenarioThroughput, "throughput | ratelimited | idle (see above)")
+	fs.StringVar(&o.source, "source", "", "endpoint | cloudapps | both (both: half the alerts each); default endpoint, cloudapps for ratelimited; idle always runs both")
+	fs.IntVar(&o.alerts, "alerts", 0, "backlog: alerts in all (throughput default 100000, ratelimited 2500), or per job for idle (default 5)")
+	fs.IntVar(&o.tenants, "tenants", 100, "idle: number of tenants (each runs an Endpoint and a Cloud Apps job)")
+	fs.DurationVar(&o.idleFor, "idle-for", 3*time.Minute, "idle: how long to measure once the backlog is exported (whole minutes)")
+	fs.IntVar(&o.runs, "runs", 1, "repeat the scenario this many times and print the median of each figure")
+	fs.BoolVar(&o.json, "json", false, "print the report as one JSON object")
+	fs.StringVar(&o.binary, "binary", "", "the alertexport binary to run (default: go build ./cmd/alertexport into the temp dir)")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the raw publisher (a) of the first run to this file")
+	fs.IntVar(&o.pending, "pending", 1024, "raw publisher: most acks outstanding at once (the product's sink uses 1024)")
+	fs.DurationVar(&o.timeout, "timeout", time.Hour, "give up a run after this long")
+	fs.DurationVar(&o.stall, "stall", 2*time.Minute, "give up a run when the stream has not grown for this long (the export is stuck)")
+	fs.IntVar(&o.maxPayload, "max-payload", 0, "the NATS server's max_payload in bytes (0: nats-server's default, 1 MiB); the product's checkpoint\nof a large backlog outgrows 1 MiB today: 100,000 Endpoint alerts need -max-payload 8388608")
+	fs.Int64Var(&o.seed, "seed", 1, "simulator seed (the alerts generated)")
+	fs.BoolVar(&o.keep, "keep", false, "keep the temp dir (configs, the child's logs, NATS stores) and print its path")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	return o, o.withDefaults()
+}
+
+// withDefaults fills in the scenario's defaults and checks the values.
+func (o *options) withDefaults() error {
+	switch o.scenario {
+	case scenarioThroughput:
+		o.source = cmp.Or(o.source, sourceEndpoint)
+		o.alerts = cmp.Or(o.alerts, 100_000)
+	case scenarioRateLimited:
+		o.source = cmp.Or(o.source, sourceCloudApps)
+		o.alerts = cmp.Or(o.alerts, 2500)
+	case scenarioIdle:
+		if o.source != "" && o.source != sourceBoth {
+			return fmt.Errorf("-source %s: idle always runs both sources", o.source)
+		}
+		o.source = sourceBoth
+		o.alerts = cmp.Or(o.alerts, 5)
+		if o.tenants < 1 {
+			return fmt.Errorf("-tenants %d: want at least 1", o.tenants)
+		}
+		if o.idleFor < time.Minute || o.idleFor%time.Minute != 0 {
+			return fmt.Errorf("-idle-for %v: want whole minutes, at least 1m (the jobs poll every minute)", o.idleFor)
+		}
+	default:
+		return fmt.Errorf("-scenario %q: want throughput, ratelimited or idle", o.scenario)
+	}
+	switch o.source {
+	case sourceEndpoint, sourceCloudApps, sourceBoth:
+	default:
+		return fmt.Errorf("-source %q: want endpoint, cloudapps or both", o.source)
+	}
+	switch {
+	case o.alerts < 1:
+		return fmt.Errorf("-alerts %d: want at least 1", o.alerts)
+	case o.source == sourceBoth && o.scenario != scenarioIdle && o.alerts < 2:
+		return errors.New("-alerts: want at least 2 with -source both")
+	case o.runs < 1:
+		return fmt.Errorf("-runs %d: want at least 1", o.runs)
+	case o.pending < 1:
+		return fmt.Errorf("-pending %d: want at least 1", o.pending)
+	case o.maxPayload < 0 || o.maxPayload > 64*mib:
+		return fmt.Errorf("-max-payload %d: want 0 (the default) up to 64 MiB", o.maxPayload)
+	case o.stall <= 0:
+		return fmt.Errorf("-stall %v: want a positive duration", o.stall)
+	}
+	return nil
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run is the command; it returns the exit code (0 ok, 1 a run failed, 2 bad flags).
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	o, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "alertexport-bench: %v\n", err)
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	rep, err := benchmark(ctx, o, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "alertexport-bench: %v\n", err)
+		return 1
+	}
+	if o.json {
+		err = rep.writeJSON(stdout)
+	} else {
+		err = rep.writeTable(stdout)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "alertexport-bench: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// benchmark sets up the simulator and the binary, runs the scenario o.runs times and returns
+// the median report.
+func benchmark(ctx context.Context, o options, log *slog.Logger) (*report, error) {
+	ctx, cancel := context.WithTimeout(ctx, o.timeout*time.Duration(o.runs))
+	defer cancel()
+	b, err := newBench(ctx, o, log)
+	if err != nil {
+		return nil, err
+	}
+	defer b.close()
+	var reports []*report
+	for i := range o.runs {
+		log.Info("run", "n", i+1, "of", o.runs, "scenario", o.scenario, "source", o.source, "alerts", b.expected)
+		r, err := b.runOnce(ctx, i)
+		if err != nil {
+			return nil, fmt.Errorf("run %d: %w", i+1, err)
+		}
+		reports = append(reports, r)
+	}
+	return median(reports), nil
+}
