@@ -195,7 +195,7 @@ func (s *Source) Backfill(ctx context.Context, since, until time.Time, emit sour
 	p := &poll{src: s, Outbox: sources.Outbox{Emit: func(ctx context.Context, b sources.Batch) error {
 		b.Checkpoint = nil
 		return emit(ctx, b)
-	}}, exported: map[string]bool{}, lower: since.UTC().Truncate(tick), until: until.UTC()}
+	}}, cp: sources.Checkpoint{}.Clone(), exported: map[string]bool{}, lower: since.UTC().Truncate(tick), until: until.UTC()}
 	if err := p.pass(ctx); err != nil {
 		return err
 	}
