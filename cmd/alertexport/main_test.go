@@ -176,6 +176,7 @@ authority_host = %q
 [tenant.endpoint]
 [tenant.cloudapps]
 api_url = "https://contoso.us2.portal.cloudappsecurity.com"
+[tenant.graph]
 [[tenant]]
 name = "fabrikam"
 tenant_id = "1a2b3c4d-5e6f-4a0b-8c1d-2e3f4a5b6c7d"
@@ -193,8 +194,10 @@ func TestAuthCheck(t *testing.T) {
 	const (
 		mde = "https://api.securitycenter.microsoft.com"
 		mda = "05a65629-4c1b-48c1-a78b-804c4abdd4af"
+		mg  = "https://graph.microsoft.com"
 	)
 	claims := `  aud=%s tid=` + tenantID + ` appid=` + clientID + ` roles=%s exp=\S+ \(in 1h0m0s\)`
+	missingGraph := `\n      the app has none of the roles graph needs \(SecurityAlert.Read.All or SecurityAlert.ReadWrite.All\); fix: in the Entra admin center open App registrations → ` + clientID + ` → API permissions → Add a permission → Microsoft APIs → "Microsoft Graph" → Application permissions → SecurityAlert.Read.All, then Grant admin consent for the tenant\n`
 	missingRole := `\n      the app has none of the roles cloudapps needs \(Investigation.read or Investigation.manage or Discovery.read or Discovery.manage\); fix: in the Entra admin center open App registrations → ` + clientID + ` → API permissions → Add a permission → APIs my organization uses → "Microsoft Cloud App Security" → Application permissions → Investigation.read, then Grant admin consent for the tenant\n`
 	tests := []struct {
 		name   string
@@ -208,10 +211,12 @@ func TestAuthCheck(t *testing.T) {
 			grant: func(s *simulator.Server) {
 				s.Grant(tenantID, clientID, mde, "Alert.Read.All")
 				s.Grant(tenantID, clientID, mda)
+				s.Grant(tenantID, clientID, mg)
 			},
 			secret: "right", code: 1,
 			want: `^OK    contoso/endpoint` + fmt.Sprintf(claims, mde, "Alert.Read.All") + "\n" +
 				`FAIL  contoso/cloudapps` + fmt.Sprintf(claims, mda, `\(none\)`) + missingRole +
+				`FAIL  contoso/graph` + fmt.Sprintf(claims, mg, `\(none\)`) + missingGraph +
 				`SKIP  fabrikam: no enabled source\n$`,
 		},
 		{
@@ -219,10 +224,12 @@ func TestAuthCheck(t *testing.T) {
 			grant: func(s *simulator.Server) {
 				s.Grant(tenantID, clientID, mde, "Alert.ReadWrite.All")
 				s.Grant(tenantID, clientID, mda, "Investigation.read")
+				s.Grant(tenantID, clientID, mg, "SecurityAlert.Read.All")
 			},
 			secret: "right", code: 0,
 			want: `^OK    contoso/endpoint` + fmt.Sprintf(claims, mde, "Alert.ReadWrite.All") + "\n" +
 				`OK    contoso/cloudapps` + fmt.Sprintf(claims, mda, "Investigation.read") + "\n" +
+				`OK    contoso/graph` + fmt.Sprintf(claims, mg, "SecurityAlert.Read.All") + "\n" +
 				`SKIP  fabrikam: no enabled source\n$`,
 		},
 		{
