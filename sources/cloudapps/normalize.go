@@ -23,7 +23,9 @@ func normalize(a *alert, raw []byte, id identity, event string) (*envelope.Alert
 	e := &envelope.Alert{
 		Schema:          envelope.Schema,
 		ID:              a.ID,
+		ProviderAlertID: new(a.ID), // Graph's providerAlertId of this alert (its Graph id differs)
 		Source:          Name,
+		ServiceSource:   new(envelope.ServiceDefenderForCloudApps),
 		Tenant:          id.tenant,
 		TenantID:        id.tenantID,
 		Event:           event,

@@ -28,7 +28,9 @@ func normalize(a *alert, raw []byte, id identity, event string) (*envelope.Alert
 	e := &envelope.Alert{
 		Schema:          envelope.Schema,
 		ID:              a.ID,
+		ProviderAlertID: new(a.ID), // Graph's providerAlertId (and id) of this alert
 		Source:          "endpoint",
+		ServiceSource:   new(envelope.ServiceDefenderForEndpoint),
 		Tenant:          id.tenant,
 		TenantID:        id.tenantID,
 		Event:           event,

@@ -34,12 +34,23 @@ const (
 	StatusUnknown    = "unknown"
 )
 
+// Products that raise alerts (service_source): Microsoft Graph's serviceSource values in
+// snake_case. The older sources name their own product, so that a subscriber can join an alert
+// seen from endpoint or cloudapps with the same alert seen from graph on (service_source,
+// provider_alert_id).
+const (
+	ServiceDefenderForEndpoint  = "microsoft_defender_for_endpoint"
+	ServiceDefenderForCloudApps = "microsoft_defender_for_cloud_apps"
+)
+
 // Alert is one alert version as subscribers receive it. Keys the source does not have are null,
 // never invented; Raw is the alert exactly as the API sent it.
 type Alert struct {
 	Schema          string          `json:"schema"`
 	ID              string          `json:"id"`
+	ProviderAlertID *string         `json:"provider_alert_id"` // the id in the product that raised it (join key across sources)
 	Source          string          `json:"source"`
+	ServiceSource   *string         `json:"service_source"` // that product, ServiceDefenderForEndpoint, …
 	Tenant          string          `json:"tenant"`
 	TenantID        string          `json:"tenant_id"`
 	Event           string          `json:"event"`
