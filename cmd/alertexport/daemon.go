@@ -24,6 +24,7 @@ import (
 	"github.com/alertexport/alertexport/sources/auth"
 	"github.com/alertexport/alertexport/sources/cloudapps"
 	"github.com/alertexport/alertexport/sources/endpoint"
+	"github.com/alertexport/alertexport/sources/graph"
 	"github.com/alertexport/alertexport/sources/httpclient"
 	"github.com/alertexport/alertexport/worker"
 )
@@ -39,7 +40,8 @@ type daemon struct {
 	nc        *nats.Conn
 	connected atomic.Bool
 	httpSrv   *http.Server
-	httpAddr  string // where the HTTP endpoints listen, once they do
+	httpAddr  string                       // where the HTTP endpoints listen, once they do
+	store     atomic.Pointer[worker.Store] // the checkpoints, once NATS is there
 }
 
 // newDaemon builds everything that does not need NATS: tokens, sources, jobs. ctx bounds the
@@ -70,15 +72,43 @@ func newDaemon(ctx context.Context, cfg *config.Config, env config.LookupEnv, lo
 					Limiter: httpclient.NewLimiter(cloudapps.Limits...), Logger: log, Observe: d.metrics.APICall}
 				src := cloudapps.New(t, s, api, cloudapps.Options{Logger: log, Late: d.metrics.Late(t.Name, cloudapps.Name)})
 				d.jobs = append(d.jobs, worker.Job{Tenant: t.Name, Source: cloudapps.Name, Schedule: s.Cron, Poller: src})
+			case config.Graph:
+				api := &httpclient.API{Name: graph.Name, Tenant: t.Name, HTTP: hc, Tokens: prov, Scope: s.Scope,
+					Limiter: httpclient.NewLimiter(graph.Limits...), Logger: log, Observe: d.metrics.APICall}
+				src := graph.New(t, s, api, graph.Options{Logger: log, Late: d.metrics.Late(t.Name, graph.Name), Continue: d.olderCursor(t.Name)})
+				d.jobs = append(d.jobs, worker.Job{Tenant: t.Name, Source: graph.Name, Schedule: s.Cron, Poller: src})
 			default:
-				log.Warn("this build cannot export this source yet; it is skipped", "tenant", t.Name, "source", s.Kind)
+				log.Warn("this build cannot export this source; it is skipped", "tenant", t.Name, "source", s.Kind)
 			}
 		}
 	}
 	if len(d.jobs) == 0 {
-		return nil, errors.New("no source to export: enable [tenant.endpoint] or [tenant.cloudapps] for at least one tenant")
+		return nil, errors.New("no source to export: enable [tenant.endpoint], [tenant.cloudapps] or [tenant.graph] for at least one tenant")
 	}
 	return d, nil
+}
+
+// olderCursor tells a tenant's Graph job where its endpoint and cloudapps jobs stand (the
+// oldest of their cursors), so that a tenant switched to Graph starts where they stopped.
+// Without a checkpoint store (backfill) there is nothing to continue from.
+func (d *daemon) olderCursor(tenant string) func(context.Context) (time.Time, error) {
+	return func(ctx context.Context) (time.Time, error) {
+		st := d.store.Load()
+		if st == nil {
+			return time.Time{}, nil
+		}
+		var oldest time.Time
+		for _, src := range []string{endpoint.Name, cloudapps.Name} {
+			cp, _, err := (*st).Load(ctx, tenant+"."+src)
+			if err != nil {
+				return time.Time{}, err
+			}
+			if c := cp.Cursor; !c.IsZero() && (oldest.IsZero() || c.Before(oldest)) {
+				oldest = c
+			}
+		}
+		return oldest, nil
+	}
 }
 
 // connect starts the embedded server (nats.url = "") or dials the configured one. Dialing
@@ -204,6 +234,7 @@ func (d *daemon) run(ctx context.Context, env config.LookupEnv, started func(*da
 		}
 		return err
 	}
+	d.store.Store(&store)
 	var leases *worker.Leases
 	if d.cfg.NATS.Mode != "core" {
 		// Several `run` processes on one JetStream share the jobs through leases.

@@ -17,7 +17,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/alertexport/alertexport/config"
+	"github.com/alertexport/alertexport/sources/cloudapps"
+	"github.com/alertexport/alertexport/sources/endpoint"
 	"github.com/alertexport/alertexport/sources/envelope"
+	"github.com/alertexport/alertexport/sources/graph"
 	"github.com/alertexport/alertexport/sources/simulator"
 )
 
@@ -35,8 +38,19 @@ func (c cli) demo(ctx context.Context, args []string) int {
 	backlog := fs.Int("alerts", 100, "alerts already waiting in the simulated tenant (the backlog)")
 	runFor := fs.Duration("for", 0, "stop after this long (default: until Ctrl-C)")
 	listen := fs.String("listen", "", "let outside subscribers reach the embedded NATS server here, e.g. 127.0.0.1:4222")
+	srcList := fs.String("sources", "endpoint,cloudapps", "the sources to export, comma-separated: endpoint, cloudapps, graph (Graph shows the other two products' alerts and its own)")
 	if code, ok := parse(fs, args); !ok {
 		return code
+	}
+	enabled := map[string]bool{}
+	for _, s := range strings.Split(*srcList, ",") {
+		switch s = strings.TrimSpace(s); s {
+		case endpoint.Name, cloudapps.Name, graph.Name:
+			enabled[s] = true
+		default:
+			fmt.Fprintf(c.stderr, "demo: --sources: %q is not a source; want endpoint, cloudapps or graph\n", s)
+			return exitBadConfig
+		}
 	}
 	if *backlog < 0 {
 		fmt.Fprintln(c.stderr, "demo: --alerts must be 0 or more")
@@ -64,18 +78,23 @@ func (c cli) demo(ctx context.Context, args []string) int {
 	sim.RegisterApp(simulator.App{ClientID: demoClientID, Secrets: []simulator.Secret{{Value: demoSecret}}})
 	sim.Grant(demoTenantID, demoClientID, "https://api.securitycenter.microsoft.com", "Alert.Read.All")
 	sim.Grant(demoTenantID, demoClientID, "05a65629-4c1b-48c1-a78b-804c4abdd4af", "Investigation.read")
+	sim.Grant(demoTenantID, demoClientID, "https://graph.microsoft.com", "SecurityAlert.Read.All")
 	ep := sim.Endpoint(demoTenantID)
 	ca := sim.CloudApps(demoTenantID)
+	gr := sim.Graph(demoTenantID)
 	now := c.now()
 	ep.Generate(*backlog-*backlog/3, simulator.Generate{From: now.Add(-6 * time.Hour), To: now})
 	ca.Generate(*backlog/3, simulator.CloudAppsGenerate{From: now.Add(-6 * time.Hour), To: now})
+	if enabled[graph.Name] { // and Graph's own: Defender for Identity, Office 365, …
+		gr.Generate(*backlog/3, simulator.GraphGenerate{From: now.Add(-6 * time.Hour), To: now})
+	}
 
-	cfg, err := demoConfig(dir, sim, *listen)
+	cfg, err := demoConfig(dir, sim, *listen, enabled)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "demo: %v\n", err)
 		return exitFailure
 	}
-	fmt.Fprintf(c.stdout, "alertexport demo: a simulated tenant with %d Defender for Endpoint and Defender for Cloud Apps alerts at %s; embedded NATS", *backlog, sim.URL())
+	fmt.Fprintf(c.stdout, "alertexport demo: a simulated tenant with %d alerts at %s, exported from %s; embedded NATS", *backlog, sim.URL(), strings.Join(slices.Sorted(maps.Keys(enabled)), ", "))
 	if *listen != "" {
 		fmt.Fprintf(c.stdout, " on nats://%s (try: go tool nats-sub -s nats://%s 'alerts.>')", *listen, *listen)
 	}
@@ -98,6 +117,10 @@ func (c cli) demo(ctx context.Context, args []string) int {
 				ep.UpdateRandom(1, 0)
 				ca.Generate(1, simulator.CloudAppsGenerate{VisibleAfter: 2 * time.Second})
 				ca.CloseRandom(1, 0)
+				if enabled[graph.Name] {
+					gr.Generate(1, simulator.GraphGenerate{VisibleAfter: time.Second})
+					gr.UpdateRandom(1, 0)
+				}
 			}
 		}
 	})
@@ -131,7 +154,7 @@ func demoEnv(k string) (string, bool) {
 
 // demoConfig is the config a user would write for the simulated tenant, parsed by the real
 // loader.
-func demoConfig(dir string, sim *simulator.Server, listen string) (*config.Config, error) {
+func demoConfig(dir string, sim *simulator.Server, listen string, enabled map[string]bool) (*config.Config, error) {
 	ca := filepath.Join(dir, "simulator-ca.pem")
 	if err := sim.WriteCAFile(ca); err != nil {
 		return nil, err
@@ -159,13 +182,12 @@ tenant_id = %q
 client_id = %q
 client_secret_env = "DEMO_CLIENT_SECRET"
 authority_host = %q
-
-[tenant.endpoint]
-api_url = %q
-
-[tenant.cloudapps]
-api_url = %q
-`, filepath.Join(dir, "data"), ca, listen, demoTenantID, demoClientID, sim.URL(), sim.URL(), sim.URL())
+`, filepath.Join(dir, "data"), ca, listen, demoTenantID, demoClientID, sim.URL())
+	for _, src := range []string{endpoint.Name, cloudapps.Name, graph.Name} {
+		if enabled[src] {
+			doc += fmt.Sprintf("\n[tenant.%s]\napi_url = %q\n", src, sim.URL())
+		}
+	}
 	path := filepath.Join(dir, "demo.toml")
 	cfg, _, err := config.Parse(path, []byte(doc), demoEnv)
 	if err != nil {

@@ -475,6 +475,21 @@ func TestDemo(t *testing.T) {
 	}
 }
 
+// TestDemoGraph: `demo --sources graph` exports through Microsoft Graph alone.
+func TestDemoGraph(t *testing.T) {
+	t.Parallel()
+	r := runCLI(t, nil, "demo", "--sources", "graph", "--alerts", "30", "--for", "5s")
+	if r.code != 0 {
+		t.Fatalf("demo exited %d:\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if n := strings.Count(r.stdout, "contoso/graph"); n < 30 || strings.Contains(r.stdout, "contoso/endpoint") || !strings.Contains(r.stdout, "summary: ") {
+		t.Errorf("demo printed %d Graph alert lines, want ≥ 30 and no other source:\n%s", n, r.stdout)
+	}
+	if r := runCLI(t, nil, "demo", "--sources", "mde"); r.code != exitBadConfig || !strings.Contains(r.stderr, `"mde" is not a source`) {
+		t.Errorf("--sources mde: exit %d, stderr %s", r.code, r.stderr)
+	}
+}
+
 // TestTail: `tail` prints one line per alert from the daemon's embedded server (reached through
 // embedded_listen), and `--json` the envelopes.
 func TestTail(t *testing.T) {
