@@ -3,9 +3,7 @@ package endpoint
 import (
 	"errors"
 	"net/url"
-	"slices"
 	"strings"
-	"time"
 
 	"github.com/alertexport/alertexport/sources/envelope"
 )
@@ -36,20 +34,20 @@ func normalize(a *alert, raw []byte, id identity, event string) (*envelope.Alert
 		Event:           event,
 		Title:           a.Title,
 		Description:     a.Description,
-		Severity:        severity(deref(a.Severity)),
-		Status:          status(deref(a.Status)),
+		Severity:        envelope.NormalizeSeverity(deref(a.Severity)), // UnSpecified is unknown
+		Status:          envelope.NormalizeStatus(deref(a.Status)),     // Unknown, New, InProgress, Resolved
 		Category:        a.Category,
-		CreatedAt:       utc(a.AlertCreationTime),
+		CreatedAt:       envelope.UTC(a.AlertCreationTime),
 		UpdatedAt:       a.LastUpdateTime.UTC(),
-		FirstActivityAt: utc(a.FirstEventTime),
-		LastActivityAt:  utc(a.LastEventTime),
-		ResolvedAt:      utc(a.ResolvedTime),
-		Classification:  snake(a.Classification),
-		Determination:   snake(a.Determination),
+		FirstActivityAt: envelope.UTC(a.FirstEventTime),
+		LastActivityAt:  envelope.UTC(a.LastEventTime),
+		ResolvedAt:      envelope.UTC(a.ResolvedTime),
+		Classification:  envelope.SnakeCaseOrNull(a.Classification),
+		Determination:   envelope.SnakeCaseOrNull(a.Determination),
 		DetectionSource: a.DetectionSource,
 		IncidentID:      a.IncidentID.s,
 		AssignedTo:      a.AssignedTo,
-		MitreTechniques: techniques(a.MitreTechniques),
+		MitreTechniques: envelope.Techniques(a.MitreTechniques),
 		MitreTactics:    []string{}, // Defender for Endpoint names its tactic as the category
 		Entities:        entities(a),
 		Raw:             raw,
@@ -64,88 +62,28 @@ func normalize(a *alert, raw []byte, id identity, event string) (*envelope.Alert
 	return e, nil
 }
 
-// severity maps the documented values (UnSpecified, Informational, Low, Medium, High); anything
-// else, UnSpecified included, is unknown — never a failure.
-func severity(s string) string {
-	switch strings.ToLower(s) {
-	case "informational":
-		return envelope.SeverityInformational
-	case "low":
-		return envelope.SeverityLow
-	case "medium":
-		return envelope.SeverityMedium
-	case "high":
-		return envelope.SeverityHigh
-	}
-	return envelope.SeverityUnknown
-}
-
-// status maps the documented values (Unknown, New, InProgress, Resolved).
-func status(s string) string {
-	switch strings.ToLower(s) {
-	case "new":
-		return envelope.StatusNew
-	case "inprogress", "in_progress":
-		return envelope.StatusInProgress
-	case "resolved":
-		return envelope.StatusResolved
-	}
-	return envelope.StatusUnknown
-}
-
-func snake(p *string) *string {
-	if p == nil || *p == "" {
-		return nil
-	}
-	s := envelope.SnakeCase(*p)
-	return &s
-}
-
-func utc(t *time.Time) *time.Time {
-	if t == nil {
-		return nil
-	}
-	u := t.UTC()
-	return &u
-}
-
-// techniques keeps the MITRE ATT&CK IDs in order, once each; never null, so consumers can
-// iterate without a check.
-func techniques(in []string) []string {
-	out := make([]string, 0, len(in))
-	for _, t := range in {
-		if t = strings.TrimSpace(t); t != "" && !slices.Contains(out, t) {
-			out = append(out, t)
-		}
-	}
-	return out
-}
-
 // entities lists what the alert involves: the device, the related and logged-on users, then
 // the evidence, each thing once (a user named in relatedUser and in the evidence is one
 // entity with what both say).
 func entities(a *alert) []envelope.Entity {
-	var es entitySet
+	var es envelope.EntitySet
 	if a.MachineID != nil || a.ComputerDNSName != nil {
-		es.add(envelope.Entity{Type: "device", Name: deref(a.ComputerDNSName), ID: deref(a.MachineID)})
+		es.Add(envelope.Entity{Type: "device", Name: deref(a.ComputerDNSName), ID: deref(a.MachineID)})
 	}
 	if u := a.RelatedUser; u != nil && u.Name != "" {
-		es.add(envelope.Entity{Type: "user", Name: u.Name, Domain: u.Domain})
+		es.Add(envelope.Entity{Type: "user", Name: u.Name, Domain: u.Domain})
 	}
 	for _, u := range a.LoggedOnUsers {
 		if u.Name != "" {
-			es.add(envelope.Entity{Type: "user", Name: u.Name, Domain: u.Domain})
+			es.Add(envelope.Entity{Type: "user", Name: u.Name, Domain: u.Domain})
 		}
 	}
 	for i := range a.Evidence {
 		if e, ok := fromEvidence(&a.Evidence[i]); ok {
-			es.add(e)
+			es.Add(e)
 		}
 	}
-	if es.list == nil {
-		return []envelope.Entity{}
-	}
-	return es.list
+	return es.List()
 }
 
 // fromEvidence maps an evidence item by its entityType. A type this code does not know still
@@ -189,67 +127,4 @@ func firstOf(ps ...*string) string {
 		}
 	}
 	return ""
-}
-
-// entitySet de-duplicates entities: two entities of one type that share an identifier are
-// merged, the first one's values winning and the second filling its gaps.
-type entitySet struct{ list []envelope.Entity }
-
-func (s *entitySet) add(e envelope.Entity) {
-	for i := range s.list {
-		if same(&s.list[i], &e) {
-			merge(&s.list[i], &e)
-			return
-		}
-	}
-	s.list = append(s.list, e)
-}
-
-func same(a, b *envelope.Entity) bool {
-	if a.Type != b.Type {
-		return false
-	}
-	eq := func(x, y string) bool { return x != "" && strings.EqualFold(x, y) }
-	switch a.Type {
-	case "device":
-		return eq(a.ID, b.ID) || (a.ID == "" || b.ID == "") && eq(a.Name, b.Name)
-	case "user", "mailbox":
-		return eq(a.SID, b.SID) || eq(a.AADID, b.AADID) || eq(a.UPN, b.UPN) ||
-			eq(a.Name, b.Name) && strings.EqualFold(a.Domain, b.Domain)
-	case "file":
-		return eq(a.SHA256, b.SHA256) || eq(a.SHA1, b.SHA1) ||
-			a.SHA1 == "" && b.SHA1 == "" && a.SHA256 == "" && b.SHA256 == "" && eq(a.Path+`\`+a.Name, b.Path+`\`+b.Name)
-	case "process":
-		return a.PID != nil && b.PID != nil && *a.PID == *b.PID && a.CommandLine == b.CommandLine && a.Path == b.Path
-	case "ip":
-		return eq(a.Address, b.Address)
-	case "url":
-		return a.URL != "" && a.URL == b.URL
-	}
-	return *a == *b
-}
-
-func merge(dst, src *envelope.Entity) {
-	fill := func(d *string, s string) {
-		if *d == "" {
-			*d = s
-		}
-	}
-	fill(&dst.Name, src.Name)
-	fill(&dst.ID, src.ID)
-	fill(&dst.Domain, src.Domain)
-	fill(&dst.UPN, src.UPN)
-	fill(&dst.SID, src.SID)
-	fill(&dst.AADID, src.AADID)
-	fill(&dst.Path, src.Path)
-	fill(&dst.SHA1, src.SHA1)
-	fill(&dst.SHA256, src.SHA256)
-	fill(&dst.CommandLine, src.CommandLine)
-	fill(&dst.ParentName, src.ParentName)
-	if dst.PID == nil {
-		dst.PID = src.PID
-	}
-	if dst.ParentPID == nil {
-		dst.ParentPID = src.ParentPID
-	}
 }

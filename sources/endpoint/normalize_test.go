@@ -43,7 +43,7 @@ func TestMappings(t *testing.T) {
 		{"Informational", "informational"}, {"Low", "low"}, {"Medium", "medium"}, {"High", "high"},
 		{"UnSpecified", "unknown"}, {"Critical", "unknown"}, {"", "unknown"}, {"HIGH", "high"},
 	} {
-		if got := severity(c.in); got != c.want {
+		if got := envelope.NormalizeSeverity(c.in); got != c.want {
 			t.Errorf("severity(%q) = %q, want %q", c.in, got, c.want)
 		}
 	}
@@ -51,7 +51,7 @@ func TestMappings(t *testing.T) {
 		{"New", "new"}, {"InProgress", "in_progress"}, {"Resolved", "resolved"}, {"Unknown", "unknown"},
 		{"Dismissed", "unknown"}, {"", "unknown"},
 	} {
-		if got := status(c.in); got != c.want {
+		if got := envelope.NormalizeStatus(c.in); got != c.want {
 			t.Errorf("status(%q) = %q, want %q", c.in, got, c.want)
 		}
 	}
@@ -68,11 +68,11 @@ func TestMappings(t *testing.T) {
 		{"NotMalicious", "not_malicious"}, {"MTPAlert", "mtp_alert"},
 	} {
 		in := c.in
-		if got := snake(&in); got == nil || *got != c.want {
+		if got := envelope.SnakeCaseOrNull(&in); got == nil || *got != c.want {
 			t.Errorf("snake(%q) = %v, want %q", c.in, got, c.want)
 		}
 	}
-	if snake(nil) != nil {
+	if envelope.SnakeCaseOrNull(nil) != nil {
 		t.Error("a null classification must stay null")
 	}
 }

@@ -1,0 +1,145 @@
+package envelope
+
+import (
+	"slices"
+	"strings"
+	"time"
+)
+
+// What the sources' normalizers share: the mappings every API needs the same way, so that the
+// same alert reads the same whichever source exported it.
+
+// NormalizeSeverity maps an API's severity name (Informational, Low, Medium, High, in any case);
+// anything else — UnSpecified, unknown, unknownFutureValue, a value added later — is unknown,
+// never a failure.
+func NormalizeSeverity(s string) string {
+	switch strings.ToLower(s) {
+	case "informational":
+		return SeverityInformational
+	case "low":
+		return SeverityLow
+	case "medium":
+		return SeverityMedium
+	case "high":
+		return SeverityHigh
+	}
+	return SeverityUnknown
+}
+
+// NormalizeStatus maps an API's status name (New, InProgress, Resolved, in any case); anything
+// else is unknown. Neither Defender for Endpoint nor Graph has a dismissed status.
+func NormalizeStatus(s string) string {
+	switch strings.ToLower(s) {
+	case "new":
+		return StatusNew
+	case "inprogress", "in_progress":
+		return StatusInProgress
+	case "resolved":
+		return StatusResolved
+	}
+	return StatusUnknown
+}
+
+// SnakeCaseOrNull is SnakeCase of an optional enum value: null (and "") stay null.
+func SnakeCaseOrNull(p *string) *string {
+	if p == nil || *p == "" {
+		return nil
+	}
+	s := SnakeCase(*p)
+	return &s
+}
+
+// UTC is an optional time in UTC, at the precision it came with.
+func UTC(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+// Techniques keeps the MITRE ATT&CK IDs in order, once each; never null, so consumers can
+// iterate without a check.
+func Techniques(in []string) []string {
+	out := make([]string, 0, len(in))
+	for _, t := range in {
+		if t = strings.TrimSpace(t); t != "" && !slices.Contains(out, t) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// EntitySet de-duplicates an alert's entities: two entities of one type that share an
+// identifier are one, the first one's values winning and the second filling its gaps (a user
+// named by a device and by the evidence is one entity with what both say). The zero value is
+// empty and ready to use.
+type EntitySet struct{ list []Entity }
+
+// Add adds e, or merges it into the entity it is the same as.
+func (s *EntitySet) Add(e Entity) {
+	for i := range s.list {
+		if same(&s.list[i], &e) {
+			merge(&s.list[i], &e)
+			return
+		}
+	}
+	s.list = append(s.list, e)
+}
+
+// List is the entities in the order first added; never null.
+func (s *EntitySet) List() []Entity {
+	if s.list == nil {
+		return []Entity{}
+	}
+	return s.list
+}
+
+func same(a, b *Entity) bool {
+	if a.Type != b.Type {
+		return false
+	}
+	eq := func(x, y string) bool { return x != "" && strings.EqualFold(x, y) }
+	switch a.Type {
+	case "device":
+		return eq(a.ID, b.ID) || (a.ID == "" || b.ID == "") && eq(a.Name, b.Name)
+	case "user", "mailbox":
+		return eq(a.SID, b.SID) || eq(a.AADID, b.AADID) || eq(a.UPN, b.UPN) ||
+			eq(a.Name, b.Name) && strings.EqualFold(a.Domain, b.Domain)
+	case "file":
+		return eq(a.SHA256, b.SHA256) || eq(a.SHA1, b.SHA1) ||
+			a.SHA1 == "" && b.SHA1 == "" && a.SHA256 == "" && b.SHA256 == "" && eq(a.Path+`\`+a.Name, b.Path+`\`+b.Name)
+	case "process":
+		return a.PID != nil && b.PID != nil && *a.PID == *b.PID && a.CommandLine == b.CommandLine && a.Path == b.Path
+	case "ip":
+		return eq(a.Address, b.Address)
+	case "url":
+		return a.URL != "" && a.URL == b.URL
+	}
+	return *a == *b
+}
+
+func merge(dst, src *Entity) {
+	fill := func(d *string, s string) {
+		if *d == "" {
+			*d = s
+		}
+	}
+	fill(&dst.Name, src.Name)
+	fill(&dst.ID, src.ID)
+	fill(&dst.Domain, src.Domain)
+	fill(&dst.UPN, src.UPN)
+	fill(&dst.SID, src.SID)
+	fill(&dst.AADID, src.AADID)
+	fill(&dst.Path, src.Path)
+	fill(&dst.SHA1, src.SHA1)
+	fill(&dst.SHA256, src.SHA256)
+	fill(&dst.CommandLine, src.CommandLine)
+	fill(&dst.ParentName, src.ParentName)
+	if dst.PID == nil {
+		dst.PID = src.PID
+	}
+	if dst.ParentPID == nil {
+		dst.ParentPID = src.ParentPID
+	}
+}
