@@ -115,8 +115,12 @@ func same(a, b *Entity) bool {
 		return eq(a.Address, b.Address)
 	case "url":
 		return a.URL != "" && a.URL == b.URL
+	case "app", "group", "policy":
+		return eq(a.ID, b.ID) || (a.ID == "" || b.ID == "") && eq(a.Name, b.Name)
 	}
-	return *a == *b
+	// Any other type: the same id (IDs of other types are opaque: compared exactly), or the
+	// same everything.
+	return a.ID != "" && a.ID == b.ID || *a == *b
 }
 
 func merge(dst, src *Entity) {
@@ -131,11 +135,18 @@ func merge(dst, src *Entity) {
 	fill(&dst.UPN, src.UPN)
 	fill(&dst.SID, src.SID)
 	fill(&dst.AADID, src.AADID)
+	fill(&dst.Address, src.Address)
+	fill(&dst.URL, src.URL)
 	fill(&dst.Path, src.Path)
 	fill(&dst.SHA1, src.SHA1)
 	fill(&dst.SHA256, src.SHA256)
 	fill(&dst.CommandLine, src.CommandLine)
 	fill(&dst.ParentName, src.ParentName)
+	fill(&dst.PolicyType, src.PolicyType)
+	fill(&dst.Key, src.Key)
+	fill(&dst.Hive, src.Hive)
+	fill(&dst.ValueType, src.ValueType)
+	fill(&dst.Value, src.Value)
 	if dst.PID == nil {
 		dst.PID = src.PID
 	}
