@@ -126,6 +126,15 @@ func (c cli) consentURL(args []string) int {
 	fmt.Fprintln(c.stdout, auth.ConsentURL(cloud, *clientID, *tenant))
 	fmt.Fprintln(c.stderr, "An administrator of the customer's tenant opens this link, signs in and accepts the app's permissions;\n"+
 		"the app then exists in that tenant. Add the tenant to the config and run `alertexport auth check`.")
+	// What the app registration must list for this cloud (the consent grants exactly those).
+	fmt.Fprintf(c.stderr, "In the %s cloud the app registration needs these application permissions:\n", cloud.Name)
+	for _, p := range []struct{ api, resource, role string }{
+		{"Defender for Endpoint (WindowsDefenderATP)", strings.TrimSuffix(cloud.EndpointScope, "/.default"), auth.RequiredRoles(config.Endpoint)[0]},
+		{"Defender for Cloud Apps (Microsoft Cloud App Security)", strings.TrimSuffix(cloud.CloudAppsScope, "/.default"), auth.RequiredRoles(config.CloudApps)[0]},
+		{"Microsoft Graph", cloud.GraphAPI, auth.RequiredRoles(config.Graph)[0]},
+	} {
+		fmt.Fprintf(c.stderr, "  %-55s %-45s %s\n", p.api, p.resource, p.role)
+	}
 	return exitOK
 }
 

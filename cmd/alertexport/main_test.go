@@ -140,6 +140,16 @@ func TestConsentURL(t *testing.T) {
 			if r.code != tt.code || (tt.code == 0 && got != tt.want) || !strings.Contains(got, tt.want) {
 				t.Errorf("exit %d, output %q; want %d, %q", r.code, got, tt.code, tt.want)
 			}
+			// The permissions the app needs, with the cloud's Graph host.
+			graphHost := map[string]string{"gcc-high": "https://graph.microsoft.us", "dod": "https://dod-graph.microsoft.us"}
+			for i, a := range tt.args {
+				if a == "--cloud" && graphHost[tt.args[i+1]] != "" && !strings.Contains(r.stderr, graphHost[tt.args[i+1]]+" ") {
+					t.Errorf("stderr does not name %s:\n%s", graphHost[tt.args[i+1]], r.stderr)
+				}
+			}
+			if tt.code == 0 && !strings.Contains(r.stderr, "SecurityAlert.Read.All") {
+				t.Errorf("stderr does not list the Graph permission:\n%s", r.stderr)
+			}
 		})
 	}
 }
