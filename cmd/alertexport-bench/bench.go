@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/alertexport/alertexport/sources/simulator"
@@ -119,6 +120,7 @@ type runEnv struct {
 	child     *child
 	apiFrom   int
 	tokenFrom int
+	selfCPU   time.Duration // this process's CPU time when the child started
 }
 
 // startRun starts a NATS server in a dir of the run's own, writes the child's config and
@@ -146,6 +148,7 @@ func (b *bench) startRun(i int) (*runEnv, error) {
 		e.close()
 		return nil, err
 	}
+	e.selfCPU = selfCPU()
 	if e.child, err = startChild(b.bin, path, filepath.Join(dir, "child.log"), httpAddr); err != nil {
 		e.close()
 		return nil, err
@@ -186,3 +189,13 @@ func firstRequestAfter(reqs []simulator.APIRequest, t time.Time) time.Time {
 }
 
 const mib = 1024 * 1024
+
+// selfCPU is this process's CPU time (user + system) so far: the simulator's and the NATS
+// server's share of the machine while the child exports.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}

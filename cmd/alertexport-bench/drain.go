@@ -21,6 +21,7 @@ func (b *bench) drain(ctx context.Context, e *runEnv, r *report, i int) error {
 	if err != nil {
 		return err
 	}
+	benchCPU := selfCPU() - e.selfCPU
 	b.log.Info("backlog exported", "alerts", b.expected, "after", last.Sub(e.child.started).Round(time.Millisecond).String())
 	page, err := e.child.scrape(ctx)
 	if err != nil {
@@ -63,8 +64,15 @@ func (b *bench) drain(ctx context.Context, e *runEnv, r *report, i int) error {
 	r.add("wall_seconds", "(b) child start → last alert stored", "s", last.Sub(e.child.started).Seconds())
 	r.add("peak_rss_mib", "(b) peak RSS (VmHWM)", "MiB", float64(ru.maxRSSKiB)/1024)
 	r.add("cpu_seconds", "(b) CPU user+sys, whole life", "s", (ru.user + ru.sys).Seconds())
+	r.add("bench_cpu_seconds", "(b) CPU of the simulator + NATS server (the bench process) meanwhile", "s", benchCPU.Seconds())
 	r.add("allocs_per_alert", "(b) allocations per alert (go_memstats_mallocs_total / alerts)", "", page.sum("go_memstats_mallocs_total", nil)/float64(b.expected))
 	r.add("api_requests", "(b) API requests (simulator)", "", float64(len(reqs)))
+	served := 0
+	for _, q := range reqs {
+		served += q.Results
+	}
+	r.add("api_alerts_served", "(b) alerts in the API's answers (simulator)", "", float64(served))
+	r.add("read_amplification", "(b) alerts served / alerts in the backlog", "", float64(served)/float64(b.expected))
 	r.add("token_requests", "(b) token requests (simulator)", "", float64(len(tokens)))
 	r.add("api_429", "(b) API answers 429 (simulator)", "", float64(countStatus(reqs, http.StatusTooManyRequests)))
 	r.add("polls", "(b) polls (alertexport_polls_total)", "", page.sum("alertexport_polls_total", nil))

@@ -224,6 +224,18 @@ func benchmark(ctx context.Context, o options, log *slog.Logger) (*report, error
 			return nil, fmt.Errorf("run %d: %w", i+1, err)
 		}
 		reports = append(reports, r)
+		logFigures(log, i, r)
 	}
 	return median(reports), nil
+}
+
+// logFigures logs a run's headline figures, so that the spread behind a median shows.
+func logFigures(log *slog.Logger, i int, r *report) {
+	args := []any{"n", i + 1}
+	for _, key := range []string{"raw_alerts_per_s", "product_alerts_per_s", "peak_rss_mib", "cpu_seconds", "idle_cpu_seconds_per_min", "idle_rss_mib_mean"} {
+		if v, ok := r.value(key); ok {
+			args = append(args, key, roundFigure(v))
+		}
+	}
+	log.Info("run done", args...)
 }
