@@ -64,9 +64,9 @@ Scenarios (-scenario):
   throughput   (default) A backlog of -alerts alerts with evidence (-source endpoint by default) in the
                simulator, no rate limits. (b) the product: the child exports the backlog; timed from
                its first API request until the stream ALERTS holds every alert (JetStream's time of
-               the last stored message), then SIGTERM; peak RSS from /proc VmHWM, CPU time from wait4's rusage,
-               allocations from the child's go_memstats_mallocs_total, API and token requests from
-               the simulator's logs. (a) the raw ceiling: the messages the child published are read
+               the last stored message), then SIGTERM; peak RSS from /proc VmHWM, CPU time from
+               wait4's rusage, allocations from the child's go_memstats_mallocs_total, API and token
+               requests from the simulator's logs. (a) the raw ceiling: the messages the child published are read
                back and published again, same count, subjects of the same length, same headers and
                bodies, to a second stream RAW with nats.go jetstream PublishMsgAsync and Nats-Msg-Id,
                -pending acks outstanding at most, waiting for every ack; nothing else is timed.
