@@ -75,7 +75,7 @@ func newDaemon(ctx context.Context, cfg *config.Config, env config.LookupEnv, lo
 			case config.Graph:
 				api := &httpclient.API{Name: graph.Name, Tenant: t.Name, HTTP: hc, Tokens: prov, Scope: s.Scope,
 					Limiter: httpclient.NewLimiter(graph.Limits...), Logger: log, Observe: d.metrics.APICall}
-				src := graph.New(t, s, api, graph.Options{Logger: log, Late: d.metrics.Late(t.Name, graph.Name), Continue: d.olderCursor(t.Name)})
+				src := graph.New(t, s, api, graph.Options{Logger: log, Late: d.metrics.Late(t.Name, graph.Name), Continue: d.olderCursor(t)})
 				d.jobs = append(d.jobs, worker.Job{Tenant: t.Name, Source: graph.Name, Schedule: s.Cron, Poller: src})
 			default:
 				log.Warn("this build cannot export this source; it is skipped", "tenant", t.Name, "source", s.Kind)
@@ -88,26 +88,38 @@ func newDaemon(ctx context.Context, cfg *config.Config, env config.LookupEnv, lo
 	return d, nil
 }
 
-// olderCursor tells a tenant's Graph job where its endpoint and cloudapps jobs stand (the
-// oldest of their cursors), so that a tenant switched to Graph starts where they stopped.
+// olderCursor tells a tenant's Graph job from when its endpoint and cloudapps jobs would read
+// next (each cursor — Cloud Apps' resolution cursor too — less that job's lookback, or its
+// origin before any alert), so that a tenant switched to Graph starts where they stopped.
 // Without a checkpoint store (backfill) there is nothing to continue from.
-func (d *daemon) olderCursor(tenant string) func(context.Context) (time.Time, error) {
+func (d *daemon) olderCursor(t config.Tenant) func(context.Context) (time.Time, error) {
 	return func(ctx context.Context) (time.Time, error) {
 		st := d.store.Load()
 		if st == nil {
 			return time.Time{}, nil
 		}
-		var oldest time.Time
-		for _, src := range []string{endpoint.Name, cloudapps.Name} {
-			cp, _, err := (*st).Load(ctx, tenant+"."+src)
+		var from time.Time
+		take := func(at time.Time) {
+			if !at.IsZero() && (from.IsZero() || at.Before(from)) {
+				from = at
+			}
+		}
+		for name, src := range map[string]config.Source{endpoint.Name: t.Endpoint, cloudapps.Name: t.CloudApps} {
+			cp, _, err := (*st).Load(ctx, t.Name+"."+name)
 			if err != nil {
 				return time.Time{}, err
 			}
-			if c := cp.Cursor; !c.IsZero() && (oldest.IsZero() || c.Before(oldest)) {
-				oldest = c
+			lookback := max(src.Lookback, t.Graph.Lookback) // a removed table has no lookback of its own
+			if cp.Cursor.IsZero() {
+				take(cp.Origin)
+				continue
+			}
+			take(cp.Cursor.Add(-lookback))
+			if !cp.ResolutionCursor.IsZero() {
+				take(cp.ResolutionCursor.Add(-lookback))
 			}
 		}
-		return oldest, nil
+		return from, nil
 	}
 }
 

@@ -491,8 +491,11 @@ func TestSwitchToGraph(t *testing.T) {
 	eventually(t, 30*time.Second, "the old sources' backlog exported", hasAll(w.natsURL, t, w.expected()))
 	d.stop(t)
 
-	// While it is down, the tenant moves on; then only Graph is enabled.
-	w.ep.Generate(20, simulator.Generate{})
+	// While it is down, the tenant moves on; then only Graph is enabled, with a start_from too
+	// short to reach back to when the old sources stopped: only continuing from their
+	// checkpoints gets what came meanwhile.
+	stopped := time.Now()
+	w.ep.Generate(20, simulator.Generate{From: stopped.Add(-2 * time.Second), To: stopped})
 	w.ep.UpdateRandom(10, 0)
 	w.ca.Generate(10, simulator.CloudAppsGenerate{})
 	w.ca.CloseRandom(5, 0)
@@ -500,7 +503,7 @@ func TestSwitchToGraph(t *testing.T) {
 	if !strings.Contains(w.doc, old) {
 		t.Fatal("the config has no source tables to switch")
 	}
-	w.doc = strings.Replace(w.doc, old, fmt.Sprintf("[tenant.graph]\napi_url = %q\n", w.sim.URL()), 1)
+	w.doc = strings.Replace(w.doc, old, fmt.Sprintf("[tenant.graph]\napi_url = %q\nstart_from = \"1s\"\n", w.sim.URL()), 1)
 	if err := os.WriteFile(w.config, []byte(w.doc), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -512,6 +515,7 @@ func TestSwitchToGraph(t *testing.T) {
 			latest[v.ID] = v
 		}
 	}
+	time.Sleep(3 * time.Second) // the gap: longer than Graph's start_from, not a synchronization
 	d = w.start(t)
 	type version struct {
 		provider string

@@ -53,6 +53,15 @@ var Limits = []httpclient.Limit{{Requests: 150, Per: time.Minute}}
 // maxRequests bounds one poll's pages: 10 million alerts, far beyond a tenant's retention.
 const maxRequests = 10_000
 
+// maxContinue bounds how far back a first poll continues from the older sources: their
+// checkpoints stay in the store after they are disabled, and one left from months ago must not
+// make Graph re-read months.
+const maxContinue = 30 * 24 * time.Hour
+
+// dateSkew is how far the cursor stays behind the Date of the pass's first answer (which has
+// whole seconds).
+const dateSkew = time.Second
+
 // Options tunes a Source; the zero value is what production uses.
 type Options struct {
 	PageSize  int                        // $top; 0 = MaxPageSize
@@ -60,10 +69,11 @@ type Options struct {
 	Now       func() time.Time           // the local clock, used only for the first poll's start; nil = time.Now
 	Logger    *slog.Logger               // nil = discard
 	Late      func(behind time.Duration) // told of each version that appeared behind the cursor (indexed late)
-	// Continue, when set, tells where the tenant's older sources (endpoint, cloudapps) stand:
-	// the oldest cursor among their checkpoints (zero when they have none). A first poll reaches
-	// back to it, less the lookback, when that is earlier than start_from, so that switching a
-	// tenant to Graph leaves no gap (README, "Moving to Microsoft Graph").
+	// Continue, when set, tells from when the tenant's older sources (endpoint, cloudapps) would
+	// read next: the oldest of their checkpoints' cursors less each one's lookback (zero when
+	// they have none). A first poll reaches back to it when that is earlier than start_from (by
+	// at most maxContinue), so that switching a tenant to Graph leaves no gap (README, "Moving a
+	// tenant to Microsoft Graph").
 	Continue func(ctx context.Context) (time.Time, error)
 }
 
@@ -139,6 +149,12 @@ type poll struct {
 	until    time.Time          // backfill: versions at or after it are left out; zero = none
 	exported map[string]bool    // alert IDs exported by this poll
 	requests int
+	newest   time.Time // the newest lastUpdateDateTime read at or after lower
+	oldest   time.Time // the oldest version newly taken so far: the pass should only go down
+	date     time.Time // the Date of the pass's first answer: the service's clock
+	dirty    bool      // Seen changed since the poll began
+	// unordered counts versions newly taken that were newer than one taken before them.
+	unordered int
 }
 
 // Poll implements sources.Source.
@@ -152,11 +168,16 @@ func (s *Source) Poll(ctx context.Context, cp sources.Checkpoint, emit sources.E
 	default:
 		p.lower = s.opts.Now().UTC().Round(0).Add(-s.startFrom).Truncate(tick)
 		if s.opts.Continue != nil {
-			older, err := s.opts.Continue(ctx)
+			from, err := s.opts.Continue(ctx)
 			if err != nil {
 				return fmt.Errorf("tenant %q: graph: reading where the older sources stand: %w", s.id.tenant, err)
 			}
-			if from := older.Add(-s.lookback); !older.IsZero() && from.Before(p.lower) {
+			switch limit := s.opts.Now().Add(-maxContinue); {
+			case from.IsZero() || !from.Before(p.lower):
+			case from.Before(limit):
+				s.opts.Logger.Warn("the older sources' checkpoints are older than 30 days; the first Graph poll reaches back start_from only (use backfill for more)",
+					"tenant", s.id.tenant, "older_from", from, "start_from", p.lower)
+			default:
 				s.opts.Logger.Info("first Graph poll continues from the older sources' checkpoints", "tenant", s.id.tenant, "from", from)
 				p.lower = from.UTC().Truncate(tick)
 			}
@@ -171,17 +192,25 @@ func (s *Source) Poll(ctx context.Context, cp sources.Checkpoint, emit sources.E
 	if err := p.pass(ctx); err != nil {
 		return err
 	}
-	// Everything visible at or after lower is read: the cursor moves to the newest version.
+	// Everything visible at or after lower is read: the cursor moves to the newest version read
+	// (exported or not: one min_severity leaves out counts too, or a tenant of low alerts would
+	// re-read ever more) — but not past the service's clock when the pass began. Results are
+	// assumed newest first; if they are not (the order is not documented), a version made while
+	// the pass paged may sit behind later-read newer ones, and this cap makes the next poll read
+	// it.
 	cursor := p.cp.Cursor
-	for _, vs := range p.cp.Seen {
-		for _, n := range vs {
-			if t := time.Unix(0, n).UTC(); t.After(cursor) {
-				cursor = t
-			}
-		}
+	newest := p.newest
+	if !p.date.IsZero() && newest.After(p.date.Add(-dateSkew)) {
+		newest = p.date.Add(-dateSkew)
 	}
-	if cursor.Equal(p.cp.Cursor) && len(p.Pending) == 0 {
-		return nil // an idle poll writes no checkpoint
+	if newest.After(cursor) {
+		cursor = newest
+	}
+	if p.unordered > 0 {
+		s.opts.Logger.Warn("Graph answered out of the newest-first order alertexport assumes; the cursor was held at the service's clock", "tenant", s.id.tenant, "times", p.unordered)
+	}
+	if cursor.Equal(p.cp.Cursor) && !p.dirty {
+		return p.Flush(ctx, nil) // an idle poll writes no checkpoint
 	}
 	p.cp.Cursor = cursor
 	p.cp.Seen.Prune(cursor.Add(-s.lookback))
@@ -205,7 +234,7 @@ func (s *Source) Backfill(ctx context.Context, since, until time.Time, emit sour
 // pass reads lastUpdateDateTime ≥ lower, following nextLink to the end.
 func (p *poll) pass(ctx context.Context) error {
 	s := p.src
-	filter := "lastUpdateDateTime ge " + p.lower.Format("2006-01-02T15:04:05.0000000Z")
+	filter := "lastUpdateDateTime ge " + p.lower.UTC().Format("2006-01-02T15:04:05.0000000Z")
 	if s.services != "" {
 		filter += " and " + s.services
 	}
@@ -215,8 +244,11 @@ func (p *poll) pass(ctx context.Context) error {
 			return fmt.Errorf("tenant %q: graph API: gave up after %d pages in one poll; the API's nextLinks do not end", s.id.tenant, maxRequests)
 		}
 		u := next
-		err := s.api.Get(ctx, u, func(body io.Reader) error {
+		err := s.api.GetWith(ctx, u, func(resp *http.Response, body io.Reader) error {
 			next = ""
+			if p.date.IsZero() {
+				p.date, _ = http.ParseTime(resp.Header.Get("Date")) // zero when absent: no cap
+			}
 			rest, err := page.Decode(body, "value", func(raw []byte) error { return p.take(ctx, raw) })
 			if err != nil {
 				var pub publishError
@@ -240,7 +272,7 @@ func (p *poll) pass(ctx context.Context) error {
 }
 
 // nextLink checks a page's @odata.nextLink: a URL on the API's own scheme and host (the token
-// is sent to it) that is not the page just read.
+// is sent to it). It may name the page just read: an empty page can link to the same position.
 func (s *Source) nextLink(raw json.RawMessage) (string, error) {
 	var link string
 	if err := json.Unmarshal(raw, &link); err != nil {
@@ -248,7 +280,11 @@ func (s *Source) nextLink(raw json.RawMessage) (string, error) {
 	}
 	u, err := url.Parse(link)
 	if err != nil || u.Scheme != s.base.Scheme || u.Host != s.base.Host {
-		return "", fmt.Errorf("tenant %q: graph API: @odata.nextLink %q is not on %s://%s; alertexport sends its token only there", s.id.tenant, link, s.base.Scheme, s.base.Host)
+		shown := link
+		if u != nil {
+			shown = u.Scheme + "://" + u.Host + u.Path
+		}
+		return "", fmt.Errorf("tenant %q: graph API: @odata.nextLink %q is not on %s://%s; alertexport sends its token only there", s.id.tenant, shown, s.base.Scheme, s.base.Host)
 	}
 	return link, nil
 }
@@ -282,6 +318,7 @@ func (p *poll) take(ctx context.Context, raw []byte) error {
 		if p.skip(v.ID, t) {
 			return nil
 		}
+		p.note(t)
 		p.cp.Seen.Add(v.ID, t)
 		p.exported[v.ID] = true
 		p.Pending = append(p.Pending, sources.Message{MsgID: envelope.MsgID(s.id.tenant, Name, v.ID, t), Tenant: s.id.tenant, Source: Name, Raw: raw, Err: err})
@@ -294,6 +331,7 @@ func (p *poll) take(ctx context.Context, raw []byte) error {
 	if p.skip(a.ID, t) {
 		return nil
 	}
+	p.note(t)
 	if len(s.below) > 0 && a.Severity != nil && slices.Contains(s.below, strings.ToLower(*a.Severity)) {
 		return nil // min_severity, applied here (see the package doc)
 	}
@@ -311,6 +349,21 @@ func (p *poll) take(ctx context.Context, raw []byte) error {
 		s.opts.Late(p.prev.Sub(t))
 	}
 	return p.flushIfFull(ctx)
+}
+
+// note takes in the time of a version read for the first time: the newest read, and whether
+// the pass still goes from newer to older as assumed.
+func (p *poll) note(t time.Time) {
+	if t.After(p.newest) {
+		p.newest = t
+	}
+	if !p.oldest.IsZero() && t.After(p.oldest) {
+		p.unordered++
+	}
+	if p.oldest.IsZero() || t.Before(p.oldest) {
+		p.oldest = t
+	}
+	p.dirty = true
 }
 
 // skip: this version was exported already, lies outside what is asked (an API that answered

@@ -218,8 +218,9 @@ func TestServiceSourcesFilter(t *testing.T) {
 }
 
 // TestFirstPollContinuesFromOlderSources: a tenant switched to Graph after its endpoint job
-// stood still for three days reaches back to where that job stood (less the lookback), beyond
-// start_from, so that the switch leaves no gap.
+// stood still for three days reaches back to where that job would read next, beyond start_from,
+// so that the switch leaves no gap; without older checkpoints, or with ones older than 30 days,
+// start_from rules.
 func TestFirstPollContinuesFromOlderSources(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, sourcetest.Setup{})
@@ -229,8 +230,15 @@ func TestFirstPollContinuesFromOlderSources(t *testing.T) {
 	e := sourcetest.NewExporter(t, f.source(Options{Continue: func(context.Context) (time.Time, error) { return older, nil }}))
 	e.MustPoll(t)
 	e.CheckExactlyOnce(t, Name, f.visible())
-	if want := "lastUpdateDateTime ge " + older.Add(-10*time.Minute).UTC().Format("2006-01-02T15:04:05.0000000Z"); f.filters()[0] != want {
+	if want := "lastUpdateDateTime ge " + older.UTC().Format("2006-01-02T15:04:05.0000000Z"); f.filters()[0] != want {
 		t.Errorf("first $filter %q, want %q", f.filters()[0], want)
+	}
+	// A checkpoint left from months ago is not followed: start_from rules, and a warning says so.
+	h := newFixture(t, sourcetest.Setup{})
+	e = sourcetest.NewExporter(t, h.source(Options{Continue: func(context.Context) (time.Time, error) { return now.Add(-90 * 24 * time.Hour), nil }}))
+	e.MustPoll(t)
+	if want := "lastUpdateDateTime ge " + h.Clock.Now().Add(-24*time.Hour).UTC().Format("2006-01-02T15:04:05.0000000Z"); h.filters()[0] != want {
+		t.Errorf("first $filter %q, want %q (a 90-day-old checkpoint must not be followed)", h.filters()[0], want)
 	}
 	// Without older checkpoints, start_from (24h) rules.
 	g := newFixture(t, sourcetest.Setup{})
@@ -334,5 +342,100 @@ func TestBackfill(t *testing.T) {
 		if live.Got[m.MsgID] == 0 {
 			t.Errorf("backfill message %s has no live twin", m.MsgID)
 		}
+	}
+}
+
+// TestMinSeverityCursorMoves: alerts min_severity leaves out still move the cursor, so a tenant
+// of low alerts is not re-read from further back at every poll.
+func TestMinSeverityCursorMoves(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, sourcetest.Setup{MinSeverity: "high"})
+	e := sourcetest.NewExporter(t, f.source(Options{PageSize: 100}))
+	var lowers []string
+	for round := range 4 {
+		f.Clock.Advance(20 * time.Minute)
+		now := f.Clock.Now()
+		for _, id := range f.g.Generate(150, simulator.GraphGenerate{From: now.Add(-5 * time.Minute), To: now}) {
+			_ = f.g.Update(id, func(a *simulator.GraphAlert) { a.Severity = "low" }, 0)
+		}
+		before := len(f.Requests("graph"))
+		e.MustPoll(t)
+		if n := len(f.Requests("graph")) - before; round > 0 && n > 3 {
+			t.Errorf("round %d: %d requests for 150 new alerts at 100 a page: the poll re-reads what it left out", round, n)
+		}
+		lowers = append(lowers, f.filters()[before])
+	}
+	if lowers[1] == lowers[3] {
+		t.Errorf("the lower bound did not move: %v", lowers)
+	}
+	for _, env := range e.Envs {
+		if env.Severity != envelope.SeverityHigh && env.Severity != envelope.SeverityUnknown {
+			t.Errorf("%s exported at %s", env.ID, env.Severity)
+		}
+	}
+}
+
+// TestCheckpointOnlyAtTheEndOfThePass: the batches of a pass carry no checkpoint but the last;
+// a pass that fails midway leaves the checkpoint where it was, and the next poll exports
+// everything, re-sending what the failed pass had sent under the same message IDs.
+func TestCheckpointOnlyAtTheEndOfThePass(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, sourcetest.Setup{})
+	now := f.Clock.Now()
+	f.g.Generate(1000, simulator.GraphGenerate{From: now.Add(-time.Hour), To: now})
+	src := f.source(Options{PageSize: 100, BatchSize: 100})
+	var batches, withCP int
+	cp := sources.Checkpoint{}.Clone()
+	err := src.Poll(context.Background(), cp, func(_ context.Context, b sources.Batch) error {
+		batches++
+		if b.Checkpoint != nil {
+			withCP++
+			if !b.Checkpoint.Origin.IsZero() && b.Checkpoint.Cursor.IsZero() {
+				return nil // the origin, saved before reading
+			}
+			if len(b.Messages) == 0 && batches < 10 {
+				t.Errorf("batch %d: a checkpoint before the pass ended", batches)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if batches < 10 || withCP != 2 {
+		t.Errorf("%d batches, %d with a checkpoint; want ≥ 10 and 2 (the origin, then the end)", batches, withCP)
+	}
+	// A pass that fails at its 5th page moves nothing; the next one sends the rest once.
+	e := sourcetest.NewExporter(t, f.source(Options{PageSize: 100, BatchSize: 100}))
+	f.g.Fail(4, simulator.APIFault{Delay: time.Millisecond}) // 4 good pages
+	f.g.Fail(1, simulator.APIFault{Status: 400})             // then a refusal, not retried
+	if err := e.Poll(context.Background()); err == nil {
+		t.Fatal("the poll did not fail")
+	}
+	if !e.Saved.Cursor.IsZero() || len(e.Got) != 400 {
+		t.Errorf("a pass failed at its 5th page: cursor %v, %d versions handed over (want zero, 400)", e.Saved.Cursor, len(e.Got))
+	}
+	e.MustPoll(t)
+	// Everything arrives; what the failed pass handed over comes again with the same message
+	// IDs (JetStream drops them: the checkpoint did not say they were published).
+	if m := e.Missing(Name, f.visible()); len(m) > 0 {
+		t.Errorf("%d versions missing after the retry, e.g. %v", len(m), m[:min(3, len(m))])
+	}
+	if d := e.Duplicates(); len(d) != 400 {
+		t.Errorf("%d versions handed over twice, want the 400 of the failed pass", len(d))
+	}
+}
+
+// TestCursorHeldAtTheServiceClock: the cursor never passes the Date of the pass's first answer,
+// so a version stamped while the pass paged is read by the next poll whatever the order.
+func TestCursorHeldAtTheServiceClock(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, sourcetest.Setup{})
+	now := f.Clock.Now()
+	f.g.Generate(50, simulator.GraphGenerate{From: now.Add(-time.Hour), To: now.Add(10 * time.Minute)}) // stamped ahead of the service clock
+	e := sourcetest.NewExporter(t, f.source(Options{}))
+	e.MustPoll(t)
+	if c := e.Saved.Cursor; c.After(now) {
+		t.Errorf("cursor %v is past the service's clock %v", c, now)
 	}
 }

@@ -136,6 +136,11 @@ func (a *API) Get(ctx context.Context, u string, read func(io.Reader) error) err
 	return a.Do(ctx, http.MethodGet, u, nil, read)
 }
 
+// GetWith is Get whose read also sees the response (its headers: Graph's Date).
+func (a *API) GetWith(ctx context.Context, u string, read func(*http.Response, io.Reader) error) error {
+	return a.do(ctx, http.MethodGet, u, nil, read)
+}
+
 // Post is Get with a JSON request body (Defender for Cloud Apps takes its filters that way).
 func (a *API) Post(ctx context.Context, u string, body []byte, read func(io.Reader) error) error {
 	return a.Do(ctx, http.MethodPost, u, body, read)
@@ -143,6 +148,10 @@ func (a *API) Post(ctx context.Context, u string, body []byte, read func(io.Read
 
 // Do sends method u with body (JSON, or nil) and hands a 200's body to read; see Get.
 func (a *API) Do(ctx context.Context, method, u string, body []byte, read func(io.Reader) error) error {
+	return a.do(ctx, method, u, body, func(_ *http.Response, r io.Reader) error { return read(r) })
+}
+
+func (a *API) do(ctx context.Context, method, u string, body []byte, read func(*http.Response, io.Reader) error) error {
 	r := a.Retry
 	if r == (Retry{}) {
 		r = DefaultRetry
@@ -170,7 +179,7 @@ func (a *API) Do(ctx context.Context, method, u string, body []byte, read func(i
 
 // attempt makes one request. Transient failures come back as plain errors (retried), the rest
 // as backoff.Permanent.
-func (a *API) attempt(ctx context.Context, method, u string, reqBody []byte, read func(io.Reader) error, bo *hinted, renewed *bool) error {
+func (a *API) attempt(ctx context.Context, method, u string, reqBody []byte, read func(*http.Response, io.Reader) error, bo *hinted, renewed *bool) error {
 	if err := a.Limiter.Wait(ctx); err != nil {
 		return backoff.Permanent(err)
 	}
@@ -218,7 +227,7 @@ func (a *API) attempt(ctx context.Context, method, u string, reqBody []byte, rea
 	defer resp.Body.Close()
 	if resp.StatusCode == http.StatusOK {
 		body := newIdleReader(resp.Body, a.idle(), cancelAttempt)
-		err := read(body)
+		err := read(resp, body)
 		body.stop()
 		a.observe(resp.StatusCode, start, err)
 		var be *BodyError
