@@ -99,6 +99,38 @@ func (s Seen) Prune(before time.Time) {
 	})
 }
 
+// Upto is s without the versions after t, copied only when it has some. A poll that reads a
+// wide window before the one it finishes exports alerts past its cursor; its checkpoint need
+// not remember them (a poll that stops re-reads them from the cursor, and JetStream drops what
+// was published), which keeps a backlog's checkpoint to the lookback's alerts instead of
+// growing past NATS's max_payload.
+func (s Seen) Upto(t time.Time) Seen {
+	limit := t.UnixNano()
+	ahead := false
+	for _, vs := range s {
+		if slices.ContainsFunc(vs, func(n int64) bool { return n > limit }) {
+			ahead = true
+			break
+		}
+	}
+	if !ahead {
+		return s
+	}
+	out := make(Seen, len(s))
+	for id, vs := range s {
+		var keep []int64
+		for _, n := range vs {
+			if n <= limit {
+				keep = append(keep, n)
+			}
+		}
+		if len(keep) > 0 {
+			out[id] = keep
+		}
+	}
+	return out
+}
+
 // Len is the number of versions held.
 func (s Seen) Len() int {
 	n := 0

@@ -292,7 +292,9 @@ func (p *poll) advance(ctx context.Context, done time.Time) error {
 		return nil
 	}
 	p.dirty = false
-	return p.Flush(ctx, &p.cp)
+	saved := p.cp
+	saved.Seen = saved.Seen.Upto(saved.Cursor) // what the split windows ahead will read again
+	return p.Flush(ctx, &saved)
 }
 
 // fetch asks for one window (at offset skip) and takes in what comes back.

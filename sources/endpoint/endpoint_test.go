@@ -505,3 +505,26 @@ func TestCrowdedInstantWithoutCreationTimes(t *testing.T) {
 		t.Errorf("exported %d, want 301", len(e.Got))
 	}
 }
+
+// TestBacklogCheckpointStaysSmall: a backlog of many pages is split into windows read earliest
+// first; the alerts full answers showed ahead of the cursor are not written into the
+// checkpoint, which stays at about the lookback's alerts — not thousands that would outgrow
+// NATS's max_payload (1 MiB by default) and stop the job for good. Everything arrives once.
+func TestBacklogCheckpointStaysSmall(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, setup{})
+	now := f.Clock.Now()
+	f.ep.Generate(12000, simulator.Generate{From: now.Add(-20 * time.Hour), To: now}) // 100 per 10 minutes
+	e := sourcetest.NewExporter(t, f.newSource(Options{PageSize: 1000}))
+	most := 0
+	e.During = func() {
+		if n := e.Saved.Seen.Len(); n > most {
+			most = n
+		}
+	}
+	e.MustPoll(t)
+	e.CheckExactlyOnce(t, Name, f.visible())
+	if most > 500 {
+		t.Errorf("a checkpoint held %d versions; the lookback (10 min) holds about 100", most)
+	}
+}
