@@ -306,9 +306,9 @@ func (p *poll) fetch(ctx context.Context, w window, skip int) (stats, error) {
 	u := p.src.query(w, skip)
 	err := p.src.api.Get(ctx, u, func(body io.Reader) error {
 		st = stats{w: w} // a retried request starts over; versions taken in are not taken twice
-		rest, err := page.Decode(body, "value", func(raw []byte) error {
+		rest, err := page.DecodeInto(body, "value", func(raw []byte, a *alert, derr error) error {
 			st.n++
-			return p.take(ctx, raw, &st)
+			return p.takeDecoded(ctx, raw, a, derr, &st)
 		})
 		if err != nil {
 			var pub publishError
@@ -357,9 +357,15 @@ func (e publishError) Unwrap() error { return e.err }
 
 // take handles one alert of a page: decode, skip what was exported, normalize, queue.
 func (p *poll) take(ctx context.Context, raw []byte, st *stats) error {
-	s := p.src
 	var a alert
 	err := json.Unmarshal(raw, &a)
+	return p.takeDecoded(ctx, raw, &a, err, st)
+}
+
+// takeDecoded is take for an alert the page decoder has decoded already (err: how that failed).
+func (p *poll) takeDecoded(ctx context.Context, raw []byte, ap *alert, err error, st *stats) error {
+	s := p.src
+	a := *ap
 	if err == nil && !utf8.Valid(raw) {
 		err = errors.New("the alert is not valid UTF-8")
 	}

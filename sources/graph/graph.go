@@ -249,7 +249,7 @@ func (p *poll) pass(ctx context.Context) error {
 			if p.date.IsZero() {
 				p.date, _ = http.ParseTime(resp.Header.Get("Date")) // zero when absent: no cap
 			}
-			rest, err := page.Decode(body, "value", func(raw []byte) error { return p.take(ctx, raw) })
+			rest, err := page.DecodeInto(body, "value", func(raw []byte, a *alert, derr error) error { return p.takeDecoded(ctx, raw, a, derr) })
 			if err != nil {
 				var pub publishError
 				if errors.As(err, &pub) {
@@ -298,9 +298,15 @@ func (e publishError) Unwrap() error { return e.err }
 
 // take handles one alert of a page: decode, skip what was exported, normalize, queue.
 func (p *poll) take(ctx context.Context, raw []byte) error {
-	s := p.src
 	var a alert
 	err := json.Unmarshal(raw, &a)
+	return p.takeDecoded(ctx, raw, &a, err)
+}
+
+// takeDecoded is take for an alert the page decoder has decoded already (err: how that failed).
+func (p *poll) takeDecoded(ctx context.Context, raw []byte, ap *alert, err error) error {
+	s := p.src
+	a := *ap
 	if err == nil && !utf8.Valid(raw) {
 		err = errors.New("the alert is not valid UTF-8")
 	}

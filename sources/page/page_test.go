@@ -3,8 +3,10 @@ package page
 import (
 	"errors"
 	"io"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestDecode(t *testing.T) {
@@ -95,5 +97,70 @@ func TestDecodeStreams(t *testing.T) {
 	}
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// brokenReader ends with a network error instead of EOF: a body cut off mid-page.
+type brokenReader struct{ r io.Reader }
+
+func (b brokenReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err == io.EOF {
+		return n, errors.New("stream error: stream ID 3; INTERNAL_ERROR")
+	}
+	return n, err
+}
+
+// TestDecodeInto: items are decoded into T as they come, each with its own bytes; an item of
+// the wrong shape is handed over with its error and the page goes on; a body that breaks off or
+// is not JSON ends the page with an error (never an endless loop).
+func TestDecodeInto(t *testing.T) {
+	type item struct {
+		ID string    `json:"id"`
+		T  time.Time `json:"t"`
+	}
+	type got struct {
+		raw, id string
+		err     bool
+	}
+	tests := []struct {
+		name    string
+		body    string
+		broken  bool
+		want    []got
+		wantErr bool
+	}{
+		{name: "two items", body: `{"value":[{"id":"a","t":"2025-01-01T00:00:00Z"}, {"id":"b"}],"x":1}`,
+			want: []got{{raw: `{"id":"a","t":"2025-01-01T00:00:00Z"}`, id: "a"}, {raw: `{"id":"b"}`, id: "b"}}},
+		{name: "wrong types go on", body: `{"value":[{"id":7},{"id":"b","t":"yesterday"},"s",{"id":"c"}]}`,
+			want: []got{{raw: `{"id":7}`, err: true}, {raw: `{"id":"b","t":"yesterday"}`, id: "b", err: true}, {raw: `"s"`, err: true}, {raw: `{"id":"c"}`, id: "c"}}},
+		{name: "cut off", body: `{"value":[{"id":"a"},{"id":"b","t":"2025-`, broken: true,
+			want: []got{{raw: `{"id":"a"}`, id: "a"}}, wantErr: true},
+		{name: "truncated", body: `{"value":[{"id":"a"},{"id":"b"`,
+			want: []got{{raw: `{"id":"a"}`, id: "a"}}, wantErr: true},
+		{name: "not JSON", body: `{"value":[{"id":"a"},<html>`,
+			want: []got{{raw: `{"id":"a"}`, id: "a"}}, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var r io.Reader = strings.NewReader(tt.body)
+			if tt.broken {
+				r = brokenReader{r}
+			}
+			var out []got
+			_, err := DecodeInto(r, "value", func(raw []byte, v *item, err error) error {
+				out = append(out, got{raw: string(raw), id: v.ID, err: err != nil})
+				if len(out) > 10 {
+					t.Fatal("items keep coming: the decoder loops")
+				}
+				return nil
+			})
+			if (err != nil) != tt.wantErr {
+				t.Errorf("err = %v, want error %v", err, tt.wantErr)
+			}
+			if !slices.Equal(out, tt.want) {
+				t.Errorf("items %+v\nwant  %+v", out, tt.want)
+			}
+		})
 	}
 }
