@@ -174,3 +174,29 @@ func (o *Outbox) Flush(ctx context.Context, cp *Checkpoint) error {
 	o.Pending = o.Pending[:0]
 	return err
 }
+
+// FlushIfFull hands the pending messages over, without a checkpoint, once there are batch of
+// them. A publish failure comes back as a PublishError.
+func (o *Outbox) FlushIfFull(ctx context.Context, batch int) error {
+	if len(o.Pending) < batch {
+		return nil
+	}
+	if err := o.Flush(ctx, nil); err != nil {
+		return PublishError{err}
+	}
+	return nil
+}
+
+// Dead queues an alert that could not be decoded as a dead letter, under a message ID made of
+// its bytes, so that re-reading it in the overlap publishes no second copy.
+func (o *Outbox) Dead(ctx context.Context, tenant, source string, raw []byte, cause error, batch int) error {
+	o.Pending = append(o.Pending, Message{MsgID: DeadLetterID(tenant, source, raw), Tenant: tenant, Source: source, Raw: raw, Err: cause})
+	return o.FlushIfFull(ctx, batch)
+}
+
+// PublishError carries an Emit failure out of a page decoder untouched, so that it is not
+// mistaken for a broken body (which would be retried).
+type PublishError struct{ Err error }
+
+func (e PublishError) Error() string { return e.Err.Error() }
+func (e PublishError) Unwrap() error { return e.Err }

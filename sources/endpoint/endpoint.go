@@ -311,9 +311,9 @@ func (p *poll) fetch(ctx context.Context, w window, skip int) (stats, error) {
 			return p.takeDecoded(ctx, raw, a, derr, &st)
 		})
 		if err != nil {
-			var pub publishError
+			var pub sources.PublishError
 			if errors.As(err, &pub) {
-				return pub.err
+				return pub.Err
 			}
 			return &httpclient.BodyError{Err: err}
 		}
@@ -348,13 +348,6 @@ func (p *poll) fetchBySkip(ctx context.Context, w window) error {
 		p.src.id.tenant, w.upd.lo.Format(time.RFC3339Nano), maxSkipPasses)
 }
 
-// publishError carries an Emit failure out of the page decoder untouched, so that it is not
-// mistaken for a broken body (which would be retried).
-type publishError struct{ err error }
-
-func (e publishError) Error() string { return e.err.Error() }
-func (e publishError) Unwrap() error { return e.err }
-
 // take handles one alert of a page: decode, skip what was exported, normalize, queue.
 func (p *poll) take(ctx context.Context, raw []byte, st *stats) error {
 	var a alert
@@ -377,7 +370,7 @@ func (p *poll) takeDecoded(ctx context.Context, raw []byte, ap *alert, err error
 			LastUpdateTime *time.Time `json:"lastUpdateTime"`
 		}
 		if json.Unmarshal(raw, &v) != nil || v.ID == "" || v.LastUpdateTime == nil {
-			return p.dead(ctx, raw, err)
+			return p.Dead(ctx, s.id.tenant, Name, raw, err, s.opts.BatchSize)
 		}
 		a = alert{ID: v.ID, LastUpdateTime: v.LastUpdateTime}
 		st.note(&a)
@@ -388,11 +381,11 @@ func (p *poll) takeDecoded(ctx context.Context, raw []byte, ap *alert, err error
 		p.cp.Seen.Add(v.ID, t)
 		p.exported[v.ID] = true
 		p.Pending = append(p.Pending, sources.Message{MsgID: envelope.MsgID(s.id.tenant, Name, v.ID, t), Tenant: s.id.tenant, Source: Name, Raw: raw, Err: err})
-		return p.flushIfFull(ctx)
+		return p.FlushIfFull(ctx, s.opts.BatchSize)
 	}
 	st.note(&a)
 	if a.ID == "" || a.LastUpdateTime == nil {
-		return p.dead(ctx, raw, errNoVersion)
+		return p.Dead(ctx, s.id.tenant, Name, raw, errNoVersion, s.opts.BatchSize)
 	}
 	t := a.LastUpdateTime.UTC()
 	if p.cp.Seen.Has(a.ID, t) {
@@ -414,26 +407,7 @@ func (p *poll) takeDecoded(ctx context.Context, raw []byte, ap *alert, err error
 	if !p.prev.IsZero() && t.Before(p.prev) && s.opts.Late != nil {
 		s.opts.Late(p.prev.Sub(t))
 	}
-	return p.flushIfFull(ctx)
-}
-
-// flushIfFull hands the pending messages over once there is a batch of them.
-func (p *poll) flushIfFull(ctx context.Context) error {
-	if len(p.Pending) < p.src.opts.BatchSize {
-		return nil
-	}
-	if err := p.Flush(ctx, nil); err != nil {
-		return publishError{err}
-	}
-	return nil
-}
-
-// dead queues an alert that could not be decoded as a dead letter, under a message ID made of
-// its bytes, so that re-reading it in the overlap publishes no second copy.
-func (p *poll) dead(ctx context.Context, raw []byte, cause error) error {
-	msgID := sources.DeadLetterID(p.src.id.tenant, Name, raw)
-	p.Pending = append(p.Pending, sources.Message{MsgID: msgID, Tenant: p.src.id.tenant, Source: Name, Raw: raw, Err: cause})
-	return p.flushIfFull(ctx)
+	return p.FlushIfFull(ctx, s.opts.BatchSize)
 }
 
 // event says whether this version is the alert's first export: "created" when the alert was

@@ -251,9 +251,9 @@ func (p *poll) pass(ctx context.Context) error {
 			}
 			rest, err := page.DecodeInto(body, "value", func(raw []byte, a *alert, derr error) error { return p.takeDecoded(ctx, raw, a, derr) })
 			if err != nil {
-				var pub publishError
+				var pub sources.PublishError
 				if errors.As(err, &pub) {
-					return pub.err
+					return pub.Err
 				}
 				return &httpclient.BodyError{Err: err}
 			}
@@ -289,13 +289,6 @@ func (s *Source) nextLink(raw json.RawMessage) (string, error) {
 	return link, nil
 }
 
-// publishError carries an Emit failure out of the page decoder untouched, so that it is not
-// mistaken for a broken body (which would be retried).
-type publishError struct{ err error }
-
-func (e publishError) Error() string { return e.err.Error() }
-func (e publishError) Unwrap() error { return e.err }
-
 // take handles one alert of a page: decode, skip what was exported, normalize, queue.
 func (p *poll) take(ctx context.Context, raw []byte) error {
 	var a alert
@@ -318,7 +311,7 @@ func (p *poll) takeDecoded(ctx context.Context, raw []byte, ap *alert, err error
 			LastUpdateDateTime *time.Time `json:"lastUpdateDateTime"`
 		}
 		if json.Unmarshal(raw, &v) != nil || v.ID == "" || v.LastUpdateDateTime == nil {
-			return p.dead(ctx, raw, err)
+			return p.Dead(ctx, s.id.tenant, Name, raw, err, s.opts.BatchSize)
 		}
 		t := v.LastUpdateDateTime.UTC()
 		if p.skip(v.ID, t) {
@@ -328,10 +321,10 @@ func (p *poll) takeDecoded(ctx context.Context, raw []byte, ap *alert, err error
 		p.cp.Seen.Add(v.ID, t)
 		p.exported[v.ID] = true
 		p.Pending = append(p.Pending, sources.Message{MsgID: envelope.MsgID(s.id.tenant, Name, v.ID, t), Tenant: s.id.tenant, Source: Name, Raw: raw, Err: err})
-		return p.flushIfFull(ctx)
+		return p.FlushIfFull(ctx, s.opts.BatchSize)
 	}
 	if a.ID == "" || a.LastUpdateDateTime == nil {
-		return p.dead(ctx, raw, errNoVersion)
+		return p.Dead(ctx, s.id.tenant, Name, raw, errNoVersion, s.opts.BatchSize)
 	}
 	t := a.LastUpdateDateTime.UTC()
 	if p.skip(a.ID, t) {
@@ -354,7 +347,7 @@ func (p *poll) takeDecoded(ctx context.Context, raw []byte, ap *alert, err error
 	if !p.prev.IsZero() && t.Before(p.prev) && s.opts.Late != nil {
 		s.opts.Late(p.prev.Sub(t))
 	}
-	return p.flushIfFull(ctx)
+	return p.FlushIfFull(ctx, s.opts.BatchSize)
 }
 
 // note takes in the time of a version read for the first time: the newest read, and whether
@@ -379,25 +372,6 @@ func (p *poll) skip(id string, t time.Time) bool {
 }
 
 var errNoVersion = errors.New("the alert has no id or no lastUpdateDateTime, so it has no version to export")
-
-// flushIfFull hands the pending messages over, without a checkpoint, once there is a batch.
-func (p *poll) flushIfFull(ctx context.Context) error {
-	if len(p.Pending) < p.src.opts.BatchSize {
-		return nil
-	}
-	if err := p.Flush(ctx, nil); err != nil {
-		return publishError{err}
-	}
-	return nil
-}
-
-// dead queues an alert that could not be decoded as a dead letter, under a message ID made of
-// its bytes, so that re-reading it in the overlap publishes no second copy.
-func (p *poll) dead(ctx context.Context, raw []byte, cause error) error {
-	msgID := sources.DeadLetterID(p.src.id.tenant, Name, raw)
-	p.Pending = append(p.Pending, sources.Message{MsgID: msgID, Tenant: p.src.id.tenant, Source: Name, Raw: raw, Err: cause})
-	return p.flushIfFull(ctx)
-}
 
 // event: "created" when the alert was created inside what this poll reads and no earlier
 // version of it was exported; "updated" otherwise (the rule of the other sources).
