@@ -232,15 +232,36 @@ func streamMsgs(t *testing.T, url string) []*nats.Msg {
 	if err != nil || info.State.Msgs == 0 {
 		return nil
 	}
+	// An ordered consumer streams the messages in batches: a Get per message is slow enough on
+	// a busy machine that a deadline would cut the read short and fake missing messages.
+	c, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatalf("reading the stream: %v", err)
+	}
 	var out []*nats.Msg
-	for seq := info.State.FirstSeq; seq <= info.State.LastSeq; seq++ {
-		m, err := s.GetMsg(ctx, seq)
+	for last := uint64(0); last < info.State.LastSeq; {
+		batch, err := c.Fetch(1000, jetstream.FetchMaxWait(5*time.Second))
 		if err != nil {
-			continue
+			t.Fatalf("reading the stream: %v", err)
 		}
-		msg := nats.NewMsg(m.Subject)
-		msg.Header, msg.Data = m.Header, m.Data
-		out = append(out, msg)
+		n := 0
+		for m := range batch.Messages() {
+			n++
+			md, err := m.Metadata()
+			if err != nil {
+				t.Fatalf("reading the stream: %v", err)
+			}
+			last = md.Sequence.Stream
+			if last > info.State.LastSeq {
+				break // published since the snapshot
+			}
+			msg := nats.NewMsg(m.Subject())
+			msg.Header, msg.Data = m.Headers(), m.Data()
+			out = append(out, msg)
+		}
+		if err := batch.Error(); err != nil || n == 0 {
+			t.Fatalf("reading the stream: %d of %d messages, then %v", len(out), info.State.Msgs, err)
+		}
 	}
 	return out
 }
