@@ -230,7 +230,11 @@ func (s *Server) handleCloudAppsAlerts(w http.ResponseWriter, r *http.Request) {
 
 	limits, retryAfter, countCap := s.cloudAppsConfig()
 	wait, _ := t.admit(time.Now(), limits)
-	fault, faulted := t.nextFault(retryAfter)
+	var throttleRetry time.Duration
+	if retryAfter {
+		throttleRetry = time.Second
+	}
+	fault, faulted := t.nextFault(throttleRetry)
 	if faulted && !waitFault(r, fault) {
 		return // the client gave up; Status stays 0
 	}

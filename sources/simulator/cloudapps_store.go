@@ -34,10 +34,10 @@ type CloudAppsTenant struct {
 
 	mu sync.Mutex // guards the fields below
 	alertStore[*casRevision]
-	rng     *rand.Rand // alert generation, closing
-	faults  faultPlan
-	calls   rateWindow
-	idValue int64 // the next idValue the generator gives
+	rng       *rand.Rand // alert generation, closing
+	faultPlan            // queued and random faults (faults.go): Fail, SetFaultRates
+	calls     rateWindow
+	idValue   int64 // the next idValue the generator gives
 }
 
 // casRevision is immutable once stored, so a page can be written after the
@@ -107,7 +107,7 @@ func (s *Server) CloudApps(tenantID string) *CloudAppsTenant {
 		key:        key,
 		alertStore: newAlertStore[*casRevision](s.opaqueOrder),
 		rng:        rng,
-		faults:     faultPlan{rng: faultRNG},
+		faultPlan:  faultPlan{rng: faultRNG},
 	}
 	// idValue counts alerts per tenant; the documented ones are around 15.7
 	// million.
@@ -342,34 +342,6 @@ func (t *CloudAppsTenant) Len() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return len(t.alerts)
-}
-
-// Fail makes the tenant's next n alert requests that pass authentication
-// fail as f says. Calls queue up in order. A 429 (or a fault with
-// Throttled) answers with the API's throttling body.
-func (t *CloudAppsTenant) Fail(n int, f APIFault) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.faults.add(n, f)
-}
-
-// SetFaultRates sets the rates of random faults; the zero value turns them
-// off. Random throttles carry Retry-After: 1 only when the server sends
-// Retry-After (Options.CloudAppsRetryAfter).
-func (t *CloudAppsTenant) SetFaultRates(r FaultRates) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.faults.rates = r
-}
-
-func (t *CloudAppsTenant) nextFault(retryAfter bool) (APIFault, bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	var d time.Duration
-	if retryAfter {
-		d = time.Second
-	}
-	return t.faults.next(d)
 }
 
 func (t *CloudAppsTenant) admit(now time.Time, limits []RateLimit) (time.Duration, RateLimit) {

@@ -191,7 +191,7 @@ func (s *Server) handleEndpointAlerts(w http.ResponseWriter, r *http.Request) {
 
 	t := s.Endpoint(claims.TenantID)
 	wait, limit := t.admit(time.Now(), s.endpointRateLimits())
-	fault, faulted := t.nextFault()
+	fault, faulted := t.nextFault(time.Second)
 	if faulted && !waitFault(r, fault) {
 		return // the client gave up; Status stays 0
 	}

@@ -28,10 +28,10 @@ type EndpointTenant struct {
 
 	mu sync.Mutex // guards the fields below
 	alertStore[*endpointVersion]
-	rng      *rand.Rand // alert generation and updates
-	faults   faultPlan  // queued and random faults (faults.go)
-	calls    rateWindow // the requests counted by the rate limiter
-	machines []machine  // the generator's devices
+	rng       *rand.Rand // alert generation and updates
+	faultPlan            // queued and random faults (faults.go): Fail, SetFaultRates
+	calls     rateWindow // the requests counted by the rate limiter
+	machines  []machine  // the generator's devices
 }
 
 // endpointVersion is immutable once stored, so a page can be written after
@@ -83,7 +83,7 @@ func (s *Server) Endpoint(tenantID string) *EndpointTenant {
 		id:         tenantID,
 		alertStore: newAlertStore[*endpointVersion](s.opaqueOrder),
 		rng:        rng,
-		faults:     faultPlan{rng: faultRNG},
+		faultPlan:  faultPlan{rng: faultRNG},
 	}
 	s.mde.tenants[key] = t
 	return t
@@ -236,31 +236,6 @@ func (t *EndpointTenant) query(now time.Time, pred func(*alertKeys) bool, skip, 
 		page = append(page, v)
 	}
 	return page, false
-}
-
-// Fail makes the tenant's next n alert requests that pass authentication
-// fail as f says. Calls queue up in order.
-func (t *EndpointTenant) Fail(n int, f APIFault) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.faults.add(n, f)
-}
-
-// SetFaultRates sets the rates of random faults; the zero value turns them
-// off.
-func (t *EndpointTenant) SetFaultRates(r FaultRates) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.faults.rates = r
-}
-
-// nextFault takes the fault for a request: a queued one, else a random one.
-// Choice: Microsoft documents Retry-After in seconds but no value; random
-// throttles say one second, which keeps randomly faulted runs short.
-func (t *EndpointTenant) nextFault() (APIFault, bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.faults.next(time.Second)
 }
 
 // DocumentedEndpointRateLimits are the limits get-alerts.md states for

@@ -1107,7 +1107,7 @@ func TestEndpointFaultRatesSeeded(t *testing.T) {
 		tn.SetFaultRates(FaultRates{ServerError: 0.1, Throttle: 0.1, Slow: 0.1, Truncate: 0.1})
 		var out []APIFault
 		for range 1000 {
-			f, _ := tn.nextFault()
+			f, _ := tn.nextFault(time.Second)
 			out = append(out, f)
 		}
 		return out

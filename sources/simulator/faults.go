@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -225,23 +226,45 @@ type queuedAPIFault struct {
 	fault APIFault
 }
 
-// faultPlan is a tenant's injected faults: a queue, then random ones. It is
-// guarded by the tenant's lock.
+// faultPlan is a tenant's injected faults, the same for every API part: a
+// queue, then random ones. Each tenant type embeds one, so Fail and
+// SetFaultRates are methods of EndpointTenant, CloudAppsTenant and
+// GraphTenant alike.
 type faultPlan struct {
+	mu    sync.Mutex
 	queue []queuedAPIFault
 	rates FaultRates
 	rng   *rand.Rand // separate from the alerts' generator, so faults do not shift the alerts
 }
 
-func (p *faultPlan) add(n int, f APIFault) {
+// Fail makes the tenant's next n requests to this API that pass
+// authentication and authorization fail as f says, before the rate limits'
+// verdict. Calls queue up in order. A 429 (or a fault with Throttled) answers
+// with the API's throttling body.
+func (p *faultPlan) Fail(n int, f APIFault) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if n > 0 {
 		p.queue = append(p.queue, queuedAPIFault{n: n, fault: f})
 	}
 }
 
-// next takes the fault for a request: a queued one, else a random one.
+// SetFaultRates sets the rates of random faults; the zero value turns them
+// off. Random throttles carry Retry-After: 1 (Defender for Cloud Apps only
+// when the server sends Retry-After, Options.CloudAppsRetryAfter).
+func (p *faultPlan) SetFaultRates(r FaultRates) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.rates = r
+}
+
+// nextFault takes the fault for a request: a queued one, else a random one.
 // Random throttles carry Retry-After throttleRetryAfter (none when 0).
-func (p *faultPlan) next(throttleRetryAfter time.Duration) (APIFault, bool) {
+// Choice: Microsoft documents Retry-After in seconds but no value; one
+// second keeps randomly faulted runs short.
+func (p *faultPlan) nextFault(throttleRetryAfter time.Duration) (APIFault, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if len(p.queue) > 0 {
 		f := p.queue[0].fault
 		if p.queue[0].n--; p.queue[0].n == 0 {

@@ -220,7 +220,7 @@ func (s *Server) handleGraph(w http.ResponseWriter, r *http.Request) {
 
 	t := s.Graph(claims.TenantID)
 	wait, _ := t.admit(time.Now(), claims.AppID, s.graphRateLimits())
-	fault, faulted := t.nextFault()
+	fault, faulted := t.nextFault(time.Second)
 	if faulted && !waitFault(r, fault) {
 		return // the client gave up; Status stays 0
 	}

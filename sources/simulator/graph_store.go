@@ -33,7 +33,7 @@ type GraphTenant struct {
 	mu sync.Mutex // guards the fields below
 	alertStore[*graphRevision]
 	rng        *rand.Rand
-	faults     faultPlan
+	faultPlan                         // queued and random faults (faults.go): Fail, SetFaultRates
 	calls      map[string]*rateWindow // per app: the limit is per app per tenant
 	delay      time.Duration          // Graph's indexing delay for the view
 	emptyPages int                    // answers still to serve empty (EmptyPages)
@@ -164,7 +164,7 @@ func (s *Server) Graph(tenantID string) *GraphTenant {
 		srv: s, id: tenantID, key: key, mde: mde, cas: cas,
 		alertStore: newAlertStore[*graphRevision](s.opaqueOrder),
 		rng:        rng,
-		faults:     faultPlan{rng: faultRNG},
+		faultPlan:  faultPlan{rng: faultRNG},
 		calls:      map[string]*rateWindow{},
 		fromMDE:    map[*endpointVersion]*graphRevision{},
 		fromCAS:    map[*casRevision]*graphRevision{},
@@ -269,28 +269,6 @@ func (t *GraphTenant) takeEmptyPage() bool {
 	}
 	t.emptyPages--
 	return true
-}
-
-// Fail makes the tenant's next n alerts_v2 requests that pass
-// authentication and authorization fail as f says. Calls queue up in order.
-func (t *GraphTenant) Fail(n int, f APIFault) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.faults.add(n, f)
-}
-
-// SetFaultRates sets the rates of random faults; the zero value turns them
-// off. Random throttles carry Retry-After: 1.
-func (t *GraphTenant) SetFaultRates(r FaultRates) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.faults.rates = r
-}
-
-func (t *GraphTenant) nextFault() (APIFault, bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.faults.next(time.Second)
 }
 
 // admit counts a request of app made at now (real time) against the limits;
