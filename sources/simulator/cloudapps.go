@@ -1,7 +1,6 @@
 package simulator
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -271,20 +270,7 @@ func (s *Server) handleCloudAppsAlerts(w http.ResponseWriter, r *http.Request) {
 	rec.Status = http.StatusOK
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
-	switch {
-	case faulted && fault.Truncate:
-		doc := out.render(-1)
-		_, _ = w.Write(doc[:len(doc)/2])
-		_ = http.NewResponseController(w).Flush()
-		dropConnection(w)
-	case faulted && fault.InvalidJSON:
-		_, _ = w.Write(out.render(len(page) / 2))
-	default:
-		bw := bufio.NewWriterSize(w, 64<<10)
-		if _, err := bw.Write(out.render(-1)); err == nil && bw.Flush() == nil {
-			rec.Results = len(page)
-		}
-	}
+	writePage(w, &rec, fault, faulted, len(page), out.render)
 }
 
 // casAnswer is a List alerts answer.

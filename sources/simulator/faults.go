@@ -1,6 +1,7 @@
 package simulator
 
 import (
+	"bufio"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -381,4 +382,25 @@ func (w *rateWindow) admit(now time.Time, limits []RateLimit) (time.Duration, Ra
 		}
 	}
 	return wait, hit
+}
+
+// writePage sends a 200 page of n alerts that render builds (broken >= 0: a
+// cut-off alert before the one at that index), or plays fault's Truncate or
+// InvalidJSON on it, and records in rec how many alerts a client could read.
+// The headers are written already.
+func writePage(w http.ResponseWriter, rec *APIRequest, fault APIFault, faulted bool, n int, render func(broken int) []byte) {
+	switch {
+	case faulted && fault.Truncate:
+		doc := render(-1)
+		_, _ = w.Write(doc[:len(doc)/2])
+		_ = http.NewResponseController(w).Flush()
+		dropConnection(w)
+	case faulted && fault.InvalidJSON:
+		_, _ = w.Write(render(n / 2))
+	default:
+		bw := bufio.NewWriterSize(w, 64<<10)
+		if _, err := bw.Write(render(-1)); err == nil && bw.Flush() == nil {
+			rec.Results = n
+		}
+	}
 }

@@ -1,7 +1,6 @@
 package simulator
 
 import (
-	"bufio"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
@@ -294,20 +293,7 @@ func (s *Server) handleGraph(w http.ResponseWriter, r *http.Request) {
 		h.Set("Preference-Applied", preferUnknownEnums)
 	}
 	w.WriteHeader(http.StatusOK)
-	switch {
-	case faulted && fault.Truncate:
-		doc := body.render(-1)
-		_, _ = w.Write(doc[:len(doc)/2])
-		_ = http.NewResponseController(w).Flush()
-		dropConnection(w)
-	case faulted && fault.InvalidJSON:
-		_, _ = w.Write(body.render(len(page) / 2))
-	default:
-		bw := bufio.NewWriterSize(w, 64<<10)
-		if _, err := bw.Write(body.render(-1)); err == nil && bw.Flush() == nil {
-			rec.Results = len(page)
-		}
-	}
+	writePage(w, &rec, fault, faulted, len(page), body.render)
 }
 
 // graphBody is a page of alerts_v2.
