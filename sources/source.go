@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"log/slog"
 	"maps"
 	"slices"
 	"time"
@@ -29,6 +30,32 @@ type Backfiller interface {
 	// Backfill hands over every alert version of [since, until) as the API shows it now, with
 	// the message IDs of the live export, and never a checkpoint.
 	Backfill(ctx context.Context, since, until time.Time, emit Emit) error
+}
+
+// Options tunes a source that reads pages of alerts; the zero value is what production uses.
+type Options struct {
+	PageSize  int                        // alerts asked per page; 0 = the API's maximum
+	BatchSize int                        // messages per Emit; 0 = 500
+	Now       func() time.Time           // the local clock, used only for the first poll's start; nil = time.Now
+	Logger    *slog.Logger               // nil = discard
+	Late      func(behind time.Duration) // told of each version that appeared behind the cursor (indexed late)
+}
+
+// WithDefaults fills in what o leaves zero; maxPage is the API's largest page.
+func (o Options) WithDefaults(maxPage int) Options {
+	if o.PageSize <= 0 || o.PageSize > maxPage {
+		o.PageSize = maxPage
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = 500
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o
 }
 
 // Emit publishes a batch and returns when every message in it is durably accepted. An error

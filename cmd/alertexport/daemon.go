@@ -75,7 +75,8 @@ func newDaemon(ctx context.Context, cfg *config.Config, env config.LookupEnv, lo
 			case config.Graph:
 				api := &httpclient.API{Name: graph.Name, Tenant: t.Name, HTTP: hc, Tokens: prov, Scope: s.Scope,
 					Limiter: httpclient.NewLimiter(graph.Limits...), Logger: log, Observe: d.metrics.APICall}
-				src := graph.New(t, s, api, graph.Options{Logger: log, Late: d.metrics.Late(t.Name, graph.Name), Continue: d.olderCursor(t)})
+				src := graph.New(t, s, api, graph.Options{Logger: log, Late: d.metrics.Late(t.Name, graph.Name)})
+				src.ContinueFrom(d.olderCursor(t))
 				d.jobs = append(d.jobs, worker.Job{Tenant: t.Name, Source: graph.Name, Schedule: s.Cron, Poller: src})
 			default:
 				log.Warn("this build cannot export this source; it is skipped", "tenant", t.Name, "source", s.Kind)

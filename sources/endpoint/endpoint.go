@@ -15,7 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/url"
 	"slices"
 	"strconv"
@@ -51,14 +50,8 @@ const maxRequests = 100_000
 // fetchBySkip.
 const maxSkipPasses = 3
 
-// Options tunes a Source; the zero value is what production uses.
-type Options struct {
-	PageSize  int                        // $top; 0 = MaxPageSize
-	BatchSize int                        // messages per Emit; 0 = 500
-	Now       func() time.Time           // the local clock, used only for the first poll's start; nil = time.Now
-	Logger    *slog.Logger               // nil = discard
-	Late      func(behind time.Duration) // told of each version that appeared behind the cursor (indexed late)
-}
+// Options tunes a Source (the shared options of the page-reading sources).
+type Options = sources.Options
 
 // Source polls one tenant's Defender for Endpoint alerts.
 type Source struct {
@@ -75,18 +68,7 @@ type Source struct {
 // New returns the source for tenant t's endpoint settings s. api carries the HTTP client, the
 // token source and the tenant's limiter (Limits).
 func New(t config.Tenant, s config.Source, api *httpclient.API, o Options) *Source {
-	if o.PageSize <= 0 || o.PageSize > MaxPageSize {
-		o.PageSize = MaxPageSize
-	}
-	if o.BatchSize <= 0 {
-		o.BatchSize = 500
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
+	o = o.WithDefaults(MaxPageSize)
 	a := *api
 	if a.Forbidden == "" {
 		a.Forbidden = fmt.Sprintf("give app %s the application permission Alert.Read.All of WindowsDefenderATP (API permissions → APIs my organization uses) and grant admin consent; `alertexport auth check` shows the roles the token carries", t.ClientID)

@@ -20,7 +20,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -62,20 +61,8 @@ const maxContinue = 30 * 24 * time.Hour
 // whole seconds).
 const dateSkew = time.Second
 
-// Options tunes a Source; the zero value is what production uses.
-type Options struct {
-	PageSize  int                        // $top; 0 = MaxPageSize
-	BatchSize int                        // messages per Emit; 0 = 500
-	Now       func() time.Time           // the local clock, used only for the first poll's start; nil = time.Now
-	Logger    *slog.Logger               // nil = discard
-	Late      func(behind time.Duration) // told of each version that appeared behind the cursor (indexed late)
-	// Continue, when set, tells from when the tenant's older sources (endpoint, cloudapps) would
-	// read next: the oldest of their checkpoints' cursors less each one's lookback (zero when
-	// they have none). A first poll reaches back to it when that is earlier than start_from (by
-	// at most maxContinue), so that switching a tenant to Graph leaves no gap (README, "Moving a
-	// tenant to Microsoft Graph").
-	Continue func(ctx context.Context) (time.Time, error)
-}
+// Options tunes a Source (the shared options of the page-reading sources).
+type Options = sources.Options
 
 // Source polls one tenant's alerts_v2.
 type Source struct {
@@ -88,23 +75,24 @@ type Source struct {
 	services  string   // the serviceSource clause, "" for all
 	below     []string // severities min_severity excludes (checked here, see the package doc)
 	opts      Options
+	// continueFrom, when set, tells from when the tenant's older sources (endpoint, cloudapps)
+	// would read next (see ContinueFrom).
+	continueFrom func(ctx context.Context) (time.Time, error)
+}
+
+// ContinueFrom gives the source where the tenant's older sources (endpoint, cloudapps) stand:
+// from tells the oldest of their checkpoints' cursors less each one's lookback (zero when they
+// have none). A first poll reaches back to it when that is earlier than start_from (by at most
+// maxContinue), so that switching a tenant to Graph leaves no gap (README, "Moving a tenant to
+// Microsoft Graph").
+func (s *Source) ContinueFrom(from func(ctx context.Context) (time.Time, error)) {
+	s.continueFrom = from
 }
 
 // New returns the source for tenant t's graph settings s. api carries the HTTP client, the
 // token source and the tenant's limiter (Limits).
 func New(t config.Tenant, s config.Source, api *httpclient.API, o Options) *Source {
-	if o.PageSize <= 0 || o.PageSize > MaxPageSize {
-		o.PageSize = MaxPageSize
-	}
-	if o.BatchSize <= 0 {
-		o.BatchSize = 500
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
-	}
+	o = o.WithDefaults(MaxPageSize)
 	a := *api
 	if a.Forbidden == "" {
 		a.Forbidden = fmt.Sprintf("give app %s the application permission SecurityAlert.Read.All of Microsoft Graph (API permissions → Microsoft Graph → Application permissions) and grant admin consent; `alertexport auth check` shows the roles the token carries", t.ClientID)
@@ -167,8 +155,8 @@ func (s *Source) Poll(ctx context.Context, cp sources.Checkpoint, emit sources.E
 		p.lower = cp.Origin // no alert seen yet: keep reaching back to where the job began
 	default:
 		p.lower = s.opts.Now().UTC().Round(0).Add(-s.startFrom).Truncate(tick)
-		if s.opts.Continue != nil {
-			from, err := s.opts.Continue(ctx)
+		if s.continueFrom != nil {
+			from, err := s.continueFrom(ctx)
 			if err != nil {
 				return fmt.Errorf("tenant %q: graph: reading where the older sources stand: %w", s.id.tenant, err)
 			}

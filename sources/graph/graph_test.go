@@ -33,6 +33,13 @@ func (f *fixture) source(o Options) *Source {
 	return New(f.Tenant, f.Tenant.Graph, f.API(Name, f.Tenant.Graph), o)
 }
 
+// continuing is the source with ContinueFrom set to from.
+func (f *fixture) continuing(from func(context.Context) (time.Time, error)) *Source {
+	src := f.source(Options{})
+	src.ContinueFrom(from)
+	return src
+}
+
 // visible is the oracle: each alert's version as a query at the simulator's time shows it.
 func (f *fixture) visible() map[string]time.Time {
 	now := f.Clock.Now()
@@ -227,7 +234,7 @@ func TestFirstPollContinuesFromOlderSources(t *testing.T) {
 	now := f.Clock.Now()
 	older := now.Add(-72 * time.Hour)
 	f.g.Generate(20, simulator.GraphGenerate{From: now.Add(-70 * time.Hour), To: now.Add(-50 * time.Hour)})
-	e := sourcetest.NewExporter(t, f.source(Options{Continue: func(context.Context) (time.Time, error) { return older, nil }}))
+	e := sourcetest.NewExporter(t, f.continuing(func(context.Context) (time.Time, error) { return older, nil }))
 	e.MustPoll(t)
 	e.CheckExactlyOnce(t, Name, f.visible())
 	if want := "lastUpdateDateTime ge " + older.UTC().Format("2006-01-02T15:04:05.0000000Z"); f.filters()[0] != want {
@@ -235,14 +242,14 @@ func TestFirstPollContinuesFromOlderSources(t *testing.T) {
 	}
 	// A checkpoint left from months ago is not followed: start_from rules, and a warning says so.
 	h := newFixture(t, sourcetest.Setup{})
-	e = sourcetest.NewExporter(t, h.source(Options{Continue: func(context.Context) (time.Time, error) { return now.Add(-90 * 24 * time.Hour), nil }}))
+	e = sourcetest.NewExporter(t, h.continuing(func(context.Context) (time.Time, error) { return now.Add(-90 * 24 * time.Hour), nil }))
 	e.MustPoll(t)
 	if want := "lastUpdateDateTime ge " + h.Clock.Now().Add(-24*time.Hour).UTC().Format("2006-01-02T15:04:05.0000000Z"); h.filters()[0] != want {
 		t.Errorf("first $filter %q, want %q (a 90-day-old checkpoint must not be followed)", h.filters()[0], want)
 	}
 	// Without older checkpoints, start_from (24h) rules.
 	g := newFixture(t, sourcetest.Setup{})
-	e = sourcetest.NewExporter(t, g.source(Options{Continue: func(context.Context) (time.Time, error) { return time.Time{}, nil }}))
+	e = sourcetest.NewExporter(t, g.continuing(func(context.Context) (time.Time, error) { return time.Time{}, nil }))
 	e.MustPoll(t)
 	if want := "lastUpdateDateTime ge " + g.Clock.Now().Add(-24*time.Hour).UTC().Format("2006-01-02T15:04:05.0000000Z"); g.filters()[0] != want {
 		t.Errorf("first $filter %q, want %q", g.filters()[0], want)
