@@ -331,7 +331,7 @@ func (p *poll) take(raw []byte, q question, st *stats) error {
 		return nil // reopened since: its open version belongs to the "new" question
 	}
 	var a alert
-	err := json.Unmarshal(raw, &a)
+	err := page.Unmarshal(raw, &a)
 	if err == nil && !utf8.Valid(raw) {
 		err = errors.New("the alert is not valid UTF-8")
 	}

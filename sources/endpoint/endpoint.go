@@ -333,7 +333,7 @@ func (p *poll) fetchBySkip(ctx context.Context, w window) error {
 // take handles one alert of a page: decode, skip what was exported, normalize, queue.
 func (p *poll) take(ctx context.Context, raw []byte, st *stats) error {
 	var a alert
-	err := json.Unmarshal(raw, &a)
+	err := page.Unmarshal(raw, &a)
 	return p.takeDecoded(ctx, raw, &a, err, st)
 }
 

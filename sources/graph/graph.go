@@ -280,7 +280,7 @@ func (s *Source) nextLink(raw json.RawMessage) (string, error) {
 // take handles one alert of a page: decode, skip what was exported, normalize, queue.
 func (p *poll) take(ctx context.Context, raw []byte) error {
 	var a alert
-	err := json.Unmarshal(raw, &a)
+	err := page.Unmarshal(raw, &a)
 	return p.takeDecoded(ctx, raw, &a, err)
 }
 

@@ -1,6 +1,12 @@
 // Package page decodes an API's page of alerts as a stream: one alert at a time comes off the
 // wire, so a 10,000-alert page never sits in memory whole. Defender for Endpoint and Graph put
 // the alerts under "value" (OData), Defender for Cloud Apps under "data".
+//
+// It reads with github.com/go-json-experiment/json (the module that became encoding/json/v2,
+// still behind GOEXPERIMENT in Go 1.26): its streaming decoder finds an item's end and its
+// unmarshal decodes it in about a third of encoding/json's time, and decoding JSON is most of
+// alertexport's CPU (BENCHMARKS.md). Options keeps encoding/json's leniencies, so an alert
+// decodes as it did before.
 package page
 
 import (
@@ -9,139 +15,140 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 )
+
+// Options are encoding/json's rules, which the sources were written against: field names
+// match case-insensitively, a repeated name keeps its last value, and invalid UTF-8 is not a
+// syntax error (each source dead-letters such an alert instead of losing the page).
+var Options = jsonv2.JoinOptions(
+	jsonv2.MatchCaseInsensitiveNames(true),
+	jsontext.AllowDuplicateNames(true),
+	jsontext.AllowInvalidUTF8(true),
+)
+
+// Unmarshal decodes raw into v as the page decoder does.
+func Unmarshal(raw []byte, v any) error { return jsonv2.Unmarshal(raw, v, Options) }
 
 // Decode reads one JSON object from r, calls item with the bytes of each element of its array
 // field items (a fresh slice each time, which item may keep), and returns the object's other
 // top-level fields. The object must be complete: a body cut short is an error even after every
 // item was handed over, since the page may have held more.
 func Decode(r io.Reader, items string, item func(raw []byte) error) (map[string]json.RawMessage, error) {
-	return DecodeInto(r, items, func(raw []byte, _ *json.RawMessage, _ error) error { return item(raw) })
+	return decode(r, items, item)
 }
 
-// DecodeInto is Decode that also decodes each item into a new T as it comes off the wire: item
-// gets the item's bytes (a fresh slice), the T, and the error of decoding it (an item that is
-// well-formed JSON but does not fit T, e.g. a wrong type: the caller dead-letters it; the page
-// goes on). Each item's bytes are scanned twice (for its end, then to decode) instead of four
-// times for Decode followed by json.Unmarshal; alerts are most of what alertexport reads.
+// DecodeInto is Decode that also decodes each item into a new T: item gets the item's bytes (a
+// fresh slice), the T, and the error of decoding it (an item that is well-formed JSON but does
+// not fit T, e.g. a wrong type: the caller dead-letters it; the page goes on).
 func DecodeInto[T any](r io.Reader, items string, item func(raw []byte, v *T, err error) error) (map[string]json.RawMessage, error) {
-	t := &tee{r: r}
-	dec := json.NewDecoder(t)
+	return decode(r, items, func(raw []byte) error {
+		v := new(T)
+		err := Unmarshal(raw, v)
+		return item(raw, v, err)
+	})
+}
+
+func decode(r io.Reader, items string, item func(raw []byte) error) (map[string]json.RawMessage, error) {
+	dec := jsontext.NewDecoder(r, Options)
 	if err := expectDelim(dec, '{'); err != nil {
 		return nil, err
 	}
 	rest := map[string]json.RawMessage{}
 	found := false
-	for dec.More() {
-		tok, err := dec.Token()
+	for dec.PeekKind() != '}' {
+		tok, err := dec.ReadToken()
 		if err != nil {
-			return nil, err
+			return nil, pageErr(err)
 		}
-		key, ok := tok.(string)
-		if !ok {
-			return nil, fmt.Errorf("page: want a field name, got %v", tok)
-		}
+		key := tok.String()
 		if key != items {
-			var v json.RawMessage
-			if err := dec.Decode(&v); err != nil {
-				return nil, fmt.Errorf("page: field %q: %w", key, err)
+			v, err := dec.ReadValue()
+			if err != nil {
+				return nil, fmt.Errorf("page: field %q: %w", key, pageErr(err))
 			}
-			rest[key] = v
-			t.forget(dec.InputOffset())
+			rest[key] = clone(v)
 			continue
 		}
 		found = true
-		if err := eachItem(dec, t, items, item); err != nil {
+		if err := eachItem(dec, items, item); err != nil {
 			return nil, err
 		}
 	}
-	if _, err := dec.Token(); err != nil { // the closing brace
-		return nil, err
+	if _, err := dec.ReadToken(); err != nil { // the closing brace, or why it is missing
+		return nil, pageErr(err)
 	}
 	if !found {
 		return nil, fmt.Errorf("page: the response has no %q field", items)
 	}
 	// Nothing may follow the object but whitespace.
-	if tok, err := dec.Token(); !errors.Is(err, io.EOF) {
+	if _, err := dec.ReadToken(); !errors.Is(err, io.EOF) {
 		if err != nil {
-			return nil, err
+			return nil, pageErr(err)
 		}
-		return nil, fmt.Errorf("page: unexpected %v after the response object", tok)
+		return nil, errors.New("page: unexpected data after the response object")
 	}
 	return rest, nil
 }
 
-func eachItem[T any](dec *json.Decoder, t *tee, items string, item func(raw []byte, v *T, err error) error) error {
-	tok, err := dec.Token()
-	if err != nil {
-		return err
-	}
-	if tok == nil {
-		return nil // "value": null — no alerts
-	}
-	if d, ok := tok.(json.Delim); !ok || d != '[' {
-		return fmt.Errorf("page: field %q: want an array, got %v", items, tok)
-	}
-	for dec.More() {
-		start := dec.InputOffset()
-		v := new(T)
-		derr := dec.Decode(v)
-		var syn *json.SyntaxError
-		if derr != nil && (t.err != nil || errors.As(derr, &syn) || errors.Is(derr, io.ErrUnexpectedEOF) || errors.Is(derr, io.EOF)) {
-			return fmt.Errorf("page: %q item: %w", items, derr) // the stream is broken, not just this item
+func eachItem(dec *jsontext.Decoder, items string, item func(raw []byte) error) error {
+	switch dec.PeekKind() {
+	case 'n':
+		_, err := dec.ReadToken() // "value": null — no alerts
+		return pageErr(err)
+	case '[':
+	default:
+		v, err := dec.ReadValue()
+		if err != nil {
+			return pageErr(err)
 		}
-		raw := t.take(start, dec.InputOffset())
-		if err := item(raw, v, derr); err != nil {
+		return fmt.Errorf("page: field %q: want an array, got %.20s", items, v)
+	}
+	if _, err := dec.ReadToken(); err != nil {
+		return pageErr(err)
+	}
+	for dec.PeekKind() != ']' {
+		v, err := dec.ReadValue()
+		if err != nil {
+			return fmt.Errorf("page: %q item: %w", items, pageErr(err)) // the stream is broken, not just this item
+		}
+		if err := item(clone(v)); err != nil {
 			return err
 		}
 	}
-	_, err = dec.Token() // ']'
+	_, err := dec.ReadToken() // ']', or why it is missing
+	return pageErr(err)
+}
+
+func expectDelim(dec *jsontext.Decoder, want jsontext.Kind) error {
+	tok, err := dec.ReadToken()
+	if err != nil {
+		return pageErr(err)
+	}
+	if k := tok.Kind(); k != want {
+		return fmt.Errorf("page: want %q, got %s", want, tok)
+	}
+	return nil
+}
+
+// pageErr keeps a body that ends too soon recognizable as io.ErrUnexpectedEOF, as encoding/json
+// reports it; the HTTP client retries such a page.
+func pageErr(err error) error {
+	if errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
+	}
 	return err
 }
 
-// tee keeps the bytes the decoder has read and not yet handed over, so that an item's own bytes
-// can be cut out of the stream by the decoder's offsets.
-type tee struct {
-	r    io.Reader
-	buf  []byte
-	base int64 // stream offset of buf[0]
-	err  error // the reader's failure other than EOF: the body broke off, whatever json says
-}
-
-func (t *tee) Read(p []byte) (int, error) {
-	n, err := t.r.Read(p)
-	t.buf = append(t.buf, p[:n]...)
-	if err != nil && !errors.Is(err, io.EOF) {
-		t.err = err
-	}
-	return n, err
-}
-
-// take returns a copy of the stream's bytes [from, to), without the separator and whitespace
-// before the value, and forgets everything before to.
-func (t *tee) take(from, to int64) []byte {
-	b := bytes.TrimLeft(t.buf[from-t.base:to-t.base], " \t\r\n,")
-	out := bytes.Clone(b)
-	t.forget(to)
-	return out
-}
-
-// forget drops the bytes before stream offset to.
-func (t *tee) forget(to int64) {
-	n := copy(t.buf, t.buf[to-t.base:])
-	t.buf = t.buf[:n]
-	t.base = to
-}
-
-func expectDelim(dec *json.Decoder, want json.Delim) error {
-	tok, err := dec.Token()
-	if err != nil {
-		return err
-	}
-	if d, ok := tok.(json.Delim); !ok || d != want {
-		return fmt.Errorf("page: want %q, got %v", want, tok)
-	}
-	return nil
+// clone copies b without first zeroing the copy (the make+copy form the compiler turns into one
+// uncleared allocation; bytes.Clone clears what it then overwrites), for the 3.5 KB–64 KiB of
+// every alert.
+func clone(b []byte) []byte {
+	c := make([]byte, len(b))
+	copy(c, b)
+	return c
 }
 
 // IsObject reports whether raw is a JSON object (an alert), not a scalar or array.

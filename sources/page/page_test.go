@@ -164,3 +164,43 @@ func TestDecodeInto(t *testing.T) {
 		})
 	}
 }
+
+// TestEncodingJSONRules: the decoder keeps the leniencies of encoding/json, which the sources
+// were written against, so moving to the faster decoder changed no alert's fate.
+func TestEncodingJSONRules(t *testing.T) {
+	type item struct {
+		ID    string `json:"id"`
+		Title string `json:"title"`
+	}
+	tests := []struct {
+		name, body string
+		want       item
+		wantErr    bool
+	}{
+		{name: "names match whatever their case", body: `{"ID":"a","Title":"t"}`, want: item{ID: "a", Title: "t"}},
+		{name: "a repeated name keeps the last value", body: `{"id":"a","id":"b"}`, want: item{ID: "b"}},
+		{name: "unknown fields are ignored", body: `{"id":"a","investigationId":7}`, want: item{ID: "a"}},
+		{name: "invalid UTF-8 reaches the item, not the page", body: "{\"id\":\"a\",\"title\":\"\xff\"}", want: item{ID: "a", Title: "\ufffd"}},
+		{name: "null leaves a field empty", body: `{"id":"a","title":null}`, want: item{ID: "a"}},
+		{name: "a number for a string is the item's error", body: `{"id":1}`, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got item
+			var itemErr error
+			_, err := DecodeInto(strings.NewReader(`{"value":[`+tt.body+`]}`), "value", func(_ []byte, v *item, err error) error {
+				got, itemErr = *v, err
+				return nil
+			})
+			if err != nil {
+				t.Fatalf("the page failed: %v", err)
+			}
+			if (itemErr != nil) != tt.wantErr {
+				t.Errorf("item error = %v, want error %v", itemErr, tt.wantErr)
+			}
+			if !tt.wantErr && got != tt.want {
+				t.Errorf("item = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
