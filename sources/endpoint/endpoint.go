@@ -5,8 +5,16 @@
 // and alerts change while a poll pages through them, so neither links nor $skip offsets nor
 // "the last item of the page" can be trusted (research/defender-apis.md A2, Part D). A poll
 // asks for lastUpdateTime ≥ cursor − lookback with $top = 10,000; a window that comes back full
-// is split in two and each half asked again, earliest first. The last window is open-ended, so
-// an alert updated while the poll pages shows up there with its new lastUpdateTime.
+// is cut into smaller ones, asked earliest first. The last window is open-ended, so an alert
+// updated while the poll pages shows up there with its new lastUpdateTime.
+//
+// How a full window is cut: the answer is a sample of the window (10,000 of its alerts, in no
+// documented order). The first piece takes a sixteenth of the sample; once a piece comes back
+// whole, the window's alerts per sampled alert are known, and each next piece is sized to fill
+// 80 % of a page. A backlog is so read about once (plus the first full answer) instead of once
+// per halving; an estimate that misses costs a full answer, which is cut again by its own
+// sample. Correctness never rests on the estimate: every window is read until it comes back
+// less than full, and the windows cover the first one.
 package endpoint
 
 import (
@@ -116,6 +124,34 @@ type window struct {
 	creNull bool // alertCreationTime eq null
 	byCre   bool // cre applies
 	skip    bool // the last resort: page this window with $skip (see fetchBySkip)
+
+	// A window cut from a full one: sample, when not nil, is what the full answer showed of
+	// this window (sorted lastUpdateTimes, Unix ns), still to be carved into pieces before
+	// anything is asked; a piece has sampled of them, and dens learns from what it holds.
+	sample  []int64
+	sampled int
+	dens    *density
+}
+
+// density is how many alerts of a window one sampled alert stands for, learned from the pieces
+// read whole so far (0: not known yet).
+type density struct {
+	inside, sampled int     // totals of the pieces that came back less than full
+	per             float64 // the estimate
+}
+
+// learn takes in what a piece held: inside alerts, of which sampled were in the sample.
+func (d *density) learn(inside, sampled int, full bool) {
+	if d == nil || sampled == 0 {
+		return
+	}
+	if full { // more than inside: aim lower until a whole piece says by how much
+		d.per = max(d.per, 2*float64(inside)/float64(sampled))
+		return
+	}
+	d.inside += inside
+	d.sampled += sampled
+	d.per = max(1, float64(d.inside)/float64(d.sampled))
 }
 
 func (w window) instant() bool { return !w.upd.hi.IsZero() && w.upd.hi.Sub(w.upd.lo) <= tick }
@@ -128,6 +164,7 @@ type stats struct {
 	more           bool // the answer said there is more (a nextLink)
 	minUpd, maxUpd time.Time
 	minCre, maxCre time.Time
+	times          []int64 // the lastUpdateTimes inside (Unix ns): the sample a full window is cut by
 }
 
 // note takes a returned alert's times into the sample that guides splitting. Only alerts inside
@@ -142,6 +179,7 @@ func (st *stats) note(a *alert) {
 		return
 	}
 	st.inside++
+	st.times = append(st.times, u.UnixNano())
 	st.minUpd, st.maxUpd = widen(st.minUpd, st.maxUpd, *u)
 	if c != nil {
 		st.minCre, st.maxCre = widen(st.minCre, st.maxCre, *c)
@@ -220,6 +258,13 @@ func (p *poll) run(ctx context.Context, first window) error {
 	for len(todo) > 0 {
 		w := todo[len(todo)-1]
 		todo = todo[:len(todo)-1]
+		if w.sample != nil {
+			parts := carve(w, s.opts.PageSize, false)
+			for i := len(parts) - 1; i >= 0; i-- {
+				todo = append(todo, parts[i])
+			}
+			continue
+		}
 		var st stats
 		var err error
 		if w.skip {
@@ -230,12 +275,14 @@ func (p *poll) run(ctx context.Context, first window) error {
 		if err != nil {
 			return err
 		}
-		if !w.skip && (st.n >= s.opts.PageSize || st.more) {
+		full := !w.skip && (st.n >= s.opts.PageSize || st.more)
+		w.dens.learn(st.inside, w.sampled, full)
+		if full {
 			if st.inside == 0 {
 				return fmt.Errorf("tenant %q: endpoint API: a full answer for lastUpdateTime in [%s, %s) held no alert inside that range; the API does not filter as documented",
 					s.id.tenant, w.upd.lo.Format(time.RFC3339Nano), w.upd.hi.Format(time.RFC3339Nano))
 			}
-			parts := split(w, st)
+			parts := split(w, st, s.opts.PageSize)
 			s.opts.Logger.Debug("window full, splitting", "tenant", s.id.tenant, "from", w.upd.lo, "to", w.upd.hi, "parts", len(parts))
 			for i := len(parts) - 1; i >= 0; i-- {
 				todo = append(todo, parts[i])
@@ -440,20 +487,16 @@ func (s *Source) query(w window, skip int) string {
 func literal(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.0000000Z") }
 
 // split divides a window that came back full into smaller ones that cover it, earliest first.
-// While the window spans more than one instant it is cut in time (around what the full page
-// showed: its results are an arbitrary subset, so nothing else is known); a single instant is
-// cut by alertCreationTime instead, plus a window for alerts without one; when that too is down
-// to one instant, the window is paged with $skip.
-func split(w window, st stats) []window {
+// While the window spans more than one instant it is carved in time by what the full page
+// showed (see carve); a single instant is cut by alertCreationTime instead, plus a window for
+// alerts without one; when that too is down to one instant, the window is paged with $skip.
+func split(w window, st stats, page int) []window {
 	var out []window
 	switch {
 	case !w.instant():
-		spans, ok := cut(w.upd, st.minUpd, st.maxUpd)
-		for _, r := range spans {
-			out = append(out, window{upd: r})
-		}
-		if ok {
-			return out
+		if len(st.times) > 0 {
+			slices.Sort(st.times)
+			return carve(window{upd: w.upd, sample: st.times, dens: &density{}}, page, true)
 		}
 	case !w.byCre && !w.creNull:
 		spans, ok := cut(span{}, st.minCre, st.maxCre)
@@ -478,6 +521,46 @@ func split(w window, st stats) []window {
 	}
 	w.skip = true
 	return []window{w}
+}
+
+// carve cuts the first piece off w, a window a full answer sampled, and leaves the rest, with
+// the rest of the sample, to be carved when its turn comes. The piece holds as many sampled
+// alerts as should fill 80 % of a page at the density learned so far, or a sixteenth of the
+// sample while nothing is known; when that is the whole sample, the rest is asked whole. A
+// window that has just come back full (fresh) is always cut, so that every question is
+// narrower than the one before it.
+func carve(w window, page int, fresh bool) []window {
+	smp := w.sample
+	whole := window{upd: w.upd, sampled: len(smp), dens: w.dens}
+	k := len(smp) / 16
+	if w.dens.per > 0 {
+		k = int(0.8 * float64(page) / w.dens.per)
+	}
+	k = max(k, 1)
+	if k >= len(smp) {
+		if !fresh {
+			return []window{whole}
+		}
+		k = len(smp) - 1
+	}
+	// The piece ends at the first sampled time from the k-th on that is past its start.
+	lo := w.upd.lo.UnixNano()
+	var b int64
+	switch i, _ := slices.BinarySearch(smp, max(smp[k], lo+1)); {
+	case i < len(smp):
+		b = smp[i]
+	case fresh: // every sampled alert is at lo: the instant apart, then the rest
+		b = lo + int64(tick)
+	default:
+		return []window{whole}
+	}
+	in, _ := slices.BinarySearch(smp, b) // the sampled times before b
+	at := time.Unix(0, b).UTC()
+	rest := window{upd: span{lo: at, hi: w.upd.hi}, sample: smp[in:], dens: w.dens}
+	if in == len(smp) {
+		rest.sample = nil // nothing sampled there: ask it as it is
+	}
+	return []window{{upd: span{lo: w.upd.lo, hi: at}, sampled: in, dens: w.dens}, rest}
 }
 
 // cut divides s, which held more than a page, into smaller spans that cover it in order: the

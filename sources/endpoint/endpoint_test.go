@@ -528,3 +528,96 @@ func TestBacklogCheckpointStaysSmall(t *testing.T) {
 		t.Errorf("a checkpoint held %d versions; the lookback (10 min) holds about 100", most)
 	}
 }
+
+// TestBacklogReadAboutOnce: a backlog ten times a page is read about once, plus the first full
+// answer: the full answer's sample sizes the windows after it, instead of halving windows until
+// they fit (which read every alert 2.5 times). Everything arrives once.
+func TestBacklogReadAboutOnce(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, setup{})
+	now := f.Clock.Now()
+	f.ep.Generate(20000, simulator.Generate{From: now.Add(-20 * time.Hour), To: now})
+	e := sourcetest.NewExporter(t, f.newSource(Options{PageSize: 2000}))
+	e.MustPoll(t)
+	e.CheckExactlyOnce(t, Name, f.visible())
+	served, full := 0, 0
+	reqs := f.Requests(Name)
+	for _, r := range reqs {
+		served += r.Results
+		if r.Results == 2000 {
+			full++
+		}
+	}
+	t.Logf("%d requests (%d full) served %d alerts for 20,000", len(reqs), full, served)
+	if amp := float64(served) / 20000; amp > 1.3 {
+		t.Errorf("read amplification %.2f (%d alerts served in %d requests, %d full), want ≤ 1.3", amp, served, len(reqs), full)
+	}
+}
+
+// TestCarve: the pieces cut off a sampled window cover it in order, without gaps; a window
+// that has just come back full is always cut narrower, whatever its sample (one alert, every
+// alert at its start); the first piece takes a sixteenth of the sample, later ones what the
+// learned density says fills 80 % of a page.
+func TestCarve(t *testing.T) {
+	lo := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	at := func(s int) int64 { return lo.Add(time.Duration(s) * time.Second).UnixNano() }
+	seq := func(n int) []int64 {
+		out := make([]int64, n)
+		for i := range out {
+			out[i] = at(i)
+		}
+		return out
+	}
+	tests := []struct {
+		name      string
+		hi        time.Time // zero: open-ended
+		sample    []int64
+		per       float64
+		fresh     bool
+		wantParts int
+		wantFirst int // sampled alerts in the first piece
+	}{
+		{name: "first cut takes a sixteenth", sample: seq(1600), fresh: true, wantParts: 2, wantFirst: 100},
+		{name: "density sizes the piece", sample: seq(1600), per: 4, wantParts: 2, wantFirst: 200}, // 0.8 × 1000 / 4
+		{name: "the rest fits: asked whole", sample: seq(150), per: 4, wantParts: 1, wantFirst: 150},
+		{name: "a fresh window is cut even when it would fit", sample: seq(150), per: 4, fresh: true, wantParts: 2, wantFirst: 149},
+		{name: "one sampled alert", sample: []int64{at(5)}, fresh: true, wantParts: 2, wantFirst: 0},
+		{name: "every sampled alert at the start", sample: []int64{at(0), at(0), at(0)}, fresh: true, wantParts: 2, wantFirst: 3},
+		{name: "equal times stay on one side", sample: []int64{at(0), at(1), at(1), at(1), at(2)}, per: 400, fresh: true, wantParts: 2, wantFirst: 1},
+		{name: "bounded window", hi: lo.Add(time.Hour), sample: seq(1600), fresh: true, wantParts: 2, wantFirst: 100},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := window{upd: span{lo: lo, hi: tt.hi}, sample: tt.sample, dens: &density{per: tt.per}}
+			parts := carve(w, 1000, tt.fresh)
+			if len(parts) != tt.wantParts {
+				t.Fatalf("%d parts %+v, want %d", len(parts), parts, tt.wantParts)
+			}
+			if parts[0].sampled != tt.wantFirst {
+				t.Errorf("first piece has %d sampled alerts, want %d", parts[0].sampled, tt.wantFirst)
+			}
+			// Contiguous cover of [lo, hi), each part narrower than w when fresh.
+			next := w.upd.lo
+			for i, p := range parts {
+				if !p.upd.lo.Equal(next) {
+					t.Errorf("part %d starts at %v, want %v", i, p.upd.lo, next)
+				}
+				if tt.fresh && p.upd == w.upd {
+					t.Errorf("part %d is the whole fresh window: no progress", i)
+				}
+				next = p.upd.hi
+			}
+			if !next.Equal(w.upd.hi) {
+				t.Errorf("the parts end at %v, want %v", next, w.upd.hi)
+			}
+			// The sample is shared out: the piece's and the rest's add up.
+			n := parts[0].sampled
+			if len(parts) == 2 {
+				n += len(parts[1].sample)
+			}
+			if n != len(tt.sample) {
+				t.Errorf("%d sampled alerts across the parts, want %d", n, len(tt.sample))
+			}
+		})
+	}
+}

@@ -79,7 +79,7 @@ func TestBacklogThroughFaults(t *testing.T) {
 	now := f.Clock.Now()
 	f.ep.Generate(3000, simulator.Generate{From: now.Add(-20 * time.Hour), To: now})
 	f.ep.SetFaultRates(simulator.FaultRates{ServerError: 0.10, Throttle: 0.05, Slow: 0.03, Truncate: 0.03, SlowDelay: 50 * time.Millisecond})
-	e := sourcetest.NewExporter(t, f.newSource(Options{PageSize: 300}))
+	e := sourcetest.NewExporter(t, f.newSource(Options{PageSize: 100}))
 	failed := 0
 	for i := 0; i < 40; i++ {
 		if err := e.Poll(context.Background()); err != nil {
