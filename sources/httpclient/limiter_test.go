@@ -3,34 +3,154 @@ package httpclient
 import (
 	"context"
 	"errors"
-	"math"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 )
 
-// TestLimiterStaysUnderEveryLimit: in any window of a limit's length, a token bucket admits at
-// most its burst plus rate × length; that must stay below the documented limit.
-func TestLimiterStaysUnderEveryLimit(t *testing.T) {
-	for _, lims := range [][]Limit{
-		{{100, time.Minute}, {1500, time.Hour}}, // Defender for Endpoint
-		{{30, time.Minute}},                     // Defender for Cloud Apps
-		{{150, time.Minute}},                    // Graph
-		{{1, time.Second}}, {{2, time.Second}},  // scaled-down test limits
-	} {
-		l := NewLimiter(lims...)
-		if len(l.buckets) != len(lims) {
-			t.Fatalf("%v: %d buckets", lims, len(l.buckets))
+// greedy plays a caller that asks again the moment the limiter lets it, on a fake clock, for
+// span, and returns the times its calls were let through.
+func greedy(t *testing.T, l *Limiter, span time.Duration) []time.Time {
+	t.Helper()
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var calls []time.Time
+	for now := start; now.Before(start.Add(span)); {
+		wait, paused := l.take(now)
+		if paused {
+			t.Fatal("paused without a Pause")
 		}
-		for i, b := range l.buckets {
-			most := math.Floor(float64(b.Burst()) + float64(b.Limit())*lims[i].Per.Seconds()) // whole calls
-			if most > float64(lims[i].Requests) || most < 0.45*float64(lims[i].Requests) {
-				t.Errorf("%v: at most %.1f calls per %v, want at most %d and not far below", lims[i], most, lims[i].Per, lims[i].Requests)
+		if wait == 0 {
+			calls = append(calls, now)
+			continue
+		}
+		now = now.Add(wait)
+	}
+	return calls
+}
+
+// mostInWindow is the most calls any window of length per holds, its ends included (the worst
+// case for a server whose window is (t−per, t]).
+func mostInWindow(calls []time.Time, per time.Duration) int {
+	most, j := 0, 0
+	for i := range calls {
+		for calls[i].Sub(calls[j]) > per {
+			j++
+		}
+		most = max(most, i-j+1)
+	}
+	return most
+}
+
+// TestLimiterWindowsAndSteadyRate: a caller as greedy as can be never gets more than the limit
+// minus the margin into any window of a limit's length, and its steady rate is the share of the
+// binding limit NewLimiter promises (≥ 92 % for every documented limit).
+func TestLimiterWindowsAndSteadyRate(t *testing.T) {
+	tests := []struct {
+		name   string
+		limits []Limit
+		most   []int   // per limit: the most calls in any window of its length
+		share  float64 // steady calls / the binding limit's, at least
+	}{
+		{"Defender for Endpoint", []Limit{{100, time.Minute}, {1500, time.Hour}}, []int{99, 1485}, 0.97},
+		{"Defender for Cloud Apps", []Limit{{30, time.Minute}}, []int{29}, 0.93},
+		{"Graph", []Limit{{150, time.Minute}}, []int{148}, 0.96},
+		{"Cloud Apps scaled by 60", []Limit{{30, time.Second}}, []int{29}, 0.93},
+		{"Endpoint scaled by 60", []Limit{{100, time.Second}, {1500, time.Minute}}, []int{99, 1485}, 0.97},
+		{"two short windows", []Limit{{10, time.Second}, {25, 3 * time.Second}}, []int{9, 24}, 0.9},
+		{"4 a second", []Limit{{4, time.Second}}, []int{3}, 0.5},
+		{"3 a second: half", []Limit{{3, time.Second}}, []int{2}, 0.47},
+		{"1 a second: half", []Limit{{1, time.Second}}, []int{1}, 0.47},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := NewLimiter(tt.limits...)
+			longest := l.Longest()
+			const spans = 20
+			calls := greedy(t, l, spans*longest)
+			for i, lim := range tt.limits {
+				if got := mostInWindow(calls, lim.Per); got > tt.most[i] {
+					t.Errorf("%v: %d calls in one window, want at most %d", lim, got, tt.most[i])
+				}
 			}
+			// Past the first window the burst is spent: what remains is the steady rate.
+			from := calls[0].Add(longest)
+			steady := len(calls) - slices.IndexFunc(calls, func(c time.Time) bool { return !c.Before(from) })
+			bound := 1e18
+			for _, lim := range tt.limits {
+				bound = min(bound, float64(lim.Requests)*(spans-1)*float64(longest)/float64(lim.Per))
+			}
+			share := float64(steady) / bound
+			t.Logf("steady: %.3f of the binding limit", share)
+			if share < tt.share || share > 1 {
+				t.Errorf("steady rate %.3f of the binding limit, want at least %.2f", share, tt.share)
+			}
+		})
+	}
+}
+
+// TestLimiterMarginCoversSkew: the server counts a call when it arrives, up to 1 % of a
+// window's length after it left (latency that varies, clocks that tick apart); its windows
+// still never see more than the limit.
+func TestLimiterMarginCoversSkew(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, lims := range [][]Limit{
+		{{100, time.Minute}, {1500, time.Hour}},
+		{{30, time.Minute}},
+		{{150, time.Minute}},
+		{{30, time.Second}},
+		{{10, time.Second}, {25, 3 * time.Second}},
+	} {
+		t.Run(Limit.String(lims[0]), func(t *testing.T) {
+			l := NewLimiter(lims...)
+			calls := greedy(t, l, 3*l.Longest())
+			for _, lim := range lims {
+				skew := lim.Per / 100
+				arrived := make([]time.Time, len(calls))
+				for i, c := range calls {
+					arrived[i] = c.Add(time.Duration(rng.Int64N(int64(skew) + 1)))
+				}
+				slices.SortFunc(arrived, time.Time.Compare)
+				if got := mostInWindow(arrived, lim.Per); got > lim.Requests {
+					t.Errorf("%v with up to %v of skew: the server sees %d calls in one window", lim, skew, got)
+				}
+			}
+		})
+	}
+}
+
+func TestLimiterIgnoresZeroLimits(t *testing.T) {
+	if l := NewLimiter(Limit{0, time.Minute}, Limit{5, 0}); len(l.buckets) != 0 || l.Longest() != 0 {
+		t.Error("zero limits should be ignored")
+	}
+}
+
+func TestLimiterLongest(t *testing.T) {
+	var none *Limiter
+	tests := []struct {
+		name string
+		l    *Limiter
+		want time.Duration
+	}{
+		{"nil", none, 0},
+		{"none", NewLimiter(), 0},
+		{"Cloud Apps", NewLimiter(Limit{30, time.Minute}), time.Minute},
+		{"Endpoint", NewLimiter(Limit{100, time.Minute}, Limit{1500, time.Hour}), time.Hour},
+		{"scaled", NewLimiter(Limit{1500, time.Minute}, Limit{100, time.Second}), time.Minute},
+	}
+	for _, tt := range tests {
+		if got := tt.l.Longest(); got != tt.want {
+			t.Errorf("%s: Longest = %v, want %v", tt.name, got, tt.want)
 		}
 	}
-	if l := NewLimiter(Limit{0, time.Minute}, Limit{5, 0}); len(l.buckets) != 0 {
-		t.Error("zero limits should be ignored")
+}
+
+func TestLimitString(t *testing.T) {
+	for l, want := range map[Limit]string{{100, time.Minute}: "100/1m", {1500, time.Hour}: "1500/1h", {30, time.Second}: "30/1s", {7, 90 * time.Second}: "7/1m30s"} {
+		if got := l.String(); got != want {
+			t.Errorf("%#v: %q, want %q", l, got, want)
+		}
 	}
 }
 
@@ -53,4 +173,18 @@ func TestLimiterPause(t *testing.T) {
 		t.Errorf("a nil limiter must not limit: %v", err)
 	}
 	nilLimiter.Pause(time.Second)
+}
+
+// TestLimiterWaitBeyondDeadline: a wait for a token longer than the caller's deadline fails at
+// once, saying so.
+func TestLimiterWaitBeyondDeadline(t *testing.T) {
+	l := NewLimiter(Limit{1, time.Hour})
+	if err := l.Wait(context.Background()); err != nil {
+		t.Fatalf("the first call: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := l.Wait(ctx); err == nil || !strings.Contains(err.Error(), "rate limit [1/1h] needs a wait") {
+		t.Errorf("Wait = %v, want an error at once naming the limit", err)
+	}
 }
