@@ -11,6 +11,7 @@
 package cloudapps
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -37,8 +38,9 @@ const pageSize = 100
 // Limits is the documented call rate, per tenant (B2: "30 requests per minute per tenant").
 var Limits = []httpclient.Limit{{Requests: 30, Per: time.Minute}}
 
-// throttleWait is how long a throttled answer without Retry-After waits: the microsoft/MCAS
-// module's "usually the throttle time for this call is 1 minute" (B2).
+// throttleWait is how long a throttled answer without Retry-After waits when the API client has
+// no limiter to take it from: the microsoft/MCAS module's "usually the throttle time for this
+// call is 1 minute" (B2), which is the documented limit's window.
 const throttleWait = time.Minute
 
 // maxRequests bounds one poll: 5,000 pages (500,000 alerts, about three hours of the tenant's
@@ -75,7 +77,9 @@ func New(t config.Tenant, s config.Source, api *httpclient.API, o Options) *Sour
 	}
 	a := *api
 	if a.ThrottleWait == 0 {
-		a.ThrottleWait = throttleWait
+		// The longest window of the tenant's limits (the documented minute unless rate_limits
+		// says otherwise): by then every window the API counts has cleared.
+		a.ThrottleWait = cmp.Or(a.Limiter.Longest(), throttleWait)
 	}
 	a.ThrottledBody = true
 	if a.Forbidden == "" {

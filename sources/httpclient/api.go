@@ -63,8 +63,8 @@ type API struct {
 	Observe func(Call) // nil = none
 	// Idle cuts off a response whose body stops arriving for this long; 0 = 2 minutes.
 	Idle time.Duration
-	// ThrottleWait is how long a 429 without Retry-After holds the tenant back; 0 = the
-	// exponential backoff decides.
+	// ThrottleWait is how long a 429 without Retry-After holds the tenant back (at most
+	// maxRetryAfter); 0 = the exponential backoff decides.
 	ThrottleWait time.Duration
 	// ThrottledBody treats any error answer whose body says "throttled" as a 429 (Defender for
 	// Cloud Apps documents no throttling status; clients meet both).
@@ -75,8 +75,9 @@ type API struct {
 	Header http.Header
 }
 
-// maxRetryAfter caps what a Retry-After may hold every caller of a tenant back: a broken or
-// hostile value (a day, a century) must not silently stall a job.
+// maxRetryAfter caps what a Retry-After (or ThrottleWait, when it is absent) may hold every
+// caller of a tenant back: a broken or hostile value (a day, a century) must not silently stall a
+// job.
 const maxRetryAfter = 15 * time.Minute
 
 // BodyError wraps a failure to read or decode a response body: a truncated page or broken
@@ -251,7 +252,7 @@ func (a *API) attempt(ctx context.Context, method, u string, reqBody []byte, rea
 	case s == http.StatusTooManyRequests || a.ThrottledBody && bytes.Contains(bytes.ToLower(body), []byte("throttled")):
 		wait := min(retryAfter(resp.Header.Get("Retry-After"), time.Now()), maxRetryAfter)
 		if wait == 0 {
-			wait = a.ThrottleWait
+			wait = min(a.ThrottleWait, maxRetryAfter)
 		}
 		a.Limiter.Pause(wait)
 		bo.hint = wait
