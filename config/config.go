@@ -126,6 +126,9 @@ type Source struct {
 	Cron           cron.Schedule // Schedule parsed, evaluated in UTC
 	Lookback       time.Duration
 	StartFrom      time.Duration
+	// RateLimits are the call rates the tenant's calls to this API stay under: rate_limits, or
+	// Microsoft's documented limits (DocumentedRateLimits).
+	RateLimits []RateLimit
 }
 
 // Problem is one thing wrong (or doubtful) in a config file.

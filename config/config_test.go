@@ -173,7 +173,7 @@ func TestEveryKeyIsDocumentedAndShipped(t *testing.T) {
 		if !strings.Contains(string(shipped), name+" ") {
 			t.Errorf("config.toml does not show %s", k)
 		}
-		if !strings.Contains(k, "tenant.") || strings.HasSuffix(k, "_file") || strings.HasSuffix(k, "schedule") || strings.HasSuffix(k, "start_from") {
+		if !strings.Contains(k, "tenant.") || strings.HasSuffix(k, "_file") || strings.HasSuffix(k, "schedule") || strings.HasSuffix(k, "start_from") || strings.HasSuffix(k, "rate_limits") {
 			continue
 		}
 		if shippedKeys.line(strings.Replace(k, "tenant.", "tenant[0].", 1)) == 0 {
@@ -416,5 +416,77 @@ func BenchmarkLoadShippedConfig(b *testing.B) {
 		if _, _, err := Load("../config.toml", allSet); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestRateLimits: rate_limits replaces a source's documented limits (absent, they are the
+// default); a rate above Microsoft's is a warning that names the documented limit; validate
+// prints the effective limits.
+func TestRateLimits(t *testing.T) {
+	const head = `
+[[tenant]]
+name = "a"
+tenant_id = "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b"
+client_id = "0b1c2d3e-4f50-4a6b-8c7d-8e9f0a1b2c3d"
+client_secret_env = "S"
+`
+	const cloudApps = "[tenant.cloudapps]\napi_url = \"https://a.us2.portal.cloudappsecurity.com\"\n"
+	tests := []struct {
+		name    string
+		doc     string
+		kind    SourceKind
+		want    []RateLimit
+		warning string // "" = none
+		printed string
+	}{
+		{"absent: documented", head + "[tenant.endpoint]\n", Endpoint,
+			[]RateLimit{{100, time.Minute}, {1500, time.Hour}}, "",
+			`rate_limits = ["100/1m", "1500/1h"]  # Microsoft's documented limits`},
+		{"absent, source off: documented", head + "[tenant.endpoint]\n", Graph,
+			[]RateLimit{{150, time.Minute}}, "", `rate_limits = ["150/1m"]  # Microsoft's documented limits`},
+		{"a share of the budget", head + cloudApps + "rate_limits = [\"15/1m\"]\n", CloudApps,
+			[]RateLimit{{15, time.Minute}}, "", `rate_limits = ["15/1m"]  # Microsoft documents "30/1m"`},
+		{"both windows lower", head + "[tenant.endpoint]\nrate_limits = [\"50/1m\", \" 750 / 1h \"]\n", Endpoint,
+			[]RateLimit{{50, time.Minute}, {750, time.Hour}}, "", `rate_limits = ["50/1m", "750/1h"]`},
+		{"the hour alone, lower", head + "[tenant.endpoint]\nrate_limits = [\"1000/1h\"]\n", Endpoint,
+			[]RateLimit{{1000, time.Hour}}, "", `rate_limits = ["1000/1h"]`},
+		{"the same rate in other words", head + cloudApps + "rate_limits = [\"1/2s\"]\n", CloudApps,
+			[]RateLimit{{1, 2 * time.Second}}, "", `rate_limits = ["1/2s"]`},
+		{"above the documented rate", head + cloudApps + "rate_limits = [\"40/1m\"]\n", CloudApps,
+			[]RateLimit{{40, time.Minute}},
+			`t.toml:9: tenant[0].cloudapps.rate_limits: let through 40 calls per 1m in the long run, more than Microsoft documents for the Defender for Cloud Apps API ("30/1m"): the API will answer 429 (Too Many Requests) and the export will wait; fine only if Microsoft raised the limit`,
+			`rate_limits = ["40/1m"]`},
+		{"the hour's limit left out", head + "[tenant.endpoint]\nrate_limits = [\"100/1m\"]\n", Endpoint,
+			[]RateLimit{{100, time.Minute}},
+			`t.toml:8: tenant[0].endpoint.rate_limits: let through 6000 calls per 1h in the long run, more than Microsoft documents for the Defender for Endpoint API ("100/1m", "1500/1h"): the API will answer 429 (Too Many Requests) and the export will wait; fine only if Microsoft raised the limit`,
+			`rate_limits = ["100/1m"]`},
+		{"scaled down in time", head + "[tenant.graph]\napi_url = \"https://127.0.0.1:1\"\nrate_limits = [\"150/1s\"]\n", Graph,
+			[]RateLimit{{150, time.Second}},
+			`t.toml:9: tenant[0].graph.rate_limits: let through 9000 calls per 1m in the long run, more than Microsoft documents for the Microsoft Graph alerts_v2 API ("150/1m"): the API will answer 429 (Too Many Requests) and the export will wait; fine only if Microsoft raised the limit`,
+			`rate_limits = ["150/1s"]`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, warns := mustParse(t, tt.doc, allSet)
+			var s Source
+			for _, src := range []Source{cfg.Tenants[0].Endpoint, cfg.Tenants[0].CloudApps, cfg.Tenants[0].Graph} {
+				if src.Kind == tt.kind {
+					s = src
+				}
+			}
+			if !reflect.DeepEqual(s.RateLimits, tt.want) {
+				t.Errorf("%s rate limits %v, want %v", tt.kind, s.RateLimits, tt.want)
+			}
+			var want []string
+			if tt.warning != "" {
+				want = []string{tt.warning}
+			}
+			if got := problemStrings(warns); !reflect.DeepEqual(got, want) && !(len(got) == 0 && len(want) == 0) {
+				t.Errorf("warnings:\n got %q\nwant %q", got, want)
+			}
+			if out := Render(cfg, allSet); !strings.Contains(out, tt.printed) {
+				t.Errorf("validate's output lacks %s:\n%s", tt.printed, out)
+			}
+		})
 	}
 }

@@ -79,9 +79,10 @@ type fileTenant struct {
 }
 
 type fileSource struct {
-	Enabled     *bool   `toml:"enabled"`
-	APIURL      *string `toml:"api_url"`
-	MinSeverity *string `toml:"min_severity"`
+	Enabled     *bool    `toml:"enabled"`
+	APIURL      *string  `toml:"api_url"`
+	MinSeverity *string  `toml:"min_severity"`
+	RateLimits  []string `toml:"rate_limits"` // nil: absent
 	fileTiming
 }
 
@@ -399,9 +400,18 @@ var literalSecrets = map[string]string{
 	"nats.nkey_seed":       `secrets are never written in the file: use nkey_seed_file = "/path/to/seed.nk"`,
 }
 
+// sourceOnly are keys people may expect to inherit like schedule, which only a source's table
+// takes.
+var sourceOnly = map[string]string{
+	"rate_limits": "rate_limits is set per source, in [tenant.endpoint], [tenant.cloudapps] or [tenant.graph]: each API has limits of its own",
+}
+
 // unknownKeyMsg explains an unknown key name in the table parent (a schema path).
 func unknownKeyMsg(parent, name string) string {
 	if msg, ok := literalSecrets[joinKey(parent, name)]; ok {
+		return "unknown key; " + msg
+	}
+	if msg, ok := sourceOnly[name]; ok && (parent == "defaults" || parent == "tenant") {
 		return "unknown key; " + msg
 	}
 	var siblings []string

@@ -51,6 +51,7 @@ var keyDocs = map[string]string{
 	"tenant.endpoint.schedule":     scheduleDoc,
 	"tenant.endpoint.lookback":     lookbackDoc,
 	"tenant.endpoint.start_from":   startFromDoc,
+	"tenant.endpoint.rate_limits":  rateLimitsDoc + `, e.g. ["100/1m", "1500/1h"] (Microsoft's documented limits, the default)`,
 
 	"tenant.cloudapps.enabled":      `true or false`,
 	"tenant.cloudapps.api_url":      `the tenant's API URL from the Microsoft Defender portal (Settings → Cloud Apps → System → About), e.g. "https://contoso.us2.portal.cloudappsecurity.com"`,
@@ -58,6 +59,7 @@ var keyDocs = map[string]string{
 	"tenant.cloudapps.schedule":     scheduleDoc,
 	"tenant.cloudapps.lookback":     lookbackDoc,
 	"tenant.cloudapps.start_from":   startFromDoc,
+	"tenant.cloudapps.rate_limits":  rateLimitsDoc + `, e.g. ["30/1m"] (Microsoft's documented limit, the default)`,
 
 	"tenant.graph.enabled":         `true or false`,
 	"tenant.graph.api_url":         `an https:// URL such as "https://graph.microsoft.com", or "" for the cloud's`,
@@ -66,6 +68,7 @@ var keyDocs = map[string]string{
 	"tenant.graph.schedule":        scheduleDoc,
 	"tenant.graph.lookback":        lookbackDoc,
 	"tenant.graph.start_from":      startFromDoc,
+	"tenant.graph.rate_limits":     rateLimitsDoc + `, e.g. ["150/1m"] (Microsoft's documented limit, the default)`,
 }
 
 const (
@@ -73,4 +76,5 @@ const (
 	lookbackDoc    = `a duration such as "10m": how much of the past every poll re-reads to catch alerts indexed late`
 	startFromDoc   = `a duration such as "24h" or "720h" (30 days): how far back a job's very first poll reaches`
 	minSeverityDoc = `"" (all alerts) or one of "informational", "low", "medium", "high"`
+	rateLimitsDoc  = `a list of "N/duration" strings, each at most N calls to this API in any span of that duration`
 )

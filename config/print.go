@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -64,6 +65,9 @@ func Render(cfg *Config, env LookupEnv) string {
 			w.kv("schedule", s.Schedule, "UTC")
 			w.kv("lookback", formatDuration(s.Lookback), "")
 			w.kv("start_from", formatDuration(s.StartFrom), "")
+			documented := DocumentedRateLimits(s.Kind)
+			w.kv("rate_limits", rateLimitStrings(s.RateLimits), onOff(slices.Equal(s.RateLimits, documented),
+				"Microsoft's documented limits", "Microsoft documents "+formatLimits(documented)))
 		}
 	}
 	return w.String()

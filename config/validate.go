@@ -515,6 +515,7 @@ func (c *checker) source(key string, kind SourceKind, f *fileSource, cloud Cloud
 	}
 	tm := inherit
 	apiURLBad := false
+	s.RateLimits = DocumentedRateLimits(kind)
 	if f != nil {
 		// A source is on when its table is present, unless it says enabled = false.
 		s.Enabled = f.Enabled == nil || *f.Enabled
@@ -529,6 +530,7 @@ func (c *checker) source(key string, kind SourceKind, f *fileSource, cloud Cloud
 			c.invalid(key+".min_severity", "%s is not a severity", quote(s.MinSeverity))
 		}
 		tm = c.timing(key, f.fileTiming, inherit)
+		s.RateLimits = c.rateLimits(key+".rate_limits", kind, f.RateLimits)
 	}
 	if kind == CloudApps {
 		// The portal shows the API URL as https://<tenant>.<region>.portal.cloudappsecurity.com/api;
