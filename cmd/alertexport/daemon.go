@@ -64,17 +64,17 @@ func newDaemon(ctx context.Context, cfg *config.Config, env config.LookupEnv, lo
 			switch s.Kind {
 			case config.Endpoint:
 				api := &httpclient.API{Name: endpoint.Name, Tenant: t.Name, HTTP: hc, Tokens: prov, Scope: s.Scope,
-					Limiter: httpclient.NewLimiter(endpoint.Limits...), Logger: log, Observe: d.metrics.APICall}
+					Limiter: limiter(s), Logger: log, Observe: d.metrics.APICall}
 				src := endpoint.New(t, s, api, endpoint.Options{Logger: log, Late: d.metrics.Late(t.Name, endpoint.Name)})
 				d.jobs = append(d.jobs, worker.Job{Tenant: t.Name, Source: endpoint.Name, Schedule: s.Cron, Poller: src})
 			case config.CloudApps:
 				api := &httpclient.API{Name: cloudapps.Name, Tenant: t.Name, HTTP: hc, Tokens: prov, Scope: s.Scope,
-					Limiter: httpclient.NewLimiter(cloudapps.Limits...), Logger: log, Observe: d.metrics.APICall}
+					Limiter: limiter(s), Logger: log, Observe: d.metrics.APICall}
 				src := cloudapps.New(t, s, api, cloudapps.Options{Logger: log, Late: d.metrics.Late(t.Name, cloudapps.Name)})
 				d.jobs = append(d.jobs, worker.Job{Tenant: t.Name, Source: cloudapps.Name, Schedule: s.Cron, Poller: src})
 			case config.Graph:
 				api := &httpclient.API{Name: graph.Name, Tenant: t.Name, HTTP: hc, Tokens: prov, Scope: s.Scope,
-					Limiter: httpclient.NewLimiter(graph.Limits...), Logger: log, Observe: d.metrics.APICall}
+					Limiter: limiter(s), Logger: log, Observe: d.metrics.APICall}
 				src := graph.New(t, s, api, graph.Options{Logger: log, Late: d.metrics.Late(t.Name, graph.Name)})
 				src.ContinueFrom(d.olderCursor(t))
 				d.jobs = append(d.jobs, worker.Job{Tenant: t.Name, Source: graph.Name, Schedule: s.Cron, Poller: src})
@@ -87,6 +87,16 @@ func newDaemon(ctx context.Context, cfg *config.Config, env config.LookupEnv, lo
 		return nil, errors.New("no source to export: enable [tenant.endpoint], [tenant.cloudapps] or [tenant.graph] for at least one tenant")
 	}
 	return d, nil
+}
+
+// limiter keeps a (tenant, source) job's calls under the source's rate_limits (Microsoft's
+// documented limits unless the config says otherwise).
+func limiter(s config.Source) *httpclient.Limiter {
+	limits := make([]httpclient.Limit, len(s.RateLimits))
+	for i, l := range s.RateLimits {
+		limits[i] = httpclient.Limit{Requests: l.Requests, Per: l.Per}
+	}
+	return httpclient.NewLimiter(limits...)
 }
 
 // olderCursor tells a tenant's Graph job from when its endpoint and cloudapps jobs would read
