@@ -58,8 +58,9 @@ func (o Options) WithDefaults(maxPage int) Options {
 	return o
 }
 
-// Emit publishes a batch and returns when every message in it is durably accepted. An error
-// stops the poll without a further checkpoint.
+// Emit publishes a batch and returns when every message in it is durably accepted, or, for a
+// batch without a checkpoint handed over through Overlap, once it is on its way (its failure
+// then comes back from the next call). An error stops the poll without a further checkpoint.
 type Emit func(ctx context.Context, b Batch) error
 
 // Batch is a slice of a poll's output. Messages is only valid during the Emit call: the source

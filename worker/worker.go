@@ -281,7 +281,9 @@ func (w *Worker) pollOnce(ctx context.Context, j *job) (int, error) {
 	}
 	m := w.o.Metrics
 	published := 0
-	err = j.Poller.Poll(ctx, cp, func(ctx context.Context, b sources.Batch) error {
+	// Overlapped: a batch is published while the source reads the next page; a checkpoint
+	// still waits for everything before it.
+	emit, wait := sources.Overlap(func(ctx context.Context, b sources.Batch) error {
 		j.noteProgress(w.o.Now())
 		if w.o.Leases != nil && !w.o.Leases.Held(key) {
 			return errLostLease // stop before the next page
@@ -322,6 +324,10 @@ func (w *Worker) pollOnce(ctx context.Context, j *job) (int, error) {
 		}
 		return nil
 	})
+	err = j.Poller.Poll(ctx, cp, emit)
+	if werr := wait(); err == nil {
+		err = werr
+	}
 	return published, err
 }
 

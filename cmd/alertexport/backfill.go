@@ -141,7 +141,8 @@ func (j backfillJob) run(ctx context.Context, sink sinks.Sink, since, until time
 			}
 		}
 	}()
-	err := j.src.Backfill(ctx, since, until, func(ctx context.Context, b sources.Batch) error {
+	// Overlapped: a batch is published while the source reads on.
+	emit, wait := sources.Overlap(func(ctx context.Context, b sources.Batch) error {
 		if len(b.Messages) == 0 {
 			return nil
 		}
@@ -161,6 +162,10 @@ func (j backfillJob) run(ctx context.Context, sink sinks.Sink, since, until time
 		}
 		return nil
 	})
+	err := j.src.Backfill(ctx, since, until, emit)
+	if werr := wait(); err == nil {
+		err = werr
+	}
 	if err != nil {
 		return err
 	}
