@@ -45,7 +45,7 @@ func TestMalformedBodies(t *testing.T) {
 			p := &poll{src: src, Outbox: sources.Outbox{Emit: func(_ context.Context, b sources.Batch) error {
 				got = append(got, b.Messages...)
 				return nil
-			}}, cp: sources.Checkpoint{}.Clone(), exported: map[string]bool{}}
+			}}, cp: sources.Checkpoint{}.Clone(), exported: sources.NewIDSet()}
 			var st stats
 			_, err := page.Decode(bytes.NewReader([]byte(c.body)), "data", func(raw []byte) error {
 				return p.take(raw, question{}, &st)

@@ -210,12 +210,12 @@ type poll struct {
 	prev     time.Time          // the cursor the poll started from
 	lower    time.Time          // the poll's lower bound on lastUpdateTime
 	dirty    bool               // cp changed since it was last handed to emit
-	exported map[string]bool    // alert IDs exported by this poll (Seen forgets as the cursor moves)
+	exported *sources.IDSet     // alert IDs exported by this poll (Seen forgets as the cursor moves)
 	requests int                // requests made, against maxRequests
 }
 
 func (s *Source) newPoll(cp sources.Checkpoint, emit sources.Emit) *poll {
-	return &poll{src: s, Outbox: sources.Outbox{Emit: emit}, cp: cp.Clone(), prev: cp.Cursor, exported: map[string]bool{}}
+	return &poll{src: s, Outbox: sources.Outbox{Emit: emit}, cp: cp.Clone(), prev: cp.Cursor, exported: sources.NewIDSet()}
 }
 
 // Poll implements sources.Source.
@@ -408,7 +408,7 @@ func (p *poll) takeDecoded(ctx context.Context, raw []byte, ap *alert, err error
 			return nil
 		}
 		p.cp.Seen.Add(v.ID, t)
-		p.exported[v.ID] = true
+		p.exported.Add(v.ID)
 		p.Pending = append(p.Pending, sources.Message{MsgID: envelope.MsgID(s.id.tenant, Name, v.ID, t), Tenant: s.id.tenant, Source: Name, Raw: raw, Err: err})
 		return p.FlushIfFull(ctx, s.opts.BatchSize)
 	}
@@ -426,7 +426,7 @@ func (p *poll) takeDecoded(ctx context.Context, raw []byte, ap *alert, err error
 	event := p.event(&a)
 	env, err := normalize(&a, raw, s.id, event)
 	p.cp.Seen.Add(a.ID, t)
-	p.exported[a.ID] = true
+	p.exported.Add(a.ID)
 	msgID := envelope.MsgID(s.id.tenant, Name, a.ID, t)
 	if err != nil {
 		p.Pending = append(p.Pending, sources.Message{MsgID: msgID, Tenant: s.id.tenant, Source: Name, Raw: raw, Err: err})
@@ -445,7 +445,7 @@ func (p *poll) takeDecoded(ctx context.Context, raw []byte, ap *alert, err error
 // alert created before the job's coverage began, whose creation nobody exported. The rule
 // depends only on the alert and the poll, so a version re-sent after a crash gets the same event.
 func (p *poll) event(a *alert) string {
-	if p.exported[a.ID] || p.cp.Seen.HasAny(a.ID) {
+	if p.exported.Has(a.ID) || p.cp.Seen.HasAny(a.ID) {
 		return envelope.Updated
 	}
 	if c := a.AlertCreationTime; c != nil && c.Before(p.lower) {

@@ -135,7 +135,7 @@ type poll struct {
 	prev     time.Time          // the cursor the poll started from
 	lower    time.Time          // lastUpdateDateTime ≥ lower
 	until    time.Time          // backfill: versions at or after it are left out; zero = none
-	exported map[string]bool    // alert IDs exported by this poll
+	exported *sources.IDSet     // alert IDs exported by this poll
 	requests int
 	newest   time.Time // the newest lastUpdateDateTime read at or after lower
 	oldest   time.Time // the oldest version newly taken so far: the pass should only go down
@@ -147,7 +147,7 @@ type poll struct {
 
 // Poll implements sources.Source.
 func (s *Source) Poll(ctx context.Context, cp sources.Checkpoint, emit sources.Emit) error {
-	p := &poll{src: s, Outbox: sources.Outbox{Emit: emit}, cp: cp.Clone(), prev: cp.Cursor, exported: map[string]bool{}}
+	p := &poll{src: s, Outbox: sources.Outbox{Emit: emit}, cp: cp.Clone(), prev: cp.Cursor, exported: sources.NewIDSet()}
 	switch {
 	case !cp.Cursor.IsZero():
 		p.lower = cp.Cursor.Add(-s.lookback) // ge, never gt: equal timestamps and late alerts
@@ -212,7 +212,7 @@ func (s *Source) Backfill(ctx context.Context, since, until time.Time, emit sour
 	p := &poll{src: s, Outbox: sources.Outbox{Emit: func(ctx context.Context, b sources.Batch) error {
 		b.Checkpoint = nil
 		return emit(ctx, b)
-	}}, cp: sources.Checkpoint{}.Clone(), exported: map[string]bool{}, lower: since.UTC().Truncate(tick), until: until.UTC()}
+	}}, cp: sources.Checkpoint{}.Clone(), exported: sources.NewIDSet(), lower: since.UTC().Truncate(tick), until: until.UTC()}
 	if err := p.pass(ctx); err != nil {
 		return err
 	}
@@ -307,7 +307,7 @@ func (p *poll) takeDecoded(ctx context.Context, raw []byte, ap *alert, err error
 		}
 		p.note(t)
 		p.cp.Seen.Add(v.ID, t)
-		p.exported[v.ID] = true
+		p.exported.Add(v.ID)
 		p.Pending = append(p.Pending, sources.Message{MsgID: envelope.MsgID(s.id.tenant, Name, v.ID, t), Tenant: s.id.tenant, Source: Name, Raw: raw, Err: err})
 		return p.FlushIfFull(ctx, s.opts.BatchSize)
 	}
@@ -325,7 +325,7 @@ func (p *poll) takeDecoded(ctx context.Context, raw []byte, ap *alert, err error
 	event := p.event(&a)
 	env, err := normalize(&a, raw, s.id, event)
 	p.cp.Seen.Add(a.ID, t)
-	p.exported[a.ID] = true
+	p.exported.Add(a.ID)
 	msgID := envelope.MsgID(s.id.tenant, Name, a.ID, t)
 	if err != nil {
 		p.Pending = append(p.Pending, sources.Message{MsgID: msgID, Tenant: s.id.tenant, Source: Name, Raw: raw, Err: err})
@@ -364,7 +364,7 @@ var errNoVersion = errors.New("the alert has no id or no lastUpdateDateTime, so 
 // event: "created" when the alert was created inside what this poll reads and no earlier
 // version of it was exported; "updated" otherwise (the rule of the other sources).
 func (p *poll) event(a *alert) string {
-	if p.exported[a.ID] || p.cp.Seen.HasAny(a.ID) {
+	if p.exported.Has(a.ID) || p.cp.Seen.HasAny(a.ID) {
 		return envelope.Updated
 	}
 	if c := a.CreatedDateTime; c != nil && c.Before(p.lower) {
