@@ -192,7 +192,7 @@ func (s *Source) Backfill(ctx context.Context, since, until time.Time, emit sour
 	if err := p.ask(ctx, question{from: since, until: until}); err != nil {
 		return err
 	}
-	if err := p.ask(ctx, question{closed: true, from: since, until: until}); err != nil {
+	if err := p.ask(ctx, question{closed: true, from: since, until: until, raisedBefore: since}); err != nil {
 		return err
 	}
 	return p.Flush(ctx, nil)
@@ -368,9 +368,9 @@ func (p *poll) take(raw []byte, q question, st *stats) error {
 	p.exported.Add(a.ID)
 	msgID := envelope.MsgID(s.id.tenant, Name, a.ID, v)
 	if nerr != nil {
-		p.Pending = append(p.Pending, sources.Message{MsgID: msgID, Tenant: s.id.tenant, Source: Name, Raw: raw, Err: nerr})
+		p.Queue(sources.Message{MsgID: msgID, Tenant: s.id.tenant, Source: Name, Raw: raw, Err: nerr})
 	} else {
-		p.Pending = append(p.Pending, sources.Message{MsgID: msgID, Tenant: s.id.tenant, Source: Name, Alert: env})
+		p.Queue(sources.Message{MsgID: msgID, Tenant: s.id.tenant, Source: Name, Alert: env})
 	}
 	if a.closed() {
 		if v.After(p.maxRes) {
@@ -435,7 +435,7 @@ func (p *poll) dead(raw []byte, id string, v time.Time, ok bool, cause error) er
 	} else {
 		msgID = sources.DeadLetterID(s.id.tenant, Name, raw)
 	}
-	p.Pending = append(p.Pending, sources.Message{MsgID: msgID, Tenant: s.id.tenant, Source: Name, Raw: raw, Err: cause})
+	p.Queue(sources.Message{MsgID: msgID, Tenant: s.id.tenant, Source: Name, Raw: raw, Err: cause})
 	return nil
 }
 
