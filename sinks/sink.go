@@ -44,7 +44,10 @@ func NewMsg(s *Subjects, m *sources.Message) (*nats.Msg, error) {
 		msg.Header.Set(envelope.HeaderError, reason)
 		return msg, nil
 	}
-	body, err := envelope.Marshal(m.Alert)
+	body, err := m.Body, error(nil)
+	if body == nil {
+		body, err = envelope.Marshal(m.Alert)
+	}
 	if err != nil {
 		// A normalizer let through what JSON cannot write: publish it as a dead letter rather
 		// than fail (and so stall) the whole batch.

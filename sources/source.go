@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
 	"maps"
 	"slices"
@@ -79,8 +80,11 @@ type Message struct {
 	Tenant string // the tenant's name, and the source's: a dead letter has no envelope to say so
 	Source string
 	Alert  *envelope.Alert // nil for a dead letter
-	Raw    []byte          // a dead letter's bytes as received
-	Err    error           // why it is a dead letter
+	// Body is the envelope as it is published (envelope.Marshal), written by Outbox.Queue; Alert
+	// then keeps only what subjects, headers and metrics read (envelope.Alert.Summary).
+	Body []byte
+	Raw  []byte // a dead letter's bytes as received
+	Err  error  // why it is a dead letter
 }
 
 // Checkpoint is the state of one (tenant, source) job: the cursor (a time the API stamped, never
@@ -192,6 +196,23 @@ type Outbox struct {
 	Pending []Message
 }
 
+// Queue adds m to the pending messages. An alert is written to its envelope at once and keeps
+// only its summary, so that the decoded alert and its raw bytes — most of a message's memory —
+// are free while batches wait to be published, not held until their acks. An envelope that
+// cannot be written is queued as a dead letter instead (never dropped).
+func (o *Outbox) Queue(m Message) {
+	if m.Alert != nil && m.Body == nil {
+		body, err := envelope.Marshal(m.Alert)
+		if err != nil {
+			m = Message{MsgID: m.MsgID, Tenant: m.Tenant, Source: m.Source, Raw: m.Alert.Raw,
+				Err: fmt.Errorf("the envelope cannot be written: %w", err)}
+		} else {
+			m.Body, m.Alert = body, m.Alert.Summary()
+		}
+	}
+	o.Pending = append(o.Pending, m)
+}
+
 // Flush hands the pending messages, and cp when not nil, to Emit. With neither there is
 // nothing to do.
 func (o *Outbox) Flush(ctx context.Context, cp *Checkpoint) error {
@@ -218,7 +239,7 @@ func (o *Outbox) FlushIfFull(ctx context.Context, batch int) error {
 // Dead queues an alert that could not be decoded as a dead letter, under a message ID made of
 // its bytes, so that re-reading it in the overlap publishes no second copy.
 func (o *Outbox) Dead(ctx context.Context, tenant, source string, raw []byte, cause error, batch int) error {
-	o.Pending = append(o.Pending, Message{MsgID: DeadLetterID(tenant, source, raw), Tenant: tenant, Source: source, Raw: raw, Err: cause})
+	o.Queue(Message{MsgID: DeadLetterID(tenant, source, raw), Tenant: tenant, Source: source, Raw: raw, Err: cause})
 	return o.FlushIfFull(ctx, batch)
 }
 

@@ -77,6 +77,15 @@ type Alert struct {
 	Raw             json.RawMessage `json:"raw"`
 }
 
+// Summary is a copy of a with only what a NATS message's subject and headers and the metrics
+// read (ids, source, tenant, event, severity, status, category, times): what stays of an alert
+// once its envelope is written.
+func (a *Alert) Summary() *Alert {
+	return &Alert{Schema: a.Schema, ID: a.ID, ProviderAlertID: a.ProviderAlertID, Source: a.Source,
+		ServiceSource: a.ServiceSource, Tenant: a.Tenant, TenantID: a.TenantID, Event: a.Event,
+		Severity: a.Severity, Status: a.Status, Category: a.Category, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt}
+}
+
 // Entity is something an alert involves. Type is device, user, ip, file, process, url, app,
 // registry, mailbox, policy, group, or another evidence type in snake_case; only the keys that
 // apply to the type and are known are present.

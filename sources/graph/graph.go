@@ -308,7 +308,7 @@ func (p *poll) takeDecoded(ctx context.Context, raw []byte, ap *alert, err error
 		p.note(t)
 		p.cp.Seen.Add(v.ID, t)
 		p.exported.Add(v.ID)
-		p.Pending = append(p.Pending, sources.Message{MsgID: envelope.MsgID(s.id.tenant, Name, v.ID, t), Tenant: s.id.tenant, Source: Name, Raw: raw, Err: err})
+		p.Queue(sources.Message{MsgID: envelope.MsgID(s.id.tenant, Name, v.ID, t), Tenant: s.id.tenant, Source: Name, Raw: raw, Err: err})
 		return p.FlushIfFull(ctx, s.opts.BatchSize)
 	}
 	if a.ID == "" || a.LastUpdateDateTime == nil {
@@ -328,9 +328,9 @@ func (p *poll) takeDecoded(ctx context.Context, raw []byte, ap *alert, err error
 	p.exported.Add(a.ID)
 	msgID := envelope.MsgID(s.id.tenant, Name, a.ID, t)
 	if err != nil {
-		p.Pending = append(p.Pending, sources.Message{MsgID: msgID, Tenant: s.id.tenant, Source: Name, Raw: raw, Err: err})
+		p.Queue(sources.Message{MsgID: msgID, Tenant: s.id.tenant, Source: Name, Raw: raw, Err: err})
 	} else {
-		p.Pending = append(p.Pending, sources.Message{MsgID: msgID, Tenant: s.id.tenant, Source: Name, Alert: env})
+		p.Queue(sources.Message{MsgID: msgID, Tenant: s.id.tenant, Source: Name, Alert: env})
 	}
 	if !p.prev.IsZero() && t.Before(p.prev) && s.opts.Late != nil {
 		s.opts.Late(p.prev.Sub(t))

@@ -239,10 +239,18 @@ func (e *Exporter) Emit(_ context.Context, b sources.Batch) error {
 	for _, m := range b.Messages {
 		e.Got[m.MsgID]++
 		if m.Alert != nil {
-			if _, err := envelope.Marshal(m.Alert); err != nil {
-				e.t.Errorf("%s: %v", m.MsgID, err)
+			body := m.Body
+			if body == nil {
+				var err error
+				if body, err = envelope.Marshal(m.Alert); err != nil {
+					e.t.Errorf("%s: %v", m.MsgID, err)
+				}
 			}
-			e.Envs[m.MsgID] = m.Alert
+			var env envelope.Alert // as subscribers will read it
+			if err := json.Unmarshal(body, &env); err != nil {
+				e.t.Errorf("%s: the body is not an envelope: %v", m.MsgID, err)
+			}
+			e.Envs[m.MsgID] = &env
 		} else {
 			e.Dead = append(e.Dead, m)
 		}
