@@ -23,8 +23,11 @@ type bench struct {
 	caFile  string
 	tenants []tenant
 	// alerts generated per tenant, and the messages the stream must end with
-	endpoint, cloudApps, expected int
-	startFrom                     string
+	backlog  backlog
+	expected int
+	// the span the backlog's alerts were updated in, and start_from to reach before it
+	from, to  time.Time
+	startFrom string
 }
 
 // newBench creates the temp dir, builds the binary (unless -binary) and starts the simulator
@@ -64,21 +67,23 @@ func newBench(ctx context.Context, o options, log *slog.Logger) (*bench, error) 
 func (b *bench) generateBacklog() {
 	now := time.Now()
 	span, tenants := backlogSpan, 1
-	b.endpoint, b.cloudApps = splitAlerts(b.o.source, b.o.alerts)
+	b.backlog = splitAlerts(b.o.source, b.o.alerts)
 	if b.o.scenario == scenarioIdle {
 		span, tenants = time.Hour, b.o.tenants
-		b.endpoint, b.cloudApps = b.o.alerts, b.o.alerts
+		b.backlog = backlog{endpoint: b.o.alerts, cloudApps: b.o.alerts}
 	}
 	b.startFrom = durationConfig(span + time.Hour)
+	b.from, b.to = now.Add(-span), now.Add(-time.Minute)
 	b.tenants = newTenants(tenants)
 	start := time.Now()
 	for _, t := range b.tenants {
 		addTenant(b.sim, t)
-		generate(b.sim, t, b.endpoint, b.cloudApps, now.Add(-span), now.Add(-time.Minute))
+		generate(b.sim, t, b.backlog, b.from, b.to)
 	}
-	b.expected = tenants * (b.endpoint + b.cloudApps)
-	b.log.Info("backlog generated", "tenants", tenants, "endpoint_per_tenant", b.endpoint,
-		"cloudapps_per_tenant", b.cloudApps, "took", time.Since(start).Round(time.Millisecond).String())
+	b.expected = tenants * b.backlog.total()
+	b.log.Info("backlog generated", "tenants", tenants, "endpoint_per_tenant", b.backlog.endpoint,
+		"cloudapps_per_tenant", b.backlog.cloudApps, "graph_per_tenant", b.backlog.graph,
+		"took", time.Since(start).Round(time.Millisecond).String())
 }
 
 func (b *bench) close() {
@@ -99,7 +104,7 @@ func (b *bench) runOnce(ctx context.Context, i int) (*report, error) {
 		return nil, err
 	}
 	defer e.close()
-	r := &report{scenario: b.o.scenario, source: b.o.source, alerts: b.expected, runs: 1}
+	r := &report{scenario: b.o.scenario, source: b.o.source, command: b.o.command, alerts: b.expected, runs: 1}
 	switch b.o.scenario {
 	case scenarioIdle:
 		err = b.idle(ctx, e, r)
@@ -124,7 +129,8 @@ type runEnv struct {
 }
 
 // startRun starts a NATS server in a dir of the run's own, writes the child's config and
-// starts the child. Every job polls at once, then every minute.
+// starts the child: run, whose jobs poll at once, then every minute; or backfill over the
+// whole backlog.
 func (b *bench) startRun(i int) (*runEnv, error) {
 	dir := filepath.Join(b.dir, fmt.Sprintf("run%d", i+1))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -142,18 +148,30 @@ func (b *bench) startRun(i int) (*runEnv, error) {
 	}
 	cfg := childConfig{dataDir: filepath.Join(dir, "data"), httpAddr: httpAddr, caFile: b.caFile, natsURL: ns.url(),
 		simURL: b.sim.URL(), schedule: "@every 1m", startFrom: b.startFrom, tenants: b.tenants,
-		endpoint: b.endpoint > 0, cloudApps: b.cloudApps > 0}
+		sources: b.backlog}
+	if b.o.scenario == scenarioRateLimited && b.o.timeScale != 1 {
+		cfg.rateLimits = map[string][]simulator.RateLimit{}
+		for _, api := range []string{sourceEndpoint, sourceCloudApps, sourceGraph} {
+			cfg.rateLimits[api] = scaledLimits(api, b.o.timeScale)
+		}
+	}
 	path := filepath.Join(dir, "config.toml")
 	if err := cfg.write(path); err != nil {
 		e.close()
 		return nil, err
 	}
+	args := []string{commandRun, "--config", path}
+	if b.o.command == commandBackfill {
+		// From before the oldest alert to after the newest: the whole backlog.
+		args = []string{commandBackfill, "--config", path, "--since", b.from.Add(-time.Hour).UTC().Format(time.RFC3339),
+			"--until", b.to.Add(time.Minute).UTC().Format(time.RFC3339)}
+	}
 	e.selfCPU = selfCPU()
-	if e.child, err = startChild(b.bin, path, filepath.Join(dir, "child.log"), httpAddr); err != nil {
+	if e.child, err = startChild(b.bin, args, filepath.Join(dir, "child.log"), httpAddr); err != nil {
 		e.close()
 		return nil, err
 	}
-	b.log.Info("alertexport run started", "pid", e.child.pid(), "config", path)
+	b.log.Info("alertexport started", "command", b.o.command, "pid", e.child.pid(), "config", path)
 	return e, nil
 }
 

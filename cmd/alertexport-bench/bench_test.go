@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -55,17 +56,27 @@ func TestThroughputEndToEnd(t *testing.T) {
 // TestFlags: scenario defaults, and what is refused.
 func TestFlags(t *testing.T) {
 	for _, tc := range []struct {
-		args   []string
-		source string
-		alerts int
-		err    string
+		args      []string
+		source    string
+		alerts    int
+		command   string
+		timeScale float64
+		err       string
 	}{
-		{args: nil, source: "endpoint", alerts: 100_000},
-		{args: []string{"-scenario", "ratelimited"}, source: "cloudapps", alerts: 2500},
-		{args: []string{"-scenario", "idle"}, source: "both", alerts: 5},
+		{args: nil, source: "endpoint", alerts: 100_000, command: "run", timeScale: 1},
+		{args: []string{"-scenario", "ratelimited"}, source: "cloudapps", alerts: 2500, command: "backfill", timeScale: 1},
+		{args: []string{"-scenario", "ratelimited", "-source", "graph", "-time-scale", "60", "-command", "run"}, source: "graph", alerts: 2500, command: "run", timeScale: 60},
+		{args: []string{"-source", "graph", "-alerts", "10"}, source: "graph", alerts: 10, command: "run", timeScale: 1},
+		{args: []string{"-scenario", "idle"}, source: "both", alerts: 5, command: "run", timeScale: 1},
 		{args: []string{"-scenario", "idle", "-source", "endpoint"}, err: "idle always runs both"},
 		{args: []string{"-scenario", "idle", "-idle-for", "90s"}, err: "whole minutes"},
-		{args: []string{"-source", "graph"}, err: "want endpoint, cloudapps or both"},
+		{args: []string{"-scenario", "idle", "-command", "backfill"}, err: "only the ratelimited scenario runs backfill"},
+		{args: []string{"-command", "backfill"}, err: "only the ratelimited scenario runs backfill"},
+		{args: []string{"-scenario", "ratelimited", "-command", "tail"}, err: "want backfill or run"},
+		{args: []string{"-time-scale", "60"}, err: "only the ratelimited scenario has limits to scale"},
+		{args: []string{"-scenario", "ratelimited", "-time-scale", "0"}, err: "want a factor above 0"},
+		{args: []string{"-scenario", "ratelimited", "-time-scale", "NaN"}, err: "want a factor above 0"},
+		{args: []string{"-source", "mde"}, err: "want endpoint, cloudapps, graph or both"},
 		{args: []string{"-scenario", "soak"}, err: "want throughput, ratelimited or idle"},
 		{args: []string{"-runs", "0"}, err: "-runs 0"},
 	} {
@@ -76,9 +87,68 @@ func TestFlags(t *testing.T) {
 			t.Errorf("%q: error %v, want one containing %q", tc.args, err, tc.err)
 		case tc.err == "" && err != nil:
 			t.Errorf("%q: %v", tc.args, err)
-		case tc.err == "" && (o.source != tc.source || o.alerts != tc.alerts):
-			t.Errorf("%q: source %s, %d alerts; want %s, %d", tc.args, o.source, o.alerts, tc.source, tc.alerts)
+		case tc.err == "" && (o.source != tc.source || o.alerts != tc.alerts || o.command != tc.command || o.timeScale != tc.timeScale):
+			t.Errorf("%q: source %s, %d alerts, command %s, time scale %v; want %s, %d, %s, %v", tc.args,
+				o.source, o.alerts, o.command, o.timeScale, tc.source, tc.alerts, tc.command, tc.timeScale)
 		}
+	}
+}
+
+// TestRateLimitedEndToEnd runs the rate-limited scenario at a time scale of 60, small: the
+// child exports the backlog under the scaled limits without one 429, and never faster than the
+// documented rate. Backfill and run, Cloud Apps and Graph.
+func TestRateLimitedEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the alertexport binary")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
+	defer cancel()
+	bin, err := buildBinary(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		source, command string
+		alerts          int
+	}{
+		{"cloudapps", "backfill", 1500},
+		{"cloudapps", "run", 1500},
+		{"graph", "backfill", 3000},
+	}
+	for _, tt := range tests {
+		t.Run(tt.source+" "+tt.command, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			args := []string{"-scenario", "ratelimited", "-time-scale", "60", "-source", tt.source, "-command", tt.command,
+				"-alerts", strconv.Itoa(tt.alerts), "-binary", bin, "-json"}
+			if code := run(ctx, args, &stdout, &stderr); code != 0 {
+				t.Fatalf("exit %d\nstderr:\n%s", code, stderr.String())
+			}
+			var rep map[string]any
+			if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+				t.Fatalf("the report is not one JSON object: %v\n%s", err, stdout.String())
+			}
+			num := func(key string) float64 {
+				t.Helper()
+				v, ok := rep[key].(float64)
+				if !ok {
+					t.Fatalf("report lacks %q: %s", key, stdout.String())
+				}
+				return v
+			}
+			if rep["stream_exact"] != true || rep["no_429"] != true || rep["command"] != tt.command || num("api_429") != 0 {
+				t.Errorf("report: %s", stdout.String())
+			}
+			if v := num(tt.source + "_requests"); v < 3 {
+				t.Errorf("%s_requests = %v, want a few", tt.source, v)
+			}
+			// Never above the documented rate; a loaded machine may keep it well below.
+			if v := num(tt.source + "_calls_ratio"); v <= 0 || v > 1 {
+				t.Errorf("%s_calls_ratio = %v, want in (0, 1]", tt.source, v)
+			}
+			if v := num("time_scale"); v != 60 {
+				t.Errorf("time_scale = %v", v)
+			}
+		})
 	}
 }
 

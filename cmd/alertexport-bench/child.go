@@ -30,8 +30,9 @@ func buildBinary(ctx context.Context, dir string) (string, error) {
 	return bin, nil
 }
 
-// child is one `alertexport run` process.
+// child is one `alertexport run` (or backfill) process.
 type child struct {
+	name    string // "alertexport run", "alertexport backfill"
 	cmd     *exec.Cmd
 	started time.Time
 	logPath string
@@ -52,16 +53,17 @@ type usage struct {
 	user, sys time.Duration
 }
 
-// startChild runs `bin run --config config` with its output in logPath.
-func startChild(bin, config, logPath, httpAddr string) (*child, error) {
+// startChild runs bin with args (`run --config FILE`, or backfill) and its output in logPath;
+// httpAddr is where a run serves /metrics.
+func startChild(bin string, args []string, logPath, httpAddr string) (*child, error) {
 	f, err := os.Create(logPath)
 	if err != nil {
 		return nil, fmt.Errorf("child log: %w", err)
 	}
-	cmd := exec.Command(bin, "run", "--config", config)
+	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), secretEnv+"="+clientSecret)
 	cmd.Stdout, cmd.Stderr = f, f
-	c := &child{cmd: cmd, logPath: logPath, metrics: "http://" + httpAddr + "/metrics", exited: make(chan struct{})}
+	c := &child{name: "alertexport " + args[0], cmd: cmd, logPath: logPath, metrics: "http://" + httpAddr + "/metrics", exited: make(chan struct{})}
 	c.started = time.Now()
 	if err := cmd.Start(); err != nil {
 		f.Close()
@@ -100,7 +102,7 @@ func (c *child) pid() int { return c.cmd.Process.Pid }
 func (c *child) alive() error {
 	select {
 	case <-c.exited:
-		return fmt.Errorf("alertexport run exited early (%v); the end of its log:\n%s", c.waitErr, c.logTail())
+		return fmt.Errorf("%s exited early (%v); the end of its log:\n%s", c.name, c.waitErr, c.logTail())
 	default:
 		return nil
 	}
@@ -118,10 +120,10 @@ func (c *child) stop() (usage, error) {
 	case <-time.After(stopTimeout):
 		_ = c.cmd.Process.Kill()
 		<-c.exited
-		err = fmt.Errorf("alertexport run did not stop within %v of SIGTERM; killed", stopTimeout)
+		err = fmt.Errorf("%s did not stop within %v of SIGTERM; killed", c.name, stopTimeout)
 	}
 	if err == nil && c.waitErr != nil {
-		err = fmt.Errorf("alertexport run: %w", c.waitErr)
+		err = fmt.Errorf("%s: %w", c.name, c.waitErr)
 	}
 	if err != nil {
 		err = fmt.Errorf("%w; the end of its log:\n%s", err, c.logTail())

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"math"
 	"net/http"
 	"slices"
 	"time"
@@ -10,13 +11,13 @@ import (
 	"github.com/alertexport/alertexport/sources/simulator"
 )
 
-// documentedPerMinute is each API's documented per-minute call limit (the Endpoint API also
-// allows only 1,500 an hour).
-var documentedPerMinute = map[string]float64{sourceEndpoint: 100, sourceCloudApps: 30}
-
-// drain is the throughput and rate-limited scenarios: (b) the child exports the backlog, then,
-// for throughput, (a) its messages are published again by the raw publisher.
+// drain is the throughput and rate-limited scenarios: (b) the child exports the backlog (run, or
+// backfill for ratelimited), then, for throughput, (a) its messages are published again by the
+// raw publisher.
 func (b *bench) drain(ctx context.Context, e *runEnv, r *report, i int) error {
+	if b.o.command == commandBackfill {
+		return b.backfill(ctx, e, r)
+	}
 	last, err := e.nats.waitStored(ctx, e.child, alertsStream, uint64(b.expected), b.o.stall)
 	if err != nil {
 		return err
@@ -35,10 +36,6 @@ func (b *bench) drain(ctx context.Context, e *runEnv, r *report, i int) error {
 	if !page.has("go_memstats_mallocs_total") {
 		return fmt.Errorf("the child's /metrics has no go_memstats_mallocs_total (is the Go collector registered in worker/metrics.go?)")
 	}
-	state, err := e.nats.streamState(ctx, alertsStream)
-	if err != nil {
-		return err
-	}
 	var raw rawResult
 	if b.o.scenario == scenarioThroughput {
 		if raw, err = b.rawCeiling(ctx, e, i); err != nil {
@@ -47,25 +44,74 @@ func (b *bench) drain(ctx context.Context, e *runEnv, r *report, i int) error {
 	}
 
 	first := firstRequestAfter(reqs, e.child.started)
-	export := max(last.Sub(first), time.Millisecond)
-	rate := float64(b.expected) / export.Seconds()
 	if raw.msgs > 0 {
+		rate := float64(b.expected) / max(last.Sub(first), time.Millisecond).Seconds()
 		rawRate := float64(raw.msgs) / raw.elapsed.Seconds()
 		r.add("raw_alerts_per_s", "(a) raw JetStream publish", "alerts/s", rawRate)
-		r.add("product_alerts_per_s", "(b) alertexport run", "alerts/s", rate)
 		r.add("ratio", "(b) / (a)", "", rate/rawRate)
 		r.add("raw_seconds", "(a) raw publish time", "s", raw.elapsed.Seconds())
 		r.add("avg_msg_bytes", "(a) average message body", "bytes", raw.avgBytes)
-	} else {
-		r.add("product_alerts_per_s", "(b) alertexport run", "alerts/s", rate)
 	}
-	r.add("product_seconds", "(b) first API request → last alert stored", "s", export.Seconds())
+	b.exportFigures(r, e, first, last, last, ru, benchCPU, reqs, tokens)
+	r.add("allocs_per_alert", "(b) allocations per alert (go_memstats_mallocs_total / alerts)", "", page.sum("go_memstats_mallocs_total", nil)/float64(b.expected))
+	r.add("polls", "(b) polls (alertexport_polls_total)", "", page.sum("alertexport_polls_total", nil))
+	r.add("poll_errors", "(b) failed polls (alertexport_poll_errors_total)", "", page.sum("alertexport_poll_errors_total", nil))
+	if b.o.scenario == scenarioRateLimited {
+		b.rateFigures(r, reqs, first, last)
+	}
+	if m := page.sum("alertexport_api_requests_total", nil); int(m) != len(reqs) {
+		r.notes = append(r.notes, fmt.Sprintf("the child counted %.0f API requests, the simulator %d", m, len(reqs)))
+	}
+	if m := page.sum("alertexport_token_requests_total", nil); int(m) != len(tokens) {
+		r.notes = append(r.notes, fmt.Sprintf("the child counted %.0f token requests, the simulator %d", m, len(tokens)))
+	}
+	return b.checkStream(ctx, e, r)
+}
+
+// backfill is the rate-limited scenario with `alertexport backfill`: it must exit 0 with the
+// whole backlog in the stream.
+func (b *bench) backfill(ctx context.Context, e *runEnv, r *report) error {
+	last, err := e.nats.waitExit(ctx, e.child, alertsStream, b.o.stall)
+	if err != nil {
+		return err
+	}
+	exited := time.Now()
+	benchCPU := selfCPU() - e.selfCPU
+	ru, err := e.child.stop() // it has exited: this collects its status and rusage
+	if err != nil {
+		return err
+	}
+	b.log.Info("backfill done", "alerts", b.expected, "after", exited.Sub(e.child.started).Round(time.Millisecond).String())
+	reqs, tokens := e.apiRequests(b.sim), e.tokenRequests(b.sim)
+	first := firstRequestAfter(reqs, e.child.started)
+	// The export ends with the last alert stored, or with the last answer if reads that found
+	// nothing new came after it.
+	for _, q := range reqs {
+		if q.Done.After(last) {
+			last = q.Done
+		}
+	}
+	b.exportFigures(r, e, first, last, exited, ru, benchCPU, reqs, tokens)
+	b.rateFigures(r, reqs, first, last)
+	return b.checkStream(ctx, e, r)
+}
+
+// exportFigures are what every export reports: its time and rate, the child's cost, and what
+// the simulator saw. last is the time the last alert was stored, end when the child was done
+// (the same for run, which keeps running).
+func (b *bench) exportFigures(r *report, e *runEnv, first, last, end time.Time, ru usage, benchCPU time.Duration,
+	reqs []simulator.APIRequest, tokens []simulator.TokenRequest) {
+	export := max(last.Sub(first), time.Millisecond)
+	r.add("product_alerts_per_s", "(b) alertexport "+b.o.command, "alerts/s", float64(b.expected)/export.Seconds())
+	r.add("product_seconds", "(b) first API request → last alert stored (backfill: or last answer)", "s", export.Seconds())
 	r.add("startup_seconds", "(b) child start → first API request", "s", first.Sub(e.child.started).Seconds())
-	r.add("wall_seconds", "(b) child start → last alert stored", "s", last.Sub(e.child.started).Seconds())
+	if last.After(end) {
+		end = last
+	}
+	r.add("wall_seconds", "(b) child start → last alert stored (backfill: → exit)", "s", end.Sub(e.child.started).Seconds())
 	r.add("peak_rss_mib", "(b) peak RSS (VmHWM)", "MiB", float64(ru.maxRSSKiB)/1024)
 	r.add("cpu_seconds", "(b) CPU user+sys, whole life", "s", (ru.user + ru.sys).Seconds())
 	r.add("bench_cpu_seconds", "(b) CPU of the simulator + NATS server (the bench process) meanwhile", "s", benchCPU.Seconds())
-	r.add("allocs_per_alert", "(b) allocations per alert (go_memstats_mallocs_total / alerts)", "", page.sum("go_memstats_mallocs_total", nil)/float64(b.expected))
 	r.add("api_requests", "(b) API requests (simulator)", "", float64(len(reqs)))
 	served := 0
 	for _, q := range reqs {
@@ -75,19 +121,16 @@ func (b *bench) drain(ctx context.Context, e *runEnv, r *report, i int) error {
 	r.add("read_amplification", "(b) alerts served / alerts in the backlog", "", float64(served)/float64(b.expected))
 	r.add("token_requests", "(b) token requests (simulator)", "", float64(len(tokens)))
 	r.add("api_429", "(b) API answers 429 (simulator)", "", float64(countStatus(reqs, http.StatusTooManyRequests)))
-	r.add("polls", "(b) polls (alertexport_polls_total)", "", page.sum("alertexport_polls_total", nil))
-	r.add("poll_errors", "(b) failed polls (alertexport_poll_errors_total)", "", page.sum("alertexport_poll_errors_total", nil))
-	if b.o.scenario == scenarioRateLimited {
-		addRateFigures(r, reqs)
+}
+
+// checkStream checks that the stream holds exactly the backlog.
+func (b *bench) checkStream(ctx context.Context, e *runEnv, r *report) error {
+	state, err := e.nats.streamState(ctx, alertsStream)
+	if err != nil {
+		return err
 	}
 	r.check("stream_exact", "stream ALERTS holds exactly the backlog", state.Msgs == uint64(b.expected),
 		fmt.Sprintf("%d messages", state.Msgs))
-	if m := page.sum("alertexport_api_requests_total", nil); int(m) != len(reqs) {
-		r.notes = append(r.notes, fmt.Sprintf("the child counted %.0f API requests, the simulator %d", m, len(reqs)))
-	}
-	if m := page.sum("alertexport_token_requests_total", nil); int(m) != len(tokens) {
-		r.notes = append(r.notes, fmt.Sprintf("the child counted %.0f token requests, the simulator %d", m, len(tokens)))
-	}
 	return nil
 }
 
@@ -110,14 +153,24 @@ func (b *bench) rawCeiling(ctx context.Context, e *runEnv, i int) (rawResult, er
 	return raw, nil
 }
 
-// addRateFigures reports, per API, the calls made, their achieved rate from the first to the
-// last, and the documented limit.
-func addRateFigures(r *report, reqs []simulator.APIRequest) {
-	for _, api := range []string{sourceEndpoint, sourceCloudApps} {
+// rateFigures reports, per API, the calls made and their rate from the first to the last, in
+// real and in scaled time, against the documented limit; and the alerts' rate against the
+// limit-bound rate, the documented calls a minute times the API's page size. For Endpoint the
+// binding limit of a long export is 1,500 calls an hour, not 100 a minute.
+func (b *bench) rateFigures(r *report, reqs []simulator.APIRequest, first, last time.Time) {
+	scale := b.o.timeScale
+	r.add("time_scale", "time scale (every rate-limit window divided by it)", "", scale)
+	throttled := countStatus(reqs, http.StatusTooManyRequests)
+	r.check("no_429", "no API answer was 429", throttled == 0, fmt.Sprintf("%d answered 429", throttled))
+	for _, api := range []string{sourceEndpoint, sourceCloudApps, sourceGraph} {
 		var times []time.Time
+		throttled := 0
 		for _, q := range reqs {
 			if q.API == api {
 				times = append(times, q.Time)
+				if q.Status == http.StatusTooManyRequests {
+					throttled++
+				}
 			}
 		}
 		if len(times) == 0 {
@@ -128,9 +181,26 @@ func addRateFigures(r *report, reqs []simulator.APIRequest) {
 		if span := times[len(times)-1].Sub(times[0]); len(times) > 1 && span > 0 {
 			perMin = float64(len(times)-1) / span.Minutes()
 		}
+		limit := math.Inf(1) // the binding documented rate, calls a (scaled) minute
+		for _, l := range apiFacts[api].documented {
+			limit = min(limit, float64(l.Requests)/l.Per.Minutes())
+		}
+		// The alerts' rate: the whole export's when it is this API's alone, else this API's
+		// requests' span (backfill runs one job after the other).
+		alerts, span := float64(b.backlog.of(api)*len(b.tenants)), last.Sub(first)
+		if b.backlog.total() != b.backlog.of(api) {
+			span = times[len(times)-1].Sub(times[0])
+		}
+		alertsPerSec := alerts / max(span, time.Millisecond).Seconds()
+		bound := limit * scale / 60 * float64(apiFacts[api].pageSize) // alerts a real second
 		r.add(api+"_requests", api+": API requests", "", float64(len(times)))
-		r.add(api+"_achieved_per_min", api+": achieved rate, first to last request", "calls/min", perMin)
-		r.add(api+"_limit_per_min", api+": documented limit", "calls/min", documentedPerMinute[api])
+		r.add(api+"_429", api+": answered 429", "", float64(throttled))
+		r.add(api+"_achieved_per_min", api+": achieved rate, first to last request, real time", "calls/min", perMin)
+		r.add(api+"_achieved_per_scaled_min", api+": the same in scaled time", "calls/scaled min", perMin/scale)
+		r.add(api+"_limit_per_min", api+": documented limit (binding)", "calls/scaled min", limit)
+		r.add(api+"_calls_ratio", api+": achieved / documented calls", "", perMin/scale/limit)
+		r.add(api+"_limit_bound_alerts_per_s", api+": limit-bound rate (documented calls × page size)", "alerts/s", bound)
+		r.add(api+"_alerts_ratio", api+": alerts exported / limit-bound rate", "", alertsPerSec/bound)
 	}
 }
 

@@ -1,7 +1,7 @@
 // Command alertexport-bench measures the export on this machine, in one process, against one
 // NATS server it starts itself: the raw JetStream publish ceiling, the real `alertexport run`
-// binary (a child process) draining a simulated backlog, a drain under the APIs' documented
-// rate limits, and the idle cost of many tenants. BENCHMARKS.md records its figures; -h explains
+// binary (a child process) draining a simulated backlog, a backfill (or drain) under the APIs'
+// documented rate limits scaled down in time, and the idle cost of many tenants. BENCHMARKS.md records its figures; -h explains
 // the scenarios and every flag.
 package main
 
@@ -30,13 +30,22 @@ const (
 const (
 	sourceEndpoint  = "endpoint"
 	sourceCloudApps = "cloudapps"
+	sourceGraph     = "graph"
 	sourceBoth      = "both"
+)
+
+// Commands the child runs (-command).
+const (
+	commandRun      = "run"
+	commandBackfill = "backfill"
 )
 
 // options are the parsed flags.
 type options struct {
 	scenario   string
 	source     string
+	command    string
+	timeScale  float64
 	alerts     int
 	tenants    int
 	idleFor    time.Duration
@@ -55,31 +64,41 @@ type options struct {
 const usageHead = `alertexport-bench measures alertexport on this machine, in one process: it starts the Defender
 simulator and a NATS server (embedded nats-server, JetStream on file storage in a temp dir,
 127.0.0.1 on a random port), builds the real alertexport binary (or takes -binary) and runs
-` + "`alertexport run`" + ` as a child process against both.
+` + "`alertexport run`" + ` (or ` + "`backfill`" + `) as a child process against both.
 
 Usage:
   go run ./cmd/alertexport-bench [flags]
 
 Scenarios (-scenario):
-  throughput   (default) A backlog of -alerts alerts with evidence (-source endpoint by default) in the
-               simulator, no rate limits. (b) the product: the child exports the backlog; timed from
-               its first API request until the stream ALERTS holds every alert (JetStream's time of
-               the last stored message), then SIGTERM; peak RSS from /proc VmHWM, CPU time from
-               wait4's rusage, allocations from the child's go_memstats_mallocs_total, API and token
-               requests from the simulator's logs. (a) the raw ceiling: the messages the child published are read
-               back and published again, same count, subjects of the same length, same headers and
-               bodies, to a second stream RAW with nats.go jetstream PublishMsgAsync and Nats-Msg-Id,
-               -pending acks outstanding at most, waiting for every ack; nothing else is timed.
+  throughput   (default) A backlog of -alerts alerts with evidence (-source endpoint by default)
+               in the simulator, no rate limits. (b) the product: the child exports the backlog;
+               timed from its first API request until the stream ALERTS holds every alert
+               (JetStream's time of the last stored message), then SIGTERM; peak RSS from /proc
+               VmHWM, CPU time from wait4's rusage, allocations from the child's
+               go_memstats_mallocs_total, API and token requests from the simulator's logs.
+               (a) the raw ceiling: the messages the child published are read back and published
+               again, same count, subjects of the same length, same headers and bodies, to a
+               second stream RAW with nats.go jetstream PublishMsgAsync and Nats-Msg-Id, -pending
+               acks outstanding at most, waiting for every ack; nothing else is timed.
                The Cloud Apps API returns 100 alerts a call and the product keeps its documented
-               30 calls a minute, so -source cloudapps drains about 2,700 alerts a minute whatever
+               30 calls a minute, so -source cloudapps drains about 2,800 alerts a minute whatever
                the machine: give it a smaller -alerts.
   ratelimited  The simulator enforces the documented rate limits (Endpoint 100 calls a minute and
-               1,500 an hour, Cloud Apps 30 a minute), in real time: the product has no setting to
-               scale its own limiter, so neither side is scaled. Default -source cloudapps with
-               2,500 alerts (about a minute at 30 calls a minute). Reports the achieved call rate
-               against the limit, the 429 answers the simulator sent and the child's failed polls.
-  idle         -tenants tenants, each with Defender for Endpoint and Cloud Apps (one app registration
-               granted in every tenant), schedule "@every 1m", -alerts alerts per job (default 5).
+               1,500 an hour, Cloud Apps 30 a minute, Graph 150 a minute) with every window
+               divided by -time-scale F, and the child's config gets rate_limits scaled the same
+               way (at F 60, Cloud Apps' 30 calls a minute become 30 a second on both sides).
+               The child runs -command backfill (the default: ` + "`alertexport backfill --since --until`" + `
+               over the whole backlog, timed from its first API request to the last alert stored
+               or the last answer; it must exit 0) or run. Default -source cloudapps with 2,500
+               alerts (at F 1 about a minute, at F 60 about a second). Reports, per API,
+               the calls and the rate achieved (first to last request, real and scaled), the
+               documented limit (for Endpoint the binding 1,500 an hour), achieved / documented,
+               the limit-bound rate (documented calls × the API's page size: 100 alerts for Cloud
+               Apps, 1,000 for Graph, 10,000 for Endpoint) and the alerts' rate against it, the
+               429 answers the simulator sent, and failed polls (run) or the exit (backfill).
+  idle         -tenants tenants, each with Defender for Endpoint and Cloud Apps (one app
+               registration granted in every tenant), schedule "@every 1m", -alerts alerts per job
+               (default 5).
                Once that backlog is in the stream, for -idle-for: the child's CPU seconds a minute
                (process_cpu_seconds_total) and RSS (/proc/<pid>/status VmRSS each second), and
                checks one API request per idle Endpoint poll, two per idle Cloud Apps poll (raised
@@ -102,8 +121,10 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&o.scenario, "scenario", scenarioThroughput, "throughput | ratelimited | idle (see above)")
-	fs.StringVar(&o.source, "source", "", "endpoint | cloudapps | both (both: half the alerts each); default endpoint, cloudapps for ratelimited; idle always runs both")
-	fs.IntVar(&o.alerts, "alerts", 0, "backlog: alerts in all (throughput default 100000, ratelimited 2500), or per job for idle (default 5)")
+	fs.StringVar(&o.source, "source", "", "endpoint | cloudapps | graph | both (both: half the alerts each to endpoint and cloudapps);\ndefault endpoint, cloudapps for ratelimited; idle always runs both")
+	fs.StringVar(&o.command, "command", "", "ratelimited: what the child runs, backfill (default) or run; the other scenarios always run")
+	fs.Float64Var(&o.timeScale, "time-scale", 1, "ratelimited: divide every rate-limit window by this, in the simulator\nand in the child's rate_limits")
+	fs.IntVar(&o.alerts, "alerts", 0, "backlog: alerts in all (throughput default 100000, ratelimited 2500),\nor per job for idle (default 5)")
 	fs.IntVar(&o.tenants, "tenants", 100, "idle: number of tenants (each runs an Endpoint and a Cloud Apps job)")
 	fs.DurationVar(&o.idleFor, "idle-for", 3*time.Minute, "idle: how long to measure once the backlog is exported (whole minutes)")
 	fs.IntVar(&o.runs, "runs", 1, "repeat the scenario this many times and print the median of each figure")
@@ -113,7 +134,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.pending, "pending", 1024, "raw publisher: most acks outstanding at once (the product's sink uses 1024)")
 	fs.DurationVar(&o.timeout, "timeout", time.Hour, "give up a run after this long")
 	fs.DurationVar(&o.stall, "stall", 2*time.Minute, "give up a run when the stream has not grown for this long (the export is stuck)")
-	fs.IntVar(&o.maxPayload, "max-payload", 0, "the NATS server's max_payload in bytes (0: nats-server's default, 1 MiB); the product's checkpoint\nof a large backlog outgrows 1 MiB today: 100,000 Endpoint alerts need -max-payload 8388608")
+	fs.IntVar(&o.maxPayload, "max-payload", 0, "the NATS server's max_payload in bytes (0: nats-server's default, 1 MiB);\nthe product's checkpoint of a large backlog outgrew 1 MiB before 93355f2:\n100,000 Endpoint alerts needed -max-payload 8388608")
 	fs.Int64Var(&o.seed, "seed", 1, "simulator seed (the alerts generated)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temp dir (configs, the child's logs, NATS stores) and print its path")
 	if err := fs.Parse(args); err != nil {
@@ -134,6 +155,7 @@ func (o *options) withDefaults() error {
 	case scenarioRateLimited:
 		o.source = cmp.Or(o.source, sourceCloudApps)
 		o.alerts = cmp.Or(o.alerts, 2500)
+		o.command = cmp.Or(o.command, commandBackfill)
 	case scenarioIdle:
 		if o.source != "" && o.source != sourceBoth {
 			return fmt.Errorf("-source %s: idle always runs both sources", o.source)
@@ -150,9 +172,23 @@ func (o *options) withDefaults() error {
 		return fmt.Errorf("-scenario %q: want throughput, ratelimited or idle", o.scenario)
 	}
 	switch o.source {
-	case sourceEndpoint, sourceCloudApps, sourceBoth:
+	case sourceEndpoint, sourceCloudApps, sourceGraph, sourceBoth:
 	default:
-		return fmt.Errorf("-source %q: want endpoint, cloudapps or both", o.source)
+		return fmt.Errorf("-source %q: want endpoint, cloudapps, graph or both", o.source)
+	}
+	switch {
+	case o.command == "":
+		o.command = commandRun
+	case o.command != commandRun && o.command != commandBackfill:
+		return fmt.Errorf("-command %q: want backfill or run", o.command)
+	case o.command == commandBackfill && o.scenario != scenarioRateLimited:
+		return fmt.Errorf("-command backfill: only the ratelimited scenario runs backfill (%s reads the child's /metrics, which only run serves)", o.scenario)
+	}
+	switch {
+	case !(o.timeScale > 0) || o.timeScale > 1e6:
+		return fmt.Errorf("-time-scale %v: want a factor above 0 (1: real time)", o.timeScale)
+	case o.timeScale != 1 && o.scenario != scenarioRateLimited:
+		return fmt.Errorf("-time-scale %v: only the ratelimited scenario has limits to scale", o.timeScale)
 	}
 	switch {
 	case o.alerts < 1:
@@ -218,7 +254,7 @@ func benchmark(ctx context.Context, o options, log *slog.Logger) (*report, error
 	defer b.close()
 	var reports []*report
 	for i := range o.runs {
-		log.Info("run", "n", i+1, "of", o.runs, "scenario", o.scenario, "source", o.source, "alerts", b.expected)
+		log.Info("run", "n", i+1, "of", o.runs, "scenario", o.scenario, "source", o.source, "command", o.command, "alerts", b.expected)
 		r, err := b.runOnce(ctx, i)
 		if err != nil {
 			return nil, fmt.Errorf("run %d: %w", i+1, err)
@@ -232,7 +268,8 @@ func benchmark(ctx context.Context, o options, log *slog.Logger) (*report, error
 // logFigures logs a run's headline figures, so that the spread behind a median shows.
 func logFigures(log *slog.Logger, i int, r *report) {
 	args := []any{"n", i + 1}
-	for _, key := range []string{"raw_alerts_per_s", "product_alerts_per_s", "peak_rss_mib", "cpu_seconds", "idle_cpu_seconds_per_min", "idle_rss_mib_mean"} {
+	for _, key := range []string{"raw_alerts_per_s", "product_alerts_per_s", "product_seconds", "api_429", "peak_rss_mib", "cpu_seconds", "idle_cpu_seconds_per_min", "idle_rss_mib_mean",
+		"endpoint_calls_ratio", "cloudapps_calls_ratio", "graph_calls_ratio", "endpoint_alerts_ratio", "cloudapps_alerts_ratio", "graph_alerts_ratio"} {
 		if v, ok := r.value(key); ok {
 			args = append(args, key, roundFigure(v))
 		}

@@ -109,6 +109,37 @@ func (n *natsServer) waitStored(ctx context.Context, c *child, name string, want
 	return last, err
 }
 
+// waitExit waits until the child (a backfill) exits and returns when the server stored the last
+// message of stream name. A stream that does not grow for stall while the child runs is an
+// export that is stuck.
+func (n *natsServer) waitExit(ctx context.Context, c *child, name string, stall time.Duration) (time.Time, error) {
+	var have uint64
+	grew := time.Now()
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return time.Time{}, fmt.Errorf("waiting for %s to finish: %w", c.name, context.Cause(ctx))
+		case <-c.exited:
+			s, err := n.streamState(ctx, name)
+			return s.LastTime, err
+		case <-t.C:
+		}
+		s, err := n.streamState(ctx, name)
+		if err != nil {
+			return time.Time{}, err
+		}
+		if s.Msgs != have {
+			have, grew = s.Msgs, time.Now()
+		}
+		if time.Since(grew) > stall {
+			return time.Time{}, fmt.Errorf("the export is stuck: the stream has held %d messages for %v; the end of the child's log:\n%s",
+				have, stall, c.logTail())
+		}
+	}
+}
+
 // readBack returns every message of stream name (subject, headers, body), in order.
 func (n *natsServer) readBack(ctx context.Context, name string) ([]*nats.Msg, error) {
 	st, err := n.js.Stream(ctx, name)

@@ -27,7 +27,8 @@ type check struct {
 // report is one run's (or the median of several runs') figures and checks.
 type report struct {
 	scenario, source string
-	alerts           int // messages the stream had to hold
+	command          string // what the child ran: run or backfill
+	alerts           int    // messages the stream had to hold
 	runs             int
 	figures          []figure
 	checks           []check
@@ -58,7 +59,7 @@ func median(runs []*report) *report {
 		return runs[0]
 	}
 	first := runs[0]
-	out := &report{scenario: first.scenario, source: first.source, alerts: first.alerts, runs: len(runs), notes: first.notes}
+	out := &report{scenario: first.scenario, source: first.source, command: first.command, alerts: first.alerts, runs: len(runs), notes: first.notes}
 	for _, f := range first.figures {
 		var vs []float64
 		for _, r := range runs {
@@ -92,7 +93,7 @@ func (r *report) writeTable(w io.Writer) error {
 	if r.runs > 1 {
 		what = fmt.Sprintf("median of %d runs", r.runs)
 	}
-	fmt.Fprintf(tw, "scenario %s, source %s, %d alerts in the stream (%s)\n", r.scenario, r.source, r.alerts, what)
+	fmt.Fprintf(tw, "scenario %s, source %s, alertexport %s, %d alerts in the stream (%s)\n", r.scenario, r.source, r.command, r.alerts, what)
 	for _, f := range r.figures {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\n", f.label, formatValue(f.value), f.unit)
 	}
@@ -112,7 +113,7 @@ func (r *report) writeTable(w io.Writer) error {
 // writeJSON prints the report as one object: scenario, source, alerts, runs, every figure by
 // its key, and every check as a boolean.
 func (r *report) writeJSON(w io.Writer) error {
-	obj := map[string]any{"scenario": r.scenario, "source": r.source, "alerts": r.alerts, "runs": r.runs}
+	obj := map[string]any{"scenario": r.scenario, "source": r.source, "command": r.command, "alerts": r.alerts, "runs": r.runs}
 	for _, f := range r.figures {
 		obj[f.key] = roundFigure(f.value)
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,6 +18,7 @@ const (
 	secretEnv         = "ALERTEXPORT_BENCH_SECRET"
 	endpointResource  = "https://api.securitycenter.microsoft.com"
 	cloudAppsResource = "05a65629-4c1b-48c1-a78b-804c4abdd4af"
+	graphResource     = "https://graph.microsoft.com"
 )
 
 // backlogSpan is how far back the throughput and rate-limited backlogs reach: a week, so that
@@ -35,12 +37,39 @@ func newTenants(n int) []tenant {
 	return ts
 }
 
-// startSimulator starts the simulator with the scenario's rate limits: the documented ones for
-// ratelimited, none otherwise.
+// apiFacts are what the rate-limited scenario needs to know of each API: Microsoft's documented
+// limits (the simulator's) and the most alerts one answer holds (the product asks for that many).
+var apiFacts = map[string]struct {
+	documented []simulator.RateLimit
+	pageSize   int
+}{
+	sourceEndpoint:  {simulator.DocumentedEndpointRateLimits(), 10_000},
+	sourceCloudApps: {simulator.DocumentedCloudAppsRateLimits(), 100},
+	sourceGraph:     {simulator.DocumentedGraphRateLimits(), 1000},
+}
+
+// scaledLimits are an API's documented limits with every window divided by the time scale: at
+// -time-scale 60, Cloud Apps' 30 calls a minute become 30 a second.
+func scaledLimits(api string, timeScale float64) []simulator.RateLimit {
+	var out []simulator.RateLimit
+	for _, l := range apiFacts[api].documented {
+		out = append(out, simulator.RateLimit{Requests: l.Requests, Per: time.Duration(float64(l.Per) / timeScale)})
+	}
+	return out
+}
+
+// startSimulator starts the simulator with the scenario's rate limits: for ratelimited the
+// documented ones, scaled in time by -time-scale; none otherwise. A 429's Retry-After
+// (Endpoint, Graph) is when the scaled window lets a call through again, in whole seconds, at
+// least 1; Cloud Apps sends none (the simulator's default, Microsoft documents none).
 func startSimulator(o options) (*simulator.Server, error) {
 	so := simulator.Options{Seed: o.seed}
-	if o.scenario != scenarioRateLimited {
-		so.EndpointRateLimits, so.CloudAppsRateLimits = []simulator.RateLimit{}, []simulator.RateLimit{}
+	if o.scenario == scenarioRateLimited {
+		so.EndpointRateLimits = scaledLimits(sourceEndpoint, o.timeScale)
+		so.CloudAppsRateLimits = scaledLimits(sourceCloudApps, o.timeScale)
+		so.GraphRateLimits = scaledLimits(sourceGraph, o.timeScale)
+	} else {
+		so.EndpointRateLimits, so.CloudAppsRateLimits, so.GraphRateLimits = []simulator.RateLimit{}, []simulator.RateLimit{}, []simulator.RateLimit{}
 	}
 	sim, err := simulator.Start(so)
 	if err != nil {
@@ -50,32 +79,57 @@ func startSimulator(o options) (*simulator.Server, error) {
 	return sim, nil
 }
 
-// addTenant makes t exist in the simulator with the app granted for both APIs.
+// addTenant makes t exist in the simulator with the app granted for the three APIs.
 func addTenant(sim *simulator.Server, t tenant) {
 	sim.AddTenant(t.id)
 	sim.Grant(t.id, clientID, endpointResource, "Alert.Read.All")
 	sim.Grant(t.id, clientID, cloudAppsResource, "Investigation.read")
+	sim.Grant(t.id, clientID, graphResource, "SecurityAlert.Read.All")
 }
 
-// generate puts a backlog into t: nEndpoint and nCloudApps alerts updated in [from, to].
-func generate(sim *simulator.Server, t tenant, nEndpoint, nCloudApps int, from, to time.Time) {
-	if nEndpoint > 0 {
-		sim.Endpoint(t.id).Generate(nEndpoint, simulator.Generate{From: from, To: to})
+// backlog is how many alerts each API holds per tenant.
+type backlog struct{ endpoint, cloudApps, graph int }
+
+func (b backlog) total() int { return b.endpoint + b.cloudApps + b.graph }
+
+// of is the count for one API.
+func (b backlog) of(api string) int {
+	switch api {
+	case sourceEndpoint:
+		return b.endpoint
+	case sourceCloudApps:
+		return b.cloudApps
+	case sourceGraph:
+		return b.graph
 	}
-	if nCloudApps > 0 {
-		sim.CloudApps(t.id).Generate(nCloudApps, simulator.CloudAppsGenerate{From: from, To: to})
+	return 0
+}
+
+// generate puts a backlog into t, alerts updated in [from, to]. Graph's are Graph-only alerts
+// (Defender for Identity, Office 365 …), one version each.
+func generate(sim *simulator.Server, t tenant, n backlog, from, to time.Time) {
+	if n.endpoint > 0 {
+		sim.Endpoint(t.id).Generate(n.endpoint, simulator.Generate{From: from, To: to})
+	}
+	if n.cloudApps > 0 {
+		sim.CloudApps(t.id).Generate(n.cloudApps, simulator.CloudAppsGenerate{From: from, To: to})
+	}
+	if n.graph > 0 {
+		sim.Graph(t.id).Generate(n.graph, simulator.GraphGenerate{From: from, To: to})
 	}
 }
 
 // splitAlerts divides n alerts between the sources -source names.
-func splitAlerts(source string, n int) (endpoint, cloudApps int) {
+func splitAlerts(source string, n int) backlog {
 	switch source {
 	case sourceEndpoint:
-		return n, 0
+		return backlog{endpoint: n}
 	case sourceCloudApps:
-		return 0, n
+		return backlog{cloudApps: n}
+	case sourceGraph:
+		return backlog{graph: n}
 	}
-	return n - n/2, n / 2
+	return backlog{endpoint: n - n/2, cloudApps: n / 2}
 }
 
 // childConfig is what the child's config.toml says.
@@ -83,7 +137,9 @@ type childConfig struct {
 	dataDir, httpAddr, caFile, natsURL, simURL string
 	schedule, startFrom                        string
 	tenants                                    []tenant
-	endpoint, cloudApps                        bool
+	sources                                    backlog // the APIs with alerts get a table
+	// rateLimits are each API's rate_limits; none: the key is left out (the documented limits).
+	rateLimits map[string][]simulator.RateLimit
 }
 
 // write renders the config to path.
@@ -112,11 +168,18 @@ client_id = %q
 client_secret_env = %q
 authority_host = %q
 `, t.name, t.id, clientID, secretEnv, c.simURL)
-		if c.endpoint {
-			fmt.Fprintf(&b, "[tenant.endpoint]\napi_url = %q\n", c.simURL)
-		}
-		if c.cloudApps {
-			fmt.Fprintf(&b, "[tenant.cloudapps]\napi_url = %q\n", c.simURL)
+		for _, api := range []string{sourceEndpoint, sourceCloudApps, sourceGraph} {
+			if c.sources.of(api) == 0 {
+				continue
+			}
+			fmt.Fprintf(&b, "[tenant.%s]\napi_url = %q\n", api, c.simURL)
+			if limits := c.rateLimits[api]; len(limits) > 0 {
+				q := make([]string, len(limits))
+				for i, l := range limits {
+					q[i] = strconv.Quote(fmt.Sprintf("%d/%v", l.Requests, l.Per))
+				}
+				fmt.Fprintf(&b, "rate_limits = [%s]\n", strings.Join(q, ", "))
+			}
 		}
 	}
 	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
