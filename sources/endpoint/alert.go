@@ -2,10 +2,12 @@ package endpoint
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/alertexport/alertexport/sources/page"
 )
 
 // alert is a Defender for Endpoint alert as the List alerts API sends it
@@ -71,7 +73,7 @@ func (u *user) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	var s string
-	if json.Unmarshal(b, &s) == nil {
+	if page.Unmarshal(b, &s) == nil {
 		if domain, name, ok := strings.Cut(s, `\`); ok {
 			u.Domain, u.Name = domain, name
 		} else {
@@ -84,7 +86,7 @@ func (u *user) UnmarshalJSON(b []byte) error {
 		AccountName *string `json:"accountName"`
 		DomainName  *string `json:"domainName"`
 	}
-	if err := json.Unmarshal(b, &o); err != nil {
+	if err := page.Unmarshal(b, &o); err != nil {
 		return fmt.Errorf("user: want an object or a string: %w", err)
 	}
 	u.Name = deref(o.UserName)
@@ -104,7 +106,7 @@ func (l *stringList) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	var s string
-	if json.Unmarshal(b, &s) == nil {
+	if page.Unmarshal(b, &s) == nil {
 		*l = nil
 		for _, t := range strings.Split(s, ",") {
 			if t = strings.TrimSpace(t); t != "" {
@@ -114,7 +116,7 @@ func (l *stringList) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	var a []string
-	if err := json.Unmarshal(b, &a); err != nil {
+	if err := page.Unmarshal(b, &a); err != nil {
 		return fmt.Errorf("mitreTechniques: want an array of strings: %w", err)
 	}
 	*l = a
@@ -131,17 +133,15 @@ func (f *flexString) UnmarshalJSON(b []byte) error {
 		f.s = nil
 	case len(b) > 0 && b[0] == '"':
 		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
+		if err := page.Unmarshal(b, &s); err != nil {
 			return err
 		}
 		f.s = &s
-	default:
-		var n json.Number
-		if err := json.Unmarshal(b, &n); err != nil {
-			return fmt.Errorf("want a number or a string: %w", err)
-		}
-		s := n.String()
+	case len(b) > 0 && (b[0] == '-' || b[0] >= '0' && b[0] <= '9'):
+		s := string(b) // a JSON number (the decoder checked it), as written
 		f.s = &s
+	default:
+		return fmt.Errorf("want a number or a string, got %.20s", b)
 	}
 	return nil
 }
@@ -152,8 +152,7 @@ type flexInt struct{ n *int64 }
 
 func (f *flexInt) UnmarshalJSON(b []byte) error {
 	f.n = nil
-	var n int64
-	if json.Unmarshal(bytes.Trim(b, `"`), &n) == nil {
+	if n, err := strconv.ParseInt(string(bytes.Trim(b, `"`)), 10, 64); err == nil {
 		f.n = &n
 	}
 	return nil
