@@ -37,21 +37,45 @@ func Unmarshal(raw []byte, v any) error { return jsonv2.Unmarshal(raw, v, Option
 // top-level fields. The object must be complete: a body cut short is an error even after every
 // item was handed over, since the page may have held more.
 func Decode(r io.Reader, items string, item func(raw []byte) error) (map[string]json.RawMessage, error) {
-	return decode(r, items, item)
+	return decodeWith(r, items, func(dec *jsontext.Decoder) error {
+		v, err := dec.ReadValue()
+		if err != nil {
+			return fmt.Errorf("page: %q item: %w", items, pageErr(err)) // the stream is broken
+		}
+		return item(clone(v))
+	})
 }
 
 // DecodeInto is Decode that also decodes each item into a new T: item gets the item's bytes (a
 // fresh slice), the T, and the error of decoding it (an item that is well-formed JSON but does
-// not fit T, e.g. a wrong type: the caller dead-letters it; the page goes on).
+// not fit T, e.g. a wrong type: the caller dead-letters it; the page goes on). Each item is
+// decoded straight off the stream, in one pass, its bytes cut from what the decoder read.
 func DecodeInto[T any](r io.Reader, items string, item func(raw []byte, v *T, err error) error) (map[string]json.RawMessage, error) {
-	return decode(r, items, func(raw []byte) error {
+	t := &tee{r: r}
+	return decodeWith(t, items, func(dec *jsontext.Decoder) error {
+		start, depth := dec.InputOffset(), dec.StackDepth()
 		v := new(T)
-		err := Unmarshal(raw, v)
+		err := jsonv2.UnmarshalDecode(dec, v)
+		for err != nil && t.err == nil && !broken(err) && dec.StackDepth() > depth {
+			// The item does not fit T: skip what the decoder left of it, so the page goes on.
+			_, serr := dec.ReadToken()
+			if serr != nil {
+				err = serr
+			}
+		}
+		if err != nil && (t.err != nil || broken(err)) {
+			return fmt.Errorf("page: %q item: %w", items, pageErr(err)) // the stream is broken, not just this item
+		}
+		end := dec.InputOffset()
+		raw := t.take(start, end)
+		t.forget(end)
 		return item(raw, v, err)
 	})
 }
 
-func decode(r io.Reader, items string, item func(raw []byte) error) (map[string]json.RawMessage, error) {
+// decodeWith reads the page object from r and calls each with the decoder at every element of
+// the array field items; each must consume exactly that element.
+func decodeWith(r io.Reader, items string, each func(dec *jsontext.Decoder) error) (map[string]json.RawMessage, error) {
 	dec := jsontext.NewDecoder(r, Options)
 	if err := expectDelim(dec, '{'); err != nil {
 		return nil, err
@@ -73,7 +97,7 @@ func decode(r io.Reader, items string, item func(raw []byte) error) (map[string]
 			continue
 		}
 		found = true
-		if err := eachItem(dec, items, item); err != nil {
+		if err := eachItem(dec, items, each); err != nil {
 			return nil, err
 		}
 	}
@@ -93,7 +117,7 @@ func decode(r io.Reader, items string, item func(raw []byte) error) (map[string]
 	return rest, nil
 }
 
-func eachItem(dec *jsontext.Decoder, items string, item func(raw []byte) error) error {
+func eachItem(dec *jsontext.Decoder, items string, each func(dec *jsontext.Decoder) error) error {
 	switch dec.PeekKind() {
 	case 'n':
 		_, err := dec.ReadToken() // "value": null — no alerts
@@ -110,16 +134,43 @@ func eachItem(dec *jsontext.Decoder, items string, item func(raw []byte) error) 
 		return pageErr(err)
 	}
 	for dec.PeekKind() != ']' {
-		v, err := dec.ReadValue()
-		if err != nil {
-			return fmt.Errorf("page: %q item: %w", items, pageErr(err)) // the stream is broken, not just this item
-		}
-		if err := item(clone(v)); err != nil {
+		if err := each(dec); err != nil {
 			return err
 		}
 	}
 	_, err := dec.ReadToken() // ']', or why it is missing
 	return pageErr(err)
+}
+
+// tee keeps the bytes the decoder has read and not yet handed over, so that an item's own bytes
+// can be cut out of the stream by the decoder's offsets.
+type tee struct {
+	r    io.Reader
+	buf  []byte
+	base int64 // stream offset of buf[0]
+	err  error // the reader's failure other than EOF: the body broke off, whatever json says
+}
+
+func (t *tee) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	t.buf = append(t.buf, p[:n]...)
+	if err != nil && !errors.Is(err, io.EOF) {
+		t.err = err
+	}
+	return n, err
+}
+
+// take returns a copy of the stream's bytes [from, to), without the separator and whitespace
+// before the value.
+func (t *tee) take(from, to int64) []byte {
+	return clone(bytes.TrimLeft(t.buf[from-t.base:to-t.base], " \t\r\n,"))
+}
+
+// forget drops the bytes before stream offset to.
+func (t *tee) forget(to int64) {
+	n := copy(t.buf, t.buf[to-t.base:])
+	t.buf = t.buf[:n]
+	t.base = to
 }
 
 func expectDelim(dec *jsontext.Decoder, want jsontext.Kind) error {
@@ -131,6 +182,12 @@ func expectDelim(dec *jsontext.Decoder, want jsontext.Kind) error {
 		return fmt.Errorf("page: want %q, got %s", want, tok)
 	}
 	return nil
+}
+
+// broken reports whether err is the stream's (not JSON, cut short) rather than an item's.
+func broken(err error) bool {
+	var syn *jsontext.SyntacticError
+	return errors.As(err, &syn) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
 }
 
 // pageErr keeps a body that ends too soon recognizable as io.ErrUnexpectedEOF, as encoding/json

@@ -1,6 +1,7 @@
 package page
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"slices"
@@ -203,4 +204,43 @@ func TestEncodingJSONRules(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzDecodeInto: whatever the body, DecodeInto (which decodes straight off the stream and cuts
+// each item's bytes from it) hands over exactly the items Decode finds, byte for byte, and fails
+// exactly when Decode does; it never panics or loops.
+func FuzzDecodeInto(f *testing.F) {
+	for _, s := range []string{
+		`{"value":[{"id":"a","t":"2025-01-01T00:00:00Z"}, {"id":"b"}],"x":1}`,
+		`{"value":[{"id":7},{"id":"b","t":"yesterday"},"s",{"id":"c"},[1,{"id":2}],null]}`,
+		`{"@odata.context":"c","value":[ {"id":"a","n":{"m":[1,2,{"id":3}]}} ,{"id":"\u00e9\ud83d\ude00"}]}`,
+		`{"value":[{"id":"a"},{"id":"b"`, `{"value":null}`, `{"value":[]} x`, "{\"value\":[{\"id\":\"\xff\"}]}",
+	} {
+		f.Add([]byte(s))
+	}
+	type item struct {
+		ID string    `json:"id"`
+		T  time.Time `json:"t"`
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var want []string
+		_, werr := Decode(bytes.NewReader(body), "value", func(raw []byte) error {
+			want = append(want, string(raw))
+			return nil
+		})
+		var got []string
+		_, gerr := DecodeInto(bytes.NewReader(body), "value", func(raw []byte, _ *item, _ error) error {
+			got = append(got, string(raw))
+			if len(got) > len(body) {
+				t.Fatal("more items than bytes: the decoder loops")
+			}
+			return nil
+		})
+		if (werr == nil) != (gerr == nil) {
+			t.Fatalf("Decode err = %v, DecodeInto err = %v", werr, gerr)
+		}
+		if werr == nil && !slices.Equal(got, want) {
+			t.Fatalf("DecodeInto items %q\nDecode items     %q", got, want)
+		}
+	})
 }
