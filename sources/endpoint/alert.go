@@ -73,7 +73,7 @@ func (u *user) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	var s string
-	if page.Unmarshal(b, &s) == nil {
+	if len(b) > 0 && b[0] == '"' && page.Unmarshal(b, &s) == nil {
 		if domain, name, ok := strings.Cut(s, `\`); ok {
 			u.Domain, u.Name = domain, name
 		} else {
@@ -106,7 +106,7 @@ func (l *stringList) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	var s string
-	if page.Unmarshal(b, &s) == nil {
+	if len(b) > 0 && b[0] == '"' && page.Unmarshal(b, &s) == nil {
 		*l = nil
 		for _, t := range strings.Split(s, ",") {
 			if t = strings.TrimSpace(t); t != "" {
