@@ -401,28 +401,28 @@ func (t *CloudAppsTenant) query(now time.Time, p *casParams) ([]*casRevision, in
 	}
 	t.mu.Unlock()
 
-	if p.sortField != "" {
-		// Stable: alerts with equal keys stay in the opaque order, which is
-		// unrelated to their ids (see cloudapps.go).
-		slices.SortStableFunc(matched, func(a, b *casRevision) int {
-			var c int
-			switch p.sortField {
-			case "severity":
-				c = a.keys.severity - b.keys.severity
-			default: // date
-				c = compareInt64(a.keys.timestamp, b.keys.timestamp)
-			}
-			if p.desc {
-				return -c
-			}
-			return c
-		})
-	}
 	if p.skip >= int64(len(matched)) {
 		return nil, len(matched)
 	}
-	page := matched[p.skip:]
-	return page[:min(int64(len(page)), p.limit)], len(matched)
+	if p.sortField == "" {
+		page := matched[p.skip:]
+		return page[:min(int64(len(page)), p.limit)], len(matched)
+	}
+	// Stable: alerts with equal keys stay in the opaque order, which is unrelated to their ids
+	// (see cloudapps.go).
+	return sortedPage(matched, int(p.skip), int(min(p.limit, int64(len(matched)))), func(a, b *casRevision) int {
+		var c int
+		switch p.sortField {
+		case "severity":
+			c = a.keys.severity - b.keys.severity
+		default: // date
+			c = compareInt64(a.keys.timestamp, b.keys.timestamp)
+		}
+		if p.desc {
+			return -c
+		}
+		return c
+	}), len(matched)
 }
 
 func compareInt64(a, b int64) int {

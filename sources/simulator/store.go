@@ -82,3 +82,65 @@ func (s *alertStore[R]) inAnswerOrder() []*history[R] {
 	}
 	return s.ordered
 }
+
+// sortedPage returns s[skip:skip+limit] as slices.SortStableFunc(s, cmp) would order s, without
+// sorting all of s: a page of a large answer costs O(len(s) log(skip+limit)) instead of a sort
+// of every match, which made the simulator, not the client, the bound of a 100,000-alert
+// backlog read a page at a time. s itself is left as it was.
+func sortedPage[E any](s []E, skip, limit int, cmp func(a, b E) int) []E {
+	k := skip + limit
+	if skip >= len(s) || limit <= 0 {
+		return nil
+	}
+	// before orders by cmp, then by position: the order a stable sort gives.
+	before := func(i, j int) bool {
+		c := cmp(s[i], s[j])
+		return c < 0 || c == 0 && i < j
+	}
+	// heap is a max-heap (by before) of the k first positions seen so far.
+	heap := make([]int, 0, min(k, len(s)))
+	down := func(i int) {
+		for {
+			l, big := 2*i+1, i
+			if l < len(heap) && before(heap[big], heap[l]) {
+				big = l
+			}
+			if r := l + 1; r < len(heap) && before(heap[big], heap[r]) {
+				big = r
+			}
+			if big == i {
+				return
+			}
+			heap[i], heap[big] = heap[big], heap[i]
+			i = big
+		}
+	}
+	for i := range s {
+		switch {
+		case len(heap) < k:
+			heap = append(heap, i)
+			for j := len(heap) - 1; j > 0; {
+				p := (j - 1) / 2
+				if !before(heap[p], heap[j]) {
+					break
+				}
+				heap[p], heap[j] = heap[j], heap[p]
+				j = p
+			}
+		case before(i, heap[0]):
+			heap[0] = i
+			down(0)
+		}
+	}
+	slices.SortFunc(heap, func(i, j int) int {
+		if before(i, j) {
+			return -1
+		}
+		return 1
+	})
+	out := make([]E, 0, len(heap)-skip)
+	for _, i := range heap[skip:] {
+		out = append(out, s[i])
+	}
+	return out
+}
