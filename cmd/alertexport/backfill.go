@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -109,7 +110,10 @@ func (j backfillJob) run(ctx context.Context, sink sinks.Sink, since, until time
 	var versions, duplicates, batches atomic.Int64
 	var reached atomic.Int64 // the newest alert time handed over, Unix ms
 	start := time.Now()
+	var printing sync.Mutex // the ticker's lines and the final one
 	progress := func(final bool) {
+		printing.Lock()
+		defer printing.Unlock()
 		elapsed := time.Since(start)
 		rate := float64(versions.Load()) / max(elapsed.Seconds(), 0.001)
 		line := fmt.Sprintf("%s: %d versions (%d already in the stream), %d batches, %.0f/s, %s",
