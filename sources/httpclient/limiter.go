@@ -46,14 +46,16 @@ type Limiter struct {
 // are ignored).
 //
 // Each rate of n calls per `per` becomes a token bucket. A bucket with burst b refilling at r
-// admits at most b + r·t calls in any span of length t; the bucket takes b = max(1, ⌊n/50⌋)
-// and r = (n − b − m)/per, so that any span of length per holds at most n − m calls. The
-// margin m = max(1, ⌈n/100⌉) calls is for the skew between our windows and the server's: the
-// server counts a call when it arrives, a little after it leaves here, and a span of per on its
-// clock can hold the calls of a slightly longer span on ours (m calls at rate r cover at least
-// 1 % of per: 0.6 s of a minute). The steady rate is then (n − b − m)/per: 28 of 30 a minute
-// (93 %), 97 of 100, 145 of 150, 1,455 of 1,500 an hour (97 %). Below 4 calls per span, where
-// the margin would eat most of the budget, the bucket keeps 1 call of burst and half the rate.
+// admits at most b + r·t calls in any span of length t, and calls are whole: at most
+// ⌊b + r·t⌋. The bucket takes b = max(1, ⌊n/50⌋) and r·per = n − m − b + 0.95, just under
+// n − m − b + 1, so that any span of length per holds at most n − m calls. The margin
+// m = max(1, ⌈n/100⌉) calls is for the skew between our windows and the server's: the server
+// counts a call when it arrives, a little after it leaves here, so a span of per on its clock
+// holds the calls of a span up to that skew longer on ours; m calls at rate r are ≥ 1 % of per
+// (0.6 s of a minute, 2 s for 30 calls a minute). The steady rate r is then 28.95 of 30 calls a
+// minute (96.5 %), 97.95 of 100, 145.95 of 150, 1,455.95 of 1,500 an hour (97 %). Where the
+// margin would eat most of the budget (below 3 calls per span), the bucket keeps 1 call of
+// burst and half the rate.
 func NewLimiter(limits ...Limit) *Limiter {
 	l := &Limiter{}
 	for _, lim := range limits {
@@ -72,11 +74,11 @@ func bucket(lim Limit) (rate.Limit, int) {
 	n := lim.Requests
 	burst := max(1, n/50)
 	margin := max(1, (n+99)/100)
-	steady := n - burst - margin
-	if 2*steady < n { // tiny limits: one call at a time, at half the rate
+	steady := float64(n-margin-burst) + 0.95
+	if 2*steady < float64(n) { // tiny limits: one call at a time, at half the rate
 		return rate.Limit(float64(n) / 2 / lim.Per.Seconds()), 1
 	}
-	return rate.Limit(float64(steady) / lim.Per.Seconds()), burst
+	return rate.Limit(steady / lim.Per.Seconds()), burst
 }
 
 // Limits returns the rates the limiter keeps (nil for a nil limiter).

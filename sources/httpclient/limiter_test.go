@@ -54,13 +54,14 @@ func TestLimiterWindowsAndSteadyRate(t *testing.T) {
 		share  float64 // steady calls / the binding limit's, at least
 	}{
 		{"Defender for Endpoint", []Limit{{100, time.Minute}, {1500, time.Hour}}, []int{99, 1485}, 0.97},
-		{"Defender for Cloud Apps", []Limit{{30, time.Minute}}, []int{29}, 0.93},
-		{"Graph", []Limit{{150, time.Minute}}, []int{148}, 0.96},
-		{"Cloud Apps scaled by 60", []Limit{{30, time.Second}}, []int{29}, 0.93},
+		{"Defender for Cloud Apps", []Limit{{30, time.Minute}}, []int{29}, 0.96},
+		{"Graph", []Limit{{150, time.Minute}}, []int{148}, 0.97},
+		{"Cloud Apps scaled by 60", []Limit{{30, time.Second}}, []int{29}, 0.96},
 		{"Endpoint scaled by 60", []Limit{{100, time.Second}, {1500, time.Minute}}, []int{99, 1485}, 0.97},
-		{"two short windows", []Limit{{10, time.Second}, {25, 3 * time.Second}}, []int{9, 24}, 0.9},
-		{"4 a second", []Limit{{4, time.Second}}, []int{3}, 0.5},
-		{"3 a second: half", []Limit{{3, time.Second}}, []int{2}, 0.47},
+		{"two short windows", []Limit{{10, time.Second}, {25, 3 * time.Second}}, []int{9, 24}, 0.95},
+		{"4 a second", []Limit{{4, time.Second}}, []int{3}, 0.73},
+		{"3 a second", []Limit{{3, time.Second}}, []int{2}, 0.64},
+		{"2 a second: half", []Limit{{2, time.Second}}, []int{2}, 0.47},
 		{"1 a second: half", []Limit{{1, time.Second}}, []int{1}, 0.47},
 	}
 	for _, tt := range tests {
