@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -31,6 +33,10 @@ type Leases struct {
 	replica string
 	ttl     time.Duration
 	log     *slog.Logger
+
+	// renewing serializes renewals: a poll's Acquire and the Renew loop renewing one lease at
+	// once from the same revision would see one of them refused and drop a lease still held.
+	renewing sync.Mutex
 
 	mu        sync.Mutex
 	held      map[string]*lease
@@ -136,10 +142,10 @@ func (l *Leases) share(ctx context.Context) int {
 // free one. false: another replica holds it (or this one just lost it).
 func (l *Leases) Acquire(ctx context.Context, key string) (bool, error) {
 	l.mu.Lock()
-	cur, ok := l.held[key]
+	_, ok := l.held[key]
 	l.mu.Unlock()
 	if ok {
-		return l.renew(ctx, key, cur.rev)
+		return l.renew(ctx, key)
 	}
 	// Jobs spread over the replicas: take a free one only below this replica's fair share.
 	l.announce(ctx)
@@ -165,7 +171,19 @@ func (l *Leases) Acquire(ctx context.Context, key string) (bool, error) {
 }
 
 // renew extends a held lease; losing it cancels the poll running under it.
-func (l *Leases) renew(ctx context.Context, key string, rev uint64) (bool, error) {
+func (l *Leases) renew(ctx context.Context, key string) (bool, error) {
+	l.renewing.Lock()
+	defer l.renewing.Unlock()
+	l.mu.Lock()
+	cur, ok := l.held[key]
+	var rev uint64
+	if ok {
+		rev = cur.rev
+	}
+	l.mu.Unlock()
+	if !ok {
+		return false, nil // lost meanwhile
+	}
 	start := time.Now()
 	next, err := l.kv.Update(ctx, key, []byte(l.replica), rev)
 	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
@@ -228,14 +246,11 @@ func (l *Leases) Renew(ctx context.Context) {
 		l.announce(ctx)
 		l.shed(ctx)
 		l.mu.Lock()
-		keys := make(map[string]uint64, len(l.held))
-		for k, v := range l.held {
-			keys[k] = v.rev
-		}
+		keys := slices.Collect(maps.Keys(l.held))
 		l.mu.Unlock()
-		for k, rev := range keys {
+		for _, k := range keys {
 			rctx, cancel := context.WithTimeout(ctx, l.ttl/3)
-			if _, err := l.renew(rctx, k, rev); err != nil {
+			if _, err := l.renew(rctx, k); err != nil {
 				l.log.Warn("cannot renew the job's lease; retrying", "job", k, "err", err)
 			}
 			cancel()

@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -160,5 +161,42 @@ func TestFrozenHolderDistrustsItsLease(t *testing.T) {
 	}
 	if cp, _, _ := kv.Load(ctx, "contoso.endpoint"); !cp.Cursor.IsZero() {
 		t.Error("a replica whose lease expired wrote the checkpoint")
+	}
+}
+
+// TestConcurrentRenewalsKeepTheLease: a poll's Acquire and the Renew loop renewing the same lease
+// at the same moment both start from one revision; neither may take the other's success for a
+// lost lease (it did: one saw a revision mismatch and dropped a lease still held).
+func TestConcurrentRenewalsKeepTheLease(t *testing.T) {
+	t.Parallel()
+	_, _, js := setupJS(t)
+	l, err := NewLeases(context.Background(), js, "a", 3*time.Second, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	const key = "contoso.endpoint"
+	if ok, err := l.Acquire(ctx, key); !ok || err != nil {
+		t.Fatalf("Acquire = %v, %v", ok, err)
+	}
+	errs := make(chan error, 2)
+	renewMany := func() {
+		for range 50 {
+			if ok, err := l.Acquire(ctx, key); !ok || err != nil {
+				errs <- fmt.Errorf("Acquire = %v, %v", ok, err)
+				return
+			}
+		}
+		errs <- nil
+	}
+	go renewMany()
+	go renewMany()
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatalf("renewing from two goroutines at once: %v", err)
+		}
+	}
+	if !l.Held(key) {
+		t.Error("the lease is no longer held")
 	}
 }
