@@ -3,9 +3,7 @@
 package envelope
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -116,32 +114,6 @@ type Entity struct {
 	Hive      string `json:"hive,omitempty"`
 	ValueType string `json:"value_type,omitempty"`
 	Value     string `json:"value,omitempty"`
-}
-
-// Marshal encodes a as the message body. Unlike json.Marshal it leaves <, > and & alone, and it
-// writes Raw exactly as the API sent it, without scanning it again: Raw must be one valid JSON
-// value, which every source guarantees by taking it from page.Decode (that checked it). Raw is
-// most of a message's bytes, so this saves a full pass over them.
-func Marshal(a *Alert) ([]byte, error) {
-	shallow := *a
-	shallow.Raw = nil // written as null, the last key; replaced below
-	var b bytes.Buffer
-	b.Grow(len(a.Raw) + 2048)
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(&shallow); err != nil {
-		return nil, err
-	}
-	out := bytes.TrimSuffix(b.Bytes(), []byte{'\n'})
-	if len(a.Raw) == 0 {
-		return out, nil
-	}
-	const tail = `null}`
-	if !bytes.HasSuffix(out, []byte(`"raw":`+tail)) {
-		return nil, errors.New("envelope: raw is not the last key") // a change to Alert broke Marshal
-	}
-	out = append(out[:len(out)-len(tail)], a.Raw...)
-	return append(out, '}'), nil
 }
 
 // MsgID is the Nats-Msg-Id of one alert version (SPEC §3): the same for every export of that
