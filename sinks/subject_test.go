@@ -22,6 +22,8 @@ func TestSubjects(t *testing.T) {
 		{"soc.{tenant}.{category}.{event}.x", "soc.contoso-eu.command_and_control.updated.x", "soc.deadletter.endpoint.contoso-eu", []string{"soc.*.*.*.x", "soc.deadletter.*.*"}},
 		{"a.sev-{severity}.{source}.{tenant}", "a.sev-high.endpoint.contoso-eu", "a.deadletter.endpoint.contoso-eu", []string{"a.*.*.*"}},
 		{"alerts", "alerts", "alerts.deadletter.endpoint.contoso-eu", []string{"alerts", "alerts.deadletter.*.*"}},
+		{"a.{source}-{tenant}_{event}", "a.endpoint-contoso-eu_updated", "a.deadletter.endpoint.contoso-eu", []string{"a.*", "a.deadletter.*.*"}},
+		{"a.{x{severity}}", "a.{xhigh}", "a.deadletter.endpoint.contoso-eu", []string{"a.*", "a.deadletter.*.*"}},
 	} {
 		s := NewSubjects(c.template)
 		if got := s.Render(a); got != c.subject {
