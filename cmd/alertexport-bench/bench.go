@@ -99,6 +99,9 @@ func (b *bench) close() {
 
 // runOnce runs the scenario once, on a NATS server and a child of its own.
 func (b *bench) runOnce(ctx context.Context, i int) (*report, error) {
+	if err := b.windowsClear(ctx); err != nil {
+		return nil, err
+	}
 	e, err := b.startRun(i)
 	if err != nil {
 		return nil, err
@@ -115,6 +118,39 @@ func (b *bench) runOnce(ctx context.Context, i int) (*report, error) {
 		return nil, err
 	}
 	return r, nil
+}
+
+// windowsClear waits, in the rate-limited scenario, until the previous run's calls have left
+// every (scaled) rate-limit window of the APIs the run uses: the simulator's windows outlive
+// a child, and a new child's limiter starts with a full burst.
+func (b *bench) windowsClear(ctx context.Context) error {
+	if b.o.scenario != scenarioRateLimited {
+		return nil
+	}
+	var last time.Time
+	for _, q := range b.sim.APIRequests() {
+		if q.Time.After(last) {
+			last = q.Time
+		}
+	}
+	if last.IsZero() {
+		return nil
+	}
+	var window time.Duration
+	for api := range apiFacts {
+		if b.backlog.of(api) == 0 {
+			continue
+		}
+		for _, l := range scaledLimits(api, b.o.timeScale) {
+			window = max(window, l.Per)
+		}
+	}
+	wait := time.Until(last.Add(window))
+	if wait <= 0 {
+		return nil
+	}
+	b.log.Info("waiting for the previous run's calls to leave the rate-limit windows", "for", wait.Round(time.Millisecond).String())
+	return sleepCtx(ctx, wait)
 }
 
 // runEnv is one run's NATS server and child, and where the simulator's logs stood when it

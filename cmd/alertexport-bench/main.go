@@ -96,6 +96,8 @@ Scenarios (-scenario):
                the limit-bound rate (documented calls × the API's page size: 100 alerts for Cloud
                Apps, 1,000 for Graph, 10,000 for Endpoint) and the alerts' rate against it, the
                429 answers the simulator sent, and failed polls (run) or the exit (backfill).
+               Runs share the simulator: each waits until the calls of the one before have left
+               the scaled windows (at F 1 a minute for Cloud Apps and Graph, an hour for Endpoint).
   idle         -tenants tenants, each with Defender for Endpoint and Cloud Apps (one app
                registration granted in every tenant), schedule "@every 1m", -alerts alerts per job
                (default 5).
