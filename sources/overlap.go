@@ -2,6 +2,8 @@ package sources
 
 import (
 	"context"
+	"fmt"
+	"runtime/debug"
 	"slices"
 )
 
@@ -34,7 +36,16 @@ func Overlap(emit Emit) (overlapped Emit, wait func() error) {
 		b.Messages = slices.Clone(b.Messages) // the source reuses its slice once this returns
 		done := make(chan error, 1)
 		inflight = done
-		go func() { done <- emit(ctx, b) }()
+		go func() {
+			// A panic here would escape the poll's own recover and end the process: it becomes
+			// the batch's error instead, like a panic anywhere else in a poll.
+			defer func() {
+				if r := recover(); r != nil {
+					done <- fmt.Errorf("panic: %v\n%s", r, debug.Stack())
+				}
+			}()
+			done <- emit(ctx, b)
+		}()
 		return nil
 	}
 	return overlapped, wait

@@ -3,6 +3,7 @@ package sources
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -80,6 +81,15 @@ func TestOverlap(t *testing.T) {
 		}
 		if err := wait(); !errors.Is(err, boom) {
 			t.Errorf("wait = %v, want boom", err)
+		}
+	})
+	t.Run("a panic while publishing is the batch's error", func(t *testing.T) {
+		emit, wait := Overlap(func(ctx context.Context, b Batch) error { panic("a bug in the sink") })
+		if err := emit(context.Background(), Batch{Messages: []Message{{MsgID: "a"}}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := wait(); err == nil || !strings.Contains(err.Error(), "a bug in the sink") {
+			t.Errorf("wait = %v, want the panic as an error", err)
 		}
 	})
 }

@@ -34,11 +34,8 @@ type Leases struct {
 	ttl     time.Duration
 	log     *slog.Logger
 
-	// renewing serializes renewals: a poll's Acquire and the Renew loop renewing one lease at
-	// once from the same revision would see one of them refused and drop a lease still held.
-	renewing sync.Mutex
-
 	mu        sync.Mutex
+	renewing  map[string]*sync.Mutex // per key: see renew
 	held      map[string]*lease
 	jobs      int       // how many jobs there are to share
 	announced time.Time // when this replica last said it is alive
@@ -80,7 +77,7 @@ func NewLeases(ctx context.Context, js jetstream.JetStream, replica string, ttl 
 	if err != nil {
 		return nil, fmt.Errorf("KV bucket %s: %w", LeaseBucket, err)
 	}
-	return &Leases{kv: kv, replica: replica, ttl: ttl, log: log, held: map[string]*lease{}}, nil
+	return &Leases{kv: kv, replica: replica, ttl: ttl, log: log, held: map[string]*lease{}, renewing: map[string]*sync.Mutex{}}, nil
 }
 
 // SetJobs tells how many jobs the replicas share (the worker's job count).
@@ -172,8 +169,17 @@ func (l *Leases) Acquire(ctx context.Context, key string) (bool, error) {
 
 // renew extends a held lease; losing it cancels the poll running under it.
 func (l *Leases) renew(ctx context.Context, key string) (bool, error) {
-	l.renewing.Lock()
-	defer l.renewing.Unlock()
+	// One renewal of a key at a time: a poll's Acquire and the Renew loop renewing from the
+	// same revision would see one of them refused and drop a lease still held.
+	l.mu.Lock()
+	one, ok := l.renewing[key]
+	if !ok {
+		one = &sync.Mutex{}
+		l.renewing[key] = one
+	}
+	l.mu.Unlock()
+	one.Lock()
+	defer one.Unlock()
 	l.mu.Lock()
 	cur, ok := l.held[key]
 	var rev uint64

@@ -283,7 +283,7 @@ func (w *Worker) pollOnce(ctx context.Context, j *job) (int, error) {
 	published := 0
 	// Overlapped: a batch is published while the source reads the next page; a checkpoint
 	// still waits for everything before it.
-	emit, wait := sources.Overlap(func(ctx context.Context, b sources.Batch) error {
+	overlapped, wait := sources.Overlap(func(ctx context.Context, b sources.Batch) error {
 		j.noteProgress(w.o.Now())
 		if w.o.Leases != nil && !w.o.Leases.Held(key) {
 			return errLostLease // stop before the next page
@@ -324,9 +324,17 @@ func (w *Worker) pollOnce(ctx context.Context, j *job) (int, error) {
 		}
 		return nil
 	})
+	emit := func(ctx context.Context, b sources.Batch) error {
+		// Checked before the batch is handed over, not only when it is published, so that a
+		// replica that lost its lease stops before its next page.
+		if w.o.Leases != nil && !w.o.Leases.Held(key) {
+			return errLostLease
+		}
+		return overlapped(ctx, b)
+	}
 	err = j.Poller.Poll(ctx, cp, emit)
-	if werr := wait(); err == nil {
-		err = werr
+	if werr := wait(); werr != nil && (err == nil || errors.Is(werr, errLostLease)) {
+		err = werr // a lost lease explains whatever else went wrong meanwhile
 	}
 	return published, err
 }

@@ -18,13 +18,17 @@ import (
 
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
+	jsonv1 "github.com/go-json-experiment/json/v1"
 )
 
 // Options are encoding/json's rules, which the sources were written against: field names
-// match case-insensitively, a repeated name keeps its last value, and invalid UTF-8 is not a
-// syntax error (each source dead-letters such an alert instead of losing the page).
+// match case-insensitively but "_" and "-" count ("_id" is not "id"), a repeated name keeps its
+// last value, times are read as leniently, and invalid UTF-8 is not a syntax error (each source
+// dead-letters such an alert instead of losing the page).
 var Options = jsonv2.JoinOptions(
 	jsonv2.MatchCaseInsensitiveNames(true),
+	jsonv1.MatchCaseSensitiveDelimiter(true),
+	jsonv1.ParseTimeWithLooseRFC3339(true),
 	jsontext.AllowDuplicateNames(true),
 	jsontext.AllowInvalidUTF8(true),
 )
@@ -67,6 +71,9 @@ func DecodeInto[T any](r io.Reader, items string, item func(raw []byte, v *T, er
 			return fmt.Errorf("page: %q item: %w", items, pageErr(err)) // the stream is broken, not just this item
 		}
 		end := dec.InputOffset()
+		if end == start { // nothing consumed: handing the same item over again would never end
+			return fmt.Errorf("page: %q item: %w", items, err)
+		}
 		raw := t.take(start, end)
 		t.forget(end)
 		return item(raw, v, err)

@@ -170,8 +170,9 @@ func TestDecodeInto(t *testing.T) {
 // were written against, so moving to the faster decoder changed no alert's fate.
 func TestEncodingJSONRules(t *testing.T) {
 	type item struct {
-		ID    string `json:"id"`
-		Title string `json:"title"`
+		ID    string     `json:"id"`
+		Title string     `json:"title"`
+		T     *time.Time `json:"t"`
 	}
 	tests := []struct {
 		name, body string
@@ -179,11 +180,13 @@ func TestEncodingJSONRules(t *testing.T) {
 		wantErr    bool
 	}{
 		{name: "names match whatever their case", body: `{"ID":"a","Title":"t"}`, want: item{ID: "a", Title: "t"}},
+		{name: "but _ and - count", body: `{"_id":"a","id":"b","ti-tle":"x"}`, want: item{ID: "b"}},
 		{name: "a repeated name keeps the last value", body: `{"id":"a","id":"b"}`, want: item{ID: "b"}},
 		{name: "unknown fields are ignored", body: `{"id":"a","investigationId":7}`, want: item{ID: "a"}},
 		{name: "invalid UTF-8 reaches the item, not the page", body: "{\"id\":\"a\",\"title\":\"\xff\"}", want: item{ID: "a", Title: "\ufffd"}},
 		{name: "null leaves a field empty", body: `{"id":"a","title":null}`, want: item{ID: "a"}},
 		{name: "a number for a string is the item's error", body: `{"id":1}`, wantErr: true},
+		{name: "times as leniently as encoding/json", body: `{"id":"a","t":"2024-01-02T3:04:05Z"}`, want: item{ID: "a", T: ptr(time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC))}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -199,7 +202,7 @@ func TestEncodingJSONRules(t *testing.T) {
 			if (itemErr != nil) != tt.wantErr {
 				t.Errorf("item error = %v, want error %v", itemErr, tt.wantErr)
 			}
-			if !tt.wantErr && got != tt.want {
+			if !tt.wantErr && (got.ID != tt.want.ID || got.Title != tt.want.Title || (got.T == nil) != (tt.want.T == nil) || got.T != nil && !got.T.Equal(*tt.want.T)) {
 				t.Errorf("item = %+v, want %+v", got, tt.want)
 			}
 		})
@@ -244,3 +247,5 @@ func FuzzDecodeInto(f *testing.F) {
 		}
 	})
 }
+
+func ptr[T any](v T) *T { return &v }
