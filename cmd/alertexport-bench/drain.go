@@ -113,10 +113,18 @@ func (b *bench) exportFigures(r *report, e *runEnv, first, last, end time.Time, 
 	r.add("cpu_seconds", "(b) CPU user+sys, whole life", "s", (ru.user + ru.sys).Seconds())
 	r.add("bench_cpu_seconds", "(b) CPU of the simulator + NATS server (the bench process) meanwhile", "s", benchCPU.Seconds())
 	r.add("api_requests", "(b) API requests (simulator)", "", float64(len(reqs)))
-	served := 0
+	served, answered := 0, 0
+	var serving time.Duration
 	for _, q := range reqs {
 		served += q.Results
+		if !q.Done.IsZero() {
+			serving += q.Done.Sub(q.Time)
+			answered++
+		}
 	}
+	// How much of each call the simulator takes: a call cannot be shorter, whatever the limiter.
+	r.add("api_server_ms", "(b) simulator time per API request, mean (arrival → answer written)", "ms",
+		serving.Seconds()*1000/float64(max(1, answered)))
 	r.add("api_alerts_served", "(b) alerts in the API's answers (simulator)", "", float64(served))
 	r.add("read_amplification", "(b) alerts served / alerts in the backlog", "", float64(served)/float64(b.expected))
 	r.add("token_requests", "(b) token requests (simulator)", "", float64(len(tokens)))
