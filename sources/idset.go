@@ -1,6 +1,9 @@
 package sources
 
-import "hash/maphash"
+import (
+	"hash/maphash"
+	"time"
+)
 
 // IDSet is the set of alert IDs one poll has exported, which decides an alert's event (created
 // or updated) after the checkpoint's Seen has forgotten it. A backlog poll can export millions:
@@ -28,3 +31,25 @@ func (s *IDSet) Has(id string) bool {
 
 // Len is the number of IDs in the set.
 func (s *IDSet) Len() int { return len(s.m) }
+
+// VersionSet is the set of alert versions (ID, time) one pass has taken in, kept as 64-bit
+// hashes like IDSet, for a pass that must recognize any version it met again but need not list
+// them (a checkpoint keeps only the lookback's, in Seen).
+type VersionSet struct{ ids IDSet }
+
+// NewVersionSet returns an empty set.
+func NewVersionSet() *VersionSet { return &VersionSet{ids: *NewIDSet()} }
+
+func (s *VersionSet) key(id string, t time.Time) uint64 {
+	// The ID's hash, mixed with the time (a 64-bit multiplicative hash of it).
+	return maphash.String(s.ids.seed, id) ^ uint64(t.UnixNano())*0x9e3779b97f4a7c15
+}
+
+// Add puts version t of alert id in the set.
+func (s *VersionSet) Add(id string, t time.Time) { s.ids.m[s.key(id, t)] = struct{}{} }
+
+// Has reports whether version t of alert id is in the set.
+func (s *VersionSet) Has(id string, t time.Time) bool {
+	_, ok := s.ids.m[s.key(id, t)]
+	return ok
+}

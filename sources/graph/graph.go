@@ -131,11 +131,12 @@ func New(t config.Tenant, s config.Source, api *httpclient.API, o Options) *Sour
 type poll struct {
 	src *Source
 	sources.Outbox
-	cp       sources.Checkpoint // the working copy, handed to emit at the end
-	prev     time.Time          // the cursor the poll started from
-	lower    time.Time          // lastUpdateDateTime ≥ lower
-	until    time.Time          // backfill: versions at or after it are left out; zero = none
-	exported *sources.IDSet     // alert IDs exported by this poll
+	cp       sources.Checkpoint  // the working copy, handed to emit at the end
+	prev     time.Time           // the cursor the poll started from
+	lower    time.Time           // lastUpdateDateTime ≥ lower
+	until    time.Time           // backfill: versions at or after it are left out; zero = none
+	exported *sources.IDSet      // alert IDs exported by this poll
+	taken    *sources.VersionSet // versions taken in by this pass (cp.Seen keeps only the lookback's)
 	requests int
 	newest   time.Time // the newest lastUpdateDateTime read at or after lower
 	oldest   time.Time // the oldest version newly taken so far: the pass should only go down
@@ -147,7 +148,7 @@ type poll struct {
 
 // Poll implements sources.Source.
 func (s *Source) Poll(ctx context.Context, cp sources.Checkpoint, emit sources.Emit) error {
-	p := &poll{src: s, Outbox: sources.Outbox{Emit: emit}, cp: cp.Clone(), prev: cp.Cursor, exported: sources.NewIDSet()}
+	p := &poll{src: s, Outbox: sources.Outbox{Emit: emit}, cp: cp.Clone(), prev: cp.Cursor, exported: sources.NewIDSet(), taken: sources.NewVersionSet()}
 	switch {
 	case !cp.Cursor.IsZero():
 		p.lower = cp.Cursor.Add(-s.lookback) // ge, never gt: equal timestamps and late alerts
@@ -212,7 +213,7 @@ func (s *Source) Backfill(ctx context.Context, since, until time.Time, emit sour
 	p := &poll{src: s, Outbox: sources.Outbox{Emit: func(ctx context.Context, b sources.Batch) error {
 		b.Checkpoint = nil
 		return emit(ctx, b)
-	}}, cp: sources.Checkpoint{}.Clone(), exported: sources.NewIDSet(), lower: since.UTC().Truncate(tick), until: until.UTC()}
+	}}, cp: sources.Checkpoint{}.Clone(), exported: sources.NewIDSet(), taken: sources.NewVersionSet(), lower: since.UTC().Truncate(tick), until: until.UTC()}
 	if err := p.pass(ctx); err != nil {
 		return err
 	}
@@ -306,7 +307,7 @@ func (p *poll) takeDecoded(ctx context.Context, raw []byte, ap *alert, err error
 			return nil
 		}
 		p.note(t)
-		p.cp.Seen.Add(v.ID, t)
+		p.remember(v.ID, t)
 		p.exported.Add(v.ID)
 		p.Queue(sources.Message{MsgID: envelope.MsgID(s.id.tenant, Name, v.ID, t), Tenant: s.id.tenant, Source: Name, Raw: raw, Err: err})
 		return p.FlushIfFull(ctx, s.opts.BatchSize)
@@ -324,7 +325,7 @@ func (p *poll) takeDecoded(ctx context.Context, raw []byte, ap *alert, err error
 	}
 	event := p.event(&a)
 	env, err := normalize(&a, raw, s.id, event)
-	p.cp.Seen.Add(a.ID, t)
+	p.remember(a.ID, t)
 	p.exported.Add(a.ID)
 	msgID := envelope.MsgID(s.id.tenant, Name, a.ID, t)
 	if err != nil {
@@ -356,7 +357,26 @@ func (p *poll) note(t time.Time) {
 // skip: this version was exported already, lies outside what is asked (an API that answered
 // outside its filter), or is past a backfill's end.
 func (p *poll) skip(id string, t time.Time) bool {
-	return p.cp.Seen.Has(id, t) || t.Before(p.lower) || !p.until.IsZero() && !t.Before(p.until)
+	return p.taken.Has(id, t) || p.cp.Seen.Has(id, t) || t.Before(p.lower) || !p.until.IsZero() && !t.Before(p.until)
+}
+
+// remember records an exported version: in the pass's set, and in the checkpoint's Seen only
+// when it can be within the lookback of the cursor the pass will end on. That cursor is at
+// least min(newest read, Date − skew), which only grows as the pass reads on, so a version left
+// out now would be pruned at the end anyway. A large first pass so keeps about 30 bytes an
+// alert instead of the 220 of a Seen entry.
+func (p *poll) remember(id string, t time.Time) {
+	p.taken.Add(id, t)
+	least := p.newest
+	if !p.date.IsZero() && least.After(p.date.Add(-dateSkew)) {
+		least = p.date.Add(-dateSkew)
+	}
+	if least.Before(p.prev) {
+		least = p.prev
+	}
+	if !t.Before(least.Add(-p.src.lookback)) {
+		p.cp.Seen.Add(id, t)
+	}
 }
 
 var errNoVersion = errors.New("the alert has no id or no lastUpdateDateTime, so it has no version to export")

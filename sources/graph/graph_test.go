@@ -446,3 +446,32 @@ func TestCursorHeldAtTheServiceClock(t *testing.T) {
 		t.Errorf("cursor %v is past the service's clock %v", c, now)
 	}
 }
+
+// TestLargeFirstPassRemembersLittle: a first pass over a day's backlog keeps in the checkpoint's
+// Seen only the versions that can be within the lookback of the cursor it ends on (the rest are
+// recognized by their hash), and exports every version once. (TestAlertsChangingWhilePaging and
+// TestUpdatesReExportedOnce run the same code with alerts moving while it pages.)
+func TestLargeFirstPassRemembersLittle(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, sourcetest.Setup{Lookback: "10m"})
+	now := f.Clock.Now()
+	f.g.Generate(3000, simulator.GraphGenerate{From: now.Add(-20 * time.Hour), To: now}) // ≈ 25 in 10 minutes
+	src := f.source(Options{PageSize: 100, BatchSize: 100})
+	e := sourcetest.NewExporter(t, src)
+	most := 0
+	p := &poll{src: src, cp: sources.Checkpoint{}.Clone(), exported: sources.NewIDSet(), taken: sources.NewVersionSet(), lower: now.Add(-24 * time.Hour)}
+	p.Outbox.Emit = func(ctx context.Context, b sources.Batch) error {
+		most = max(most, p.cp.Seen.Len())
+		return e.Emit(ctx, b)
+	}
+	if err := p.pass(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Flush(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if most > 100 {
+		t.Errorf("Seen held %d versions during the pass; the lookback holds about 25", most)
+	}
+	e.CheckExactlyOnce(t, Name, f.visible())
+}
