@@ -182,14 +182,17 @@ func TestEveryKeyIsDocumentedAndShipped(t *testing.T) {
 	}
 }
 
-func TestInheritance(t *testing.T) {
-	const head = `
+// oneTenant is a config's smallest tenant, for tests that add its sources.
+const oneTenant = `
 [[tenant]]
 name = "a"
 tenant_id = "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b"
 client_id = "0b1c2d3e-4f50-4a6b-8c7d-8e9f0a1b2c3d"
 client_secret_env = "S"
 `
+
+func TestInheritance(t *testing.T) {
+	const head = oneTenant
 	tests := []struct {
 		name     string
 		doc      string
@@ -423,13 +426,7 @@ func BenchmarkLoadShippedConfig(b *testing.B) {
 // default); a rate above Microsoft's is a warning that names the documented limit; validate
 // prints the effective limits.
 func TestRateLimits(t *testing.T) {
-	const head = `
-[[tenant]]
-name = "a"
-tenant_id = "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b"
-client_id = "0b1c2d3e-4f50-4a6b-8c7d-8e9f0a1b2c3d"
-client_secret_env = "S"
-`
+	const head = oneTenant
 	const cloudApps = "[tenant.cloudapps]\napi_url = \"https://a.us2.portal.cloudappsecurity.com\"\n"
 	tests := []struct {
 		name    string

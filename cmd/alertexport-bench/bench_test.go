@@ -19,22 +19,7 @@ func TestThroughputEndToEnd(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	var stdout, stderr bytes.Buffer
-	if code := run(ctx, []string{"-alerts", "300", "-json"}, &stdout, &stderr); code != 0 {
-		t.Fatalf("exit %d\nstderr:\n%s", code, stderr.String())
-	}
-	var rep map[string]any
-	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
-		t.Fatalf("the report is not one JSON object: %v\n%s", err, stdout.String())
-	}
-	num := func(key string) float64 {
-		t.Helper()
-		v, ok := rep[key].(float64)
-		if !ok {
-			t.Fatalf("report lacks %q: %s", key, stdout.String())
-		}
-		return v
-	}
+	rep, num, stdout := runReport(ctx, t, []string{"-alerts", "300", "-json"})
 	for _, key := range []string{"raw_alerts_per_s", "product_alerts_per_s", "ratio", "peak_rss_mib", "cpu_seconds", "allocs_per_alert"} {
 		if v := num(key); v <= 0 {
 			t.Errorf("%s = %v, want > 0", key, v)
@@ -49,7 +34,7 @@ func TestThroughputEndToEnd(t *testing.T) {
 		t.Errorf("poll_errors = %v, want 0", v)
 	}
 	if rep["stream_exact"] != true || rep["alerts"] != 300.0 || rep["scenario"] != "throughput" || rep["source"] != "endpoint" {
-		t.Errorf("report: %s", stdout.String())
+		t.Errorf("report: %s", stdout)
 	}
 }
 
@@ -117,26 +102,11 @@ func TestRateLimitedEndToEnd(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.source+" "+tt.command, func(t *testing.T) {
-			var stdout, stderr bytes.Buffer
 			args := []string{"-scenario", "ratelimited", "-time-scale", "60", "-source", tt.source, "-command", tt.command,
 				"-alerts", strconv.Itoa(tt.alerts), "-binary", bin, "-json"}
-			if code := run(ctx, args, &stdout, &stderr); code != 0 {
-				t.Fatalf("exit %d\nstderr:\n%s", code, stderr.String())
-			}
-			var rep map[string]any
-			if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
-				t.Fatalf("the report is not one JSON object: %v\n%s", err, stdout.String())
-			}
-			num := func(key string) float64 {
-				t.Helper()
-				v, ok := rep[key].(float64)
-				if !ok {
-					t.Fatalf("report lacks %q: %s", key, stdout.String())
-				}
-				return v
-			}
+			rep, num, stdout := runReport(ctx, t, args)
 			if rep["stream_exact"] != true || rep["no_429"] != true || rep["command"] != tt.command || num("api_429") != 0 {
-				t.Errorf("report: %s", stdout.String())
+				t.Errorf("report: %s", stdout)
 			}
 			if v := num(tt.source + "_requests"); v < 3 {
 				t.Errorf("%s_requests = %v, want a few", tt.source, v)
@@ -196,4 +166,27 @@ func TestMedian(t *testing.T) {
 	if v, _ := median(runs[:3]).value("x"); v != 3 {
 		t.Errorf("median of 5 1 3 = %v, want 3", v)
 	}
+}
+
+// runReport runs the bench with args and returns its JSON report, a reader of its numbers that
+// fails the test when one is missing, and its stdout.
+func runReport(ctx context.Context, t *testing.T, args []string) (map[string]any, func(key string) float64, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	if code := run(ctx, args, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d\nstderr:\n%s", code, stderr.String())
+	}
+	var rep map[string]any
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatalf("the report is not one JSON object: %v\n%s", err, stdout.String())
+	}
+	num := func(key string) float64 {
+		t.Helper()
+		v, ok := rep[key].(float64)
+		if !ok {
+			t.Fatalf("report lacks %q: %s", key, stdout.String())
+		}
+		return v
+	}
+	return rep, num, stdout.String()
 }
