@@ -20,7 +20,6 @@ import (
 	"log/slog"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/alertexport/alertexport/config"
 	"github.com/alertexport/alertexport/sources"
@@ -349,10 +348,7 @@ func (p *poll) take(raw []byte, q question, st *stats) error {
 		return nil // reopened since: its open version belongs to the "new" question
 	}
 	var a alert
-	err := page.Unmarshal(raw, &a)
-	if err == nil && !utf8.Valid(raw) {
-		err = errors.New("the alert is not valid UTF-8")
-	}
+	err := page.ItemErr(raw, page.Unmarshal(raw, &a))
 	v, ok := a.version()
 	if err != nil || a.ID == "" || !ok {
 		if err == nil {

@@ -20,7 +20,6 @@ package endpoint
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -29,7 +28,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/alertexport/alertexport/config"
 	"github.com/alertexport/alertexport/sources"
@@ -389,28 +387,18 @@ func (p *poll) take(ctx context.Context, raw []byte, st *stats) error {
 func (p *poll) takeDecoded(ctx context.Context, raw []byte, ap *alert, err error, st *stats) error {
 	s := p.src
 	a := *ap
-	if err == nil && !utf8.Valid(raw) {
-		err = errors.New("the alert is not valid UTF-8")
-	}
-	if err != nil {
-		// Keep the version when it can be read, so the dead letter has its message ID and is
-		// not handed over again at every re-read of the overlap.
-		var v struct {
-			ID             string     `json:"id"`
-			LastUpdateTime *time.Time `json:"lastUpdateTime"`
-		}
-		if json.Unmarshal(raw, &v) != nil || v.ID == "" || v.LastUpdateTime == nil {
+	if err = page.ItemErr(raw, err); err != nil {
+		id, t, ok := page.Version(raw, "lastUpdateTime")
+		if !ok {
 			return p.Dead(ctx, s.id.tenant, Name, raw, err, s.opts.BatchSize)
 		}
-		a = alert{ID: v.ID, LastUpdateTime: v.LastUpdateTime}
-		st.note(&a)
-		t := v.LastUpdateTime.UTC()
-		if p.cp.Seen.Has(v.ID, t) {
+		st.note(&alert{ID: id, LastUpdateTime: &t})
+		if p.cp.Seen.Has(id, t) {
 			return nil
 		}
-		p.cp.Seen.Add(v.ID, t)
-		p.exported.Add(v.ID)
-		p.Queue(sources.Message{MsgID: envelope.MsgID(s.id.tenant, Name, v.ID, t), Tenant: s.id.tenant, Source: Name, Raw: raw, Err: err})
+		p.cp.Seen.Add(id, t)
+		p.exported.Add(id)
+		p.Queue(sources.Message{MsgID: envelope.MsgID(s.id.tenant, Name, id, t), Tenant: s.id.tenant, Source: Name, Raw: raw, Err: err})
 		return p.FlushIfFull(ctx, s.opts.BatchSize)
 	}
 	st.note(&a)

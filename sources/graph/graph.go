@@ -26,7 +26,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/alertexport/alertexport/config"
 	"github.com/alertexport/alertexport/sources"
@@ -289,27 +288,18 @@ func (p *poll) take(ctx context.Context, raw []byte) error {
 func (p *poll) takeDecoded(ctx context.Context, raw []byte, ap *alert, err error) error {
 	s := p.src
 	a := *ap
-	if err == nil && !utf8.Valid(raw) {
-		err = errors.New("the alert is not valid UTF-8")
-	}
-	if err != nil {
-		// Keep the version when it can be read, so the dead letter has its message ID and is
-		// not handed over again at every re-read of the overlap.
-		var v struct {
-			ID                 string     `json:"id"`
-			LastUpdateDateTime *time.Time `json:"lastUpdateDateTime"`
-		}
-		if json.Unmarshal(raw, &v) != nil || v.ID == "" || v.LastUpdateDateTime == nil {
+	if err = page.ItemErr(raw, err); err != nil {
+		id, t, ok := page.Version(raw, "lastUpdateDateTime")
+		if !ok {
 			return p.Dead(ctx, s.id.tenant, Name, raw, err, s.opts.BatchSize)
 		}
-		t := v.LastUpdateDateTime.UTC()
-		if p.skip(v.ID, t) {
+		if p.skip(id, t) {
 			return nil
 		}
 		p.note(t)
-		p.remember(v.ID, t)
-		p.exported.Add(v.ID)
-		p.Queue(sources.Message{MsgID: envelope.MsgID(s.id.tenant, Name, v.ID, t), Tenant: s.id.tenant, Source: Name, Raw: raw, Err: err})
+		p.remember(id, t)
+		p.exported.Add(id)
+		p.Queue(sources.Message{MsgID: envelope.MsgID(s.id.tenant, Name, id, t), Tenant: s.id.tenant, Source: Name, Raw: raw, Err: err})
 		return p.FlushIfFull(ctx, s.opts.BatchSize)
 	}
 	if a.ID == "" || a.LastUpdateDateTime == nil {

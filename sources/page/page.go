@@ -15,6 +15,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
+	"time"
+	"unicode/utf8"
 
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -219,4 +222,39 @@ func clone(b []byte) []byte {
 func IsObject(raw []byte) bool {
 	raw = bytes.TrimLeft(raw, " \t\r\n")
 	return len(raw) > 0 && raw[0] == '{'
+}
+
+// ItemErr is why an item the decoder handed over cannot be taken as it is: its decode error, or
+// bytes that are not valid UTF-8 (which the decoder lets through so that one alert does not
+// lose the page); nil when it can.
+func ItemErr(raw []byte, decodeErr error) error {
+	if decodeErr == nil && !utf8.Valid(raw) {
+		return errors.New("the alert is not valid UTF-8")
+	}
+	return decodeErr
+}
+
+// Version reads only the id and the version time (the field timeKey) of an item that could not
+// be decoded whole, so that its dead letter carries that version's message ID and is not
+// handed over again at every re-read. ok is false when even those cannot be read.
+func Version(raw []byte, timeKey string) (id string, t time.Time, ok bool) {
+	var fields map[string]jsontext.Value
+	if jsonv2.Unmarshal(raw, &fields, Options) != nil {
+		return "", time.Time{}, false
+	}
+	field := func(name string) jsontext.Value {
+		if v, ok := fields[name]; ok {
+			return v
+		}
+		for k, v := range fields { // names match whatever their case, as in Options
+			if strings.EqualFold(k, name) {
+				return v
+			}
+		}
+		return nil
+	}
+	if Unmarshal(field("id"), &id) != nil || id == "" || Unmarshal(field(timeKey), &t) != nil || t.IsZero() {
+		return "", time.Time{}, false
+	}
+	return id, t.UTC(), true
 }

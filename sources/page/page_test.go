@@ -249,3 +249,31 @@ func FuzzDecodeInto(f *testing.F) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestVersion: the id and version time of an item that does not decode whole are still read
+// (whatever the names' case), so its dead letter has that version's message ID.
+func TestVersion(t *testing.T) {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 1234500, time.UTC)
+	tests := []struct {
+		name, raw string
+		ok        bool
+	}{
+		{"broken elsewhere", `{"id":"da1","lastUpdateTime":"2026-01-02T03:04:05.0012345Z","severity":7}`, true},
+		{"names in another case", `{"ID":"da1","LastUpdateTime":"2026-01-02T03:04:05.0012345Z"}`, true},
+		{"no id", `{"lastUpdateTime":"2026-01-02T03:04:05.0012345Z"}`, false},
+		{"time null", `{"id":"da1","lastUpdateTime":null}`, false},
+		{"time not a time", `{"id":"da1","lastUpdateTime":"soon"}`, false},
+		{"not an object", `[1,2]`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			id, got, ok := Version([]byte(tt.raw), "lastUpdateTime")
+			if ok != tt.ok || ok && (id != "da1" || !got.Equal(at)) {
+				t.Errorf("Version = %q, %v, %v; want ok %v", id, got, ok, tt.ok)
+			}
+		})
+	}
+	if err := ItemErr([]byte("{\"id\":\"\xff\"}"), nil); err == nil {
+		t.Error("ItemErr let invalid UTF-8 through")
+	}
+}
