@@ -161,7 +161,6 @@ type stats struct {
 	n              int  // alerts returned
 	inside         int  // of which inside the window asked for
 	more           bool // the answer said there is more (a nextLink)
-	minUpd, maxUpd time.Time
 	minCre, maxCre time.Time
 	times          []int64 // the lastUpdateTimes inside (Unix ns): the sample a full window is cut by
 }
@@ -179,7 +178,6 @@ func (st *stats) note(a *alert) {
 	}
 	st.inside++
 	st.times = append(st.times, u.UnixNano())
-	st.minUpd, st.maxUpd = widen(st.minUpd, st.maxUpd, *u)
 	if c != nil {
 		st.minCre, st.maxCre = widen(st.minCre, st.maxCre, *c)
 	}
