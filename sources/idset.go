@@ -42,7 +42,7 @@ func NewVersionSet() *VersionSet { return &VersionSet{ids: *NewIDSet()} }
 
 func (s *VersionSet) key(id string, t time.Time) uint64 {
 	// The ID's hash, mixed with the time (a 64-bit multiplicative hash of it).
-	return maphash.String(s.ids.seed, id) ^ uint64(t.UnixNano())*0x9e3779b97f4a7c15
+	return maphash.String(s.ids.seed, id) ^ uint64(Nanos(t))*0x9e3779b97f4a7c15
 }
 
 // Add puts version t of alert id in the set.

@@ -40,6 +40,7 @@ type Options struct {
 	Now       func() time.Time           // the local clock, used only for the first poll's start; nil = time.Now
 	Logger    *slog.Logger               // nil = discard
 	Late      func(behind time.Duration) // told of each version that appeared behind the cursor (indexed late)
+	HeldBack  func(reason string)        // told of each version exported that may not move the cursor (HoldBack)
 }
 
 // WithDefaults fills in what o leaves zero; maxPage is the API's largest page.
@@ -101,29 +102,48 @@ type Checkpoint struct {
 	// Seen holds the versions exported at or after Cursor − lookback: alert ID → version times
 	// in Unix nanoseconds. Re-reading that overlap exports nothing twice.
 	Seen Seen `json:"seen,omitempty"`
+	// Strays holds the versions exported that may not move the cursor (dated before 2000 or
+	// past the API's clock, or sent outside the range asked for: sources.Held), for as long as
+	// the API keeps sending them, so that each is exported once.
+	Strays Seen `json:"strays,omitempty"`
 }
 
-// Seen is a set of alert versions.
+// Seen is a set of alert versions: an alert's key (SeenKey) → its version times (Nanos).
 type Seen map[string][]int64
+
+// maxKeyLen bounds an alert ID as Seen keeps it: IDs are ~30–90 characters, and one of a
+// megabyte must not make every checkpoint that large.
+const maxKeyLen = 128
+
+// SeenKey is how Seen keeps alert ID id: as it is up to maxKeyLen bytes, else its first 64
+// bytes and a hash of the whole (stable across polls and processes).
+func SeenKey(id string) string {
+	if len(id) <= maxKeyLen {
+		return id
+	}
+	sum := sha256.Sum256([]byte(id))
+	return id[:64] + "~" + hex.EncodeToString(sum[:16])
+}
 
 // Has reports whether version t of alert id was exported.
 func (s Seen) Has(id string, t time.Time) bool {
-	return slices.Contains(s[id], t.UnixNano())
+	return slices.Contains(s[SeenKey(id)], Nanos(t))
 }
 
 // HasAny reports whether some version of alert id was exported.
-func (s Seen) HasAny(id string) bool { return len(s[id]) > 0 }
+func (s Seen) HasAny(id string) bool { return len(s[SeenKey(id)]) > 0 }
 
 // Add records version t of alert id.
 func (s Seen) Add(id string, t time.Time) {
-	if n := t.UnixNano(); !slices.Contains(s[id], n) {
-		s[id] = append(s[id], n)
+	k := SeenKey(id)
+	if n := Nanos(t); !slices.Contains(s[k], n) {
+		s[k] = append(s[k], n)
 	}
 }
 
 // Prune forgets versions older than before: the next poll does not read that far back.
 func (s Seen) Prune(before time.Time) {
-	limit := before.UnixNano()
+	limit := Nanos(before)
 	maps.DeleteFunc(s, func(id string, vs []int64) bool {
 		vs = slices.DeleteFunc(vs, func(n int64) bool { return n < limit })
 		s[id] = vs
@@ -137,7 +157,7 @@ func (s Seen) Prune(before time.Time) {
 // was published), which keeps a backlog's checkpoint to the lookback's alerts instead of
 // growing past NATS's max_payload.
 func (s Seen) Upto(t time.Time) Seen {
-	limit := t.UnixNano()
+	limit := Nanos(t)
 	ahead := false
 	for _, vs := range s {
 		if slices.ContainsFunc(vs, func(n int64) bool { return n > limit }) {
@@ -180,7 +200,19 @@ func (cp Checkpoint) Clone() Checkpoint {
 		seen[id] = slices.Clone(vs)
 	}
 	cp.Seen = seen
+	cp.Strays = cp.Strays.clone()
 	return cp
+}
+
+func (s Seen) clone() Seen {
+	if s == nil {
+		return nil
+	}
+	out := make(Seen, len(s))
+	for id, vs := range s {
+		out[id] = slices.Clone(vs)
+	}
+	return out
 }
 
 // DeadLetterID is the message ID of an alert that has no readable version: made of its bytes,

@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
+	"github.com/alertexport/alertexport/sources"
 	"github.com/alertexport/alertexport/sources/auth"
 	"github.com/alertexport/alertexport/sources/httpclient"
 )
@@ -29,6 +30,7 @@ type Metrics struct {
 	cursor         *prometheus.GaugeVec
 	leaseHeld      *prometheus.GaugeVec
 	lateness       *prometheus.HistogramVec
+	heldBack       *prometheus.CounterVec
 }
 
 // NewMetrics registers every series, plus the Go runtime and process collectors.
@@ -67,6 +69,9 @@ func NewMetrics() *Metrics {
 		lateness: f.NewHistogramVec(prometheus.HistogramOpts{Name: "alertexport_alert_lateness_seconds",
 			Help:    "How far behind the cursor alerts appeared (indexed late by the API); near the lookback means raise it.",
 			Buckets: []float64{1, 5, 15, 30, 60, 120, 300, 600, 1200, 3600}}, job),
+		heldBack: f.NewCounterVec(prometheus.CounterOpts{Name: "alertexport_versions_held_back_total",
+			Help: "Alert versions exported that did not move the cursor: dated in the future (reason future) or before 2000 (before_2000), or sent outside the range asked for (outside_filter)."},
+			[]string{"tenant", "source", "reason"}),
 	}
 }
 
@@ -95,10 +100,19 @@ func (m *Metrics) Late(tenant, source string) func(time.Duration) {
 	return func(d time.Duration) { h.Observe(d.Seconds()) }
 }
 
+// HeldBack returns the observer of versions held back from the cursor for one job
+// (sources.Options.HeldBack).
+func (m *Metrics) HeldBack(tenant, source string) func(reason string) {
+	return func(reason string) { m.heldBack.WithLabelValues(tenant, source, reason).Inc() }
+}
+
 // initJob makes a job's counters exist at 0 from the start, so that dashboards and alerts on
 // them (rate of poll errors, dead letters) see the job before anything happens.
 func (m *Metrics) initJob(tenant, source string) {
 	for _, c := range []*prometheus.CounterVec{m.duplicates, m.deadLetters, m.polls, m.pollErrors} {
 		c.WithLabelValues(tenant, source)
+	}
+	for _, reason := range []string{sources.HeldFuture, sources.HeldAncient, sources.HeldOutside} {
+		m.heldBack.WithLabelValues(tenant, source, reason)
 	}
 }

@@ -65,17 +65,17 @@ func newDaemon(ctx context.Context, cfg *config.Config, env config.LookupEnv, lo
 			case config.Endpoint:
 				api := &httpclient.API{Name: endpoint.Name, Tenant: t.Name, HTTP: hc, Tokens: prov, Scope: s.Scope,
 					Limiter: limiter(s), Logger: log, Observe: d.metrics.APICall}
-				src := endpoint.New(t, s, api, endpoint.Options{Logger: log, Late: d.metrics.Late(t.Name, endpoint.Name)})
+				src := endpoint.New(t, s, api, endpoint.Options{Logger: log, Late: d.metrics.Late(t.Name, endpoint.Name), HeldBack: d.metrics.HeldBack(t.Name, endpoint.Name)})
 				d.jobs = append(d.jobs, worker.Job{Tenant: t.Name, Source: endpoint.Name, Schedule: s.Cron, Poller: src})
 			case config.CloudApps:
 				api := &httpclient.API{Name: cloudapps.Name, Tenant: t.Name, HTTP: hc, Tokens: prov, Scope: s.Scope,
 					Limiter: limiter(s), Logger: log, Observe: d.metrics.APICall}
-				src := cloudapps.New(t, s, api, cloudapps.Options{Logger: log, Late: d.metrics.Late(t.Name, cloudapps.Name)})
+				src := cloudapps.New(t, s, api, cloudapps.Options{Logger: log, Late: d.metrics.Late(t.Name, cloudapps.Name), HeldBack: d.metrics.HeldBack(t.Name, cloudapps.Name)})
 				d.jobs = append(d.jobs, worker.Job{Tenant: t.Name, Source: cloudapps.Name, Schedule: s.Cron, Poller: src})
 			case config.Graph:
 				api := &httpclient.API{Name: graph.Name, Tenant: t.Name, HTTP: hc, Tokens: prov, Scope: s.Scope,
 					Limiter: limiter(s), Logger: log, Observe: d.metrics.APICall}
-				src := graph.New(t, s, api, graph.Options{Logger: log, Late: d.metrics.Late(t.Name, graph.Name)})
+				src := graph.New(t, s, api, graph.Options{Logger: log, Late: d.metrics.Late(t.Name, graph.Name), HeldBack: d.metrics.HeldBack(t.Name, graph.Name)})
 				src.ContinueFrom(d.olderCursor(t))
 				d.jobs = append(d.jobs, worker.Job{Tenant: t.Name, Source: graph.Name, Schedule: s.Cron, Poller: src})
 			default:

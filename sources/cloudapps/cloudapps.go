@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"strings"
 	"time"
 
@@ -47,12 +48,9 @@ const throttleWait = time.Minute
 // documented fails the poll instead of burning the budget for days.
 const maxRequests = 5_000
 
-// Options tunes a Source; the zero value is what production uses.
-type Options struct {
-	Now    func() time.Time // the local clock, only for the first poll's start; nil = time.Now
-	Logger *slog.Logger
-	Late   func(behind time.Duration) // told of each version that appeared behind its cursor
-}
+// Options tunes a Source (the shared options of the page-reading sources; PageSize and
+// BatchSize do not apply: the API's page is 100 alerts, and each page is one batch).
+type Options = sources.Options
 
 // Source polls one tenant's Defender for Cloud Apps alerts.
 type Source struct {
@@ -128,12 +126,20 @@ type poll struct {
 	lowerNew time.Time          // what the "new" question reads from: its alerts count as created
 	exported *sources.IDSet
 	requests int
-	maxRes   time.Time // newest resolveTime taken in by the "closed" question
+	maxRes   time.Time // newest resolveTime taken in by the "closed" question that may move a cursor
+	horizon  *sources.Horizon
+	strays   *sources.StraySet // versions exported that may not move a cursor
+}
+
+// newPoll starts a poll from cp.
+func (s *Source) newPoll(cp sources.Checkpoint, emit sources.Emit) *poll {
+	return &poll{src: s, Outbox: sources.Outbox{Emit: emit}, cp: cp.Clone(), prev: cp, exported: sources.NewIDSet(),
+		horizon: sources.NewHorizon(s.opts.Now), strays: sources.NewStraySet(cp.Strays)}
 }
 
 // Poll implements sources.Source.
 func (s *Source) Poll(ctx context.Context, cp sources.Checkpoint, emit sources.Emit) error {
-	p := &poll{src: s, Outbox: sources.Outbox{Emit: emit}, cp: cp.Clone(), prev: cp, exported: sources.NewIDSet()}
+	p := s.newPoll(cp, emit)
 	origin := cp.Origin
 	if origin.IsZero() {
 		origin = s.opts.Now().UTC().Round(0).Add(-s.startFrom).Truncate(time.Millisecond)
@@ -171,8 +177,10 @@ func (s *Source) Poll(ctx context.Context, cp sources.Checkpoint, emit sources.E
 	}
 	p.cp.ResolutionCursor, p.cp.Cursor = newest, newest
 	p.prune()
+	p.cp.Strays = p.strays.Saved(true)
+	s.opts.ReportHorizon(s.id.tenant, Name, p.horizon)
 	if p.exported.Len() == 0 && p.cp.Cursor.Equal(cp.Cursor) && p.cp.ResolutionCursor.Equal(cp.ResolutionCursor) &&
-		p.cp.Seen.Len() == cp.Seen.Len() && p.cp.Origin.Equal(cp.Origin) {
+		p.cp.Seen.Len() == cp.Seen.Len() && p.cp.Strays.Len() == cp.Strays.Len() && p.cp.Origin.Equal(cp.Origin) {
 		return p.Flush(ctx, nil) // an idle poll: nothing to save
 	}
 	return p.Flush(ctx, &p.cp)
@@ -184,10 +192,11 @@ func (s *Source) Poll(ctx context.Context, cp sources.Checkpoint, emit sources.E
 // question asks only for alerts raised before it: a backlog's closed alerts are not read twice
 // (a quarter more calls against the tenant's 30 a minute).
 func (s *Source) Backfill(ctx context.Context, since, until time.Time, emit sources.Emit) error {
-	p := &poll{src: s, Outbox: sources.Outbox{Emit: func(ctx context.Context, b sources.Batch) error {
+	p := s.newPoll(sources.Checkpoint{}, func(ctx context.Context, b sources.Batch) error {
 		b.Checkpoint = nil
 		return emit(ctx, b)
-	}}, cp: sources.Checkpoint{}.Clone(), exported: sources.NewIDSet(), lowerNew: since}
+	})
+	p.lowerNew = since
 	if err := p.ask(ctx, question{from: since, until: until}); err != nil {
 		return err
 	}
@@ -226,17 +235,19 @@ func (p *poll) ask(ctx context.Context, q question) error {
 			}
 			return p.Flush(ctx, nil)
 		case st.first.IsZero():
-			return fmt.Errorf("tenant %q: %s API: a page said there was more (hasNext) but held no alert with a readable timestamp; the API does not page as documented", p.src.id.tenant, Name)
+			return fmt.Errorf("tenant %q: %s API: a page said there was more (hasNext) but held no alert with a readable timestamp inside the dates asked for; the API does not page as documented", p.src.id.tenant, Name)
 		case st.first.Equal(st.last):
 			pinned, skip, date = true, 0, st.first
 		default:
 			if st.last.Before(date) {
 				return fmt.Errorf("tenant %q: %s API: a page sorted by date went back in time; the API does not sort as documented", p.src.id.tenant, Name)
 			}
-			// Everything raised before the page's last date is read: the cursor may move there.
-			if !q.closed && st.belowLast.After(p.cp.Cursor) {
-				p.cp.Cursor = st.belowLast
+			// Everything raised before the page's last date is read: the cursor may move there
+			// (to the newest date before it that may carry a cursor).
+			if to := minTime(st.belowLast, st.maxDate); !q.closed && to.After(p.cp.Cursor) {
+				p.cp.Cursor = to
 				p.prune()
+				p.cp.Strays = p.strays.Saved(false)
 				if err := p.Flush(ctx, &p.cp); err != nil {
 					return err
 				}
@@ -249,15 +260,18 @@ func (p *poll) ask(ctx context.Context, q question) error {
 	}
 }
 
-// stats are what a page showed.
+// stats are what a page showed. Dates are those of the alerts inside the dates asked for; an
+// alert outside them (an API that did not filter as documented) is exported but steers neither
+// paging nor the cursor.
 type stats struct {
 	bound       time.Time // the date the page was asked from
+	limit       time.Time // the newest date that may move a cursor (sources.Horizon)
 	outOfOrder  string    // why the page cannot be trusted, if it cannot
 	n           int
 	hasNext     bool
 	first, last time.Time // dates of the page's first and last alerts
 	belowLast   time.Time // the newest date before last
-	maxDate     time.Time
+	maxDate     time.Time // the newest date that may move a cursor (sources.Held)
 }
 
 // fetch asks one page and takes in its alerts.
@@ -270,8 +284,9 @@ func (p *poll) fetch(ctx context.Context, q question, date time.Time, pinned boo
 	if err != nil {
 		return st, err
 	}
-	err = p.src.api.Post(ctx, p.src.url, body, func(r io.Reader) error {
-		st = stats{bound: date}
+	err = p.src.api.PostWith(ctx, p.src.url, body, func(resp *http.Response, r io.Reader) error {
+		p.horizon.Observe(resp.Header)
+		st = stats{bound: date, limit: p.horizon.Limit()}
 		rest, err := page.Decode(r, "data", func(raw []byte) error {
 			st.n++
 			return p.take(raw, q, &st)
@@ -341,8 +356,9 @@ func (p *poll) take(raw []byte, q question, st *stats) error {
 	var d struct {
 		Timestamp *millis `json:"timestamp"`
 	}
+	outside := false
 	if json.Unmarshal(raw, &d) == nil && d.Timestamp != nil {
-		st.noteDate(d.Timestamp.t, q)
+		outside = !st.noteDate(d.Timestamp.t, q)
 	}
 	if q.closed && !isClosed(raw) {
 		return nil // reopened since: its open version belongs to the "new" question
@@ -354,13 +370,13 @@ func (p *poll) take(raw []byte, q question, st *stats) error {
 		if err == nil {
 			err = errNoVersion
 		}
-		return p.dead(raw, a.ID, v, ok, err)
+		return p.dead(raw, a.ID, v, ok, err, outside, st.limit)
 	}
-	if p.cp.Seen.Has(a.ID, v) {
+	if p.known(a.ID, v) {
 		return nil
 	}
 	env, nerr := normalize(&a, raw, s.id, p.event(&a))
-	p.cp.Seen.Add(a.ID, v)
+	held := p.remember(a.ID, v, outside, st.limit)
 	p.exported.Add(a.ID)
 	msgID := envelope.MsgID(s.id.tenant, Name, a.ID, v)
 	if nerr != nil {
@@ -369,24 +385,26 @@ func (p *poll) take(raw []byte, q question, st *stats) error {
 		p.Queue(sources.Message{MsgID: msgID, Tenant: s.id.tenant, Source: Name, Alert: env})
 	}
 	if a.closed() {
-		if v.After(p.maxRes) {
+		if held == "" && v.After(p.maxRes) {
 			p.maxRes = v
 		}
-		if prev := p.prev.ResolutionCursor; !prev.IsZero() && v.Before(prev) && s.opts.Late != nil {
+		if prev := p.prev.ResolutionCursor; held == "" && !prev.IsZero() && v.Before(prev) && s.opts.Late != nil {
 			s.opts.Late(prev.Sub(v))
 		}
-	} else if prev := p.prev.Cursor; !prev.IsZero() && v.Before(prev) && s.opts.Late != nil {
+	} else if prev := p.prev.Cursor; held == "" && !prev.IsZero() && v.Before(prev) && s.opts.Late != nil {
 		s.opts.Late(prev.Sub(v))
 	}
 	return nil
 }
 
 // noteDate records a page's dates, and whether they came sorted ascending from the bound asked.
-func (st *stats) noteDate(d time.Time, q question) {
+// It reports whether d is inside the dates asked for; one that is not is left out.
+func (st *stats) noteDate(d time.Time, q question) bool {
+	if !st.bound.IsZero() && d.Before(st.bound) {
+		return false
+	}
 	switch {
 	case st.outOfOrder != "":
-	case !st.bound.IsZero() && d.Before(st.bound):
-		st.outOfOrder = fmt.Sprintf("an alert raised at %s came back for date ≥ %s", d.Format(time.RFC3339Nano), st.bound.Format(time.RFC3339Nano))
 	case !st.last.IsZero() && d.Before(st.last):
 		st.outOfOrder = fmt.Sprintf("alerts came back out of date order (%s after %s)", d.Format(time.RFC3339Nano), st.last.Format(time.RFC3339Nano))
 	}
@@ -399,9 +417,10 @@ func (st *stats) noteDate(d time.Time, q question) {
 		}
 		st.last = d
 	}
-	if d.After(st.maxDate) {
+	if d.After(st.maxDate) && sources.Held(d, st.limit) == "" {
 		st.maxDate = d
 	}
+	return true
 }
 
 // isClosed reads only resolutionStatusValue.
@@ -419,14 +438,14 @@ func isClosed(raw []byte) bool {
 
 // dead queues an alert that cannot be versioned or decoded, under its version's message ID
 // when it has one (so re-reading it does not publish it again), else one made of its bytes.
-func (p *poll) dead(raw []byte, id string, v time.Time, ok bool, cause error) error {
+func (p *poll) dead(raw []byte, id string, v time.Time, ok bool, cause error, outside bool, limit time.Time) error {
 	s := p.src
 	msgID := ""
 	if id != "" && ok {
-		if p.cp.Seen.Has(id, v) {
+		if p.known(id, v) {
 			return nil
 		}
-		p.cp.Seen.Add(id, v)
+		p.remember(id, v, outside, limit)
 		msgID = envelope.MsgID(s.id.tenant, Name, id, v)
 	} else {
 		msgID = sources.DeadLetterID(s.id.tenant, Name, raw)
@@ -435,10 +454,33 @@ func (p *poll) dead(raw []byte, id string, v time.Time, ok bool, cause error) er
 	return nil
 }
 
+// known reports whether version v of alert id was exported already.
+func (p *poll) known(id string, v time.Time) bool {
+	return p.cp.Seen.Has(id, v) || p.strays.Known(id, v)
+}
+
+// remember records a version being exported: in Seen, unless it may not move a cursor — dated
+// before 2000 or past the API's clock (limit), or raised outside the dates asked for (an API
+// that did not filter as documented) — and is kept as a stray instead. It returns why it is a
+// stray, "" when it is not.
+func (p *poll) remember(id string, v time.Time, outside bool, limit time.Time) string {
+	why := sources.Held(v, limit)
+	if why == "" && outside {
+		why = sources.HeldOutside
+	}
+	if why == "" {
+		p.cp.Seen.Add(id, v)
+		return ""
+	}
+	p.strays.Add(id, v)
+	p.src.opts.HoldBack(p.src.id.tenant, Name, id, v, limit, why)
+	return why
+}
+
 // event: created for the first export of an alert raised inside what the "new" question reads;
 // updated for a later version (its closing) or an alert raised before that.
 func (p *poll) event(a *alert) string {
-	if p.exported.Has(a.ID) || p.cp.Seen.HasAny(a.ID) {
+	if p.exported.Has(a.ID) || p.cp.Seen.HasAny(a.ID) || p.strays.HasAny(a.ID) {
 		return envelope.Updated
 	}
 	if a.Timestamp != nil && a.Timestamp.t.Before(p.lowerNew) {

@@ -30,7 +30,7 @@ func FuzzPollPage(f *testing.F) {
 	f.Add([]byte(`{"data":[{"_id":"a","timestamp":1},{"_id":}],"hasNext":true}`))
 	src := New(config.Tenant{Name: "contoso"}, config.Source{APIURL: "https://unused", Lookback: 10 * time.Minute}, &httpclient.API{}, Options{})
 	f.Fuzz(func(t *testing.T, body []byte) {
-		p := &poll{src: src, Outbox: sources.Outbox{Emit: func(_ context.Context, b sources.Batch) error {
+		p := src.newPoll(sources.Checkpoint{}, func(_ context.Context, b sources.Batch) error {
 			for _, m := range b.Messages {
 				if m.MsgID == "" || (m.Alert == nil && m.Err == nil) {
 					t.Fatalf("a message without an ID or a reason: %+v", m)
@@ -42,7 +42,7 @@ func FuzzPollPage(f *testing.F) {
 				}
 			}
 			return nil
-		}}, cp: sources.Checkpoint{}.Clone(), exported: sources.NewIDSet()}
+		})
 		var st stats
 		_, _ = page.Decode(bytes.NewReader(body), "data", func(raw []byte) error { return p.take(raw, question{}, &st) })
 		_ = p.Flush(context.Background(), nil)

@@ -42,10 +42,10 @@ func TestMalformedBodies(t *testing.T) {
 			t.Parallel()
 			src := New(config.Tenant{Name: "contoso"}, config.Source{APIURL: "https://unused", Lookback: 10 * time.Minute}, &httpclient.API{}, Options{})
 			var got []sources.Message
-			p := &poll{src: src, Outbox: sources.Outbox{Emit: func(_ context.Context, b sources.Batch) error {
+			p := src.newPoll(sources.Checkpoint{}, func(_ context.Context, b sources.Batch) error {
 				got = append(got, b.Messages...)
 				return nil
-			}}, cp: sources.Checkpoint{}.Clone(), exported: sources.NewIDSet()}
+			})
 			var st stats
 			_, err := page.Decode(bytes.NewReader([]byte(c.body)), "data", func(raw []byte) error {
 				return p.take(raw, question{}, &st)

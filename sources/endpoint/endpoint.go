@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
@@ -209,10 +210,13 @@ type poll struct {
 	dirty    bool               // cp changed since it was last handed to emit
 	exported *sources.IDSet     // alert IDs exported by this poll (Seen forgets as the cursor moves)
 	requests int                // requests made, against maxRequests
+	horizon  *sources.Horizon   // how far the cursor may go: the API's clock
+	strays   *sources.StraySet  // versions exported that may not move the cursor
 }
 
 func (s *Source) newPoll(cp sources.Checkpoint, emit sources.Emit) *poll {
-	return &poll{src: s, Outbox: sources.Outbox{Emit: emit}, cp: cp.Clone(), prev: cp.Cursor, exported: sources.NewIDSet()}
+	return &poll{src: s, Outbox: sources.Outbox{Emit: emit}, cp: cp.Clone(), prev: cp.Cursor, exported: sources.NewIDSet(),
+		horizon: sources.NewHorizon(s.opts.Now), strays: sources.NewStraySet(cp.Strays)}
 }
 
 // Poll implements sources.Source.
@@ -234,7 +238,9 @@ func (s *Source) Poll(ctx context.Context, cp sources.Checkpoint, emit sources.E
 		}
 	}
 	p.lower = lower
-	return p.run(ctx, window{upd: span{lo: lower}})
+	err := p.run(ctx, window{upd: span{lo: lower}})
+	s.opts.ReportHorizon(s.id.tenant, Name, p.horizon)
+	return err
 }
 
 // Backfill exports every alert whose lastUpdateTime is in [since, until) again, as it is now,
@@ -298,8 +304,9 @@ func (p *poll) run(ctx context.Context, first window) error {
 	return nil
 }
 
-// advance moves the cursor to the newest exported version before done (zero: any) and hands
-// the pending messages and the checkpoint over.
+// advance moves the cursor to the newest exported version before done (zero: any, the poll has
+// read everything) and hands the pending messages and the checkpoint over. (Versions that may
+// not carry the cursor are in p.strays, not in Seen: see check.)
 func (p *poll) advance(ctx context.Context, done time.Time) error {
 	cursor := p.cp.Cursor
 	for _, vs := range p.cp.Seen {
@@ -320,6 +327,7 @@ func (p *poll) advance(ctx context.Context, done time.Time) error {
 	p.dirty = false
 	saved := p.cp
 	saved.Seen = saved.Seen.Upto(saved.Cursor) // what the split windows ahead will read again
+	saved.Strays = p.strays.Saved(done.IsZero())
 	return p.Flush(ctx, &saved)
 }
 
@@ -330,7 +338,8 @@ func (p *poll) fetch(ctx context.Context, w window, skip int) (stats, error) {
 		return st, fmt.Errorf("tenant %q: endpoint API: gave up after %d requests in one poll; the API's answers do not narrow down as documented", p.src.id.tenant, maxRequests)
 	}
 	u := p.src.query(w, skip)
-	err := p.src.api.Get(ctx, u, func(body io.Reader) error {
+	err := p.src.api.GetWith(ctx, u, func(resp *http.Response, body io.Reader) error {
+		p.horizon.Observe(resp.Header)
 		st = stats{w: w} // a retried request starts over; versions taken in are not taken twice
 		rest, err := page.DecodeInto(body, "value", func(raw []byte, a *alert, derr error) error {
 			st.n++
@@ -391,10 +400,10 @@ func (p *poll) takeDecoded(ctx context.Context, raw []byte, ap *alert, err error
 			return p.Dead(ctx, s.id.tenant, Name, raw, err, s.opts.BatchSize)
 		}
 		st.note(&alert{ID: id, LastUpdateTime: &t})
-		if p.cp.Seen.Has(id, t) {
+		if p.known(id, t) {
 			return nil
 		}
-		p.cp.Seen.Add(id, t)
+		p.remember(id, t, st)
 		p.exported.Add(id)
 		p.Queue(sources.Message{MsgID: envelope.MsgID(s.id.tenant, Name, id, t), Tenant: s.id.tenant, Source: Name, Raw: raw, Err: err})
 		return p.FlushIfFull(ctx, s.opts.BatchSize)
@@ -404,7 +413,7 @@ func (p *poll) takeDecoded(ctx context.Context, raw []byte, ap *alert, err error
 		return p.Dead(ctx, s.id.tenant, Name, raw, errNoVersion, s.opts.BatchSize)
 	}
 	t := a.LastUpdateTime.UTC()
-	if p.cp.Seen.Has(a.ID, t) {
+	if p.known(a.ID, t) {
 		return nil
 	}
 	if len(s.below) > 0 && a.Severity != nil && slices.Contains(s.below, strings.ToLower(*a.Severity)) {
@@ -412,7 +421,7 @@ func (p *poll) takeDecoded(ctx context.Context, raw []byte, ap *alert, err error
 	}
 	event := p.event(&a)
 	env, err := normalize(&a, raw, s.id, event)
-	p.cp.Seen.Add(a.ID, t)
+	stray := p.remember(a.ID, t, st)
 	p.exported.Add(a.ID)
 	msgID := envelope.MsgID(s.id.tenant, Name, a.ID, t)
 	if err != nil {
@@ -420,10 +429,33 @@ func (p *poll) takeDecoded(ctx context.Context, raw []byte, ap *alert, err error
 	} else {
 		p.Queue(sources.Message{MsgID: msgID, Tenant: s.id.tenant, Source: Name, Alert: env})
 	}
-	if !p.prev.IsZero() && t.Before(p.prev) && s.opts.Late != nil {
+	if !stray && !p.prev.IsZero() && t.Before(p.prev) && s.opts.Late != nil {
 		s.opts.Late(p.prev.Sub(t))
 	}
 	return p.FlushIfFull(ctx, s.opts.BatchSize)
+}
+
+// known reports whether version t of alert id was exported already.
+func (p *poll) known(id string, t time.Time) bool {
+	return p.cp.Seen.Has(id, t) || p.strays.Known(id, t)
+}
+
+// remember records a version being exported: in Seen, whose newest versions carry the cursor,
+// unless it may not move the cursor — dated before 2000 or past the API's clock, or outside the
+// window asked for (an API that did not filter as documented) — and is kept as a stray instead.
+func (p *poll) remember(id string, t time.Time, st *stats) (stray bool) {
+	limit := p.horizon.Limit()
+	why := sources.Held(t, limit)
+	if why == "" && !st.w.upd.has(t) {
+		why = sources.HeldOutside
+	}
+	if why == "" {
+		p.cp.Seen.Add(id, t)
+		return false
+	}
+	p.strays.Add(id, t)
+	p.src.opts.HoldBack(p.src.id.tenant, Name, id, t, limit, why)
+	return true
 }
 
 // event says whether this version is the alert's first export: "created" when the alert was
@@ -432,7 +464,7 @@ func (p *poll) takeDecoded(ctx context.Context, raw []byte, ap *alert, err error
 // alert created before the job's coverage began, whose creation nobody exported. The rule
 // depends only on the alert and the poll, so a version re-sent after a crash gets the same event.
 func (p *poll) event(a *alert) string {
-	if p.exported.Has(a.ID) || p.cp.Seen.HasAny(a.ID) {
+	if p.exported.Has(a.ID) || p.cp.Seen.HasAny(a.ID) || p.strays.HasAny(a.ID) {
 		return envelope.Updated
 	}
 	if c := a.AlertCreationTime; c != nil && c.Before(p.lower) {

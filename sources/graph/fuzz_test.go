@@ -48,7 +48,7 @@ func FuzzPollPage(f *testing.F) {
 			}
 			return nil
 		}
-		p := &poll{src: s, Outbox: sources.Outbox{Emit: check}, cp: sources.Checkpoint{}.Clone(), exported: sources.NewIDSet(), taken: sources.NewVersionSet()}
+		p := s.newPoll(sources.Checkpoint{}, check)
 		rest, err := page.Decode(bytes.NewReader(body), "value", func(raw []byte) error { return p.take(context.Background(), raw) })
 		if err == nil {
 			if raw, ok := rest["@odata.nextLink"]; ok {

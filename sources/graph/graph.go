@@ -139,15 +139,23 @@ type poll struct {
 	requests int
 	newest   time.Time // the newest lastUpdateDateTime read at or after lower
 	oldest   time.Time // the oldest version newly taken so far: the pass should only go down
-	date     time.Time // the Date of the pass's first answer: the service's clock
-	dirty    bool      // Seen changed since the poll began
+	date     time.Time // the service's clock at the pass's first answer (its Date, see sources.Horizon)
+	horizon  *sources.Horizon
+	strays   *sources.StraySet // versions exported that may not move the cursor
+	dirty    bool              // Seen changed since the poll began
 	// unordered counts versions newly taken that were newer than one taken before them.
 	unordered int
 }
 
+// newPoll starts a poll from cp.
+func (s *Source) newPoll(cp sources.Checkpoint, emit sources.Emit) *poll {
+	return &poll{src: s, Outbox: sources.Outbox{Emit: emit}, cp: cp.Clone(), prev: cp.Cursor, exported: sources.NewIDSet(),
+		taken: sources.NewVersionSet(), horizon: sources.NewHorizon(s.opts.Now), strays: sources.NewStraySet(cp.Strays)}
+}
+
 // Poll implements sources.Source.
 func (s *Source) Poll(ctx context.Context, cp sources.Checkpoint, emit sources.Emit) error {
-	p := &poll{src: s, Outbox: sources.Outbox{Emit: emit}, cp: cp.Clone(), prev: cp.Cursor, exported: sources.NewIDSet(), taken: sources.NewVersionSet()}
+	p := s.newPoll(cp, emit)
 	switch {
 	case !cp.Cursor.IsZero():
 		p.lower = cp.Cursor.Add(-s.lookback) // ge, never gt: equal timestamps and late alerts
@@ -177,7 +185,9 @@ func (s *Source) Poll(ctx context.Context, cp sources.Checkpoint, emit sources.E
 			return err
 		}
 	}
-	if err := p.pass(ctx); err != nil {
+	err := p.pass(ctx)
+	s.opts.ReportHorizon(s.id.tenant, Name, p.horizon)
+	if err != nil {
 		return err
 	}
 	// Everything visible at or after lower is read: the cursor moves to the newest version read
@@ -185,7 +195,7 @@ func (s *Source) Poll(ctx context.Context, cp sources.Checkpoint, emit sources.E
 	// re-read ever more) — but not past the service's clock when the pass began. Results are
 	// assumed newest first; if they are not (the order is not documented), a version made while
 	// the pass paged may sit behind later-read newer ones, and this cap makes the next poll read
-	// it.
+	// it. The cap also keeps a version dated in the future from carrying the cursor.
 	cursor := p.cp.Cursor
 	newest := p.newest
 	if !p.date.IsZero() && newest.After(p.date.Add(-dateSkew)) {
@@ -202,6 +212,7 @@ func (s *Source) Poll(ctx context.Context, cp sources.Checkpoint, emit sources.E
 	}
 	p.cp.Cursor = cursor
 	p.cp.Seen.Prune(cursor.Add(-s.lookback))
+	p.cp.Strays = p.strays.Saved(true)
 	return p.Flush(ctx, &p.cp)
 }
 
@@ -209,10 +220,11 @@ func (s *Source) Poll(ctx context.Context, cp sources.Checkpoint, emit sources.E
 // now, with the live export's message IDs; it hands over no checkpoint (the live ones stay).
 // It asks the open-ended question too (see the package doc) and leaves out what is newer.
 func (s *Source) Backfill(ctx context.Context, since, until time.Time, emit sources.Emit) error {
-	p := &poll{src: s, Outbox: sources.Outbox{Emit: func(ctx context.Context, b sources.Batch) error {
+	p := s.newPoll(sources.Checkpoint{}, func(ctx context.Context, b sources.Batch) error {
 		b.Checkpoint = nil
 		return emit(ctx, b)
-	}}, cp: sources.Checkpoint{}.Clone(), exported: sources.NewIDSet(), taken: sources.NewVersionSet(), lower: since.UTC().Truncate(tick), until: until.UTC()}
+	})
+	p.lower, p.until = since.UTC().Truncate(tick), until.UTC()
 	if err := p.pass(ctx); err != nil {
 		return err
 	}
@@ -234,8 +246,9 @@ func (p *poll) pass(ctx context.Context) error {
 		u := next
 		err := s.api.GetWith(ctx, u, func(resp *http.Response, body io.Reader) error {
 			next = ""
+			p.horizon.Observe(resp.Header)
 			if p.date.IsZero() {
-				p.date, _ = http.ParseTime(resp.Header.Get("Date")) // zero when absent: no cap
+				p.date = p.horizon.Now() // the Date, else the local clock
 			}
 			rest, err := page.DecodeInto(body, "value", func(raw []byte, a *alert, derr error) error { return p.takeDecoded(ctx, raw, a, derr) })
 			if err != nil {
@@ -296,8 +309,9 @@ func (p *poll) takeDecoded(ctx context.Context, raw []byte, ap *alert, err error
 		if p.skip(id, t) {
 			return nil
 		}
-		p.note(t)
-		p.remember(id, t)
+		why := p.held(t)
+		p.note(t, why)
+		p.remember(id, t, why)
 		p.exported.Add(id)
 		p.Queue(sources.Message{MsgID: envelope.MsgID(s.id.tenant, Name, id, t), Tenant: s.id.tenant, Source: Name, Raw: raw, Err: err})
 		return p.FlushIfFull(ctx, s.opts.BatchSize)
@@ -309,13 +323,14 @@ func (p *poll) takeDecoded(ctx context.Context, raw []byte, ap *alert, err error
 	if p.skip(a.ID, t) {
 		return nil
 	}
-	p.note(t)
+	why := p.held(t)
+	p.note(t, why)
 	if len(s.below) > 0 && a.Severity != nil && slices.Contains(s.below, strings.ToLower(*a.Severity)) {
 		return nil // min_severity, applied here (see the package doc)
 	}
 	event := p.event(&a)
 	env, err := normalize(&a, raw, s.id, event)
-	p.remember(a.ID, t)
+	p.remember(a.ID, t, why)
 	p.exported.Add(a.ID)
 	msgID := envelope.MsgID(s.id.tenant, Name, a.ID, t)
 	if err != nil {
@@ -323,15 +338,31 @@ func (p *poll) takeDecoded(ctx context.Context, raw []byte, ap *alert, err error
 	} else {
 		p.Queue(sources.Message{MsgID: msgID, Tenant: s.id.tenant, Source: Name, Alert: env})
 	}
-	if !p.prev.IsZero() && t.Before(p.prev) && s.opts.Late != nil {
+	if why == "" && !p.prev.IsZero() && t.Before(p.prev) && s.opts.Late != nil {
 		s.opts.Late(p.prev.Sub(t))
 	}
 	return p.FlushIfFull(ctx, s.opts.BatchSize)
 }
 
+// held says why version t may not move the cursor: dated before 2000 or past the API's clock
+// (sources.Held), or below the filter's bound (an API that did not filter as documented); ""
+// when it may.
+func (p *poll) held(t time.Time) string {
+	why := sources.Held(t, p.horizon.Limit())
+	if why == "" && t.Before(p.lower) {
+		why = sources.HeldOutside
+	}
+	return why
+}
+
 // note takes in the time of a version read for the first time: the newest read, and whether
-// the pass still goes from newer to older as assumed.
-func (p *poll) note(t time.Time) {
+// the pass still goes from newer to older as assumed. A version that may not move the cursor
+// (held says why) tells nothing of either.
+func (p *poll) note(t time.Time, held string) {
+	p.dirty = true
+	if held != "" {
+		return
+	}
 	if t.After(p.newest) {
 		p.newest = t
 	}
@@ -341,13 +372,13 @@ func (p *poll) note(t time.Time) {
 	if p.oldest.IsZero() || t.Before(p.oldest) {
 		p.oldest = t
 	}
-	p.dirty = true
 }
 
-// skip: this version was exported already, lies outside what is asked (an API that answered
-// outside its filter), or is past a backfill's end.
+// skip: this version was exported already, or is past a backfill's end. (One below the
+// filter's bound, which an API that did not filter as documented may send, is exported: it
+// cannot move the cursor, see held.)
 func (p *poll) skip(id string, t time.Time) bool {
-	return p.taken.Has(id, t) || p.cp.Seen.Has(id, t) || t.Before(p.lower) || !p.until.IsZero() && !t.Before(p.until)
+	return p.taken.Has(id, t) || p.cp.Seen.Has(id, t) || p.strays.Known(id, t) || !p.until.IsZero() && !t.Before(p.until)
 }
 
 // remember records an exported version: in the pass's set, and in the checkpoint's Seen only
@@ -355,8 +386,13 @@ func (p *poll) skip(id string, t time.Time) bool {
 // least min(newest read, Date − skew), which only grows as the pass reads on, so a version left
 // out now would be pruned at the end anyway. A large first pass so keeps about 30 bytes an
 // alert instead of the 220 of a Seen entry.
-func (p *poll) remember(id string, t time.Time) {
+func (p *poll) remember(id string, t time.Time, held string) {
 	p.taken.Add(id, t)
+	if held != "" { // a stray: kept apart (sources.StraySet), reported
+		p.strays.Add(id, t)
+		p.src.opts.HoldBack(p.src.id.tenant, Name, id, t, p.horizon.Limit(), held)
+		return
+	}
 	least := p.newest
 	if !p.date.IsZero() && least.After(p.date.Add(-dateSkew)) {
 		least = p.date.Add(-dateSkew)
@@ -374,7 +410,7 @@ var errNoVersion = errors.New("the alert has no id or no lastUpdateDateTime, so 
 // event: "created" when the alert was created inside what this poll reads and no earlier
 // version of it was exported; "updated" otherwise (the rule of the other sources).
 func (p *poll) event(a *alert) string {
-	if p.exported.Has(a.ID) || p.cp.Seen.HasAny(a.ID) {
+	if p.exported.Has(a.ID) || p.cp.Seen.HasAny(a.ID) || p.strays.HasAny(a.ID) {
 		return envelope.Updated
 	}
 	if c := a.CreatedDateTime; c != nil && c.Before(p.lower) {

@@ -459,7 +459,8 @@ func TestLargeFirstPassRemembersLittle(t *testing.T) {
 	src := f.source(Options{PageSize: 100, BatchSize: 100})
 	e := sourcetest.NewExporter(t, src)
 	most := 0
-	p := &poll{src: src, cp: sources.Checkpoint{}.Clone(), exported: sources.NewIDSet(), taken: sources.NewVersionSet(), lower: now.Add(-24 * time.Hour)}
+	p := src.newPoll(sources.Checkpoint{}, nil)
+	p.lower = now.Add(-24 * time.Hour)
 	p.Outbox.Emit = func(ctx context.Context, b sources.Batch) error {
 		most = max(most, p.cp.Seen.Len())
 		return e.Emit(ctx, b)

@@ -147,6 +147,11 @@ func (a *API) Post(ctx context.Context, u string, body []byte, read func(io.Read
 	return a.Do(ctx, http.MethodPost, u, body, read)
 }
 
+// PostWith is Post whose read also sees the response (its headers: the Date).
+func (a *API) PostWith(ctx context.Context, u string, body []byte, read func(*http.Response, io.Reader) error) error {
+	return a.do(ctx, http.MethodPost, u, body, read)
+}
+
 // Do sends method u with body (JSON, or nil) and hands a 200's body to read; see Get.
 func (a *API) Do(ctx context.Context, method, u string, body []byte, read func(io.Reader) error) error {
 	return a.do(ctx, method, u, body, func(_ *http.Response, r io.Reader) error { return read(r) })

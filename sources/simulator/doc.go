@@ -212,5 +212,9 @@
 // the products (no documented bound), and whether Graph's lastUpdateDateTime
 // of a Cloud Apps alert moves on other changes.
 //
+// Every answer, of the token endpoint and of each API, carries a Date header
+// on the simulator's clock (Options.Now), as Microsoft's services stamp
+// theirs with their own clock; SetDateHeader injects a wrong or missing one.
+//
 // Everything is safe for concurrent use.
 package simulator

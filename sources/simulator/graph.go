@@ -286,9 +286,6 @@ func (s *Server) handleGraph(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Type", graphContentType)
 	h.Set("OData-Version", "4.0")
-	// The service's clock, the one its lastUpdateDateTime stamps come from (net/http would
-	// send the machine's, which tests move away from).
-	h.Set("Date", s.now().UTC().Format(http.TimeFormat))
 	if includeUnknown {
 		h.Set("Preference-Applied", preferUnknownEnums)
 	}

@@ -89,6 +89,7 @@ type Server struct {
 	dir      directory
 	issuers  map[string]*FederatedIssuer
 	faults   []queuedFault
+	date     func(now time.Time) string // SetDateHeader; nil = the clock's time
 	tokens   int
 	metadata int
 	tokenLog []TokenRequest
@@ -227,6 +228,7 @@ func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, 
 // catch-all "/" route would do for 404s, but it would also swallow the 405s
 // of routes registered later with Handle.)
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	s.setDate(w.Header())
 	if _, pattern := s.mux.Handler(r); pattern != "" {
 		s.mux.ServeHTTP(w, r)
 		return
@@ -242,6 +244,34 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	s.writeError(w, r, errNotFound(r.URL.Path))
 	s.logger.Debug("no route", "method", r.Method, "path", r.URL.Path)
+}
+
+// setDate stamps an answer with the service's clock, as Microsoft's services do (RFC 9110
+// §6.6.1), not with the machine's, which tests move away from — or with what SetDateHeader
+// asks for.
+func (s *Server) setDate(h http.Header) {
+	now := s.now()
+	s.mu.Lock()
+	f := s.date
+	s.mu.Unlock()
+	d := now.UTC().Format(http.TimeFormat)
+	if f != nil {
+		d = f(now)
+	}
+	if d == "" {
+		h["Date"] = nil // net/http then sends none
+		return
+	}
+	h.Set("Date", d)
+}
+
+// SetDateHeader injects a wrong or missing Date header: every answer (token endpoint and APIs)
+// carries f(the service's clock) as its Date, or none when f returns "". nil restores the
+// clock's time.
+func (s *Server) SetDateHeader(f func(now time.Time) string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.date = f
 }
 
 // decisionRecorder captures the status and headers the mux would send.

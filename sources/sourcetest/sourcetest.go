@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -71,6 +72,8 @@ type World struct {
 	Provider *auth.Provider
 	HTTP     *http.Client
 	Calls    *CallLog
+
+	hostile atomic.Int32 // prefixes handed out by Hostile
 }
 
 // New starts the world; every source (endpoint, cloudapps, graph) is enabled in its config.
@@ -420,4 +423,43 @@ func Count(t testing.TB, msgs []sources.Message) (alerts, dead int) {
 		}
 	}
 	return alerts, dead
+}
+
+// HeldLog records the versions a source reports as held back from its cursor
+// (sources.Options.HeldBack), by reason.
+type HeldLog struct {
+	mu      sync.Mutex
+	reasons map[string]int
+}
+
+// Add records one (sources.Options.HeldBack).
+func (l *HeldLog) Add(reason string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.reasons == nil {
+		l.reasons = map[string]int{}
+	}
+	l.reasons[reason]++
+}
+
+// Count is how many versions were held back for reason.
+func (l *HeldLog) Count(reason string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.reasons[reason]
+}
+
+// Hostile serves answer on the simulator's TLS server for requests to route ("GET /api/alerts":
+// a method and an API's path), under a path prefix of its own: the answers an independent
+// implementation or a broken proxy may give, which the simulator never does. The returned URL is
+// the api_url of a source that reads them (its tokens still come from the simulator's Entra ID).
+func (w *World) Hostile(t testing.TB, route string, answer http.HandlerFunc) string {
+	t.Helper()
+	method, path, ok := strings.Cut(route, " ")
+	if !ok {
+		t.Fatalf("Hostile: route %q is not \"METHOD /path\"", route)
+	}
+	prefix := fmt.Sprintf("/hostile%d", w.hostile.Add(1))
+	w.Sim.Handle(method+" "+prefix+path, answer)
+	return w.Sim.URL() + prefix
 }
