@@ -289,18 +289,22 @@ func (w *Worker) pollOnce(ctx context.Context, j *job) (int, error) {
 			return errLostLease // stop before the next page
 		}
 		if len(b.Messages) > 0 {
-			dup, err := w.o.Sink.Publish(ctx, b.Messages)
+			res, err := w.o.Sink.Publish(ctx, b.Messages)
 			if err != nil {
 				return fmt.Errorf("publishing: %w", err)
 			}
 			for i := range b.Messages {
 				msg := &b.Messages[i]
+				var r sinks.Result
+				if i < len(res) {
+					r = res[i]
+				}
 				switch {
-				case i < len(dup) && dup[i]:
+				case r.Duplicate:
 					m.duplicates.WithLabelValues(j.Tenant, j.Source).Inc()
-				case msg.Alert == nil:
+				case r.DeadLetter != "" || msg.Alert == nil: // not normalized, or too large
 					m.deadLetters.WithLabelValues(j.Tenant, j.Source).Inc()
-					w.log.Warn("alert published as a dead letter", "tenant", j.Tenant, "source", j.Source, "msg_id", msg.MsgID, "err", msg.Err)
+					w.log.Warn("alert published as a dead letter", "tenant", j.Tenant, "source", j.Source, "msg_id", msg.MsgID, "err", r.DeadLetter)
 				default:
 					published++
 					m.published.WithLabelValues(j.Tenant, j.Source, msg.Alert.Severity, msg.Alert.Event).Inc()

@@ -18,6 +18,7 @@ import (
 	"github.com/alertexport/alertexport/config"
 	"github.com/alertexport/alertexport/sinks"
 	"github.com/alertexport/alertexport/sources"
+	"github.com/alertexport/alertexport/sources/envelope"
 )
 
 // flushTimeout bounds a flush when ctx has no deadline (nats.go requires one).
@@ -38,27 +39,35 @@ func New(nc *nats.Conn, cfg config.NATS) *Sink {
 
 // Publish publishes msgs and returns once the server has read them all (a flush round trip).
 // While the connection is down it waits for it (until ctx ends) rather than fill nats.go's
-// reconnect buffer. dup is always all false: core NATS does not deduplicate.
-func (s *Sink) Publish(ctx context.Context, msgs []sources.Message) ([]bool, error) {
-	out := make([]*nats.Msg, len(msgs))
-	for i := range msgs {
-		m, err := sinks.NewMsg(s.subjects, &msgs[i])
-		if err != nil {
-			return nil, fmt.Errorf("core: message %d of the batch cannot be built: %w", i, err)
-		}
-		out[i] = m
-	}
+// reconnect buffer. A message larger than the server's max_payload goes out as a dead letter
+// (sinks.NewMsg). No result is a Duplicate: core NATS does not deduplicate.
+func (s *Sink) Publish(ctx context.Context, msgs []sources.Message) ([]sinks.Result, error) {
 	if err := s.waitConnected(ctx); err != nil {
 		return nil, fmt.Errorf("core: %d messages not published: %w", len(msgs), err)
 	}
-	for i, m := range out {
-		if err := s.nc.PublishMsg(m); err != nil {
+	limit := s.limit()
+	res := make([]sinks.Result, len(msgs))
+	for i := range msgs {
+		m, err := sinks.NewMsg(s.subjects, &msgs[i], limit)
+		if err != nil {
+			return nil, fmt.Errorf("core: message %d of the batch cannot be built: %w", i, err)
+		}
+		err = s.nc.PublishMsg(m)
+		if errors.Is(err, nats.ErrMaxPayload) {
+			// Reconnected meanwhile to a server that takes less: build it against that.
+			limit = s.limit()
+			if m, err = sinks.NewMsg(s.subjects, &msgs[i], limit); err == nil {
+				err = s.nc.PublishMsg(m)
+			}
+		}
+		if err != nil {
 			hint := ""
 			if errors.Is(err, nats.ErrMaxPayload) {
 				hint = fmt.Sprintf("; the server accepts at most %d bytes: raise max_payload in its config", s.nc.MaxPayload())
 			}
 			return nil, fmt.Errorf("core: message %s (subject %s, %d bytes): %w%s", msgs[i].MsgID, m.Subject, len(m.Data), err, hint)
 		}
+		res[i].DeadLetter = m.Header.Get(envelope.HeaderError)
 	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
@@ -73,7 +82,12 @@ func (s *Sink) Publish(ctx context.Context, msgs []sources.Message) ([]bool, err
 		}
 		return nil, fmt.Errorf("core: flushing %d messages: %w", len(msgs), err)
 	}
-	return make([]bool, len(msgs)), nil
+	return res, nil
+}
+
+// limit is the server's max_payload.
+func (s *Sink) limit() sinks.Limit {
+	return sinks.Limit{Bytes: int(s.nc.MaxPayload()), By: "the server's max_payload"}
 }
 
 // waitConnected returns once nc is connected, or why it will not be.
