@@ -172,7 +172,8 @@ type batch struct {
 	out      []*nats.Msg
 	dup      []bool
 	attempts []int
-	lastErr  error // why the last unacknowledged message was not acknowledged
+	lastErr  error            // why the last unacknowledged message was not acknowledged
+	closed   chan nats.Status // told when nats.go closes the connection for good
 }
 
 type sent struct {
@@ -181,6 +182,10 @@ type sent struct {
 }
 
 func (b *batch) run(ctx context.Context) error {
+	// A connection closed for good fails no pending ack future: without this, the batch would
+	// wait out every ack timeout for nothing. (Registered before waitConnected looks.)
+	b.closed = b.nc.StatusChanged(nats.CLOSED)
+	defer b.nc.RemoveStatusListener(b.closed)
 	todo := make([]int, len(b.msgs))
 	for i := range todo {
 		todo[i] = i
@@ -284,14 +289,21 @@ func (b *batch) await(ctx context.Context, pending []sent) (int, []int, error) {
 			}
 			failed = append(failed, p.i)
 		case <-ctx.Done():
-			rest := failed
-			for _, q := range pending[k:] {
-				rest = append(rest, q.i)
-			}
-			return 0, nil, b.fail(rest, ctx.Err())
+			return 0, nil, b.fail(append(failed, rest(pending[k:])...), ctx.Err())
+		case <-b.closed:
+			return 0, nil, b.fail(append(failed, rest(pending[k:])...), nats.ErrConnectionClosed)
 		}
 	}
 	return acked, failed, nil
+}
+
+// rest is the messages of pending.
+func rest(pending []sent) []int {
+	out := make([]int, len(pending))
+	for k, p := range pending {
+		out[k] = p.i
+	}
+	return out
 }
 
 // waitConnected returns at once when nc is connected; otherwise it waits for the reconnect,

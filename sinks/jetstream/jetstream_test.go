@@ -658,3 +658,31 @@ func TestLongCategorySubject(t *testing.T) {
 		t.Errorf("the next publish: %v", err)
 	}
 }
+
+// TestPublishEndsWhenTheConnectionIsClosedForGood: acks pending when nats.go closes the
+// connection for good (here the server refuses a line over its max_control_line) never come;
+// Publish returns at once with ErrConnectionClosed instead of waiting out the ack timeout.
+func TestPublishEndsWhenTheConnectionIsClosedForGood(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	s := startServer(t, t.TempDir(), server.RANDOM_PORT, true, func(o *server.Options) { o.MaxControlLine = 512 })
+	nc := connect(t, s.ClientURL())
+	cfg := testConfig()
+	cfg.Subject = "alerts" + strings.Repeat(".{category}", 8) // 526 characters with a long category
+	const ackTimeout = 20 * time.Second
+	sink, err := New(ctx, nc, cfg, Options{AckTimeout: ackTimeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs := alerts("contoso", 50)
+	long := strings.Repeat("Suspicious Activity ", 10)
+	msgs[40].Alert.Category = &long
+	start := time.Now()
+	_, err = sink.Publish(ctx, msgs)
+	if !errors.Is(err, nats.ErrConnectionClosed) {
+		t.Errorf("Publish: %v, want ErrConnectionClosed", err)
+	}
+	if d := time.Since(start); d > ackTimeout/2 {
+		t.Errorf("Publish returned after %s", d)
+	}
+}
