@@ -42,21 +42,25 @@ func New(nc *nats.Conn, cfg config.NATS) *Sink {
 // reconnect buffer. A message larger than the server's max_payload goes out as a dead letter
 // (sinks.NewMsg). No result is a Duplicate: core NATS does not deduplicate.
 func (s *Sink) Publish(ctx context.Context, msgs []sources.Message) ([]sinks.Result, error) {
-	if err := s.waitConnected(ctx); err != nil {
-		return nil, fmt.Errorf("core: %d messages not published: %w", len(msgs), err)
-	}
+	out := make([]*nats.Msg, len(msgs))
 	limit := s.limit()
-	res := make([]sinks.Result, len(msgs))
 	for i := range msgs {
 		m, err := sinks.NewMsg(s.subjects, &msgs[i], limit)
 		if err != nil {
 			return nil, fmt.Errorf("core: message %d of the batch cannot be built: %w", i, err)
 		}
-		err = s.nc.PublishMsg(m)
+		out[i] = m
+	}
+	if err := s.waitConnected(ctx); err != nil {
+		return nil, fmt.Errorf("core: %d messages not published: %w", len(msgs), err)
+	}
+	for i, m := range out {
+		err := s.nc.PublishMsg(m)
 		if errors.Is(err, nats.ErrMaxPayload) {
 			// Reconnected meanwhile to a server that takes less: build it against that.
-			limit = s.limit()
-			if m, err = sinks.NewMsg(s.subjects, &msgs[i], limit); err == nil {
+			var rebuilt *nats.Msg
+			if rebuilt, err = sinks.NewMsg(s.subjects, &msgs[i], s.limit()); err == nil {
+				m, out[i] = rebuilt, rebuilt
 				err = s.nc.PublishMsg(m)
 			}
 		}
@@ -67,7 +71,6 @@ func (s *Sink) Publish(ctx context.Context, msgs []sources.Message) ([]sinks.Res
 			}
 			return nil, fmt.Errorf("core: message %s (subject %s, %d bytes): %w%s", msgs[i].MsgID, m.Subject, len(m.Data), err, hint)
 		}
-		res[i].DeadLetter = m.Header.Get(envelope.HeaderError)
 	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
@@ -81,6 +84,10 @@ func (s *Sink) Publish(ctx context.Context, msgs []sources.Message) ([]sinks.Res
 			err = fmt.Errorf("the connection broke before the server confirmed the batch; some messages may be lost: %w", err)
 		}
 		return nil, fmt.Errorf("core: flushing %d messages: %w", len(msgs), err)
+	}
+	res := make([]sinks.Result, len(msgs))
+	for i, m := range out {
+		res[i].DeadLetter = m.Header.Get(envelope.HeaderError)
 	}
 	return res, nil
 }
