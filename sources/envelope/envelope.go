@@ -196,19 +196,21 @@ func Token(s string) string {
 	if s == "" {
 		return "_"
 	}
-	b := make([]byte, 0, len(s))
+	var b strings.Builder
+	b.Grow(len(s))
 	for _, r := range strings.ToLower(s) {
 		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' || r == '-' {
-			b = append(b, byte(r))
+			b.WriteRune(r)
 		} else {
-			b = append(b, '_')
+			b.WriteByte('_')
 		}
 	}
-	if len(b) > MaxToken {
-		sum := sha256.Sum256(b)
-		b = append(append(b[:MaxToken-17], '-'), hex.EncodeToString(sum[:8])...)
+	t := b.String()
+	if len(t) <= MaxToken {
+		return t
 	}
-	return string(b)
+	sum := sha256.Sum256([]byte(t))
+	return t[:MaxToken-17] + "-" + hex.EncodeToString(sum[:8])
 }
 
 // SnakeCase turns an API's PascalCase or camelCase enum value into the envelope's snake_case
