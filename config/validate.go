@@ -362,11 +362,25 @@ func safeParseCron(spec string) (s cron.Schedule, err error) {
 	return cron.ParseStandard(spec)
 }
 
-// checkSubject validates the subject template: literal tokens of [a-z0-9_-] and placeholders.
+// Subject bounds (SPEC §3). A rendered token has at most maxToken characters (envelope.Token
+// shortens a longer value), so a template's longest rendering is known here. maxSubject keeps
+// the whole subject far inside nats-server's default max_control_line of 4096 bytes, which
+// bounds each protocol line: a publish's (the subject, JetStream's reply inbox of about 50 bytes
+// and two sizes) and a delivery's to a subscriber (the subject, and a JetStream ack reply that
+// carries stream and consumer names of up to 255 characters each). A line over it makes the
+// server close the connection, and nats.go then never reconnects.
+const (
+	maxToken   = 64
+	maxSubject = 1024
+)
+
+// checkSubject validates the subject template: literal tokens of [a-z0-9_-] and placeholders,
+// and a longest rendering within maxSubject.
 func checkSubject(tmpl string) error {
 	if tmpl == "" {
 		return errors.New("empty")
 	}
+	longest := len(strings.Split(tmpl, ".")) - 1 // the dots
 	for i, tok := range strings.Split(tmpl, ".") {
 		if tok == "" {
 			return errors.New("has an empty token (two dots, or a dot at an end)")
@@ -395,6 +409,17 @@ func checkSubject(tmpl string) error {
 		if i == 0 && !literal {
 			return errors.New("the first token must be literal: it also prefixes the dead-letter subject")
 		}
+		switch {
+		case !literal:
+			longest += maxToken
+		case len(tok) > maxToken:
+			return fmt.Errorf("token %q is longer than %d characters", tok, maxToken)
+		default:
+			longest += len(tok)
+		}
+	}
+	if longest > maxSubject {
+		return fmt.Errorf("renders up to %d characters (up to %d per token with a placeholder), more than %d: use fewer or shorter tokens", longest, maxToken, maxSubject)
 	}
 	return nil
 }

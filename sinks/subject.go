@@ -7,8 +7,9 @@ import (
 )
 
 // Subjects renders the `subject` template of SPEC §2 (placeholders {source} {tenant} {severity}
-// {event} {category}; config has validated it) into subjects whose tokens are lower-case
-// [a-z0-9_-], and derives the stream's subjects from it.
+// {event} {category}; config has validated it, and bounded its longest rendering) into subjects
+// whose tokens are lower-case [a-z0-9_-] of at most envelope.MaxToken characters, and derives
+// the stream's subjects from it.
 type Subjects struct {
 	tokens []string // the template split on dots
 }
@@ -19,37 +20,42 @@ func NewSubjects(template string) *Subjects {
 }
 
 // Render is the subject of one alert version. (It runs once per message: it scans the template
-// instead of building a strings.Replacer each time, which cost 4 % of the export's CPU.)
+// instead of building a strings.Replacer each time, which cost 4 % of the export's CPU.) A token
+// that renders longer than envelope.MaxToken — a placeholder beside other text, each part within
+// the bound — is shortened as a whole, as envelope.Token shortens one value.
 func (s *Subjects) Render(a *envelope.Alert) string {
-	var b strings.Builder
-	b.Grow(64)
+	b := make([]byte, 0, 64)
 	for i, t := range s.tokens {
 		if i > 0 {
-			b.WriteByte('.')
+			b = append(b, '.')
 		}
+		start := len(b)
 		for {
 			open := strings.IndexByte(t, '{')
 			if open < 0 {
-				b.WriteString(t)
+				b = append(b, t...)
 				break
 			}
 			end := strings.IndexByte(t[open:], '}')
 			if end < 0 {
-				b.WriteString(t)
+				b = append(b, t...)
 				break
 			}
 			v, ok := placeholder(a, t[open+1:open+end])
 			if !ok { // not a placeholder: keep the brace and look on after it
-				b.WriteString(t[:open+1])
+				b = append(b, t[:open+1]...)
 				t = t[open+1:]
 				continue
 			}
-			b.WriteString(t[:open])
-			b.WriteString(v)
+			b = append(b, t[:open]...)
+			b = append(b, v...)
 			t = t[open+end+1:]
 		}
+		if len(b)-start > envelope.MaxToken {
+			b = append(b[:start], envelope.Token(string(b[start:]))...)
+		}
 	}
-	return b.String()
+	return string(b)
 }
 
 // placeholder is the value of {name} for a, as a subject token.

@@ -1,10 +1,12 @@
 package sinks
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/alertexport/alertexport/sources"
 	"github.com/alertexport/alertexport/sources/envelope"
@@ -46,7 +48,7 @@ func TestNewMsg(t *testing.T) {
 	s := NewSubjects("alerts.{source}.{tenant}.{severity}")
 	id := "da1_2"
 	msg, err := NewMsg(s, &sources.Message{MsgID: "contoso.endpoint.da1_2.1000", Tenant: "contoso", Source: "endpoint",
-		Alert: &envelope.Alert{Schema: envelope.Schema, ID: id, Source: "endpoint", Tenant: "contoso", Severity: "low", Event: "created", Raw: []byte(`{"id":"da1_2","x":"<&>"}`)}})
+		Alert: &envelope.Alert{Schema: envelope.Schema, ID: id, Source: "endpoint", Tenant: "contoso", Severity: "low", Event: "created", Raw: []byte(`{"id":"da1_2","x":"<&>"}`)}}, Limit{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,14 +64,14 @@ func TestNewMsg(t *testing.T) {
 	if !containsBytes(msg.Data, `"raw":{"id":"da1_2","x":"<&>"}`) {
 		t.Errorf("body does not carry raw unchanged: %s", msg.Data)
 	}
-	dead, err := NewMsg(s, &sources.Message{MsgID: "contoso.endpoint.deadletter.ab", Tenant: "contoso", Source: "endpoint", Raw: []byte(`{"id":`), Err: errTest})
+	dead, err := NewMsg(s, &sources.Message{MsgID: "contoso.endpoint.deadletter.ab", Tenant: "contoso", Source: "endpoint", Raw: []byte(`{"id":`), Err: errTest}, Limit{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if dead.Subject != "alerts.deadletter.endpoint.contoso" || string(dead.Data) != `{"id":` || dead.Header.Get("Alert-Error") != errTest.Error() {
 		t.Errorf("dead letter: %s %q %v", dead.Subject, dead.Data, dead.Header)
 	}
-	if _, err := NewMsg(s, &sources.Message{}); err == nil {
+	if _, err := NewMsg(s, &sources.Message{}, Limit{}); err == nil {
 		t.Error("a message without an ID was accepted")
 	}
 }
@@ -88,11 +90,86 @@ func TestNewMsgUnwritableEnvelope(t *testing.T) {
 	s := NewSubjects("alerts.{source}.{tenant}.{severity}")
 	far := time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
 	msg, err := NewMsg(s, &sources.Message{MsgID: "contoso.cloudapps.x.1", Tenant: "contoso", Source: "cloudapps",
-		Alert: &envelope.Alert{ID: "x", Source: "cloudapps", Tenant: "contoso", UpdatedAt: far, Raw: []byte(`{"_id":"x"}`)}})
+		Alert: &envelope.Alert{ID: "x", Source: "cloudapps", Tenant: "contoso", UpdatedAt: far, Raw: []byte(`{"_id":"x"}`)}}, Limit{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if msg.Subject != "alerts.deadletter.cloudapps.contoso" || string(msg.Data) != `{"_id":"x"}` || msg.Header.Get("Alert-Error") == "" {
 		t.Errorf("got %s %q %v", msg.Subject, msg.Data, msg.Header)
 	}
+}
+
+// TestRenderBoundsTokens: every rendered token is at most 64 characters: a long placeholder
+// value is shortened by envelope.Token, and a token of several placeholders (each within the
+// bound, together over it) is shortened as a whole; the same alert always renders the same.
+func TestRenderBoundsTokens(t *testing.T) {
+	long := strings.Repeat("Exfiltration ", 400)
+	other := long[:len(long)-1] + "X"
+	for _, tmpl := range []string{"alerts.{category}", "alerts.{category}-{tenant}", "alerts.x{category}{category}.{severity}"} {
+		s := NewSubjects(tmpl)
+		a := &envelope.Alert{Tenant: "contoso", Severity: "high", Category: &long}
+		subj := s.Render(a)
+		for tok := range strings.SplitSeq(subj, ".") {
+			if len(tok) > envelope.MaxToken || tok == "" {
+				t.Errorf("%s: token %q of %d characters", tmpl, tok, len(tok))
+			}
+		}
+		if s.Render(a) != subj {
+			t.Errorf("%s: two renderings of one alert", tmpl)
+		}
+		if s.Render(&envelope.Alert{Tenant: "contoso", Severity: "high", Category: &other}) == subj {
+			t.Errorf("%s: two long categories render the same subject %q", tmpl, subj)
+		}
+	}
+	if got, want := NewSubjects("a.{category}").Render(&envelope.Alert{Category: &long}), "a."+envelope.Token(long); got != want {
+		t.Errorf("a lone placeholder: %q, want %q", got, want)
+	}
+}
+
+// TestNewMsgTooLarge: a message over the limit becomes a dead letter within it: same
+// Nats-Msg-Id, Alert-Id kept, raw cut (never inside a UTF-8 character) and Alert-Error saying
+// how large it was, what the limit is and where the raw was cut.
+func TestNewMsgTooLarge(t *testing.T) {
+	s := NewSubjects("alerts.{source}.{tenant}.{severity}")
+	raw := []byte(`{"id":"da1","t":"` + strings.Repeat("é", 3000) + `"}`)
+	m := &sources.Message{MsgID: "contoso.endpoint.da1.1000", Tenant: "contoso", Source: "endpoint",
+		Alert: &envelope.Alert{Schema: envelope.Schema, ID: "da1", Source: "endpoint", Tenant: "contoso", Severity: "low", Event: "created", Raw: raw}}
+	limit := Limit{Bytes: 2001, By: "the server's max_payload"}
+	msg, err := NewMsg(s, m, limit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if Size(msg) > limit.Bytes || Size(msg) < limit.Bytes-8 {
+		t.Errorf("the dead letter is %d bytes; want just within %d", Size(msg), limit.Bytes)
+	}
+	if msg.Subject != "alerts.deadletter.endpoint.contoso" || msg.Header.Get("Nats-Msg-Id") != m.MsgID || msg.Header.Get("Alert-Id") != "da1" {
+		t.Errorf("dead letter %s %v", msg.Subject, msg.Header)
+	}
+	if !utf8.Valid(msg.Data) || !strings.HasPrefix(string(raw), string(msg.Data)) {
+		t.Errorf("the body is not a clean prefix of the raw: %q", msg.Data)
+	}
+	want := fmt.Sprintf("too large: %d bytes, over the server's max_payload of 2001; the raw alert is cut to its first %d of %d bytes", fullSize(t, s, m), len(msg.Data), len(raw))
+	if got := msg.Header.Get("Alert-Error"); got != want {
+		t.Errorf("Alert-Error\n got %q\nwant %q", got, want)
+	}
+	// Within the limit, nothing changes.
+	if fits, _ := NewMsg(s, m, Limit{Bytes: 1 << 20}); fits.Header.Get("Alert-Error") != "" {
+		t.Errorf("a message within the limit became a dead letter: %v", fits.Header)
+	}
+	// An id that would take most of the room is left out of the dead letter.
+	longID := strings.Repeat("i", 600)
+	m.Alert.ID = longID
+	if msg, err := NewMsg(s, m, limit); err != nil || msg.Header.Get("Alert-Id") != "" || len(msg.Data) < 1000 {
+		t.Errorf("long id: %v, %v, %d bytes of raw", err, msg.Header, len(msg.Data))
+	}
+}
+
+// fullSize is the size of m's message without a limit.
+func fullSize(t *testing.T, s *Subjects, m *sources.Message) int {
+	t.Helper()
+	msg, err := NewMsg(s, m, Limit{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Size(msg)
 }

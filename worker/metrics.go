@@ -46,7 +46,7 @@ func NewMetrics() *Metrics {
 		duplicates: f.NewCounterVec(prometheus.CounterOpts{Name: "alertexport_duplicates_total",
 			Help: "Alert versions JetStream already held (same Nats-Msg-Id) and dropped."}, job),
 		deadLetters: f.NewCounterVec(prometheus.CounterOpts{Name: "alertexport_dead_letters_total",
-			Help: "Alerts that could not be normalized, published to the dead-letter subject."}, job),
+			Help: "Alerts published to the dead-letter subject: not normalized, or too large for the server."}, job),
 		apiRequests: f.NewCounterVec(prometheus.CounterOpts{Name: "alertexport_api_requests_total",
 			Help: "HTTP requests to the Defender APIs, by status code (0: no answer)."}, []string{"tenant", "source", "code"}),
 		apiDuration: f.NewHistogramVec(prometheus.HistogramOpts{Name: "alertexport_api_request_duration_seconds",

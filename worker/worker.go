@@ -42,6 +42,9 @@ type Options struct {
 	StopGrace time.Duration
 	// Connected reports whether NATS is connected, for /readyz; nil = always.
 	Connected func() bool
+	// Closed is non-nil once the NATS connection is closed for good (nats.go never reconnects
+	// then), and says why: /healthz and /readyz fail with it. nil = never.
+	Closed func() error
 	// Leases, when set, lets several replicas share the jobs: a job polls only while this
 	// replica holds its lease. nil = this process runs every job.
 	Leases *Leases
@@ -289,18 +292,22 @@ func (w *Worker) pollOnce(ctx context.Context, j *job) (int, error) {
 			return errLostLease // stop before the next page
 		}
 		if len(b.Messages) > 0 {
-			dup, err := w.o.Sink.Publish(ctx, b.Messages)
+			res, err := w.o.Sink.Publish(ctx, b.Messages)
 			if err != nil {
 				return fmt.Errorf("publishing: %w", err)
 			}
 			for i := range b.Messages {
 				msg := &b.Messages[i]
+				var r sinks.Result
+				if i < len(res) {
+					r = res[i]
+				}
 				switch {
-				case i < len(dup) && dup[i]:
+				case r.Duplicate:
 					m.duplicates.WithLabelValues(j.Tenant, j.Source).Inc()
-				case msg.Alert == nil:
+				case r.DeadLetter != "" || msg.Alert == nil: // not normalized, or too large
 					m.deadLetters.WithLabelValues(j.Tenant, j.Source).Inc()
-					w.log.Warn("alert published as a dead letter", "tenant", j.Tenant, "source", j.Source, "msg_id", msg.MsgID, "err", msg.Err)
+					w.log.Warn("alert published as a dead letter", "tenant", j.Tenant, "source", j.Source, "msg_id", msg.MsgID, "err", r.DeadLetter)
 				default:
 					published++
 					m.published.WithLabelValues(j.Tenant, j.Source, msg.Alert.Severity, msg.Alert.Event).Inc()
@@ -342,6 +349,9 @@ func (w *Worker) pollOnce(ctx context.Context, j *job) (int, error) {
 // Ready is /readyz: NATS is connected and no job has been failing for longer than three of its
 // intervals. The reason says what is wrong.
 func (w *Worker) Ready() (bool, string) {
+	if err := w.closed(); err != nil {
+		return false, err.Error()
+	}
 	if w.o.Connected != nil && !w.o.Connected() {
 		return false, "NATS is not connected"
 	}
@@ -361,6 +371,14 @@ func (w *Worker) Ready() (bool, string) {
 		}
 	}
 	return true, "ok"
+}
+
+// closed is why the NATS connection is closed for good, or nil.
+func (w *Worker) closed() error {
+	if w.o.Closed == nil {
+		return nil
+	}
+	return w.o.Closed()
 }
 
 // cronLogger sends robfig/cron's logs to slog (its default logger writes to stdout).

@@ -150,14 +150,14 @@ func (j backfillJob) run(ctx context.Context, sink sinks.Sink, since, until time
 		if len(b.Messages) == 0 {
 			return nil
 		}
-		dup, err := sink.Publish(ctx, b.Messages)
+		res, err := sink.Publish(ctx, b.Messages)
 		if err != nil {
 			return err
 		}
 		batches.Add(1)
 		for i, m := range b.Messages {
 			versions.Add(1)
-			if i < len(dup) && dup[i] {
+			if i < len(res) && res[i].Duplicate {
 				duplicates.Add(1)
 			}
 			if m.Alert != nil && m.Alert.UpdatedAt.UnixMilli() > reached.Load() {

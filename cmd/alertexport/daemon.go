@@ -42,6 +42,12 @@ type daemon struct {
 	httpSrv   *http.Server
 	httpAddr  string                       // where the HTTP endpoints listen, once they do
 	store     atomic.Pointer[worker.Store] // the checkpoints, once NATS is there
+
+	// A connection nats.go closes for good never comes back: run ends with closedErr (exit 1)
+	// so that the orchestrator restarts the process. stopping tells that from our own Drain.
+	stopping  atomic.Bool
+	closedErr atomic.Pointer[error]
+	fail      context.CancelCauseFunc // ends run; nil outside run
 }
 
 // newDaemon builds everything that does not need NATS: tokens, sources, jobs. ctx bounds the
@@ -137,7 +143,7 @@ func (d *daemon) olderCursor(t config.Tenant) func(context.Context) (time.Time, 
 // connect starts the embedded server (nats.url = "") or dials the configured one. Dialing
 // never gives up: a daemon started before NATS waits for it.
 func (d *daemon) connect(ctx context.Context, env config.LookupEnv) error {
-	opts := natsconn.Options{Logger: d.log, OnStatus: d.connected.Store}
+	opts := natsconn.Options{Logger: d.log, OnStatus: d.connected.Store, OnClosed: d.natsClosed}
 	if d.cfg.NATS.URL == "" {
 		s, err := natsconn.StartEmbedded(d.cfg.Worker.DataDir, d.cfg.NATS.EmbeddedListen, d.log)
 		if err != nil {
@@ -158,6 +164,30 @@ func (d *daemon) connect(ctx context.Context, env config.LookupEnv) error {
 	}
 	d.nc = nc
 	d.connected.Store(nc.IsConnected())
+	return nil
+}
+
+// natsClosed is natsconn's OnClosed: unless the daemon is stopping, a connection closed for
+// good fails /healthz and /readyz and ends run with why.
+func (d *daemon) natsClosed(err error) {
+	if d.stopping.Load() {
+		return
+	}
+	if err == nil {
+		err = errors.New("no reason given")
+	}
+	cause := fmt.Errorf("the NATS connection was closed for good (%w), and nats.go does not reconnect after that: exiting with status 1 so that the orchestrator restarts alertexport", err)
+	d.closedErr.Store(&cause)
+	if d.fail != nil {
+		d.fail(cause)
+	}
+}
+
+// closed is why the NATS connection is closed for good, or nil.
+func (d *daemon) closed() error {
+	if e := d.closedErr.Load(); e != nil {
+		return *e
+	}
 	return nil
 }
 
@@ -221,39 +251,23 @@ func (d *daemon) serveHTTP(h http.Handler) error {
 // run exports until ctx ends, then stops in order: no new polls, running ones finish or are
 // abandoned, NATS is drained, the embedded server stops.
 func (d *daemon) run(ctx context.Context, env config.LookupEnv, started func(*daemon)) error {
+	ctx, d.fail = context.WithCancelCause(ctx)
+	defer d.fail(nil)
 	defer d.close()
-	// Ready stays false until NATS, the stream and the store are there; /healthz answers
-	// from the start, so that a liveness probe does not restart a daemon waiting for NATS.
 	var w atomic.Pointer[worker.Worker]
-	mux := http.NewServeMux()
-	mux.HandleFunc("/", func(rw http.ResponseWriter, r *http.Request) {
-		if wk := w.Load(); wk != nil {
-			wk.Handler().ServeHTTP(rw, r)
-			return
-		}
-		if r.URL.Path == "/readyz" {
-			http.Error(rw, "waiting for NATS", http.StatusServiceUnavailable)
-			return
-		}
-		if r.URL.Path == "/healthz" {
-			fmt.Fprintln(rw, "ok")
-			return
-		}
-		http.NotFound(rw, r)
-	})
-	if err := d.serveHTTP(mux); err != nil {
+	if err := d.serveHTTP(d.endpoints(&w)); err != nil {
 		return err
 	}
 	if err := d.connect(ctx, env); err != nil {
 		if ctx.Err() != nil {
-			return nil // stopped while waiting for NATS
+			return d.closed() // nil: stopped while waiting for NATS
 		}
 		return err
 	}
 	sink, store, err := d.sinkAndStore(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil // stopped while waiting for NATS
+			return d.closed() // nil: stopped while waiting for NATS
 		}
 		return err
 	}
@@ -269,7 +283,7 @@ func (d *daemon) run(ctx context.Context, env config.LookupEnv, started func(*da
 		}
 	}
 	wk, err := worker.New(worker.Options{Jobs: d.jobs, Sink: sink, Store: store, Metrics: d.metrics, Logger: d.log,
-		Connected: d.connected.Load, Leases: leases})
+		Connected: d.connected.Load, Closed: d.closed, Leases: leases})
 	if err != nil {
 		return err
 	}
@@ -277,10 +291,38 @@ func (d *daemon) run(ctx context.Context, env config.LookupEnv, started func(*da
 	if started != nil {
 		started(d)
 	}
-	return wk.Run(ctx)
+	if err := wk.Run(ctx); err != nil {
+		return err
+	}
+	return d.closed()
+}
+
+// endpoints serves the worker's /healthz, /readyz and /metrics once w holds it. Before, ready
+// is false (waiting for NATS, the stream and the store) and /healthz answers "ok", so that a
+// liveness probe does not restart a daemon waiting for NATS — unless the connection is closed
+// for good.
+func (d *daemon) endpoints(w *atomic.Pointer[worker.Worker]) http.Handler {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if wk := w.Load(); wk != nil {
+			wk.Handler().ServeHTTP(rw, r)
+			return
+		}
+		closed := d.closed()
+		switch {
+		case (r.URL.Path == "/readyz" || r.URL.Path == "/healthz") && closed != nil:
+			http.Error(rw, closed.Error(), http.StatusServiceUnavailable)
+		case r.URL.Path == "/readyz":
+			http.Error(rw, "waiting for NATS", http.StatusServiceUnavailable)
+		case r.URL.Path == "/healthz":
+			fmt.Fprintln(rw, "ok")
+		default:
+			http.NotFound(rw, r)
+		}
+	})
 }
 
 func (d *daemon) close() {
+	d.stopping.Store(true) // the Drain below closes the connection too
 	if d.httpSrv != nil {
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		_ = d.httpSrv.Shutdown(sctx)

@@ -18,6 +18,7 @@ import (
 	"github.com/alertexport/alertexport/config"
 	"github.com/alertexport/alertexport/sinks"
 	"github.com/alertexport/alertexport/sources"
+	"github.com/alertexport/alertexport/sources/envelope"
 )
 
 // flushTimeout bounds a flush when ctx has no deadline (nats.go requires one).
@@ -38,11 +39,13 @@ func New(nc *nats.Conn, cfg config.NATS) *Sink {
 
 // Publish publishes msgs and returns once the server has read them all (a flush round trip).
 // While the connection is down it waits for it (until ctx ends) rather than fill nats.go's
-// reconnect buffer. dup is always all false: core NATS does not deduplicate.
-func (s *Sink) Publish(ctx context.Context, msgs []sources.Message) ([]bool, error) {
+// reconnect buffer. A message larger than the server's max_payload goes out as a dead letter
+// (sinks.NewMsg). No result is a Duplicate: core NATS does not deduplicate.
+func (s *Sink) Publish(ctx context.Context, msgs []sources.Message) ([]sinks.Result, error) {
 	out := make([]*nats.Msg, len(msgs))
+	limit := s.limit()
 	for i := range msgs {
-		m, err := sinks.NewMsg(s.subjects, &msgs[i])
+		m, err := sinks.NewMsg(s.subjects, &msgs[i], limit)
 		if err != nil {
 			return nil, fmt.Errorf("core: message %d of the batch cannot be built: %w", i, err)
 		}
@@ -52,7 +55,16 @@ func (s *Sink) Publish(ctx context.Context, msgs []sources.Message) ([]bool, err
 		return nil, fmt.Errorf("core: %d messages not published: %w", len(msgs), err)
 	}
 	for i, m := range out {
-		if err := s.nc.PublishMsg(m); err != nil {
+		err := s.nc.PublishMsg(m)
+		if errors.Is(err, nats.ErrMaxPayload) {
+			// Reconnected meanwhile to a server that takes less: build it against that.
+			var rebuilt *nats.Msg
+			if rebuilt, err = sinks.NewMsg(s.subjects, &msgs[i], s.limit()); err == nil {
+				m, out[i] = rebuilt, rebuilt
+				err = s.nc.PublishMsg(m)
+			}
+		}
+		if err != nil {
 			hint := ""
 			if errors.Is(err, nats.ErrMaxPayload) {
 				hint = fmt.Sprintf("; the server accepts at most %d bytes: raise max_payload in its config", s.nc.MaxPayload())
@@ -73,7 +85,16 @@ func (s *Sink) Publish(ctx context.Context, msgs []sources.Message) ([]bool, err
 		}
 		return nil, fmt.Errorf("core: flushing %d messages: %w", len(msgs), err)
 	}
-	return make([]bool, len(msgs)), nil
+	res := make([]sinks.Result, len(msgs))
+	for i, m := range out {
+		res[i].DeadLetter = m.Header.Get(envelope.HeaderError)
+	}
+	return res, nil
+}
+
+// limit is the server's max_payload.
+func (s *Sink) limit() sinks.Limit {
+	return sinks.Limit{Bytes: int(s.nc.MaxPayload()), By: "the server's max_payload"}
 }
 
 // waitConnected returns once nc is connected, or why it will not be.

@@ -89,12 +89,12 @@ func TestPublish(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 			defer cancel()
 			for range tc.repeats {
-				dup, err := sink.Publish(ctx, tc.msgs)
+				res, err := sink.Publish(ctx, tc.msgs)
 				if err != nil {
 					t.Fatal(err)
 				}
-				if len(dup) != len(tc.msgs) || slices.Contains(dup, true) {
-					t.Errorf("dup = %v; want %d times false", dup, len(tc.msgs))
+				if len(res) != len(tc.msgs) || slices.ContainsFunc(res, func(r sinks.Result) bool { return r.Duplicate }) {
+					t.Errorf("results = %v; want %d, none a duplicate", res, len(tc.msgs))
 				}
 			}
 			subjects := sinks.NewSubjects(cfg.Subject)
@@ -104,7 +104,7 @@ func TestPublish(t *testing.T) {
 					if err != nil {
 						t.Fatalf("copy %d, message %d: %v", r, i, err)
 					}
-					want, _ := sinks.NewMsg(subjects, &tc.msgs[i])
+					want, _ := sinks.NewMsg(subjects, &tc.msgs[i], sinks.Limit{})
 					if got.Subject != want.Subject || string(got.Data) != string(want.Data) {
 						t.Errorf("got %s %s, want %s %s", got.Subject, got.Data, want.Subject, want.Data)
 					}
@@ -151,15 +151,9 @@ func TestPublishFails(t *testing.T) {
 			wantInErr: []string{"3 messages not published"},
 		},
 		{
-			name:   "message over max_payload",
-			server: func(o *server.Options) { o.MaxPayload = 1024 },
-			msgs: func() []sources.Message {
-				m := alerts("contoso", 3)
-				m[1].Alert.Raw = []byte(`"` + strings.Repeat("x", 2048) + `"`)
-				return m
-			},
-			wantIs:    nats.ErrMaxPayload,
-			wantInErr: []string{"raise max_payload", "contoso.cloudapps.da0001."},
+			name:      "max_payload too small for even a dead letter",
+			server:    func(o *server.Options) { o.MaxPayload = 128 },
+			wantInErr: []string{"contoso.cloudapps.da0000.", "over the server's max_payload of 128", "not even a dead letter's headers"},
 		},
 		{
 			name:      "message without an ID",
@@ -201,5 +195,60 @@ func TestPublishFails(t *testing.T) {
 				t.Errorf("Publish returned %s after ctx ended", d-timeout)
 			}
 		})
+	}
+}
+
+// TestPublishTooLargeAsDeadLetter: in core mode too, a message over max_payload reaches
+// subscribers as a dead letter with its raw cut to fit, a dead letter too large is cut the same
+// way, and the rest of the batch is published as it is.
+func TestPublishTooLargeAsDeadLetter(t *testing.T) {
+	t.Parallel()
+	const limit = 64 << 10
+	s := startServer(t, func(o *server.Options) { o.MaxPayload = limit })
+	subConn := connect(t, s.ClientURL())
+	sub, err := subConn.SubscribeSync("alerts.>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := subConn.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	msgs := alerts("contoso", 4)
+	msgs[1].Alert.Raw = []byte(`{"_id":"da0001","x":"` + strings.Repeat("x", 100<<10) + `"}`)
+	msgs[3].Raw = []byte(strings.Repeat("{", 100<<10))
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	res, err := New(connect(t, s.ClientURL()), cfg).Publish(ctx, msgs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range res {
+		if big := i == 1 || i == 3; big != strings.HasPrefix(r.DeadLetter, "too large: ") {
+			t.Errorf("message %d: DeadLetter %q", i, r.DeadLetter)
+		}
+	}
+	for i := range msgs {
+		got, err := sub.NextMsgWithContext(ctx)
+		if err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		if id := got.Header.Get("Nats-Msg-Id"); id != msgs[i].MsgID {
+			t.Errorf("message %d: Nats-Msg-Id %q, want %q", i, id, msgs[i].MsgID)
+		}
+		raw := msgs[i].Raw
+		if msgs[i].Alert != nil {
+			raw = msgs[i].Alert.Raw
+		}
+		switch i {
+		case 1, 3:
+			if got.Subject != "alerts.deadletter.cloudapps.contoso" || len(got.Data) < limit/2 || len(got.Data) >= len(raw) ||
+				!strings.HasPrefix(string(raw), string(got.Data)) || !strings.Contains(got.Header.Get("Alert-Error"), "over the server's max_payload of 65536") {
+				t.Errorf("message %d: %s, %d bytes, Alert-Error %q", i, got.Subject, len(got.Data), got.Header.Get("Alert-Error"))
+			}
+		default:
+			if got.Subject == "alerts.deadletter.cloudapps.contoso" || got.Header.Get("Alert-Error") != "" {
+				t.Errorf("message %d was dead-lettered: %v", i, got.Header)
+			}
+		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -19,6 +20,7 @@ import (
 	"github.com/alertexport/alertexport/config"
 	"github.com/alertexport/alertexport/sinks"
 	"github.com/alertexport/alertexport/sources"
+	"github.com/alertexport/alertexport/sources/envelope"
 )
 
 // Defaults of Options.
@@ -53,6 +55,9 @@ type Sink struct {
 	want        js.StreamConfig
 	log         *slog.Logger
 	maxAttempts int
+	// maxMsgSize is the stream's max_msg_size as last seen (<= 0: none): with the server's
+	// max_payload, the largest message the stream takes.
+	maxMsgSize atomic.Int64
 }
 
 var _ sinks.Sink = (*Sink)(nil)
@@ -113,12 +118,14 @@ func (s *Sink) JetStream() js.JetStream { return s.js }
 // Publish publishes msgs and returns once the stream has acknowledged every one. Failed and
 // unknown outcomes are republished with the same Nats-Msg-Id until acknowledged, ctx ends or
 // a message reaches MaxAttempts; while the connection is down it waits for the reconnect.
-// dup[i] is JetStream's verdict for msgs[i]: it already held that ID. A message republished
-// here after a lost ack reports true too, since its first copy was stored.
-func (s *Sink) Publish(ctx context.Context, msgs []sources.Message) ([]bool, error) {
+// A message larger than the server or the stream takes goes out as a dead letter (sinks.NewMsg).
+// res[i].Duplicate is JetStream's verdict for msgs[i]: it already held that ID. A message
+// republished here after a lost ack is not reported as one, since its first copy was stored.
+func (s *Sink) Publish(ctx context.Context, msgs []sources.Message) ([]sinks.Result, error) {
 	out := make([]*nats.Msg, len(msgs))
+	limit := s.limit()
 	for i := range msgs {
-		m, err := sinks.NewMsg(s.subjects, &msgs[i])
+		m, err := sinks.NewMsg(s.subjects, &msgs[i], limit)
 		if err != nil {
 			return nil, fmt.Errorf("jetstream: message %d of the batch cannot be built: %w", i, err)
 		}
@@ -128,7 +135,34 @@ func (s *Sink) Publish(ctx context.Context, msgs []sources.Message) ([]bool, err
 	if err := b.run(ctx); err != nil {
 		return nil, err
 	}
-	return b.dup, nil
+	res := make([]sinks.Result, len(msgs))
+	for i := range res {
+		res[i] = sinks.Result{Duplicate: b.dup[i], DeadLetter: out[i].Header.Get(envelope.HeaderError)}
+	}
+	return res, nil
+}
+
+// limit is the largest message the stream takes: the server's max_payload, or the stream's
+// max_msg_size when that is smaller.
+func (s *Sink) limit() sinks.Limit {
+	l := sinks.Limit{Bytes: int(s.nc.MaxPayload()), By: "the server's max_payload"}
+	if m := int(s.maxMsgSize.Load()); m > 0 && (l.Bytes <= 0 || m < l.Bytes) {
+		l = sinks.Limit{Bytes: m, By: fmt.Sprintf("stream %s's max_msg_size", s.want.Name)}
+	}
+	return l
+}
+
+// refreshMaxMsgSize reads the stream's max_msg_size again (an operator may have lowered it
+// since the start); on failure the last one seen stays.
+func (s *Sink) refreshMaxMsgSize(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, apiTimeout)
+	defer cancel()
+	st, err := s.js.Stream(ctx, s.want.Name)
+	if err != nil {
+		s.log.Warn("cannot read the stream's max_msg_size", "err", err)
+		return
+	}
+	s.maxMsgSize.Store(int64(st.CachedInfo().Config.MaxMsgSize))
 }
 
 // batch is one Publish call's state.
@@ -138,7 +172,8 @@ type batch struct {
 	out      []*nats.Msg
 	dup      []bool
 	attempts []int
-	lastErr  error // why the last unacknowledged message was not acknowledged
+	lastErr  error            // why the last unacknowledged message was not acknowledged
+	closed   chan nats.Status // told when nats.go closes the connection for good
 }
 
 type sent struct {
@@ -147,6 +182,10 @@ type sent struct {
 }
 
 func (b *batch) run(ctx context.Context) error {
+	// A connection closed for good fails no pending ack future: without this, the batch would
+	// wait out every ack timeout for nothing. (Registered before waitConnected looks.)
+	b.closed = b.nc.StatusChanged(nats.CLOSED)
+	defer b.nc.RemoveStatusListener(b.closed)
 	todo := make([]int, len(b.msgs))
 	for i := range todo {
 		todo[i] = i
@@ -208,6 +247,9 @@ func (b *batch) send(ctx context.Context, todo []int) ([]sent, []int, error) {
 			// Other publishers hold the slots: wait for this round's acks, then go on.
 			b.lastErr = err
 			return pending, append(retry, todo[k:]...), nil
+		case tooLarge(err) && b.shrink(ctx, i, err):
+			b.lastErr = err
+			retry = append(retry, i)
 		case permanent(err):
 			return nil, nil, b.permanentErr(i, err)
 		default: // e.g. the reconnect buffer is full: wait for the connection
@@ -231,6 +273,11 @@ func (b *batch) await(ctx context.Context, pending []sent) (int, []int, error) {
 			b.dup[p.i] = ack.Duplicate && b.attempts[p.i] <= 1
 			acked++
 		case err := <-p.f.Err():
+			if tooLarge(err) && b.shrink(ctx, p.i, err) {
+				b.lastErr = err
+				failed = append(failed, p.i)
+				continue
+			}
 			if permanent(err) {
 				return 0, nil, b.permanentErr(p.i, err)
 			}
@@ -242,14 +289,21 @@ func (b *batch) await(ctx context.Context, pending []sent) (int, []int, error) {
 			}
 			failed = append(failed, p.i)
 		case <-ctx.Done():
-			rest := failed
-			for _, q := range pending[k:] {
-				rest = append(rest, q.i)
-			}
-			return 0, nil, b.fail(rest, ctx.Err())
+			return 0, nil, b.fail(append(failed, rest(pending[k:])...), ctx.Err())
+		case <-b.closed:
+			return 0, nil, b.fail(append(failed, rest(pending[k:])...), nats.ErrConnectionClosed)
 		}
 	}
 	return acked, failed, nil
+}
+
+// rest is the messages of pending.
+func rest(pending []sent) []int {
+	out := make([]int, len(pending))
+	for k, p := range pending {
+		out[k] = p.i
+	}
+	return out
 }
 
 // waitConnected returns at once when nc is connected; otherwise it waits for the reconnect,
@@ -291,6 +345,33 @@ func (b *batch) fail(todo []int, err error) error {
 			len(todo), len(b.msgs), b.want.Name, b.lastErr, err)
 	}
 	return fmt.Errorf("jetstream: %d of %d messages not acknowledged by stream %s: %w", len(todo), len(b.msgs), b.want.Name, err)
+}
+
+// tooLarge reports whether err refuses a message for its size: nats.go's check against the
+// server's max_payload, or the stream's against its max_msg_size.
+func tooLarge(err error) bool {
+	var api *js.APIError
+	return errors.Is(err, nats.ErrMaxPayload) || errors.As(err, &api) && api.ErrorCode == js.JSErrCodeStreamMessageExceedsMaximum
+}
+
+// shrink rebuilds message i, refused as too large, against the limits as they are now (the
+// stream's max_msg_size lowered since the start, a reconnect to a server with a smaller
+// max_payload): it becomes a dead letter that fits. It reports false when that changes nothing,
+// and the refusal stands.
+func (b *batch) shrink(ctx context.Context, i int, err error) bool {
+	if !errors.Is(err, nats.ErrMaxPayload) {
+		b.refreshMaxMsgSize(ctx)
+	}
+	before := sinks.Size(b.out[i])
+	m, berr := sinks.NewMsg(b.subjects, &b.msgs[i], b.limit())
+	if berr != nil || sinks.Size(m) >= before {
+		return false
+	}
+	b.log.Warn("a message was refused as too large; publishing it as a dead letter", "msg_id", b.msgs[i].MsgID,
+		"bytes", before, "err", err, "alert_error", m.Header.Get(envelope.HeaderError))
+	b.out[i] = m
+	b.attempts[i] = 0 // the refusal stored nothing: the next ack's duplicate flag is the stream's verdict
+	return true
 }
 
 // permanent reports whether publishing again cannot succeed.

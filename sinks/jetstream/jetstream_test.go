@@ -1,8 +1,10 @@
 package jetstream
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"slices"
@@ -17,6 +19,7 @@ import (
 	"github.com/alertexport/alertexport/config"
 	"github.com/alertexport/alertexport/sinks"
 	"github.com/alertexport/alertexport/sources"
+	"github.com/alertexport/alertexport/sources/envelope"
 )
 
 func TestNewStream(t *testing.T) {
@@ -155,11 +158,11 @@ func TestPublishReportsDuplicates(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			dup, err := sink.Publish(ctx, tc.then)
+			res, err := sink.Publish(ctx, tc.then)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !slices.Equal(dup, tc.want) {
+			if dup := dups(res); !slices.Equal(dup, tc.want) {
 				t.Errorf("dup = %v, want %v", dup, tc.want)
 			}
 		})
@@ -186,7 +189,7 @@ func TestPublishLandsAsSent(t *testing.T) {
 	}
 	subjects := sinks.NewSubjects(cfg.Subject)
 	for i, g := range got {
-		want, err := sinks.NewMsg(subjects, &msgs[i])
+		want, err := sinks.NewMsg(subjects, &msgs[i], sinks.Limit{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -249,8 +252,8 @@ func TestPublishSurvivesRestart(t *testing.T) {
 			}
 			done := make(chan result, 1)
 			publish := func() {
-				dup, err := sink.Publish(ctx, msgs)
-				done <- result{dup, err}
+				res, err := sink.Publish(ctx, msgs)
+				done <- result{dups(res), err}
 			}
 			if tc.midway {
 				// The first message the server routes triggers the stop.
@@ -398,10 +401,10 @@ func TestPublishGivesUp(t *testing.T) {
 				defer cancel()
 			}
 			start := time.Now()
-			dup, err := sink.Publish(pctx, msgs)
+			res, err := sink.Publish(pctx, msgs)
 			elapsed := time.Since(start)
 			if err == nil {
-				t.Fatalf("Publish succeeded: dup %v", dup)
+				t.Fatalf("Publish succeeded: %v", res)
 			}
 			if tc.wantIs != nil && !errors.Is(err, tc.wantIs) {
 				t.Errorf("error is not %v: %v", tc.wantIs, err)
@@ -418,20 +421,175 @@ func TestPublishGivesUp(t *testing.T) {
 	}
 }
 
-func TestPublishTooLarge(t *testing.T) {
+// bigRaw is an alert's raw of about n bytes.
+func bigRaw(id string, n int) []byte {
+	return []byte(`{"id":"` + id + `","evidence":"` + strings.Repeat("x", n) + `"}`)
+}
+
+// TestPublishTooLargeAsDeadLetter: a message over what the server (max_payload) or the stream
+// (max_msg_size, also when lowered after the start) takes is published as a dead letter with
+// its raw cut to fit and Alert-Error saying why, keeping its Nats-Msg-Id; a dead letter too
+// large is cut the same way; the rest of the batch is published as it is. Publish again and
+// every one is a duplicate.
+func TestPublishTooLargeAsDeadLetter(t *testing.T) {
 	t.Parallel()
-	ctx := testContext(t)
-	s := startServer(t, t.TempDir(), server.RANDOM_PORT, true, func(o *server.Options) { o.MaxPayload = 2048 })
-	sink, err := New(ctx, connect(t, s.ClientURL()), testConfig(), Options{})
-	if err != nil {
-		t.Fatal(err)
+	const kib = 1024
+	for _, tc := range []struct {
+		name        string
+		maxPayload  int32
+		maxMsgSize  int32 // of the stream before New
+		lowerTo     int32 // the stream's max_msg_size set after New
+		bigAlert    int   // raw bytes of msgs[2]
+		bigDead     int   // raw bytes of the dead letter msgs[4]; 0: small
+		limit       int
+		wantInError string
+	}{
+		{name: "over max_payload", maxPayload: 64 * kib, bigAlert: 100 * kib, bigDead: 100 * kib, limit: 64 * kib,
+			wantInError: "over the server's max_payload of 65536"},
+		{name: "over the stream's max_msg_size", maxMsgSize: 16 * kib, bigAlert: 20 * kib, limit: 16 * kib,
+			wantInError: "over stream ALERTS's max_msg_size of 16384"},
+		{name: "over a max_msg_size lowered after the start", lowerTo: 16 * kib, bigAlert: 20 * kib, limit: 16 * kib,
+			wantInError: "over stream ALERTS's max_msg_size of 16384"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := testContext(t)
+			s := startServer(t, t.TempDir(), server.RANDOM_PORT, true, func(o *server.Options) {
+				if tc.maxPayload > 0 {
+					o.MaxPayload = tc.maxPayload
+				}
+			})
+			nc := connect(t, s.ClientURL())
+			cfg := testConfig()
+			j, err := js.New(nc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.maxMsgSize > 0 {
+				if _, err := j.CreateStream(ctx, js.StreamConfig{Name: cfg.Stream, Subjects: []string{"alerts.*.*.*"}, MaxMsgSize: tc.maxMsgSize,
+					Duplicates: cfg.DuplicateWindow, MaxAge: cfg.MaxAge}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			sink, err := New(ctx, nc, cfg, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.lowerTo > 0 {
+				st, err := j.Stream(ctx, cfg.Stream)
+				if err != nil {
+					t.Fatal(err)
+				}
+				c := st.CachedInfo().Config
+				c.MaxMsgSize = tc.lowerTo
+				if _, err := j.UpdateStream(ctx, c); err != nil {
+					t.Fatal(err)
+				}
+			}
+			msgs := alerts("contoso", 5)
+			big := msgs[2].Alert
+			big.Raw = bigRaw(big.ID, tc.bigAlert)
+			// As a source queues it: the envelope written, the alert kept as its summary.
+			body, err := envelope.Marshal(big)
+			if err != nil {
+				t.Fatal(err)
+			}
+			msgs[2].Body, msgs[2].Alert = body, big.Summary()
+			if tc.bigDead > 0 {
+				msgs[4].Raw = bigRaw("dead", tc.bigDead)
+			}
+
+			res, err := sink.Publish(ctx, msgs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, r := range res {
+				switch {
+				case r.Duplicate:
+					t.Errorf("message %d: a duplicate", i)
+				case i == 2 || i == 4 && tc.bigDead > 0:
+					if !strings.HasPrefix(r.DeadLetter, "too large: ") || !strings.Contains(r.DeadLetter, tc.wantInError) {
+						t.Errorf("message %d: DeadLetter %q, want too large, %s", i, r.DeadLetter, tc.wantInError)
+					}
+				case i == 4:
+					if r.DeadLetter != "unexpected end of JSON input" {
+						t.Errorf("the dead letter's DeadLetter = %q", r.DeadLetter)
+					}
+				case r.DeadLetter != "":
+					t.Errorf("message %d: published as a dead letter: %s", i, r.DeadLetter)
+				}
+			}
+			stored := streamMsgs(t, ctx, nc, cfg.Stream)
+			if len(stored) != len(msgs) {
+				t.Fatalf("the stream holds %d messages, want %d", len(stored), len(msgs))
+			}
+			// A message refused and rebuilt goes out after the rest of its batch.
+			byID := map[string]*js.RawStreamMsg{}
+			for _, g := range stored {
+				byID[g.Header.Get("Nats-Msg-Id")] = g
+			}
+			got := make([]*js.RawStreamMsg, len(msgs))
+			for i, m := range msgs {
+				if got[i] = byID[m.MsgID]; got[i] == nil {
+					t.Fatalf("%s is not in the stream", m.MsgID)
+				}
+			}
+			for _, g := range got {
+				size := len(g.Data)
+				for k, vs := range g.Header {
+					for _, v := range vs {
+						size += len(k) + len(v) + 4
+					}
+				}
+				if size > tc.limit {
+					t.Errorf("seq %d: %d bytes, over the limit of %d", g.Sequence, size, tc.limit)
+				}
+			}
+			dead := got[2]
+			t.Logf("Alert-Error: %s", dead.Header.Get("Alert-Error"))
+			switch {
+			case dead.Subject != "alerts.deadletter.endpoint.contoso":
+				t.Errorf("the big alert is on %q, want the dead-letter subject", dead.Subject)
+			case dead.Header.Get("Alert-Id") != big.ID || dead.Header.Get("Alert-Source") != "endpoint" || dead.Header.Get("Alert-Tenant") != "contoso":
+				t.Errorf("the big alert's headers: %v", dead.Header)
+			case len(dead.Data) == 0 || len(dead.Data) >= len(big.Raw) || !bytes.HasPrefix(big.Raw, dead.Data):
+				t.Errorf("the big alert's body is %d bytes, want a prefix of its %d-byte raw", len(dead.Data), len(big.Raw))
+			case len(dead.Data) < tc.limit-2*kib:
+				t.Errorf("the big alert's raw was cut to %d bytes, far below the limit of %d", len(dead.Data), tc.limit)
+			case !strings.Contains(dead.Header.Get("Alert-Error"), fmt.Sprintf("cut to its first %d of %d bytes", len(dead.Data), len(big.Raw))):
+				t.Errorf("Alert-Error does not say how the raw was cut: %q", dead.Header.Get("Alert-Error"))
+			}
+			if tc.bigDead > 0 {
+				d := got[4]
+				if d.Subject != "alerts.deadletter.endpoint.contoso" || !bytes.HasPrefix(msgs[4].Raw, d.Data) || len(d.Data) == 0 ||
+					!strings.Contains(d.Header.Get("Alert-Error"), "it is a dead letter because: unexpected end of JSON input") {
+					t.Errorf("the big dead letter: %s, %d bytes, %v", d.Subject, len(d.Data), d.Header)
+				}
+			}
+			for _, i := range []int{0, 1, 3} {
+				if got[i].Subject == "alerts.deadletter.endpoint.contoso" || got[i].Header.Get("Alert-Error") != "" {
+					t.Errorf("message %d was dead-lettered", i)
+				}
+			}
+			// A re-read: every one, the dead letters too, is dropped as a duplicate.
+			res, err = sink.Publish(ctx, msgs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := dups(res); slices.Contains(d, false) {
+				t.Errorf("published again: duplicates %v, want all", d)
+			}
+		})
 	}
-	msgs := alerts("contoso", 2)
-	msgs[1].Raw = []byte(strings.Repeat("x", 4096))
-	_, err = sink.Publish(ctx, msgs)
-	if err == nil || !errors.Is(err, nats.ErrMaxPayload) || !strings.Contains(err.Error(), "raise max_payload") || !strings.Contains(err.Error(), msgs[1].MsgID) {
-		t.Errorf("err = %v; want ErrMaxPayload naming the message and the fix", err)
+}
+
+// dups is the Duplicate of each result.
+func dups(res []sinks.Result) []bool {
+	d := make([]bool, len(res))
+	for i, r := range res {
+		d[i] = r.Duplicate
 	}
+	return d
 }
 
 func count(b []bool) int {
@@ -461,4 +619,70 @@ func withStream(ctx context.Context, t *testing.T, jetStream bool, existing *js.
 		edit(&cfg)
 	}
 	return nc, cfg
+}
+
+// TestLongCategorySubject: an alert whose 5,000-character category goes into the subject is
+// published on a subject of bounded tokens, and the connection stays up (a subject over the
+// server's max_control_line makes it close the connection, and nats.go never reconnects).
+func TestLongCategorySubject(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	s := startServer(t, t.TempDir(), server.RANDOM_PORT, true)
+	nc := connect(t, s.ClientURL())
+	cfg := testConfig()
+	cfg.Subject = "alerts.{source}.{tenant}.{category}"
+	sink, err := New(ctx, nc, cfg, Options{MaxAttempts: 3, AckTimeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs := alerts("contoso", 3)
+	category := strings.Repeat("Suspicious Activity ", 250)
+	msgs[0].Alert.Category = &category
+	if _, err := sink.Publish(ctx, msgs); err != nil {
+		t.Fatalf("Publish: %v (connection closed: %v, last error %v)", err, nc.IsClosed(), nc.LastError())
+	}
+	if !nc.IsConnected() {
+		t.Fatalf("the connection is %v after the publish: %v", nc.Status(), nc.LastError())
+	}
+	got := streamMsgs(t, ctx, nc, cfg.Stream)
+	if len(got) != len(msgs) {
+		t.Fatalf("the stream holds %d messages, want %d", len(got), len(msgs))
+	}
+	subj := got[0].Subject
+	tok := strings.TrimPrefix(subj, "alerts.endpoint.contoso.")
+	if len(tok) != envelope.MaxToken || !strings.HasPrefix(tok, "suspicious_activity_suspicious_activity_") {
+		t.Errorf("the long category's subject is %q", subj)
+	}
+	// And the connection still publishes.
+	if _, err := sink.Publish(ctx, alerts("contoso", 2)[:1]); err != nil {
+		t.Errorf("the next publish: %v", err)
+	}
+}
+
+// TestPublishEndsWhenTheConnectionIsClosedForGood: acks pending when nats.go closes the
+// connection for good (here the server refuses a line over its max_control_line) never come;
+// Publish returns at once with ErrConnectionClosed instead of waiting out the ack timeout.
+func TestPublishEndsWhenTheConnectionIsClosedForGood(t *testing.T) {
+	t.Parallel()
+	ctx := testContext(t)
+	s := startServer(t, t.TempDir(), server.RANDOM_PORT, true, func(o *server.Options) { o.MaxControlLine = 512 })
+	nc := connect(t, s.ClientURL())
+	cfg := testConfig()
+	cfg.Subject = "alerts" + strings.Repeat(".{category}", 8) // 526 characters with a long category
+	const ackTimeout = 20 * time.Second
+	sink, err := New(ctx, nc, cfg, Options{AckTimeout: ackTimeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs := alerts("contoso", 50)
+	long := strings.Repeat("Suspicious Activity ", 10)
+	msgs[40].Alert.Category = &long
+	start := time.Now()
+	_, err = sink.Publish(ctx, msgs)
+	if !errors.Is(err, nats.ErrConnectionClosed) {
+		t.Errorf("Publish: %v, want ErrConnectionClosed", err)
+	}
+	if d := time.Since(start); d > ackTimeout/2 {
+		t.Errorf("Publish returned after %s", d)
+	}
 }

@@ -57,6 +57,7 @@ func (s *Sink) tryEnsureStream(ctx context.Context) (*js.StreamConfig, error) {
 		covered := !slices.ContainsFunc(cfg.Subjects, func(subj string) bool { return !slices.Contains(existing.Subjects, subj) })
 		if covered && existing.Duplicates == cfg.Duplicates && existing.MaxAge == cfg.MaxAge && existing.Storage == cfg.Storage &&
 			(cfg.MaxBytes == 0 || existing.MaxBytes == cfg.MaxBytes) {
+			s.maxMsgSize.Store(int64(existing.MaxMsgSize))
 			return existing, nil // nothing to change: no update right needed
 		}
 		// Keep what an operator set, subjects included: add ours to theirs.
@@ -76,6 +77,7 @@ func (s *Sink) tryEnsureStream(ctx context.Context) (*js.StreamConfig, error) {
 	if _, err := s.js.CreateOrUpdateStream(ctx, cfg); err != nil {
 		return existing, err
 	}
+	s.maxMsgSize.Store(int64(cfg.MaxMsgSize)) // an operator's, kept on an update
 	if existing != nil {
 		s.log.Info("updated the stream", "stream", cfg.Name, "subjects", cfg.Subjects,
 			"duplicate_window", cfg.Duplicates.String(), "max_age", cfg.MaxAge.String(),

@@ -41,6 +41,11 @@ type Options struct {
 	// with false whenever it is lost or closed; calls are serialized and the last one reflects
 	// the current state. It lets the worker's /readyz follow NATS.
 	OnStatus func(connected bool)
+	// OnClosed, when set, is called once nats.go has closed the connection for good — it never
+	// reconnects after that: the server refused a protocol line with an -ERR such as "maximum
+	// control line exceeded" — with nats.go's last error. A Close or Drain of the program's own
+	// ends here too (the error then nil, unless one came before): the caller tells them apart.
+	OnClosed func(err error)
 
 	reconnectWait time.Duration // tests shorten it; zero means defaultReconnectWait
 }
@@ -96,6 +101,7 @@ func ConnectEmbedded(s *server.Server, o Options) (*nats.Conn, error) {
 type watcher struct {
 	log      *slog.Logger
 	onStatus func(bool)
+	onClosed func(error)
 	wait     time.Duration
 
 	statusMu sync.Mutex // serializes OnStatus so the last call is the current state
@@ -106,7 +112,7 @@ type watcher struct {
 }
 
 func newWatcher(o Options) *watcher {
-	w := &watcher{log: o.Logger, onStatus: o.OnStatus, wait: o.reconnectWait, errs: make(chan struct{}, 1)}
+	w := &watcher{log: o.Logger, onStatus: o.OnStatus, onClosed: o.OnClosed, wait: o.reconnectWait, errs: make(chan struct{}, 1)}
 	if w.log == nil {
 		w.log = slog.New(slog.DiscardHandler)
 	}
@@ -152,8 +158,16 @@ func (w *watcher) options() []nats.Option {
 			}
 		}),
 		nats.ClosedHandler(func(nc *nats.Conn) {
-			w.log.Info("NATS connection closed")
+			err := nc.LastError()
+			if err != nil {
+				w.log.Info("NATS connection closed", "err", err)
+			} else {
+				w.log.Info("NATS connection closed")
+			}
 			w.report(nc)
+			if w.onClosed != nil {
+				w.onClosed(err)
+			}
 		}),
 		nats.ErrorHandler(func(nc *nats.Conn, sub *nats.Subscription, err error) {
 			if sub != nil {

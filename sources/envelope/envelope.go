@@ -3,10 +3,14 @@
 package envelope
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Schema names this envelope's version; a consumer switches on it.
@@ -117,9 +121,55 @@ type Entity struct {
 }
 
 // MsgID is the Nats-Msg-Id of one alert version (SPEC §3): the same for every export of that
-// version, live or backfill, so JetStream drops repeats.
+// version, live or backfill, so JetStream drops repeats. An alert id longer than MaxIDInMsgID
+// bytes goes in shortened (ShortID), so that a message id stays bounded whatever the API sends.
 func MsgID(tenant, source, alertID string, updatedAt time.Time) string {
-	return tenant + "." + source + "." + alertID + "." + strconv.FormatInt(updatedAt.UnixMilli(), 10)
+	return tenant + "." + source + "." + ShortID(alertID) + "." + strconv.FormatInt(updatedAt.UnixMilli(), 10)
+}
+
+// MaxIDInMsgID bounds the alert id inside a message id. Real ids are far shorter (Defender for
+// Endpoint's are about 30 characters, Graph's and Cloud Apps' 24 to 40): any real id stays as it
+// is, and so does every message id exported before the bound existed.
+const MaxIDInMsgID = 128
+
+// ShortID is id when it is at most MaxIDInMsgID bytes, and otherwise its first bytes, "~" and
+// 32 hex digits of its SHA-256 (MaxIDInMsgID bytes in all): stable, and two long ids that differ
+// anywhere, even only at the end, shorten differently.
+func ShortID(id string) string {
+	if len(id) <= MaxIDInMsgID {
+		return id
+	}
+	const hashLen = 32
+	sum := sha256.Sum256([]byte(id))
+	prefix := cutUTF8(id, MaxIDInMsgID-1-hashLen)
+	return prefix + "~" + hex.EncodeToString(sum[:])[:hashLen]
+}
+
+// cutUTF8 is s cut to at most n bytes, never inside a UTF-8 sequence.
+func cutUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// RawOf is the raw of an envelope Marshal wrote, nil when body is not one or its raw is null.
+// Marshal writes "raw" last, and nothing before it can hold the bytes `,"raw":` (the keys are
+// fixed, and a string escapes its quotes), so the first of them starts it.
+func RawOf(body []byte) []byte {
+	const key = `,"raw":`
+	i := bytes.Index(body, []byte(key))
+	if i < 0 || body[len(body)-1] != '}' {
+		return nil
+	}
+	raw := body[i+len(key) : len(body)-1]
+	if string(raw) == "null" {
+		return nil
+	}
+	return raw
 }
 
 // Header names of SPEC §3. NATS header keys are case-sensitive; these are the exact spellings.
@@ -134,8 +184,14 @@ const (
 	HeaderError       = "Alert-Error"
 )
 
+// MaxToken is the longest subject token (SPEC §3).
+const MaxToken = 64
+
 // Token makes s a NATS subject token as SPEC §3 wants: lower case, [a-z0-9_-] only, anything
-// else "_", never empty.
+// else "_", never empty, and at most MaxToken characters. A longer token becomes its first 47
+// characters, "-" and 16 hex digits of the SHA-256 of the whole token: the same input always
+// gives the same token, and two long inputs give different ones unless they are the same once
+// lower-cased and with their other characters made "_" (as short ones do).
 func Token(s string) string {
 	if s == "" {
 		return "_"
@@ -149,7 +205,12 @@ func Token(s string) string {
 			b.WriteByte('_')
 		}
 	}
-	return b.String()
+	t := b.String()
+	if len(t) <= MaxToken {
+		return t
+	}
+	sum := sha256.Sum256([]byte(t))
+	return t[:MaxToken-17] + "-" + hex.EncodeToString(sum[:8])
 }
 
 // SnakeCase turns an API's PascalCase or camelCase enum value into the envelope's snake_case

@@ -3,9 +3,11 @@ package envelope
 import (
 	"bytes"
 	"encoding/json"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func testAlert(raw string) *Alert {
@@ -59,5 +61,103 @@ func BenchmarkMarshal(b *testing.B) {
 		if _, err := Marshal(a); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestTokenShortensLongValues: a token is lower-case [a-z0-9_-], never empty, and at most 64
+// characters; a longer one keeps its first 47 characters and ends in a hash of the whole, so
+// the same value always gives the same token and two long values differing only at their end
+// give different ones.
+func TestTokenShortensLongValues(t *testing.T) {
+	long := strings.Repeat("Command And Control ", 250) // 5,000 characters
+	for _, c := range []struct{ in, want string }{
+		{"", "_"},
+		{"High", "high"},
+		{"Command And Control", "command_and_control"},
+		{"a.b*c>d é", "a_b_c_d__"},
+		{strings.Repeat("x", 64), strings.Repeat("x", 64)},
+	} {
+		if got := Token(c.in); got != c.want {
+			t.Errorf("Token(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+	tok := Token(long)
+	if len(tok) != MaxToken {
+		t.Errorf("a 5,000-character value gives a %d-character token %q", len(tok), tok)
+	}
+	if want := strings.ReplaceAll(strings.ToLower(long), " ", "_")[:47] + "-"; !strings.HasPrefix(tok, want) {
+		t.Errorf("token %q does not start with the value's first 47 characters", tok)
+	}
+	if !regexp.MustCompile(`^[a-z0-9_-]+$`).MatchString(tok) {
+		t.Errorf("token %q has characters outside [a-z0-9_-]", tok)
+	}
+	if Token(long) != tok {
+		t.Error("the same value gave two tokens")
+	}
+	for _, other := range []string{long + "x", long[:len(long)-1] + "X", strings.Repeat("x", 65)} {
+		if Token(other) == tok && !strings.EqualFold(other, long) {
+			t.Errorf("two long values give the same token %q", tok)
+		}
+	}
+	if Token(strings.Repeat("x", 65)) == Token(strings.Repeat("x", 66)) {
+		t.Error("65 and 66 x give the same token")
+	}
+	if Token(tok) != tok {
+		t.Error("a shortened token is not a token of itself")
+	}
+}
+
+// TestMsgIDBoundsLongAlertIDs: a real alert id stays as it is in the message id; one longer
+// than MaxIDInMsgID is shortened to a stable form of exactly that length, different for ids that
+// differ only at their end, and never cut inside a UTF-8 character.
+func TestMsgIDBoundsLongAlertIDs(t *testing.T) {
+	at := time.UnixMilli(1737920039220)
+	if got, want := MsgID("contoso", "endpoint", "da637472900382838869_1364969609", at), "contoso.endpoint.da637472900382838869_1364969609.1737920039220"; got != want {
+		t.Errorf("MsgID = %q, want %q", got, want)
+	}
+	id128 := strings.Repeat("a", MaxIDInMsgID)
+	if got := MsgID("c", "graph", id128, at); got != "c.graph."+id128+".1737920039220" {
+		t.Errorf("an id of exactly %d bytes was changed: %q", MaxIDInMsgID, got)
+	}
+	long := strings.Repeat("da637472900382838869_", 5000) // 105,000 bytes
+	a := MsgID("contoso", "endpoint", long+"1", at)
+	b := MsgID("contoso", "endpoint", long+"2", at)
+	if a == b {
+		t.Fatal("two long ids differing only at the end give the same message id")
+	}
+	if a != MsgID("contoso", "endpoint", long+"1", at) {
+		t.Error("the same long id gave two message ids")
+	}
+	for _, id := range []string{a, b} {
+		if n := len(id) - len("contoso.endpoint..1737920039220"); n != MaxIDInMsgID {
+			t.Errorf("the shortened id takes %d bytes, want %d: %q", n, MaxIDInMsgID, id)
+		}
+	}
+	if !strings.HasPrefix(a, "contoso.endpoint.da637472900382838869_") {
+		t.Errorf("the shortened id does not start with the id: %q", a)
+	}
+	wide := strings.Repeat("é", 200) // 2 bytes each: the cut must not split one
+	if s := ShortID(wide); !utf8.ValidString(s) || len(s) > MaxIDInMsgID {
+		t.Errorf("ShortID of a UTF-8 id = %q (%d bytes)", s, len(s))
+	}
+}
+
+// TestRawOf: the raw a Marshal'ed envelope carries comes back byte for byte, even when a string
+// before it or the raw itself contains `"raw":`.
+func TestRawOf(t *testing.T) {
+	for _, raw := range []string{`{"id":"da1"}`, `{"raw":{"raw":1}}`, "[1, 2]", ""} {
+		a := testAlert(raw)
+		title := `a title with ,"raw": in it`
+		a.Title = &title
+		body, err := Marshal(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := RawOf(body); string(got) != raw {
+			t.Errorf("RawOf = %q, want %q", got, raw)
+		}
+	}
+	if got := RawOf([]byte(`{"id":"x"}`)); got != nil {
+		t.Errorf("RawOf of a body without raw = %q", got)
 	}
 }
