@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/alertexport/alertexport/sources/envelope"
 )
 
 func TestHorizon(t *testing.T) {
@@ -161,8 +163,8 @@ func TestSeenShortensLongIDs(t *testing.T) {
 		t.Errorf("long IDs: Has(long) = %v, Has(other) = %v; want true, false", s.Has(long, v), s.Has(other, v))
 	}
 	for k := range s {
-		if len(k) > maxKeyLen {
-			t.Errorf("a key of %d bytes, want at most %d", len(k), maxKeyLen)
+		if len(k) > envelope.MaxIDInMsgID {
+			t.Errorf("a key of %d bytes, want at most %d", len(k), envelope.MaxIDInMsgID)
 		}
 	}
 	if k := SeenKey(long); k != SeenKey(strings.Clone(long)) || k == SeenKey(other) {

@@ -111,19 +111,9 @@ type Checkpoint struct {
 // Seen is a set of alert versions: an alert's key (SeenKey) → its version times (Nanos).
 type Seen map[string][]int64
 
-// maxKeyLen bounds an alert ID as Seen keeps it: IDs are ~30–90 characters, and one of a
-// megabyte must not make every checkpoint that large.
-const maxKeyLen = 128
-
-// SeenKey is how Seen keeps alert ID id: as it is up to maxKeyLen bytes, else its first 64
-// bytes and a hash of the whole (stable across polls and processes).
-func SeenKey(id string) string {
-	if len(id) <= maxKeyLen {
-		return id
-	}
-	sum := sha256.Sum256([]byte(id))
-	return id[:64] + "~" + hex.EncodeToString(sum[:16])
-}
+// SeenKey is how Seen keeps alert ID id: envelope.ShortID, the form message IDs carry, so
+// that one ID of a megabyte cannot make every checkpoint that large.
+func SeenKey(id string) string { return envelope.ShortID(id) }
 
 // Has reports whether version t of alert id was exported.
 func (s Seen) Has(id string, t time.Time) bool {
