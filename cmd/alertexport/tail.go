@@ -29,11 +29,12 @@ func (c cli) tail(ctx context.Context, args []string) int {
 	}
 	n := cfg.NATS
 	if n.URL == "" {
-		if n.EmbeddedListen == "" {
+		// The daemon's embedded server, with the credentials it requires.
+		var ok bool
+		if n, ok = natsconn.EmbeddedClient(n); !ok {
 			fmt.Fprintln(c.stderr, "tail: nats.url is empty (embedded server) and nats.embedded_listen is not set, so nothing outside `run` can reach the server; set embedded_listen (e.g. \"127.0.0.1:4222\") or nats.url")
 			return exitBadConfig
 		}
-		n.URL = "nats://" + n.EmbeddedListen
 	}
 	if *subject == "" {
 		*subject = strings.SplitN(n.Subject, ".", 2)[0] + ".>"
