@@ -132,6 +132,8 @@ func (l *serverLog) logf(level slog.Level, format string, v []any) string {
 }
 
 func (l *serverLog) Noticef(format string, v ...any) { l.logf(slog.LevelInfo, format, v) }
+func (l *serverLog) Debugf(format string, v ...any)  { l.logf(slog.LevelDebug, format, v) }
+func (l *serverLog) Tracef(format string, v ...any)  { l.logf(slog.LevelDebug, format, v) }
 
 func (l *serverLog) Warnf(format string, v ...any) {
 	if format == plaintextPasswords {
@@ -143,8 +145,6 @@ func (l *serverLog) Warnf(format string, v ...any) {
 	}
 	l.logf(slog.LevelWarn, format, v)
 }
-func (l *serverLog) Debugf(format string, v ...any)  { l.logf(slog.LevelDebug, format, v) }
-func (l *serverLog) Tracef(format string, v ...any)  { l.logf(slog.LevelDebug, format, v) }
 
 func (l *serverLog) Errorf(format string, v ...any) {
 	l.setLastError(l.logf(slog.LevelError, format, v))

@@ -231,8 +231,12 @@ func TestEmbeddedRequiresCredentials(t *testing.T) {
 			func(*testing.T) config.NATS { return config.NATS{TokenEnv: "NATS_TOKEN"} },
 			func(*testing.T) config.NATS { return config.NATS{TokenEnv: "WRONG"} }},
 		{"nkey_seed_file",
-			func(t *testing.T) config.NATS { return config.NATS{NkeySeedFile: writeFile(t, "user.nk", string(seed)+"\n")} },
-			func(t *testing.T) config.NATS { return config.NATS{NkeySeedFile: writeFile(t, "other.nk", string(otherSeed))} }},
+			func(t *testing.T) config.NATS {
+				return config.NATS{NkeySeedFile: writeFile(t, "user.nk", string(seed)+"\n")}
+			},
+			func(t *testing.T) config.NATS {
+				return config.NATS{NkeySeedFile: writeFile(t, "other.nk", string(otherSeed))}
+			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
