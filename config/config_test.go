@@ -300,8 +300,14 @@ func TestWarnings(t *testing.T) {
 			`t.toml:1: tenant[0]: tenant "a" has no enabled source ([tenant.endpoint], [tenant.cloudapps] or [tenant.graph]); it exports nothing`},
 		{"cloud apps host", tenant(`client_secret_env = "S"`) + "[tenant.cloudapps]\napi_url = \"https://127.0.0.1:8443\"\n",
 			`t.toml:7: tenant[0].cloudapps.api_url: host "127.0.0.1" is not a Defender for Cloud Apps API host (<tenant>.<region>.portal.cloudappsecurity.com, or .portal.cloudappsecuritygov.com for GCC, .portal.cloudappsecurity.us for GCC High); fine for a simulator or a proxy, otherwise copy the API URL from the Microsoft Defender portal (Settings → Cloud Apps → System → About)`},
-		{"embedded listen on all interfaces", "[nats]\nembedded_listen = \"0.0.0.0:4222\"\n" + tenant(`client_secret_env = "S"`) + "[tenant.endpoint]\n",
-			`t.toml:2: nats.embedded_listen: "0.0.0.0:4222" is not a loopback address: anyone who can reach it can read every alert, and the embedded server has no authentication`},
+		{"embedded listen on all interfaces with credentials", "[nats]\nembedded_listen = \"0.0.0.0:4222\"\ntoken_env = \"S\"\n" + tenant(`client_secret_env = "S"`) + "[tenant.endpoint]\n",
+			`t.toml:2: nats.embedded_listen: "0.0.0.0:4222" is not a loopback address and the embedded server has no TLS: its clients' credentials and every alert cross the network in plain text; keep it to a network you trust, or use an external NATS server with TLS (nats.url)`},
+		{"password over plain nats to a remote host", "[nats]\nurl = \"nats://n1:4222, nats://127.0.0.1:4222,nats://n2:4222\"\nuser = \"ax\"\npassword_env = \"S\"\n" + tenant(`client_secret_env = "S"`) + "[tenant.endpoint]\n",
+			`t.toml:2: nats.url: "nats://n1:4222", "nats://n2:4222": plain text to a host that is not loopback, and no TLS is configured (no tls:// URL, ca_file or cert_file): the credentials (nats.user) and every alert cross the network unencrypted unless the server requires TLS (nats.go then upgrades the connection); write tls://host:port or set ca_file to insist on TLS`},
+		{"token over plain websocket to a remote host", "[nats]\nurl = \"ws://n1:8080\"\ntoken_env = \"S\"\n" + tenant(`client_secret_env = "S"`) + "[tenant.endpoint]\n",
+			`t.toml:2: nats.url: "ws://n1:8080": plain text to a host that is not loopback, and no TLS is configured (no tls:// URL, ca_file or cert_file): the credentials (nats.token_env) and every alert cross the network unencrypted unless the server requires TLS (nats.go then upgrades the connection); write tls://host:port or set ca_file to insist on TLS`},
+		{"TLS keys with the embedded server", "[nats]\nca_file = \"/nonexistent/ca.pem\"\n" + tenant(`client_secret_env = "S"`) + "[tenant.endpoint]\n",
+			`t.toml:1: nats.url: empty, so the embedded server is used; it has no TLS, and ca_file, cert_file and key_file (for an external server) are ignored`},
 		{"authority host not Microsoft's", tenant(`client_secret_env = "S"`+"\nauthority_host = \"https://LOGIN.example.com:443/\"") + "[tenant.endpoint]\n",
 			`t.toml:6: tenant[0].authority_host: "login.example.com" is not a Microsoft Entra ID login host (login.microsoftonline.com, login.microsoft.com, login.windows.net, sts.windows.net, login.microsoftonline.us, login-us.microsoftonline.com, login.usgovcloudapi.net): the client secret or assertion is sent there; fine for a test service, otherwise check for a typo`},
 		{"metrics on all interfaces", "[worker]\nhttp_addr = \":9464\"\n" + tenant(`client_secret_env = "S"`) + "[tenant.endpoint]\n",
@@ -483,6 +489,83 @@ func TestRateLimits(t *testing.T) {
 			}
 			if out := Render(cfg, allSet); !strings.Contains(out, tt.printed) {
 				t.Errorf("validate's output lacks %s:\n%s", tt.printed, out)
+			}
+		})
+	}
+}
+
+// TestEmbeddedListenNeedsCredentials: the embedded server listens beyond loopback only with
+// credentials it can require (user + password_env, token_env, nkey_seed_file); a .creds file
+// cannot secure it.
+func TestEmbeddedListenNeedsCredentials(t *testing.T) {
+	tests := []struct {
+		name string
+		nats string
+		err  string // "" = valid
+	}{
+		{"loopback without credentials", `embedded_listen = "127.0.0.1:4222"`, ""},
+		{"localhost without credentials", `embedded_listen = "localhost:4222"`, ""},
+		{"IPv6 loopback without credentials", `embedded_listen = "[::1]:4222"`, ""},
+		{"loopback with a token", "embedded_listen = \"127.0.0.1:4222\"\ntoken_env = \"T\"", ""},
+		{"all interfaces without credentials", `embedded_listen = "0.0.0.0:4222"`, `"0.0.0.0:4222" is not a loopback address and the embedded server has no credentials`},
+		{"empty host without credentials", `embedded_listen = ":4222"`, `":4222" is not a loopback address and the embedded server has no credentials`},
+		{"a host name without credentials", `embedded_listen = "exporter.internal:4222"`, `"exporter.internal:4222" is not a loopback address and the embedded server has no credentials`},
+		{"all interfaces with user and password", "embedded_listen = \"0.0.0.0:4222\"\nuser = \"ax\"\npassword_env = \"P\"", ""},
+		{"all interfaces with a token", "embedded_listen = \"0.0.0.0:4222\"\ntoken_env = \"T\"", ""},
+		{"all interfaces with an nkey", "embedded_listen = \"0.0.0.0:4222\"\nnkey_seed_file = \"/etc/alertexport/nats.nk\"", ""},
+		{"all interfaces with a creds file", "embedded_listen = \"0.0.0.0:4222\"\ncreds_file = \"/etc/alertexport/nats.creds\"", "nats.creds_file: cannot secure the embedded server"},
+		{"a creds file without a listener", `creds_file = "/etc/alertexport/nats.creds"`, "nats.creds_file: cannot secure the embedded server"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := Parse("t.toml", []byte("[nats]\n"+tt.nats+"\n"+oneTenant+"[tenant.endpoint]\n"), allSet)
+			switch {
+			case tt.err == "" && err != nil:
+				t.Errorf("refused: %v", err)
+			case tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)):
+				t.Errorf("got %v, want an error containing %q", err, tt.err)
+			}
+		})
+	}
+}
+
+// TestNoPlainTextWarningWhenTLSOrLoopback: the plain-text warning is for credentials sent to a
+// remote host with nothing insisting on TLS.
+func TestNoPlainTextWarningWhenTLSOrLoopback(t *testing.T) {
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(ca, []byte("-----BEGIN CERTIFICATE-----\nMA==\n-----END CERTIFICATE-----\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, nats := range []string{
+		"url = \"tls://n1:4222\"\ntoken_env = \"S\"",
+		"url = \"nats://n1:4222,tls://n2:4222\"\ntoken_env = \"S\"", // nats.go then insists on TLS for the whole list
+		"url = \"wss://n1:443\"\ntoken_env = \"S\"",
+		"url = \"nats://n1:4222\"\ntoken_env = \"S\"\nca_file = \"" + ca + "\"",
+		"url = \"nats://127.0.0.1:4222,nats://localhost:4223\"\nuser = \"ax\"\npassword_env = \"S\"",
+		"url = \"nats://n1:4222\"", // no credentials
+	} {
+		t.Run(nats, func(t *testing.T) {
+			_, warns := mustParse(t, "[nats]\n"+nats+"\n"+oneTenant+"[tenant.endpoint]\n", envOf("S", "x"))
+			if len(warns) > 0 {
+				t.Errorf("warnings: %q", problemStrings(warns))
+			}
+		})
+	}
+}
+
+// TestEmbeddedCredentialsAreCheckedHere: with url = "" the embedded server requires the
+// credentials, so a missing variable or file is an environment problem run refuses.
+func TestEmbeddedCredentialsAreCheckedHere(t *testing.T) {
+	for _, tt := range []struct{ nats, want string }{
+		{"user = \"ax\"\npassword_env = \"NATS_PW\"", "t.toml:3: nats.password_env: environment variable NATS_PW is not set here"},
+		{"token_env = \"NATS_TOKEN\"", "t.toml:2: nats.token_env: environment variable NATS_TOKEN is not set here"},
+		{"nkey_seed_file = \"/nonexistent/seed\"", `t.toml:2: nats.nkey_seed_file: nats.nkey_seed_file "/nonexistent/seed" cannot be read: no such file or directory`},
+	} {
+		t.Run(tt.nats, func(t *testing.T) {
+			_, warns := mustParse(t, "[nats]\n"+tt.nats+"\n"+oneTenant+"[tenant.endpoint]\n", envOf("S", "x"))
+			if len(warns) != 1 || warns[0].String() != tt.want || !warns[0].Environment {
+				t.Errorf("warnings: %q, want [%q] as an environment problem", problemStrings(warns), tt.want)
 			}
 		})
 	}

@@ -96,21 +96,26 @@ func (c *checker) checkEnvironment(cfg *Config) {
 	if cfg.Worker.CAFile != "" {
 		c.checkCAFile("worker.ca_file", cfg.Worker.CAFile)
 	}
-	if n := cfg.NATS; n.URL != "" {
-		for _, f := range []struct{ key, path string }{{"nats.creds_file", n.CredsFile}, {"nats.nkey_seed_file", n.NkeySeedFile}, {"nats.cert_file", n.CertFile}, {"nats.key_file", n.KeyFile}} {
-			if f.path != "" {
-				if _, err := ReadFile(f.key, f.path); err != nil {
-					c.envWarnf(f.key, "%v", err)
-				}
-			}
-		}
+	// The credentials serve an external server and the embedded one alike (which requires them);
+	// the TLS files only an external one.
+	n := cfg.NATS
+	files := []struct{ key, path string }{{"nats.creds_file", n.CredsFile}, {"nats.nkey_seed_file", n.NkeySeedFile}}
+	if n.URL != "" {
+		files = append(files, struct{ key, path string }{"nats.cert_file", n.CertFile}, struct{ key, path string }{"nats.key_file", n.KeyFile})
 		if n.CAFile != "" {
 			c.checkCAFile("nats.ca_file", n.CAFile)
 		}
-		for _, e := range []struct{ key, name string }{{"nats.token_env", n.TokenEnv}, {"nats.password_env", n.PasswordEnv}} {
-			if v, ok := c.env(e.name); e.name != "" && (!ok || v == "") {
-				c.envWarnf(e.key, "environment variable %s is not set here", e.name)
+	}
+	for _, f := range files {
+		if f.path != "" {
+			if _, err := ReadFile(f.key, f.path); err != nil {
+				c.envWarnf(f.key, "%v", err)
 			}
+		}
+	}
+	for _, e := range []struct{ key, name string }{{"nats.token_env", n.TokenEnv}, {"nats.password_env", n.PasswordEnv}} {
+		if v, ok := c.env(e.name); e.name != "" && (!ok || v == "") {
+			c.envWarnf(e.key, "environment variable %s is not set here", e.name)
 		}
 	}
 	for i, t := range cfg.Tenants {

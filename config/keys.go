@@ -18,7 +18,7 @@ var keyDocs = map[string]string{
 	"nats.stream":           `a stream name of letters, digits, _ and -, e.g. "ALERTS"`,
 	"nats.duplicate_window": `a duration such as "2h": at least the longest lookback and at most max_age`,
 	"nats.max_age":          `a duration such as "720h" (30 days), at least duplicate_window`,
-	"nats.embedded_listen":  `host:port where the embedded server listens for outside clients, e.g. "127.0.0.1:4222", or "" for none`,
+	"nats.embedded_listen":  `host:port where the embedded server listens for outside clients, e.g. "127.0.0.1:4222", or "" for none; beyond loopback only with user + password_env, token_env or nkey_seed_file`,
 	"nats.creds_file":       `the path of a NATS .creds file, or ""`,
 	"nats.nkey_seed_file":   `the path of an NKey seed file, or ""`,
 	"nats.token_env":        `the name of an environment variable holding the NATS token, e.g. "NATS_TOKEN", or ""`,

@@ -201,16 +201,6 @@ func (c *checker) nats(f fileNATS) NATS {
 	}
 	n.DuplicateWindow, _ = c.duration("nats.duplicate_window", str(f.DuplicateWindow, defaultDuplicateWindow))
 	n.MaxAge, _ = c.duration("nats.max_age", str(f.MaxAge, defaultMaxAge))
-	if n.EmbeddedListen != "" {
-		switch {
-		case n.URL != "":
-			c.errorf("nats.embedded_listen", "set, but nats.url is not empty: embedded_listen applies only to the embedded server; remove one of them")
-		case c.hostPort("nats.embedded_listen", n.EmbeddedListen):
-			if host, _, _ := net.SplitHostPort(n.EmbeddedListen); !isLoopback(host) {
-				c.warnf("nats.embedded_listen", "%s is not a loopback address: anyone who can reach it can read every alert, and the embedded server has no authentication", quote(n.EmbeddedListen))
-			}
-		}
-	}
 	var auth []string
 	for _, a := range []struct{ key, val string }{{"creds_file", n.CredsFile}, {"nkey_seed_file", n.NkeySeedFile}, {"token_env", n.TokenEnv}, {"user", n.User}} {
 		if a.val != "" {
@@ -226,6 +216,14 @@ func (c *checker) nats(f fileNATS) NATS {
 	case n.User == "" && n.PasswordEnv != "":
 		c.errorf("nats.password_env", "set without user; want user = \"name\" as well")
 	}
+	if n.URL == "" {
+		c.embedded(n, auth)
+	} else {
+		if n.EmbeddedListen != "" {
+			c.errorf("nats.embedded_listen", "set, but nats.url is not empty: embedded_listen applies only to the embedded server; remove one of them")
+		}
+		c.plainCredentials(n, auth)
+	}
 	c.envName("nats.token_env", n.TokenEnv)
 	c.envName("nats.password_env", n.PasswordEnv)
 	if (n.CertFile == "") != (n.KeyFile == "") {
@@ -235,10 +233,60 @@ func (c *checker) nats(f fileNATS) NATS {
 		}
 		c.errorf(key, "missing: mutual TLS needs both cert_file and key_file")
 	}
-	if n.URL == "" && (len(auth) > 0 || n.CAFile != "" || n.CertFile != "") {
-		c.warnf("nats.url", "empty, so the embedded server is used in-process; the NATS credentials and TLS settings are ignored")
-	}
 	return n
+}
+
+// embedded checks what the embedded server (nats.url = "") makes of the NATS keys: the
+// credentials are the ones it requires of every client, itself included; TLS it has none.
+func (c *checker) embedded(n NATS, auth []string) {
+	if n.CredsFile != "" {
+		c.errorf("nats.creds_file", "cannot secure the embedded server (nats.url is empty): a .creds file names a user of an operator's account, and the embedded server has no operator; want user + password_env, token_env or nkey_seed_file, or an external server in nats.url")
+	}
+	if n.CAFile != "" || n.CertFile != "" {
+		c.warnf("nats.url", "empty, so the embedded server is used; it has no TLS, and ca_file, cert_file and key_file (for an external server) are ignored")
+	}
+	if n.EmbeddedListen == "" || !c.hostPort("nats.embedded_listen", n.EmbeddedListen) {
+		return
+	}
+	if host, _, _ := net.SplitHostPort(n.EmbeddedListen); !isLoopback(host) {
+		switch {
+		case len(auth) == 0:
+			// Whoever reaches it could rewrite a checkpoint (a cursor in 2999 silently ends an
+			// export), publish fake alerts or delete the stream.
+			c.errorf("nats.embedded_listen", "%s is not a loopback address and the embedded server has no credentials: anyone who reaches it could read every alert, publish fake ones, rewrite the checkpoints or delete the stream; set user + password_env, token_env or nkey_seed_file (the embedded server then requires them of every client), or listen on 127.0.0.1", quote(n.EmbeddedListen))
+		case n.CredsFile == "":
+			c.warnf("nats.embedded_listen", "%s is not a loopback address and the embedded server has no TLS: its clients' credentials and every alert cross the network in plain text; keep it to a network you trust, or use an external NATS server with TLS (nats.url)", quote(n.EmbeddedListen))
+		}
+	}
+}
+
+// plainCredentials warns when credentials would go to a remote server in plain text. nats.go
+// upgrades to TLS when the server requires it, and insists on TLS with a tls:// or wss:// URL
+// (for the whole list), ca_file or cert_file; otherwise a server that only offers TLS, or an
+// impostor on the path, gets them in the clear.
+func (c *checker) plainCredentials(n NATS, auth []string) {
+	if len(auth) == 0 || n.CAFile != "" || n.CertFile != "" {
+		return
+	}
+	var plain []string
+	for _, s := range strings.Split(n.URL, ",") {
+		s = strings.TrimSpace(s)
+		u, err := url.Parse(s)
+		if err != nil {
+			return // reported
+		}
+		switch u.Scheme {
+		case "tls", "wss":
+			return
+		case "nats", "ws":
+			if !isLoopback(u.Hostname()) {
+				plain = append(plain, quote(displayURL(s)))
+			}
+		}
+	}
+	if len(plain) > 0 {
+		c.warnf("nats.url", "%s: plain text to a host that is not loopback, and no TLS is configured (no tls:// URL, ca_file or cert_file): the credentials (nats.%s) and every alert cross the network unencrypted unless the server requires TLS (nats.go then upgrades the connection); write tls://host:port or set ca_file to insist on TLS", strings.Join(plain, ", "), auth[0])
+	}
 }
 
 func isLoopback(host string) bool {

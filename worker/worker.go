@@ -11,13 +11,17 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/robfig/cron/v3"
 
 	"github.com/alertexport/alertexport/sinks"
 	"github.com/alertexport/alertexport/sources"
+	"github.com/alertexport/alertexport/sources/httpclient"
 )
 
 // Job is one (tenant, source) to export.
@@ -346,8 +350,10 @@ func (w *Worker) pollOnce(ctx context.Context, j *job) (int, error) {
 	return published, err
 }
 
-// Ready is /readyz: NATS is connected and no job has been failing for longer than three of its
-// intervals. The reason says what is wrong.
+// Ready reports whether the worker is fit for traffic and, if not, why: NATS is not
+// connected, or one short line per job in trouble (its key, since when, a short reason). The
+// full errors stay in the log: a panic's stack or an API's body is no business of a probe,
+// which more people may reach than the log.
 func (w *Worker) Ready() (bool, string) {
 	if err := w.closed(); err != nil {
 		return false, err.Error()
@@ -356,19 +362,23 @@ func (w *Worker) Ready() (bool, string) {
 		return false, "NATS is not connected"
 	}
 	now := w.o.Now()
+	var why []string
 	for _, j := range w.jobs {
 		j.mu.Lock()
 		since, err, running, progress := j.failingSince, j.lastErr, j.runningSince, j.progress
 		j.mu.Unlock()
 		if !since.IsZero() && now.Sub(since) > 3*j.interval {
-			return false, fmt.Sprintf("%s has been failing since %s: %v", j.Key(), since.UTC().Format(time.RFC3339), err)
+			why = append(why, fmt.Sprintf("%s has been failing since %s: %s", j.Key(), since.UTC().Format(time.RFC3339), shortReason(err)))
 		}
 		// A poll that hangs (NATS refusing every publish, say) never returns an error. A long
 		// poll that moves (a backlog draining page by page) is not hung.
 		if !running.IsZero() && now.Sub(progress) > j.hangAfter() {
-			return false, fmt.Sprintf("%s has been polling since %s, with nothing handed over since %s", j.Key(),
-				running.UTC().Format(time.RFC3339), progress.UTC().Format(time.RFC3339))
+			why = append(why, fmt.Sprintf("%s has been polling since %s, with nothing handed over since %s", j.Key(),
+				running.UTC().Format(time.RFC3339), progress.UTC().Format(time.RFC3339)))
 		}
+	}
+	if len(why) > 0 {
+		return false, strings.Join(why, "\n")
 	}
 	return true, "ok"
 }
@@ -379,6 +389,37 @@ func (w *Worker) closed() error {
 		return nil
 	}
 	return w.o.Closed()
+}
+
+// maxReason bounds a job's reason on /readyz, in characters.
+const maxReason = 200
+
+// shortReason is err in one short line: for an API's answer its status and error code, else
+// the first line of the message (a panic's stack follows on the next lines), cut to maxReason
+// characters, control characters replaced.
+func shortReason(err error) string {
+	if err == nil {
+		return "no error recorded"
+	}
+	var api *httpclient.Error
+	s := err.Error()
+	if errors.As(err, &api) {
+		s = api.API + " API: no answer: " + api.Message
+		if api.Status != 0 {
+			s = fmt.Sprintf("%s API: HTTP %d %s", api.API, api.Status, api.Code)
+		}
+	}
+	s, _, _ = strings.Cut(s, "\n")
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return utf8.RuneError
+		}
+		return r
+	}, strings.TrimSpace(s))
+	if utf8.RuneCountInString(s) > maxReason {
+		s = string([]rune(s)[:maxReason-1]) + "…"
+	}
+	return s
 }
 
 // cronLogger sends robfig/cron's logs to slog (its default logger writes to stdout).

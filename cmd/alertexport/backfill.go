@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/alertexport/alertexport/sinks"
+	"github.com/alertexport/alertexport/sinks/natsconn"
 	"github.com/alertexport/alertexport/sources"
 )
 
@@ -72,11 +74,14 @@ func (c cli) backfill(ctx context.Context, args []string) int {
 	}
 	// With the embedded server, reach the running daemon's through embedded_listen, or (the
 	// daemon stopped) start it on data_dir ourselves.
-	if cfg.NATS.URL == "" && cfg.NATS.EmbeddedListen != "" {
-		url := "nats://" + cfg.NATS.EmbeddedListen
-		if nc, err := nats.Connect(url, nats.Timeout(2*time.Second)); err == nil {
-			nc.Close()
-			d.cfg.NATS.URL = url // a daemon is running: publish through its server
+	if client, ok := natsconn.EmbeddedClient(cfg.NATS); ok {
+		switch err := natsconn.Probe(client, c.env, 2*time.Second); {
+		case err == nil:
+			d.cfg.NATS = client // a daemon is running: publish through its server
+		case errors.Is(err, nats.ErrAuthorization):
+			// Starting a second server on the daemon's data_dir is no way around that.
+			fmt.Fprintf(c.stderr, "backfill: a server answers on nats.embedded_listen %s but refuses this config's credentials (%v); run backfill with the config the daemon runs with\n", cfg.NATS.EmbeddedListen, err)
+			return exitFailure
 		}
 	}
 	defer d.close()

@@ -145,12 +145,12 @@ func (d *daemon) olderCursor(t config.Tenant) func(context.Context) (time.Time, 
 func (d *daemon) connect(ctx context.Context, env config.LookupEnv) error {
 	opts := natsconn.Options{Logger: d.log, OnStatus: d.connected.Store, OnClosed: d.natsClosed}
 	if d.cfg.NATS.URL == "" {
-		s, err := natsconn.StartEmbedded(d.cfg.Worker.DataDir, d.cfg.NATS.EmbeddedListen, d.log)
+		s, err := natsconn.StartEmbedded(d.cfg.Worker.DataDir, d.cfg.NATS, env, d.log)
 		if err != nil {
 			return fmt.Errorf("embedded NATS server: %w", err)
 		}
 		d.embedded = s
-		nc, err := natsconn.ConnectEmbedded(s, opts)
+		nc, err := natsconn.ConnectEmbedded(s, d.cfg.NATS, env, opts)
 		if err != nil {
 			return err
 		}

@@ -230,7 +230,7 @@ func (s *summary) print(w io.Writer) {
 	defer s.mu.Unlock()
 	fmt.Fprintf(w, "\nsummary: %d alert versions received", s.total)
 	for _, src := range slices.Sorted(maps.Keys(s.bySource)) {
-		fmt.Fprintf(w, "; %s %d", src, s.bySource[src])
+		fmt.Fprintf(w, "; %s %d", terminalSafe(src), s.bySource[src])
 	}
 	fmt.Fprint(w, "\n  by severity:")
 	for _, sev := range []string{"high", "medium", "low", "informational", "unknown"} {

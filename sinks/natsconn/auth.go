@@ -5,10 +5,13 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"strings"
+	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nkeys"
 
@@ -123,4 +126,92 @@ func redactURLs(list string) string {
 		parts[i] = p
 	}
 	return strings.Join(parts, ",")
+}
+
+// embeddedAuth makes the embedded server require cfg's credentials of every client, the
+// daemon's own in-process connection included: user + password_env, token_env or
+// nkey_seed_file (config allows a listener beyond loopback only with one of them). Without
+// credentials the server requires none. Secrets are read here, so a missing one is an error
+// naming its key before the server starts.
+func embeddedAuth(o *server.Options, cfg config.NATS, env config.LookupEnv) error {
+	switch {
+	case cfg.CredsFile != "":
+		return fmt.Errorf("nats.creds_file %q cannot secure the embedded server (a .creds user belongs to an operator's account, and the embedded server has none); use user + password_env, token_env or nkey_seed_file", cfg.CredsFile)
+	case cfg.NkeySeedFile != "":
+		b, err := config.ReadFile("nats.nkey_seed_file", cfg.NkeySeedFile)
+		if err != nil {
+			return err
+		}
+		kp, err := nkeys.ParseDecoratedUserNKey(b)
+		if err != nil {
+			return fmt.Errorf("nats.nkey_seed_file %q holds no user seed (%v); want a line starting with SU (nk -gen user)", cfg.NkeySeedFile, err)
+		}
+		defer kp.Wipe()
+		pub, err := kp.PublicKey()
+		if err != nil {
+			return fmt.Errorf("nats.nkey_seed_file %q: %w", cfg.NkeySeedFile, err)
+		}
+		o.Nkeys = []*server.NkeyUser{{Nkey: pub}}
+	case cfg.TokenEnv != "":
+		tok, err := secretEnv(env, "nats.token_env", cfg.TokenEnv, "the token the embedded NATS server requires")
+		if err != nil {
+			return err
+		}
+		o.Authorization = tok
+	case cfg.User != "":
+		pw, err := secretEnv(env, "nats.password_env", cfg.PasswordEnv, "the password the embedded NATS server requires of user "+cfg.User)
+		if err != nil {
+			return err
+		}
+		o.Username, o.Password = cfg.User, pw
+	}
+	return nil
+}
+
+// embeddedClient is cfg as a client of the embedded server sees it: the same credentials, no
+// TLS (the embedded server has none; ca_file and cert_file are for an external server).
+func embeddedClient(cfg config.NATS) config.NATS {
+	cfg.CAFile, cfg.CertFile, cfg.KeyFile = "", "", ""
+	return cfg
+}
+
+// EmbeddedClient is how another process (tail, backfill) reaches the embedded server of a
+// daemon running with cfg: nats://<embedded_listen>, where an unspecified host ("0.0.0.0",
+// "::" or none) becomes loopback, with the same credentials and no TLS. ok is false when
+// there is no such listener (nats.url set, or embedded_listen empty).
+func EmbeddedClient(cfg config.NATS) (c config.NATS, ok bool) {
+	if cfg.URL != "" || cfg.EmbeddedListen == "" {
+		return cfg, false
+	}
+	host, port, err := net.SplitHostPort(cfg.EmbeddedListen)
+	if err != nil {
+		return cfg, false
+	}
+	switch ip := net.ParseIP(host); {
+	case host == "":
+		host = "127.0.0.1"
+	case ip != nil && ip.IsUnspecified() && ip.To4() == nil:
+		host = "::1"
+	case ip != nil && ip.IsUnspecified():
+		host = "127.0.0.1"
+	}
+	c = embeddedClient(cfg)
+	c.URL = "nats://" + net.JoinHostPort(host, port)
+	return c, true
+}
+
+// Probe connects once to cfg.URL with cfg's credentials and TLS and hangs up: nil when a
+// server answered and accepted them; an error wrapping nats.ErrAuthorization when it refused
+// them; another error when none answered within timeout.
+func Probe(cfg config.NATS, env config.LookupEnv, timeout time.Duration) error {
+	auth, err := authOptions(cfg, env)
+	if err != nil {
+		return err
+	}
+	nc, err := nats.Connect(cfg.URL, append(auth, nats.Name(Name), nats.Timeout(timeout))...)
+	if err != nil {
+		return err
+	}
+	nc.Close()
+	return nil
 }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/alertexport/alertexport/config"
 )
 
 // Storage limits of the embedded server's JetStream. nats-server would otherwise take 75 % of
@@ -27,12 +29,15 @@ const (
 const embeddedReadyTimeout = 30 * time.Second
 
 // StartEmbedded runs nats-server in this process with JetStream, storing under
-// <dataDir>/nats. With listen empty it opens no socket (only ConnectEmbedded reaches it);
-// with listen ("127.0.0.1:4222"; port 0 picks a free one) outside subscribers can connect
-// there, without authentication. Its logs go to logger (Noticef→Info, Warnf→Warn,
-// Errorf/Fatalf→Error, Debugf/Tracef→Debug). It returns once the server accepts connections;
-// the caller stops it with Shutdown and WaitForShutdown.
-func StartEmbedded(dataDir, listen string, logger *slog.Logger) (*server.Server, error) {
+// <dataDir>/nats. With cfg.EmbeddedListen empty it opens no socket (only ConnectEmbedded
+// reaches it); with a listen address ("127.0.0.1:4222"; port 0 picks a free one) outside
+// subscribers can connect there. When cfg names credentials (user + password_env, token_env or
+// nkey_seed_file, read through env) the server requires them of every client, in-process or
+// not; config refuses a listener beyond loopback without them. Its logs go to logger
+// (Noticef→Info, Warnf→Warn, Errorf/Fatalf→Error, Debugf/Tracef→Debug). It returns once the
+// server accepts connections; the caller stops it with Shutdown and WaitForShutdown.
+func StartEmbedded(dataDir string, cfg config.NATS, env config.LookupEnv, logger *slog.Logger) (*server.Server, error) {
+	listen := cfg.EmbeddedListen
 	if dataDir == "" {
 		return nil, errors.New("natsconn: worker.data_dir is empty; the embedded NATS server stores its data there")
 	}
@@ -52,6 +57,9 @@ func StartEmbedded(dataDir, listen string, logger *slog.Logger) (*server.Server,
 		DontListen: true,
 		Host:       "127.0.0.1",
 		Port:       server.RANDOM_PORT,
+	}
+	if err := embeddedAuth(opts, cfg, env); err != nil {
+		return nil, fmt.Errorf("natsconn: embedded NATS server: %w", err)
 	}
 	if listen != "" {
 		host, port, err := net.SplitHostPort(listen)
@@ -102,6 +110,9 @@ func StartEmbedded(dataDir, listen string, logger *slog.Logger) (*server.Server,
 	return s, nil
 }
 
+// plaintextPasswords is nats-server's warning when its options hold a password (auth.go).
+const plaintextPasswords = "Plaintext passwords detected, use nkeys or bcrypt"
+
 // serverLog adapts nats-server's Logger to slog.
 type serverLog struct {
 	log   *slog.Logger
@@ -121,9 +132,19 @@ func (l *serverLog) logf(level slog.Level, format string, v []any) string {
 }
 
 func (l *serverLog) Noticef(format string, v ...any) { l.logf(slog.LevelInfo, format, v) }
-func (l *serverLog) Warnf(format string, v ...any)   { l.logf(slog.LevelWarn, format, v) }
 func (l *serverLog) Debugf(format string, v ...any)  { l.logf(slog.LevelDebug, format, v) }
 func (l *serverLog) Tracef(format string, v ...any)  { l.logf(slog.LevelDebug, format, v) }
+
+func (l *serverLog) Warnf(format string, v ...any) {
+	if format == plaintextPasswords {
+		// The password comes from password_env and lives only in this process; the advice
+		// (bcrypt in a server config file) does not apply, and bcrypt cannot take passwords
+		// over 72 bytes.
+		l.logf(slog.LevelDebug, format, v)
+		return
+	}
+	l.logf(slog.LevelWarn, format, v)
+}
 
 func (l *serverLog) Errorf(format string, v ...any) {
 	l.setLastError(l.logf(slog.LevelError, format, v))

@@ -1,6 +1,7 @@
 package natsconn
 
 import (
+	"errors"
 	"log/slog"
 	"net"
 	"os"
@@ -11,6 +12,9 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nkeys"
+
+	"github.com/alertexport/alertexport/config"
 )
 
 func TestStartEmbedded(t *testing.T) {
@@ -26,14 +30,14 @@ func TestStartEmbedded(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
 			logs := &logRecorder{}
-			s, err := StartEmbedded(dir, tc.listen, slog.New(logs))
+			s, err := StartEmbedded(dir, config.NATS{EmbeddedListen: tc.listen}, nil, slog.New(logs))
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer func() { s.Shutdown(); s.WaitForShutdown() }()
 
 			status := &statusLog{}
-			nc, err := ConnectEmbedded(s, Options{OnStatus: status.on})
+			nc, err := ConnectEmbedded(s, config.NATS{}, nil, Options{OnStatus: status.on})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -99,7 +103,7 @@ func TestStartEmbeddedFails(t *testing.T) {
 				dir = t.TempDir()
 			}
 			start := time.Now()
-			s, err := StartEmbedded(dir, tc.listen, nil)
+			s, err := StartEmbedded(dir, config.NATS{EmbeddedListen: tc.listen}, nil, nil)
 			if err == nil {
 				s.Shutdown()
 				t.Fatal("StartEmbedded succeeded")
@@ -123,12 +127,12 @@ func TestEmbeddedKeepsData(t *testing.T) {
 	dir := t.TempDir()
 	ctx := testContext(t, 10*time.Second)
 	run := func(f func(js jetstream.JetStream)) {
-		s, err := StartEmbedded(dir, "", nil)
+		s, err := StartEmbedded(dir, config.NATS{}, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer func() { s.Shutdown(); s.WaitForShutdown() }()
-		nc, err := ConnectEmbedded(s, Options{})
+		nc, err := ConnectEmbedded(s, config.NATS{}, nil, Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -201,3 +205,148 @@ func (discard) Write(p []byte) (int, error) { return len(p), nil }
 type panicky struct{}
 
 func (panicky) String() string { panic("formatted") }
+
+// TestEmbeddedRequiresCredentials: given credentials, the embedded server refuses a client on
+// its listener without them or with others, and accepts the daemon's in-process connection
+// (JetStream included) and outside clients (tail, backfill) that present them.
+func TestEmbeddedRequiresCredentials(t *testing.T) {
+	t.Parallel()
+	kp, err := nkeys.CreateUser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed, _ := kp.Seed()
+	other, _ := nkeys.CreateUser()
+	otherSeed, _ := other.Seed()
+	vars := env(map[string]string{"NATS_TOKEN": testToken, "NATS_PASSWORD": testPassword, "WRONG": "not-it"})
+	for _, tc := range []struct {
+		name  string
+		cfg   func(t *testing.T) config.NATS
+		wrong func(t *testing.T) config.NATS // other credentials of the same kind
+	}{
+		{"user and password_env",
+			func(*testing.T) config.NATS { return config.NATS{User: "alertexport", PasswordEnv: "NATS_PASSWORD"} },
+			func(*testing.T) config.NATS { return config.NATS{User: "alertexport", PasswordEnv: "WRONG"} }},
+		{"token_env",
+			func(*testing.T) config.NATS { return config.NATS{TokenEnv: "NATS_TOKEN"} },
+			func(*testing.T) config.NATS { return config.NATS{TokenEnv: "WRONG"} }},
+		{"nkey_seed_file",
+			func(t *testing.T) config.NATS {
+				return config.NATS{NkeySeedFile: writeFile(t, "user.nk", string(seed)+"\n")}
+			},
+			func(t *testing.T) config.NATS {
+				return config.NATS{NkeySeedFile: writeFile(t, "other.nk", string(otherSeed))}
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := tc.cfg(t)
+			// As the daemon runs it: a non-loopback-style listener needs credentials; 127.0.0.1
+			// stands in for 0.0.0.0 here.
+			cfg.EmbeddedListen = "127.0.0.1:0"
+			logs := &logRecorder{}
+			s, err := StartEmbedded(t.TempDir(), cfg, vars, slog.New(logs))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { s.Shutdown(); s.WaitForShutdown() }()
+
+			nc, err := ConnectEmbedded(s, cfg, vars, Options{})
+			if err != nil {
+				t.Fatalf("the daemon's in-process connection: %v", err)
+			}
+			defer nc.Close()
+			js, err := jetstream.New(nc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := js.CreateKeyValue(testContext(t, 10*time.Second), jetstream.KeyValueConfig{Bucket: "alertexport_state"}); err != nil {
+				t.Fatalf("JetStream for the authenticated user: %v", err)
+			}
+
+			url := s.ClientURL()
+			if _, err := nats.Connect(url, nats.Timeout(5*time.Second)); !errors.Is(err, nats.ErrAuthorization) {
+				t.Errorf("outside client without credentials: %v, want %v", err, nats.ErrAuthorization)
+			}
+			wrong := tc.wrong(t)
+			wrong.URL = url
+			if err := Probe(wrong, vars, 5*time.Second); !errors.Is(err, nats.ErrAuthorization) {
+				t.Errorf("outside client with other credentials: %v, want %v", err, nats.ErrAuthorization)
+			}
+
+			client, ok := EmbeddedClient(cfg)
+			if !ok {
+				t.Fatal("EmbeddedClient: no listener")
+			}
+			client.URL = url // the listener's port 0 became a real one
+			if err := Probe(client, vars, 5*time.Second); err != nil {
+				t.Errorf("Probe with the credentials: %v", err)
+			}
+			outside, err := Connect(testContext(t, 10*time.Second), client, vars, Options{})
+			if err != nil {
+				t.Fatalf("outside client with the credentials: %v", err)
+			}
+			defer outside.Close()
+			if err := outside.Flush(); err != nil {
+				t.Errorf("round trip: %v", err)
+			}
+			if logs.hasAt(slog.LevelWarn, "Plaintext passwords") {
+				t.Errorf("nats-server's plaintext-password advice reached the log as a warning:\n%s", logs.all())
+			}
+		})
+	}
+}
+
+// TestStartEmbeddedCredentialErrors: a secret that is not there, or a .creds file, stops the
+// embedded server from starting, with the key named and no secret shown.
+func TestStartEmbeddedCredentialErrors(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		cfg  config.NATS
+		want string
+	}{
+		{"password variable not set", config.NATS{User: "ax", PasswordEnv: "NATS_PASSWORD"}, "nats.password_env: environment variable NATS_PASSWORD is not set"},
+		{"token variable empty", config.NATS{TokenEnv: "EMPTY"}, "nats.token_env: environment variable EMPTY is empty"},
+		{"seed file missing", config.NATS{NkeySeedFile: "/nonexistent/user.nk"}, `nats.nkey_seed_file "/nonexistent/user.nk" cannot be read`},
+		{"creds file", config.NATS{CredsFile: "/etc/alertexport/nats.creds"}, "nats.creds_file \"/etc/alertexport/nats.creds\" cannot secure the embedded server"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.cfg.EmbeddedListen = "127.0.0.1:0"
+			s, err := StartEmbedded(t.TempDir(), tc.cfg, env(map[string]string{"EMPTY": " "}), nil)
+			if err == nil {
+				s.Shutdown()
+				s.WaitForShutdown()
+				t.Fatal("StartEmbedded succeeded")
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q lacks %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestEmbeddedClient: tail and backfill dial the listener on loopback when it binds every
+// interface, with the credentials and without the external server's TLS files.
+func TestEmbeddedClient(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ listen, url string }{
+		{"0.0.0.0:4222", "nats://127.0.0.1:4222"},
+		{":4222", "nats://127.0.0.1:4222"},
+		{"[::]:4222", "nats://[::1]:4222"},
+		{"10.0.0.5:4222", "nats://10.0.0.5:4222"},
+		{"127.0.0.1:4222", "nats://127.0.0.1:4222"},
+	} {
+		c, ok := EmbeddedClient(config.NATS{EmbeddedListen: tc.listen, TokenEnv: "T", CAFile: "ca.pem", CertFile: "c.pem", KeyFile: "k.pem"})
+		if !ok || c.URL != tc.url || c.TokenEnv != "T" || c.CAFile != "" || c.CertFile != "" || c.KeyFile != "" {
+			t.Errorf("%s: %+v %v, want url %s, the token and no TLS files", tc.listen, c, ok, tc.url)
+		}
+	}
+	if _, ok := EmbeddedClient(config.NATS{URL: "nats://n:4222"}); ok {
+		t.Error("an external server has no embedded client")
+	}
+	if _, ok := EmbeddedClient(config.NATS{}); ok {
+		t.Error("no embedded_listen, no embedded client")
+	}
+}

@@ -90,6 +90,18 @@ func (r *logRecorder) has(substr string) bool {
 	return false
 }
 
+// hasAt reports whether a record at level or above contains substr.
+func (r *logRecorder) hasAt(level slog.Level, substr string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i, m := range r.recs {
+		if r.lvls[i] >= level && strings.Contains(m, substr) {
+			return true
+		}
+	}
+	return false
+}
+
 func (r *logRecorder) all() string {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -85,10 +85,15 @@ func Connect(ctx context.Context, cfg config.NATS, env config.LookupEnv, o Optio
 	return nc, nil
 }
 
-// ConnectEmbedded connects in-process to s (see StartEmbedded): no socket, no auth.
-func ConnectEmbedded(s *server.Server, o Options) (*nats.Conn, error) {
+// ConnectEmbedded connects in-process to s (see StartEmbedded), without a socket, with the
+// credentials of cfg that s requires.
+func ConnectEmbedded(s *server.Server, cfg config.NATS, env config.LookupEnv, o Options) (*nats.Conn, error) {
+	auth, err := authOptions(embeddedClient(cfg), env)
+	if err != nil {
+		return nil, err
+	}
 	w := newWatcher(o)
-	nc, err := nats.Connect("", append(w.options(), nats.InProcessServer(s))...)
+	nc, err := nats.Connect("", append(append(w.options(), nats.InProcessServer(s)), auth...)...)
 	if err != nil {
 		return nil, fmt.Errorf("natsconn: connecting to the embedded NATS server: %w", err)
 	}

@@ -19,6 +19,7 @@ import (
 	msalerrors "github.com/AzureAD/microsoft-authentication-library-for-go/apps/errors"
 
 	"github.com/alertexport/alertexport/config"
+	"github.com/alertexport/alertexport/sources/httpclient"
 )
 
 // Error is a failed token request, explained.
@@ -76,6 +77,7 @@ func classify(err error, t config.Tenant, scope string) *Error {
 	var invalid x509.CertificateInvalidError
 	var verify *tls.CertificateVerificationError
 	var uerr *url.Error
+	var redirect *httpclient.RedirectError
 	switch {
 	case errors.As(err, &call) && call.Resp != nil:
 		e.Status = call.Resp.StatusCode
@@ -110,6 +112,9 @@ func classify(err error, t config.Tenant, scope string) *Error {
 		case e.Code != 0:
 			e.Fix = fmt.Sprintf("see https://login.microsoftonline.com/error?code=%d", e.Code)
 		}
+	case errors.As(err, &redirect):
+		e.Detail = redirect.Error()
+		e.Fix = fmt.Sprintf("Entra ID answers token requests directly, so something else did: check authority_host (%s) and cloud, and any proxy on the way (HTTPS_PROXY)", t.AuthorityHost)
 	case errors.As(err, &verify), errors.As(err, &unknownCA), errors.As(err, &hostErr), errors.As(err, &invalid):
 		e.Detail = "TLS: " + rootCause(err).Error()
 		e.Fix = fmt.Sprintf("%s presents a certificate this machine does not trust; if a proxy intercepts TLS, add its CA to [worker] ca_file", t.AuthorityHost)

@@ -557,3 +557,49 @@ func TestInvalidate(t *testing.T) {
 		t.Errorf("%d token requests after a stale report, want 3", n)
 	}
 }
+
+// TestTokenRequestRedirectIsNotFollowed: a token endpoint that answers with a redirect gets a
+// permanent error naming the target (without its query) and pointing at authority_host; the
+// request — with the client secret in its body — never reaches the target, and is not retried.
+func TestTokenRequestRedirectIsNotFollowed(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	var mu sync.Mutex
+	var asked, reached int
+	f.sim.Handle("POST /"+tenantID+"/oauth2/v2.0/token", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		asked++
+		mu.Unlock()
+		// A 307 would re-send the body, client secret included.
+		http.Redirect(w, r, "/captive/login?next=query-secret", http.StatusTemporaryRedirect)
+	}))
+	f.sim.Handle("/captive/login", http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		mu.Lock()
+		reached++
+		mu.Unlock()
+	}))
+	p := f.secretProvider(t)
+	_, err := p.Token(t.Context(), mdeScope)
+	var e *Error
+	var re *httpclient.RedirectError
+	if !errors.As(err, &e) || !errors.As(err, &re) || e.Temporary || re.Status != http.StatusTemporaryRedirect {
+		t.Fatalf("got %v, want a permanent *Error wrapping a 307 *RedirectError", err)
+	}
+	msg := err.Error()
+	for _, want := range []string{
+		"HTTP 307 redirect to " + f.sim.URL() + "/captive/login, not followed",
+		"fix: Entra ID answers token requests directly, so something else did: check authority_host (" + f.sim.URL() + ")",
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message lacks %q:\n%s", want, msg)
+		}
+	}
+	if strings.Contains(msg, "query-secret") || strings.Contains(msg, secret) {
+		t.Errorf("message shows the query or the secret:\n%s", msg)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if asked != 1 || reached != 0 {
+		t.Errorf("token endpoint asked %d times (want 1, no retry), redirect target reached %d times (want 0)", asked, reached)
+	}
+}

@@ -408,7 +408,10 @@ func permanentNetworkError(err error) string {
 	var hostErr x509.HostnameError
 	var verify *tls.CertificateVerificationError
 	var dns *net.DNSError
+	var redirect *RedirectError
 	switch {
+	case errors.As(err, &redirect):
+		return "the API answers directly, so something else did: check api_url, and any proxy on the way (HTTPS_PROXY)"
 	case errors.As(err, &unknownCA), errors.As(err, &verify):
 		return "the API's TLS certificate is not trusted here: if a TLS-inspecting proxy is in the way, add its CA to [worker] ca_file"
 	case errors.As(err, &hostErr):

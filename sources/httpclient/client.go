@@ -49,7 +49,27 @@ func New(o Options) (*http.Client, error) {
 	// sits in memory whenever the API sends faster than alerts are decoded. 2 MiB still allows
 	// 20 MB/s (≈ 5,000 alerts/s) a poll at 100 ms round trip, more than one poll decodes.
 	t.HTTP2 = &http.HTTP2Config{MaxReceiveBufferPerStream: 2 << 20}
-	return &http.Client{Transport: t}, nil
+	return &http.Client{Transport: t, CheckRedirect: refuseRedirect}, nil
+}
+
+// RedirectError is a redirect the client refused to follow. Entra ID's token endpoint and the
+// alert APIs answer directly; following a redirect would carry the bearer token (or, on a 307
+// from the token endpoint, the client secret) to wherever it points.
+type RedirectError struct {
+	Status int    // 301, 302, 303, 307 or 308
+	To     string // scheme://host/path of the target: never its query, which may hold anything
+}
+
+func (e *RedirectError) Error() string {
+	return fmt.Sprintf("HTTP %d redirect to %s, not followed (it would carry the token or secret there)", e.Status, e.To)
+}
+
+func refuseRedirect(req *http.Request, _ []*http.Request) error {
+	e := &RedirectError{To: req.URL.Scheme + "://" + req.URL.Host + req.URL.EscapedPath()}
+	if req.Response != nil {
+		e.Status = req.Response.StatusCode
+	}
+	return e
 }
 
 var errNoCerts = errors.New("no PEM certificate could be parsed")
