@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/klauspost/compress/zstd"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -34,7 +36,23 @@ var ErrConflict = errors.New("the checkpoint was changed by another writer")
 const StateBucket = "alertexport_state"
 
 // KVStore keeps checkpoints in the JetStream KV bucket alertexport_state, key <tenant>.<source>.
-type KVStore struct{ kv jetstream.KeyValue }
+//
+// A checkpoint is JSON, readable with `nats kv get`. One that lists many versions (a burst of
+// alerts inside the lookback: about 55 bytes each) is stored zstd-compressed instead, at about
+// a third of the size, because a KV value must fit the server's max_payload (1 MiB by default:
+// some 18,000 versions as JSON, 50,000 compressed). Load reads both.
+type KVStore struct {
+	kv  jetstream.KeyValue
+	enc *zstd.Encoder
+	dec *zstd.Decoder
+}
+
+// compressAbove is the size past which a checkpoint is stored compressed.
+const compressAbove = 64 << 10
+
+// maxCheckpoint bounds a compressed checkpoint's decoded size: far above anything max_payload
+// lets through, low enough that a value written by someone else cannot exhaust memory.
+const maxCheckpoint = 256 << 20
 
 // NewKVStore opens (or creates) the bucket. It keeps a little history, so an operator can see
 // how a cursor moved (nats kv history).
@@ -48,8 +66,20 @@ func NewKVStore(ctx context.Context, js jetstream.JetStream) (*KVStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("KV bucket %s: %w", StateBucket, err)
 	}
-	return &KVStore{kv: kv}, nil
+	// One frame, of at most a few MiB, at a time: a small window keeps the encoder's memory low.
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(1<<20))
+	if err != nil {
+		return nil, err
+	}
+	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxMemory(maxCheckpoint))
+	if err != nil {
+		return nil, err
+	}
+	return &KVStore{kv: kv, enc: enc, dec: dec}, nil
 }
+
+// zstdMagic starts every zstd frame (RFC 8878 §3.1.1); JSON never starts so.
+var zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
 
 // Load implements Store.
 func (s *KVStore) Load(ctx context.Context, key string) (sources.Checkpoint, uint64, error) {
@@ -60,8 +90,14 @@ func (s *KVStore) Load(ctx context.Context, key string) (sources.Checkpoint, uin
 	if err != nil {
 		return sources.Checkpoint{}, 0, fmt.Errorf("checkpoint %s: %w", key, err)
 	}
+	data := e.Value()
+	if bytes.HasPrefix(data, zstdMagic) {
+		if data, err = s.dec.DecodeAll(data, nil); err != nil {
+			return sources.Checkpoint{}, 0, fmt.Errorf("checkpoint %s (revision %d) cannot be decompressed: %w; delete it with `nats kv del %s %s` to start over from start_from", key, e.Revision(), err, StateBucket, key)
+		}
+	}
 	var cp sources.Checkpoint
-	if err := json.Unmarshal(e.Value(), &cp); err != nil {
+	if err := json.Unmarshal(data, &cp); err != nil {
 		return sources.Checkpoint{}, 0, fmt.Errorf("checkpoint %s (revision %d) is not valid JSON: %w; delete it with `nats kv del %s %s` to start over from start_from", key, e.Revision(), err, StateBucket, key)
 	}
 	return cp, e.Revision(), nil
@@ -73,6 +109,10 @@ func (s *KVStore) Save(ctx context.Context, key string, cp *sources.Checkpoint, 
 	if err != nil {
 		return 0, err
 	}
+	plain := len(data)
+	if plain > compressAbove {
+		data = s.enc.EncodeAll(data, make([]byte, 0, plain/2))
+	}
 	var next uint64
 	if rev == 0 {
 		next, err = s.kv.Create(ctx, key, data)
@@ -83,7 +123,8 @@ func (s *KVStore) Save(ctx context.Context, key string, cp *sources.Checkpoint, 
 		return 0, fmt.Errorf("checkpoint %s: %w", key, ErrConflict)
 	}
 	if errors.Is(err, nats.ErrMaxPayload) {
-		return 0, fmt.Errorf("checkpoint %s is %d bytes (it lists every version exported within the lookback), more than the NATS server's max_payload: raise max_payload on the server or shorten lookback: %w", key, len(data), err)
+		return 0, fmt.Errorf("checkpoint %s is %d bytes compressed (%d as JSON: it lists the %d versions exported within the lookback), more than the NATS server's max_payload: raise max_payload on the server or shorten lookback: %w",
+			key, len(data), plain, cp.Seen.Len()+cp.Strays.Len(), err)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("checkpoint %s: %w", key, err)

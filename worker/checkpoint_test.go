@@ -2,7 +2,9 @@ package worker
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -111,5 +113,51 @@ func TestFileStoreFiles(t *testing.T) {
 	}
 	if _, _, err := fs.Load(ctx, "bad.endpoint"); err == nil || !strings.Contains(err.Error(), "delete it") {
 		t.Errorf("corrupt checkpoint: %v, want a message saying what to do", err)
+	}
+}
+
+// TestLargeCheckpointIsCompressed: a burst of 30,000 versions inside the lookback makes a
+// checkpoint of 1.6 MB as JSON, over a server's default max_payload of 1 MiB, which stalled the
+// job (every poll failed to save it, and read it all again). It is stored compressed and read
+// back whole; a small one stays plain JSON, for `nats kv get`.
+func TestLargeCheckpointIsCompressed(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, nc, js := runJetStream(t)
+	if nc.MaxPayload() != 1<<20 {
+		t.Fatalf("max_payload = %d, want the default 1 MiB", nc.MaxPayload())
+	}
+	st, err := NewKVStore(ctx, js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	big := sources.Checkpoint{Cursor: at, Seen: sources.Seen{}}
+	for i := range 30_000 {
+		big.Seen.Add(fmt.Sprintf("da6386%014d_%d", i*7919, 1364969609+i), at.Add(-time.Duration(i)*20*time.Millisecond))
+	}
+	if data, _ := json.Marshal(big); len(data) <= 1<<20 {
+		t.Fatalf("the checkpoint is %d bytes as JSON; the test wants one over max_payload", len(data))
+	}
+	rev, err := st.Save(ctx, "contoso.endpoint", &big, 0)
+	if err != nil {
+		t.Fatalf("saving a checkpoint of 30,000 versions: %v", err)
+	}
+	got, grev, err := st.Load(ctx, "contoso.endpoint")
+	if err != nil || grev != rev || got.Seen.Len() != 30_000 || !got.Cursor.Equal(at) {
+		t.Fatalf("Load = %d versions, cursor %v, revision %d, %v; want 30000, %v, %d", got.Seen.Len(), got.Cursor, grev, err, at, rev)
+	}
+
+	small := sources.Checkpoint{Cursor: at, Seen: sources.Seen{"da1_2": {at.UnixNano()}}}
+	if _, err := st.Save(ctx, "contoso.cloudapps", &small, 0); err != nil {
+		t.Fatal(err)
+	}
+	kv, err := js.KeyValue(ctx, StateBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := kv.Get(ctx, "contoso.cloudapps")
+	if err != nil || !json.Valid(e.Value()) {
+		t.Errorf("a small checkpoint is not plain JSON: %q, %v", e.Value(), err)
 	}
 }
