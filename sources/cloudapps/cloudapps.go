@@ -272,10 +272,13 @@ func (p *poll) fetch(ctx context.Context, q question, date time.Time, pinned boo
 	}
 	err = p.src.api.Post(ctx, p.src.url, body, func(r io.Reader) error {
 		st = stats{bound: date}
-		rest, err := page.Decode(r, "data", func(raw []byte) error {
+		rest, err := page.Decode(r, "data", func(raw []byte, big error) error {
 			st.n++
+			if big != nil { // over the cap on one alert: raw is only its first bytes
+				return p.dead(raw, "", time.Time{}, false, big)
+			}
 			return p.take(raw, q, &st)
-		})
+		}, page.Need("hasNext"), page.Log(p.src.opts.Logger.With("tenant", p.src.id.tenant, "source", Name)))
 		if err != nil {
 			return &httpclient.BodyError{Err: err}
 		}

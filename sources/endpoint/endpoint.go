@@ -335,7 +335,7 @@ func (p *poll) fetch(ctx context.Context, w window, skip int) (stats, error) {
 		rest, err := page.DecodeInto(body, "value", func(raw []byte, a *alert, derr error) error {
 			st.n++
 			return p.takeDecoded(ctx, raw, a, derr, &st)
-		})
+		}, page.Log(p.src.opts.Logger.With("tenant", p.src.id.tenant, "source", Name)))
 		if err != nil {
 			var pub sources.PublishError
 			if errors.As(err, &pub) {

@@ -49,7 +49,7 @@ func FuzzPollPage(f *testing.F) {
 			return nil
 		}
 		p := &poll{src: s, Outbox: sources.Outbox{Emit: check}, cp: sources.Checkpoint{}.Clone(), exported: sources.NewIDSet(), taken: sources.NewVersionSet()}
-		rest, err := page.Decode(bytes.NewReader(body), "value", func(raw []byte) error { return p.take(context.Background(), raw) })
+		rest, err := page.Decode(bytes.NewReader(body), "value", func(raw []byte, _ error) error { return p.take(context.Background(), raw) })
 		if err == nil {
 			if raw, ok := rest["@odata.nextLink"]; ok {
 				_, _ = s.nextLink(raw)

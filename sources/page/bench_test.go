@@ -76,9 +76,9 @@ func BenchmarkDecode(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		n := 0
-		_, err := Decode(bytes.NewReader(body), "value", func([]byte) error {
+		_, err := Decode(bytes.NewReader(body), "value", func(_ []byte, err error) error {
 			n++
-			return nil
+			return err
 		})
 		if err != nil || n != 1000 {
 			b.Fatalf("%d items: %v", n, err)
