@@ -1,6 +1,7 @@
 // Package page decodes an API's page of alerts as a stream: one alert at a time comes off the
-// wire, so a 10,000-alert page never sits in memory whole. Defender for Endpoint and Graph put
-// the alerts under "value" (OData), Defender for Cloud Apps under "data".
+// wire, so a 10,000-alert page never sits in memory whole, and caps bound what is held at once
+// (MaxItem, MaxFields): what goes past them is passed over without being held. Defender for
+// Endpoint and Graph put the alerts under "value" (OData), Defender for Cloud Apps under "data".
 //
 // It reads with github.com/go-json-experiment/json (the module that became encoding/json/v2,
 // still behind GOEXPERIMENT in Go 1.26): its streaming decoder finds an item's end and its
