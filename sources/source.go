@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/alertexport/alertexport/sources/envelope"
+	"github.com/alertexport/alertexport/sources/page"
 )
 
 // Source polls one (tenant, API) pair.
@@ -206,9 +208,15 @@ func (s Seen) clone() Seen {
 }
 
 // DeadLetterID is the message ID of an alert that has no readable version: made of its bytes,
-// so that re-reading it in the overlap publishes no second copy.
-func DeadLetterID(tenant, source string, raw []byte) string {
+// so that re-reading it in the overlap publishes no second copy. For an alert the page decoder
+// passed over as too large (cause is a *page.TooLargeError), raw is only its first bytes: the
+// ID is made of all of them, which the decoder hashed on the way, so two such alerts that begin
+// alike still differ.
+func DeadLetterID(tenant, source string, raw []byte, cause error) string {
 	sum := sha256.Sum256(raw)
+	if big, ok := errors.AsType[*page.TooLargeError](cause); ok {
+		sum = big.Sum
+	}
 	return tenant + "." + source + ".deadletter." + hex.EncodeToString(sum[:12])
 }
 
@@ -261,7 +269,7 @@ func (o *Outbox) FlushIfFull(ctx context.Context, batch int) error {
 // Dead queues an alert that could not be decoded as a dead letter, under a message ID made of
 // its bytes, so that re-reading it in the overlap publishes no second copy.
 func (o *Outbox) Dead(ctx context.Context, tenant, source string, raw []byte, cause error, batch int) error {
-	o.Queue(Message{MsgID: DeadLetterID(tenant, source, raw), Tenant: tenant, Source: source, Raw: raw, Err: cause})
+	o.Queue(Message{MsgID: DeadLetterID(tenant, source, raw, cause), Tenant: tenant, Source: source, Raw: raw, Err: cause})
 	return o.FlushIfFull(ctx, batch)
 }
 

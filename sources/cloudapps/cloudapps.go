@@ -287,10 +287,13 @@ func (p *poll) fetch(ctx context.Context, q question, date time.Time, pinned boo
 	err = p.src.api.PostWith(ctx, p.src.url, body, func(resp *http.Response, r io.Reader) error {
 		p.horizon.Observe(resp.Header)
 		st = stats{bound: date, limit: p.horizon.Limit()}
-		rest, err := page.Decode(r, "data", func(raw []byte) error {
+		rest, err := page.Decode(r, "data", func(raw []byte, big error) error {
 			st.n++
+			if big != nil { // over the cap on one alert: raw is only its first bytes
+				return p.dead(raw, "", time.Time{}, false, big, false, st.limit)
+			}
 			return p.take(raw, q, &st)
-		})
+		}, page.Need("hasNext"), page.Log(p.src.opts.Logger.With("tenant", p.src.id.tenant, "source", Name)))
 		if err != nil {
 			return &httpclient.BodyError{Err: err}
 		}
@@ -448,7 +451,7 @@ func (p *poll) dead(raw []byte, id string, v time.Time, ok bool, cause error, ou
 		p.remember(id, v, outside, limit)
 		msgID = envelope.MsgID(s.id.tenant, Name, id, v)
 	} else {
-		msgID = sources.DeadLetterID(s.id.tenant, Name, raw)
+		msgID = sources.DeadLetterID(s.id.tenant, Name, raw, cause)
 	}
 	p.Queue(sources.Message{MsgID: msgID, Tenant: s.id.tenant, Source: Name, Raw: raw, Err: cause})
 	return nil

@@ -44,7 +44,7 @@ func FuzzPollPage(f *testing.F) {
 			return nil
 		})
 		var st stats
-		_, _ = page.Decode(bytes.NewReader(body), "data", func(raw []byte) error { return p.take(raw, question{}, &st) })
+		_, _ = page.Decode(bytes.NewReader(body), "data", func(raw []byte, _ error) error { return p.take(raw, question{}, &st) })
 		_ = p.Flush(context.Background(), nil)
 	})
 }

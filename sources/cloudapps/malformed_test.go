@@ -32,6 +32,7 @@ func TestMalformedBodies(t *testing.T) {
 		{name: "closed without resolveTime", body: `{"data":[{"_id":"65a1b2c3d4e5f60718293a4e","timestamp":1732350000123,"resolutionStatusValue":2}]}`, dead: 1},
 		{name: "not an object", body: `{"data":[7,"x",` + good + `]}`, alerts: 1, dead: 2},
 		{name: "huge strings", body: `{"data":[{"_id":"65a1b2c3d4e5f60718293a4f","timestamp":1732350000123,"description":"` + strings.Repeat("ß", 1<<20) + `"}]}`, alerts: 1},
+		{name: "over the cap on one alert", body: `{"data":[{"_id":"65a1b2c3d4e5f60718293a52","timestamp":1732350000123,"description":"` + strings.Repeat("x", page.MaxItem) + `"},` + good + `]}`, alerts: 1, dead: 1},
 		{name: "deep nesting", body: `{"data":[{"_id":"65a1b2c3d4e5f60718293a50","timestamp":1,"x":` + deep + `}]}`, pageErr: true},
 		{name: "invalid UTF-8", body: "{\"data\":[{\"_id\":\"65a1b2c3d4e5f60718293a51\",\"timestamp\":1732350000123,\"title\":\"\xff\"}]}", dead: 1},
 		{name: "data is an object", body: `{"data":{}}`, pageErr: true},
@@ -47,7 +48,10 @@ func TestMalformedBodies(t *testing.T) {
 				return nil
 			})
 			var st stats
-			_, err := page.Decode(bytes.NewReader([]byte(c.body)), "data", func(raw []byte) error {
+			_, err := page.Decode(bytes.NewReader([]byte(c.body)), "data", func(raw []byte, big error) error {
+				if big != nil { // as fetch does
+					return p.dead(raw, "", time.Time{}, false, big, false, time.Time{})
+				}
 				return p.take(raw, question{}, &st)
 			})
 			if ferr := p.Flush(context.Background(), nil); ferr != nil {

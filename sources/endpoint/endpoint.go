@@ -212,6 +212,16 @@ type poll struct {
 	requests int                // requests made, against maxRequests
 	horizon  *sources.Horizon   // how far the cursor may go: the API's clock
 	strays   *sources.StraySet  // versions exported that may not move the cursor
+	fit      int                // alerts that fitted in an answer cut off at the cap on its body (0: none was)
+}
+
+// fill is how many alerts a window is cut to hold: a page, or fewer once an answer went over
+// the cap on a page's body, so that the pieces' answers fit.
+func (p *poll) fill() int {
+	if p.fit > 0 {
+		return min(p.fit, p.src.opts.PageSize)
+	}
+	return p.src.opts.PageSize
 }
 
 func (s *Source) newPoll(cp sources.Checkpoint, emit sources.Emit) *poll {
@@ -262,7 +272,7 @@ func (p *poll) run(ctx context.Context, first window) error {
 		w := todo[len(todo)-1]
 		todo = todo[:len(todo)-1]
 		if w.sample != nil {
-			parts := carve(w, s.opts.PageSize, false)
+			parts := carve(w, p.fill(), false)
 			for i := len(parts) - 1; i >= 0; i-- {
 				todo = append(todo, parts[i])
 			}
@@ -285,7 +295,7 @@ func (p *poll) run(ctx context.Context, first window) error {
 				return fmt.Errorf("tenant %q: endpoint API: a full answer for lastUpdateTime in [%s, %s) held no alert inside that range; the API does not filter as documented",
 					s.id.tenant, w.upd.lo.Format(time.RFC3339Nano), w.upd.hi.Format(time.RFC3339Nano))
 			}
-			parts := split(w, st, s.opts.PageSize)
+			parts := split(w, st, p.fill())
 			s.opts.Logger.Debug("window full, splitting", "tenant", s.id.tenant, "from", w.upd.lo, "to", w.upd.hi, "parts", len(parts))
 			for i := len(parts) - 1; i >= 0; i-- {
 				todo = append(todo, parts[i])
@@ -344,7 +354,7 @@ func (p *poll) fetch(ctx context.Context, w window, skip int) (stats, error) {
 		rest, err := page.DecodeInto(body, "value", func(raw []byte, a *alert, derr error) error {
 			st.n++
 			return p.takeDecoded(ctx, raw, a, derr, &st)
-		})
+		}, page.Log(p.src.opts.Logger.With("tenant", p.src.id.tenant, "source", Name)))
 		if err != nil {
 			var pub sources.PublishError
 			if errors.As(err, &pub) {
@@ -355,6 +365,19 @@ func (p *poll) fetch(ctx context.Context, w window, skip int) (stats, error) {
 		_, st.more = rest["@odata.nextLink"]
 		return nil
 	})
+	// An answer over the cap on a page's body is cut off; its window is cut smaller, as if it
+	// had come back full, by what was read of it, into pieces that should hold what fitted.
+	// Not when paging with $skip: an offset past the part never read would skip it.
+	var big *httpclient.BodyTooLargeError
+	if errors.As(err, &big) && !w.skip && st.inside > 0 {
+		p.src.opts.Logger.Warn("an answer was over the cap on one page's body; its window is cut smaller, as if it had come back full",
+			"tenant", p.src.id.tenant, "from", w.upd.lo, "to", w.upd.hi, "cap", big.Limit, "alerts_read", st.n)
+		if p.fit == 0 || st.n < p.fit {
+			p.fit = max(st.n, 1)
+		}
+		st.more = true
+		return st, nil
+	}
 	return st, err
 }
 

@@ -28,7 +28,7 @@ func FuzzDecodePage(f *testing.F) {
 	f.Add([]byte(`{"value":[{"id":"a","lastUpdateTime":"2025-01-01T00:00:00Z","evidence":[{"entityType":"Process","processId":"12"}]}]`))
 	f.Add([]byte("{\"value\":[{\"id\":\"\xff\xfe\",\"lastUpdateTime\":\"2025-01-01T00:00:00Z\"}]}"))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		_, _ = page.Decode(bytes.NewReader(body), "value", func(raw []byte) error {
+		_, _ = page.Decode(bytes.NewReader(body), "value", func(raw []byte, _ error) error {
 			var a alert
 			if json.Unmarshal(raw, &a) != nil {
 				return nil // a dead letter

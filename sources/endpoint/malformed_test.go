@@ -31,7 +31,8 @@ func TestMalformedBodies(t *testing.T) {
 		{name: "missing id", body: `{"value":[{"lastUpdateTime":"2025-01-01T00:00:00Z"},` + good + `]}`, alerts: 1, dead: 1},
 		{name: "missing lastUpdateTime", body: `{"value":[{"id":"da1_3"}]}`, dead: 1},
 		{name: "not an object", body: `{"value":[42,"x",null,` + good + `]}`, alerts: 1, dead: 3},
-		{name: "huge strings", body: `{"value":[{"id":"da1_4","lastUpdateTime":"2025-01-01T00:00:00Z","title":"` + strings.Repeat("x", 4<<20) + `","description":"` + strings.Repeat("é", 1<<20) + `"}]}`, alerts: 1},
+		{name: "huge strings", body: `{"value":[{"id":"da1_4","lastUpdateTime":"2025-01-01T00:00:00Z","title":"` + strings.Repeat("x", 2<<20) + `","description":"` + strings.Repeat("é", 512<<10) + `"}]}`, alerts: 1},
+		{name: "over the cap on one alert", body: `{"value":[{"id":"da1_10","lastUpdateTime":"2025-01-01T00:00:00Z","title":"` + strings.Repeat("x", page.MaxItem) + `"},` + good + `]}`, alerts: 1, dead: 1},
 		{name: "deep nesting inside an alert", body: `{"value":[{"id":"da1_5","lastUpdateTime":"2025-01-01T00:00:00Z","x":` + deep + `}]}`, pageErr: true},
 		{name: "invalid UTF-8", body: "{\"value\":[{\"id\":\"da1_6\",\"lastUpdateTime\":\"2025-01-01T00:00:00Z\",\"title\":\"\xff\xfe\"}]}", dead: 1},
 		{name: "timestamps without a zone", body: `{"value":[{"id":"da1_7","lastUpdateTime":"2025-01-01T00:00:00"}]}`, dead: 1},
@@ -49,7 +50,10 @@ func TestMalformedBodies(t *testing.T) {
 				return nil
 			})
 			var st stats
-			_, err := page.Decode(bytes.NewReader([]byte(c.body)), "value", func(raw []byte) error {
+			_, err := page.Decode(bytes.NewReader([]byte(c.body)), "value", func(raw []byte, big error) error {
+				if big != nil { // as DecodeInto hands it to fetch
+					return p.takeDecoded(context.Background(), raw, new(alert), big, &st)
+				}
 				return p.take(context.Background(), raw, &st)
 			})
 			if ferr := p.Flush(context.Background(), nil); ferr != nil {

@@ -49,7 +49,7 @@ func FuzzPollPage(f *testing.F) {
 			return nil
 		}
 		p := s.newPoll(sources.Checkpoint{}, check)
-		rest, err := page.Decode(bytes.NewReader(body), "value", func(raw []byte) error { return p.take(context.Background(), raw) })
+		rest, err := page.Decode(bytes.NewReader(body), "value", func(raw []byte, _ error) error { return p.take(context.Background(), raw) })
 		if err == nil {
 			if raw, ok := rest["@odata.nextLink"]; ok {
 				_, _ = s.nextLink(raw)

@@ -250,7 +250,8 @@ func (p *poll) pass(ctx context.Context) error {
 			if p.date.IsZero() {
 				p.date = p.horizon.Now() // the Date, else the local clock
 			}
-			rest, err := page.DecodeInto(body, "value", func(raw []byte, a *alert, derr error) error { return p.takeDecoded(ctx, raw, a, derr) })
+			rest, err := page.DecodeInto(body, "value", func(raw []byte, a *alert, derr error) error { return p.takeDecoded(ctx, raw, a, derr) },
+				page.Need("@odata.nextLink"), page.Log(s.opts.Logger.With("tenant", s.id.tenant, "source", Name)))
 			if err != nil {
 				var pub sources.PublishError
 				if errors.As(err, &pub) {

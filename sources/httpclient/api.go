@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
+
+	"github.com/alertexport/alertexport/sources/page"
 )
 
 // TokenSource hands out bearer tokens (sources/auth.Provider).
@@ -73,7 +75,30 @@ type API struct {
 	Forbidden string
 	// Header is sent with every request (e.g. Graph's Prefer).
 	Header http.Header
+	// MaxBody caps the body of a 200 answer; 0 = MaxBody.
+	MaxBody int64
 }
+
+// MaxBody is the default cap on the body of one 200 answer (one page). A page is read as a
+// stream, one alert at a time (sources/page caps what is held at once), so this bounds the
+// time and traffic of one answer, not memory: 1 GiB is above the largest page real alerts make
+// (Defender for Endpoint's 10,000 alerts of up to 64 KiB each are 625 MiB; Graph's 1,000 and
+// Cloud Apps' 100 far less), and what goes past it (an answer that never ends) is not a page.
+const MaxBody = 1 << 30
+
+// maxErrorBody is how much of an error answer's body is read, for its message.
+const maxErrorBody = 64 << 10
+
+// BodyTooLargeError is a 200 answer whose body goes on past API.MaxBody. The call is not
+// retried: the same request would bring the same answer.
+type BodyTooLargeError struct{ Limit int64 }
+
+func (e *BodyTooLargeError) Error() string {
+	return fmt.Sprintf("the answer is over %d bytes, the cap on one page's body", e.Limit)
+}
+
+// Is makes errors.Is(err, page.ErrTooLarge) true: whatever wraps it, it is not retried.
+func (e *BodyTooLargeError) Is(target error) bool { return target == page.ErrTooLarge }
 
 // maxRetryAfter caps what a Retry-After (or ThrottleWait, when it is absent) may hold every
 // caller of a tenant back: a broken or hostile value (a day, a century) must not silently stall a
@@ -232,7 +257,8 @@ func (a *API) attempt(ctx context.Context, method, u string, reqBody []byte, rea
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode == http.StatusOK {
-		body := newIdleReader(resp.Body, a.idle(), cancelAttempt)
+		capped := &cappedReader{r: resp.Body, limit: a.maxBody()}
+		body := newIdleReader(capped, a.idle(), cancelAttempt)
 		err := read(resp, body)
 		body.stop()
 		a.observe(resp.StatusCode, start, err)
@@ -244,13 +270,21 @@ func (a *API) attempt(ctx context.Context, method, u string, reqBody []byte, rea
 			return a.fail(method, u, resp.StatusCode, nil, errIdle)
 		case ctx.Err() != nil:
 			return backoff.Permanent(context.Cause(ctx))
+		case capped.over:
+			e := a.fail(method, u, resp.StatusCode, nil, &BodyTooLargeError{Limit: a.maxBody()})
+			e.Fix = "a page this large is not one of alerts as the API documents it; if the API really sends it, please report this"
+			return backoff.Permanent(e)
+		case errors.Is(err, page.ErrTooLarge):
+			// More than alertexport reads (a field it needs over its cap): asking again
+			// brings the same answer.
+			return backoff.Permanent(a.fail(method, u, resp.StatusCode, nil, err))
 		case errors.As(err, &be):
 			return a.fail(method, u, resp.StatusCode, nil, err)
 		default:
 			return backoff.Permanent(err)
 		}
 	}
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	a.observe(resp.StatusCode, start, nil)
 	e := a.fail(method, u, resp.StatusCode, body, nil)
 	switch s := resp.StatusCode; {
@@ -392,6 +426,42 @@ func (b *hinted) NextBackOff() time.Duration {
 	}
 	b.hint, b.now = 0, false
 	return next
+}
+
+func (a *API) maxBody() int64 {
+	if a.MaxBody > 0 {
+		return a.MaxBody
+	}
+	return MaxBody
+}
+
+// cappedReader reads up to limit bytes and fails, with over set, if the body goes on past them.
+type cappedReader struct {
+	r     io.Reader
+	limit int64
+	read  int64
+	over  bool
+}
+
+func (c *cappedReader) Read(p []byte) (int, error) {
+	if c.over {
+		return 0, &BodyTooLargeError{Limit: c.limit}
+	}
+	if c.read >= c.limit {
+		// At the cap: the body may end just here; one byte more says it does not.
+		var one [1]byte
+		if n, err := io.ReadFull(c.r, one[:]); n == 0 {
+			return 0, err
+		}
+		c.over = true
+		return 0, &BodyTooLargeError{Limit: c.limit}
+	}
+	if room := c.limit - c.read; int64(len(p)) > room {
+		p = p[:room]
+	}
+	n, err := c.r.Read(p)
+	c.read += int64(n)
+	return n, err
 }
 
 func (a *API) idle() time.Duration {

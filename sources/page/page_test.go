@@ -33,9 +33,9 @@ func TestDecode(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var got []string
-			rest, err := Decode(strings.NewReader(c.body), "value", func(raw []byte) error {
+			rest, err := Decode(strings.NewReader(c.body), "value", func(raw []byte, err error) error {
 				got = append(got, string(raw))
-				return nil
+				return err
 			})
 			if strings.Join(got, "|") != strings.Join(c.items, "|") {
 				t.Errorf("items = %q, want %q", got, c.items)
@@ -62,7 +62,7 @@ func TestDecode(t *testing.T) {
 func TestDecodeStopsOnItemError(t *testing.T) {
 	stop := errors.New("stop")
 	n := 0
-	_, err := Decode(strings.NewReader(`{"value":[1,2,3]}`), "value", func([]byte) error {
+	_, err := Decode(strings.NewReader(`{"value":[1,2,3]}`), "value", func([]byte, error) error {
 		n++
 		return stop
 	})
@@ -77,7 +77,7 @@ func TestDecodeStreams(t *testing.T) {
 	got := make(chan string)
 	done := make(chan error)
 	go func() {
-		_, err := Decode(pr, "value", func(raw []byte) error {
+		_, err := Decode(pr, "value", func(raw []byte, _ error) error {
 			got <- string(raw)
 			return nil
 		})
@@ -227,9 +227,9 @@ func FuzzDecodeInto(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var want []string
-		_, werr := Decode(bytes.NewReader(body), "value", func(raw []byte) error {
+		_, werr := Decode(bytes.NewReader(body), "value", func(raw []byte, err error) error {
 			want = append(want, string(raw))
-			return nil
+			return err
 		})
 		var got []string
 		_, gerr := DecodeInto(bytes.NewReader(body), "value", func(raw []byte, _ *item, _ error) error {
