@@ -520,12 +520,17 @@ func (w *world) setWorker(t *testing.T, leaseTTL, schedule string) {
 	}
 }
 
-// firstPolls is, for each job, the arrival of its first API request after since (zero: none yet).
+// firstPolls is, for each job, the arrival of its first API request after since with a token
+// not used before since: a process started then (each process takes tokens of its own; a
+// request a killed process had sent may still be read after its death).
 func (w *world) firstPolls(since time.Time) map[string]time.Time {
 	out := map[string]time.Time{}
 	for job, reqs := range w.apiLog() {
+		before := map[string]bool{}
 		for _, r := range reqs {
-			if r.Time.After(since) {
+			if !r.Time.After(since) {
+				before[r.TokenID] = true
+			} else if !before[r.TokenID] {
 				out[job] = r.Time
 				break
 			}
