@@ -76,7 +76,10 @@ func OpenIdentity(dataDir string, log *slog.Logger) (*Identity, error) {
 	}
 	if !ok {
 		_ = lock.Close()
-		abs, _ := filepath.Abs(dataDir)
+		abs, err := filepath.Abs(dataDir)
+		if err != nil {
+			abs = dataDir
+		}
 		return nil, fmt.Errorf("%w: %s is locked (`fuser -v %s` shows by whom); give each replica a data_dir of its own, or stop the other process first",
 			ErrDataDirInUse, abs, filepath.Join(abs, lockFile))
 	}

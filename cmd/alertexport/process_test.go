@@ -1,7 +1,8 @@
 package main
 
 // Tests of the real binary as an operator runs it: several `alertexport run` processes on one
-// JetStream server, killed (SIGKILL), frozen (SIGSTOP) and resumed at any point.
+// JetStream server, killed (SIGKILL), frozen (SIGSTOP) and resumed at any point, restarted on
+// their data_dir.
 
 import (
 	"encoding/json"
