@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,10 +28,15 @@ var errLostLease = errors.New("this replica lost the job's lease; another replic
 // lease is a key in a bucket whose TTL expires it unless its holder renews it (Update with the
 // revision it holds) well inside the TTL; acquiring is Create, which fails while another holds
 // it; releasing is a revision-checked Delete. A holder that paused past the TTL finds its
-// revision gone on the next renewal and stops.
+// revision gone on the next renewal and stops. A lease held under this replica's own name by a
+// previous run of it is taken back at once (takeBack).
+//
+// A lease's value, and a presence key's, is "<replica> <run>": the replica's name, the same
+// across its restarts (Identity), and this process's run, a random id of its own.
 type Leases struct {
 	kv      jetstream.KeyValue
 	replica string
+	run     string
 	ttl     time.Duration
 	log     *slog.Logger
 
@@ -39,6 +45,7 @@ type Leases struct {
 	held      map[string]*lease
 	jobs      int       // how many jobs there are to share
 	announced time.Time // when this replica last said it is alive
+	twin      bool      // another live process uses this replica's name: take nothing back
 }
 
 // presencePrefix marks the keys by which replicas say they are alive ('=' cannot occur in a
@@ -60,7 +67,9 @@ func (l *Leases) validUntil(start time.Time) time.Time {
 	return start.Add(l.ttl - l.ttl/10)
 }
 
-// NewLeases opens (or creates) the lease bucket with the given TTL.
+// NewLeases opens (or creates) the lease bucket with the given TTL. replica is this replica's
+// name: never used by two live processes at once (Identity holds a lock for it), since a lease
+// held under it is taken back at once.
 func NewLeases(ctx context.Context, js jetstream.JetStream, replica string, ttl time.Duration, log *slog.Logger) (*Leases, error) {
 	if ttl <= 0 {
 		ttl = DefaultLeaseTTL
@@ -77,7 +86,17 @@ func NewLeases(ctx context.Context, js jetstream.JetStream, replica string, ttl 
 	if err != nil {
 		return nil, fmt.Errorf("KV bucket %s: %w", LeaseBucket, err)
 	}
-	return &Leases{kv: kv, replica: replica, ttl: ttl, log: log, held: map[string]*lease{}, renewing: map[string]*sync.Mutex{}}, nil
+	return &Leases{kv: kv, replica: replica, run: randomHex(8), ttl: ttl, log: log, held: map[string]*lease{}, renewing: map[string]*sync.Mutex{}}, nil
+}
+
+// value is what this process writes in its leases and presence key.
+func (l *Leases) value() []byte { return []byte(l.replica + " " + l.run) }
+
+// holder splits a lease's value into the replica and its run (a value without a run is one
+// written before runs were recorded, by a replica named after its host and process).
+func holder(v []byte) (replica, run string) {
+	replica, run, _ = strings.Cut(string(v), " ")
+	return replica, run
 }
 
 // SetJobs tells how many jobs the replicas share (the worker's job count).
@@ -97,7 +116,9 @@ func (l *Leases) presenceKey() string {
 	return presencePrefix + string(b)
 }
 
-// announce says this replica is alive; the key expires with the bucket TTL unless repeated.
+// announce says this replica is alive; the key expires with the bucket TTL unless repeated. Its
+// name is the replica's, not the run's: a restarted replica renews the key of its previous run
+// instead of counting twice in the shares.
 func (l *Leases) announce(ctx context.Context) {
 	l.mu.Lock()
 	due := time.Since(l.announced) > l.ttl/3
@@ -105,7 +126,7 @@ func (l *Leases) announce(ctx context.Context) {
 	if !due {
 		return
 	}
-	if _, err := l.kv.Put(ctx, l.presenceKey(), []byte(l.replica)); err != nil {
+	if _, err := l.kv.Put(ctx, l.presenceKey(), l.value()); err != nil {
 		l.log.Debug("cannot announce this replica", "err", err)
 		return
 	}
@@ -153,18 +174,97 @@ func (l *Leases) Acquire(ctx context.Context, key string) (bool, error) {
 		return false, nil
 	}
 	start := time.Now()
-	rev, err := l.kv.Create(ctx, key, []byte(l.replica))
-	switch {
-	case errors.Is(err, jetstream.ErrKeyExists):
-		return false, nil
-	case err != nil:
+	rev, err := l.kv.Create(ctx, key, l.value())
+	msg, prev := "took the job's lease", ""
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		start = time.Now()
+		rev, prev, err = l.takeBack(ctx, key)
+		if err == nil && rev == 0 {
+			return false, nil // another replica holds it
+		}
+		if prev != l.run {
+			msg = "took back the job's lease from this replica's previous run"
+		}
+	}
+	if err != nil {
 		return false, fmt.Errorf("lease %s: %w", key, err)
 	}
 	l.mu.Lock()
 	l.held[key] = &lease{rev: rev, until: l.validUntil(start)}
 	l.mu.Unlock()
-	l.log.Info("took the job's lease", "job", key, "replica", l.replica)
+	args := []any{"job", key, "replica", l.replica}
+	if prev != "" && prev != l.run {
+		args = append(args, "previous_run", prev)
+	}
+	l.log.Info(msg, args...)
 	return true, nil
+}
+
+// takeBack takes over key's lease if it is held under this replica's name, returning the new
+// revision and the run that held it; revision 0: another replica holds it (or it changed
+// meanwhile), which is waited out as ever.
+//
+// Why this is safe: the name is this replica's alone while this process lives (Identity's
+// lock), so a lease under it was written by a previous run of this replica — dead, since the
+// lock was free — or by this process itself (a renewal whose answer was lost, a give-back whose
+// Delete failed). Nothing polls under it any more. The takeover is an Update on the revision
+// read, never a Put: if anything wrote the key after the read — a renewal the previous run had
+// in flight when it died, or the lease expiring and another replica creating it — the Update
+// fails and nothing is taken; the next tick looks again. A renewal in flight that arrives after
+// the takeover carries an older revision and fails in turn. A checkpoint save the previous run
+// had in flight is harmless too: it was written only after its messages were acknowledged, and
+// saves are compare-and-set on the checkpoint's revision, so if it lands after this replica
+// loaded the checkpoint, this replica's save fails and its next poll starts over from the newer
+// one (whatever was published twice meanwhile, JetStream drops by Nats-Msg-Id).
+func (l *Leases) takeBack(ctx context.Context, key string) (uint64, string, error) {
+	l.mu.Lock()
+	twin := l.twin
+	l.mu.Unlock()
+	if twin {
+		return 0, "", nil
+	}
+	e, err := l.kv.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
+		return 0, "", nil // expired meanwhile: the next tick creates it
+	}
+	if err != nil {
+		return 0, "", err
+	}
+	replica, run := holder(e.Value())
+	if replica != l.replica {
+		return 0, "", nil
+	}
+	rev, err := l.kv.Update(ctx, key, l.value(), e.Revision())
+	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
+		return 0, "", nil
+	}
+	if err != nil {
+		return 0, "", err
+	}
+	return rev, run, nil
+}
+
+// checkTwin looks at who took a lease this process lost. Its own name under another run means
+// another live process uses this replica's identity (a data_dir copied to another host, or its
+// lock file removed): the two would take each job back from each other forever, so this one
+// stops taking leases back and says what to fix.
+func (l *Leases) checkTwin(ctx context.Context, key string) {
+	e, err := l.kv.Get(ctx, key)
+	if err != nil {
+		return
+	}
+	replica, run := holder(e.Value())
+	if replica != l.replica || run == l.run {
+		return
+	}
+	l.mu.Lock()
+	seen := l.twin
+	l.twin = true
+	l.mu.Unlock()
+	if !seen {
+		l.log.Error("another live process uses this replica's identity (a copied data_dir?); this one no longer takes leases back at restart: give each replica a data_dir of its own, or delete the replica-id file in the copy's data_dir",
+			"job", key, "replica", l.replica, "other_run", run)
+	}
 }
 
 // renew extends a held lease; losing it cancels the poll running under it.
@@ -191,9 +291,12 @@ func (l *Leases) renew(ctx context.Context, key string) (bool, error) {
 		return false, nil // lost meanwhile
 	}
 	start := time.Now()
-	next, err := l.kv.Update(ctx, key, []byte(l.replica), rev)
+	next, err := l.kv.Update(ctx, key, l.value(), rev)
 	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
 		l.lose(key)
+		if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+			l.checkTwin(ctx, key)
+		}
 		return false, nil
 	}
 	if err != nil {

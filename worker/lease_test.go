@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -199,4 +202,161 @@ func TestConcurrentRenewalsKeepTheLease(t *testing.T) {
 	if !l.Held(key) {
 		t.Error("the lease is no longer held")
 	}
+}
+
+// leaseValue is what the bucket holds for key.
+func leaseValue(t *testing.T, l *Leases, key string) string {
+	t.Helper()
+	e, err := l.kv.Get(context.Background(), key)
+	if err != nil {
+		t.Fatalf("lease %s: %v", key, err)
+	}
+	return string(e.Value())
+}
+
+// TestRestartedReplicaTakesItsLeaseBack: a replica that died holding leases (no release, no
+// renewal) and restarts under the same name takes them back at once, long before the TTL, and
+// says so; its presence key is the same, so the restart does not count as another replica in
+// the shares (it takes all the jobs, not half).
+func TestRestartedReplicaTakesItsLeaseBack(t *testing.T) {
+	t.Parallel()
+	_, _, js := setupJS(t)
+	ctx := context.Background()
+	const ttl = time.Minute // the old way would wait this long
+	keys := []string{"contoso.endpoint", "contoso.cloudapps"}
+	before, err := NewLeases(ctx, js, "host-0123456789abcdef", ttl, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before.SetJobs(len(keys))
+	for _, k := range keys {
+		if ok, err := before.Acquire(ctx, k); !ok || err != nil {
+			t.Fatalf("Acquire %s = %v, %v", k, ok, err)
+		}
+	}
+	// SIGKILL: nothing more from before. The restart has the same name, a new run.
+	var log syncLog
+	after, err := NewLeases(ctx, js, "host-0123456789abcdef", ttl, slog.New(slog.NewJSONHandler(&log, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	after.SetJobs(len(keys))
+	start := time.Now()
+	for _, k := range keys {
+		if ok, err := after.Acquire(ctx, k); !ok || err != nil {
+			t.Fatalf("the restarted replica's Acquire %s = %v, %v; want its own lease back at once", k, ok, err)
+		}
+		if !after.Held(k) {
+			t.Errorf("%s taken back but not held", k)
+		}
+		if v := leaseValue(t, after, k); v != "host-0123456789abcdef "+after.run {
+			t.Errorf("%s holds %q after the takeover, want the new run's", k, v)
+		}
+	}
+	t.Logf("took both leases back in %v (TTL %v)", time.Since(start).Round(time.Millisecond), ttl)
+	if n := strings.Count(log.String(), "took back the job's lease from this replica's previous run"); n != len(keys) || !strings.Contains(log.String(), before.run) {
+		t.Errorf("%d takeovers logged with the previous run, want %d:\n%s", n, len(keys), log.String())
+	}
+	if share := after.share(ctx); share != len(keys) {
+		t.Errorf("share after the restart = %d, want %d: the previous run counts as another replica", share, len(keys))
+	}
+	// The dead run's renewal (one in flight when it died) carries the old revision: refused.
+	if ok, _ := before.renew(ctx, keys[0]); ok {
+		t.Error("the previous run's renewal succeeded after the takeover")
+	}
+	if !after.Held(keys[0]) {
+		t.Error("the previous run's renewal took the lease away")
+	}
+}
+
+// TestAnotherReplicasLeaseIsWaitedOut: a lease held under another replica's name is never taken
+// over; it is taken only once it expires, the TTL after its holder's last renewal.
+func TestAnotherReplicasLeaseIsWaitedOut(t *testing.T) {
+	t.Parallel()
+	_, _, js := setupJS(t)
+	ctx := context.Background()
+	const ttl = 2 * time.Second
+	const key = "contoso.endpoint"
+	dead, err := NewLeases(ctx, js, "host-aaaaaaaaaaaaaaaa", ttl, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := dead.Acquire(ctx, key); !ok || err != nil {
+		t.Fatalf("Acquire = %v, %v", ok, err)
+	}
+	written := time.Now() // the lease was written before this
+	other, err := NewLeases(ctx, js, "host-bbbbbbbbbbbbbbbb", ttl, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var took time.Duration
+	natstest.WaitFor(t, "the other replica to take the expired lease", func() bool {
+		ok, err := other.Acquire(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		took = time.Since(written)
+		return ok
+	})
+	if took < ttl-100*time.Millisecond {
+		t.Errorf("another replica's lease was taken %v after it was written, before the TTL (%v)", took, ttl)
+	}
+	t.Logf("taken %v after its holder's last write (TTL %v)", took.Round(time.Millisecond), ttl)
+}
+
+// TestTwinIdentityStopsTakingBack: two live processes with one name (a data_dir copied to
+// another host) would take each job back from each other forever; the one that loses a lease
+// to its twin says so and takes nothing back from then on.
+func TestTwinIdentityStopsTakingBack(t *testing.T) {
+	t.Parallel()
+	_, _, js := setupJS(t)
+	ctx := context.Background()
+	const key = "contoso.endpoint"
+	var log syncLog
+	a, err := NewLeases(ctx, js, "host-0123456789abcdef", time.Minute, slog.New(slog.NewJSONHandler(&log, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := NewLeases(ctx, js, "host-0123456789abcdef", time.Minute, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := a.Acquire(ctx, key); !ok || err != nil {
+		t.Fatalf("a: Acquire = %v, %v", ok, err)
+	}
+	if ok, err := b.Acquire(ctx, key); !ok || err != nil { // it cannot tell a twin from a dead run
+		t.Fatalf("b: Acquire = %v, %v", ok, err)
+	}
+	if ok, _ := a.Acquire(ctx, key); ok {
+		t.Fatal("a kept a lease its twin took")
+	}
+	if !strings.Contains(log.String(), "another live process uses this replica's identity") {
+		t.Errorf("a did not report its twin:\n%s", log.String())
+	}
+	for range 3 {
+		if ok, _ := a.Acquire(ctx, key); ok {
+			t.Fatal("a took the lease back from its live twin")
+		}
+	}
+	if !b.Held(key) {
+		t.Error("b lost the lease")
+	}
+}
+
+// syncLog is a log destination safe for the leases' goroutines.
+type syncLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncLog) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncLog) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"sync/atomic"
 	"time"
@@ -251,6 +250,13 @@ func (d *daemon) serveHTTP(h http.Handler) error {
 // run exports until ctx ends, then stops in order: no new polls, running ones finish or are
 // abandoned, NATS is drained, the embedded server stops.
 func (d *daemon) run(ctx context.Context, env config.LookupEnv, started func(*daemon)) error {
+	// This replica's identity and data_dir's lock, released only after everything else (the
+	// embedded server's store is in data_dir too).
+	id, err := worker.OpenIdentity(d.cfg.Worker.DataDir, d.log)
+	if err != nil {
+		return err
+	}
+	defer id.Close()
 	ctx, d.fail = context.WithCancelCause(ctx)
 	defer d.fail(nil)
 	defer d.close()
@@ -276,7 +282,7 @@ func (d *daemon) run(ctx context.Context, env config.LookupEnv, started func(*da
 	if d.cfg.NATS.Mode != "core" {
 		// Several `run` processes on one JetStream share the jobs through leases.
 		lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		leases, err = worker.NewLeases(lctx, sink.(*jssink.Sink).JetStream(), replicaName(), d.cfg.Worker.LeaseTTL, d.log)
+		leases, err = worker.NewLeases(lctx, sink.(*jssink.Sink).JetStream(), id.Name(), d.cfg.Worker.LeaseTTL, d.log)
 		cancel()
 		if err != nil {
 			return err
@@ -344,13 +350,4 @@ func (d *daemon) close() {
 		d.embedded.Shutdown()
 		d.embedded.WaitForShutdown()
 	}
-}
-
-// replicaName tells replicas apart in the lease bucket and the logs: host and process.
-func replicaName() string {
-	host, err := os.Hostname()
-	if err != nil {
-		host = "unknown-host"
-	}
-	return fmt.Sprintf("%s/%d", host, os.Getpid())
 }

@@ -1,13 +1,15 @@
 package main
 
 // Tests of the real binary as an operator runs it: several `alertexport run` processes on one
-// JetStream server, killed (SIGKILL), frozen (SIGSTOP) and resumed at any point.
+// JetStream server, killed (SIGKILL), frozen (SIGSTOP) and resumed at any point, restarted on
+// their data_dir.
 
 import (
 	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -20,7 +22,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
+
 	"github.com/alertexport/alertexport/sinks/natstest"
+	"github.com/alertexport/alertexport/sources/envelope"
 	"github.com/alertexport/alertexport/sources/simulator"
 )
 
@@ -72,13 +77,21 @@ type proc struct {
 	done     chan struct{}
 }
 
-// spawn starts `run` on the world's config with an HTTP listener of its own (replicas share
-// the config but not the port).
+// spawn starts `run` on the world's config with an HTTP listener and a data_dir of its own
+// (replicas share the config but not the port, and each is a replica of its own).
 func (w *world) spawn(t *testing.T, name string) *proc {
+	t.Helper()
+	return w.spawnIn(t, name, name)
+}
+
+// spawnIn is spawn on data_dir <world>/data-<replica>: a process spawned on the data_dir of one
+// killed before is that replica restarted.
+func (w *world) spawnIn(t *testing.T, name, replica string) *proc {
 	t.Helper()
 	p := &proc{name: name, stderr: &syncBuffer{}, httpAddr: freeAddr(t), done: make(chan struct{})}
 	cfg := filepath.Join(w.dir, "config-"+name+".toml")
 	doc := strings.Replace(w.doc, fmt.Sprintf("http_addr = %q", w.httpAddr), fmt.Sprintf("http_addr = %q", p.httpAddr), 1)
+	doc = strings.Replace(doc, fmt.Sprintf("data_dir = %q", filepath.Join(w.dir, "data")), fmt.Sprintf("data_dir = %q", filepath.Join(w.dir, "data-"+replica)), 1)
 	if err := os.WriteFile(cfg, []byte(doc), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -492,4 +505,253 @@ func explainMissing(t *testing.T, w *world, want map[string]bool) {
 		t.Errorf("missing %s; the stream has %v; the simulator has %v", id, have[alert], versions)
 	}
 	t.Errorf("%d versions missing", n)
+}
+
+// setWorker replaces lease_ttl and the default schedule in the world's config.
+func (w *world) setWorker(t *testing.T, leaseTTL, schedule string) {
+	t.Helper()
+	for old, repl := range map[string]string{`lease_ttl = "3s"`: fmt.Sprintf("lease_ttl = %q", leaseTTL), `schedule = "@every 1s"`: fmt.Sprintf("schedule = %q", schedule)} {
+		if !strings.Contains(w.doc, old) {
+			t.Fatalf("the config has no %s", old)
+		}
+		w.doc = strings.Replace(w.doc, old, repl, 1)
+	}
+	if err := os.WriteFile(w.config, []byte(w.doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// firstPolls is, for each job, the arrival of its first API request after since with a token
+// not used before since: a process started then (each process takes tokens of its own; a
+// request a killed process had sent may still be read after its death).
+func (w *world) firstPolls(since time.Time) map[string]time.Time {
+	out := map[string]time.Time{}
+	for job, reqs := range w.apiLog() {
+		before := map[string]bool{}
+		for _, r := range reqs {
+			if !r.Time.After(since) {
+				before[r.TokenID] = true
+			} else if !before[r.TokenID] {
+				out[job] = r.Time
+				break
+			}
+		}
+	}
+	return out
+}
+
+// TestRestartedReplicaTakesItsJobsBack: a replica SIGKILLed five times and each time restarted
+// on its data_dir polls both jobs again within one schedule interval (10 s; it takes about half
+// a second) of each restart — it takes its previous run's leases back at once instead of waiting
+// out lease_ttl (30 s) — and the stream ends with every version once, no job ever polled by two
+// processes at once.
+func TestRestartedReplicaTakesItsJobsBack(t *testing.T) {
+	t.Parallel()
+	const interval, restarts = 10 * time.Second, 5
+	ns := natstest.Start(t)
+	w := newWorld(t, ns.ClientURL())
+	w.setWorker(t, "30s", "@every 10s")
+	now := time.Now()
+	w.ep.Generate(200, simulator.Generate{From: now.Add(-5 * time.Hour), To: now})
+	w.ca.Generate(200, simulator.CloudAppsGenerate{From: now.Add(-5 * time.Hour), To: now})
+	jobs := []string{"contoso.endpoint", "contoso.cloudapps"}
+	started := time.Now()
+	p := w.spawnIn(t, "run0", "replica")
+	var worst time.Duration
+	for i := 0; ; i++ {
+		eventually(t, 90*time.Second, fmt.Sprintf("run %d to poll both jobs", i), func() (bool, string) {
+			first := w.firstPolls(started)
+			return len(first) == len(jobs), fmt.Sprint(first)
+		})
+		if i > 0 {
+			first := w.firstPolls(started)
+			for _, job := range jobs {
+				took := first[job].Sub(started)
+				worst = max(worst, took)
+				t.Logf("restart %d: %s polled %v after the restart", i, job, took.Round(time.Millisecond))
+				if took > interval {
+					t.Errorf("restart %d: %s polled %v after the restart, want within one interval (%v)", i, job, took, interval)
+				}
+			}
+			took := map[string]bool{}
+			for _, l := range logLines(t, p, started) {
+				if l.Msg == "took back the job's lease from this replica's previous run" {
+					took[l.Job] = true
+				}
+			}
+			if len(took) != len(jobs) {
+				t.Errorf("restart %d: took back %v, want both jobs", i, took)
+			}
+		}
+		if i == restarts {
+			break
+		}
+		p.kill(t)
+		w.ep.Generate(5, simulator.Generate{})
+		w.ep.UpdateRandom(3, 0)
+		w.ca.Generate(3, simulator.CloudAppsGenerate{})
+		w.ca.CloseRandom(2, 0)
+		started = time.Now()
+		p = w.spawnIn(t, fmt.Sprintf("run%d", i+1), "replica")
+	}
+	t.Logf("restart to first poll: at most %v over %d restarts (interval %v, lease_ttl 30 s)", worst.Round(time.Millisecond), restarts, interval)
+	all := w.expected()
+	eventually(t, 60*time.Second, "every version exported", hasAll(w.natsURL, t, all))
+	checkStream(t, w, streamMsgs(t, w.natsURL), all)
+	checkNoOverlap(t, w)
+	p.stop(t)
+}
+
+// TestSecondProcessOnADataDirIsRefused: a second `run` on the data_dir of a live one exits 1
+// at once, naming the data_dir and saying that each replica needs its own; the first goes on.
+func TestSecondProcessOnADataDirIsRefused(t *testing.T) {
+	t.Parallel()
+	ns := natstest.Start(t)
+	w := newWorld(t, ns.ClientURL())
+	w.ep.Generate(10, simulator.Generate{})
+	a := w.spawnIn(t, "a", "shared")
+	eventually(t, 30*time.Second, "a to hold both jobs", func() (bool, string) {
+		held := a.held(t)
+		return len(held) == 2, fmt.Sprint(held)
+	})
+	b := w.spawnIn(t, "b", "shared")
+	select {
+	case <-b.done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the second process on one data_dir did not exit")
+	}
+	if code := b.cmd.ProcessState.ExitCode(); code != 1 {
+		t.Errorf("the second process exited %d, want 1", code)
+	}
+	for _, want := range []string{"data_dir is in use by another alertexport process", filepath.Join(w.dir, "data-shared"), "a data_dir of its own"} {
+		if !strings.Contains(b.stderr.String(), want) {
+			t.Errorf("the second process's error does not say %q:\n%s", want, b.stderr.String())
+		}
+	}
+	if a.exited() || len(a.held(t)) != 2 {
+		t.Errorf("the first process stopped or lost its jobs (exited %v, holds %v)", a.exited(), a.held(t))
+	}
+	a.stop(t)
+}
+
+// versionsVisibleFor is the message ID of every version the simulator has shown for at least d
+// since from (a backlog is generated with past times, but shown only from when it was made); an
+// alert's current version is still shown, so it counts whatever its age.
+func (w *world) versionsVisibleFor(d time.Duration, from time.Time) map[string]bool {
+	want := map[string]bool{}
+	horizon := time.Now().Add(time.Minute) // what is indexed late is visible by the time the test looks
+	shown := func(at, until time.Time) bool { return until.Sub(later(at, from)) >= d }
+	for _, tn := range w.tenants {
+		eps := tn.ep.Versions() // each alert's versions in the order stored
+		for i, v := range eps {
+			if i+1 < len(eps) && eps[i+1].ID == v.ID && !shown(v.VisibleAt, eps[i+1].VisibleAt) {
+				continue
+			}
+			want[envelope.MsgID(tn.name, "endpoint", v.ID, v.LastUpdateTime)] = true
+		}
+		cas := tn.ca.Versions()
+		for i, v := range cas {
+			if i+1 < len(cas) && cas[i+1].ID == v.ID && !shown(v.VisibleAt, cas[i+1].VisibleAt) || v.VisibleAt.After(horizon) {
+				continue
+			}
+			want[envelope.MsgID(tn.name, "cloudapps", v.ID, v.Version)] = true
+		}
+	}
+	return want
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// TestCrashLoopExportsEveryVersionOnce: the crash loop of a pod in CrashLoopBackOff. For about a
+// minute the replica is SIGKILLed every 2 s and restarted on its data_dir, NATS is restarted
+// twice, and 10 % of the API's answers are faults, while alerts arrive, change and close; then
+// it runs on. The runs keep polling, and every version the API showed for 30 s is in the stream
+// exactly once. (The backlog is exported first: a version replaced while the export still
+// catches up is not owed.)
+func TestCrashLoopExportsEveryVersionOnce(t *testing.T) {
+	t.Parallel()
+	const soak, every = 60 * time.Second, 2 * time.Second
+	opts := &server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true}
+	ns := startNATS(t, opts)
+	opts.Port = ns.Addr().(*net.TCPAddr).Port // restarts come back where clients look
+	w := newWorld(t, fmt.Sprintf("nats://127.0.0.1:%d", opts.Port))
+	w.setWorker(t, "30s", "@every 1s")
+	w.sim.SetCloudAppsRetryAfter(true) // a 429 without it holds Cloud Apps back a whole minute
+	now := time.Now()
+	w.ep.Generate(200, simulator.Generate{From: now.Add(-5 * time.Hour), To: now})
+	w.ca.Generate(100, simulator.CloudAppsGenerate{From: now.Add(-5 * time.Hour), To: now})
+	p := w.spawnIn(t, "run0", "replica")
+	eventually(t, 60*time.Second, "the backlog exported", hasAll(w.natsURL, t, w.expected()))
+
+	faults := simulator.FaultRates{ServerError: 0.05, Throttle: 0.02, Truncate: 0.03}
+	w.ep.SetFaultRates(faults)
+	w.ca.SetFaultRates(faults)
+	start := time.Now()
+	kills, natsRestarts, late, polled := 0, 0, 0, 0
+	spawned := start
+	for i := 1; time.Since(start) < soak; i++ {
+		if i%10 == 0 { // NATS goes away and comes back in the middle of this run
+			time.Sleep(every / 2) // the schedule of the crashes, not a synchronization
+			ns.Shutdown()
+			ns.WaitForShutdown()
+			ns = startNATS(t, opts)
+			natsRestarts++
+			time.Sleep(every / 2)
+		} else {
+			time.Sleep(every)
+		}
+		// A run is not killed before its worker started: on a machine too busy to start the
+		// process within 2 s, the test would prove nothing but that.
+		if !strings.Contains(p.stderr.String(), `"msg":"worker started"`) {
+			late++
+			eventually(t, 60*time.Second, fmt.Sprintf("run %d to start", i-1), func() (bool, string) {
+				return strings.Contains(p.stderr.String(), `"msg":"worker started"`), ""
+			})
+		}
+		if len(w.firstPolls(spawned)) == 2 {
+			polled++
+		}
+		p.kill(t)
+		kills++
+		w.ep.Generate(4, simulator.Generate{})
+		w.ep.UpdateRandom(3, 0)
+		w.ca.Generate(2, simulator.CloudAppsGenerate{})
+		w.ca.CloseRandom(1, 0)
+		spawned = time.Now()
+		p = w.spawnIn(t, fmt.Sprintf("run%d", i), "replica")
+	}
+	soaked := time.Now()
+	want := w.versionsVisibleFor(30*time.Second, start)
+	ok, state := waitAll(w.natsURL, t, want, 90*time.Second)
+	msgs := streamMsgs(t, w.natsURL)
+	count := map[string]int{}
+	for _, m := range msgs {
+		count[m.Header.Get("Nats-Msg-Id")]++
+	}
+	lost, dups := 0, 0
+	for id := range want {
+		if count[id] == 0 {
+			lost++
+		}
+	}
+	for _, n := range count {
+		dups += n - 1
+	}
+	t.Logf("%d kills every %v (%d waited for the worker to start; %d runs polled both jobs before the kill) and %d NATS restarts over %v, 10 %% API faults; %d versions visible for 30 s: %d lost, %d duplicated (%d messages); drained %v after the last kill",
+		kills, every, late, polled, natsRestarts, soaked.Sub(start).Round(time.Second), len(want), lost, dups, len(msgs), time.Since(soaked).Round(time.Millisecond))
+	if !ok {
+		t.Errorf("not every version visible for 30 s was exported: %s", state)
+		explainMissing(t, w, want)
+	}
+	// The crash loop must not stop the export: each run takes the jobs back at once and polls
+	// (waiting out lease_ttl, next to no run did).
+	if polled < kills/2 {
+		t.Errorf("only %d of %d runs polled both jobs before they were killed 2 s after their start", polled, kills)
+	}
+	checkStream(t, w, msgs, want)
 }
