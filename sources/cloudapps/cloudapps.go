@@ -133,7 +133,7 @@ type poll struct {
 
 // Poll implements sources.Source.
 func (s *Source) Poll(ctx context.Context, cp sources.Checkpoint, emit sources.Emit) error {
-	p := &poll{src: s, Outbox: sources.Outbox{Emit: emit}, cp: cp.Clone(), prev: cp, exported: sources.NewIDSet()}
+	p := &poll{src: s, Outbox: sources.Outbox{Emit: emit, Logger: s.opts.Logger}, cp: cp.Clone(), prev: cp, exported: sources.NewIDSet()}
 	origin := cp.Origin
 	if origin.IsZero() {
 		origin = s.opts.Now().UTC().Round(0).Add(-s.startFrom).Truncate(time.Millisecond)
@@ -187,7 +187,7 @@ func (s *Source) Backfill(ctx context.Context, since, until time.Time, emit sour
 	p := &poll{src: s, Outbox: sources.Outbox{Emit: func(ctx context.Context, b sources.Batch) error {
 		b.Checkpoint = nil
 		return emit(ctx, b)
-	}}, cp: sources.Checkpoint{}.Clone(), exported: sources.NewIDSet(), lowerNew: since}
+	}, Logger: s.opts.Logger}, cp: sources.Checkpoint{}.Clone(), exported: sources.NewIDSet(), lowerNew: since}
 	if err := p.ask(ctx, question{from: since, until: until}); err != nil {
 		return err
 	}

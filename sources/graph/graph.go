@@ -147,7 +147,7 @@ type poll struct {
 
 // Poll implements sources.Source.
 func (s *Source) Poll(ctx context.Context, cp sources.Checkpoint, emit sources.Emit) error {
-	p := &poll{src: s, Outbox: sources.Outbox{Emit: emit}, cp: cp.Clone(), prev: cp.Cursor, exported: sources.NewIDSet(), taken: sources.NewVersionSet()}
+	p := &poll{src: s, Outbox: sources.Outbox{Emit: emit, Logger: s.opts.Logger}, cp: cp.Clone(), prev: cp.Cursor, exported: sources.NewIDSet(), taken: sources.NewVersionSet()}
 	switch {
 	case !cp.Cursor.IsZero():
 		p.lower = cp.Cursor.Add(-s.lookback) // ge, never gt: equal timestamps and late alerts
@@ -212,7 +212,7 @@ func (s *Source) Backfill(ctx context.Context, since, until time.Time, emit sour
 	p := &poll{src: s, Outbox: sources.Outbox{Emit: func(ctx context.Context, b sources.Batch) error {
 		b.Checkpoint = nil
 		return emit(ctx, b)
-	}}, cp: sources.Checkpoint{}.Clone(), exported: sources.NewIDSet(), taken: sources.NewVersionSet(), lower: since.UTC().Truncate(tick), until: until.UTC()}
+	}, Logger: s.opts.Logger}, cp: sources.Checkpoint{}.Clone(), exported: sources.NewIDSet(), taken: sources.NewVersionSet(), lower: since.UTC().Truncate(tick), until: until.UTC()}
 	if err := p.pass(ctx); err != nil {
 		return err
 	}
