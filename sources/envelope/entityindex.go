@@ -26,9 +26,9 @@ import (
 // in indexes it left are recognised as stale.
 
 // linearMax is how many entities Add compares with one by one before it builds the indexes:
-// an alert has a handful, and comparing with a few costs less than keeping maps (see
-// BenchmarkEntitySet).
-const linearMax = 32
+// an alert has a handful, and for up to about 200 realistic entities comparing with each
+// costs less than keeping maps (measured with realisticEntities of the tests).
+const linearMax = 128
 
 type entityClass uint8
 
@@ -116,7 +116,7 @@ type entityIndex struct {
 
 func newEntityIndex(list []Entity) *entityIndex {
 	x := &entityIndex{
-		first: make(map[entityKey]int, 8*linearMax),
+		first: make(map[entityKey]int),
 		held:  make(map[entityKey][]heldEntry),
 		whole: make(map[Entity]int),
 	}
