@@ -78,6 +78,7 @@ const (
 	kAddress                     // ip: folded
 	kURL                         // url: exact
 	kExactID                     // any other type: id, exact
+	numKinds
 )
 
 // entityKey is one identifier of one type. typ numbers the types with fixed rules (kind
@@ -108,16 +109,29 @@ type heldEntry struct {
 }
 
 type entityIndex struct {
-	first map[entityKey]int         // identifiers kept for good: the first entity holding each
-	held  map[entityKey][]heldEntry // identifiers an entity can lose: min-heap by position
-	gen   []uint32                  // per entity: bumped when it leaves its held index
-	whole map[Entity]int            // other types without an id: compared as a whole
+	// Identifiers kept for good: the first entity holding each. One string (most): in a map
+	// of strings per kind and type code, which hashes faster than the struct; the others
+	// (name and domain, process, another type's id) in first.
+	single [numKinds * 4]map[string]int
+	first  map[entityKey]int
+	held   [numKinds * 4]map[string][]heldEntry // identifiers an entity can lose: min-heaps by position
+	gen    []uint32                             // per entity: bumped when it leaves its held index
+	whole  map[Entity]int                       // other types without an id: compared as a whole
+}
+
+// slot is where k's kind and type code have their maps in single and held; ok is false for the
+// kinds that are more than one string.
+func slot(k entityKey) (int, bool) {
+	switch k.kind {
+	case kNameDomain, kProcess, kExactID:
+		return 0, false
+	}
+	return int(k.kind)*4 + int(k.typ), true
 }
 
 func newEntityIndex(list []Entity) *entityIndex {
 	x := &entityIndex{
 		first: make(map[entityKey]int),
-		held:  make(map[entityKey][]heldEntry),
 		whole: make(map[Entity]int),
 	}
 	for i := range list {
@@ -135,6 +149,12 @@ func better(best, i int) int {
 }
 
 func (x *entityIndex) firstOf(k entityKey) int {
+	if n, ok := slot(k); ok {
+		if i, ok := x.single[n][k.a]; ok {
+			return i
+		}
+		return -1
+	}
 	if i, ok := x.first[k]; ok {
 		return i
 	}
@@ -309,6 +329,17 @@ func heldKey(e *Entity) (entityKey, bool) {
 
 // add records that entity i holds k for good.
 func (x *entityIndex) add(k entityKey, i int) {
+	if n, ok := slot(k); ok {
+		m := x.single[n]
+		if m == nil {
+			m = make(map[string]int)
+			x.single[n] = m
+		}
+		if j, ok := m[k.a]; !ok || i < j {
+			m[k.a] = i
+		}
+		return
+	}
 	if j, ok := x.first[k]; !ok || i < j {
 		x.first[k] = i
 	}
@@ -317,7 +348,13 @@ func (x *entityIndex) add(k entityKey, i int) {
 // push adds an entry to k's held index (a min-heap by position). Entities are mostly added
 // in order, so the entry usually stays where it is appended.
 func (x *entityIndex) push(k entityKey, e heldEntry) {
-	h := append(x.held[k], e)
+	n, _ := slot(k) // held kinds are one string
+	m := x.held[n]
+	if m == nil {
+		m = make(map[string][]heldEntry)
+		x.held[n] = m
+	}
+	h := append(m[k.a], e)
 	for c := len(h) - 1; c > 0; {
 		p := (c - 1) / 2
 		if h[p].i <= h[c].i {
@@ -326,12 +363,14 @@ func (x *entityIndex) push(k entityKey, e heldEntry) {
 		h[p], h[c] = h[c], h[p]
 		c = p
 	}
-	x.held[k] = h
+	m[k.a] = h
 }
 
 // front is the first entity that still holds k, or -1; stale entries on the way are dropped.
 func (x *entityIndex) front(k entityKey) int {
-	h, ok := x.held[k]
+	n, _ := slot(k)
+	m := x.held[n]
+	h, ok := m[k.a]
 	if !ok {
 		return -1
 	}
@@ -341,9 +380,9 @@ func (x *entityIndex) front(k entityKey) int {
 	}
 	if popped {
 		if len(h) == 0 {
-			delete(x.held, k)
+			delete(m, k.a)
 		} else {
-			x.held[k] = h
+			m[k.a] = h
 		}
 	}
 	if len(h) == 0 {
