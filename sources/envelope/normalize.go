@@ -94,22 +94,28 @@ type EntitySet struct {
 
 // Add adds e, or merges it into the first entity it is the same as.
 func (s *EntitySet) Add(e Entity) {
-	if s.idx == nil {
-		for i := range s.list {
-			if same(&s.list[i], &e) {
-				merge(&s.list[i], &e)
-				return
-			}
-		}
-		s.list = append(s.list, e)
-		if len(s.list) > linearMax {
-			s.idx = newEntityIndex(s.list)
-		}
+	if s.idx != nil {
+		s.addIndexed(&e)
 		return
 	}
-	if i := s.idx.find(&e); i >= 0 {
+	for i := range s.list {
+		if same(&s.list[i], &e) {
+			merge(&s.list[i], &e)
+			return
+		}
+	}
+	s.list = append(s.list, e)
+	if len(s.list) > linearMax {
+		s.idx = newEntityIndex(s.list)
+	}
+}
+
+// addIndexed is Add past linearMax entities. (Apart, so that the scan's frame stays small:
+// every alert goes through it.)
+func (s *EntitySet) addIndexed(e *Entity) {
+	if i := s.idx.find(e); i >= 0 {
 		was := s.list[i]
-		merge(&s.list[i], &e)
+		merge(&s.list[i], e)
 		if s.list[i] != was {
 			s.idx.index(&s.list[i], i, &was)
 		}
@@ -120,7 +126,7 @@ func (s *EntitySet) Add(e Entity) {
 		// about five times over.
 		s.list = slices.Grow(s.list, len(s.list))
 	}
-	s.list = append(s.list, e)
+	s.list = append(s.list, *e)
 	s.idx.gen = append(s.idx.gen, 0)
 	s.idx.index(&s.list[len(s.list)-1], len(s.list)-1, nil)
 }
