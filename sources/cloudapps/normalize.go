@@ -134,7 +134,7 @@ func tactics(in []int) []string {
 // types keep their name in snake_case.
 func entities(in []entity) []envelope.Entity {
 	out := []envelope.Entity{}
-	seen := make(map[envelope.Entity]bool, len(in)) // the same entity twice is once; a set, not a scan of out, for an alert with thousands
+	seen := make(map[envelope.Entity]bool, len(in)) // a set, not a scan of out: an alert can name thousands
 	add := func(e envelope.Entity) {
 		if !seen[e] {
 			seen[e] = true

@@ -12,15 +12,16 @@ import (
 // and each condition has an index that holds exactly the entities that meet it.
 //
 // merge only ever fills empty fields, so an entity gains identifiers and never changes one it
-// has. Most identifiers are therefore kept for good once an entity has them (first: the first
-// entity holding each). Three conditions can stop holding for an entity when a merge fills a
+// has. Most identifiers are therefore kept for good once an entity has them (single and
+// first: the first entity holding each). Three conditions can stop holding for an entity when a merge fills a
 // field, and are indexed as "held" (a min-heap by position, stale entries skipped):
 //   - device, app, group, policy: a name matches an entity with an id only while one of the two
 //     has none — an entity leaves "name, no id" when it gains an id;
 //   - user, mailbox: name and domain must both match, "" matching only "" — an entity leaves
 //     "name, no domain" when it gains a domain;
 //   - file without hashes: path + `\` + name, which changes when a merge fills an empty path or
-//     name with one that still compares equal (`\share` + `f` against `` + `share\f`).
+//     name with one that still compares equal (path `\share` and name `f` against no path and
+//     name `share\f`).
 //
 // An entity is in at most one held index at a time; gen counts its moves, so that its entries
 // in indexes it left are recognised as stale.

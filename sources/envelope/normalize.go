@@ -83,10 +83,10 @@ const MaxEntities = 1000
 // into the first one it is the same as (same), in the order added. The zero value is empty
 // and ready to use.
 //
-// Add costs the same for each entity however many there are (an alert can carry tens of
-// thousands of evidence items): past a few entities the set finds the one it is the same as
-// through indexes by type and identifier (entityindex.go) instead of comparing with each,
-// with the same result.
+// Add costs about the same for each entity however many there are (an alert can carry tens
+// of thousands of evidence items): past linearMax entities the set finds the one it is the
+// same as through indexes by type and identifier (entityindex.go) instead of comparing with
+// each, with the same result.
 type EntitySet struct {
 	list []Entity
 	idx  *entityIndex // nil up to linearMax entities
