@@ -88,8 +88,9 @@ const MaxEntities = 1000
 // same as through indexes by type and identifier (entityindex.go) instead of comparing with
 // each, with the same result.
 type EntitySet struct {
-	list []Entity
-	idx  *entityIndex // nil up to linearMax entities
+	list     []Entity
+	idx      *entityIndex // nil up to linearMax entities
+	compared int          // same() calls so far, which TestEntitySetAddIsLinear holds to linearMax an Add
 }
 
 // Add adds e, or merges it into the first entity it is the same as.
@@ -101,9 +102,11 @@ func (s *EntitySet) Add(e Entity) {
 	for i := range s.list {
 		if same(&s.list[i], &e) {
 			merge(&s.list[i], &e)
+			s.compared += i + 1
 			return
 		}
 	}
+	s.compared += len(s.list)
 	s.list = append(s.list, e)
 	if len(s.list) > linearMax {
 		s.idx = newEntityIndex(s.list)
