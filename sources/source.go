@@ -224,14 +224,25 @@ func DeadLetterID(tenant, source string, raw []byte, cause error) string {
 type Outbox struct {
 	Emit    Emit
 	Pending []Message
+	Logger  *slog.Logger // told of envelopes cut to envelope.MaxEntities; nil = discard
 }
 
 // Queue adds m to the pending messages. An alert is written to its envelope at once and keeps
 // only its summary, so that the decoded alert and its raw bytes — most of a message's memory —
 // are free while batches wait to be published, not held until their acks. An envelope that
 // cannot be written is queued as a dead letter instead (never dropped).
+//
+// Every source's envelopes pass here, so this is where an alert's entities are cut to
+// envelope.MaxEntities (raw keeps them all), with a warning naming the alert.
 func (o *Outbox) Queue(m Message) {
 	if m.Alert != nil && m.Body == nil {
+		if n := len(m.Alert.Entities); n > envelope.MaxEntities {
+			m.Alert.Entities = m.Alert.Entities[:envelope.MaxEntities]
+			if o.Logger != nil {
+				o.Logger.Warn("the alert has more entities than an envelope lists; the envelope lists the first ones, raw has them all",
+					"tenant", m.Tenant, "source", m.Source, "alert", m.Alert.ID, "entities", n, "listed", envelope.MaxEntities)
+			}
+		}
 		body, err := envelope.Marshal(m.Alert)
 		if err != nil {
 			m = Message{MsgID: m.MsgID, Tenant: m.Tenant, Source: m.Source, Raw: m.Alert.Raw,

@@ -133,7 +133,7 @@ type poll struct {
 
 // newPoll starts a poll from cp.
 func (s *Source) newPoll(cp sources.Checkpoint, emit sources.Emit) *poll {
-	return &poll{src: s, Outbox: sources.Outbox{Emit: emit}, cp: cp.Clone(), prev: cp, exported: sources.NewIDSet(),
+	return &poll{src: s, Outbox: sources.Outbox{Emit: emit, Logger: s.opts.Logger}, cp: cp.Clone(), prev: cp, exported: sources.NewIDSet(),
 		horizon: sources.NewHorizon(s.opts.Now), strays: sources.NewStraySet(cp.Strays)}
 }
 

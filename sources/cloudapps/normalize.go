@@ -134,13 +134,12 @@ func tactics(in []int) []string {
 // types keep their name in snake_case.
 func entities(in []entity) []envelope.Entity {
 	out := []envelope.Entity{}
+	seen := make(map[envelope.Entity]bool, len(in)) // a set, not a scan of out: an alert can name thousands
 	add := func(e envelope.Entity) {
-		for _, x := range out {
-			if x == e {
-				return
-			}
+		if !seen[e] {
+			seen[e] = true
+			out = append(out, e)
 		}
-		out = append(out, e)
 	}
 	for _, en := range in {
 		switch en.Type {

@@ -225,7 +225,7 @@ func (p *poll) fill() int {
 }
 
 func (s *Source) newPoll(cp sources.Checkpoint, emit sources.Emit) *poll {
-	return &poll{src: s, Outbox: sources.Outbox{Emit: emit}, cp: cp.Clone(), prev: cp.Cursor, exported: sources.NewIDSet(),
+	return &poll{src: s, Outbox: sources.Outbox{Emit: emit, Logger: s.opts.Logger}, cp: cp.Clone(), prev: cp.Cursor, exported: sources.NewIDSet(),
 		horizon: sources.NewHorizon(s.opts.Now), strays: sources.NewStraySet(cp.Strays)}
 }
 

@@ -70,21 +70,68 @@ func Techniques(in []string) []string {
 	return out
 }
 
+// MaxEntities is the most entities an envelope lists (README, "entities"): past it, the first
+// ones are kept, in order, and raw still has every evidence item. An alert names a handful of
+// things; 1,000 distinct ones is far past any seen. Typical entities are 50–250 bytes of JSON
+// (a process with a long command line more), so 1,000 of them are about 200 KB, a fifth of
+// NATS's default max_payload of 1 MiB, which leaves the rest for raw and the other fields.
+const MaxEntities = 1000
+
 // EntitySet de-duplicates an alert's entities: two entities of one type that share an
 // identifier are one, the first one's values winning and the second filling its gaps (a user
-// named by a device and by the evidence is one entity with what both say). The zero value is
-// empty and ready to use.
-type EntitySet struct{ list []Entity }
+// named by a device and by the evidence is one entity with what both say). An entity merges
+// into the first one it is the same as (same), in the order added. The zero value is empty
+// and ready to use.
+//
+// Add costs about the same for each entity however many there are (an alert can carry tens
+// of thousands of evidence items): past linearMax entities the set finds the one it is the
+// same as through indexes by type and identifier (entityindex.go) instead of comparing with
+// each, with the same result.
+type EntitySet struct {
+	list     []Entity
+	idx      *entityIndex // nil up to linearMax entities
+	compared int          // same() calls so far, which TestEntitySetAddIsLinear holds to linearMax an Add
+}
 
-// Add adds e, or merges it into the entity it is the same as.
+// Add adds e, or merges it into the first entity it is the same as.
 func (s *EntitySet) Add(e Entity) {
+	if s.idx != nil {
+		s.addIndexed(&e)
+		return
+	}
 	for i := range s.list {
 		if same(&s.list[i], &e) {
 			merge(&s.list[i], &e)
+			s.compared += i + 1
 			return
 		}
 	}
+	s.compared += len(s.list)
 	s.list = append(s.list, e)
+	if len(s.list) > linearMax {
+		s.idx = newEntityIndex(s.list)
+	}
+}
+
+// addIndexed is Add past linearMax entities. (Apart, so that the scan's frame stays small:
+// every alert goes through it.)
+func (s *EntitySet) addIndexed(e *Entity) {
+	if i := s.idx.find(e); i >= 0 {
+		was := s.list[i]
+		merge(&s.list[i], e)
+		if s.list[i] != was {
+			s.idx.index(&s.list[i], i, &was)
+		}
+		return
+	}
+	if len(s.list) == cap(s.list) {
+		// Double: append grows a long slice by a quarter, which copies a big alert's entities
+		// about five times over.
+		s.list = slices.Grow(s.list, len(s.list))
+	}
+	s.list = append(s.list, *e)
+	s.idx.gen = append(s.idx.gen, 0)
+	s.idx.index(&s.list[len(s.list)-1], len(s.list)-1, nil)
 }
 
 // List is the entities in the order first added; never null.

@@ -1,0 +1,456 @@
+package envelope
+
+import (
+	"unicode"
+	"unicode/utf8"
+)
+
+// What keeps EntitySet.Add linear once an alert has many entities: indexes by type and
+// identifier that answer "which is the first entity that same() calls the same as this one"
+// without comparing with each. The answer must be exactly the scan's, for every input: same()
+// is an OR of conditions, so the first match is the smallest of each condition's first match,
+// and each condition has an index that holds exactly the entities that meet it.
+//
+// merge only ever fills empty fields, so an entity gains identifiers and never changes one it
+// has. Most identifiers are therefore kept for good once an entity has them (single and
+// first: the first entity holding each). Three conditions can stop holding for an entity when a merge fills a
+// field, and are indexed as "held" (a min-heap by position, stale entries skipped):
+//   - device, app, group, policy: a name matches an entity with an id only while one of the two
+//     has none — an entity leaves "name, no id" when it gains an id;
+//   - user, mailbox: name and domain must both match, "" matching only "" — an entity leaves
+//     "name, no domain" when it gains a domain;
+//   - file without hashes: path + `\` + name, which changes when a merge fills an empty path or
+//     name with one that still compares equal (path `\share` and name `f` against no path and
+//     name `share\f`).
+//
+// An entity is in at most one held index at a time; gen counts its moves, so that its entries
+// in indexes it left are recognised as stale.
+
+// linearMax is how many entities Add compares with one by one before it builds the indexes:
+// an alert has a handful, and for up to about 200 realistic entities comparing with each
+// costs less than keeping maps (measured with realisticEntities of the tests).
+const linearMax = 128
+
+type entityClass uint8
+
+const (
+	classOther  entityClass = iota
+	classDevice             // device, app, group, policy: id, or name when one side has no id
+	classUser               // user, mailbox: sid, aad_id, upn, or name and domain
+	classFile
+	classProcess
+	classIP
+	classURL
+)
+
+func classOf(typ string) entityClass {
+	switch typ {
+	case "device", "app", "group", "policy":
+		return classDevice
+	case "user", "mailbox":
+		return classUser
+	case "file":
+		return classFile
+	case "process":
+		return classProcess
+	case "ip":
+		return classIP
+	case "url":
+		return classURL
+	}
+	return classOther
+}
+
+type keyKind uint8
+
+const (
+	kID           keyKind = iota // classDevice: id, folded
+	kName                        // classDevice: name, folded (any entity)
+	kNameNoID                    // classDevice, held: name, folded, of an entity without an id
+	kSID                         // classUser: folded
+	kAADID                       // classUser: folded
+	kUPN                         // classUser: folded
+	kNameDomain                  // classUser: name and a non-empty domain, folded
+	kNameNoDomain                // classUser, held: name, folded, of an entity without a domain
+	kSHA256                      // file: folded
+	kSHA1                        // file: folded
+	kPathName                    // file, held: path + `\` + name, folded, of a file without hashes
+	kProcess                     // process: pid, command line and path, exact
+	kAddress                     // ip: folded
+	kURL                         // url: exact
+	kExactID                     // any other type: id, exact
+	numKinds
+)
+
+// entityKey is one identifier of one type. typ numbers the types with fixed rules (kind
+// tells their class); another type's name is in b, with its id in a.
+type entityKey struct {
+	kind keyKind
+	typ  uint8
+	a, b string
+	pid  int64
+}
+
+// typeCode tells apart the types that share a class (kind says which class).
+func typeCode(typ string) uint8 {
+	switch typ {
+	case "app", "mailbox":
+		return 1
+	case "group":
+		return 2
+	case "policy":
+		return 3
+	}
+	return 0
+}
+
+type heldEntry struct {
+	i   int
+	gen uint32
+}
+
+type entityIndex struct {
+	// Identifiers kept for good: the first entity holding each. One string (most): in a map
+	// of strings per kind and type code, which hashes faster than the struct; the others
+	// (name and domain, process, another type's id) in first.
+	single [numKinds * 4]map[string]int
+	first  map[entityKey]int
+	held   [numKinds * 4]map[string][]heldEntry // identifiers an entity can lose: min-heaps by position
+	gen    []uint32                             // per entity: bumped when it leaves its held index
+	whole  map[Entity]int                       // other types without an id: compared as a whole
+}
+
+// slot is where k's kind and type code have their maps in single and held; ok is false for the
+// kinds that are more than one string.
+func slot(k entityKey) (int, bool) {
+	switch k.kind {
+	case kNameDomain, kProcess, kExactID:
+		return 0, false
+	}
+	return int(k.kind)*4 + int(k.typ), true
+}
+
+func newEntityIndex(list []Entity) *entityIndex {
+	x := &entityIndex{
+		first: make(map[entityKey]int),
+		whole: make(map[Entity]int),
+	}
+	for i := range list {
+		x.gen = append(x.gen, 0)
+		x.index(&list[i], i, nil)
+	}
+	return x
+}
+
+func better(best, i int) int {
+	if i >= 0 && (best < 0 || i < best) {
+		return i
+	}
+	return best
+}
+
+func (x *entityIndex) firstOf(k entityKey) int {
+	if n, ok := slot(k); ok {
+		if i, ok := x.single[n][k.a]; ok {
+			return i
+		}
+		return -1
+	}
+	if i, ok := x.first[k]; ok {
+		return i
+	}
+	return -1
+}
+
+// find is the position of the first entity same(entity, b) holds for, or -1.
+func (x *entityIndex) find(b *Entity) int {
+	best, t := -1, typeCode(b.Type)
+	switch classOf(b.Type) {
+	case classDevice:
+		if b.ID != "" {
+			best = x.firstOf(entityKey{typ: t, kind: kID, a: fold(b.ID)})
+		}
+		if b.Name != "" {
+			if n := fold(b.Name); b.ID == "" {
+				best = better(best, x.firstOf(entityKey{typ: t, kind: kName, a: n}))
+			} else {
+				best = better(best, x.front(entityKey{typ: t, kind: kNameNoID, a: n}))
+			}
+		}
+	case classUser:
+		if b.SID != "" {
+			best = x.firstOf(entityKey{typ: t, kind: kSID, a: fold(b.SID)})
+		}
+		if b.AADID != "" {
+			best = better(best, x.firstOf(entityKey{typ: t, kind: kAADID, a: fold(b.AADID)}))
+		}
+		if b.UPN != "" {
+			best = better(best, x.firstOf(entityKey{typ: t, kind: kUPN, a: fold(b.UPN)}))
+		}
+		if b.Name != "" {
+			if n := fold(b.Name); b.Domain != "" {
+				best = better(best, x.firstOf(entityKey{typ: t, kind: kNameDomain, a: n, b: fold(b.Domain)}))
+			} else {
+				best = better(best, x.front(entityKey{typ: t, kind: kNameNoDomain, a: n}))
+			}
+		}
+	case classFile:
+		if b.SHA256 != "" {
+			best = x.firstOf(entityKey{typ: t, kind: kSHA256, a: fold(b.SHA256)})
+		}
+		if b.SHA1 != "" {
+			best = better(best, x.firstOf(entityKey{typ: t, kind: kSHA1, a: fold(b.SHA1)}))
+		}
+		if b.SHA1 == "" && b.SHA256 == "" {
+			best = better(best, x.front(entityKey{typ: t, kind: kPathName, a: fold(b.Path + `\` + b.Name)}))
+		}
+	case classProcess:
+		if b.PID != nil {
+			best = x.firstOf(entityKey{typ: t, kind: kProcess, a: b.CommandLine, b: b.Path, pid: *b.PID})
+		}
+	case classIP:
+		if b.Address != "" {
+			best = x.firstOf(entityKey{typ: t, kind: kAddress, a: fold(b.Address)})
+		}
+	case classURL:
+		if b.URL != "" {
+			best = x.firstOf(entityKey{typ: t, kind: kURL, a: b.URL})
+		}
+	default:
+		// The same id, or (without one) the same everything: with an id, the same everything
+		// is the same id.
+		if b.ID != "" {
+			best = x.firstOf(entityKey{kind: kExactID, a: b.ID, b: b.Type})
+		} else if i, ok := x.whole[*b]; ok {
+			best = i
+		}
+	}
+	return best
+}
+
+// index records entity e at position i: a new one (was nil), or one a merge changed from was.
+func (x *entityIndex) index(e *Entity, i int, was *Entity) {
+	old := was
+	if old == nil {
+		old = &Entity{}
+	}
+	gained := func(before, now string) bool { return now != "" && before == "" }
+	t := typeCode(e.Type)
+	switch classOf(e.Type) {
+	case classDevice:
+		if gained(old.ID, e.ID) {
+			x.add(entityKey{typ: t, kind: kID, a: fold(e.ID)}, i)
+		}
+		if gained(old.Name, e.Name) {
+			x.add(entityKey{typ: t, kind: kName, a: fold(e.Name)}, i)
+		}
+	case classUser:
+		if gained(old.SID, e.SID) {
+			x.add(entityKey{typ: t, kind: kSID, a: fold(e.SID)}, i)
+		}
+		if gained(old.AADID, e.AADID) {
+			x.add(entityKey{typ: t, kind: kAADID, a: fold(e.AADID)}, i)
+		}
+		if gained(old.UPN, e.UPN) {
+			x.add(entityKey{typ: t, kind: kUPN, a: fold(e.UPN)}, i)
+		}
+		if e.Name != "" && e.Domain != "" && (old.Name == "" || old.Domain == "") {
+			x.add(entityKey{typ: t, kind: kNameDomain, a: fold(e.Name), b: fold(e.Domain)}, i)
+		}
+	case classFile:
+		if gained(old.SHA256, e.SHA256) {
+			x.add(entityKey{typ: t, kind: kSHA256, a: fold(e.SHA256)}, i)
+		}
+		if gained(old.SHA1, e.SHA1) {
+			x.add(entityKey{typ: t, kind: kSHA1, a: fold(e.SHA1)}, i)
+		}
+	case classProcess:
+		// A process matches only one with its pid, command line and path, so a merge never
+		// changes them (it fills empty fields, and these are equal on both sides).
+		if e.PID != nil && old.PID == nil {
+			x.add(entityKey{typ: t, kind: kProcess, a: e.CommandLine, b: e.Path, pid: *e.PID}, i)
+		}
+	case classIP:
+		if gained(old.Address, e.Address) {
+			x.add(entityKey{typ: t, kind: kAddress, a: fold(e.Address)}, i)
+		}
+	case classURL:
+		if gained(old.URL, e.URL) {
+			x.add(entityKey{typ: t, kind: kURL, a: e.URL}, i)
+		}
+	default:
+		if gained(old.ID, e.ID) {
+			x.add(entityKey{kind: kExactID, a: e.ID, b: e.Type}, i)
+		}
+		// Without an id, an entity merges only with its equal, which changes nothing: its
+		// whole value is its key for good.
+		if was == nil && e.ID == "" {
+			if _, ok := x.whole[*e]; !ok {
+				x.whole[*e] = i
+			}
+		}
+	}
+
+	// The held identifier, which only a change to these fields can move.
+	if was != nil && was.ID == e.ID && was.Name == e.Name && was.Domain == e.Domain && was.Path == e.Path &&
+		was.SHA1 == e.SHA1 && was.SHA256 == e.SHA256 {
+		return
+	}
+	k, ok := heldKey(e)
+	if was != nil {
+		if k0, ok0 := heldKey(was); ok0 == ok && k0 == k {
+			return
+		}
+		x.gen[i]++ // its entries where it was are stale
+	}
+	if ok {
+		x.push(k, heldEntry{i: i, gen: x.gen[i]})
+	}
+}
+
+// heldKey is the identifier of e that a merge can take away, if it has one.
+func heldKey(e *Entity) (entityKey, bool) {
+	t := typeCode(e.Type)
+	switch classOf(e.Type) {
+	case classDevice:
+		if e.ID == "" && e.Name != "" {
+			return entityKey{typ: t, kind: kNameNoID, a: fold(e.Name)}, true
+		}
+	case classUser:
+		if e.Name != "" && e.Domain == "" {
+			return entityKey{typ: t, kind: kNameNoDomain, a: fold(e.Name)}, true
+		}
+	case classFile:
+		if e.SHA1 == "" && e.SHA256 == "" {
+			return entityKey{typ: t, kind: kPathName, a: fold(e.Path + `\` + e.Name)}, true
+		}
+	}
+	return entityKey{}, false
+}
+
+// add records that entity i holds k for good.
+func (x *entityIndex) add(k entityKey, i int) {
+	if n, ok := slot(k); ok {
+		m := x.single[n]
+		if m == nil {
+			m = make(map[string]int)
+			x.single[n] = m
+		}
+		if j, ok := m[k.a]; !ok || i < j {
+			m[k.a] = i
+		}
+		return
+	}
+	if j, ok := x.first[k]; !ok || i < j {
+		x.first[k] = i
+	}
+}
+
+// push adds an entry to k's held index (a min-heap by position). Entities are mostly added
+// in order, so the entry usually stays where it is appended.
+func (x *entityIndex) push(k entityKey, e heldEntry) {
+	n, _ := slot(k) // held kinds are one string
+	m := x.held[n]
+	if m == nil {
+		m = make(map[string][]heldEntry)
+		x.held[n] = m
+	}
+	h := append(m[k.a], e)
+	for c := len(h) - 1; c > 0; {
+		p := (c - 1) / 2
+		if h[p].i <= h[c].i {
+			break
+		}
+		h[p], h[c] = h[c], h[p]
+		c = p
+	}
+	m[k.a] = h
+}
+
+// front is the first entity that still holds k, or -1; stale entries on the way are dropped.
+func (x *entityIndex) front(k entityKey) int {
+	n, _ := slot(k)
+	m := x.held[n]
+	h, ok := m[k.a]
+	if !ok {
+		return -1
+	}
+	popped := false
+	for len(h) > 0 && x.gen[h[0].i] != h[0].gen {
+		h, popped = popHeld(h), true
+	}
+	if popped {
+		if len(h) == 0 {
+			delete(m, k.a)
+		} else {
+			m[k.a] = h
+		}
+	}
+	if len(h) == 0 {
+		return -1
+	}
+	return h[0].i
+}
+
+func popHeld(h []heldEntry) []heldEntry {
+	n := len(h) - 1
+	h[0] = h[n]
+	h = h[:n]
+	for p := 0; ; {
+		c := 2*p + 1
+		if c >= n {
+			break
+		}
+		if c+1 < n && h[c+1].i < h[c].i {
+			c++
+		}
+		if h[p].i <= h[c].i {
+			break
+		}
+		h[p], h[c] = h[c], h[p]
+		p = c
+	}
+	return h
+}
+
+// fold is s in a form where fold(x) == fold(y) exactly when strings.EqualFold(x, y): each rune
+// (an invalid byte read as U+FFFD, as EqualFold reads it) replaced by one chosen member of its
+// simple case-folding orbit. strings.ToLower(strings.ToUpper(s)) is not that: it makes "İ"
+// and "i" equal, which EqualFold does not (TestFoldAgreesWithEqualFold).
+func fold(s string) string {
+	i := 0
+	for ; i < len(s); i++ {
+		if c := s[i]; c >= utf8.RuneSelf || 'A' <= c && c <= 'Z' {
+			break
+		}
+	}
+	if i == len(s) {
+		return s // ASCII without capitals: already in its folded form
+	}
+	b := make([]byte, i, len(s)+4)
+	copy(b, s[:i])
+	for _, r := range s[i:] {
+		b = utf8.AppendRune(b, foldRune(r))
+	}
+	return string(b)
+}
+
+// foldRune is the member of r's simple case-folding orbit that stands for all of it: the
+// lower-case ASCII letter if the orbit has one (so that ASCII text without capitals is its own
+// folded form: "k" for K, k and the Kelvin sign), else the orbit's smallest rune.
+func foldRune(r rune) rune {
+	if r < utf8.RuneSelf {
+		if 'A' <= r && r <= 'Z' {
+			r += 'a' - 'A'
+		}
+		return r
+	}
+	m := r
+	for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+		m = min(m, f)
+	}
+	if 'A' <= m && m <= 'Z' {
+		m += 'a' - 'A'
+	}
+	return m
+}
