@@ -282,6 +282,17 @@ func (w *Worker) isStopped() bool {
 
 func (w *Worker) pollOnce(ctx context.Context, j *job) (int, error) {
 	key := j.Key()
+	if l := w.o.Leases; l != nil {
+		// Checked again right before every API request: a replica frozen past its lease
+		// (SIGSTOP, a paused VM) must not send the one it was about to when it wakes, while
+		// another replica runs the job.
+		ctx = httpclient.WithGate(ctx, func() error {
+			if !l.Held(key) {
+				return errLostLease
+			}
+			return nil
+		})
+	}
 	cp, rev, err := w.o.Store.Load(ctx, key)
 	if err != nil {
 		return 0, err

@@ -31,6 +31,23 @@ type TokenSource interface {
 	Invalidate(scope, token string)
 }
 
+type gateKey struct{}
+
+// WithGate returns ctx carrying check, which every API call made with it runs right before each
+// request is sent; its error ends the call (not retried). The worker so makes sure that a
+// replica that has lost a job's lease — another replica runs the job now — sends no further
+// request for it, even one that waited long for the rate limiter.
+func WithGate(ctx context.Context, check func() error) context.Context {
+	return context.WithValue(ctx, gateKey{}, check)
+}
+
+func gate(ctx context.Context) error {
+	if check, ok := ctx.Value(gateKey{}).(func() error); ok {
+		return check()
+	}
+	return nil
+}
+
 // Retry bounds the retries of one call: 5xx, 429, network errors and broken bodies.
 type Retry struct {
 	MaxTries   uint
@@ -237,6 +254,11 @@ func (a *API) attempt(ctx context.Context, method, u string, reqBody []byte, rea
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Accept", "application/json")
+	// Last, right before the request leaves: waiting for the limiter or a token may have
+	// taken long, or the process may have been frozen meanwhile.
+	if err := gate(ctx); err != nil {
+		return backoff.Permanent(err)
+	}
 	start := time.Now()
 	resp, err := a.HTTP.Do(req)
 	if err != nil {
