@@ -68,20 +68,12 @@ func OpenIdentity(dataDir string, log *slog.Logger) (*Identity, error) {
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return perProcess(err), nil
 	}
-	lock := flock.New(filepath.Join(dataDir, lockFile))
-	ok, err := lock.TryLock()
-	if err != nil {
-		_ = lock.Close()
-		return perProcess(fmt.Errorf("locking %s: %w", lock.Path(), err)), nil
-	}
-	if !ok {
-		_ = lock.Close()
-		abs, err := filepath.Abs(dataDir)
-		if err != nil {
-			abs = dataDir
-		}
-		return nil, fmt.Errorf("%w: %s is locked (`fuser -v %s` shows by whom); give each replica a data_dir of its own, or stop the other process first",
-			ErrDataDirInUse, abs, filepath.Join(abs, lockFile))
+	lock, err := LockDataDir(dataDir)
+	switch {
+	case errors.Is(err, ErrDataDirInUse):
+		return nil, err
+	case err != nil:
+		return perProcess(err), nil
 	}
 	// The lock stays held from here on even if the name cannot be kept: a second process on
 	// this data_dir (and its embedded NATS store) is still refused.
@@ -93,6 +85,29 @@ func OpenIdentity(dataDir string, log *slog.Logger) (*Identity, error) {
 	}
 	log.Info("this replica's identity", "replica", name, "file", filepath.Join(dataDir, identityFile), "new", created)
 	return &Identity{name: name, stable: true, lock: lock}, nil
+}
+
+// LockDataDir takes data_dir's lock (the one OpenIdentity holds) for a process that uses
+// data_dir without being a replica — backfill starting the embedded NATS server there — so that
+// it never runs beside a daemon on the same store. A data_dir another live process holds is
+// ErrDataDirInUse; Close releases the lock.
+func LockDataDir(dataDir string) (*flock.Flock, error) {
+	lock := flock.New(filepath.Join(dataDir, lockFile))
+	ok, err := lock.TryLock()
+	if err != nil {
+		_ = lock.Close()
+		return nil, fmt.Errorf("locking %s: %w", lock.Path(), err)
+	}
+	if !ok {
+		_ = lock.Close()
+		abs, err := filepath.Abs(dataDir)
+		if err != nil {
+			abs = dataDir
+		}
+		return nil, fmt.Errorf("%w: %s is locked (`fuser -v %s` shows by whom); give each replica a data_dir of its own, or stop the other process first",
+			ErrDataDirInUse, abs, filepath.Join(abs, lockFile))
+	}
+	return lock, nil
 }
 
 // readOrCreateName reads the name kept in path, or writes a new one. The caller holds the lock,

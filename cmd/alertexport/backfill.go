@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,6 +16,7 @@ import (
 	"github.com/alertexport/alertexport/sinks"
 	"github.com/alertexport/alertexport/sinks/natsconn"
 	"github.com/alertexport/alertexport/sources"
+	"github.com/alertexport/alertexport/worker"
 )
 
 // backfill is `alertexport backfill`: export [since, until) again for the chosen jobs, with the
@@ -82,6 +84,19 @@ func (c cli) backfill(ctx context.Context, args []string) int {
 			// Starting a second server on the daemon's data_dir is no way around that.
 			fmt.Fprintf(c.stderr, "backfill: a server answers on nats.embedded_listen %s but refuses this config's credentials (%v); run backfill with the config the daemon runs with\n", cfg.NATS.EmbeddedListen, err)
 			return exitFailure
+		}
+	}
+	if d.cfg.NATS.URL == "" {
+		// Starting the embedded server on data_dir: never beside a daemon on the same store.
+		if err := os.MkdirAll(cfg.Worker.DataDir, 0o700); err == nil {
+			lock, err := worker.LockDataDir(cfg.Worker.DataDir)
+			if errors.Is(err, worker.ErrDataDirInUse) {
+				fmt.Fprintf(c.stderr, "backfill: %v; a daemon runs on this data_dir: set nats.embedded_listen so that backfill publishes through its server, or stop it\n", err)
+				return exitFailure
+			}
+			if err == nil {
+				defer lock.Close()
+			}
 		}
 	}
 	defer d.close()

@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/alertexport/alertexport/sources/simulator"
+	"github.com/alertexport/alertexport/worker"
 )
 
 // startEnv is world.start with the environment given (the world's own starts with E2E_SECRET
@@ -89,4 +92,39 @@ func TestEmbeddedServerWithCredentials(t *testing.T) {
 		t.Errorf("backfill with another token: exit %d\n%s", r.code, r.stderr)
 	}
 	d.stop(t)
+}
+
+// TestBackfillRefusesADaemonsDataDir: with the embedded server and no embedded_listen, backfill
+// starts the server on data_dir itself; beside a daemon running there the two servers would
+// share one store. data_dir's lock, which the daemon holds, makes it refuse instead.
+func TestBackfillRefusesADaemonsDataDir(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	if err := os.MkdirAll(data, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	lock, err := worker.LockDataDir(data) // as the daemon's replica identity holds it
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	cfg := filepath.Join(dir, "config.toml")
+	doc := fmt.Sprintf(`[worker]
+data_dir = %q
+http_addr = ""
+[[tenant]]
+name = "contoso"
+tenant_id = %q
+client_id = %q
+client_secret_env = "CONTOSO_SECRET"
+[tenant.endpoint]
+`, data, tenantID, clientID)
+	if err := os.WriteFile(cfg, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := runCLI(t, map[string]string{"CONTOSO_SECRET": "s"}, "backfill", "--config", cfg, "--since", "1h")
+	if r.code != exitFailure || !strings.Contains(r.stderr, "a daemon runs on this data_dir") || !strings.Contains(r.stderr, "embedded_listen") {
+		t.Errorf("backfill beside a daemon's data_dir exited %d:\n%s", r.code, r.stderr)
+	}
 }
