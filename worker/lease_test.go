@@ -343,7 +343,7 @@ func TestTwinIdentityStopsTakingBack(t *testing.T) {
 	}
 }
 
-// syncLog is a log destination safe for the leases' goroutines.
+// syncLog is a log destination safe for the worker's goroutines.
 type syncLog struct {
 	mu sync.Mutex
 	b  strings.Builder

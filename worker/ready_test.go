@@ -1,7 +1,6 @@
 package worker
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -9,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,23 +19,6 @@ type fixedToken struct{}
 
 func (fixedToken) Token(context.Context, string) (string, error) { return "t", nil }
 func (fixedToken) Invalidate(string, string)                     {}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestReadyzGivesAShortReasonPerJob: with one job panicking and another refused by its API
 // with a large body, /readyz lists both, one short line each (key, since when, the panic's
@@ -64,7 +45,7 @@ func TestReadyzGivesAShortReasonPerJob(t *testing.T) {
 	var now atomic.Pointer[time.Time]
 	start := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
 	now.Store(&start)
-	logs := &lockedBuffer{}
+	logs := &syncLog{}
 	w, err := New(Options{Jobs: []Job{
 		{Tenant: "contoso", Source: "endpoint", Schedule: every(t, "@every 1m"), Poller: panicking},
 		{Tenant: "contoso", Source: "graph", Schedule: every(t, "@every 1m"), Poller: refused},

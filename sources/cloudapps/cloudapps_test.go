@@ -1,6 +1,7 @@
 package cloudapps
 
 import (
+	"net/http"
 	"testing"
 	"time"
 
@@ -252,4 +253,16 @@ func TestQuietTenantCheckpointStaysSmall(t *testing.T) {
 	if n := e.Saved.Seen.Len(); n > 80 {
 		t.Errorf("the checkpoint remembers %d versions; 10 minutes of closings at 5 a minute need about 55", n)
 	}
+}
+
+// hostile is a source whose API answers with answer, on the simulator's TLS server (see
+// sourcetest.World.Hostile), with options o (Now: the simulator's clock unless set).
+func (f *fixture) hostile(t *testing.T, answer http.HandlerFunc, o Options) *Source {
+	t.Helper()
+	s := f.Tenant.CloudApps
+	s.APIURL = f.Hostile(t, "POST /api/v1/alerts/", answer)
+	if o.Now == nil {
+		o.Now = f.Clock.Now
+	}
+	return New(f.Tenant, s, f.API(Name, s), o)
 }

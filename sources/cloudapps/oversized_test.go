@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
-	"net/http"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -19,19 +17,11 @@ import (
 	"github.com/alertexport/alertexport/sources/sourcetest"
 )
 
-// serveOwn makes the simulator answer the alerts API under prefix with body (on its TLS
-// server), and returns a source that asks there and the count of its requests.
-func serveOwn(t *testing.T, f *fixture, prefix string, body func() []pagetest.Part) (*Source, *atomic.Int32) {
-	t.Helper()
+// serveOwn is a source whose API answers with the generated body (sourcetest.Generated), and
+// the count of its requests.
+func serveOwn(t *testing.T, f *fixture, body func() []pagetest.Part) (*Source, *atomic.Int32) {
 	var n atomic.Int32
-	f.Sim.Handle("POST "+prefix+"/api/v1/alerts/", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		n.Add(1)
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.Copy(w, pagetest.New(body()...))
-	}))
-	s := f.Tenant.CloudApps
-	s.APIURL = f.Sim.URL() + prefix
-	return New(f.Tenant, s, f.API(Name, s), Options{Now: f.Clock.Now}), &n
+	return f.hostile(t, sourcetest.Generated(body, &n), Options{}), &n
 }
 
 // TestOversizedItemIsDeadLetter: an alert over the cap on one alert, between two others, is
@@ -42,7 +32,7 @@ func TestOversizedItemIsDeadLetter(t *testing.T) {
 	f := newFixture(t, sourcetest.Setup{})
 	at := f.Clock.Now().Add(-time.Minute).Truncate(time.Millisecond).UTC()
 	ms := strconv.FormatInt(at.UnixMilli(), 10)
-	src, _ := serveOwn(t, f, "/oversized", func() []pagetest.Part {
+	src, _ := serveOwn(t, f, func() []pagetest.Part {
 		return []pagetest.Part{
 			pagetest.Text(`{"data":[{"_id":"ca_a","timestamp":` + ms + `,"resolutionStatusValue":0},` +
 				`{"_id":"ca_big","timestamp":` + ms + `,"resolutionStatusValue":0,"description":"`),
@@ -73,7 +63,7 @@ func TestOversizedItemIsDeadLetter(t *testing.T) {
 func TestOversizedHasNext(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, sourcetest.Setup{})
-	src, requests := serveOwn(t, f, "/hasnext", func() []pagetest.Part {
+	src, requests := serveOwn(t, f, func() []pagetest.Part {
 		return []pagetest.Part{pagetest.Text(`{"data":[],"hasNext":"`), pagetest.Fill('t', 64<<20), pagetest.Text(`"}`)}
 	})
 	err := src.Poll(context.Background(), sources.Checkpoint{}, func(context.Context, sources.Batch) error { return nil })

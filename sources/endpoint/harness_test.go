@@ -1,6 +1,7 @@
 package endpoint
 
 import (
+	"net/http"
 	"testing"
 	"time"
 
@@ -62,3 +63,15 @@ func (f *fixture) visible() map[string]time.Time {
 
 // msgID is the message ID of an endpoint alert version of the test tenant.
 func msgID(id string, t time.Time) string { return envelope.MsgID("contoso", Name, id, t) }
+
+// hostile is a source whose API answers with answer, on the simulator's TLS server (see
+// sourcetest.World.Hostile), with options o (Now: the simulator's clock unless set).
+func (f *fixture) hostile(t *testing.T, answer http.HandlerFunc, o Options) *Source {
+	t.Helper()
+	s := f.Tenant.Endpoint
+	s.APIURL = f.Hostile(t, "GET /api/alerts", answer)
+	if o.Now == nil {
+		o.Now = f.Clock.Now
+	}
+	return New(f.Tenant, s, f.API(Name, s), o)
+}

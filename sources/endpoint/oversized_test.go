@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
 	"log/slog"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -18,18 +16,9 @@ import (
 	"github.com/alertexport/alertexport/sources/sourcetest"
 )
 
-// serveOwn makes the simulator answer the alerts API under prefix with body (on its TLS server,
-// its tokens checked by nobody), and returns a source that asks there.
-func serveOwn(t *testing.T, f *fixture, prefix string, body func() []pagetest.Part, o Options) *Source {
-	t.Helper()
-	f.Sim.Handle("GET "+prefix+"/api/alerts", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.Copy(w, pagetest.New(body()...))
-	}))
-	s := f.Tenant.Endpoint
-	s.APIURL = f.Sim.URL() + prefix
-	o.Now = f.Clock.Now
-	return New(f.Tenant, s, f.API(Name, s), o)
+// serveOwn is a source whose API answers with the generated body (sourcetest.Generated).
+func serveOwn(t *testing.T, f *fixture, body func() []pagetest.Part, o Options) *Source {
+	return f.hostile(t, sourcetest.Generated(body, nil), o)
 }
 
 // TestOversizedItemIsDeadLetter: a 256 MiB alert between two others, over HTTPS from the
@@ -41,7 +30,7 @@ func TestOversizedItemIsDeadLetter(t *testing.T) {
 	at := f.Clock.Now().Add(-time.Minute).UTC()
 	stamp := at.Format(time.RFC3339Nano)
 	const size = 256 << 20
-	src := serveOwn(t, f, "/oversized", func() []pagetest.Part {
+	src := serveOwn(t, f, func() []pagetest.Part {
 		return []pagetest.Part{
 			pagetest.Text(`{"@odata.context":"x","value":[{"id":"da_a","lastUpdateTime":"` + stamp + `"},` +
 				`{"id":"da_big","lastUpdateTime":"` + stamp + `","title":"big","evidence":[{"entityType":"File","fileName":"`),

@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"errors"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -475,4 +476,16 @@ func TestLargeFirstPassRemembersLittle(t *testing.T) {
 		t.Errorf("Seen held %d versions during the pass; the lookback holds about 25", most)
 	}
 	e.CheckExactlyOnce(t, Name, f.visible())
+}
+
+// hostile is a source whose API answers with answer, on the simulator's TLS server (see
+// sourcetest.World.Hostile), with options o (Now: the simulator's clock unless set).
+func (f *fixture) hostile(t *testing.T, answer http.HandlerFunc, o Options) *Source {
+	t.Helper()
+	s := f.Tenant.Graph
+	s.APIURL = f.Hostile(t, "GET /v1.0/security/alerts_v2", answer)
+	if o.Now == nil {
+		o.Now = f.Clock.Now
+	}
+	return New(f.Tenant, s, f.API(Name, s), o)
 }

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
-	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -18,19 +16,11 @@ import (
 	"github.com/alertexport/alertexport/sources/sourcetest"
 )
 
-// serveOwn makes the simulator answer the alerts API under prefix with body (on its TLS
-// server), and returns a source that asks there and the count of its requests.
-func serveOwn(t *testing.T, f *fixture, prefix string, body func() []pagetest.Part) (*Source, *atomic.Int32) {
-	t.Helper()
+// serveOwn is a source whose API answers with the generated body (sourcetest.Generated), and
+// the count of its requests.
+func serveOwn(t *testing.T, f *fixture, body func() []pagetest.Part) (*Source, *atomic.Int32) {
 	var n atomic.Int32
-	f.Sim.Handle("GET "+prefix+"/v1.0/security/alerts_v2", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		n.Add(1)
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.Copy(w, pagetest.New(body()...))
-	}))
-	s := f.Tenant.Graph
-	s.APIURL = f.Sim.URL() + prefix
-	return New(f.Tenant, s, f.API(Name, s), Options{Now: f.Clock.Now}), &n
+	return f.hostile(t, sourcetest.Generated(body, &n), Options{}), &n
 }
 
 // TestOversizedItemIsDeadLetter: an alert over the cap on one alert, between two others, is
@@ -41,7 +31,7 @@ func TestOversizedItemIsDeadLetter(t *testing.T) {
 	f := newFixture(t, sourcetest.Setup{})
 	at := f.Clock.Now().Add(-time.Minute).UTC()
 	stamp := at.Format(time.RFC3339Nano)
-	src, _ := serveOwn(t, f, "/oversized", func() []pagetest.Part {
+	src, _ := serveOwn(t, f, func() []pagetest.Part {
 		return []pagetest.Part{
 			pagetest.Text(`{"value":[{"id":"g_a","lastUpdateDateTime":"` + stamp + `"},` +
 				`{"id":"g_big","lastUpdateDateTime":"` + stamp + `","evidence":[{"@odata.type":"#microsoft.graph.security.fileEvidence","detectionStatus":"`),
@@ -70,7 +60,7 @@ func TestOversizedItemIsDeadLetter(t *testing.T) {
 func TestOversizedNextLink(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, sourcetest.Setup{})
-	src, requests := serveOwn(t, f, "/nextlink", func() []pagetest.Part {
+	src, requests := serveOwn(t, f, func() []pagetest.Part {
 		return []pagetest.Part{pagetest.Text(`{"value":[],"@odata.nextLink":"https://`), pagetest.Fill('n', 64<<20), pagetest.Text(`"}`)}
 	})
 	err := src.Poll(context.Background(), sources.Checkpoint{}, func(context.Context, sources.Batch) error { return nil })

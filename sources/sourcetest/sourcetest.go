@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -23,6 +24,7 @@ import (
 	"github.com/alertexport/alertexport/sources/auth"
 	"github.com/alertexport/alertexport/sources/envelope"
 	"github.com/alertexport/alertexport/sources/httpclient"
+	"github.com/alertexport/alertexport/sources/page/pagetest"
 	"github.com/alertexport/alertexport/sources/simulator"
 )
 
@@ -462,4 +464,71 @@ func (w *World) Hostile(t testing.TB, route string, answer http.HandlerFunc) str
 	prefix := fmt.Sprintf("/hostile%d", w.hostile.Add(1))
 	w.Sim.Handle(method+" "+prefix+path, answer)
 	return w.Sim.URL() + prefix
+}
+
+// Generated answers with a body made of generated parts (pagetest), produced as it is sent, and
+// counts the requests in requests (nil: not counted): a Hostile answer too large to store.
+func Generated(body func() []pagetest.Part, requests *atomic.Int32) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		if requests != nil {
+			requests.Add(1)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.Copy(w, pagetest.New(body()...))
+	}
+}
+
+// DateCases are the Date headers a source must survive with a version dated 2099 in the API:
+// the service's clock (nil), none, and wrong ones (SetDateHeader). With any of them the cursor
+// stays at the service's clock, or at this machine's.
+var DateCases = []struct {
+	Name string
+	Date func(now time.Time) string
+}{
+	{Name: "2099"},
+	{Name: "2099 with the Date header missing", Date: func(time.Time) string { return "" }},
+	{Name: "2099 with a wrong Date in 2099", Date: func(time.Time) string {
+		return time.Date(2099, 1, 1, 1, 0, 0, 0, time.UTC).Format(http.TimeFormat)
+	}},
+	{Name: "2099 with a wrong Date at the Unix epoch", Date: func(time.Time) string { return time.Unix(0, 0).UTC().Format(http.TimeFormat) }},
+}
+
+// PollUnderTheClock polls rounds times, failing the test as soon as a cursor of the saved
+// checkpoint passes the simulator's clock plus sources.Ahead; between polls the clock moves a
+// minute and arrive adds what the API shows next.
+func (e *Exporter) PollUnderTheClock(t testing.TB, clock *Clock, rounds int, arrive func()) {
+	t.Helper()
+	for range rounds {
+		e.MustPoll(t)
+		limit := clock.Now().Add(sources.Ahead)
+		if c, r := e.Saved.Cursor, e.Saved.ResolutionCursor; c.After(limit) || r.After(limit) {
+			t.Fatalf("the cursors (%v, resolution %v) passed the service's clock plus a minute (%v)", c, r, limit)
+		}
+		clock.Advance(time.Minute)
+		arrive()
+	}
+}
+
+// ZeroDate is Windows' zero date, which APIs and proxies send for "no date".
+var ZeroDate = time.Date(1601, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// CheckZeroDate checks polls of a page holding an alert and an undecodable alert (a dead letter
+// with a version) both dated ZeroDate — zeroIDs — and the alert nextID at next: each was handed
+// over once, the broken one as a dead letter, both were held back as before 2000, and the
+// cursor stands at next.
+func (e *Exporter) CheckZeroDate(t testing.TB, source string, held *HeldLog, zeroIDs [2]string, nextID string, next time.Time) {
+	t.Helper()
+	e.CheckExactlyOnce(t, source, map[string]time.Time{zeroIDs[0]: ZeroDate, zeroIDs[1]: ZeroDate, nextID: next})
+	e.mu.Lock()
+	dead, cursor := len(e.Dead), e.Saved.Cursor
+	e.mu.Unlock()
+	if dead != 1 {
+		t.Errorf("%d dead letters, want the broken one", dead)
+	}
+	if !cursor.Equal(next) {
+		t.Errorf("cursor = %v, want the next alert's %v", cursor, next)
+	}
+	if n := held.Count(sources.HeldAncient); n != 2 {
+		t.Errorf("held back (before 2000) %d times, want 2", n)
+	}
 }
