@@ -38,9 +38,9 @@ const StateBucket = "alertexport_state"
 // KVStore keeps checkpoints in the JetStream KV bucket alertexport_state, key <tenant>.<source>.
 //
 // A checkpoint is JSON, readable with `nats kv get`. One that lists many versions (a burst of
-// alerts inside the lookback: about 55 bytes each) is stored zstd-compressed instead, at about
-// a third of the size, because a KV value must fit the server's max_payload (1 MiB by default:
-// some 18,000 versions as JSON, 50,000 compressed). Load reads both.
+// alerts inside the lookback: about 55 bytes each) is stored zstd-compressed instead, at a
+// tenth to a third of the size, because a KV value must fit the server's max_payload (1 MiB by
+// default: some 18,000 versions as JSON; BENCHMARKS.md). Load reads both.
 type KVStore struct {
 	kv  jetstream.KeyValue
 	enc *zstd.Encoder

@@ -161,3 +161,34 @@ func TestLargeCheckpointIsCompressed(t *testing.T) {
 		t.Errorf("a small checkpoint is not plain JSON: %q, %v", e.Value(), err)
 	}
 }
+
+// BenchmarkKVSaveCheckpoint saves a checkpoint of 1,000 and 30,000 versions (a burst inside the
+// lookback) to a real server, reporting its size as JSON and as stored.
+func BenchmarkKVSaveCheckpoint(b *testing.B) {
+	for _, n := range []int{1_000, 30_000} {
+		b.Run(fmt.Sprintf("versions=%d", n), func(b *testing.B) {
+			ctx := context.Background()
+			_, _, js := runJetStream(b)
+			st, err := NewKVStore(ctx, js)
+			if err != nil {
+				b.Fatal(err)
+			}
+			at := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+			cp := sources.Checkpoint{Cursor: at, Seen: sources.Seen{}}
+			for i := range n {
+				cp.Seen.Add(fmt.Sprintf("da6386%014d_%d", i*7919, 1364969609+i), at.Add(-time.Duration(i)*20*time.Millisecond))
+			}
+			plain, _ := json.Marshal(cp)
+			var rev uint64
+			for b.Loop() {
+				if rev, err = st.Save(ctx, "contoso.endpoint", &cp, rev); err != nil {
+					b.Fatal(err)
+				}
+			}
+			kv, _ := js.KeyValue(ctx, StateBucket)
+			e, _ := kv.Get(ctx, "contoso.endpoint")
+			b.ReportMetric(float64(len(plain)), "json-bytes")
+			b.ReportMetric(float64(len(e.Value())), "stored-bytes")
+		})
+	}
+}
