@@ -2,6 +2,7 @@ package sources
 
 import (
 	"fmt"
+	"log/slog"
 	"math"
 	"net/http"
 	"slices"
@@ -172,7 +173,7 @@ func (o Options) HoldBack(tenant, source, id string, t, limit time.Time, reason 
 	default:
 		msg += "the API sent it outside the range asked for"
 	}
-	o.Logger.Warn(msg, "tenant", tenant, "source", source, "alert", id, "version", t.Format(time.RFC3339Nano), "limit", limit.Format(time.RFC3339))
+	o.logger().Warn(msg, "tenant", tenant, "source", source, "alert", id, "version", t.Format(time.RFC3339Nano), "limit", limit.Format(time.RFC3339))
 	if o.HeldBack != nil {
 		o.HeldBack(reason)
 	}
@@ -183,9 +184,9 @@ func (o Options) HoldBack(tenant, source, id string, t, limit time.Time, reason 
 func (o Options) ReportHorizon(tenant, source string, h *Horizon) {
 	switch {
 	case h.Doubt() != "":
-		o.Logger.Warn(h.Doubt(), "tenant", tenant, "source", source)
+		o.logger().Warn(h.Doubt(), "tenant", tenant, "source", source)
 	case h.Missing():
-		o.Logger.Debug("the API sent no Date header; cursors are bounded by this machine's clock", "tenant", tenant, "source", source)
+		o.logger().Debug("the API sent no Date header; cursors are bounded by this machine's clock", "tenant", tenant, "source", source)
 	}
 }
 
@@ -236,3 +237,11 @@ func (s *StraySet) Saved(final bool) Seen {
 
 // HasAny reports whether some version of alert id was exported as a stray.
 func (s *StraySet) HasAny(id string) bool { return s.met.HasAny(id) || s.kept.HasAny(id) }
+
+// logger is o.Logger, or one that discards when the options were not given defaults.
+func (o Options) logger() *slog.Logger {
+	if o.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return o.Logger
+}
