@@ -28,6 +28,7 @@ func FuzzPollPage(f *testing.F) {
 		f.Add([]byte(`{"@odata.context":"x","value":[` + string(b) + `],"@odata.nextLink":"https://graph.microsoft.com/v1.0/security/alerts_v2?$skiptoken=a"}`))
 	}
 	f.Add([]byte(`{"value":[{"id":"a","lastUpdateDateTime":"2025-01-01T00:00:00Z"},{"id":}]}`))
+	f.Add([]byte(`{"value":[{"id":"z","lastUpdateDateTime":"1601-01-01T00:00:00Z"},{"id":"f","lastUpdateDateTime":"2099-01-01T00:00:00Z"}]}`))
 	f.Add([]byte(`{"value":[{"id":"a","lastUpdateDateTime":"2025-01-01T00:00:00Z","evidence":[{"@odata.type":"#microsoft.graph.security.processEvidence","processId":"12"}]}]}`))
 	f.Add([]byte("{\"value\":[{\"id\":\"\xff\xfe\",\"lastUpdateDateTime\":\"2025-01-01T00:00:00Z\"}],\"@odata.nextLink\":7}"))
 	f.Fuzz(func(t *testing.T, body []byte) {
