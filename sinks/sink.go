@@ -141,6 +141,14 @@ func tooLarge(s *Subjects, m *sources.Message, msg *nats.Msg, size int, limit Li
 	}
 	dead.Data = cutBytes(raw, room)
 	dead.Header.Set(envelope.HeaderError, reason(len(dead.Data)))
+	// The real reason can be longer than the one the room was sized by: a raw that is no
+	// larger than the limit reads "whole" there, but the headers leave less room than that,
+	// so it is cut after all, and says so. Cut again by what it is over (each cut can only
+	// shorten the numbers in the reason).
+	for over := Size(dead) - limit.Bytes; over > 0 && len(dead.Data) > 0; over = Size(dead) - limit.Bytes {
+		dead.Data = cutBytes(raw, max(len(dead.Data)-over, 0))
+		dead.Header.Set(envelope.HeaderError, reason(len(dead.Data)))
+	}
 	return dead, nil
 }
 

@@ -1,6 +1,7 @@
 package sinks
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -172,4 +173,31 @@ func fullSize(t *testing.T, s *Subjects, m *sources.Message) int {
 		t.Fatal(err)
 	}
 	return Size(msg)
+}
+
+// TestNewMsgTooLargeByItsHeaders: a raw just under the limit, whose message is over it only by
+// its headers, is cut to fit as well — the reason then says "cut", which is longer than the
+// "whole" the room was first sized by, and left the dead letter 20–40 bytes over the limit:
+// nats.go refused it, and the job stalled on it at every poll.
+func TestNewMsgTooLargeByItsHeaders(t *testing.T) {
+	s := NewSubjects("alerts.{source}.{tenant}.{severity}")
+	const limit = 64 << 10
+	for _, n := range []int{limit - 500, limit - 101, limit - 11, limit - 1, limit} {
+		raw := []byte(`{"id":"da1","t":"` + strings.Repeat("x", n-len(`{"id":"da1","t":""}`)) + `"}`)
+		alert := &sources.Message{MsgID: "contoso.endpoint.da1.1000", Tenant: "contoso", Source: "endpoint",
+			Alert: &envelope.Alert{Schema: envelope.Schema, ID: "da1", Source: "endpoint", Tenant: "contoso", Severity: "low", Event: "created", Raw: raw}}
+		dead := &sources.Message{MsgID: alert.MsgID, Tenant: "contoso", Source: "endpoint", Raw: raw, Err: errors.New("not normalized")}
+		for name, m := range map[string]*sources.Message{"alert": alert, "dead letter": dead} {
+			msg, err := NewMsg(s, m, Limit{Bytes: limit, By: "the server's max_payload"})
+			if err != nil {
+				t.Fatalf("%s with a raw of %d bytes: %v", name, n, err)
+			}
+			if size := Size(msg); size > limit {
+				t.Errorf("%s with a raw of %d bytes: the dead letter is %d bytes, over the limit %d (%q)", name, n, size, limit, msg.Header.Get("Alert-Error"))
+			}
+			if len(msg.Data) < len(raw) && !strings.Contains(msg.Header.Get("Alert-Error"), fmt.Sprintf("cut to its first %d of %d bytes", len(msg.Data), len(raw))) {
+				t.Errorf("%s with a raw of %d bytes: Alert-Error %q does not say how it was cut", name, n, msg.Header.Get("Alert-Error"))
+			}
+		}
+	}
 }
