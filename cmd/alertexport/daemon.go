@@ -266,14 +266,14 @@ func (d *daemon) run(ctx context.Context, env config.LookupEnv, started func(*da
 	}
 	if err := d.connect(ctx, env); err != nil {
 		if ctx.Err() != nil {
-			return d.closed() // nil: stopped while waiting for NATS
+			return d.closedCause(ctx) // nil: stopped while waiting for NATS
 		}
 		return err
 	}
 	sink, store, err := d.sinkAndStore(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
-			return d.closed() // nil: stopped while waiting for NATS
+			return d.closedCause(ctx) // nil: stopped while waiting for NATS
 		}
 		return err
 	}
@@ -300,7 +300,16 @@ func (d *daemon) run(ctx context.Context, env config.LookupEnv, started func(*da
 	if err := wk.Run(ctx); err != nil {
 		return err
 	}
-	return d.closed()
+	return d.closedCause(ctx)
+}
+
+// closedCause is why run's ctx ended when a connection closed for good ended it, nil when it
+// was a stop.
+func (d *daemon) closedCause(ctx context.Context) error {
+	if closed := d.closed(); closed != nil && errors.Is(context.Cause(ctx), closed) {
+		return closed
+	}
+	return nil
 }
 
 // endpoints serves the worker's /healthz, /readyz and /metrics once w holds it. Before, ready

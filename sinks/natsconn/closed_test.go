@@ -1,6 +1,7 @@
 package natsconn
 
 import (
+	"errors"
 	"log/slog"
 	"strings"
 	"testing"
@@ -56,5 +57,30 @@ func TestOnClosedReportsAClosedForGood(t *testing.T) {
 				t.Errorf("the connection is %v", nc.Status())
 			}
 		})
+	}
+}
+
+// TestOnClosedOnlyOnceHandedOver: when Connect gives up waiting (a stop while NATS is not there
+// yet, credentials refused) it closes the connection itself; that is its error, not a
+// connection closed for good (which made a stop exit 1). A connection handed over is told of
+// once, also when it closed before the hand-over.
+func TestOnClosedOnlyOnceHandedOver(t *testing.T) {
+	t.Parallel()
+	var told []error
+	w := newWatcher(Options{OnClosed: func(err error) { told = append(told, err) }})
+	w.closed(errors.New("context canceled")) // Connect's own Close, before the hand-over
+	if len(told) != 0 {
+		t.Fatalf("OnClosed told of a connection Connect gave up on: %v", told)
+	}
+	s := startServer(t, 0, func(o *server.Options) { o.Port = server.RANDOM_PORT })
+	nc, err := nats.Connect(s.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc.Close()
+	w.handOver(nc) // closed between the connect and the hand-over
+	w.closed(nil)  // and its ClosedHandler runs after
+	if len(told) != 1 {
+		t.Errorf("OnClosed told %d times, want once: %v", len(told), told)
 	}
 }

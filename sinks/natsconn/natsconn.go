@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -82,6 +83,7 @@ func Connect(ctx context.Context, cfg config.NATS, env config.LookupEnv, o Optio
 		nc.Close()
 		return nil, fmt.Errorf("natsconn: not connected to nats.url %s: %w", redactURLs(cfg.URL), err)
 	}
+	w.handOver(nc)
 	return nc, nil
 }
 
@@ -98,6 +100,7 @@ func ConnectEmbedded(s *server.Server, cfg config.NATS, env config.LookupEnv, o 
 		return nil, fmt.Errorf("natsconn: connecting to the embedded NATS server: %w", err)
 	}
 	w.report(nc)
+	w.handOver(nc)
 	return nc, nil
 }
 
@@ -114,6 +117,26 @@ type watcher struct {
 	mu      sync.Mutex
 	lastErr error         // the newest reason a (re)connect attempt failed
 	errs    chan struct{} // signalled when lastErr changes, while Connect waits
+
+	handed    atomic.Bool // the connection is the caller's (handOver): its close is OnClosed's
+	closeOnce sync.Once
+}
+
+// handOver gives nc to the caller: from now on its close is told to OnClosed. (A close before,
+// when Connect gives up waiting, is Connect's own error.) A close that came meanwhile is told
+// now.
+func (w *watcher) handOver(nc *nats.Conn) {
+	w.handed.Store(true)
+	if nc.IsClosed() {
+		w.closed(nc.LastError())
+	}
+}
+
+// closed tells OnClosed, once, of a handed-over connection's close.
+func (w *watcher) closed(err error) {
+	if w.onClosed != nil && w.handed.Load() {
+		w.closeOnce.Do(func() { w.onClosed(err) })
+	}
 }
 
 func newWatcher(o Options) *watcher {
@@ -170,9 +193,7 @@ func (w *watcher) options() []nats.Option {
 				w.log.Info("NATS connection closed")
 			}
 			w.report(nc)
-			if w.onClosed != nil {
-				w.onClosed(err)
-			}
+			w.closed(err)
 		}),
 		nats.ErrorHandler(func(nc *nats.Conn, sub *nats.Subscription, err error) {
 			if sub != nil {
