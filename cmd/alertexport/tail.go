@@ -149,10 +149,10 @@ func needsEscape(r rune, size int) bool {
 }
 
 // jsonLine is an envelope (or any message) for --json: valid JSON is compacted to one line and
-// keeps its value, with DEL, C1 controls, U+2028/U+2029 and bytes that are not UTF-8 — which
-// JSON allows raw inside strings, and which the envelope's raw field passes on as the API sent
-// them — written as \u escapes; encoding/json already escapes the C0 controls. Anything else
-// (a dead letter's raw bytes) is not JSON and is printed terminal-safe.
+// keeps its value, with DEL, C1 controls, U+2028/U+2029, bidirectional controls and bytes that
+// are not UTF-8 — which JSON allows raw inside strings, and which the envelope's raw field
+// passes on as the API sent them — written as \u escapes; encoding/json already escapes the C0
+// controls. Anything else (a dead letter's raw bytes) is not JSON and is printed terminal-safe.
 func jsonLine(data []byte) []byte {
 	var buf bytes.Buffer
 	if err := json.Compact(&buf, data); err != nil {
@@ -165,9 +165,10 @@ func jsonLine(data []byte) []byte {
 		switch {
 		case r == utf8.RuneError && size == 1:
 			out = append(out, `\ufffd`...)
-		case r == 0x7f || r >= 0x80 && r <= 0x9f || r == '\u2028' || r == '\u2029':
-			// Outside strings compact JSON has only ASCII punctuation, digits and literals, so
-			// these are inside a string, where \u escapes mean the same character.
+		case needsEscape(r, size):
+			// Outside strings compact JSON has only ASCII punctuation, digits and literals (and
+			// C0 controls are escaped inside them), so these are inside a string, where \u
+			// escapes mean the same character.
 			out = fmt.Appendf(out, `\u%04x`, r)
 		default:
 			out = append(out, b[i:i+size]...)

@@ -60,8 +60,9 @@ func TestTailAndDemoEscapeControlCharacters(t *testing.T) {
 	title := "Mimikatz" + osc52 + " on host\u009b2J"
 	a := envelope.Alert{Schema: "alertexport.alert.v1", ID: "da\x1b[31m1", Source: "endpoint", Tenant: "contoso\x7f",
 		Event: "created", Title: &title, Severity: "high\x1b[8m", Status: "new", UpdatedAt: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC),
-		// The raw alert as the API sent it: JSON allows DEL and C1 characters raw in strings.
-		Raw: json.RawMessage("{\"title\":\"x\u009b2J\x7f\",\n  \"n\": 1}")}
+		// The raw alert as the API sent it: JSON allows DEL, C1 characters and bidirectional
+		// controls raw in strings.
+		Raw: json.RawMessage("{\"title\":\"x\u009b2J\x7f evil\u202egpj.exe\",\n  \"n\": 1}")}
 	body, err := envelope.Marshal(&a)
 	if err != nil {
 		t.Fatal(err)
