@@ -123,8 +123,12 @@ func (s *KVStore) Save(ctx context.Context, key string, cp *sources.Checkpoint, 
 		return 0, fmt.Errorf("checkpoint %s: %w", key, ErrConflict)
 	}
 	if errors.Is(err, nats.ErrMaxPayload) {
-		return 0, fmt.Errorf("checkpoint %s is %d bytes compressed (%d as JSON: it lists the %d versions exported within the lookback), more than the NATS server's max_payload: raise max_payload on the server or shorten lookback: %w",
-			key, len(data), plain, cp.Seen.Len()+cp.Strays.Len(), err)
+		size := fmt.Sprintf("%d bytes", plain)
+		if len(data) != plain {
+			size = fmt.Sprintf("%d bytes compressed (%d as JSON)", len(data), plain)
+		}
+		return 0, fmt.Errorf("checkpoint %s is %s: it lists the %d versions exported within the lookback, more than the NATS server's max_payload takes: raise max_payload on the server or shorten lookback: %w",
+			key, size, cp.Seen.Len()+cp.Strays.Len(), err)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("checkpoint %s: %w", key, err)

@@ -76,8 +76,10 @@ func (c cli) backfill(ctx context.Context, args []string) int {
 	}
 	// With the embedded server, reach the running daemon's through embedded_listen, or (the
 	// daemon stopped) start it on data_dir ourselves.
+	var probeErr error // why the server on embedded_listen did not answer, if it is set
 	if client, ok := natsconn.EmbeddedClient(cfg.NATS); ok {
-		switch err := natsconn.Probe(client, c.env, 2*time.Second); {
+		probeErr = natsconn.Probe(client, c.env, 2*time.Second)
+		switch err := probeErr; {
 		case err == nil:
 			d.cfg.NATS = client // a daemon is running: publish through its server
 		case errors.Is(err, nats.ErrAuthorization):
@@ -90,7 +92,11 @@ func (c cli) backfill(ctx context.Context, args []string) int {
 		// Starting the embedded server on data_dir: never beside a daemon on the same store.
 		if err := os.MkdirAll(cfg.Worker.DataDir, 0o700); err == nil {
 			lock, err := worker.LockDataDir(cfg.Worker.DataDir)
-			if errors.Is(err, worker.ErrDataDirInUse) {
+			switch {
+			case errors.Is(err, worker.ErrDataDirInUse) && probeErr != nil:
+				fmt.Fprintf(c.stderr, "backfill: %v; a daemon runs on this data_dir, but its server did not answer on nats.embedded_listen %s (%v): check that the daemon listens there, or stop it\n", err, cfg.NATS.EmbeddedListen, probeErr)
+				return exitFailure
+			case errors.Is(err, worker.ErrDataDirInUse):
 				fmt.Fprintf(c.stderr, "backfill: %v; a daemon runs on this data_dir: set nats.embedded_listen so that backfill publishes through its server, or stop it\n", err)
 				return exitFailure
 			}
