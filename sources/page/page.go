@@ -12,6 +12,7 @@ package page
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
@@ -333,18 +334,19 @@ func (s *stream) eachItem(each func(s *stream) error) error {
 // holds more than that. What goes past the cap is passed over in chunks (skip), and a new
 // decoder takes the stream up after it.
 type stream struct {
-	r     io.Reader // the body after buf
-	dec   *jsontext.Decoder
-	buf   []byte // the bytes read from stream offset base on
-	base  int64
-	start int64 // stream offset where the item or field being read begins
-	limit int64 // no byte at or past this offset is read
-	over  bool  // a read stopped at limit
-	err   error // the body's failure other than EOF: it broke off, whatever the JSON says
-	items string
-	cfg   config
-	used  int64  // bytes of the fields beside the items kept (or passed over: their names)
-	chunk []byte // skip's read buffer
+	r      io.Reader // the body after buf
+	dec    *jsontext.Decoder
+	buf    []byte // the bytes read from stream offset base on
+	base   int64
+	start  int64 // stream offset where the item or field being read begins
+	limit  int64 // no byte at or past this offset is read
+	over   bool  // a read stopped at limit
+	err    error // the body's failure other than EOF: it broke off, whatever the JSON says
+	items  string
+	cfg    config
+	used   int64  // bytes of the fields beside the items kept (or passed over: their names)
+	passed int    // fields passed over in this answer
+	chunk  []byte // skip's read buffer
 }
 
 // errCap is what the decoder's read gets at the cap; the stream's over says so.
@@ -465,8 +467,13 @@ func (s *stream) passOver(rest map[string]json.RawMessage, name string, size int
 	if slices.Contains(s.cfg.need, name) {
 		return &FieldTooLargeError{Field: name, Limit: s.cfg.fields}
 	}
-	s.cfg.log.Warn("passed over a field of an API answer: it does not fit the cap on the fields beside the alerts",
-		"field", name, "bytes", size, "cap", s.cfg.fields)
+	// One warning a page: a hostile answer of many large fields must not flood the log.
+	lvl := slog.LevelWarn
+	if s.passed++; s.passed > 1 {
+		lvl = slog.LevelDebug
+	}
+	s.cfg.log.Log(context.Background(), lvl, "passed over a field of an API answer: it does not fit the cap on the fields beside the alerts",
+		"field", name, "bytes", size, "cap", s.cfg.fields, "passed_over_in_this_answer", s.passed)
 	rest[name] = nil
 	if s.used += int64(len(name)) + 1; s.used > s.cfg.fields {
 		return fmt.Errorf("page: %w: the fields beside the %q items are over %d bytes together", ErrTooLarge, s.items, s.cfg.fields)
@@ -800,13 +807,25 @@ func ItemErr(raw []byte, decodeErr error) error {
 // handed over again at every re-read. raw may be only the first bytes of an item (one over the
 // cap): the fields whole in them count. ok is false when even those cannot be read.
 func Version(raw []byte, timeKey string) (id string, t time.Time, ok bool) {
-	dec := jsontext.NewDecoder(bytes.NewReader(raw), Options)
-	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '{' {
+	var f map[string]jsontext.Value
+	if Unmarshal(Fields(raw, "id", timeKey), &f) != nil ||
+		Unmarshal(f["id"], &id) != nil || id == "" || Unmarshal(f[timeKey], &t) != nil || t.IsZero() {
 		return "", time.Time{}, false
 	}
-	// As in Options: an exact name first, else one in another case; a repeated name keeps its
-	// last value.
-	var idv, tv, idFold, tFold jsontext.Value
+	return id, t.UTC(), true
+}
+
+// Fields is a JSON object of the fields names of the item raw — or of what raw holds of it: its
+// first bytes, for one over the cap — each under the name given, found as Options finds names
+// (an exact name first, else one in another case; a repeated name keeps its last value). nil
+// when raw does not begin an object.
+func Fields(raw []byte, names ...string) []byte {
+	dec := jsontext.NewDecoder(bytes.NewReader(raw), Options)
+	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '{' {
+		return nil
+	}
+	exact := make([]jsontext.Value, len(names))
+	folded := make([]jsontext.Value, len(names))
 	for dec.PeekKind() != '}' {
 		name, err := dec.ReadToken()
 		if err != nil {
@@ -817,25 +836,34 @@ func Version(raw []byte, timeKey string) (id string, t time.Time, ok bool) {
 		if err != nil {
 			break // the end of what raw holds
 		}
-		switch {
-		case k == "id":
-			idv = slices.Clone(v)
-		case k == timeKey:
-			tv = slices.Clone(v)
-		case strings.EqualFold(k, "id"):
-			idFold = slices.Clone(v)
-		case strings.EqualFold(k, timeKey):
-			tFold = slices.Clone(v)
+		for i, n := range names {
+			switch {
+			case k == n:
+				exact[i] = slices.Clone(v)
+			case strings.EqualFold(k, n):
+				folded[i] = slices.Clone(v)
+			}
 		}
 	}
-	if idv == nil {
-		idv = idFold
+	out := []byte{'{'}
+	for i, n := range names {
+		v := exact[i]
+		if v == nil {
+			v = folded[i]
+		}
+		if v == nil {
+			continue
+		}
+		if len(out) > 1 {
+			out = append(out, ',')
+		}
+		out = append(append(append(out, jsonString(n)...), ':'), v...)
 	}
-	if tv == nil {
-		tv = tFold
-	}
-	if Unmarshal(idv, &id) != nil || id == "" || Unmarshal(tv, &t) != nil || t.IsZero() {
-		return "", time.Time{}, false
-	}
-	return id, t.UTC(), true
+	return append(out, '}')
+}
+
+// jsonString is s as a JSON string.
+func jsonString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
 }
