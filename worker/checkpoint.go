@@ -50,9 +50,10 @@ type KVStore struct {
 // compressAbove is the size past which a checkpoint is stored compressed.
 const compressAbove = 64 << 10
 
-// maxCheckpoint bounds a compressed checkpoint's decoded size: far above anything max_payload
-// lets through, low enough that a value written by someone else cannot exhaust memory.
-const maxCheckpoint = 256 << 20
+// maxCheckpoint bounds a compressed checkpoint's decoded size: far above what a KV value that
+// fits max_payload decodes to (64 MiB, nats-server's largest, compressed a tenth), low enough
+// that a value written by someone else cannot exhaust memory.
+const maxCheckpoint = 64 << 20
 
 // NewKVStore opens (or creates) the bucket. It keeps a little history, so an operator can see
 // how a cursor moved (nats kv history).
@@ -92,7 +93,7 @@ func (s *KVStore) Load(ctx context.Context, key string) (sources.Checkpoint, uin
 	}
 	data := e.Value()
 	if bytes.HasPrefix(data, zstdMagic) {
-		if data, err = s.dec.DecodeAll(data, nil); err != nil {
+		if data, err = s.decompress(data); err != nil {
 			return sources.Checkpoint{}, 0, fmt.Errorf("checkpoint %s (revision %d) cannot be decompressed: %w; delete it with `nats kv del %s %s` to start over from start_from", key, e.Revision(), err, StateBucket, key)
 		}
 	}
@@ -101,6 +102,20 @@ func (s *KVStore) Load(ctx context.Context, key string) (sources.Checkpoint, uin
 		return sources.Checkpoint{}, 0, fmt.Errorf("checkpoint %s (revision %d) is not valid JSON: %w; delete it with `nats kv del %s %s` to start over from start_from", key, e.Revision(), err, StateBucket, key)
 	}
 	return cp, e.Revision(), nil
+}
+
+// decompress decodes a compressed checkpoint. Save's frames declare their size; one that does
+// not, or declares more than maxCheckpoint, is refused before anything is allocated (a frame
+// without a size would grow its output by doubling up to the decoder's limit).
+func (s *KVStore) decompress(data []byte) ([]byte, error) {
+	var h zstd.Header
+	if err := h.Decode(data); err != nil {
+		return nil, err
+	}
+	if !h.HasFCS || h.FrameContentSize > maxCheckpoint {
+		return nil, fmt.Errorf("the compressed checkpoint does not declare a size of at most %d bytes, as alertexport writes it", maxCheckpoint)
+	}
+	return s.dec.DecodeAll(data, make([]byte, 0, h.FrameContentSize))
 }
 
 // Save implements Store.
@@ -127,8 +142,8 @@ func (s *KVStore) Save(ctx context.Context, key string, cp *sources.Checkpoint, 
 		if len(data) != plain {
 			size = fmt.Sprintf("%d bytes compressed (%d as JSON)", len(data), plain)
 		}
-		return 0, fmt.Errorf("checkpoint %s is %s: it lists the %d versions exported within the lookback, more than the NATS server's max_payload takes: raise max_payload on the server or shorten lookback: %w",
-			key, size, cp.Seen.Len()+cp.Strays.Len(), err)
+		return 0, fmt.Errorf("checkpoint %s is %s: it lists the %d versions exported within the lookback (and %d strays), more than the NATS server's max_payload takes: raise max_payload on the server or shorten lookback: %w",
+			key, size, cp.Seen.Len(), cp.Strays.Len(), err)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("checkpoint %s: %w", key, err)

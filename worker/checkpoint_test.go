@@ -1,16 +1,19 @@
 package worker
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/zstd"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -190,5 +193,49 @@ func BenchmarkKVSaveCheckpoint(b *testing.B) {
 			b.ReportMetric(float64(len(plain)), "json-bytes")
 			b.ReportMetric(float64(len(e.Value())), "stored-bytes")
 		})
+	}
+}
+
+// TestCompressedCheckpointBomb: a value in the bucket written by someone else — a zstd frame
+// of a few KB that declares no size and decodes to 256 MiB — is refused with what to do,
+// before the decoder grows its output (it reached 890 MiB of heap before the limit stopped it).
+func TestCompressedCheckpointBomb(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, _, js := runJetStream(t)
+	st, err := NewKVStore(ctx, js)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bomb bytes.Buffer
+	w, err := zstd.NewWriter(&bomb) // a stream: no size in its frame header
+	if err != nil {
+		t.Fatal(err)
+	}
+	zeros := make([]byte, 1<<20)
+	for range 256 {
+		if _, err := w.Write(zeros); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	kv, err := js.KeyValue(ctx, StateBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Put(ctx, "contoso.endpoint", bomb.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, _, err = st.Load(ctx, "contoso.endpoint")
+	runtime.ReadMemStats(&after)
+	if err == nil || !strings.Contains(err.Error(), "nats kv del") {
+		t.Errorf("Load = %v, want a refusal that says what to do", err)
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 16<<20 {
+		t.Errorf("Load allocated %d MiB for a %d KB value", grew>>20, bomb.Len()>>10)
 	}
 }
