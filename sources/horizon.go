@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
-	"slices"
 	"sync"
 	"time"
 )
@@ -46,7 +45,7 @@ type Horizon struct {
 	mu     sync.Mutex
 	date   time.Time // the newest Date read
 	at     time.Time // the local time it was read at
-	doubt  string    // why the last Date read was not taken as it is ("" when it was)
+	doubt  string    // why a Date read was not taken as it is ("" when every one was)
 	dates  int       // answers with a usable Date
 	misses int       // answers without one
 }
@@ -84,8 +83,6 @@ func (h *Horizon) Observe(header http.Header) {
 		if skew > 0 {
 			return // the local clock is the earlier
 		}
-	default:
-		h.doubt = ""
 	}
 	if d.After(h.date) || h.date.IsZero() {
 		h.date, h.at = d, now
@@ -143,15 +140,18 @@ func Held(t, limit time.Time) string {
 	return ""
 }
 
-// Nanos is t in Unix nanoseconds, as Seen keeps versions: clamped to what an int64 holds (years
-// 1678 to 2262), where time.UnixNano's result is undefined (1601-01-01 would come back as 2185).
-// A clamped version can never move a cursor (Held), so only its identity matters.
+// Nanos is t in Unix nanoseconds, as Seen keeps versions. Outside the years an int64 of
+// nanoseconds holds (1678 to 2262), where time.UnixNano's result is undefined (1601-01-01 would
+// come back as 2185), it counts whole seconds on from the int64's ends instead: distinct for
+// versions a second apart (0001-01-01 and 1601-01-01, or 3000 and 9999-12-31, stay two
+// versions), and far from the years a version may move a cursor in. Such a version never moves
+// a cursor (Held), so only its identity matters.
 func Nanos(t time.Time) int64 {
 	switch {
 	case t.Before(minNanos):
-		return math.MinInt64
+		return math.MinInt64 + max(t.Unix()-minSeconds, 0)
 	case t.After(maxNanos):
-		return math.MaxInt64
+		return math.MaxInt64 - max(maxSeconds-t.Unix(), 0)
 	}
 	return t.UnixNano()
 }
@@ -159,6 +159,9 @@ func Nanos(t time.Time) int64 {
 var (
 	minNanos = time.Unix(0, math.MinInt64)
 	maxNanos = time.Unix(0, math.MaxInt64)
+	// Year 1 to year 9999: the times an RFC 3339 string can hold.
+	minSeconds = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
+	maxSeconds = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC).Unix()
 )
 
 // HoldBack reports a version exported that does not move the cursor: a warning, and the
@@ -189,54 +192,6 @@ func (o Options) ReportHorizon(tenant, source string, h *Horizon) {
 		o.logger().Debug("the API sent no Date header; cursors are bounded by this machine's clock", "tenant", tenant, "source", source)
 	}
 }
-
-// StraySet is a poll's record of the versions it exports that may not move the cursor (Held, or
-// outside the range asked for). Each poll reads again whatever the API still sends, so a stray
-// is remembered from checkpoint to checkpoint for as long as the API keeps sending it, and then
-// forgotten: a version dated 2099 stays known for as long as the alert keeps that version, one
-// sent by a glitch once is not kept forever.
-type StraySet struct {
-	kept Seen // from the checkpoint, not met again yet
-	met  Seen // met (again) by this poll
-}
-
-// NewStraySet starts a poll from the checkpoint's strays.
-func NewStraySet(prev Seen) *StraySet { return &StraySet{kept: prev.clone(), met: Seen{}} }
-
-// Known reports whether version t of alert id was exported as a stray (by an earlier poll, or
-// earlier in this one), and if so records that the poll met it again.
-func (s *StraySet) Known(id string, t time.Time) bool {
-	if !s.met.Has(id, t) && !s.kept.Has(id, t) {
-		return false
-	}
-	s.met.Add(id, t)
-	return true
-}
-
-// Add records stray version t of alert id, exported by this poll.
-func (s *StraySet) Add(id string, t time.Time) { s.met.Add(id, t) }
-
-// Saved is what a checkpoint keeps: the strays met by this poll, and, before the poll has read
-// everything (final false), those it has not met yet.
-func (s *StraySet) Saved(final bool) Seen {
-	out := s.met.clone()
-	if !final {
-		for k, vs := range s.kept {
-			for _, n := range vs {
-				if !slices.Contains(out[k], n) {
-					out[k] = append(out[k], n)
-				}
-			}
-		}
-	}
-	if len(out) == 0 {
-		return nil
-	}
-	return out
-}
-
-// HasAny reports whether some version of alert id was exported as a stray.
-func (s *StraySet) HasAny(id string) bool { return s.met.HasAny(id) || s.kept.HasAny(id) }
 
 // logger is o.Logger, or one that discards when the options were not given defaults.
 func (o Options) logger() *slog.Logger {

@@ -277,11 +277,30 @@ func (o *Outbox) FlushIfFull(ctx context.Context, batch int) error {
 	return nil
 }
 
-// Dead queues an alert that could not be decoded as a dead letter, under a message ID made of
-// its bytes, so that re-reading it in the overlap publishes no second copy.
-func (o *Outbox) Dead(ctx context.Context, tenant, source string, raw []byte, cause error, batch int) error {
-	o.Queue(Message{MsgID: DeadLetterID(tenant, source, raw, cause), Tenant: tenant, Source: source, Raw: raw, Err: cause})
+// Dead queues an alert that could not be decoded, and has no version, as a dead letter under a
+// message ID made of its bytes. strays remembers it for as long as the API keeps sending it, so
+// that re-reading it publishes no second copy.
+func (o *Outbox) Dead(ctx context.Context, tenant, source string, raw []byte, cause error, batch int, strays *StraySet) error {
+	id := DeadLetterID(tenant, source, raw, cause)
+	if known, err := strays.DeadLetter(id); known || err != nil {
+		return err
+	}
+	o.Queue(Message{MsgID: id, Tenant: tenant, Source: source, Raw: raw, Err: cause})
 	return o.FlushIfFull(ctx, batch)
+}
+
+// Unbroken is what a page's call ends with when the page decoder failed with err: the error an
+// item's handler raised — a publish failure, too many strays — as it is, with ok true; ok false
+// when err is the body's (broken or cut short), which the caller retries.
+func Unbroken(err error) (_ error, ok bool) {
+	var pub PublishError
+	switch {
+	case errors.As(err, &pub):
+		return pub.Err, true
+	case errors.Is(err, ErrTooManyStrays):
+		return err, true
+	}
+	return nil, false
 }
 
 // PublishError carries an Emit failure out of a page decoder untouched, so that it is not

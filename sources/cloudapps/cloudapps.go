@@ -170,7 +170,10 @@ func (s *Source) Poll(ctx context.Context, cp sources.Checkpoint, emit sources.E
 	// The date cursor likewise follows the resolution cursor: otherwise a tenant where old
 	// alerts are closed but no new ones raised would remember every closing.
 	newest := p.cp.ResolutionCursor
-	for _, t := range []time.Time{p.maxRes, p.cp.Cursor} {
+	// Strays held back while the clocks disagreed, read again now that they may carry a
+	// cursor, are ordinary versions from here on.
+	promoted := p.strays.Promote(p.cp.Seen, minTime(p.lowerNew, lowerRes), p.horizon.Limit())
+	for _, t := range []time.Time{p.maxRes, p.cp.Cursor, promoted} {
 		if t.After(newest) {
 			newest = t
 		}
@@ -289,12 +292,15 @@ func (p *poll) fetch(ctx context.Context, q question, date time.Time, pinned boo
 		st = stats{bound: date, limit: p.horizon.Limit()}
 		rest, err := page.Decode(r, "data", func(raw []byte, big error) error {
 			st.n++
-			if big != nil { // over the cap on one alert: raw is only its first bytes
-				return p.dead(raw, "", time.Time{}, false, big, false, st.limit)
+			if big != nil {
+				return p.tooLarge(raw, big, q, &st)
 			}
 			return p.take(raw, q, &st)
 		}, page.Need("hasNext"), page.Log(p.src.opts.Logger.With("tenant", p.src.id.tenant, "source", Name)))
 		if err != nil {
+			if err, ok := sources.Unbroken(err); ok {
+				return err
+			}
 			return &httpclient.BodyError{Err: err}
 		}
 		h, ok := rest["hasNext"]
@@ -379,7 +385,10 @@ func (p *poll) take(raw []byte, q question, st *stats) error {
 		return nil
 	}
 	env, nerr := normalize(&a, raw, s.id, p.event(&a))
-	held := p.remember(a.ID, v, outside, st.limit)
+	held, err := p.remember(a.ID, v, outside, st.limit)
+	if err != nil {
+		return err
+	}
 	p.exported.Add(a.ID)
 	msgID := envelope.MsgID(s.id.tenant, Name, a.ID, v)
 	if nerr != nil {
@@ -448,13 +457,38 @@ func (p *poll) dead(raw []byte, id string, v time.Time, ok bool, cause error, ou
 		if p.known(id, v) {
 			return nil
 		}
-		p.remember(id, v, outside, limit)
+		if _, err := p.remember(id, v, outside, limit); err != nil {
+			return err
+		}
 		msgID = envelope.MsgID(s.id.tenant, Name, id, v)
 	} else {
 		msgID = sources.DeadLetterID(s.id.tenant, Name, raw, cause)
+		if known, err := p.strays.DeadLetter(msgID); known || err != nil {
+			return err
+		}
 	}
 	p.Queue(sources.Message{MsgID: msgID, Tenant: s.id.tenant, Source: Name, Raw: raw, Err: cause})
 	return nil
+}
+
+// tooLarge takes in an alert over the cap on one alert, of which raw is only the first bytes.
+// When its id and version are among them (Microsoft's alerts begin with _id and timestamp), it
+// is a dead letter of that version — re-read, it is recognized as any alert is — and its date
+// steers paging as any alert's does; otherwise a dead letter with no version.
+func (p *poll) tooLarge(raw []byte, big error, q question, st *stats) error {
+	var a alert
+	if page.Unmarshal(page.Fields(raw, "_id", "timestamp", "resolutionStatusValue", "resolveTime"), &a) != nil {
+		return p.dead(raw, "", time.Time{}, false, big, false, st.limit)
+	}
+	outside := a.Timestamp != nil && !st.noteDate(a.Timestamp.t, q)
+	switch {
+	case q.closed && a.ResolutionStatusValue == nil: // its status is past what raw holds
+		return p.dead(raw, "", time.Time{}, false, big, false, st.limit)
+	case q.closed && !a.closed():
+		return nil // reopened since: its open version belongs to the "new" question
+	}
+	v, ok := a.version()
+	return p.dead(raw, a.ID, v, ok && a.ID != "", big, outside, st.limit)
 }
 
 // known reports whether version v of alert id was exported already.
@@ -466,18 +500,20 @@ func (p *poll) known(id string, v time.Time) bool {
 // before 2000 or past the API's clock (limit), or raised outside the dates asked for (an API
 // that did not filter as documented) — and is kept as a stray instead. It returns why it is a
 // stray, "" when it is not.
-func (p *poll) remember(id string, v time.Time, outside bool, limit time.Time) string {
+func (p *poll) remember(id string, v time.Time, outside bool, limit time.Time) (string, error) {
 	why := sources.Held(v, limit)
 	if why == "" && outside {
 		why = sources.HeldOutside
 	}
 	if why == "" {
 		p.cp.Seen.Add(id, v)
-		return ""
+		return "", nil
 	}
-	p.strays.Add(id, v)
+	if err := p.strays.Add(id, v, limit); err != nil {
+		return why, fmt.Errorf("tenant %q: %s: %w", p.src.id.tenant, Name, err)
+	}
 	p.src.opts.HoldBack(p.src.id.tenant, Name, id, v, limit, why)
-	return why
+	return why, nil
 }
 
 // event: created for the first export of an alert raised inside what the "new" question reads;

@@ -3,6 +3,7 @@ package endpoint
 import (
 	"fmt"
 	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -60,4 +61,61 @@ func TestVersionDated1601DoesNotMoveCursor(t *testing.T) {
 	e.MustPoll(t)
 	e.MustPoll(t)
 	e.CheckZeroDate(t, Name, &held, [2]string{"da1601_zero", "da1601_broken"}, "da2026_next", next)
+}
+
+// TestStrayIsSavedWhenTheCursorStays: a poll whose only new version is a stray (dated 2099),
+// its message already handed over in a full batch, saves its checkpoint all the same — before,
+// nothing marked it changed, the stray was never saved, and every poll exported it again.
+func TestStrayIsSavedWhenTheCursorStays(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, setup{})
+	e := sourcetest.NewExporter(t, f.newSource(Options{BatchSize: 1}))
+	f.ep.Generate(3, simulator.Generate{From: f.Clock.Now().Add(-time.Hour), To: f.Clock.Now().Add(-time.Minute)})
+	e.MustPoll(t)
+	created, y2099 := f.Clock.Now().Add(-time.Minute), time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC)
+	f.ep.Put(simulator.EndpointAlert{ID: "da639999999999999999_2099", Severity: "High", Status: "New", Title: "dated 2099",
+		AlertCreationTime: &created, LastUpdateTime: &y2099}, f.Clock.Now())
+	for range 3 {
+		e.MustPoll(t)
+	}
+	e.CheckExactlyOnce(t, Name, f.visible())
+	if !e.Saved.Strays.Has("da639999999999999999_2099", y2099) {
+		t.Errorf("the checkpoint's strays are %v, want the 2099 version", e.Saved.Strays)
+	}
+}
+
+// TestClockBehindThenFixed: while this machine's clock is a day behind the API's (and so
+// counts, being the earlier), every new version is held back: exported once, the cursor stays.
+// Once the clock is right again the versions still read become ordinary ones: the cursor moves
+// past them and the checkpoint forgets them — before, they stayed strays for as long as they
+// were read, and the cursor never moved.
+func TestClockBehindThenFixed(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, setup{})
+	var behind atomic.Bool
+	behind.Store(true)
+	local := func() time.Time {
+		if behind.Load() {
+			return f.Clock.Now().Add(-24 * time.Hour)
+		}
+		return f.Clock.Now()
+	}
+	var held sourcetest.HeldLog
+	e := sourcetest.NewExporter(t, f.newSource(Options{Now: local, HeldBack: held.Add}))
+	f.ep.Generate(5, simulator.Generate{From: f.Clock.Now().Add(-time.Hour), To: f.Clock.Now().Add(-2 * time.Minute)})
+	e.MustPoll(t)
+	origin := e.Saved.Origin
+	f.Clock.Advance(time.Minute)
+	f.ep.Generate(5, simulator.Generate{})
+	e.MustPoll(t)
+	if n := held.Count(sources.HeldFuture); n == 0 || !e.Saved.Cursor.IsZero() || e.Saved.Strays.Len() != n {
+		t.Fatalf("with the clock a day behind: %d held back, cursor %v, %d strays; want them all held, no cursor", n, e.Saved.Cursor, e.Saved.Strays.Len())
+	}
+	behind.Store(false)
+	f.Clock.Advance(time.Minute)
+	e.MustPoll(t)
+	e.CheckExactlyOnce(t, Name, f.visible())
+	if !e.Saved.Cursor.After(origin) || e.Saved.Strays.Len() != 0 {
+		t.Errorf("once the clock is right: cursor %v (origin %v), strays %v; want the cursor moved and no strays", e.Saved.Cursor, origin, e.Saved.Strays)
+	}
 }

@@ -319,6 +319,11 @@ func (p *poll) run(ctx context.Context, first window) error {
 // not carry the cursor are in p.strays, not in Seen: see check.)
 func (p *poll) advance(ctx context.Context, done time.Time) error {
 	cursor := p.cp.Cursor
+	if done.IsZero() {
+		// The poll has read everything: strays held back while the clocks disagreed may now be
+		// ordinary versions, which carry the cursor and are forgotten in their turn.
+		p.strays.Promote(p.cp.Seen, p.lower, p.horizon.Limit())
+	}
 	for _, vs := range p.cp.Seen {
 		for _, n := range vs {
 			if t := time.Unix(0, n).UTC(); t.After(cursor) && (done.IsZero() || t.Before(done)) {
@@ -356,9 +361,8 @@ func (p *poll) fetch(ctx context.Context, w window, skip int) (stats, error) {
 			return p.takeDecoded(ctx, raw, a, derr, &st)
 		}, page.Log(p.src.opts.Logger.With("tenant", p.src.id.tenant, "source", Name)))
 		if err != nil {
-			var pub sources.PublishError
-			if errors.As(err, &pub) {
-				return pub.Err
+			if err, ok := sources.Unbroken(err); ok {
+				return err
 			}
 			return &httpclient.BodyError{Err: err}
 		}
@@ -420,20 +424,22 @@ func (p *poll) takeDecoded(ctx context.Context, raw []byte, ap *alert, err error
 	if err = page.ItemErr(raw, err); err != nil {
 		id, t, ok := page.Version(raw, "lastUpdateTime")
 		if !ok {
-			return p.Dead(ctx, s.id.tenant, Name, raw, err, s.opts.BatchSize)
+			return p.Dead(ctx, s.id.tenant, Name, raw, err, s.opts.BatchSize, p.strays)
 		}
 		st.note(&alert{ID: id, LastUpdateTime: &t})
 		if p.known(id, t) {
 			return nil
 		}
-		p.remember(id, t, st)
+		if _, err := p.remember(id, t, st); err != nil {
+			return err
+		}
 		p.exported.Add(id)
 		p.Queue(sources.Message{MsgID: envelope.MsgID(s.id.tenant, Name, id, t), Tenant: s.id.tenant, Source: Name, Raw: raw, Err: err})
 		return p.FlushIfFull(ctx, s.opts.BatchSize)
 	}
 	st.note(&a)
 	if a.ID == "" || a.LastUpdateTime == nil {
-		return p.Dead(ctx, s.id.tenant, Name, raw, errNoVersion, s.opts.BatchSize)
+		return p.Dead(ctx, s.id.tenant, Name, raw, errNoVersion, s.opts.BatchSize, p.strays)
 	}
 	t := a.LastUpdateTime.UTC()
 	if p.known(a.ID, t) {
@@ -444,7 +450,10 @@ func (p *poll) takeDecoded(ctx context.Context, raw []byte, ap *alert, err error
 	}
 	event := p.event(&a)
 	env, err := normalize(&a, raw, s.id, event)
-	stray := p.remember(a.ID, t, st)
+	stray, serr := p.remember(a.ID, t, st)
+	if serr != nil {
+		return serr
+	}
 	p.exported.Add(a.ID)
 	msgID := envelope.MsgID(s.id.tenant, Name, a.ID, t)
 	if err != nil {
@@ -466,7 +475,8 @@ func (p *poll) known(id string, t time.Time) bool {
 // remember records a version being exported: in Seen, whose newest versions carry the cursor,
 // unless it may not move the cursor — dated before 2000 or past the API's clock, or outside the
 // window asked for (an API that did not filter as documented) — and is kept as a stray instead.
-func (p *poll) remember(id string, t time.Time, st *stats) (stray bool) {
+func (p *poll) remember(id string, t time.Time, st *stats) (stray bool, err error) {
+	p.dirty = true // the checkpoint must keep it, whether or not the cursor moves
 	limit := p.horizon.Limit()
 	why := sources.Held(t, limit)
 	if why == "" && !st.w.upd.has(t) {
@@ -474,11 +484,13 @@ func (p *poll) remember(id string, t time.Time, st *stats) (stray bool) {
 	}
 	if why == "" {
 		p.cp.Seen.Add(id, t)
-		return false
+		return false, nil
 	}
-	p.strays.Add(id, t)
+	if err := p.strays.Add(id, t, limit); err != nil {
+		return true, fmt.Errorf("tenant %q: endpoint: %w", p.src.id.tenant, err)
+	}
 	p.src.opts.HoldBack(p.src.id.tenant, Name, id, t, limit, why)
-	return true
+	return true, nil
 }
 
 // event says whether this version is the alert's first export: "created" when the alert was

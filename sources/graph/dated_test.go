@@ -3,6 +3,7 @@ package graph
 import (
 	"fmt"
 	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -60,4 +61,33 @@ func TestVersionDated1601IsExported(t *testing.T) {
 	e.MustPoll(t)
 	e.MustPoll(t)
 	e.CheckZeroDate(t, Name, &held, [2]string{"da1601_zero", "da1601_broken"}, "da2026_next", next)
+}
+
+// TestClockBehindThenFixed: while this machine's clock is a day behind the API's Date, every
+// new version is held back (exported once, the cursor stays); once it is right again, the
+// versions still read become ordinary ones, the cursor moves past them and the strays go.
+func TestClockBehindThenFixed(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, sourcetest.Setup{})
+	var behind atomic.Bool
+	behind.Store(true)
+	local := func() time.Time {
+		if behind.Load() {
+			return f.Clock.Now().Add(-24 * time.Hour)
+		}
+		return f.Clock.Now()
+	}
+	e := sourcetest.NewExporter(t, f.source(Options{Now: local}))
+	f.g.Generate(5, simulator.GraphGenerate{From: f.Clock.Now().Add(-time.Hour), To: f.Clock.Now().Add(-2 * time.Minute)})
+	e.MustPoll(t)
+	if !e.Saved.Cursor.IsZero() || e.Saved.Strays.Len() == 0 {
+		t.Fatalf("with the clock a day behind: cursor %v, %d strays; want every version held", e.Saved.Cursor, e.Saved.Strays.Len())
+	}
+	behind.Store(false)
+	f.Clock.Advance(time.Minute)
+	e.MustPoll(t)
+	e.CheckExactlyOnce(t, Name, f.visible())
+	if e.Saved.Cursor.IsZero() || e.Saved.Strays.Len() != 0 {
+		t.Errorf("once the clock is right: cursor %v, strays %v; want the cursor moved and no strays", e.Saved.Cursor, e.Saved.Strays)
+	}
 }

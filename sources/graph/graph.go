@@ -198,6 +198,11 @@ func (s *Source) Poll(ctx context.Context, cp sources.Checkpoint, emit sources.E
 	// it. The cap also keeps a version dated in the future from carrying the cursor.
 	cursor := p.cp.Cursor
 	newest := p.newest
+	// Strays held back while the clocks disagreed, read again now that they may carry the
+	// cursor, are ordinary versions from here on.
+	if t := p.strays.Promote(p.cp.Seen, p.lower, p.horizon.Limit()); t.After(newest) {
+		newest, p.dirty = t, true
+	}
 	if !p.date.IsZero() && newest.After(p.date.Add(-dateSkew)) {
 		newest = p.date.Add(-dateSkew)
 	}
@@ -253,9 +258,8 @@ func (p *poll) pass(ctx context.Context) error {
 			rest, err := page.DecodeInto(body, "value", func(raw []byte, a *alert, derr error) error { return p.takeDecoded(ctx, raw, a, derr) },
 				page.Need("@odata.nextLink"), page.Log(s.opts.Logger.With("tenant", s.id.tenant, "source", Name)))
 			if err != nil {
-				var pub sources.PublishError
-				if errors.As(err, &pub) {
-					return pub.Err
+				if err, ok := sources.Unbroken(err); ok {
+					return err
 				}
 				return &httpclient.BodyError{Err: err}
 			}
@@ -305,20 +309,22 @@ func (p *poll) takeDecoded(ctx context.Context, raw []byte, ap *alert, err error
 	if err = page.ItemErr(raw, err); err != nil {
 		id, t, ok := page.Version(raw, "lastUpdateDateTime")
 		if !ok {
-			return p.Dead(ctx, s.id.tenant, Name, raw, err, s.opts.BatchSize)
+			return p.Dead(ctx, s.id.tenant, Name, raw, err, s.opts.BatchSize, p.strays)
 		}
 		if p.skip(id, t) {
 			return nil
 		}
 		why := p.held(t)
 		p.note(t, why)
-		p.remember(id, t, why)
+		if err := p.remember(id, t, why); err != nil {
+			return err
+		}
 		p.exported.Add(id)
 		p.Queue(sources.Message{MsgID: envelope.MsgID(s.id.tenant, Name, id, t), Tenant: s.id.tenant, Source: Name, Raw: raw, Err: err})
 		return p.FlushIfFull(ctx, s.opts.BatchSize)
 	}
 	if a.ID == "" || a.LastUpdateDateTime == nil {
-		return p.Dead(ctx, s.id.tenant, Name, raw, errNoVersion, s.opts.BatchSize)
+		return p.Dead(ctx, s.id.tenant, Name, raw, errNoVersion, s.opts.BatchSize, p.strays)
 	}
 	t := a.LastUpdateDateTime.UTC()
 	if p.skip(a.ID, t) {
@@ -331,7 +337,9 @@ func (p *poll) takeDecoded(ctx context.Context, raw []byte, ap *alert, err error
 	}
 	event := p.event(&a)
 	env, err := normalize(&a, raw, s.id, event)
-	p.remember(a.ID, t, why)
+	if err := p.remember(a.ID, t, why); err != nil {
+		return err
+	}
 	p.exported.Add(a.ID)
 	msgID := envelope.MsgID(s.id.tenant, Name, a.ID, t)
 	if err != nil {
@@ -387,12 +395,15 @@ func (p *poll) skip(id string, t time.Time) bool {
 // least min(newest read, Date − skew), which only grows as the pass reads on, so a version left
 // out now would be pruned at the end anyway. A large first pass so keeps about 30 bytes an
 // alert instead of the 220 of a Seen entry.
-func (p *poll) remember(id string, t time.Time, held string) {
+func (p *poll) remember(id string, t time.Time, held string) error {
 	p.taken.Add(id, t)
 	if held != "" { // a stray: kept apart (sources.StraySet), reported
-		p.strays.Add(id, t)
-		p.src.opts.HoldBack(p.src.id.tenant, Name, id, t, p.horizon.Limit(), held)
-		return
+		limit := p.horizon.Limit()
+		if err := p.strays.Add(id, t, limit); err != nil {
+			return fmt.Errorf("tenant %q: graph: %w", p.src.id.tenant, err)
+		}
+		p.src.opts.HoldBack(p.src.id.tenant, Name, id, t, limit, held)
+		return nil
 	}
 	least := p.newest
 	if !p.date.IsZero() && least.After(p.date.Add(-dateSkew)) {
@@ -404,6 +415,7 @@ func (p *poll) remember(id string, t time.Time, held string) {
 	if !t.Before(least.Add(-p.src.lookback)) {
 		p.cp.Seen.Add(id, t)
 	}
+	return nil
 }
 
 var errNoVersion = errors.New("the alert has no id or no lastUpdateDateTime, so it has no version to export")
