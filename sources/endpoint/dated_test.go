@@ -3,7 +3,6 @@ package endpoint
 import (
 	"fmt"
 	"net/http"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -92,16 +91,9 @@ func TestStrayIsSavedWhenTheCursorStays(t *testing.T) {
 func TestClockBehindThenFixed(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, setup{})
-	var behind atomic.Bool
-	behind.Store(true)
-	local := func() time.Time {
-		if behind.Load() {
-			return f.Clock.Now().Add(-24 * time.Hour)
-		}
-		return f.Clock.Now()
-	}
+	local := f.Clock.Skewed(-24 * time.Hour)
 	var held sourcetest.HeldLog
-	e := sourcetest.NewExporter(t, f.newSource(Options{Now: local, HeldBack: held.Add}))
+	e := sourcetest.NewExporter(t, f.newSource(Options{Now: local.Now, HeldBack: held.Add}))
 	f.ep.Generate(5, simulator.Generate{From: f.Clock.Now().Add(-time.Hour), To: f.Clock.Now().Add(-2 * time.Minute)})
 	e.MustPoll(t)
 	origin := e.Saved.Origin
@@ -111,7 +103,7 @@ func TestClockBehindThenFixed(t *testing.T) {
 	if n := held.Count(sources.HeldFuture); n == 0 || !e.Saved.Cursor.IsZero() || e.Saved.Strays.Len() != n {
 		t.Fatalf("with the clock a day behind: %d held back, cursor %v, %d strays; want them all held, no cursor", n, e.Saved.Cursor, e.Saved.Strays.Len())
 	}
-	behind.Store(false)
+	local.Fix()
 	f.Clock.Advance(time.Minute)
 	e.MustPoll(t)
 	e.CheckExactlyOnce(t, Name, f.visible())

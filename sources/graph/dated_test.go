@@ -3,7 +3,6 @@ package graph
 import (
 	"fmt"
 	"net/http"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -69,21 +68,14 @@ func TestVersionDated1601IsExported(t *testing.T) {
 func TestClockBehindThenFixed(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, sourcetest.Setup{})
-	var behind atomic.Bool
-	behind.Store(true)
-	local := func() time.Time {
-		if behind.Load() {
-			return f.Clock.Now().Add(-24 * time.Hour)
-		}
-		return f.Clock.Now()
-	}
-	e := sourcetest.NewExporter(t, f.source(Options{Now: local}))
+	local := f.Clock.Skewed(-24 * time.Hour)
+	e := sourcetest.NewExporter(t, f.source(Options{Now: local.Now}))
 	f.g.Generate(5, simulator.GraphGenerate{From: f.Clock.Now().Add(-time.Hour), To: f.Clock.Now().Add(-2 * time.Minute)})
 	e.MustPoll(t)
 	if !e.Saved.Cursor.IsZero() || e.Saved.Strays.Len() == 0 {
 		t.Fatalf("with the clock a day behind: cursor %v, %d strays; want every version held", e.Saved.Cursor, e.Saved.Strays.Len())
 	}
-	behind.Store(false)
+	local.Fix()
 	f.Clock.Advance(time.Minute)
 	e.MustPoll(t)
 	e.CheckExactlyOnce(t, Name, f.visible())

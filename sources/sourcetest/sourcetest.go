@@ -532,3 +532,23 @@ func (e *Exporter) CheckZeroDate(t testing.TB, source string, held *HeldLog, zer
 		t.Errorf("held back (before 2000) %d times, want 2", n)
 	}
 }
+
+// SkewedClock is a local clock off the simulator's by a set amount until Fix: a machine whose
+// time sync has failed.
+type SkewedClock struct {
+	clock *Clock
+	off   atomic.Int64
+}
+
+// Skewed returns a local clock by off the simulator's (negative: behind).
+func (c *Clock) Skewed(off time.Duration) *SkewedClock {
+	s := &SkewedClock{clock: c}
+	s.off.Store(int64(off))
+	return s
+}
+
+// Now is the skewed time.
+func (s *SkewedClock) Now() time.Time { return s.clock.Now().Add(time.Duration(s.off.Load())) }
+
+// Fix puts the clock right.
+func (s *SkewedClock) Fix() { s.off.Store(0) }
