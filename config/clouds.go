@@ -7,7 +7,9 @@ import (
 )
 
 // Cloud holds the Microsoft endpoints of one national cloud. The values come from
-// shared/research/defender-apis.md (Part A1, B1, C); clouds_test.go pins each one to its source.
+// Microsoft's pages (defender-endpoint/api/exposed-apis-list and gov, defender-cloud-apps
+// api-authentication-application, Graph's national cloud deployments); clouds_test.go pins each
+// one to its source.
 type Cloud struct {
 	Name string
 	// AuthorityHost is the Entra ID login host; MSAL's authority is AuthorityHost + "/" + tenant ID.
@@ -94,7 +96,7 @@ func CloudNames() []string {
 }
 
 // microsoftLoginHosts are the Entra ID hosts MSAL trusts without instance discovery
-// (research/libs.md §1.6), for the clouds this product supports.
+// (MSAL Go v1.10.1's authority package), for the clouds this product supports.
 var microsoftLoginHosts = []string{
 	"login.microsoftonline.com", "login.microsoft.com", "login.windows.net", "sts.windows.net",
 	"login.microsoftonline.us", "login-us.microsoftonline.com", "login.usgovcloudapi.net",

@@ -7,7 +7,8 @@ import (
 )
 
 // TestCloudTable pins every value of the clouds table to the line of
-// shared/research/defender-apis.md it comes from; testdata/clouds-sources.md holds those lines
+// Microsoft's documentation (or, where it is silent, the integrators' code) it comes from;
+// testdata/clouds-sources.md holds those lines
 // verbatim. A value must appear (without "/.default" for Graph scopes, built as resource +
 // "/.default") on its source line.
 func TestCloudTable(t *testing.T) {

@@ -1,4 +1,4 @@
-// Package config reads alertexport's TOML configuration (SPEC §2): it decodes strictly, applies
+// Package config reads alertexport's TOML configuration (docs/configuration.md): it decodes strictly, applies
 // the defaults in one place, validates every key, and reports every problem at once with the
 // file, line and key, saying what would be valid. It knows the clouds table and nothing about
 // NATS or HTTP.

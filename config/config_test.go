@@ -383,7 +383,7 @@ client_secret_env = "A_SECRET"
 }
 
 func TestCronParserPanicsAreRecovered(t *testing.T) {
-	// robfig/cron v3.0.1 panics on these (research/libs.md §4); validation must not.
+	// robfig/cron v3.0.1 panics on these (robfig/cron#554, #555); validation must not.
 	for _, spec := range []string{"TZ=UTC", "CRON_TZ="} {
 		if _, err := safeParseCron(spec); err == nil || !strings.Contains(err.Error(), "cannot read it") {
 			t.Errorf("safeParseCron(%q) = %v, want a recovered error", spec, err)

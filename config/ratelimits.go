@@ -21,11 +21,12 @@ func (l RateLimit) String() string { return strconv.Itoa(l.Requests) + "/" + for
 // perSecond is the limit's sustained rate.
 func (l RateLimit) perSecond() float64 { return float64(l.Requests) / l.Per.Seconds() }
 
-// DocumentedRateLimits are Microsoft's documented call rates of a source's API
-// (research/defender-apis.md): Defender for Endpoint List alerts 100 calls a minute and 1,500
-// an hour (A3), Defender for Cloud Apps 30 requests a minute per tenant (B2), Graph 150
-// requests a minute per app per tenant for "any operation on alert" (Part C). They are the
-// default of rate_limits.
+// DocumentedRateLimits are Microsoft's documented call rates of a source's API: Defender for
+// Endpoint List alerts 100 calls a minute and 1,500 an hour
+// (learn.microsoft.com/defender-endpoint/api/get-alerts), Defender for Cloud Apps 30 requests a
+// minute per tenant (defender-cloud-apps/api-introduction), Graph 150 requests a minute per app
+// per tenant for "any operation on alert" (graph/throttling-limits). They are the default of
+// rate_limits.
 func DocumentedRateLimits(k SourceKind) []RateLimit {
 	switch k {
 	case Endpoint:

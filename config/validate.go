@@ -15,7 +15,7 @@ import (
 	"github.com/robfig/cron/v3"
 )
 
-// Built-in defaults (SPEC §2). They live here and nowhere else.
+// Built-in defaults (docs/configuration.md). They live here and nowhere else.
 const (
 	defaultLevel           = "info"
 	defaultFormat          = "json"
@@ -43,16 +43,16 @@ var (
 	zeroGUID   = "00000000-0000-0000-0000-000000000000"
 	levels     = map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}
 	severities = []string{"informational", "low", "medium", "high"}
-	// placeholders are the subject template's variables (SPEC §2).
+	// placeholders are the subject template's variables (docs/nats.md).
 	placeholders = []string{"source", "tenant", "severity", "event", "category"}
-	// graphServiceSources are Graph alert serviceSource values (defender-apis.md Part C), without
+	// graphServiceSources are Graph alert serviceSource values (graph/api/resources/security-alert), without
 	// unknown/unknownFutureValue, which no one filters on.
 	graphServiceSources = []string{
 		"microsoftDefenderForEndpoint", "microsoftDefenderForIdentity", "microsoftDefenderForCloudApps",
 		"microsoftDefenderForOffice365", "microsoft365Defender", "azureAdIdentityProtection",
 		"microsoftAppGovernance", "dataLossPrevention", "microsoftDefenderForCloud",
 	}
-	// cloudAppsHosts are the Defender for Cloud Apps API host suffixes (defender-apis.md B1).
+	// cloudAppsHosts are the Defender for Cloud Apps API host suffixes (defender-cloud-apps/network-requirements).
 	cloudAppsHosts = []string{".portal.cloudappsecurity.com", ".portal.cloudappsecuritygov.com", ".portal.cloudappsecurity.us"}
 )
 
@@ -397,7 +397,7 @@ func parseSchedule(spec string) (cron.Schedule, error) {
 }
 
 // safeParseCron calls robfig's parser under recover: it panics on some inputs
-// (research/libs.md §4, e.g. "TZ=UTC").
+// (robfig/cron#554, #555; e.g. "TZ=UTC").
 func safeParseCron(spec string) (s cron.Schedule, err error) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -410,7 +410,7 @@ func safeParseCron(spec string) (s cron.Schedule, err error) {
 	return cron.ParseStandard(spec)
 }
 
-// Subject bounds (SPEC §3). A rendered token has at most maxToken characters (envelope.Token
+// Subject bounds (docs/nats.md). A rendered token has at most maxToken characters (envelope.Token
 // shortens a longer value), so a template's longest rendering is known here. maxSubject keeps
 // the whole subject far inside nats-server's default max_control_line of 4096 bytes, which
 // bounds each protocol line: a publish's (the subject, JetStream's reply inbox of about 50 bytes

@@ -1,6 +1,6 @@
 // Package sinks publishes alert messages to NATS. What every publisher shares lives here: the
 // Sink interface the worker drives, subject rendering, and the NATS message of an alert version
-// (body and headers, SPEC §3). jetstream and core are the two publishers; natsconn connects to
+// (body and headers, docs/nats.md). jetstream and core are the two publishers; natsconn connects to
 // a NATS server, or starts the embedded one.
 package sinks
 
@@ -46,7 +46,7 @@ type Limit struct {
 // counts against the server's max_payload.
 const maxErrorHeader = 1024
 
-// NewMsg builds the NATS message of m: the envelope as the body with SPEC §3's headers, or for a
+// NewMsg builds the NATS message of m: the envelope as the body with the headers of docs/nats.md, or for a
 // dead letter the raw bytes with an Alert-Error header, on its dead-letter subject. A message
 // over limit becomes a dead letter too (tooLarge), with the same Nats-Msg-Id, so that no single
 // alert can stall its job. Only a limit too small for even a dead letter's headers is an error.

@@ -6,7 +6,7 @@ import (
 	"github.com/alertexport/alertexport/sources/envelope"
 )
 
-// Subjects renders the `subject` template of SPEC §2 (placeholders {source} {tenant} {severity}
+// Subjects renders the `subject` template (docs/nats.md) (placeholders {source} {tenant} {severity}
 // {event} {category}; config has validated it, and bounded its longest rendering) into subjects
 // whose tokens are lower-case [a-z0-9_-] of at most envelope.MaxToken characters, and derives
 // the stream's subjects from it.

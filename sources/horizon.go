@@ -12,8 +12,8 @@ import (
 // A cursor follows the newest version a poll exported, so one version dated wrong (an alert
 // stamped 2099, Windows' zero date 1601-01-01 standing for "no date") would carry it past every
 // alert to come, and each later poll would ask for nothing. A version may therefore move a
-// cursor only when it lies between Floor and the API server's clock plus Ahead (README, "When
-// a version is dated wrong"); any other version is still exported, or dead-lettered, and is
+// cursor only when it lies between Floor and the API server's clock plus Ahead (docs/delivery.md,
+// "When a version is dated wrong"); any other version is still exported, or dead-lettered, and is
 // reported as held back.
 
 // Floor is the oldest time a cursor may take: no Defender alert predates 2000, so an earlier

@@ -17,7 +17,7 @@ import (
 	"github.com/alertexport/alertexport/sources"
 )
 
-// Store keeps each job's checkpoint (SPEC §4). Writes are compare-and-set on a revision, so two
+// Store keeps each job's checkpoint (docs/delivery.md). Writes are compare-and-set on a revision, so two
 // writers can never interleave: a replica that lost its job fails to save instead of undoing the
 // other's progress.
 type Store interface {

@@ -23,7 +23,7 @@ const (
 // ErrDataDirInUse: another live process holds data_dir's lock.
 var ErrDataDirInUse = errors.New("data_dir is in use by another alertexport process")
 
-// Identity is this replica's name in the lease bucket (README "Running several replicas"). It
+// Identity is this replica's name in the lease bucket (docs/replicas.md). It
 // is kept in data_dir, so that a process restarted there is the same replica and takes its own
 // leases back at once instead of waiting out lease_ttl. An exclusive lock on a file in data_dir,
 // held for the process's life, keeps two live processes from ever sharing it: that is what makes

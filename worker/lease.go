@@ -14,7 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// LeaseBucket is the KV bucket of the job leases (SPEC §4).
+// LeaseBucket is the KV bucket of the job leases (docs/replicas.md).
 const LeaseBucket = "alertexport_leases"
 
 // DefaultLeaseTTL is how long a lease outlives its holder: another replica takes the job over
@@ -24,7 +24,7 @@ const DefaultLeaseTTL = 30 * time.Second
 // errLostLease stops a poll whose replica no longer holds the job.
 var errLostLease = errors.New("this replica lost the job's lease; another replica runs it now")
 
-// Leases lets several replicas share the jobs (research/libs.md §2.3, the recipe that works): a
+// Leases lets several replicas share the jobs (nats.go jetstream KeyValue: Create, Update with a revision, bucket TTL): a
 // lease is a key in a bucket whose TTL expires it unless its holder renews it (Update with the
 // revision it holds) well inside the TTL; acquiring is Create, which fails while another holds
 // it; releasing is a revision-checked Delete. A holder that paused past the TTL finds its

@@ -13,7 +13,7 @@ import (
 	"github.com/alertexport/alertexport/sources/httpclient"
 )
 
-// Metrics are the Prometheus series of SPEC §5, on a registry of their own (no globals).
+// Metrics are the Prometheus series of docs/operations.md, on a registry of their own (no globals).
 type Metrics struct {
 	Registry *prometheus.Registry
 

@@ -1,5 +1,5 @@
 // Package worker runs the export: one job per enabled (tenant, source), each on its cron
-// schedule, each poll → publish → checkpoint, with the metrics and health of SPEC §5. It knows
+// schedule, each poll → publish → checkpoint, with the metrics and health of docs/operations.md. It knows
 // the Source and Sink interfaces and the checkpoint Store, nothing of any one API or of NATS
 // beyond KV.
 package worker
@@ -144,7 +144,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	logger := cronLogger{w.log}
 	c := cron.New(cron.WithLocation(time.UTC), cron.WithLogger(logger),
 		// SkipIfStillRunning outside, Recover inside: a panicking poll must give its token
-		// back (research/libs.md §4).
+		// back (robfig/cron v3 chain.go).
 		cron.WithChain(cron.SkipIfStillRunning(logger), cron.Recover(logger)))
 	var first []cron.Job
 	for _, j := range w.jobs {

@@ -1,5 +1,5 @@
 // Command alertexport exports Microsoft Defender alerts to NATS. This package only parses the
-// command line and wires the other packages together; see README.md and SPEC.md §1.
+// command line and wires the other packages together; see docs/commands.md.
 package main
 
 import (
@@ -14,7 +14,7 @@ import (
 	"github.com/alertexport/alertexport/config"
 )
 
-// Exit codes (SPEC §1).
+// Exit codes (docs/commands.md).
 const (
 	exitOK        = 0
 	exitFailure   = 1

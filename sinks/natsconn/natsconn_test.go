@@ -26,7 +26,7 @@ func env(vars map[string]string) config.LookupEnv {
 	return func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
 }
 
-// TestConnectAuth connects with each auth method of SPEC §2 to a server that demands it.
+// TestConnectAuth connects with each auth method of the config to a server that demands it.
 func TestConnectAuth(t *testing.T) {
 	t.Parallel()
 	p := newPKI(t)

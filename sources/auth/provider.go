@@ -1,6 +1,6 @@
 // Package auth gets app-only tokens from Microsoft Entra ID with MSAL Go (client credentials):
 // one confidential client per tenant, shared by all of the tenant's sources, its token cache
-// reused until MSAL refreshes it. It adds what MSAL lacks (research/libs.md §1): collapsing of
+// reused until MSAL refreshes it. It adds what MSAL lacks (its apps/confidential package does none of these): collapsing of
 // concurrent cold requests, retries of transient failures, and errors that say what to fix.
 // It also decodes token claims for `auth check` and builds admin-consent links.
 package auth
@@ -312,7 +312,7 @@ func (b *hintedBackOff) NextBackOff() time.Duration {
 }
 
 // RequiredRoles lists the application roles a source accepts; any one of them is enough
-// (SPEC §1, from the APIs' permission tables).
+// (docs/entra-app.md, from the APIs' permission tables).
 func RequiredRoles(kind config.SourceKind) []string {
 	switch kind {
 	case config.Endpoint:

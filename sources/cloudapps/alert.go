@@ -9,7 +9,7 @@ import (
 )
 
 // alert is a Defender for Cloud Apps alert as GET/POST /api/v1/alerts/ sends it
-// (research/defender-apis.md B3). Keys the docs leave out of the property table but every
+// (learn.microsoft.com/defender-cloud-apps/api-alerts). Keys the docs leave out of the property table but every
 // example has (resolveTime, URL, contextId) are read too; "null" strings, seen in captured
 // data, count as absent.
 type alert struct {
@@ -32,7 +32,7 @@ func (a *alert) closed() bool {
 	return a.ResolutionStatusValue != nil && *a.ResolutionStatusValue >= 1 && *a.ResolutionStatusValue <= 5
 }
 
-// version is SPEC §3's version of the alert: resolveTime once closed, timestamp while open
+// version is the alert's version (docs/messages.md): resolveTime once closed, timestamp while open
 // (marking an alert read changes neither). A closing cannot come before the alert, so a
 // resolveTime earlier than the timestamp (the documented example has one) counts as the
 // timestamp; a status the docs do not list uses resolveTime when there is one. ok is false

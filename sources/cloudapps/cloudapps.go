@@ -3,7 +3,8 @@
 //
 // This API filters only on when an alert was raised (date) and when it was closed
 // (resolutionDate), returns at most 100 alerts a response, and allows 30 requests a minute per
-// tenant (research/defender-apis.md Part B). So each poll asks two questions (SPEC §4): the
+// tenant (learn.microsoft.com/defender-cloud-apps/api-introduction). So each poll asks two
+// questions (docs/cloudapps.md): the
 // alerts raised since the cursor minus the lookback, and the alerts closed since the resolution
 // cursor minus the lookback. Both are sorted by date, ascending, and paged by moving the date
 // bound to the last page's last date — never by a growing skip, which shifts as alerts arrive —

@@ -11,7 +11,7 @@ import (
 )
 
 // alert is a Defender for Endpoint alert as the List alerts API sends it
-// (research/defender-apis.md A4). Where the documentation and its examples disagree on a type
+// (learn.microsoft.com/defender-endpoint/api/alerts). Where the documentation and its examples disagree on a type
 // (mitreTechniques, relatedUser, the id numbers), both forms are accepted.
 type alert struct {
 	ID                string     `json:"id"`

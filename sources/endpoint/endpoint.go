@@ -3,7 +3,8 @@
 //
 // Why time windows: the API returns no @odata.nextLink when $top is set, documents no order,
 // and alerts change while a poll pages through them, so neither links nor $skip offsets nor
-// "the last item of the page" can be trusted (research/defender-apis.md A2, Part D). A poll
+// "the last item of the page" can be trusted (learn.microsoft.com/defender-endpoint/api/get-alerts;
+// MicrosoftDocs/microsoft-365-docs#8489). A poll
 // asks for lastUpdateTime ≥ cursor − lookback with $top = 10,000; a window that comes back full
 // is cut into smaller ones, asked earliest first. The last window is open-ended, so an alert
 // updated while the poll pages shows up there with its new lastUpdateTime.
@@ -46,7 +47,7 @@ const MaxPageSize = 10000
 // tick is the API's time resolution: it sends up to 7 fractional digits.
 const tick = 100 * time.Nanosecond
 
-// Limits are the documented call rates of List alerts, per tenant (research A3).
+// Limits are the documented call rates of List alerts, per tenant (get-alerts.md, Limitations).
 var Limits = []httpclient.Limit{{Requests: 100, Per: time.Minute}, {Requests: 1500, Per: time.Hour}}
 
 // maxRequests bounds one poll: a million 10,000-alert pages is far beyond any tenant, so

@@ -1,5 +1,5 @@
 // Package envelope is the one message format every source produces and every sink publishes:
-// the alertexport.alert.v1 JSON envelope of SPEC §3, its NATS message ID and its headers.
+// the alertexport.alert.v1 JSON envelope of docs/messages.md, its NATS message ID and its headers.
 package envelope
 
 import (
@@ -22,7 +22,7 @@ const (
 	Updated = "updated"
 )
 
-// Severities and statuses, normalized across sources (SPEC §3).
+// Severities and statuses, normalized across sources (docs/messages.md).
 const (
 	SeverityInformational = "informational"
 	SeverityLow           = "low"
@@ -120,7 +120,7 @@ type Entity struct {
 	Value     string `json:"value,omitempty"`
 }
 
-// MsgID is the Nats-Msg-Id of one alert version (SPEC §3): the same for every export of that
+// MsgID is the Nats-Msg-Id of one alert version (docs/nats.md): the same for every export of that
 // version, live or backfill, so JetStream drops repeats. An alert id longer than MaxIDInMsgID
 // bytes goes in shortened (ShortID), so that a message id stays bounded whatever the API sends.
 func MsgID(tenant, source, alertID string, updatedAt time.Time) string {
@@ -172,7 +172,7 @@ func RawOf(body []byte) []byte {
 	return raw
 }
 
-// Header names of SPEC §3. NATS header keys are case-sensitive; these are the exact spellings.
+// Header names (docs/nats.md). NATS header keys are case-sensitive; these are the exact spellings.
 const (
 	HeaderMsgID       = "Nats-Msg-Id"
 	HeaderContentType = "Content-Type"
@@ -184,10 +184,10 @@ const (
 	HeaderError       = "Alert-Error"
 )
 
-// MaxToken is the longest subject token (SPEC §3).
+// MaxToken is the longest subject token (docs/nats.md).
 const MaxToken = 64
 
-// Token makes s a NATS subject token as SPEC §3 wants: lower case, [a-z0-9_-] only, anything
+// Token makes s a NATS subject token as docs/nats.md says: lower case, [a-z0-9_-] only, anything
 // else "_", never empty, and at most MaxToken characters. A longer token becomes its first 47
 // characters, "-" and 16 hex digits of the SHA-256 of the whole token: the same input always
 // gives the same token, and two long inputs give different ones unless they are the same once

@@ -70,7 +70,7 @@ func Techniques(in []string) []string {
 	return out
 }
 
-// MaxEntities is the most entities an envelope lists (README, "entities"): past it, the first
+// MaxEntities is the most entities an envelope lists (docs/messages.md, "entities"): past it, the first
 // ones are kept, in order, and raw still has every evidence item. An alert names a handful of
 // things; 1,000 distinct ones is far past any seen. Typical entities are 50–250 bytes of JSON
 // (a process with a long command line more), so 1,000 of them are about 200 KB, a fifth of

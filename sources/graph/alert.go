@@ -6,7 +6,7 @@ import (
 )
 
 // alert is a Microsoft Graph security alert as List alerts_v2 sends it
-// (api-reference/v1.0/resources/security-alert.md; research/defender-apis.md part C). A
+// (learn.microsoft.com/graph/api/resources/security-alert). A
 // top-level property of the wrong type fails the whole alert (a dead letter); evidence items
 // are decoded one by one, so one malformed item costs only itself (see entities).
 type alert struct {

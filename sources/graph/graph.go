@@ -4,7 +4,8 @@
 // version to the envelope.
 //
 // Why one open-ended question per poll: nextLink skiptokens hold a position in a list that is
-// evaluated anew for every page (research/defender-apis.md part C; the simulator's doc). In a
+// evaluated anew for every page (learn.microsoft.com/graph/api/security-list-alerts-v2; the simulator's
+// doc). In a
 // set that only grows — lastUpdateDateTime ≥ L, and a serviceSource that never changes — an
 // alert present from the first page to the last can only move down (an alert updated or added
 // goes in above it, an updated one leaves from above or below it), so a pass that follows the
@@ -82,8 +83,7 @@ type Source struct {
 // ContinueFrom gives the source where the tenant's older sources (endpoint, cloudapps) stand:
 // from tells the oldest of their checkpoints' cursors less each one's lookback (zero when they
 // have none). A first poll reaches back to it when that is earlier than start_from (by at most
-// maxContinue), so that switching a tenant to Graph leaves no gap (README, "Moving a tenant to
-// Microsoft Graph").
+// maxContinue), so that switching a tenant to Graph leaves no gap (docs/migrating-to-graph.md).
 func (s *Source) ContinueFrom(from func(ctx context.Context) (time.Time, error)) {
 	s.continueFrom = from
 }

@@ -46,8 +46,7 @@ var Options = jsonv2.JoinOptions(
 func Unmarshal(raw []byte, v any) error { return jsonv2.Unmarshal(raw, v, Options) }
 
 // The caps on what a page decoder holds at once. A page is read as a stream, one item at a
-// time, so these, not the page's length, bound the memory an answer takes (README: "Limits on
-// what alertexport reads"). Tests set others with WithCaps.
+// time, so these, not the page's length, bound the memory an answer takes (docs/limits.md). Tests set others with WithCaps.
 const (
 	// MaxItem caps one item (one alert), counting the comma and whitespace before it. Real
 	// alerts are 3.5–64 KiB; 4 MiB is 64 times the largest seen, and half the embedded NATS

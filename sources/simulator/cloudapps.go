@@ -20,8 +20,9 @@ import (
 // /api/v1/alerts/ on the tenant's portal host, as MicrosoftDocs
 // CloudAppSecurityDocs api-introduction.md, api-alerts.md,
 // api-alerts-list.md and api-authentication-application.md describe it
-// (shared/research/defender-apis.md, part B; part D rows 4–8 for what
-// clients got wrong). Checks run in this order: authentication (401),
+// (learn.microsoft.com/defender-cloud-apps/api-introduction, api-alerts and
+// api-alerts-list; and what clients got wrong: demisto/content PR #10592,
+// microsoft/MCAS#69, MicrosoftDocs/CloudAppSecurityDocs#628 and #674). Checks run in this order: authentication (401),
 // authorization (403), rate limit (429, with injected faults just before
 // it), method (405), parameters (400, 415), then the answer.
 //
@@ -39,14 +40,14 @@ import (
 // tid (or the tenant of a legacy token), not the host name.
 
 // cloudAppsAppID is the "Microsoft Cloud App Security" first-party app;
-// its appId is also its only application ID URI (research B1: resource
-// 05a65629-…, scope 05a65629-…/.default).
+// its appId is also its only application ID URI (api-authentication-application.md:
+// resource 05a65629-…, scope 05a65629-…/.default).
 const cloudAppsAppID = "05a65629-4c1b-48c1-a78b-804c4abdd4af"
 
 // cloudAppsRoles are the application permissions that allow listing alerts
 // (api-authentication-application.md: Investigation.read lists, fetches and
 // marks alerts; Investigation.manage and Discovery.manage add closing them;
-// Discovery.read is in the list SPEC takes from the same scope table).
+// Discovery.read is in the same scope table, which `alertexport auth check` accepts).
 // Settings.read and Settings.manage do not list alerts.
 var cloudAppsRoles = []string{"Investigation.read", "Investigation.manage", "Discovery.read", "Discovery.manage"}
 
@@ -54,7 +55,7 @@ const (
 	// cloudAppsMaxLimit: "Responses for all requests made with the API
 	// token are limited to a maximum of 100 items" (api-introduction.md).
 	// Choice: the doc names the API token; the cap applies to Entra tokens
-	// too, since the research found nothing saying otherwise.
+	// too, since no document says otherwise.
 	cloudAppsMaxLimit = 100
 	// cloudAppsDefaultLimit: "If no limit is provided, a default of 100
 	// will be set."
@@ -112,8 +113,8 @@ func casBadRequest(format string, args ...any) *casError {
 
 // casThrottled is the answer beyond the rate limit. Microsoft does not
 // document it (CloudAppSecurityDocs#628 asked whether it is a 429 and got
-// no answer); clients handle a 429 and a body saying "throttled" (research
-// B2, D #8). Choice: Django REST framework's answer, whose Retry-After is
+// no answer); clients handle a 429 and a body saying "throttled" (CloudAppSecurityDocs#628;
+// microsoft/MCAS Functions/Invoke-MCASRestMethod.ps1). Choice: Django REST framework's answer, whose Retry-After is
 // sent only when the server is configured to (Options.CloudAppsRetryAfter);
 // without it the body does not say how long to wait either.
 func casThrottled(wait time.Duration, retryAfter bool) *casError {
@@ -286,7 +287,7 @@ type casAnswer struct {
 // cut-off alert is inserted before the alert at that index, which makes the
 // JSON invalid inside data.
 //
-// The documents do not define max and moreThanTotal (research B2); the
+// The documents do not define max and moreThanTotal (api-alerts-list.md); the
 // simulator reads them so:
 //   - total counts the alerts that match, but the service stops counting at
 //     5,000: past that, total is 5,000 and moreThanTotal is true. A client

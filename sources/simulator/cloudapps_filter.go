@@ -12,7 +12,7 @@ import (
 )
 
 // The filters of List alerts (CloudAppSecurityDocs api-alerts.md §Filters,
-// research B2): {"filters": {"<field>": {"<operator>": <value>, ...}, ...}}.
+// api-introduction.md): {"filters": {"<field>": {"<operator>": <value>, ...}, ...}}.
 // Fields are ANDed, and so are the operators of one field. Each field takes
 // the operators the doc's table lists for it and no other ("Not all
 // operators are compatible with all filters", api-introduction.md); a field
@@ -195,7 +195,8 @@ func jsonKind(v any) string {
 // 1600000000000 are the same value); strings are refused. A time in
 // seconds is not refused either: it is a valid number of milliseconds in
 // January 1970, so a client that sends seconds silently gets every alert
-// since then (research D #5).
+// since then (demisto/content sent seconds in its MicrosoftCloudAppSecurity
+// integration at commit 002bb4268d0d).
 func number(v any) (float64, error) {
 	n, ok := v.(json.Number)
 	if !ok {

@@ -13,7 +13,7 @@ import (
 
 // Seeded generation of Defender for Cloud Apps alerts shaped like the
 // documented list example (api-alerts-list.md) and the public fetch example
-// (research B3): built-in detections (anomaly detection, Defender for
+// (demisto/content's MicrosoftCloudAppSecurity test data): built-in detections (anomaly detection, Defender for
 // Identity detections on Active Directory) and alerts of tenant-written
 // policies, with every documented enum value (severity, status,
 // resolution status, stories, intent), entities of every type seen, keys
@@ -201,7 +201,7 @@ var casCountries = []string{"Brazil", "Côte d'Ivoire", "Türkiye", "Japan", "Ni
 var casGroups = []string{"All Users", "Administrators", "External users", "Finanzbuchhaltung – Lesezugriff"}
 
 // casAnalysts handle alerts. "null" is a string, as public test data
-// captured it (research B3).
+// captured it (demisto/content's MicrosoftCloudAppSecurity test data).
 var casAnalysts = []string{"administrator@contoso.com", "soc-analyst@contoso.com", "j.mueller@contoso.de", "null"}
 
 var casComments = []string{"", "null", "Confirmed with the user: travelling.", "Known VPN egress – benign.",

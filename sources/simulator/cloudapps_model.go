@@ -10,7 +10,7 @@ import (
 
 // The Defender for Cloud Apps alert object, as CloudAppSecurityDocs
 // api-alerts.md lists its properties and api-alerts-list.md shows it
-// (research defender-apis.md B3). The property table and the examples
+// (learn.microsoft.com/defender-cloud-apps/api-alerts). The property table and the examples
 // disagree on which keys an alert carries: the documented list example has
 // no isMarkdown, evidence, intent or isPreview, and has comment,
 // handledByUser, resolveTime and URL, which the table does not list; public
@@ -60,7 +60,7 @@ type CloudAppsAlert struct {
 }
 
 // CloudAppsEntity is one item of an alert's entities (or its policy). Which
-// keys an entity has depends on its type (research B3): account adds
+// keys an entity has depends on its type (api-alerts.md and its examples): account adds
 // entityType, inst, pa (the UPN), em (e-mail) and saas (app id); device
 // entityRole (Source, Related); policyRule policyType; service has a
 // numeric id. Empty strings and nil pointers are absent from the wire.
@@ -82,7 +82,7 @@ type CloudAppsEntity struct {
 	Type string `json:"type"`
 }
 
-// Entity types the documents show (research B3), plus ip, which the
+// Entity types the documents show (api-alerts.md), plus ip, which the
 // alerts filters name (entity.ip).
 var cloudAppsEntityTypes = []string{"account", "user", "service", "device", "ip", "file", "policyRule", "groupTag"}
 
@@ -309,7 +309,7 @@ func (a *CloudAppsAlert) UnmarshalJSON(b []byte) error {
 	return err
 }
 
-// version is the alert's version in the product's sense (SPEC §3):
+// version is the alert's version in the product's sense (docs/messages.md):
 // resolveTime once the alert is closed, timestamp while it is open. A
 // closed alert without a resolveTime (not seen in the documents) falls back
 // to its timestamp.

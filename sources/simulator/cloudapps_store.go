@@ -18,7 +18,7 @@ import (
 // lag, and tests choose it per revision.
 //
 // Cloud Apps alerts have no update time. The product's version of an alert
-// (SPEC §3) is its timestamp while it is open and its resolveTime once it
+// (docs/messages.md) is its timestamp while it is open and its resolveTime once it
 // is closed, so closing an alert makes a new version; marking it read
 // changes what the API serves (statusValue) without making a new version.
 // Both are revisions here; Versions lists the versions.
@@ -272,7 +272,7 @@ func (t *CloudAppsTenant) CloseRandom(n int, visibleAfter time.Duration) []strin
 
 // MarkRead sets the alert's statusValue to READ (1), as POST
 // /api/v1/alerts/<id>/read/ does. This changes what the API serves but is
-// not a new version (SPEC §3): the product must not export the alert again.
+// not a new version (docs/messages.md): the product must not export the alert again.
 // The change is visible from the simulator's now, or from when the newest
 // revision becomes visible if that is later (a read mark does not make a
 // pending close visible early). Marking a read alert read does nothing. It

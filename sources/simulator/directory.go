@@ -59,9 +59,10 @@ type resourceApp struct {
 
 // knownResources are the resources the simulator issues tokens for. A token
 // request names one of the URIs (scope "<uri>/.default"), and the token's aud
-// is that URI exactly as requested. Sources: defender-apis.md A1 (Defender
-// for Endpoint, commercial and US Gov hosts; Defender XDR), B1 (Defender for
-// Cloud Apps, whose resource is its appId), and Microsoft Graph per cloud.
+// is that URI exactly as requested. Sources: learn.microsoft.com/defender-endpoint/api/exposed-apis-list
+// and defender-endpoint/gov (commercial and US Gov hosts; Defender XDR),
+// defender-cloud-apps/api-authentication-application (whose resource is its
+// appId), and Microsoft Graph's national cloud deployments.
 // The US Gov URIs belong to the same service principal in their clouds; one
 // simulator plays every cloud, so they are grouped with the commercial one.
 var knownResources = []resourceApp{

@@ -18,10 +18,11 @@
 //		confidential.WithAzureRegion("DisableMsalForceRegion"))
 //
 // The behaviour follows what Microsoft documents and what was measured against
-// MSAL Go v1.10.1; see shared/research/libs.md (sections 1.4 to 1.6: the
-// exact requests MSAL sends and what it validates in the answers) and
-// shared/research/defender-apis.md (parts A1 and B1: resources and
-// audiences). Where Entra's answer is not documented, the choice made is
+// MSAL Go v1.10.1 (its apps/internal/oauth and authority packages: the exact
+// requests MSAL sends and what it validates in the answers) and on the
+// resources and audiences Microsoft documents for each API
+// (defender-endpoint/api/exposed-apis-list, defender-endpoint/gov,
+// defender-cloud-apps/api-authentication-application). Where Entra's answer is not documented, the choice made is
 // written next to the code that makes it (see aadsts.go for the error codes).
 // The simulator is deliberately strict: a request that Entra would refuse is
 // refused here too, with Entra's status, OAuth error and AADSTS code, so that
@@ -36,8 +37,9 @@
 // (TokenRequests, TokenLog) so tests can assert on what a client did.
 //
 // The Microsoft Defender for Endpoint alerts API ("List alerts", GET
-// /api/alerts and /api/v1.0/alerts) follows defender-apis.md part A and
-// the pitfalls of part D (endpoint*.go). Requests need a token of the
+// /api/alerts and /api/v1.0/alerts) follows learn.microsoft.com/defender-endpoint/api/
+// get-alerts and alerts, and the pitfalls clients met
+// (MicrosoftDocs/microsoft-365-docs#8489, #9246) (endpoint*.go). Requests need a token of the
 // simulator for a WindowsDefenderATP audience with Alert.Read.All or
 // Alert.ReadWrite.All; each tenant (Server.Endpoint) holds alerts with a
 // history of versions, each visible from a chosen simulator time, which
@@ -52,7 +54,8 @@
 // Microsoft is silent are written next to the code that makes them.
 //
 // The Microsoft Defender for Cloud Apps alerts API ("List alerts", GET and
-// POST /api/v1/alerts/) follows defender-apis.md part B (cloudapps*.go).
+// POST /api/v1/alerts/) follows learn.microsoft.com/defender-cloud-apps/api-introduction,
+// api-alerts and api-alerts-list (cloudapps*.go).
 // Requests need a token of the simulator for the Cloud Apps resource
 // (05a65629-4c1b-48c1-a78b-804c4abdd4af) with Investigation.read or .manage
 // or Discovery.read or .manage, or a legacy API token configured with
@@ -74,8 +77,8 @@
 // Microsoft Graph's "List alerts_v2", GET /v1.0/security/alerts_v2
 // (graph*.go), follows microsoft-graph-docs-contrib
 // api-reference/v1.0/api/security-list-alerts_v2.md and
-// resources/security-alert.md (defender-apis.md part C; part D rows 10, 11
-// and 18). Requests need a token of the simulator for Graph
+// resources/security-alert.md (and the pitfalls clients met:
+// elastic/integrations#20234 and #18144). Requests need a token of the simulator for Graph
 // (https://graph.microsoft.com, or the US Government clouds'
 // https://graph.microsoft.us and https://dod-graph.microsoft.us, one service
 // principal) with SecurityAlert.Read.All or SecurityAlert.ReadWrite.All.
@@ -121,7 +124,8 @@
 //   - $skip: up to 500, 501 and more a 400 (security-error-codes.md:
 //     "$top=10&$skip=500 will return a 200 OK ... $skip=501 will return a
 //     400 Bad Request"; written for the legacy /security/alerts, applied to
-//     alerts_v2 as Elastic reports 400s from it there, research D #10).
+//     alerts_v2 as Elastic reports 400s from it there,
+//     elastic/integrations#20234).
 //   - $count=true adds @odata.count (every match, not the page) to every
 //     page, since the nextLink keeps $count. @odata.context is on every
 //     page.
@@ -193,7 +197,7 @@
 //     the migration guide maps the SIEM alert id to Graph's id only as the
 //     "nearest equivalent"); how XDR derives the GUID is unknown, so clients
 //     must join on providerAlertId. lastUpdateDateTime is the alert's
-//     version (SPEC §3): timestamp while open, resolveTime once closed;
+//     version (docs/messages.md): timestamp while open, resolveTime once closed;
 //     marking it read changes nothing Graph shows. Status new (inProgress
 //     once handledByUser is set), resolved when closed; incidentId is
 //     invented.

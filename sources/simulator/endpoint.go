@@ -17,8 +17,9 @@ import (
 // The Microsoft Defender for Endpoint "List alerts" API, GET /api/alerts
 // (and its versioned path /api/v1.0/alerts), as defender-docs
 // defender-endpoint/api/get-alerts.md, alerts.md and common-errors.md
-// describe it (shared/research/defender-apis.md, part A; part D for what
-// clients got wrong). Checks run in the service's order: authentication
+// describe it (learn.microsoft.com/defender-endpoint/api/get-alerts, alerts,
+// common-errors; and what clients got wrong, e.g.
+// MicrosoftDocs/microsoft-365-docs#8489). Checks run in the service's order: authentication
 // (401), authorization (403), rate limits (429, with injected faults just
 // before them), query options (400), then the answer.
 
@@ -229,7 +230,7 @@ func (s *Server) handleEndpointAlerts(w http.ResponseWriter, r *http.Request) {
 	page, more := t.query(s.now(), q.filter, q.skip, limit64)
 	var nextLink string
 	// No @odata.nextLink when $top is given: reported for List alerts and
-	// List machines (microsoft-365-docs#8489, research D #1). Without $top,
+	// List machines (microsoft-365-docs#8489). Without $top,
 	// choice: past 10,000 results the link repeats the query with $skip
 	// advanced by the page, the form reported for /api/machines
 	// (microsoft-365-docs#8316: "...?$filter=...&$skip=10000"; the mangled
@@ -295,7 +296,7 @@ func (s *Server) endpointAuthenticate(r *http.Request) (*AccessClaims, *mdeError
 }
 
 // endpointAuthorize checks audience and roles (403). A token for another
-// API, even another Defender one, is refused with 403 (research A1,
+// API, even another Defender one, is refused with 403 (exposed-apis-list.md;
 // microsoft-365-docs#9246: "A wrong aud claim gives 403").
 func endpointAuthorize(c *AccessClaims) *mdeError {
 	res, ok := lookupResource(c.Audience)
@@ -339,7 +340,7 @@ func (q *alertsQuery) withSkip(skip int64) string {
 }
 
 // endpointUnsupported are OData system query options the doc does not list
-// for List alerts (research A2). Third-party code sends $orderby anyway;
+// for List alerts (get-alerts.md). Third-party code sends $orderby anyway;
 // choice: refused, so that a client never relies on an unconfirmed option.
 var endpointUnsupported = []string{"$orderby", "$select", "$count", "$search", "$format", "$skiptoken",
 	"$deltatoken", "$apply", "$compute", "$levels", "$index", "$schemaversion", "$id"}

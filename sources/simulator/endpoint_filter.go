@@ -8,7 +8,7 @@ import (
 // The $filter subset of the MDE alerts API: the shared OData parser
 // (filter.go) with the properties of an MDE alert version.
 //
-// What get-alerts.md documents (research A2): $filter on alertCreationTime,
+// What get-alerts.md documents: $filter on alertCreationTime,
 // lastUpdateTime, incidentId, InvestigationId, id, asssignedTo [sic],
 // detectionSource, lastEventTime, status, severity and category; the
 // operators the Microsoft examples and common clients use (eq ne gt ge lt

@@ -12,8 +12,8 @@ import (
 )
 
 // The Defender for Endpoint alert entity, as defender-docs
-// defender-endpoint/api/alerts.md documents it (research defender-apis.md
-// A4). The Go types hold times as time.Time and nullable values as
+// defender-endpoint/api/alerts.md documents it
+// (learn.microsoft.com/defender-endpoint/api/alerts). The Go types hold times as time.Time and nullable values as
 // pointers; the wire form is produced by MarshalJSON, with the field order of
 // the documented example, null for a nil pointer and MDE's time format.
 
@@ -112,8 +112,8 @@ var (
 		"UnsupportedOs", "UnsupportedAlertType", "SuppressedAlert"}
 	// endpointDeterminations maps each classification to the determinations
 	// alerts.md lists for it. "InformationalExpectedActivity" is the wire
-	// spelling of the doc's "Informational, expected activity" (research
-	// A4: the doc shows no wire value; this is the Graph/XDR spelling).
+	// spelling of the doc's "Informational, expected activity" (alerts.md
+	// shows no wire value; this is the Graph/XDR spelling).
 	endpointDeterminations = map[string][]string{
 		"TruePositive":                  {"MultiStagedAttack", "MaliciousUserActivity", "CompromisedUser", "Malware", "Phishing", "UnwantedSoftware", "Other"},
 		"InformationalExpectedActivity": {"SecurityTesting", "LineOfBusinessApplication", "ConfirmedUserActivity", "Other"},

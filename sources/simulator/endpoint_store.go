@@ -17,7 +17,7 @@ import (
 // whose VisibleAt is not after now: an alert shows up only some time after
 // its lastUpdateTime (late indexing), and right after an update the index
 // may still serve the previous version. Microsoft documents no bound on
-// that lag (research D #17); tests choose it per version.
+// that lag; tests choose it per version.
 
 // EndpointTenant is one tenant's alerts in the MDE alerts API, its injected
 // faults and its rate-limit state. Get it with Server.Endpoint. Its methods
@@ -90,7 +90,7 @@ func (s *Server) Endpoint(tenantID string) *EndpointTenant {
 }
 
 // The position of an alert in answers is opaqueOrder(id) (server.go):
-// Microsoft documents no order for /api/alerts (research A2; the Graph and
+// Microsoft documents no order for /api/alerts (get-alerts.md; the Graph and
 // XDR incident docs say "most recent at the top", which clients must not
 // assume here).
 

@@ -16,7 +16,7 @@ const maxFormBytes = 64 << 10
 const jwtBearer = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 // registerEntra adds the Entra ID endpoints MSAL Go calls with instance
-// discovery disabled (libs.md §1.4–1.5), plus the JWKS the metadata points
+// discovery disabled (MSAL Go v1.10.1's authority package), plus the JWKS the metadata points
 // to. The paths are exact, so a mis-built authority (say ".../<tenant>/v2.0")
 // gets a 404 here as it would from Entra.
 func (s *Server) registerEntra() {

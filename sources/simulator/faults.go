@@ -180,7 +180,8 @@ type APIFault struct {
 	RetryAfter time.Duration
 	// Throttled makes the error body of Status say that the request was
 	// throttled, whatever the status: clients of Defender for Cloud Apps
-	// recognise throttling by that text (research B2, D #8). Status 0 with
+	// recognise throttling by that text (CloudAppSecurityDocs#628,
+	// microsoft/MCAS Invoke-MCASRestMethod.ps1). Status 0 with
 	// Throttled means 429.
 	Throttled bool
 	// Delay holds the request this long (or until the client gives up)

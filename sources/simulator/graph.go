@@ -16,8 +16,9 @@ import (
 
 // Microsoft Graph's "List alerts_v2", GET /v1.0/security/alerts_v2, as
 // microsoft-graph-docs-contrib api-reference/v1.0/api/security-list-alerts_v2.md
-// describes it (shared/research/defender-apis.md, part C; part D rows 10,
-// 11 and 18 for what clients got wrong). Checks run in this order:
+// describes it (learn.microsoft.com/graph/api/security-list-alerts-v2 and
+// resources/security-alert; elastic/integrations#20234 and #18144 for what
+// clients got wrong). Checks run in this order:
 // authentication (401), authorization (403), rate limit (429, with injected
 // faults just before it), path (400), method (405), query options (400),
 // then the answer. Every error has Graph's shape
@@ -50,8 +51,8 @@ const (
 	// graphMaxSkip: "If you need to use $skip, it has a limit of 500 alerts
 	// ... $top=10&$skip=500 will return a 200 OK response code, but
 	// $top=10&$skip=501 will return a 400 Bad Request" (same page). Written
-	// for the legacy /security/alerts; applied here too (research C, open
-	// question 10).
+	// for the legacy /security/alerts; applied here too (whether it
+	// binds alerts_v2 is not documented).
 	graphMaxSkip = 500
 	// graphDefaultTop is the page size without $top. Not documented ("
 	// Different APIs might have different default and maximum page sizes",

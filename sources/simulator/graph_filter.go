@@ -6,7 +6,7 @@ import "time"
 // properties security-list-alerts_v2.md lists: "The following properties
 // support $filter: assignedTo, classification, determination,
 // createdDateTime, lastUpdateDateTime, severity, serviceSource and status."
-// Filtering on any other property is a 400 (research C: a filter on
+// Filtering on any other property is a 400 (a filter on
 // investigationState "returns HTTP 400", microsoft/zerotrustassessment
 // PR #1414).
 //

@@ -288,7 +288,7 @@ func (t *GraphTenant) admit(now time.Time, app string, limits []RateLimit) (time
 // DocumentedGraphRateLimits is the limit Graph's throttling guidance states
 // for the security API (includes/throttling-security-detections-incidents.md:
 // "Any operation on alert ... 150 requests per minute", per app per tenant).
-// Whether it covers alerts_v2 is implied, not stated (research C).
+// Whether it covers alerts_v2 is implied, not stated.
 func DocumentedGraphRateLimits() []RateLimit {
 	return []RateLimit{{Requests: 150, Per: time.Minute}}
 }

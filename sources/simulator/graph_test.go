@@ -989,8 +989,8 @@ func TestGraphCloudAppsView(t *testing.T) {
 }
 
 // TestGraphUnknownEnums: members after unknownFutureValue are shown only
-// to a client that sends Prefer: include-unknown-enum-members (research D
-// #18).
+// to a client that sends Prefer: include-unknown-enum-members (security-alert.md,
+// evolvable enums).
 func TestGraphUnknownEnums(t *testing.T) {
 	t.Parallel()
 	f := graphFixture(t, Options{})

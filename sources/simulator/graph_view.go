@@ -510,7 +510,7 @@ var (
 )
 
 // graphFromCloudApps converts a Cloud Apps alert. Its lastUpdateDateTime is
-// its version in the product's sense (SPEC §3): timestamp while it is open,
+// its version in the product's sense (docs/messages.md): timestamp while it is open,
 // resolveTime once closed. Marking it read changes nothing Graph shows.
 func (s *Server) graphFromCloudApps(key string, a *CloudAppsAlert) GraphAlert {
 	id := s.casGraphID(key, a.ID)
