@@ -38,16 +38,16 @@ const (
 
 // Horizon is the newest time a poll's cursor may reach: the API server's clock, read from the
 // Date headers of its answers (the time each answer was made), plus Ahead. Without a Date it is
-// the local clock. It is safe for concurrent use; a nil Horizon is the local clock alone.
+// the local clock. It is safe for concurrent use.
 type Horizon struct {
 	local func() time.Time
 
-	mu     sync.Mutex
-	date   time.Time // the newest Date read
-	at     time.Time // the local time it was read at
-	doubt  string    // why a Date read was not taken as it is ("" when every one was)
-	dates  int       // answers with a usable Date
-	misses int       // answers without one
+	mu      sync.Mutex
+	date    time.Time // the newest Date read
+	at      time.Time // the local time it was read at
+	doubt   string    // why a Date read was not taken as it is ("" when every one was)
+	dated   bool      // an answer had a usable Date
+	undated bool      // an answer had none
 }
 
 // NewHorizon starts a poll's horizon; local is the machine's clock (nil: time.Now).
@@ -60,18 +60,15 @@ func NewHorizon(local func() time.Time) *Horizon {
 
 // Observe reads an answer's Date header.
 func (h *Horizon) Observe(header http.Header) {
-	if h == nil {
-		return
-	}
 	d, err := http.ParseTime(header.Get("Date"))
 	now := h.local()
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if err != nil {
-		h.misses++
+		h.undated = true
 		return
 	}
-	h.dates++
+	h.dated = true
 	d = d.UTC()
 	switch skew := d.Sub(now); {
 	case d.Before(Floor):
@@ -92,9 +89,6 @@ func (h *Horizon) Observe(header http.Header) {
 // Now is the server's time: the newest Date read, moved on by the local time since; the local
 // clock when no answer carried a usable Date.
 func (h *Horizon) Now() time.Time {
-	if h == nil {
-		return time.Now().UTC()
-	}
 	now := h.local()
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -110,9 +104,6 @@ func (h *Horizon) Limit() time.Time { return h.Now().Add(Ahead) }
 // Doubt says why the server's clock was not taken from the Date headers as they came ("" when
 // it was, or when none came: see Missing).
 func (h *Horizon) Doubt() string {
-	if h == nil {
-		return ""
-	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.doubt
@@ -120,22 +111,21 @@ func (h *Horizon) Doubt() string {
 
 // Missing reports whether no answer carried a Date header (the local clock stood in for it).
 func (h *Horizon) Missing() bool {
-	if h == nil {
-		return false
-	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.dates == 0 && h.misses > 0
+	return !h.dated && h.undated
 }
 
 // Held says why version t may not move a cursor whose limit is limit: HeldAncient, HeldFuture,
-// or "" when it may.
-func Held(t, limit time.Time) string {
+// HeldOutside when the API sent it outside the range asked for (outside), or "" when it may.
+func Held(t, limit time.Time, outside bool) string {
 	switch {
 	case t.Before(Floor):
 		return HeldAncient
 	case t.After(limit):
 		return HeldFuture
+	case outside:
+		return HeldOutside
 	}
 	return ""
 }

@@ -80,9 +80,16 @@ func TestHeld(t *testing.T) {
 		{time.Date(1601, 1, 1, 0, 0, 0, 0, time.UTC), HeldAncient},
 		{time.Unix(0, 0), HeldAncient},
 	} {
-		if got := Held(c.t, limit); got != c.want {
+		if got := Held(c.t, limit, false); got != c.want {
 			t.Errorf("Held(%v) = %q, want %q", c.t, got, c.want)
 		}
+	}
+	// Sent outside the range asked for: held, unless a date already says why.
+	if got := Held(limit.Add(-time.Hour), limit, true); got != HeldOutside {
+		t.Errorf("Held(outside) = %q, want %q", got, HeldOutside)
+	}
+	if got := Held(Floor.Add(-time.Hour), limit, true); got != HeldAncient {
+		t.Errorf("Held(outside, before 2000) = %q, want %q", got, HeldAncient)
 	}
 }
 

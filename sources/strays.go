@@ -59,6 +59,17 @@ func (s *StraySet) Add(id string, t, limit time.Time) error {
 	return nil
 }
 
+// Hold records stray version t of alert id, exported by this poll — why (Held, or HeldOutside)
+// says why it may not move a cursor whose limit is limit — and reports it (Options.HoldBack);
+// past MaxStrays it is an error naming the job.
+func (s *StraySet) Hold(o Options, tenant, source, id string, t, limit time.Time, why string) error {
+	if err := s.Add(id, t, limit); err != nil {
+		return fmt.Errorf("tenant %q: %s: %w", tenant, source, err)
+	}
+	o.HoldBack(tenant, source, id, t, limit, why)
+	return nil
+}
+
 // DeadLetter reports whether the dead letter msgID, which has no version of its own, was
 // published before, and records that this poll met it; past MaxStrays it is an error.
 func (s *StraySet) DeadLetter(msgID string) (known bool, err error) {
@@ -82,7 +93,7 @@ func (s *StraySet) Promote(seen Seen, floor, limit time.Time) time.Time {
 		keep := vs[:0]
 		for _, n := range vs {
 			t := time.Unix(0, n).UTC()
-			if n < lo || n > hi || Held(t, limit) != "" {
+			if n < lo || n > hi || Held(t, limit, false) != "" {
 				keep = append(keep, n)
 				continue
 			}

@@ -430,7 +430,7 @@ func (st *stats) noteDate(d time.Time, q question) bool {
 		}
 		st.last = d
 	}
-	if d.After(st.maxDate) && sources.Held(d, st.limit) == "" {
+	if d.After(st.maxDate) && sources.Held(d, st.limit, false) == "" {
 		st.maxDate = d
 	}
 	return true
@@ -502,19 +502,12 @@ func (p *poll) known(id string, v time.Time) bool {
 // that did not filter as documented) — and is kept as a stray instead. It returns why it is a
 // stray, "" when it is not.
 func (p *poll) remember(id string, v time.Time, outside bool, limit time.Time) (string, error) {
-	why := sources.Held(v, limit)
-	if why == "" && outside {
-		why = sources.HeldOutside
-	}
+	why := sources.Held(v, limit, outside)
 	if why == "" {
 		p.cp.Seen.Add(id, v)
 		return "", nil
 	}
-	if err := p.strays.Add(id, v, limit); err != nil {
-		return why, fmt.Errorf("tenant %q: %s: %w", p.src.id.tenant, Name, err)
-	}
-	p.src.opts.HoldBack(p.src.id.tenant, Name, id, v, limit, why)
-	return why, nil
+	return why, p.strays.Hold(p.src.opts, p.src.id.tenant, Name, id, v, limit, why)
 }
 
 // event: created for the first export of an alert raised inside what the "new" question reads;

@@ -479,19 +479,12 @@ func (p *poll) known(id string, t time.Time) bool {
 func (p *poll) remember(id string, t time.Time, st *stats) (stray bool, err error) {
 	p.dirty = true // the checkpoint must keep it, whether or not the cursor moves
 	limit := p.horizon.Limit()
-	why := sources.Held(t, limit)
-	if why == "" && !st.w.upd.has(t) {
-		why = sources.HeldOutside
-	}
+	why := sources.Held(t, limit, !st.w.upd.has(t))
 	if why == "" {
 		p.cp.Seen.Add(id, t)
 		return false, nil
 	}
-	if err := p.strays.Add(id, t, limit); err != nil {
-		return true, fmt.Errorf("tenant %q: endpoint: %w", p.src.id.tenant, err)
-	}
-	p.src.opts.HoldBack(p.src.id.tenant, Name, id, t, limit, why)
-	return true, nil
+	return true, p.strays.Hold(p.src.opts, p.src.id.tenant, Name, id, t, limit, why)
 }
 
 // event says whether this version is the alert's first export: "created" when the alert was

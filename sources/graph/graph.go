@@ -357,11 +357,7 @@ func (p *poll) takeDecoded(ctx context.Context, raw []byte, ap *alert, err error
 // (sources.Held), or below the filter's bound (an API that did not filter as documented); ""
 // when it may.
 func (p *poll) held(t time.Time) string {
-	why := sources.Held(t, p.horizon.Limit())
-	if why == "" && t.Before(p.lower) {
-		why = sources.HeldOutside
-	}
-	return why
+	return sources.Held(t, p.horizon.Limit(), t.Before(p.lower))
 }
 
 // note takes in the time of a version read for the first time: the newest read, and whether
@@ -398,12 +394,7 @@ func (p *poll) skip(id string, t time.Time) bool {
 func (p *poll) remember(id string, t time.Time, held string) error {
 	p.taken.Add(id, t)
 	if held != "" { // a stray: kept apart (sources.StraySet), reported
-		limit := p.horizon.Limit()
-		if err := p.strays.Add(id, t, limit); err != nil {
-			return fmt.Errorf("tenant %q: graph: %w", p.src.id.tenant, err)
-		}
-		p.src.opts.HoldBack(p.src.id.tenant, Name, id, t, limit, held)
-		return nil
+		return p.strays.Hold(p.src.opts, p.src.id.tenant, Name, id, t, p.horizon.Limit(), held)
 	}
 	least := p.newest
 	if !p.date.IsZero() && least.After(p.date.Add(-dateSkew)) {
