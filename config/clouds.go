@@ -12,7 +12,8 @@ import (
 // one to its source.
 type Cloud struct {
 	Name string
-	// AuthorityHost is the Entra ID login host; MSAL's authority is AuthorityHost + "/" + tenant ID.
+	// AuthorityHost is the Entra ID login host; MSAL's authority is AuthorityHost + "/" + tenant
+	// ID.
 	AuthorityHost string
 	// EndpointAPI is the Defender for Endpoint API base URL; EndpointScope the token scope for it.
 	EndpointAPI   string
@@ -27,7 +28,8 @@ type Cloud struct {
 	Portal string
 }
 
-// cloudAppsResource is the application ID of "Microsoft Cloud App Security"; tokens for it carry it as aud.
+// cloudAppsResource is the application ID of "Microsoft Cloud App Security"; tokens for it carry it
+// as aud.
 const cloudAppsResource = "05a65629-4c1b-48c1-a78b-804c4abdd4af"
 
 // clouds is the one table mapping `cloud = …` to hosts and scopes.
@@ -43,8 +45,8 @@ var clouds = []Cloud{
 		Portal:         "https://security.microsoft.com",
 	},
 	{
-		// GCC (moderate) signs in on the commercial authority but has its own Defender for Endpoint host;
-		// its Graph is the commercial one.
+		// GCC (moderate) signs in on the commercial authority but has its own Defender for Endpoint
+		// host; its Graph is the commercial one.
 		Name:           "gcc",
 		AuthorityHost:  "https://login.microsoftonline.com",
 		EndpointAPI:    "https://api-gcc.securitycenter.microsoft.us",

@@ -1,7 +1,7 @@
-// Package config reads alertexport's TOML configuration (docs/configuration.md): it decodes strictly, applies
-// the defaults in one place, validates every key, and reports every problem at once with the
-// file, line and key, saying what would be valid. It knows the clouds table and nothing about
-// NATS or HTTP.
+// Package config reads alertexport's TOML configuration (docs/configuration.md): it decodes
+// strictly, applies the defaults in one place, validates every key, and reports every problem at
+// once with the file, line and key, saying what would be valid. It knows the clouds table and
+// nothing about NATS or HTTP.
 package config
 
 import (

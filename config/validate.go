@@ -45,14 +45,16 @@ var (
 	severities = []string{"informational", "low", "medium", "high"}
 	// placeholders are the subject template's variables (docs/nats.md).
 	placeholders = []string{"source", "tenant", "severity", "event", "category"}
-	// graphServiceSources are Graph alert serviceSource values (graph/api/resources/security-alert), without
-	// unknown/unknownFutureValue, which no one filters on.
+	// graphServiceSources are Graph alert serviceSource values
+	// (graph/api/resources/security-alert), without unknown/unknownFutureValue, which no one
+	// filters on.
 	graphServiceSources = []string{
 		"microsoftDefenderForEndpoint", "microsoftDefenderForIdentity", "microsoftDefenderForCloudApps",
 		"microsoftDefenderForOffice365", "microsoft365Defender", "azureAdIdentityProtection",
 		"microsoftAppGovernance", "dataLossPrevention", "microsoftDefenderForCloud",
 	}
-	// cloudAppsHosts are the Defender for Cloud Apps API host suffixes (defender-cloud-apps/network-requirements).
+	// cloudAppsHosts are the Defender for Cloud Apps API host suffixes
+	// (defender-cloud-apps/network-requirements).
 	cloudAppsHosts = []string{".portal.cloudappsecurity.com", ".portal.cloudappsecuritygov.com", ".portal.cloudappsecurity.us"}
 )
 
@@ -606,8 +608,9 @@ func (c *checker) source(key string, kind SourceKind, f *fileSource, cloud Cloud
 		s.RateLimits = c.rateLimits(key+".rate_limits", kind, f.RateLimits)
 	}
 	if kind == CloudApps {
-		// The portal shows the API URL as https://<tenant>.<region>.portal.cloudappsecurity.com/api;
-		// the paths we call already start with /api.
+		// The portal shows the API URL as
+		// https://<tenant>.<region>.portal.cloudappsecurity.com/api; the paths we call already
+		// start with /api.
 		s.APIURL = strings.TrimSuffix(s.APIURL, "/api")
 		if s.Enabled && !apiURLBad {
 			c.cloudAppsURL(key+".api_url", s.APIURL)

@@ -46,10 +46,11 @@ type Limit struct {
 // counts against the server's max_payload.
 const maxErrorHeader = 1024
 
-// NewMsg builds the NATS message of m: the envelope as the body with the headers of docs/nats.md, or for a
-// dead letter the raw bytes with an Alert-Error header, on its dead-letter subject. A message
-// over limit becomes a dead letter too (tooLarge), with the same Nats-Msg-Id, so that no single
-// alert can stall its job. Only a limit too small for even a dead letter's headers is an error.
+// NewMsg builds the NATS message of m: the envelope as the body with the headers of docs/nats.md,
+// or for a dead letter the raw bytes with an Alert-Error header, on its dead-letter subject. A
+// message over limit becomes a dead letter too (tooLarge), with the same Nats-Msg-Id, so that no
+// single alert can stall its job. Only a limit too small for even a dead letter's headers is an
+// error.
 func NewMsg(s *Subjects, m *sources.Message, limit Limit) (*nats.Msg, error) {
 	if m.MsgID == "" {
 		return nil, errors.New("sinks: a message without a Nats-Msg-Id")

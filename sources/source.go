@@ -1,6 +1,6 @@
-// Package sources holds what every Defender source shares: the Source interface the worker
-// drives, the messages a poll hands over, and the checkpoint that makes polling lossless and
-// repeat-free (docs/delivery.md). Each API lives in its own subpackage (endpoint, cloudapps, graph).
+// Package sources holds what every Defender source shares: the Source interface the worker drives,
+// the messages a poll hands over, and the checkpoint that makes polling lossless and repeat-free
+// (docs/delivery.md). Each API lives in its own subpackage (endpoint, cloudapps, graph).
 package sources
 
 import (

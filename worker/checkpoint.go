@@ -17,9 +17,9 @@ import (
 	"github.com/alertexport/alertexport/sources"
 )
 
-// Store keeps each job's checkpoint (docs/delivery.md). Writes are compare-and-set on a revision, so two
-// writers can never interleave: a replica that lost its job fails to save instead of undoing the
-// other's progress.
+// Store keeps each job's checkpoint (docs/delivery.md). Writes are compare-and-set on a revision,
+// so two writers can never interleave: a replica that lost its job fails to save instead of undoing
+// the other's progress.
 type Store interface {
 	// Load returns the checkpoint of key and its revision; a key never saved gives a zero
 	// checkpoint and revision 0.

@@ -24,7 +24,7 @@ const DefaultLeaseTTL = 30 * time.Second
 // errLostLease stops a poll whose replica no longer holds the job.
 var errLostLease = errors.New("this replica lost the job's lease; another replica runs it now")
 
-// Leases lets several replicas share the jobs (nats.go jetstream KeyValue: Create, Update with a revision, bucket TTL): a
+// Leases lets several replicas share the jobs (docs/replicas.md), with nats.go's KeyValue: a
 // lease is a key in a bucket whose TTL expires it unless its holder renews it (Update with the
 // revision it holds) well inside the TTL; acquiring is Create, which fails while another holds
 // it; releasing is a revision-checked Delete. A holder that paused past the TTL finds its

@@ -1,7 +1,6 @@
-// Package worker runs the export: one job per enabled (tenant, source), each on its cron
-// schedule, each poll → publish → checkpoint, with the metrics and health of docs/operations.md. It knows
-// the Source and Sink interfaces and the checkpoint Store, nothing of any one API or of NATS
-// beyond KV.
+// Package worker runs the export: one job per enabled (tenant, source), each on its cron schedule,
+// each poll → publish → checkpoint, with the metrics and health of docs/operations.md. It knows the
+// Source and Sink interfaces and the checkpoint Store, nothing of any one API or of NATS beyond KV.
 package worker
 
 import (

@@ -1,10 +1,10 @@
-// Package core is the fire-and-forget publisher (nats.mode = "core"): plain NATS publishes
-// and a flush. It is at-most-once. The flush proves the server read the batch, not that any
-// subscriber got it, and a subscriber that is away misses it. Publish waits for the
-// connection before it writes, but when the connection breaks mid-batch, what was written to
-// the dying socket or buffered by nats.go for the reconnect can be lost (docs.nats.io,
-// "Buffering Messages During Reconnect Attempts"). Nor is there Nats-Msg-Id deduplication: a batch published again after a failed flush
-// reaches subscribers twice. Use mode "jetstream" when alerts must not be lost.
+// Package core is the fire-and-forget publisher (nats.mode = "core"): plain NATS publishes and a
+// flush. It is at-most-once. The flush proves the server read the batch, not that any subscriber
+// got it, and a subscriber that is away misses it. Publish waits for the connection before it
+// writes, but when the connection breaks mid-batch, what was written to the dying socket or
+// buffered by nats.go for the reconnect can be lost (docs.nats.io, "Buffering Messages During
+// Reconnect Attempts"). Nor is there Nats-Msg-Id deduplication: a batch published again after a
+// failed flush reaches subscribers twice. Use mode "jetstream" when alerts must not be lost.
 package core
 
 import (

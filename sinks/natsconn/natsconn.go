@@ -1,7 +1,7 @@
-// Package natsconn opens alertexport's NATS connection: to an external server (nats.url, with
-// every auth and TLS option of docs/configuration.md), or in-process to the embedded server it can also
-// start. Both connections reconnect forever and report their state through slog and a callback,
-// so that a daemon outlives NATS restarts and /readyz can tell whether NATS is reachable.
+// Package natsconn opens alertexport's NATS connection: to an external server (nats.url, with every
+// auth and TLS option of docs/configuration.md), or in-process to the embedded server it can also
+// start. Both connections reconnect forever and report their state through slog and a callback, so
+// that a daemon outlives NATS restarts and /readyz can tell whether NATS is reachable.
 package natsconn
 
 import (

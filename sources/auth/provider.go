@@ -1,8 +1,8 @@
-// Package auth gets app-only tokens from Microsoft Entra ID with MSAL Go (client credentials):
-// one confidential client per tenant, shared by all of the tenant's sources, its token cache
-// reused until MSAL refreshes it. It adds what MSAL lacks (its apps/confidential package does none of these): collapsing of
-// concurrent cold requests, retries of transient failures, and errors that say what to fix.
-// It also decodes token claims for `auth check` and builds admin-consent links.
+// Package auth gets app-only tokens from Microsoft Entra ID with MSAL Go (client credentials): one
+// confidential client per tenant, shared by all of the tenant's sources, its token cache reused
+// until MSAL refreshes it. It adds what MSAL lacks (its apps/confidential package does none of
+// these): collapsing of concurrent cold requests, retries of transient failures, and errors that
+// say what to fix. It also decodes token claims for `auth check` and builds admin-consent links.
 package auth
 
 import (
@@ -194,8 +194,9 @@ func (p *Provider) currentClient() confidential.Client {
 // Tenant returns the tenant this provider serves.
 func (p *Provider) Tenant() config.Tenant { return p.tenant }
 
-// Token returns an access token for scope (e.g. "https://api.securitycenter.microsoft.com/.default").
-// It is served from MSAL's cache while valid; concurrent callers share one request.
+// Token returns an access token for scope (e.g.
+// "https://api.securitycenter.microsoft.com/.default"). It is served from MSAL's cache while valid;
+// concurrent callers share one request.
 func (p *Provider) Token(ctx context.Context, scope string) (string, error) {
 	ch := p.flights.DoChan(scope, func() (any, error) {
 		// The flight serves every waiter, so it runs on the provider's context, not the first

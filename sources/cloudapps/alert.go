@@ -9,9 +9,9 @@ import (
 )
 
 // alert is a Defender for Cloud Apps alert as GET/POST /api/v1/alerts/ sends it
-// (learn.microsoft.com/defender-cloud-apps/api-alerts). Keys the docs leave out of the property table but every
-// example has (resolveTime, URL, contextId) are read too; "null" strings, seen in captured
-// data, count as absent.
+// (learn.microsoft.com/defender-cloud-apps/api-alerts). Keys the docs leave out of the property
+// table but every example has (resolveTime, URL, contextId) are read too; "null" strings, seen in
+// captured data, count as absent.
 type alert struct {
 	ID                    string     `json:"_id"`
 	Timestamp             *millis    `json:"timestamp"`

@@ -11,8 +11,8 @@ import (
 )
 
 // alert is a Defender for Endpoint alert as the List alerts API sends it
-// (learn.microsoft.com/defender-endpoint/api/alerts). Where the documentation and its examples disagree on a type
-// (mitreTechniques, relatedUser, the id numbers), both forms are accepted.
+// (learn.microsoft.com/defender-endpoint/api/alerts). Where the documentation and its examples
+// disagree on a type (mitreTechniques, relatedUser, the id numbers), both forms are accepted.
 type alert struct {
 	ID                string     `json:"id"`
 	IncidentID        flexString `json:"incidentId"`

@@ -70,11 +70,11 @@ func Techniques(in []string) []string {
 	return out
 }
 
-// MaxEntities is the most entities an envelope lists (docs/messages.md, "entities"): past it, the first
-// ones are kept, in order, and raw still has every evidence item. An alert names a handful of
-// things; 1,000 distinct ones is far past any seen. Typical entities are 50–250 bytes of JSON
-// (a process with a long command line more), so 1,000 of them are about 200 KB, a fifth of
-// NATS's default max_payload of 1 MiB, which leaves the rest for raw and the other fields.
+// MaxEntities is the most entities an envelope lists (docs/messages.md, "entities"): past it, the
+// first ones are kept, in order, and raw still has every evidence item. An alert names a handful of
+// things; 1,000 distinct ones is far past any seen. Typical entities are 50–250 bytes of JSON (a
+// process with a long command line more), so 1,000 of them are about 200 KB, a fifth of NATS's
+// default max_payload of 1 MiB, which leaves the rest for raw and the other fields.
 const MaxEntities = 1000
 
 // EntitySet de-duplicates an alert's entities: two entities of one type that share an

@@ -4,15 +4,14 @@
 // version to the envelope.
 //
 // Why one open-ended question per poll: nextLink skiptokens hold a position in a list that is
-// evaluated anew for every page (learn.microsoft.com/graph/api/security-list-alerts-v2; the simulator's
-// doc). In a
-// set that only grows — lastUpdateDateTime ≥ L, and a serviceSource that never changes — an
-// alert present from the first page to the last can only move down (an alert updated or added
-// goes in above it, an updated one leaves from above or below it), so a pass that follows the
-// links to the end reads every such alert at least once: moved ones show up twice (dropped as
-// seen), and an alert updated meanwhile is read at its new version by the next poll. Any upper
-// bound, or a filter on something that changes (severity, status), would let alerts leave the
-// set and shift others past the reader; min_severity is therefore applied here, not by the API.
+// evaluated anew for every page (learn.microsoft.com/graph/api/security-list-alerts-v2; the
+// simulator's doc). In a set that only grows — lastUpdateDateTime ≥ L, and a serviceSource that
+// never changes — an alert present from the first page to the last can only move down (an alert
+// updated or added goes in above it, an updated one leaves from above or below it), so a pass that
+// follows the links to the end reads every such alert at least once: moved ones show up twice
+// (dropped as seen), and an alert updated meanwhile is read at its new version by the next poll.
+// Any upper bound, or a filter on something that changes (severity, status), would let alerts leave
+// the set and shift others past the reader; min_severity is therefore applied here, not by the API.
 package graph
 
 import (

@@ -151,8 +151,8 @@ func (l *Limiter) take(now time.Time) (wait time.Duration, paused bool) {
 	return 0, false
 }
 
-// Pause holds every caller back for d: the API said to wait (Retry-After), and asking again
-// sooner only keeps a tenant throttled longer (learn.microsoft.com/defender-endpoint/api/common-errors).
+// Pause holds every caller back for d: the API said to wait (Retry-After), and asking again sooner
+// only keeps a tenant throttled longer (learn.microsoft.com/defender-endpoint/api/common-errors).
 func (l *Limiter) Pause(d time.Duration) {
 	if l == nil || d <= 0 {
 		return

@@ -45,8 +45,9 @@ var Options = jsonv2.JoinOptions(
 // Unmarshal decodes raw into v as the page decoder does.
 func Unmarshal(raw []byte, v any) error { return jsonv2.Unmarshal(raw, v, Options) }
 
-// The caps on what a page decoder holds at once. A page is read as a stream, one item at a
-// time, so these, not the page's length, bound the memory an answer takes (docs/limits.md). Tests set others with WithCaps.
+// The caps on what a page decoder holds at once. A page is read as a stream, one item at a time, so
+// these, not the page's length, bound the memory an answer takes (docs/limits.md). Tests set others
+// with WithCaps.
 const (
 	// MaxItem caps one item (one alert), counting the comma and whitespace before it. Real
 	// alerts are 3.5–64 KiB; 4 MiB is 64 times the largest seen, and half the embedded NATS

@@ -16,15 +16,14 @@ import (
 	"time"
 )
 
-// The Microsoft Defender for Cloud Apps "List alerts" API, GET or POST
-// /api/v1/alerts/ on the tenant's portal host, as MicrosoftDocs
-// CloudAppSecurityDocs api-introduction.md, api-alerts.md,
+// The Microsoft Defender for Cloud Apps "List alerts" API, GET or POST /api/v1/alerts/ on the
+// tenant's portal host, as MicrosoftDocs CloudAppSecurityDocs api-introduction.md, api-alerts.md,
 // api-alerts-list.md and api-authentication-application.md describe it
-// (learn.microsoft.com/defender-cloud-apps/api-introduction, api-alerts and
-// api-alerts-list; and what clients got wrong: demisto/content PR #10592,
-// microsoft/MCAS#69, MicrosoftDocs/CloudAppSecurityDocs#628 and #674). Checks run in this order: authentication (401),
-// authorization (403), rate limit (429, with injected faults just before
-// it), method (405), parameters (400, 415), then the answer.
+// (learn.microsoft.com/defender-cloud-apps/api-introduction, api-alerts and api-alerts-list; and
+// what clients got wrong: demisto/content PR #10592, microsoft/MCAS#69,
+// MicrosoftDocs/CloudAppSecurityDocs#628 and #674). Checks run in this order: authentication (401),
+// authorization (403), rate limit (429, with injected faults just before it), method (405),
+// parameters (400, 415), then the answer.
 //
 // Where Microsoft is silent the simulator takes the less convenient of the
 // plausible behaviours, and says so next to the code. Several choices follow
@@ -111,12 +110,12 @@ func casBadRequest(format string, args ...any) *casError {
 	return &casError{status: http.StatusBadRequest, detail: fmt.Sprintf(format, args...)}
 }
 
-// casThrottled is the answer beyond the rate limit. Microsoft does not
-// document it (CloudAppSecurityDocs#628 asked whether it is a 429 and got
-// no answer); clients handle a 429 and a body saying "throttled" (CloudAppSecurityDocs#628;
-// microsoft/MCAS Functions/Invoke-MCASRestMethod.ps1). Choice: Django REST framework's answer, whose Retry-After is
-// sent only when the server is configured to (Options.CloudAppsRetryAfter);
-// without it the body does not say how long to wait either.
+// casThrottled is the answer beyond the rate limit. Microsoft does not document it
+// (CloudAppSecurityDocs#628 asked whether it is a 429 and got no answer); clients handle a 429 and
+// a body saying "throttled" (CloudAppSecurityDocs#628; microsoft/MCAS
+// Functions/Invoke-MCASRestMethod.ps1). Choice: Django REST framework's answer, whose Retry-After
+// is sent only when the server is configured to (Options.CloudAppsRetryAfter); without it the body
+// does not say how long to wait either.
 func casThrottled(wait time.Duration, retryAfter bool) *casError {
 	e := &casError{status: http.StatusTooManyRequests, detail: "Request was throttled."}
 	if retryAfter {

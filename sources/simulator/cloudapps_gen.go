@@ -11,14 +11,13 @@ import (
 	"time"
 )
 
-// Seeded generation of Defender for Cloud Apps alerts shaped like the
-// documented list example (api-alerts-list.md) and the public fetch example
-// (demisto/content's MicrosoftCloudAppSecurity test data): built-in detections (anomaly detection, Defender for
-// Identity detections on Active Directory) and alerts of tenant-written
-// policies, with every documented enum value (severity, status,
-// resolution status, stories, intent), entities of every type seen, keys
-// that are sometimes absent, the "null" strings and __siteIcon__ markup of
-// real answers, and text a client must not mangle.
+// Seeded generation of Defender for Cloud Apps alerts shaped like the documented list example
+// (api-alerts-list.md) and the public fetch example (demisto/content's MicrosoftCloudAppSecurity
+// test data): built-in detections (anomaly detection, Defender for Identity detections on Active
+// Directory) and alerts of tenant-written policies, with every documented enum value (severity,
+// status, resolution status, stories, intent), entities of every type seen, keys that are sometimes
+// absent, the "null" strings and __siteIcon__ markup of real answers, and text a client must not
+// mangle.
 
 // CloudAppsGenerate describes the alerts CloudAppsTenant.Generate creates.
 type CloudAppsGenerate struct {

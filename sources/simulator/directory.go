@@ -57,14 +57,13 @@ type resourceApp struct {
 	uris  []string
 }
 
-// knownResources are the resources the simulator issues tokens for. A token
-// request names one of the URIs (scope "<uri>/.default"), and the token's aud
-// is that URI exactly as requested. Sources: learn.microsoft.com/defender-endpoint/api/exposed-apis-list
-// and defender-endpoint/gov (commercial and US Gov hosts; Defender XDR),
-// defender-cloud-apps/api-authentication-application (whose resource is its
-// appId), and Microsoft Graph's national cloud deployments.
-// The US Gov URIs belong to the same service principal in their clouds; one
-// simulator plays every cloud, so they are grouped with the commercial one.
+// knownResources are the resources the simulator issues tokens for. A token request names one of
+// the URIs (scope "<uri>/.default"), and the token's aud is that URI exactly as requested. Sources:
+// learn.microsoft.com/defender-endpoint/api/exposed-apis-list and defender-endpoint/gov (commercial
+// and US Gov hosts; Defender XDR), defender-cloud-apps/api-authentication-application (whose
+// resource is its appId), and Microsoft Graph's national cloud deployments. The US Gov URIs belong
+// to the same service principal in their clouds; one simulator plays every cloud, so they are
+// grouped with the commercial one.
 var knownResources = []resourceApp{
 	{
 		name:  "WindowsDefenderATP",

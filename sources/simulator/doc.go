@@ -17,16 +17,15 @@
 //		confidential.WithInstanceDiscovery(false),
 //		confidential.WithAzureRegion("DisableMsalForceRegion"))
 //
-// The behaviour follows what Microsoft documents and what was measured against
-// MSAL Go v1.10.1 (its apps/internal/oauth and authority packages: the exact
-// requests MSAL sends and what it validates in the answers) and on the
-// resources and audiences Microsoft documents for each API
+// The behaviour follows what Microsoft documents and what was measured against MSAL Go v1.10.1 (its
+// apps/internal/oauth and authority packages: the exact requests MSAL sends and what it validates
+// in the answers) and on the resources and audiences Microsoft documents for each API
 // (defender-endpoint/api/exposed-apis-list, defender-endpoint/gov,
-// defender-cloud-apps/api-authentication-application). Where Entra's answer is not documented, the choice made is
-// written next to the code that makes it (see aadsts.go for the error codes).
-// The simulator is deliberately strict: a request that Entra would refuse is
-// refused here too, with Entra's status, OAuth error and AADSTS code, so that
-// a client that only works against the simulator does not exist.
+// defender-cloud-apps/api-authentication-application). Where Entra's answer is not documented, the
+// choice made is written next to the code that makes it (see aadsts.go for the error codes). The
+// simulator is deliberately strict: a request that Entra would refuse is refused here too, with
+// Entra's status, OAuth error and AADSTS code, so that a client that only works against the
+// simulator does not exist.
 //
 // The Entra model is small: tenants (AddTenant, AddTenantDomain), app
 // registrations with their credentials (RegisterApp), service principals that

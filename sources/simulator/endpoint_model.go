@@ -11,11 +11,10 @@ import (
 	"unicode/utf8"
 )
 
-// The Defender for Endpoint alert entity, as defender-docs
-// defender-endpoint/api/alerts.md documents it
-// (learn.microsoft.com/defender-endpoint/api/alerts). The Go types hold times as time.Time and nullable values as
-// pointers; the wire form is produced by MarshalJSON, with the field order of
-// the documented example, null for a nil pointer and MDE's time format.
+// The Defender for Endpoint alert entity, as defender-docs defender-endpoint/api/alerts.md
+// documents it (learn.microsoft.com/defender-endpoint/api/alerts). The Go types hold times as
+// time.Time and nullable values as pointers; the wire form is produced by MarshalJSON, with the
+// field order of the documented example, null for a nil pointer and MDE's time format.
 
 // EndpointAlert is one alert of the MDE alerts API. The json tags name the
 // wire fields; MarshalJSON and UnmarshalJSON convert to and from the wire
