@@ -136,7 +136,6 @@ func newEntityIndex(list []Entity) *entityIndex {
 		whole: make(map[Entity]int),
 	}
 	for i := range list {
-		x.gen = append(x.gen, 0)
 		x.index(&list[i], i, nil)
 	}
 	return x
@@ -228,7 +227,8 @@ func (x *entityIndex) find(b *Entity) int {
 	return best
 }
 
-// index records entity e at position i: a new one (was nil), or one a merge changed from was.
+// index records entity e at position i: a new one, the last (was nil), or one a merge changed
+// from was.
 func (x *entityIndex) index(e *Entity, i int, was *Entity) {
 	old := was
 	if old == nil {
@@ -297,7 +297,9 @@ func (x *entityIndex) index(e *Entity, i int, was *Entity) {
 		return
 	}
 	k, ok := heldKey(e)
-	if was != nil {
+	if was == nil {
+		x.gen = append(x.gen, 0)
+	} else {
 		if k0, ok0 := heldKey(was); ok0 == ok && k0 == k {
 			return
 		}
