@@ -228,58 +228,52 @@ func (x *entityIndex) find(b *Entity) int {
 }
 
 // index records entity e at position i: a new one, the last (was nil), or one a merge changed
-// from was.
+// from was. e's identifiers kept for good are all added: add keeps the first entity holding
+// each, so the ones e already had change nothing.
 func (x *entityIndex) index(e *Entity, i int, was *Entity) {
-	old := was
-	if old == nil {
-		old = &Entity{}
-	}
-	gained := func(before, now string) bool { return now != "" && before == "" }
 	t := typeCode(e.Type)
 	switch classOf(e.Type) {
 	case classDevice:
-		if gained(old.ID, e.ID) {
+		if e.ID != "" {
 			x.add(entityKey{typ: t, kind: kID, a: fold(e.ID)}, i)
 		}
-		if gained(old.Name, e.Name) {
+		if e.Name != "" {
 			x.add(entityKey{typ: t, kind: kName, a: fold(e.Name)}, i)
 		}
 	case classUser:
-		if gained(old.SID, e.SID) {
+		if e.SID != "" {
 			x.add(entityKey{typ: t, kind: kSID, a: fold(e.SID)}, i)
 		}
-		if gained(old.AADID, e.AADID) {
+		if e.AADID != "" {
 			x.add(entityKey{typ: t, kind: kAADID, a: fold(e.AADID)}, i)
 		}
-		if gained(old.UPN, e.UPN) {
+		if e.UPN != "" {
 			x.add(entityKey{typ: t, kind: kUPN, a: fold(e.UPN)}, i)
 		}
-		if e.Name != "" && e.Domain != "" && (old.Name == "" || old.Domain == "") {
+		if e.Name != "" && e.Domain != "" {
 			x.add(entityKey{typ: t, kind: kNameDomain, a: fold(e.Name), b: fold(e.Domain)}, i)
 		}
 	case classFile:
-		if gained(old.SHA256, e.SHA256) {
+		if e.SHA256 != "" {
 			x.add(entityKey{typ: t, kind: kSHA256, a: fold(e.SHA256)}, i)
 		}
-		if gained(old.SHA1, e.SHA1) {
+		if e.SHA1 != "" {
 			x.add(entityKey{typ: t, kind: kSHA1, a: fold(e.SHA1)}, i)
 		}
 	case classProcess:
-		// A process matches only one with its pid, command line and path, so a merge never
-		// changes them (it fills empty fields, and these are equal on both sides).
-		if e.PID != nil && old.PID == nil {
+		if e.PID != nil {
 			x.add(entityKey{typ: t, kind: kProcess, a: e.CommandLine, b: e.Path, pid: *e.PID}, i)
 		}
 	case classIP:
-		if gained(old.Address, e.Address) {
+		if e.Address != "" {
 			x.add(entityKey{typ: t, kind: kAddress, a: fold(e.Address)}, i)
 		}
 	case classURL:
-		if gained(old.URL, e.URL) {
+		if e.URL != "" {
 			x.add(entityKey{typ: t, kind: kURL, a: e.URL}, i)
 		}
 	default:
-		if gained(old.ID, e.ID) {
+		if e.ID != "" {
 			x.add(entityKey{kind: kExactID, a: e.ID, b: e.Type}, i)
 		}
 		// Without an id, an entity merges only with its equal, which changes nothing: its
