@@ -285,11 +285,7 @@ func (x *entityIndex) index(e *Entity, i int, was *Entity) {
 		}
 	}
 
-	// The held identifier, which only a change to these fields can move.
-	if was != nil && was.ID == e.ID && was.Name == e.Name && was.Domain == e.Domain && was.Path == e.Path &&
-		was.SHA1 == e.SHA1 && was.SHA256 == e.SHA256 {
-		return
-	}
+	// The held identifier: it moves only if the merge changed it.
 	k, ok := heldKey(e)
 	if was == nil {
 		x.gen = append(x.gen, 0)
