@@ -336,20 +336,10 @@ func (x *entityIndex) push(k entityKey, e heldEntry) {
 // front is the first entity that still holds k, or -1; stale entries on the way are dropped.
 func (x *entityIndex) front(k entityKey) int {
 	m := x.held[slot(k.kind, k.typ)]
-	h, ok := m[k.a]
-	if !ok {
-		return -1
-	}
-	popped := false
+	h := m[k.a]
 	for len(h) > 0 && x.gen[h[0].i] != h[0].gen {
-		h, popped = popHeld(h), true
-	}
-	if popped {
-		if len(h) == 0 {
-			delete(m, k.a)
-		} else {
-			m[k.a] = h
-		}
+		h = popHeld(h)
+		m[k.a] = h
 	}
 	if len(h) == 0 {
 		return -1
