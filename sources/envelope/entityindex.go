@@ -43,22 +43,31 @@ const (
 	classURL
 )
 
-func classOf(typ string) entityClass {
+// classOf is the class of typ and its code, which tells apart the types of one class.
+func classOf(typ string) (entityClass, uint8) {
 	switch typ {
-	case "device", "app", "group", "policy":
-		return classDevice
-	case "user", "mailbox":
-		return classUser
+	case "device":
+		return classDevice, 0
+	case "app":
+		return classDevice, 1
+	case "group":
+		return classDevice, 2
+	case "policy":
+		return classDevice, 3
+	case "user":
+		return classUser, 0
+	case "mailbox":
+		return classUser, 1
 	case "file":
-		return classFile
+		return classFile, 0
 	case "process":
-		return classProcess
+		return classProcess, 0
 	case "ip":
-		return classIP
+		return classIP, 0
 	case "url":
-		return classURL
+		return classURL, 0
 	}
-	return classOther
+	return classOther, 0
 }
 
 type keyKind uint8
@@ -82,27 +91,14 @@ const (
 	numKinds
 )
 
-// entityKey is one identifier of one type. typ numbers the types with fixed rules (kind
-// tells their class); another type's name is in b, with its id in a. An identifier of one
+// entityKey is one identifier of one type. typ is the code of a type with fixed rules (classOf;
+// kind tells the class); another type's name is in b, with its id in a. An identifier of one
 // string is only kind, typ and a.
 type entityKey struct {
 	kind keyKind
 	typ  uint8
 	a, b string
 	pid  int64
-}
-
-// typeCode tells apart the types that share a class (kind says which class).
-func typeCode(typ string) uint8 {
-	switch typ {
-	case "app", "mailbox":
-		return 1
-	case "group":
-		return 2
-	case "policy":
-		return 3
-	}
-	return 0
 }
 
 type heldEntry struct {
@@ -169,8 +165,8 @@ func (x *entityIndex) firstOf(k entityKey) int {
 // find is the position of the first entity same(entity, b) holds for, or -1: the earliest of
 // the first entities meeting each of same's conditions.
 func (x *entityIndex) find(b *Entity) int {
-	t := typeCode(b.Type)
-	switch classOf(b.Type) {
+	class, t := classOf(b.Type)
+	switch class {
 	case classDevice:
 		if b.ID == "" {
 			return x.firstBy(kName, t, fold(b.Name))
@@ -219,8 +215,8 @@ func (x *entityIndex) find(b *Entity) int {
 // from was. e's identifiers kept for good are all added: add keeps the first entity holding
 // each, so the ones e already had change nothing.
 func (x *entityIndex) index(e *Entity, i int, was *Entity) {
-	t := typeCode(e.Type)
-	switch classOf(e.Type) {
+	class, t := classOf(e.Type)
+	switch class {
 	case classDevice:
 		x.addBy(kID, t, fold(e.ID), i)
 		x.addBy(kName, t, fold(e.Name), i)
@@ -272,8 +268,8 @@ func (x *entityIndex) index(e *Entity, i int, was *Entity) {
 
 // heldKey is the identifier of e that a merge can take away, if it has one.
 func heldKey(e *Entity) (entityKey, bool) {
-	t := typeCode(e.Type)
-	switch classOf(e.Type) {
+	class, t := classOf(e.Type)
+	switch class {
 	case classDevice:
 		if e.ID == "" && e.Name != "" {
 			return entityKey{typ: t, kind: kNameNoID, a: fold(e.Name)}, true
