@@ -43,22 +43,31 @@ const (
 	classURL
 )
 
-func classOf(typ string) entityClass {
+// classOf is the class of typ and its code, which tells apart the types of one class.
+func classOf(typ string) (entityClass, uint8) {
 	switch typ {
-	case "device", "app", "group", "policy":
-		return classDevice
-	case "user", "mailbox":
-		return classUser
+	case "device":
+		return classDevice, 0
+	case "app":
+		return classDevice, 1
+	case "group":
+		return classDevice, 2
+	case "policy":
+		return classDevice, 3
+	case "user":
+		return classUser, 0
+	case "mailbox":
+		return classUser, 1
 	case "file":
-		return classFile
+		return classFile, 0
 	case "process":
-		return classProcess
+		return classProcess, 0
 	case "ip":
-		return classIP
+		return classIP, 0
 	case "url":
-		return classURL
+		return classURL, 0
 	}
-	return classOther
+	return classOther, 0
 }
 
 type keyKind uint8
@@ -82,26 +91,14 @@ const (
 	numKinds
 )
 
-// entityKey is one identifier of one type. typ numbers the types with fixed rules (kind
-// tells their class); another type's name is in b, with its id in a.
+// entityKey is one identifier of one type. typ is the code of a type with fixed rules (classOf;
+// kind tells the class); another type's name is in b, with its id in a. An identifier of one
+// string is only kind, typ and a.
 type entityKey struct {
 	kind keyKind
 	typ  uint8
 	a, b string
 	pid  int64
-}
-
-// typeCode tells apart the types that share a class (kind says which class).
-func typeCode(typ string) uint8 {
-	switch typ {
-	case "app", "mailbox":
-		return 1
-	case "group":
-		return 2
-	case "policy":
-		return 3
-	}
-	return 0
 }
 
 type heldEntry struct {
@@ -111,8 +108,8 @@ type heldEntry struct {
 
 type entityIndex struct {
 	// Identifiers kept for good: the first entity holding each. One string (most): in a map
-	// of strings per kind and type code, which hashes faster than the struct; the others
-	// (name and domain, process, another type's id) in first.
+	// of strings per kind and type code (slot), which hashes faster than the struct; the
+	// others (name and domain, process, another type's id) in first.
 	single [numKinds * 4]map[string]int
 	first  map[entityKey]int
 	held   [numKinds * 4]map[string][]heldEntry // identifiers an entity can lose: min-heaps by position
@@ -120,15 +117,9 @@ type entityIndex struct {
 	whole  map[Entity]int                       // other types without an id: compared as a whole
 }
 
-// slot is where k's kind and type code have their maps in single and held; ok is false for the
-// kinds that are more than one string.
-func slot(k entityKey) (int, bool) {
-	switch k.kind {
-	case kNameDomain, kProcess, kExactID:
-		return 0, false
-	}
-	return int(k.kind)*4 + int(k.typ), true
-}
+// slot is where the identifiers of one string of this kind and type code have their map in
+// single and held.
+func slot(kind keyKind, t uint8) int { return int(kind)*4 + int(t) }
 
 func newEntityIndex(list []Entity) *entityIndex {
 	x := &entityIndex{
@@ -136,150 +127,119 @@ func newEntityIndex(list []Entity) *entityIndex {
 		whole: make(map[Entity]int),
 	}
 	for i := range list {
-		x.gen = append(x.gen, 0)
 		x.index(&list[i], i, nil)
 	}
 	return x
 }
 
-func better(best, i int) int {
-	if i >= 0 && (best < 0 || i < best) {
-		return i
-	}
-	return best
-}
-
-func (x *entityIndex) firstOf(k entityKey) int {
-	if n, ok := slot(k); ok {
-		if i, ok := x.single[n][k.a]; ok {
-			return i
-		}
-		return -1
-	}
-	if i, ok := x.first[k]; ok {
-		return i
-	}
-	return -1
-}
-
-// find is the position of the first entity same(entity, b) holds for, or -1.
-func (x *entityIndex) find(b *Entity) int {
-	best, t := -1, typeCode(b.Type)
-	switch classOf(b.Type) {
-	case classDevice:
-		if b.ID != "" {
-			best = x.firstOf(entityKey{typ: t, kind: kID, a: fold(b.ID)})
-		}
-		if b.Name != "" {
-			if n := fold(b.Name); b.ID == "" {
-				best = better(best, x.firstOf(entityKey{typ: t, kind: kName, a: n}))
-			} else {
-				best = better(best, x.front(entityKey{typ: t, kind: kNameNoID, a: n}))
-			}
-		}
-	case classUser:
-		if b.SID != "" {
-			best = x.firstOf(entityKey{typ: t, kind: kSID, a: fold(b.SID)})
-		}
-		if b.AADID != "" {
-			best = better(best, x.firstOf(entityKey{typ: t, kind: kAADID, a: fold(b.AADID)}))
-		}
-		if b.UPN != "" {
-			best = better(best, x.firstOf(entityKey{typ: t, kind: kUPN, a: fold(b.UPN)}))
-		}
-		if b.Name != "" {
-			if n := fold(b.Name); b.Domain != "" {
-				best = better(best, x.firstOf(entityKey{typ: t, kind: kNameDomain, a: n, b: fold(b.Domain)}))
-			} else {
-				best = better(best, x.front(entityKey{typ: t, kind: kNameNoDomain, a: n}))
-			}
-		}
-	case classFile:
-		if b.SHA256 != "" {
-			best = x.firstOf(entityKey{typ: t, kind: kSHA256, a: fold(b.SHA256)})
-		}
-		if b.SHA1 != "" {
-			best = better(best, x.firstOf(entityKey{typ: t, kind: kSHA1, a: fold(b.SHA1)}))
-		}
-		if b.SHA1 == "" && b.SHA256 == "" {
-			best = better(best, x.front(entityKey{typ: t, kind: kPathName, a: fold(b.Path + `\` + b.Name)}))
-		}
-	case classProcess:
-		if b.PID != nil {
-			best = x.firstOf(entityKey{typ: t, kind: kProcess, a: b.CommandLine, b: b.Path, pid: *b.PID})
-		}
-	case classIP:
-		if b.Address != "" {
-			best = x.firstOf(entityKey{typ: t, kind: kAddress, a: fold(b.Address)})
-		}
-	case classURL:
-		if b.URL != "" {
-			best = x.firstOf(entityKey{typ: t, kind: kURL, a: b.URL})
-		}
-	default:
-		// The same id, or (without one) the same everything: with an id, the same everything
-		// is the same id.
-		if b.ID != "" {
-			best = x.firstOf(entityKey{kind: kExactID, a: b.ID, b: b.Type})
-		} else if i, ok := x.whole[*b]; ok {
+// earliest is the smallest of the positions that are not -1, or -1.
+func earliest(is ...int) int {
+	best := -1
+	for _, i := range is {
+		if i >= 0 && (best < 0 || i < best) {
 			best = i
 		}
 	}
 	return best
 }
 
-// index records entity e at position i: a new one (was nil), or one a merge changed from was.
-func (x *entityIndex) index(e *Entity, i int, was *Entity) {
-	old := was
-	if old == nil {
-		old = &Entity{}
+// firstBy is the first entity whose identifier of this kind (one string) is v, or -1; -1 too
+// for an empty v, which identifies nothing.
+func (x *entityIndex) firstBy(kind keyKind, t uint8, v string) int {
+	if v != "" {
+		if i, ok := x.single[slot(kind, t)][v]; ok {
+			return i
+		}
 	}
-	gained := func(before, now string) bool { return now != "" && before == "" }
-	t := typeCode(e.Type)
-	switch classOf(e.Type) {
+	return -1
+}
+
+// firstOf is the first entity holding k, an identifier of more than one string, or -1.
+func (x *entityIndex) firstOf(k entityKey) int {
+	if i, ok := x.first[k]; ok {
+		return i
+	}
+	return -1
+}
+
+// find is the position of the first entity same(entity, b) holds for, or -1: the earliest of
+// the first entities meeting each of same's conditions.
+func (x *entityIndex) find(b *Entity) int {
+	class, t := classOf(b.Type)
+	switch class {
 	case classDevice:
-		if gained(old.ID, e.ID) {
-			x.add(entityKey{typ: t, kind: kID, a: fold(e.ID)}, i)
+		if b.ID == "" {
+			return x.firstBy(kName, t, fold(b.Name))
 		}
-		if gained(old.Name, e.Name) {
-			x.add(entityKey{typ: t, kind: kName, a: fold(e.Name)}, i)
+		byName := -1
+		if b.Name != "" {
+			byName = x.front(entityKey{typ: t, kind: kNameNoID, a: fold(b.Name)})
 		}
+		return earliest(x.firstBy(kID, t, fold(b.ID)), byName)
 	case classUser:
-		if gained(old.SID, e.SID) {
-			x.add(entityKey{typ: t, kind: kSID, a: fold(e.SID)}, i)
+		byName := -1
+		if b.Name != "" && b.Domain != "" {
+			byName = x.firstOf(entityKey{typ: t, kind: kNameDomain, a: fold(b.Name), b: fold(b.Domain)})
+		} else if b.Name != "" {
+			byName = x.front(entityKey{typ: t, kind: kNameNoDomain, a: fold(b.Name)})
 		}
-		if gained(old.AADID, e.AADID) {
-			x.add(entityKey{typ: t, kind: kAADID, a: fold(e.AADID)}, i)
+		return earliest(x.firstBy(kSID, t, fold(b.SID)), x.firstBy(kAADID, t, fold(b.AADID)),
+			x.firstBy(kUPN, t, fold(b.UPN)), byName)
+	case classFile:
+		if b.SHA1 == "" && b.SHA256 == "" {
+			return x.front(entityKey{typ: t, kind: kPathName, a: fold(b.Path + `\` + b.Name)})
 		}
-		if gained(old.UPN, e.UPN) {
-			x.add(entityKey{typ: t, kind: kUPN, a: fold(e.UPN)}, i)
+		return earliest(x.firstBy(kSHA256, t, fold(b.SHA256)), x.firstBy(kSHA1, t, fold(b.SHA1)))
+	case classProcess:
+		if b.PID == nil {
+			return -1
 		}
-		if e.Name != "" && e.Domain != "" && (old.Name == "" || old.Domain == "") {
+		return x.firstOf(entityKey{typ: t, kind: kProcess, a: b.CommandLine, b: b.Path, pid: *b.PID})
+	case classIP:
+		return x.firstBy(kAddress, t, fold(b.Address))
+	case classURL:
+		return x.firstBy(kURL, t, b.URL)
+	}
+	// Any other type: the same id, or (without one) the same everything: with an id, the same
+	// everything is the same id.
+	if b.ID != "" {
+		return x.firstOf(entityKey{kind: kExactID, a: b.ID, b: b.Type})
+	}
+	if i, ok := x.whole[*b]; ok {
+		return i
+	}
+	return -1
+}
+
+// index records entity e at position i: a new one, the last (was nil), or one a merge changed
+// from was. e's identifiers kept for good are all added: add keeps the first entity holding
+// each, so the ones e already had change nothing.
+func (x *entityIndex) index(e *Entity, i int, was *Entity) {
+	class, t := classOf(e.Type)
+	switch class {
+	case classDevice:
+		x.addBy(kID, t, fold(e.ID), i)
+		x.addBy(kName, t, fold(e.Name), i)
+	case classUser:
+		x.addBy(kSID, t, fold(e.SID), i)
+		x.addBy(kAADID, t, fold(e.AADID), i)
+		x.addBy(kUPN, t, fold(e.UPN), i)
+		if e.Name != "" && e.Domain != "" {
 			x.add(entityKey{typ: t, kind: kNameDomain, a: fold(e.Name), b: fold(e.Domain)}, i)
 		}
 	case classFile:
-		if gained(old.SHA256, e.SHA256) {
-			x.add(entityKey{typ: t, kind: kSHA256, a: fold(e.SHA256)}, i)
-		}
-		if gained(old.SHA1, e.SHA1) {
-			x.add(entityKey{typ: t, kind: kSHA1, a: fold(e.SHA1)}, i)
-		}
+		x.addBy(kSHA256, t, fold(e.SHA256), i)
+		x.addBy(kSHA1, t, fold(e.SHA1), i)
 	case classProcess:
-		// A process matches only one with its pid, command line and path, so a merge never
-		// changes them (it fills empty fields, and these are equal on both sides).
-		if e.PID != nil && old.PID == nil {
+		if e.PID != nil {
 			x.add(entityKey{typ: t, kind: kProcess, a: e.CommandLine, b: e.Path, pid: *e.PID}, i)
 		}
 	case classIP:
-		if gained(old.Address, e.Address) {
-			x.add(entityKey{typ: t, kind: kAddress, a: fold(e.Address)}, i)
-		}
+		x.addBy(kAddress, t, fold(e.Address), i)
 	case classURL:
-		if gained(old.URL, e.URL) {
-			x.add(entityKey{typ: t, kind: kURL, a: e.URL}, i)
-		}
+		x.addBy(kURL, t, e.URL, i)
 	default:
-		if gained(old.ID, e.ID) {
+		if e.ID != "" {
 			x.add(entityKey{kind: kExactID, a: e.ID, b: e.Type}, i)
 		}
 		// Without an id, an entity merges only with its equal, which changes nothing: its
@@ -291,13 +251,11 @@ func (x *entityIndex) index(e *Entity, i int, was *Entity) {
 		}
 	}
 
-	// The held identifier, which only a change to these fields can move.
-	if was != nil && was.ID == e.ID && was.Name == e.Name && was.Domain == e.Domain && was.Path == e.Path &&
-		was.SHA1 == e.SHA1 && was.SHA256 == e.SHA256 {
-		return
-	}
+	// The held identifier: it moves only if the merge changed it.
 	k, ok := heldKey(e)
-	if was != nil {
+	if was == nil {
+		x.gen = append(x.gen, 0)
+	} else {
 		if k0, ok0 := heldKey(was); ok0 == ok && k0 == k {
 			return
 		}
@@ -310,8 +268,8 @@ func (x *entityIndex) index(e *Entity, i int, was *Entity) {
 
 // heldKey is the identifier of e that a merge can take away, if it has one.
 func heldKey(e *Entity) (entityKey, bool) {
-	t := typeCode(e.Type)
-	switch classOf(e.Type) {
+	class, t := classOf(e.Type)
+	switch class {
 	case classDevice:
 		if e.ID == "" && e.Name != "" {
 			return entityKey{typ: t, kind: kNameNoID, a: fold(e.Name)}, true
@@ -328,19 +286,24 @@ func heldKey(e *Entity) (entityKey, bool) {
 	return entityKey{}, false
 }
 
-// add records that entity i holds k for good.
-func (x *entityIndex) add(k entityKey, i int) {
-	if n, ok := slot(k); ok {
-		m := x.single[n]
-		if m == nil {
-			m = make(map[string]int)
-			x.single[n] = m
-		}
-		if j, ok := m[k.a]; !ok || i < j {
-			m[k.a] = i
-		}
+// addBy records that entity i holds identifier v of this kind (one string) for good; an
+// empty v is none.
+func (x *entityIndex) addBy(kind keyKind, t uint8, v string, i int) {
+	if v == "" {
 		return
 	}
+	m := x.single[slot(kind, t)]
+	if m == nil {
+		m = make(map[string]int)
+		x.single[slot(kind, t)] = m
+	}
+	if j, ok := m[v]; !ok || i < j {
+		m[v] = i
+	}
+}
+
+// add records that entity i holds k, an identifier of more than one string, for good.
+func (x *entityIndex) add(k entityKey, i int) {
 	if j, ok := x.first[k]; !ok || i < j {
 		x.first[k] = i
 	}
@@ -349,11 +312,10 @@ func (x *entityIndex) add(k entityKey, i int) {
 // push adds an entry to k's held index (a min-heap by position). Entities are mostly added
 // in order, so the entry usually stays where it is appended.
 func (x *entityIndex) push(k entityKey, e heldEntry) {
-	n, _ := slot(k) // held kinds are one string
-	m := x.held[n]
+	m := x.held[slot(k.kind, k.typ)]
 	if m == nil {
 		m = make(map[string][]heldEntry)
-		x.held[n] = m
+		x.held[slot(k.kind, k.typ)] = m
 	}
 	h := append(m[k.a], e)
 	for c := len(h) - 1; c > 0; {
@@ -369,22 +331,11 @@ func (x *entityIndex) push(k entityKey, e heldEntry) {
 
 // front is the first entity that still holds k, or -1; stale entries on the way are dropped.
 func (x *entityIndex) front(k entityKey) int {
-	n, _ := slot(k)
-	m := x.held[n]
-	h, ok := m[k.a]
-	if !ok {
-		return -1
-	}
-	popped := false
+	m := x.held[slot(k.kind, k.typ)]
+	h := m[k.a]
 	for len(h) > 0 && x.gen[h[0].i] != h[0].gen {
-		h, popped = popHeld(h), true
-	}
-	if popped {
-		if len(h) == 0 {
-			delete(m, k.a)
-		} else {
-			m[k.a] = h
-		}
+		h = popHeld(h)
+		m[k.a] = h
 	}
 	if len(h) == 0 {
 		return -1

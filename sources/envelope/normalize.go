@@ -130,7 +130,6 @@ func (s *EntitySet) addIndexed(e *Entity) {
 		s.list = slices.Grow(s.list, len(s.list))
 	}
 	s.list = append(s.list, *e)
-	s.idx.gen = append(s.idx.gen, 0)
 	s.idx.index(&s.list[len(s.list)-1], len(s.list)-1, nil)
 }
 
