@@ -187,11 +187,10 @@ func (s Seen) Len() int {
 // Clone is a deep copy of cp: a poll works on its own copy, so that a failed poll leaves the
 // caller's checkpoint as it was.
 func (cp Checkpoint) Clone() Checkpoint {
-	seen := make(Seen, len(cp.Seen))
-	for id, vs := range cp.Seen {
-		seen[id] = slices.Clone(vs)
+	cp.Seen = cp.Seen.clone()
+	if cp.Seen == nil {
+		cp.Seen = Seen{} // a poll adds to it
 	}
-	cp.Seen = seen
 	cp.Strays = cp.Strays.clone()
 	return cp
 }
