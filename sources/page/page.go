@@ -620,25 +620,14 @@ func (k *skipper) feed(b []byte) (int, bool, error) {
 			}
 			i++
 		case sKey:
-			if k.esc {
-				k.esc = false
-				k.addKey(b[i : i+1])
-				i++
-				continue
-			}
-			p := k.special(b, i)
-			k.addKey(b[i:p])
-			switch {
-			case p == len(b):
-				i = p
-			case b[p] == '\\':
-				k.addKey(b[p : p+1])
-				k.esc = true
-				i = p + 1
-			default:
+			j, closed := k.string(b, i)
+			if closed {
+				k.addKey(b[i : j-1]) // without the closing quote
 				k.keyDone, k.state = true, sColon
-				return p + 1, false, nil
+				return j, false, nil
 			}
+			k.addKey(b[i:j])
+			i = j
 		case sColon:
 			switch {
 			case c == ' ' || c == '\t' || c == '\r' || c == '\n':
