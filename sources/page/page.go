@@ -419,7 +419,7 @@ func (s *stream) skipItem() ([]byte, *TooLargeError, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("page: %q item: %w", s.items, err)
 	}
-	if !k.present {
+	if !k.present() {
 		return nil, nil, nil
 	}
 	e := &TooLargeError{Size: k.size, Limit: s.cfg.item, Kept: len(k.prefix)}
@@ -452,7 +452,7 @@ func (s *stream) skipField(rest map[string]json.RawMessage) error {
 	if err != nil {
 		return err
 	}
-	if !k.present {
+	if !k.present() {
 		return nil
 	}
 	name, _ := k.name()
@@ -497,7 +497,7 @@ func (s *stream) skip(member bool, check func(*skipper) error) (*skipper, error)
 				return nil, err
 			}
 			data = data[n:]
-			if check != nil && k.keyDone {
+			if check != nil && k.state > sKey { // the name is whole
 				if err := check(k); err != nil {
 					return nil, err
 				}
@@ -561,14 +561,12 @@ type skipper struct {
 	inStr  bool  // in a string inside an object or array
 	depth  int64 // of objects and arrays
 
-	present bool   // there was a value, not only whitespace before the closing bracket
-	key     []byte // the field's name as written, without quotes, up to maxKey bytes
-	keyLen  int64
-	keyDone bool
-	size    int64
-	keep    int
-	prefix  []byte
-	sum     hash.Hash
+	key    []byte // the field's name as written, without quotes, up to maxKey bytes
+	keyLen int64
+	size   int64
+	keep   int
+	prefix []byte
+	sum    hash.Hash
 
 	q, bs int // where the next '"' and '\' are in the chunk being fed, once looked for
 }
@@ -623,7 +621,7 @@ func (k *skipper) feed(b []byte) (int, bool, error) {
 			j, closed := k.string(b, i)
 			if closed {
 				k.addKey(b[i : j-1]) // without the closing quote
-				k.keyDone, k.state = true, sColon
+				k.state = sColon
 				return j, false, nil
 			}
 			k.addKey(b[i:j])
@@ -672,7 +670,6 @@ func (k *skipper) feed(b []byte) (int, bool, error) {
 
 // begin takes the value's first byte.
 func (k *skipper) begin(c byte) error {
-	k.present = true
 	switch c {
 	case '{', '[':
 		k.state, k.depth = sNested, 1
@@ -720,6 +717,9 @@ func (k *skipper) special(b []byte, i int) int {
 	}
 	return min(k.q, k.bs)
 }
+
+// present reports whether there was a value, not only whitespace before the closing bracket.
+func (k *skipper) present() bool { return k.state >= sString }
 
 func (k *skipper) note(p []byte) {
 	k.size += int64(len(p))
