@@ -508,11 +508,7 @@ func (s *stream) skip(member bool, check func(*skipper) error) (*skipper, error)
 			}
 		}
 		if rerr != nil {
-			if errors.Is(rerr, io.EOF) {
-				return nil, io.ErrUnexpectedEOF
-			}
-			s.err = rerr
-			return nil, rerr
+			return nil, pageErr(rerr)
 		}
 		if s.chunk == nil {
 			s.chunk = make([]byte, chunkSize)
