@@ -823,9 +823,9 @@ func Fields(raw []byte, names ...string) []byte {
 		for i, n := range names {
 			switch {
 			case k == n:
-				exact[i] = slices.Clone(v)
+				exact[i] = clone(v)
 			case strings.EqualFold(k, n):
-				folded[i] = slices.Clone(v)
+				folded[i] = clone(v)
 			}
 		}
 	}
@@ -841,13 +841,8 @@ func Fields(raw []byte, names ...string) []byte {
 		if len(out) > 1 {
 			out = append(out, ',')
 		}
-		out = append(append(append(out, jsonString(n)...), ':'), v...)
+		out, _ = jsontext.AppendQuote(out, n)
+		out = append(append(out, ':'), v...)
 	}
 	return append(out, '}')
-}
-
-// jsonString is s as a JSON string.
-func jsonString(s string) string {
-	b, _ := json.Marshal(s)
-	return string(b)
 }
