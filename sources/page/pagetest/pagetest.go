@@ -5,7 +5,9 @@ package pagetest
 
 import (
 	"io"
+	"net/http"
 	"runtime"
+	"sync/atomic"
 )
 
 // A Part of a body: text, or n copies of one byte.
@@ -70,6 +72,18 @@ func (b *Body) Read(p []byte) (int, error) {
 		b.parts = b.parts[1:]
 	}
 	return 0, io.EOF
+}
+
+// Handler answers every request with a body of parts (made afresh for each), produced as it is
+// sent, and counts the requests in requests (nil: not counted): an answer too large to store.
+func Handler(parts func() []Part, requests *atomic.Int32) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		if requests != nil {
+			requests.Add(1)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.Copy(w, New(parts()...))
+	}
 }
 
 // Allocated is how many bytes the process allocated while fn ran (runtime.MemStats
