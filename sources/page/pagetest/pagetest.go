@@ -4,6 +4,7 @@
 package pagetest
 
 import (
+	"bytes"
 	"io"
 	"net/http"
 	"runtime"
@@ -56,10 +57,7 @@ func (b *Body) Read(p []byte) (int, error) {
 			return n, nil
 		case pt.n > 0:
 			if len(b.block) == 0 || b.block[0] != pt.fill {
-				b.block = make([]byte, 32<<10)
-				for i := range b.block {
-					b.block[i] = pt.fill
-				}
+				b.block = bytes.Repeat([]byte{pt.fill}, 32<<10)
 			}
 			n := int(min(int64(len(p)), pt.n))
 			for i := 0; i < n; {
