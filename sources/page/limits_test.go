@@ -2,6 +2,7 @@ package page
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
@@ -192,10 +193,7 @@ func TestCaps(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			caps := WithCaps(Caps{Item: 32, Fields: 48, Prefix: 8})
-			if tt.fields > 0 {
-				caps = WithCaps(Caps{Item: 32, Fields: tt.fields, Prefix: 8})
-			}
+			caps := WithCaps(Caps{Item: 32, Fields: cmp.Or(tt.fields, 48), Prefix: 8})
 			for _, into := range []bool{false, true} {
 				var got []string
 				item := func(raw []byte, err error) error {
