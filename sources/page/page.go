@@ -226,7 +226,7 @@ func DecodeInto[T any](r io.Reader, items string, item func(raw []byte, v *T, er
 			raw, big := s.tooLarge(start, end)
 			return item(raw, new(T), big)
 		}
-		return item(s.take(start, end), v, err)
+		return item(clone(s.value(start, end)), v, err)
 	})
 }
 
@@ -377,10 +377,10 @@ func (s *stream) begin(room int64) {
 	s.over = false
 }
 
-// take returns a copy of the stream's bytes [from, to), without the separator and whitespace
-// before the value.
-func (s *stream) take(from, to int64) []byte {
-	return clone(bytes.TrimLeft(s.buf[from-s.base:to-s.base], " \t\r\n,"))
+// value is the stream's bytes [from, to), without the separator and whitespace before the
+// value.
+func (s *stream) value(from, to int64) []byte {
+	return bytes.TrimLeft(s.buf[from-s.base:to-s.base], " \t\r\n,")
 }
 
 // forget drops the bytes before stream offset to.
@@ -431,7 +431,7 @@ func (s *stream) skipItem() ([]byte, *TooLargeError, error) {
 // read whole all the same: it was in the decoder's buffer before the cap was set (read ahead
 // under a larger one), so the cap is the same whatever the buffering.
 func (s *stream) tooLarge(from, to int64) ([]byte, *TooLargeError) {
-	v := bytes.TrimLeft(s.buf[from-s.base:to-s.base], " \t\r\n,")
+	v := s.value(from, to)
 	e := &TooLargeError{Size: int64(len(v)), Limit: s.cfg.item, Kept: min(len(v), s.cfg.prefix), Sum: sha256.Sum256(v)}
 	return clone(v[:e.Kept]), e
 }
