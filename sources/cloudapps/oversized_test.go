@@ -17,11 +17,11 @@ import (
 	"github.com/alertexport/alertexport/sources/sourcetest"
 )
 
-// serveOwn is a source whose API answers with the generated body (sourcetest.Generated), and
+// serveOwn is a source whose API answers with the generated body (pagetest.Handler), and
 // the count of its requests.
 func serveOwn(t *testing.T, f *fixture, body func() []pagetest.Part) (*Source, *atomic.Int32) {
 	var n atomic.Int32
-	return f.hostile(t, sourcetest.Generated(body, &n), Options{}), &n
+	return f.hostile(t, pagetest.Handler(body, &n), Options{}), &n
 }
 
 // TestOversizedItemIsDeadLetter: an alert over the cap on one alert, between two others, is

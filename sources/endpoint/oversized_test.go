@@ -16,9 +16,9 @@ import (
 	"github.com/alertexport/alertexport/sources/sourcetest"
 )
 
-// serveOwn is a source whose API answers with the generated body (sourcetest.Generated).
+// serveOwn is a source whose API answers with the generated body (pagetest.Handler).
 func serveOwn(t *testing.T, f *fixture, body func() []pagetest.Part, o Options) *Source {
-	return f.hostile(t, sourcetest.Generated(body, nil), o)
+	return f.hostile(t, pagetest.Handler(body, nil), o)
 }
 
 // TestOversizedItemIsDeadLetter: a 256 MiB alert between two others, over HTTPS from the

@@ -18,11 +18,7 @@ import (
 func serve(t *testing.T, parts func() []pagetest.Part) (*httptest.Server, *atomic.Int32) {
 	t.Helper()
 	var n atomic.Int32
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		n.Add(1)
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.Copy(w, pagetest.New(parts()...))
-	}))
+	srv := httptest.NewServer(pagetest.Handler(parts, &n))
 	t.Cleanup(srv.Close)
 	return srv, &n
 }

@@ -227,7 +227,7 @@ func DecodeInto[T any](r io.Reader, items string, item func(raw []byte, v *T, er
 			raw, big := s.tooLarge(start, end)
 			return item(raw, new(T), big)
 		}
-		return item(s.take(start, end), v, err)
+		return item(clone(s.value(start, end)), v, err)
 	})
 }
 
@@ -378,10 +378,10 @@ func (s *stream) begin(room int64) {
 	s.over = false
 }
 
-// take returns a copy of the stream's bytes [from, to), without the separator and whitespace
-// before the value.
-func (s *stream) take(from, to int64) []byte {
-	return clone(bytes.TrimLeft(s.buf[from-s.base:to-s.base], " \t\r\n,"))
+// value is the stream's bytes [from, to), without the separator and whitespace before the
+// value.
+func (s *stream) value(from, to int64) []byte {
+	return bytes.TrimLeft(s.buf[from-s.base:to-s.base], " \t\r\n,")
 }
 
 // forget drops the bytes before stream offset to.
@@ -420,7 +420,7 @@ func (s *stream) skipItem() ([]byte, *TooLargeError, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("page: %q item: %w", s.items, err)
 	}
-	if !k.present {
+	if !k.present() {
 		return nil, nil, nil
 	}
 	e := &TooLargeError{Size: k.size, Limit: s.cfg.item, Kept: len(k.prefix)}
@@ -432,7 +432,7 @@ func (s *stream) skipItem() ([]byte, *TooLargeError, error) {
 // read whole all the same: it was in the decoder's buffer before the cap was set (read ahead
 // under a larger one), so the cap is the same whatever the buffering.
 func (s *stream) tooLarge(from, to int64) ([]byte, *TooLargeError) {
-	v := bytes.TrimLeft(s.buf[from-s.base:to-s.base], " \t\r\n,")
+	v := s.value(from, to)
 	e := &TooLargeError{Size: int64(len(v)), Limit: s.cfg.item, Kept: min(len(v), s.cfg.prefix), Sum: sha256.Sum256(v)}
 	return clone(v[:e.Kept]), e
 }
@@ -453,7 +453,7 @@ func (s *stream) skipField(rest map[string]json.RawMessage) error {
 	if err != nil {
 		return err
 	}
-	if !k.present {
+	if !k.present() {
 		return nil
 	}
 	name, _ := k.name()
@@ -498,7 +498,7 @@ func (s *stream) skip(member bool, check func(*skipper) error) (*skipper, error)
 				return nil, err
 			}
 			data = data[n:]
-			if check != nil && k.keyDone {
+			if check != nil && k.state > sKey { // the name is whole
 				if err := check(k); err != nil {
 					return nil, err
 				}
@@ -509,11 +509,7 @@ func (s *stream) skip(member bool, check func(*skipper) error) (*skipper, error)
 			}
 		}
 		if rerr != nil {
-			if errors.Is(rerr, io.EOF) {
-				return nil, io.ErrUnexpectedEOF
-			}
-			s.err = rerr
-			return nil, rerr
+			return nil, pageErr(rerr)
 		}
 		if s.chunk == nil {
 			s.chunk = make([]byte, chunkSize)
@@ -562,14 +558,12 @@ type skipper struct {
 	inStr  bool  // in a string inside an object or array
 	depth  int64 // of objects and arrays
 
-	present bool   // there was a value, not only whitespace before the closing bracket
-	key     []byte // the field's name as written, without quotes, up to maxKey bytes
-	keyLen  int64
-	keyDone bool
-	size    int64
-	keep    int
-	prefix  []byte
-	sum     hash.Hash
+	key    []byte // the field's name as written, without quotes, up to maxKey bytes
+	keyLen int64
+	size   int64
+	keep   int
+	prefix []byte
+	sum    hash.Hash
 
 	q, bs int // where the next '"' and '\' are in the chunk being fed, once looked for
 }
@@ -621,25 +615,14 @@ func (k *skipper) feed(b []byte) (int, bool, error) {
 			}
 			i++
 		case sKey:
-			if k.esc {
-				k.esc = false
-				k.addKey(b[i : i+1])
-				i++
-				continue
+			j, closed := k.string(b, i)
+			if closed {
+				k.addKey(b[i : j-1]) // without the closing quote
+				k.state = sColon
+				return j, false, nil
 			}
-			p := k.special(b, i)
-			k.addKey(b[i:p])
-			switch {
-			case p == len(b):
-				i = p
-			case b[p] == '\\':
-				k.addKey(b[p : p+1])
-				k.esc = true
-				i = p + 1
-			default:
-				k.keyDone, k.state = true, sColon
-				return p + 1, false, nil
-			}
+			k.addKey(b[i:j])
+			i = j
 		case sColon:
 			switch {
 			case c == ' ' || c == '\t' || c == '\r' || c == '\n':
@@ -684,7 +667,6 @@ func (k *skipper) feed(b []byte) (int, bool, error) {
 
 // begin takes the value's first byte.
 func (k *skipper) begin(c byte) error {
-	k.present = true
 	switch c {
 	case '{', '[':
 		k.state, k.depth = sNested, 1
@@ -732,6 +714,9 @@ func (k *skipper) special(b []byte, i int) int {
 	}
 	return min(k.q, k.bs)
 }
+
+// present reports whether there was a value, not only whitespace before the closing bracket.
+func (k *skipper) present() bool { return k.state >= sString }
 
 func (k *skipper) note(p []byte) {
 	k.size += int64(len(p))
@@ -839,9 +824,9 @@ func Fields(raw []byte, names ...string) []byte {
 		for i, n := range names {
 			switch {
 			case k == n:
-				exact[i] = slices.Clone(v)
+				exact[i] = clone(v)
 			case strings.EqualFold(k, n):
-				folded[i] = slices.Clone(v)
+				folded[i] = clone(v)
 			}
 		}
 	}
@@ -857,13 +842,8 @@ func Fields(raw []byte, names ...string) []byte {
 		if len(out) > 1 {
 			out = append(out, ',')
 		}
-		out = append(append(append(out, jsonString(n)...), ':'), v...)
+		out, _ = jsontext.AppendQuote(out, n)
+		out = append(append(out, ':'), v...)
 	}
 	return append(out, '}')
-}
-
-// jsonString is s as a JSON string.
-func jsonString(s string) string {
-	b, _ := json.Marshal(s)
-	return string(b)
 }

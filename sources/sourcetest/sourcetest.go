@@ -8,7 +8,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -24,7 +23,6 @@ import (
 	"github.com/alertexport/alertexport/sources/auth"
 	"github.com/alertexport/alertexport/sources/envelope"
 	"github.com/alertexport/alertexport/sources/httpclient"
-	"github.com/alertexport/alertexport/sources/page/pagetest"
 	"github.com/alertexport/alertexport/sources/simulator"
 )
 
@@ -464,18 +462,6 @@ func (w *World) Hostile(t testing.TB, route string, answer http.HandlerFunc) str
 	prefix := fmt.Sprintf("/hostile%d", w.hostile.Add(1))
 	w.Sim.Handle(method+" "+prefix+path, answer)
 	return w.Sim.URL() + prefix
-}
-
-// Generated answers with a body made of generated parts (pagetest), produced as it is sent, and
-// counts the requests in requests (nil: not counted): a Hostile answer too large to store.
-func Generated(body func() []pagetest.Part, requests *atomic.Int32) http.HandlerFunc {
-	return func(w http.ResponseWriter, _ *http.Request) {
-		if requests != nil {
-			requests.Add(1)
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.Copy(w, pagetest.New(body()...))
-	}
 }
 
 // DateCases are the Date headers a source must survive with a version dated 2099 in the API:

@@ -4,8 +4,11 @@
 package pagetest
 
 import (
+	"bytes"
 	"io"
+	"net/http"
 	"runtime"
+	"sync/atomic"
 )
 
 // A Part of a body: text, or n copies of one byte.
@@ -54,10 +57,7 @@ func (b *Body) Read(p []byte) (int, error) {
 			return n, nil
 		case pt.n > 0:
 			if len(b.block) == 0 || b.block[0] != pt.fill {
-				b.block = make([]byte, 32<<10)
-				for i := range b.block {
-					b.block[i] = pt.fill
-				}
+				b.block = bytes.Repeat([]byte{pt.fill}, 32<<10)
 			}
 			n := int(min(int64(len(p)), pt.n))
 			for i := 0; i < n; {
@@ -70,6 +70,18 @@ func (b *Body) Read(p []byte) (int, error) {
 		b.parts = b.parts[1:]
 	}
 	return 0, io.EOF
+}
+
+// Handler answers every request with a body of parts (made afresh for each), produced as it is
+// sent, and counts the requests in requests (nil: not counted): an answer too large to store.
+func Handler(parts func() []Part, requests *atomic.Int32) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		if requests != nil {
+			requests.Add(1)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.Copy(w, New(parts()...))
+	}
 }
 
 // Allocated is how many bytes the process allocated while fn ran (runtime.MemStats
