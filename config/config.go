@@ -51,15 +51,18 @@ type NATS struct {
 	Stream          string
 	DuplicateWindow time.Duration
 	MaxAge          time.Duration
-	EmbeddedListen  string
-	CredsFile       string
-	NkeySeedFile    string
-	TokenEnv        string
-	User            string
-	PasswordEnv     string
-	CAFile          string
-	CertFile        string
-	KeyFile         string
+	// Replicas is the replica count of the stream and the KV buckets (1, 3 or 5); 0 when the
+	// key is absent: new ones get 1 and existing ones keep theirs (docs/nats.md).
+	Replicas       int
+	EmbeddedListen string
+	CredsFile      string
+	NkeySeedFile   string
+	TokenEnv       string
+	User           string
+	PasswordEnv    string
+	CAFile         string
+	CertFile       string
+	KeyFile        string
 }
 
 // CredentialKind names how a tenant proves its identity to Entra ID; the value is the config key.

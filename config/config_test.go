@@ -111,8 +111,8 @@ func TestBadConfigs(t *testing.T) {
 
 func TestShippedConfigIsValid(t *testing.T) {
 	placeholders := []string{
-		"../config.toml:52: tenant[0].tenant_id: is the all-zero placeholder; replace it with your own ID",
-		"../config.toml:53: tenant[0].client_id: is the all-zero placeholder; replace it with your own ID",
+		"../config.toml:54: tenant[0].tenant_id: is the all-zero placeholder; replace it with your own ID",
+		"../config.toml:55: tenant[0].client_id: is the all-zero placeholder; replace it with your own ID",
 	}
 	tests := []struct {
 		name string
@@ -121,7 +121,7 @@ func TestShippedConfigIsValid(t *testing.T) {
 	}{
 		{"secret set", envOf("CONTOSO_CLIENT_SECRET", "s3cr3t"), placeholders},
 		{"secret not set here", envOf(), append(slices.Clone(placeholders),
-			`../config.toml:56: tenant[0].client_secret_env: environment variable CONTOSO_CLIENT_SECRET is not set (it must hold the client secret's value); "run" and "auth check" need it for tenant "contoso"`)},
+			`../config.toml:58: tenant[0].client_secret_env: environment variable CONTOSO_CLIENT_SECRET is not set (it must hold the client secret's value); "run" and "auth check" need it for tenant "contoso"`)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -45,6 +45,7 @@ type fileNATS struct {
 	Stream          *string `toml:"stream"`
 	DuplicateWindow *string `toml:"duplicate_window"`
 	MaxAge          *string `toml:"max_age"`
+	Replicas        *int64  `toml:"replicas"`
 	EmbeddedListen  *string `toml:"embedded_listen"`
 	CredsFile       *string `toml:"creds_file"`
 	NkeySeedFile    *string `toml:"nkey_seed_file"`
@@ -251,6 +252,7 @@ func (c *checker) keyAt(line int, k toml.Key) string {
 var (
 	stringPtrType = reflect.TypeFor[*string]()
 	boolPtrType   = reflect.TypeFor[*bool]()
+	intPtrType    = reflect.TypeFor[*int64]()
 	stringsType   = reflect.TypeFor[[]string]()
 )
 
@@ -296,6 +298,11 @@ func (c *checker) set(f reflect.Value, val any, key string) {
 	case f.Type() == boolPtrType:
 		if b, ok := val.(bool); ok {
 			f.Set(reflect.ValueOf(&b))
+			return
+		}
+	case f.Type() == intPtrType:
+		if n, ok := val.(int64); ok {
+			f.Set(reflect.ValueOf(&n))
 			return
 		}
 	case f.Type() == stringsType:

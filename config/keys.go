@@ -18,6 +18,7 @@ var keyDocs = map[string]string{
 	"nats.stream":           `a stream name of letters, digits, _ and -, e.g. "ALERTS"`,
 	"nats.duplicate_window": `a duration such as "2h": at least the longest lookback and at most max_age`,
 	"nats.max_age":          `a duration such as "720h" (30 days), at least duplicate_window`,
+	"nats.replicas":         `1, 3 or 5: the replica count of the stream and the KV buckets on a JetStream cluster (at most its number of JetStream servers); leave it out to keep the count of an existing stream`,
 	"nats.embedded_listen":  `host:port where the embedded server listens for outside clients, e.g. "127.0.0.1:4222", or "" for none; beyond loopback only with user + password_env, token_env or nkey_seed_file`,
 	"nats.creds_file":       `the path of a NATS .creds file, or ""`,
 	"nats.nkey_seed_file":   `the path of an NKey seed file, or ""`,

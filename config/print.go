@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -32,6 +33,9 @@ func Render(cfg *Config, env LookupEnv) string {
 	w.kv("stream", n.Stream, "")
 	w.kv("duplicate_window", formatDuration(n.DuplicateWindow), "")
 	w.kv("max_age", formatDuration(n.MaxAge), "")
+	if n.Replicas != 0 {
+		w.kv("replicas", strconv.Itoa(n.Replicas), "stream and KV buckets")
+	}
 	for _, o := range []struct{ key, val string }{
 		{"embedded_listen", n.EmbeddedListen}, {"creds_file", n.CredsFile}, {"nkey_seed_file", n.NkeySeedFile},
 		{"token_env", n.TokenEnv}, {"user", n.User}, {"password_env", n.PasswordEnv},

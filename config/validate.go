@@ -203,6 +203,9 @@ func (c *checker) nats(f fileNATS) NATS {
 	}
 	n.DuplicateWindow, _ = c.duration("nats.duplicate_window", str(f.DuplicateWindow, defaultDuplicateWindow))
 	n.MaxAge, _ = c.duration("nats.max_age", str(f.MaxAge, defaultMaxAge))
+	if f.Replicas != nil {
+		n.Replicas = c.replicas(*f.Replicas, n)
+	}
 	var auth []string
 	for _, a := range []struct{ key, val string }{{"creds_file", n.CredsFile}, {"nkey_seed_file", n.NkeySeedFile}, {"token_env", n.TokenEnv}, {"user", n.User}} {
 		if a.val != "" {
@@ -260,6 +263,23 @@ func (c *checker) embedded(n NATS, auth []string) {
 			c.warnf("nats.embedded_listen", "%s is not a loopback address and the embedded server has no TLS: its clients' credentials and every alert cross the network in plain text; keep it to a network you trust, or use an external NATS server with TLS (nats.url)", quote(n.EmbeddedListen))
 		}
 	}
+}
+
+// replicas checks nats.replicas: JetStream takes 1 to 5, and an even count tolerates no more
+// node losses than the odd count below it.
+func (c *checker) replicas(r int64, n NATS) int {
+	switch {
+	case r != 1 && r != 3 && r != 5:
+		c.invalid("nats.replicas", "%d is not a replica count", r)
+		return 0
+	case n.Mode == "core":
+		c.errorf("nats.replicas", "set, but nats.mode is \"core\": core mode keeps no stream and no KV bucket to replicate; remove it, or set mode = \"jetstream\"")
+		return 0
+	case n.URL == "" && r > 1:
+		c.errorf("nats.replicas", "%d, but nats.url is empty: the embedded server is a single node and can hold one replica; set nats.url to a JetStream cluster of at least %d servers, or replicas = 1", r, r)
+		return 0
+	}
+	return int(r)
 }
 
 // plainCredentials warns when credentials would go to a remote server in plain text. nats.go
