@@ -4,6 +4,8 @@
 package natstest
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -47,4 +49,61 @@ func WaitFor(t testing.TB, what string, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// Cluster runs n servers with JetStream as one cluster, routes on random loopback ports, each
+// node routing to every node started before it (so the survivors of any one node's loss are
+// still routed to each other). It returns once the JetStream meta group has a leader that every
+// node follows. Each mutate is applied to every node's options after the cluster settings.
+// Servers are named n0, n1, …; stop one for good with Shutdown (and WaitForShutdown).
+func Cluster(t testing.TB, n int, mutate ...func(*server.Options)) []*server.Server {
+	t.Helper()
+	nodes := make([]*server.Server, 0, n)
+	var routes []string
+	for i := range n {
+		name := fmt.Sprintf("n%d", i)
+		seeds := strings.Join(routes, ",")
+		s := Start(t, append([]func(*server.Options){func(o *server.Options) {
+			o.ServerName = name
+			o.Cluster = server.ClusterOpts{Name: "alertexport-test", Host: "127.0.0.1", Port: server.RANDOM_PORT}
+			o.Routes = server.RoutesFromStr(seeds)
+		}}, mutate...)...)
+		routes = append(routes, fmt.Sprintf("nats://%s", s.ClusterAddr()))
+		nodes = append(nodes, s)
+	}
+	WaitFor(t, "the JetStream cluster to elect a meta leader", func() bool {
+		leaders := 0
+		for _, s := range nodes {
+			if !s.JetStreamIsCurrent() {
+				return false
+			}
+			if s.JetStreamIsLeader() {
+				leaders++
+			}
+		}
+		return leaders == 1
+	})
+	return nodes
+}
+
+// ClientURL is the comma-separated client URLs of the running nodes, as nats.url takes them.
+func ClientURL(nodes []*server.Server) string {
+	urls := make([]string, 0, len(nodes))
+	for _, s := range nodes {
+		if s.Running() {
+			urls = append(urls, s.ClientURL())
+		}
+	}
+	return strings.Join(urls, ",")
+}
+
+// StreamLeader is the running node that leads stream (in the global account), or nil: a KV
+// bucket's stream is "KV_" + the bucket's name.
+func StreamLeader(nodes []*server.Server, stream string) *server.Server {
+	for _, s := range nodes {
+		if s.Running() && s.JetStreamIsStreamLeader(server.DEFAULT_GLOBAL_ACCOUNT, stream) {
+			return s
+		}
+	}
+	return nil
 }
