@@ -343,7 +343,7 @@ func TestCertificateKeyMustBeRSA(t *testing.T) {
 }
 
 func TestRenderRoundTrip(t *testing.T) {
-	for _, f := range []string{"../config.toml", "testdata/good.toml"} {
+	for _, f := range []string{"../config.toml", "testdata/good.toml", "testdata/cluster.toml"} {
 		t.Run(f, func(t *testing.T) {
 			cfg, _, err := Load(f, allSet)
 			if err != nil {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -34,7 +33,7 @@ func Render(cfg *Config, env LookupEnv) string {
 	w.kv("duplicate_window", formatDuration(n.DuplicateWindow), "")
 	w.kv("max_age", formatDuration(n.MaxAge), "")
 	if n.Replicas != 0 {
-		w.kv("replicas", strconv.Itoa(n.Replicas), "stream and KV buckets")
+		w.kv("replicas", n.Replicas, "stream and KV buckets")
 	}
 	for _, o := range []struct{ key, val string }{
 		{"embedded_listen", n.EmbeddedListen}, {"creds_file", n.CredsFile}, {"nkey_seed_file", n.NkeySeedFile},
@@ -98,7 +97,7 @@ func (w *tomlWriter) kv(key string, v any, note string) {
 	switch v := v.(type) {
 	case string:
 		s = quote(v)
-	case bool:
+	case bool, int:
 		s = fmt.Sprint(v)
 	case []string:
 		q := make([]string, len(v))
