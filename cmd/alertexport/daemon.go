@@ -210,10 +210,12 @@ func (d *daemon) sinkAndStore(ctx context.Context) (sinks.Sink, worker.Store, er
 	store, err := backoff.Retry(ctx, func() (*worker.KVStore, error) {
 		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
-		st, err := worker.NewKVStore(sctx, sink.JetStream())
+		st, err := worker.NewKVStore(sctx, sink.JetStream(), d.cfg.NATS.Replicas, d.log)
 		switch {
 		case err == nil:
 			return st, nil
+		case jssink.ReplicasRefused(err, d.cfg.NATS.Replicas) != nil:
+			return nil, backoff.Permanent(fmt.Errorf("KV bucket %s: %w", worker.StateBucket, jssink.ReplicasRefused(err, d.cfg.NATS.Replicas)))
 		case jssink.IsTransient(err):
 			d.log.Warn("cannot open the checkpoint bucket yet; retrying", "bucket", worker.StateBucket, "err", err)
 			return nil, err
@@ -282,8 +284,11 @@ func (d *daemon) run(ctx context.Context, env config.LookupEnv, started func(*da
 	if d.cfg.NATS.Mode != "core" {
 		// Several `run` processes on one JetStream share the jobs through leases.
 		lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		leases, err = worker.NewLeases(lctx, sink.(*jssink.Sink).JetStream(), id.Name(), d.cfg.Worker.LeaseTTL, d.log)
+		leases, err = worker.NewLeases(lctx, sink.(*jssink.Sink).JetStream(), id.Name(), d.cfg.Worker.LeaseTTL, d.cfg.NATS.Replicas, d.log)
 		cancel()
+		if rerr := jssink.ReplicasRefused(err, d.cfg.NATS.Replicas); rerr != nil {
+			return fmt.Errorf("KV bucket %s: %w", worker.LeaseBucket, rerr)
+		}
 		if err != nil {
 			return err
 		}
