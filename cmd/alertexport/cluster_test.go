@@ -1,12 +1,20 @@
 package main
 
 import (
+	"context"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/alertexport/alertexport/sinks/natstest"
+	"github.com/alertexport/alertexport/sources/simulator"
+	"github.com/alertexport/alertexport/worker"
 )
 
 // setReplicas adds nats.replicas = n to the world's config.
@@ -40,4 +48,201 @@ func TestRunRefusesReplicasOnASingleServer(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatalf("run still runs after 10 s:\n%s", tail(d.stderr.String(), 2000))
 	}
+}
+
+// replicaConfig writes a copy of the world's config for another replica: its own data_dir and
+// http_addr, the rest shared.
+func (w *world) replicaConfig(t *testing.T, name string) string {
+	t.Helper()
+	doc := strings.Replace(w.doc, filepath.Join(w.dir, "data"), filepath.Join(w.dir, "data-"+name), 1)
+	doc = strings.Replace(doc, w.httpAddr, freeAddr(t), 1)
+	path := filepath.Join(w.dir, "config-"+name+".toml")
+	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// clusterJS is a JetStream context on the running nodes, for the test's own reads.
+func clusterJS(t *testing.T, nodes []*server.Server) jetstream.JetStream {
+	t.Helper()
+	nc, err := nats.Connect(natstest.ClientURL(nodes), nats.MaxReconnects(-1), nats.ReconnectWait(20*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
+}
+
+// lastSeq is the ALERTS stream's last sequence, or 0 when it cannot be read now.
+func lastSeq(ctx context.Context, js jetstream.JetStream) uint64 {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	s, err := js.Stream(ctx, "ALERTS")
+	if err != nil {
+		return 0
+	}
+	return s.CachedInfo().State.LastSeq
+}
+
+// firstStoredAfter is the time of the first message after seq stored after at, if any yet.
+func firstStoredAfter(ctx context.Context, js jetstream.JetStream, seq uint64, at time.Time) (time.Time, bool) {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	s, err := js.Stream(ctx, "ALERTS")
+	if err != nil {
+		return time.Time{}, false
+	}
+	for n := seq + 1; n <= s.CachedInfo().State.LastSeq; n++ {
+		m, err := s.GetMsg(ctx, n)
+		if err != nil {
+			return time.Time{}, false
+		}
+		if m.Time.After(at) {
+			return m.Time, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// firstCheckpointAfter is the time of the first checkpoint saved after at, if any yet.
+func firstCheckpointAfter(ctx context.Context, js jetstream.JetStream, at time.Time) (time.Time, bool) {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	kv, err := js.KeyValue(ctx, worker.StateBucket)
+	if err != nil {
+		return time.Time{}, false
+	}
+	var first time.Time
+	for _, key := range []string{"contoso.endpoint", "contoso.cloudapps"} {
+		h, err := kv.History(ctx, key)
+		if err != nil {
+			return time.Time{}, false
+		}
+		for _, e := range h {
+			if e.Created().After(at) && (first.IsZero() || e.Created().Before(first)) {
+				first = e.Created()
+			}
+		}
+	}
+	return first, !first.IsZero()
+}
+
+// nodeLoss is what one node-loss run measured.
+type nodeLoss struct {
+	publishGap, checkpointGap time.Duration // from the kill to the first message / checkpoint stored after it; -1: none
+	exported                  uint64        // messages stored from the kill to the end
+}
+
+// loseNode runs two replicas of `run` on a three-node cluster with nats.replicas = replicas
+// (0: absent) while alerts arrive and change, shuts down for good the node that leads stream
+// mid-export, and returns what it measured once the arrivals have stopped. With recover, it
+// checks that everything is exported exactly once, no job was polled by both replicas at once,
+// neither replica exited and checkpoints moved on the survivors; without, it waits only
+// wait after the last arrival for the gaps.
+func loseNode(t *testing.T, stream string, replicas int, wait time.Duration) nodeLoss {
+	t.Helper()
+	nodes := natstest.Cluster(t, 3)
+	w := newWorld(t, natstest.ClientURL(nodes))
+	if replicas != 0 {
+		w.setReplicas(t, replicas)
+	}
+	now := time.Now()
+	w.ep.Generate(60, simulator.Generate{From: now.Add(-5 * time.Hour), To: now})
+	w.ca.Generate(40, simulator.CloudAppsGenerate{From: now.Add(-5 * time.Hour), To: now})
+	runs := []*daemonRun{w.start(t), w.startConfig(t, w.replicaConfig(t, "b"))}
+	eventually(t, 30*time.Second, "the backlog exported", hasAll(w.natsURL, t, w.expected()))
+	js := clusterJS(t, nodes)
+	ctx := t.Context()
+
+	// Arrivals and updates for 3 s, a round every 150 ms: the schedule of the load, not a
+	// synchronization.
+	arrived := make(chan struct{})
+	go func() {
+		defer close(arrived)
+		for range 20 {
+			w.ep.Generate(2, simulator.Generate{})
+			w.ep.UpdateRandom(1, 0)
+			w.ca.Generate(1, simulator.CloudAppsGenerate{})
+			w.ca.CloseRandom(1, 0)
+			time.Sleep(150 * time.Millisecond)
+		}
+	}()
+	// Kill once the export of the arrivals is under way.
+	seq0 := lastSeq(ctx, js)
+	eventually(t, 10*time.Second, "arrivals exported", func() (bool, string) { return lastSeq(ctx, js) > seq0, "none yet" })
+	victim := natstest.StreamLeader(nodes, stream)
+	if victim == nil {
+		t.Fatalf("no node leads %s", stream)
+	}
+	before := lastSeq(ctx, js)
+	killed := time.Now()
+	victim.Shutdown()
+	victim.WaitForShutdown()
+	t.Logf("shut down %s, the leader of %s (replicas %d)", victim.Name(), stream, replicas)
+
+	m := nodeLoss{publishGap: -1, checkpointGap: -1}
+	deadline := time.Now().Add(wait)
+	for (m.publishGap < 0 || m.checkpointGap < 0) && time.Now().Before(deadline) {
+		if at, ok := firstStoredAfter(ctx, js, before, killed); ok && m.publishGap < 0 {
+			m.publishGap = at.Sub(killed)
+		}
+		if at, ok := firstCheckpointAfter(ctx, js, killed); ok && m.checkpointGap < 0 {
+			m.checkpointGap = at.Sub(killed)
+		}
+		time.Sleep(20 * time.Millisecond) // polling a condition, not synchronizing
+	}
+	<-arrived
+	for i, r := range runs {
+		select {
+		case code := <-r.done:
+			r.cancel = nil
+			t.Errorf("replica %d exited %d after the node loss:\n%s", i, code, tail(r.stderr.String(), 3000))
+		default:
+		}
+	}
+	if m.publishGap < 0 {
+		return m // export stopped: the caller decides
+	}
+	all := w.expected()
+	eventually(t, 20*time.Second, "everything exported after the node loss", hasAll(w.natsURL, t, all))
+	checkStream(t, w, streamMsgs(t, w.natsURL), all)
+	checkNoOverlap(t, w)
+	m.exported = lastSeq(ctx, js) - before
+	for _, r := range runs {
+		r.stop(t) // each stops cleanly (exit 0) after the loss
+	}
+	if m.checkpointGap < 0 {
+		t.Errorf("no checkpoint saved after the loss of %s", victim.Name())
+	}
+	return m
+}
+
+// TestNodeLoss: with nats.replicas = 3, shutting down for good the node that leads the alert
+// stream, the checkpoint bucket or the lease bucket while alerts arrive loses nothing, doubles
+// nothing, stops no replica and never lets two replicas poll one job at once; checkpoints go on
+// on the two survivors. With one replica the same loss stops the export, which is what makes
+// the first result mean something.
+func TestNodeLoss(t *testing.T) {
+	for _, stream := range []string{"ALERTS", "KV_" + worker.StateBucket, "KV_" + worker.LeaseBucket} {
+		t.Run(stream, func(t *testing.T) {
+			m := loseNode(t, stream, 3, 20*time.Second)
+			t.Logf("loss of the %s leader: first message stored %v after it, first checkpoint %v, %d messages exported from it to the end",
+				stream, m.publishGap.Round(time.Millisecond), m.checkpointGap.Round(time.Millisecond), m.exported)
+			if m.publishGap < 0 {
+				t.Errorf("nothing published after the loss of the %s leader", stream)
+			}
+		})
+	}
+	t.Run("ALERTS with 1 replica", func(t *testing.T) {
+		m := loseNode(t, "ALERTS", 0, 5*time.Second)
+		t.Logf("one replica: first message stored after the loss: %v (-1: none within 5 s of the last arrival)", m.publishGap)
+		if m.publishGap >= 0 {
+			t.Errorf("with one replica the export went on %v after its stream's only node went away", m.publishGap)
+		}
+	})
 }

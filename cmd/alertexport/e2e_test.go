@@ -163,6 +163,12 @@ type daemonRun struct {
 
 func (w *world) start(t *testing.T) *daemonRun {
 	t.Helper()
+	return w.startConfig(t, w.config)
+}
+
+// startConfig runs `alertexport run --config path` in this process.
+func (w *world) startConfig(t *testing.T, path string) *daemonRun {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &daemonRun{cancel: cancel, done: make(chan int, 1), stderr: &syncBuffer{}}
 	c := cli{stdout: io.Discard, stderr: r.stderr, now: time.Now, env: func(k string) (string, bool) {
@@ -171,7 +177,7 @@ func (w *world) start(t *testing.T) *daemonRun {
 		}
 		return "", false
 	}}
-	go func() { r.done <- run(ctx, []string{"run", "--config", w.config}, c) }()
+	go func() { r.done <- run(ctx, []string{"run", "--config", path}, c) }()
 	t.Cleanup(func() { r.stop(t) })
 	return r
 }
@@ -240,7 +246,12 @@ func streamMsgs(t *testing.T, url string) []*nats.Msg {
 	}
 	var out []*nats.Msg
 	for last := uint64(0); last < info.State.LastSeq; {
-		batch, err := c.Fetch(1000, jetstream.FetchMaxWait(5*time.Second))
+		// As many as are left, so that the last batch does not wait out FetchMaxWait for more.
+		left := int(info.State.Msgs) - len(out)
+		if left <= 0 {
+			break
+		}
+		batch, err := c.Fetch(min(1000, left), jetstream.FetchMaxWait(5*time.Second))
 		if err != nil {
 			t.Fatalf("reading the stream: %v", err)
 		}
