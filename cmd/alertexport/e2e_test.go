@@ -219,30 +219,41 @@ func eventually(t *testing.T, within time.Duration, what string, cond func() (bo
 // streamMsgs reads every message of the ALERTS stream.
 func streamMsgs(t *testing.T, url string) []*nats.Msg {
 	t.Helper()
+	msgs, err := readStream(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return msgs
+}
+
+// readStream reads every message of the ALERTS stream: none while NATS or the stream is not
+// up yet (the callers poll), an error when a read breaks off (on a cluster, while a leader is
+// elected).
+func readStream(url string) ([]*nats.Msg, error) {
 	nc, err := nats.Connect(url)
 	if err != nil {
-		return nil // not up yet: the callers poll
+		return nil, nil
 	}
 	defer nc.Close()
 	js, err := jetstream.New(nc)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	s, err := js.Stream(ctx, "ALERTS")
 	if err != nil {
-		return nil
+		return nil, nil
 	}
 	info, err := s.Info(ctx)
 	if err != nil || info.State.Msgs == 0 {
-		return nil
+		return nil, nil
 	}
 	// An ordered consumer streams the messages in batches: a Get per message is slow enough on
 	// a busy machine that a deadline would cut the read short and fake missing messages.
 	c, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
 	if err != nil {
-		t.Fatalf("reading the stream: %v", err)
+		return nil, fmt.Errorf("reading the stream: %w", err)
 	}
 	var out []*nats.Msg
 	for last := uint64(0); last < info.State.LastSeq; {
@@ -253,14 +264,14 @@ func streamMsgs(t *testing.T, url string) []*nats.Msg {
 		}
 		batch, err := c.Fetch(min(1000, left), jetstream.FetchMaxWait(5*time.Second))
 		if err != nil {
-			t.Fatalf("reading the stream: %v", err)
+			return nil, fmt.Errorf("reading the stream: %w", err)
 		}
 		n := 0
 		for m := range batch.Messages() {
 			n++
 			md, err := m.Metadata()
 			if err != nil {
-				t.Fatalf("reading the stream: %v", err)
+				return nil, fmt.Errorf("reading the stream: %w", err)
 			}
 			last = md.Sequence.Stream
 			if last > info.State.LastSeq {
@@ -271,10 +282,10 @@ func streamMsgs(t *testing.T, url string) []*nats.Msg {
 			out = append(out, msg)
 		}
 		if err := batch.Error(); err != nil || n == 0 {
-			t.Fatalf("reading the stream: %d of %d messages, then %v", len(out), info.State.Msgs, err)
+			return nil, fmt.Errorf("reading the stream: %d of %d messages, then %v", len(out), info.State.Msgs, err)
 		}
 	}
-	return out
+	return out, nil
 }
 
 // expected is the oracle: the msg ID of every alert's current version, as the simulator will
@@ -352,8 +363,12 @@ func checkStream(t *testing.T, w *world, msgs []*nats.Msg, want map[string]bool)
 
 func hasAll(url string, t *testing.T, want map[string]bool) func() (bool, string) {
 	return func() (bool, string) {
+		msgs, err := readStream(url)
+		if err != nil {
+			return false, err.Error()
+		}
 		have := map[string]bool{}
-		for _, m := range streamMsgs(t, url) {
+		for _, m := range msgs {
 			have[m.Header.Get("Nats-Msg-Id")] = true
 		}
 		var missing []string
