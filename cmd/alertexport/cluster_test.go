@@ -139,6 +139,42 @@ func firstCheckpointAfter(ctx context.Context, js jetstream.JetStream, at time.T
 type nodeLoss struct {
 	publishGap, checkpointGap time.Duration // from the kill to the first message / checkpoint stored after it; -1: none
 	exported                  uint64        // messages stored from the kill to the end
+	// slowestAfter is the longest poll running at the kill or started within 2 s after it,
+	// usual the median poll before the kill: what the loss cost the polls that met it.
+	slowestAfter, usual time.Duration
+}
+
+// pollTimes reads the replicas' "poll done" lines: the median duration of the polls that ended
+// before at, and the longest of those running at at or started within 2 s after it.
+func pollTimes(runs []*daemonRun, at time.Time) (usual, slowest time.Duration) {
+	var before []time.Duration
+	for _, r := range runs {
+		for l := range strings.Lines(r.stderr.String()) {
+			var e struct {
+				Time time.Time
+				Msg  string
+				Took string
+			}
+			if json.Unmarshal([]byte(l), &e) != nil || e.Msg != "poll done" {
+				continue
+			}
+			took, err := time.ParseDuration(e.Took)
+			if err != nil {
+				continue
+			}
+			switch start := e.Time.Add(-took); {
+			case e.Time.Before(at):
+				before = append(before, took)
+			case start.Before(at.Add(2 * time.Second)):
+				slowest = max(slowest, took)
+			}
+		}
+	}
+	if len(before) > 0 {
+		slices.Sort(before)
+		usual = before[len(before)/2]
+	}
+	return usual, slowest
 }
 
 // loseNode runs two replicas of `run` on a three-node cluster with nats.replicas = replicas
@@ -160,6 +196,14 @@ func loseNode(t *testing.T, stream string, replicas int, wait time.Duration) (no
 	w.ca.Generate(40, simulator.CloudAppsGenerate{From: now.Add(-5 * time.Hour), To: now})
 	runs := []*daemonRun{w.start(t), w.startConfig(t, w.replicaConfig(t, "b"))}
 	eventually(t, 30*time.Second, "the backlog exported", hasAll(w.natsURL, t, w.expected()))
+	eventually(t, 30*time.Second, "both replicas working", func() (bool, string) {
+		for i, r := range runs {
+			if !strings.Contains(r.stderr.String(), `"msg":"worker started"`) {
+				return false, fmt.Sprintf("replica %d is not: %s", i, tail(r.stderr.String(), 1000))
+			}
+		}
+		return true, ""
+	})
 	js := clusterJS(t, nodes)
 	ctx := t.Context()
 
@@ -223,6 +267,7 @@ func loseNode(t *testing.T, stream string, replicas int, wait time.Duration) (no
 	checkStream(t, w, msgs, all)
 	checkNoOverlap(t, w)
 	m.exported = lastSeq(ctx, js) - before
+	m.usual, m.slowestAfter = pollTimes(runs, killed)
 	for _, r := range runs {
 		r.stop(t) // each stops cleanly (exit 0) after the loss
 	}
@@ -259,8 +304,9 @@ func TestNodeLoss(t *testing.T) {
 	for _, stream := range []string{"ALERTS", "KV_" + worker.StateBucket, "KV_" + worker.LeaseBucket} {
 		t.Run(stream, func(t *testing.T) {
 			m, _ := loseNode(t, stream, 3, 20*time.Second)
-			t.Logf("loss of the %s leader: first message stored %v after it, first checkpoint %v, %d messages exported from it to the end",
-				stream, m.publishGap.Round(time.Millisecond), m.checkpointGap.Round(time.Millisecond), m.exported)
+			t.Logf("loss of the %s leader: first message stored %v after it, first checkpoint %v (polls every 1 s); slowest poll meeting it %v (usual %v); %d messages exported from it to the end",
+				stream, m.publishGap.Round(time.Millisecond), m.checkpointGap.Round(time.Millisecond),
+				m.slowestAfter.Round(time.Millisecond), m.usual.Round(time.Millisecond), m.exported)
 			if m.publishGap < 0 {
 				t.Errorf("nothing published after the loss of the %s leader", stream)
 			}
