@@ -21,7 +21,7 @@ func ensureBucket(ctx context.Context, js jetstream.JetStream, want jetstream.Ke
 	}
 	stream := "KV_" + want.Bucket
 	for attempt := 0; ; attempt++ {
-		st, err := js.Stream(ctx, stream)
+		st, err := lookup(ctx, func(ctx context.Context) (jetstream.Stream, error) { return js.Stream(ctx, stream) })
 		if errors.Is(err, jetstream.ErrStreamNotFound) {
 			want.Replicas = max(replicas, 1)
 			kv, err := js.CreateKeyValue(ctx, want)
@@ -64,7 +64,24 @@ func ensureBucket(ctx context.Context, js jetstream.JetStream, want jetstream.Ke
 				log.Info("updated the KV bucket's replicas", "bucket", want.Bucket, "from", have.Replicas, "to", cfg.Replicas)
 			}
 		}
-		return js.KeyValue(ctx, want.Bucket)
+		return lookup(ctx, func(ctx context.Context) (jetstream.KeyValue, error) { return js.KeyValue(ctx, want.Bucket) })
+	}
+}
+
+// lookupTimeout bounds one look at a bucket. On a cluster, a stream that has just been created
+// (by another replica, say) answers nothing until its group has elected a leader, and the
+// request is dropped rather than held: asked again, it is answered.
+const lookupTimeout = 2 * time.Second
+
+// lookup calls f with lookupTimeout, again while that runs out and ctx does not.
+func lookup[T any](ctx context.Context, f func(context.Context) (T, error)) (T, error) {
+	for {
+		c, cancel := context.WithTimeout(ctx, lookupTimeout)
+		v, err := f(c)
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
+			return v, err
+		}
 	}
 }
 

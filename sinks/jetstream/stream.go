@@ -16,11 +16,15 @@ import (
 // retried rather than waited on.
 const apiTimeout = 10 * time.Second
 
+// lookupTimeout bounds one look at the stream.
+const lookupTimeout = 2 * time.Second
+
 // ensureStream creates the stream, or updates the keys alertexport owns (subjects,
 // duplicate_window, max_age, file storage, and replicas when nats.replicas is set) on an
 // existing one and keeps what an operator set (replicas when the key is absent, byte limits,
-// placement…): CreateOrUpdateStream with a fresh config would reset those. Transient failures (timeouts, a disconnect, a cluster electing its leader) are
-// retried until ctx ends; a refusal is explained.
+// placement…): CreateOrUpdateStream with a fresh config would reset those. Transient failures
+// (timeouts, a disconnect, a cluster electing its leader, a node offline) are retried until
+// ctx ends; a refusal is explained.
 func (s *Sink) ensureStream(ctx context.Context) error {
 	delay := backoff{}
 	for {
@@ -43,7 +47,11 @@ func (s *Sink) tryEnsureStream(ctx context.Context) (*js.StreamConfig, error) {
 	ctx, cancel := context.WithTimeout(ctx, apiTimeout)
 	defer cancel()
 	var existing *js.StreamConfig
-	st, err := s.js.Stream(ctx, s.want.Name)
+	// A look alone gets less time: on a cluster, a stream just created (by another replica)
+	// drops requests until its group has a leader, and asking again is what gets an answer.
+	lctx, lcancel := context.WithTimeout(ctx, lookupTimeout)
+	st, err := s.js.Stream(lctx, s.want.Name)
+	lcancel()
 	switch {
 	case errors.Is(err, js.ErrStreamNotFound):
 	case err != nil:
