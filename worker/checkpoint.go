@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
@@ -55,15 +56,16 @@ const compressAbove = 64 << 10
 // that a value written by someone else cannot exhaust memory.
 const maxCheckpoint = 64 << 20
 
-// NewKVStore opens (or creates) the bucket. It keeps a little history, so an operator can see
+// NewKVStore opens (or creates) the bucket, with replicas replicas (nats.replicas; 0 keeps an
+// existing bucket's count, see ensureBucket). It keeps a little history, so an operator can see
 // how a cursor moved (nats kv history).
-func NewKVStore(ctx context.Context, js jetstream.JetStream) (*KVStore, error) {
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+func NewKVStore(ctx context.Context, js jetstream.JetStream, replicas int, log *slog.Logger) (*KVStore, error) {
+	kv, err := ensureBucket(ctx, js, jetstream.KeyValueConfig{
 		Bucket:      StateBucket,
 		Description: "alertexport checkpoints: cursor and recently exported versions per (tenant, source)",
 		History:     5,
 		Storage:     jetstream.FileStorage,
-	})
+	}, replicas, log)
 	if err != nil {
 		return nil, fmt.Errorf("KV bucket %s: %w", StateBucket, err)
 	}

@@ -41,7 +41,7 @@ func runJetStream(t testing.TB) (*server.Server, *nats.Conn, jetstream.JetStream
 func stores(t *testing.T) map[string]Store {
 	t.Helper()
 	_, _, js := runJetStream(t)
-	kv, err := NewKVStore(context.Background(), js)
+	kv, err := NewKVStore(context.Background(), js, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestLargeCheckpointIsCompressed(t *testing.T) {
 	if nc.MaxPayload() != 1<<20 {
 		t.Fatalf("max_payload = %d, want the default 1 MiB", nc.MaxPayload())
 	}
-	st, err := NewKVStore(ctx, js)
+	st, err := NewKVStore(ctx, js, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +172,7 @@ func BenchmarkKVSaveCheckpoint(b *testing.B) {
 		b.Run(fmt.Sprintf("versions=%d", n), func(b *testing.B) {
 			ctx := context.Background()
 			_, _, js := runJetStream(b)
-			st, err := NewKVStore(ctx, js)
+			st, err := NewKVStore(ctx, js, 0, nil)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -203,7 +203,7 @@ func TestCompressedCheckpointBomb(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	_, _, js := runJetStream(t)
-	st, err := NewKVStore(ctx, js)
+	st, err := NewKVStore(ctx, js, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -67,22 +67,23 @@ func (l *Leases) validUntil(start time.Time) time.Time {
 	return start.Add(l.ttl - l.ttl/10)
 }
 
-// NewLeases opens (or creates) the lease bucket with the given TTL. replica is this replica's
-// name: never used by two live processes at once (Identity holds a lock for it), since a lease
-// held under it is taken back at once.
-func NewLeases(ctx context.Context, js jetstream.JetStream, replica string, ttl time.Duration, log *slog.Logger) (*Leases, error) {
+// NewLeases opens (or creates) the lease bucket with the given TTL (an existing bucket's TTL
+// follows it) and replicas (nats.replicas; 0 keeps an existing bucket's count, see
+// ensureBucket). replica is this replica's name: never used by two live processes at once
+// (Identity holds a lock for it), since a lease held under it is taken back at once.
+func NewLeases(ctx context.Context, js jetstream.JetStream, replica string, ttl time.Duration, replicas int, log *slog.Logger) (*Leases, error) {
 	if ttl <= 0 {
 		ttl = DefaultLeaseTTL
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	kv, err := ensureBucket(ctx, js, jetstream.KeyValueConfig{
 		Bucket:      LeaseBucket,
 		Description: "alertexport job leases: which replica runs which (tenant, source)",
 		TTL:         ttl,
 		Storage:     jetstream.FileStorage,
-	})
+	}, replicas, log)
 	if err != nil {
 		return nil, fmt.Errorf("KV bucket %s: %w", LeaseBucket, err)
 	}

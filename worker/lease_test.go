@@ -25,7 +25,7 @@ func TestTwoReplicasShareAJob(t *testing.T) {
 	var inPoll, overlaps atomic.Int32
 	polls := map[string]*atomic.Int32{"a": {}, "b": {}}
 	newReplica := func(name string) (*Worker, *Metrics) {
-		l, err := NewLeases(context.Background(), js, name, time.Second, nil)
+		l, err := NewLeases(context.Background(), js, name, time.Second, 0, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -70,7 +70,7 @@ func TestTwoReplicasShareAJob(t *testing.T) {
 func TestLostLeaseStopsThePoll(t *testing.T) {
 	t.Parallel()
 	sink, kv, js := setupJS(t)
-	l, err := NewLeases(context.Background(), js, "a", time.Second, nil)
+	l, err := NewLeases(context.Background(), js, "a", time.Second, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +112,7 @@ func TestJobsSpreadOverReplicas(t *testing.T) {
 		jobs = append(jobs, Job{Tenant: tenant, Source: "endpoint", Schedule: every(t, "@every 1s"), Poller: &script{n: 1}})
 	}
 	replica := func(name string) *Leases {
-		l, err := NewLeases(context.Background(), js, name, time.Second, nil)
+		l, err := NewLeases(context.Background(), js, name, time.Second, 0, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -141,7 +141,7 @@ func TestJobsSpreadOverReplicas(t *testing.T) {
 func TestFrozenHolderDistrustsItsLease(t *testing.T) {
 	t.Parallel()
 	sink, kv, js := setupJS(t)
-	l, err := NewLeases(context.Background(), js, "a", time.Second, nil)
+	l, err := NewLeases(context.Background(), js, "a", time.Second, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +173,7 @@ func TestFrozenHolderDistrustsItsLease(t *testing.T) {
 func TestConcurrentRenewalsKeepTheLease(t *testing.T) {
 	t.Parallel()
 	_, _, js := setupJS(t)
-	l, err := NewLeases(context.Background(), js, "a", 3*time.Second, nil)
+	l, err := NewLeases(context.Background(), js, "a", 3*time.Second, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +224,7 @@ func TestRestartedReplicaTakesItsLeaseBack(t *testing.T) {
 	ctx := context.Background()
 	const ttl = time.Minute // the old way would wait this long
 	keys := []string{"contoso.endpoint", "contoso.cloudapps"}
-	before, err := NewLeases(ctx, js, "host-0123456789abcdef", ttl, nil)
+	before, err := NewLeases(ctx, js, "host-0123456789abcdef", ttl, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,7 +236,7 @@ func TestRestartedReplicaTakesItsLeaseBack(t *testing.T) {
 	}
 	// SIGKILL: nothing more from before. The restart has the same name, a new run.
 	var log syncLog
-	after, err := NewLeases(ctx, js, "host-0123456789abcdef", ttl, slog.New(slog.NewJSONHandler(&log, nil)))
+	after, err := NewLeases(ctx, js, "host-0123456789abcdef", ttl, 0, slog.New(slog.NewJSONHandler(&log, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -277,7 +277,7 @@ func TestAnotherReplicasLeaseIsWaitedOut(t *testing.T) {
 	ctx := context.Background()
 	const ttl = 2 * time.Second
 	const key = "contoso.endpoint"
-	dead, err := NewLeases(ctx, js, "host-aaaaaaaaaaaaaaaa", ttl, nil)
+	dead, err := NewLeases(ctx, js, "host-aaaaaaaaaaaaaaaa", ttl, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,7 +285,7 @@ func TestAnotherReplicasLeaseIsWaitedOut(t *testing.T) {
 		t.Fatalf("Acquire = %v, %v", ok, err)
 	}
 	written := time.Now() // the lease was written before this
-	other, err := NewLeases(ctx, js, "host-bbbbbbbbbbbbbbbb", ttl, nil)
+	other, err := NewLeases(ctx, js, "host-bbbbbbbbbbbbbbbb", ttl, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -313,11 +313,11 @@ func TestTwinIdentityStopsTakingBack(t *testing.T) {
 	ctx := context.Background()
 	const key = "contoso.endpoint"
 	var log syncLog
-	a, err := NewLeases(ctx, js, "host-0123456789abcdef", time.Minute, slog.New(slog.NewJSONHandler(&log, nil)))
+	a, err := NewLeases(ctx, js, "host-0123456789abcdef", time.Minute, 0, slog.New(slog.NewJSONHandler(&log, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := NewLeases(ctx, js, "host-0123456789abcdef", time.Minute, nil)
+	b, err := NewLeases(ctx, js, "host-0123456789abcdef", time.Minute, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

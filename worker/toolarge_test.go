@@ -76,7 +76,7 @@ func TestTooLargeAlertDoesNotStallItsJob(t *testing.T) {
 					t.Fatal(err)
 				}
 				js, _ := jetstream.New(nc)
-				if store, err = NewKVStore(ctx, js); err != nil {
+				if store, err = NewKVStore(ctx, js, 0, nil); err != nil {
 					t.Fatal(err)
 				}
 			} else {

@@ -81,7 +81,7 @@ func setupJS(t *testing.T) (*jssink.Sink, *KVStore, jetstream.JetStream) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kv, err := NewKVStore(context.Background(), js)
+	kv, err := NewKVStore(context.Background(), js, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -207,24 +207,36 @@ func (d *daemon) sinkAndStore(ctx context.Context) (sinks.Sink, worker.Store, er
 	if err != nil {
 		return nil, nil, err
 	}
-	store, err := backoff.Retry(ctx, func() (*worker.KVStore, error) {
-		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		st, err := worker.NewKVStore(sctx, sink.JetStream())
-		switch {
-		case err == nil:
-			return st, nil
-		case jssink.IsTransient(err):
-			d.log.Warn("cannot open the checkpoint bucket yet; retrying", "bucket", worker.StateBucket, "err", err)
-			return nil, err
-		}
-		return nil, backoff.Permanent(fmt.Errorf("%w; the account needs JetStream KV rights on bucket %s, and an existing bucket of that name must be a KV bucket on file storage", err, worker.StateBucket))
-	}, backoff.WithMaxElapsedTime(0), backoff.WithBackOff(&backoff.ExponentialBackOff{
-		InitialInterval: 500 * time.Millisecond, RandomizationFactor: 0.5, Multiplier: 2, MaxInterval: 15 * time.Second}))
+	store, err := openBucket(ctx, d, worker.StateBucket, func(ctx context.Context) (*worker.KVStore, error) {
+		return worker.NewKVStore(ctx, sink.JetStream(), d.cfg.NATS.Replicas, d.log)
+	})
 	if err != nil {
 		return nil, nil, err
 	}
 	return sink, store, nil
+}
+
+// openBucket opens a KV bucket with open, giving each attempt 10 s: what is transient (a
+// cluster electing a leader, a create that got no answer) is retried until ctx ends, a refusal
+// returned with what to change.
+func openBucket[T any](ctx context.Context, d *daemon, bucket string, open func(context.Context) (T, error)) (T, error) {
+	return backoff.Retry(ctx, func() (T, error) {
+		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		b, err := open(actx)
+		var zero T
+		switch {
+		case err == nil:
+			return b, nil
+		case jssink.ReplicasRefused(err, d.cfg.NATS.Replicas) != nil:
+			return zero, backoff.Permanent(fmt.Errorf("KV bucket %s: %w", bucket, jssink.ReplicasRefused(err, d.cfg.NATS.Replicas)))
+		case jssink.IsTransient(err):
+			d.log.Warn("cannot open a KV bucket yet; retrying", "bucket", bucket, "err", err)
+			return zero, err
+		}
+		return zero, backoff.Permanent(fmt.Errorf("%w; the account needs JetStream KV rights on bucket %s, and an existing bucket of that name must be a KV bucket on file storage", err, bucket))
+	}, backoff.WithMaxElapsedTime(0), backoff.WithBackOff(&backoff.ExponentialBackOff{
+		InitialInterval: 500 * time.Millisecond, RandomizationFactor: 0.5, Multiplier: 2, MaxInterval: 15 * time.Second}))
 }
 
 // serveHTTP starts /healthz, /readyz and /metrics when http_addr is set.
@@ -281,10 +293,13 @@ func (d *daemon) run(ctx context.Context, env config.LookupEnv, started func(*da
 	var leases *worker.Leases
 	if d.cfg.NATS.Mode != "core" {
 		// Several `run` processes on one JetStream share the jobs through leases.
-		lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		leases, err = worker.NewLeases(lctx, sink.(*jssink.Sink).JetStream(), id.Name(), d.cfg.Worker.LeaseTTL, d.log)
-		cancel()
+		leases, err = openBucket(ctx, d, worker.LeaseBucket, func(ctx context.Context) (*worker.Leases, error) {
+			return worker.NewLeases(ctx, sink.(*jssink.Sink).JetStream(), id.Name(), d.cfg.Worker.LeaseTTL, d.cfg.NATS.Replicas, d.log)
+		})
 		if err != nil {
+			if ctx.Err() != nil {
+				return d.closedCause(ctx) // nil: stopped while waiting for the bucket
+			}
 			return err
 		}
 	}

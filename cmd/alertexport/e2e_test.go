@@ -163,6 +163,12 @@ type daemonRun struct {
 
 func (w *world) start(t *testing.T) *daemonRun {
 	t.Helper()
+	return w.startConfig(t, w.config)
+}
+
+// startConfig runs `alertexport run --config path` in this process.
+func (w *world) startConfig(t *testing.T, path string) *daemonRun {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &daemonRun{cancel: cancel, done: make(chan int, 1), stderr: &syncBuffer{}}
 	c := cli{stdout: io.Discard, stderr: r.stderr, now: time.Now, env: func(k string) (string, bool) {
@@ -171,7 +177,7 @@ func (w *world) start(t *testing.T) *daemonRun {
 		}
 		return "", false
 	}}
-	go func() { r.done <- run(ctx, []string{"run", "--config", w.config}, c) }()
+	go func() { r.done <- run(ctx, []string{"run", "--config", path}, c) }()
 	t.Cleanup(func() { r.stop(t) })
 	return r
 }
@@ -213,43 +219,59 @@ func eventually(t *testing.T, within time.Duration, what string, cond func() (bo
 // streamMsgs reads every message of the ALERTS stream.
 func streamMsgs(t *testing.T, url string) []*nats.Msg {
 	t.Helper()
+	msgs, err := readStream(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return msgs
+}
+
+// readStream reads every message of the ALERTS stream: none while NATS or the stream is not
+// up yet (the callers poll), an error when a read breaks off (on a cluster, while a leader is
+// elected).
+func readStream(url string) ([]*nats.Msg, error) {
 	nc, err := nats.Connect(url)
 	if err != nil {
-		return nil // not up yet: the callers poll
+		return nil, nil
 	}
 	defer nc.Close()
 	js, err := jetstream.New(nc)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	s, err := js.Stream(ctx, "ALERTS")
 	if err != nil {
-		return nil
+		return nil, nil
 	}
 	info, err := s.Info(ctx)
 	if err != nil || info.State.Msgs == 0 {
-		return nil
+		return nil, nil
 	}
 	// An ordered consumer streams the messages in batches: a Get per message is slow enough on
 	// a busy machine that a deadline would cut the read short and fake missing messages.
 	c, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
 	if err != nil {
-		t.Fatalf("reading the stream: %v", err)
+		return nil, fmt.Errorf("reading the stream: %w", err)
 	}
 	var out []*nats.Msg
 	for last := uint64(0); last < info.State.LastSeq; {
-		batch, err := c.Fetch(1000, jetstream.FetchMaxWait(5*time.Second))
+		// As many as are left, so that the last batch does not wait out FetchMaxWait for more.
+		left := int(info.State.Msgs) - len(out)
+		if left <= 0 {
+			break
+		}
+		batch, err := c.Fetch(min(1000, left), jetstream.FetchMaxWait(5*time.Second))
 		if err != nil {
-			t.Fatalf("reading the stream: %v", err)
+			return nil, fmt.Errorf("reading the stream: %w", err)
 		}
 		n := 0
 		for m := range batch.Messages() {
 			n++
 			md, err := m.Metadata()
 			if err != nil {
-				t.Fatalf("reading the stream: %v", err)
+				return nil, fmt.Errorf("reading the stream: %w", err)
 			}
 			last = md.Sequence.Stream
 			if last > info.State.LastSeq {
@@ -260,10 +282,10 @@ func streamMsgs(t *testing.T, url string) []*nats.Msg {
 			out = append(out, msg)
 		}
 		if err := batch.Error(); err != nil || n == 0 {
-			t.Fatalf("reading the stream: %d of %d messages, then %v", len(out), info.State.Msgs, err)
+			return nil, fmt.Errorf("reading the stream: %d of %d messages, then %v", len(out), info.State.Msgs, err)
 		}
 	}
-	return out
+	return out, nil
 }
 
 // expected is the oracle: the msg ID of every alert's current version, as the simulator will
@@ -341,8 +363,12 @@ func checkStream(t *testing.T, w *world, msgs []*nats.Msg, want map[string]bool)
 
 func hasAll(url string, t *testing.T, want map[string]bool) func() (bool, string) {
 	return func() (bool, string) {
+		msgs, err := readStream(url)
+		if err != nil {
+			return false, err.Error()
+		}
 		have := map[string]bool{}
-		for _, m := range streamMsgs(t, url) {
+		for _, m := range msgs {
 			have[m.Header.Get("Nats-Msg-Id")] = true
 		}
 		var missing []string

@@ -55,6 +55,8 @@ type Sink struct {
 	want        js.StreamConfig
 	log         *slog.Logger
 	maxAttempts int
+	// replicas is nats.replicas: 0 keeps an existing stream's count (1 for a new one).
+	replicas int
 	// maxMsgSize is the stream's max_msg_size as last seen (<= 0: none): with the server's
 	// max_payload, the largest message the stream takes.
 	maxMsgSize atomic.Int64
@@ -101,6 +103,7 @@ func New(ctx context.Context, nc *nats.Conn, cfg config.NATS, o Options) (*Sink,
 		},
 		log:         o.Logger.With("component", "jetstream", "stream", cfg.Stream),
 		maxAttempts: o.MaxAttempts,
+		replicas:    cfg.Replicas,
 	}
 	if err := s.ensureStream(ctx); err != nil {
 		return nil, err

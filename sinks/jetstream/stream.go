@@ -16,11 +16,15 @@ import (
 // retried rather than waited on.
 const apiTimeout = 10 * time.Second
 
+// lookupTimeout bounds one look at the stream.
+const lookupTimeout = 2 * time.Second
+
 // ensureStream creates the stream, or updates the keys alertexport owns (subjects,
-// duplicate_window, max_age, file storage) on an existing one and keeps what an operator set
-// (replicas, byte limits, placement…): CreateOrUpdateStream with a fresh config would reset
-// those. Transient failures (timeouts, a disconnect, a cluster electing its leader) are
-// retried until ctx ends; a refusal is explained.
+// duplicate_window, max_age, file storage, and replicas when nats.replicas is set) on an
+// existing one and keeps what an operator set (replicas when the key is absent, byte limits,
+// placement…): CreateOrUpdateStream with a fresh config would reset those. Transient failures
+// (timeouts, a disconnect, a cluster electing its leader, a node offline) are retried until
+// ctx ends; a refusal is explained.
 func (s *Sink) ensureStream(ctx context.Context) error {
 	delay := backoff{}
 	for {
@@ -43,7 +47,11 @@ func (s *Sink) tryEnsureStream(ctx context.Context) (*js.StreamConfig, error) {
 	ctx, cancel := context.WithTimeout(ctx, apiTimeout)
 	defer cancel()
 	var existing *js.StreamConfig
-	st, err := s.js.Stream(ctx, s.want.Name)
+	// A look alone gets less time: on a cluster, a stream just created (by another replica)
+	// drops requests until its group has a leader, and asking again is what gets an answer.
+	lctx, lcancel := context.WithTimeout(ctx, lookupTimeout)
+	st, err := s.js.Stream(lctx, s.want.Name)
+	lcancel()
 	switch {
 	case errors.Is(err, js.ErrStreamNotFound):
 	case err != nil:
@@ -55,8 +63,10 @@ func (s *Sink) tryEnsureStream(ctx context.Context) (*js.StreamConfig, error) {
 	cfg := s.want
 	if existing != nil {
 		covered := !slices.ContainsFunc(cfg.Subjects, func(subj string) bool { return !slices.Contains(existing.Subjects, subj) })
-		if covered && existing.Duplicates == cfg.Duplicates && existing.MaxAge == cfg.MaxAge && existing.Storage == cfg.Storage &&
-			(cfg.MaxBytes == 0 || existing.MaxBytes == cfg.MaxBytes) {
+		rescale := s.replicas != 0 && existing.Replicas != s.replicas
+		others := !covered || existing.Duplicates != cfg.Duplicates || existing.MaxAge != cfg.MaxAge || existing.Storage != cfg.Storage ||
+			cfg.MaxBytes != 0 && existing.MaxBytes != cfg.MaxBytes
+		if !rescale && !others {
 			s.maxMsgSize.Store(int64(existing.MaxMsgSize))
 			return existing, nil // nothing to change: no update right needed
 		}
@@ -73,24 +83,65 @@ func (s *Sink) tryEnsureStream(ctx context.Context) (*js.StreamConfig, error) {
 		}
 		cfg = *existing
 		cfg.Subjects, cfg.Duplicates, cfg.MaxAge, cfg.Storage, cfg.MaxBytes = subjects, s.want.Duplicates, s.want.MaxAge, s.want.Storage, maxBytes
-	}
-	if _, err := s.js.CreateOrUpdateStream(ctx, cfg); err != nil {
-		return existing, err
+		if rescale {
+			cfg.Replicas = s.replicas
+		}
+		if _, err := s.js.UpdateStream(ctx, cfg); err != nil {
+			return existing, err
+		}
+		if others {
+			s.log.Info("updated the stream", "stream", cfg.Name, "subjects", cfg.Subjects,
+				"duplicate_window", cfg.Duplicates.String(), "max_age", cfg.MaxAge.String(),
+				"was", fmt.Sprintf("subjects %v, duplicate_window %s, max_age %s, %s storage", existing.Subjects, existing.Duplicates, existing.MaxAge, existing.Storage))
+		}
+		if rescale {
+			s.log.Info("updated the stream's replicas", "stream", cfg.Name, "from", existing.Replicas, "to", cfg.Replicas)
+		}
+	} else {
+		cfg.Replicas = max(s.replicas, 1)
+		if _, err := s.js.CreateStream(ctx, cfg); err != nil {
+			return nil, err
+		}
+		s.log.Info("created the stream", "stream", cfg.Name, "subjects", cfg.Subjects, "duplicate_window", cfg.Duplicates.String(),
+			"max_age", cfg.MaxAge.String(), "replicas", cfg.Replicas)
 	}
 	s.maxMsgSize.Store(int64(cfg.MaxMsgSize)) // an operator's, kept on an update
-	if existing != nil {
-		s.log.Info("updated the stream", "stream", cfg.Name, "subjects", cfg.Subjects,
-			"duplicate_window", cfg.Duplicates.String(), "max_age", cfg.MaxAge.String(),
-			"was", fmt.Sprintf("subjects %v, duplicate_window %s, max_age %s, %s storage", existing.Subjects, existing.Duplicates, existing.MaxAge, existing.Storage))
-	} else {
-		s.log.Info("created the stream", "stream", cfg.Name, "subjects", cfg.Subjects, "duplicate_window", cfg.Duplicates.String(), "max_age", cfg.MaxAge.String())
-	}
 	return existing, nil
+}
+
+// ReplicasRefused explains err when the server refused a stream or KV bucket of replicas
+// replicas (nats.replicas) because too few JetStream nodes can hold them, and returns nil for
+// any other error. A server outside a cluster is one node; in a cluster the server says only
+// that it found no room ("no suitable peers for placement"), not how many nodes it has.
+func ReplicasRefused(err error, replicas int) error {
+	var api *js.APIError
+	if replicas <= 1 || !errors.As(err, &api) {
+		return nil
+	}
+	switch {
+	case api.ErrorCode == 10074: // replicas > 1 not supported in non-clustered mode
+		return fmt.Errorf("nats.replicas = %d, but the NATS server has 1 JetStream node (a server not in a cluster) (%w): "+
+			"remove nats.replicas (or set it to 1), or connect to a JetStream cluster of at least %d nodes", replicas, api, replicas)
+	case api.ErrorCode == 10005 && !strings.Contains(api.Description, "peer offline"), api.ErrorCode == 10023:
+		return fmt.Errorf("nats.replicas = %d, but fewer than %d JetStream nodes of the cluster can hold a replica (%w): "+
+			"lower nats.replicas to at most the cluster's JetStream node count, or add nodes", replicas, replicas, api)
+	}
+	return nil
+}
+
+// peerOffline reports whether the server found too few nodes because some are offline: one
+// coming back may fix it.
+func peerOffline(err error) bool {
+	var api *js.APIError
+	return errors.As(err, &api) && api.ErrorCode == 10005 && strings.Contains(api.Description, "peer offline")
 }
 
 // transientAPIErr reports whether a JetStream API call may succeed if simply retried.
 func transientAPIErr(err error) bool {
 	var api *js.APIError
+	if errors.Is(err, js.ErrStreamNotFound) {
+		return true // deleted since we looked: create it
+	}
 	if errors.As(err, &api) {
 		switch api.ErrorCode {
 		case 10008, 10009, 10004: // cluster temporarily unavailable, not the leader, incomplete
@@ -98,7 +149,7 @@ func transientAPIErr(err error) bool {
 		case js.JSErrCodeStreamNameInUse: // created concurrently by another replica: look again
 			return true
 		}
-		return false
+		return peerOffline(err) // a node coming back makes room
 	}
 	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
 		errors.Is(err, nats.ErrDisconnected) || errors.Is(err, nats.ErrConnectionReconnecting)
@@ -118,6 +169,9 @@ func (s *Sink) streamError(ctx context.Context, err error, existing *js.StreamCo
 			"(a jetstream {} block, and jetstream: enabled for the account), or set nats.mode = \"core\" (at-most-once, no deduplication)", prefix, err)
 	case !errors.As(err, &api):
 		return fmt.Errorf("%s cannot be created or updated: %w", prefix, err)
+	}
+	if rerr := ReplicasRefused(err, s.replicas); rerr != nil {
+		return fmt.Errorf("jetstream: stream %q: %w", w.Name, rerr)
 	}
 	var what, fix string
 	switch {
