@@ -69,6 +69,10 @@ func NewKVStore(ctx context.Context, js jetstream.JetStream, replicas int, log *
 	if err != nil {
 		return nil, fmt.Errorf("KV bucket %s: %w", StateBucket, err)
 	}
+	return newKVStore(kv)
+}
+
+func newKVStore(kv jetstream.KeyValue) (*KVStore, error) {
 	// One frame, of at most a few MiB, at a time: a small window keeps the encoder's memory low.
 	enc, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithWindowSize(1<<20))
 	if err != nil {

@@ -51,14 +51,18 @@ type Options struct {
 	// Leases, when set, lets several replicas share the jobs: a job polls only while this
 	// replica holds its lease. nil = this process runs every job.
 	Leases *Leases
-	Now    func() time.Time // nil = time.Now
+	// Replica is this replica's name, recorded in each job's status (JobStatus); "" = the
+	// Leases' name, if any.
+	Replica string
+	Now     func() time.Time // nil = time.Now
 }
 
 // Worker schedules and runs the jobs.
 type Worker struct {
-	o    Options
-	log  *slog.Logger
-	jobs []*job
+	o      Options
+	log    *slog.Logger
+	jobs   []*job
+	status StatusStore // nil: the Store keeps no status
 
 	mu      sync.Mutex
 	stopped bool
@@ -78,6 +82,8 @@ type job struct {
 	lastErr      error
 	runningSince time.Time // zero while no poll runs
 	progress     time.Time // when the running poll last handed over a batch
+	status       JobStatus // as last recorded (recordStatus)
+	statusLoaded bool      // status was read from the store in this tenure of the lease
 }
 
 // hangAfter is how long a running poll may go without handing over a batch before /readyz
@@ -109,6 +115,7 @@ func New(o Options) (*Worker, error) {
 		o.Now = time.Now
 	}
 	w := &Worker{o: o, log: o.Logger}
+	w.status, _ = o.Store.(StatusStore)
 	if o.Leases != nil {
 		o.Leases.SetJobs(len(o.Jobs))
 	}
@@ -212,7 +219,8 @@ func (w *Worker) poll(ctx context.Context, j *job) {
 		}
 		if !held {
 			m.leaseHeld.WithLabelValues(j.Tenant, j.Source).Set(0)
-			return // another replica runs it
+			j.forgetStatus() // the replica that runs it records its status
+			return           // another replica runs it
 		}
 		m.leaseHeld.WithLabelValues(j.Tenant, j.Source).Set(1)
 		var cancel context.CancelCauseFunc
@@ -221,6 +229,7 @@ func (w *Worker) poll(ctx context.Context, j *job) {
 		l.guard(j.Key(), cancel)
 		defer l.unguard(j.Key())
 	}
+	w.loadStatus(ctx, j)
 	m.polls.WithLabelValues(j.Tenant, j.Source).Inc()
 	start := w.o.Now()
 	j.mu.Lock()
@@ -233,6 +242,7 @@ func (w *Worker) poll(ctx context.Context, j *job) {
 	if err != nil {
 		if errors.Is(err, errLostLease) || errors.Is(context.Cause(ctx), errLostLease) {
 			m.leaseHeld.WithLabelValues(j.Tenant, j.Source).Set(0)
+			j.forgetStatus()
 			w.log.Info("poll stopped: the lease moved to another replica; its checkpoint stays", "tenant", j.Tenant, "source", j.Source, "published", published)
 			return
 		}
@@ -248,12 +258,15 @@ func (w *Worker) poll(ctx context.Context, j *job) {
 		j.lastErr = err
 		j.mu.Unlock()
 		w.log.Error("poll failed; the checkpoint did not move", "tenant", j.Tenant, "source", j.Source, "published", published, "err", err)
+		w.recordStatus(ctx, j, w.o.Now(), err)
 		return
 	}
 	j.mu.Lock()
 	j.failingSince, j.lastErr = time.Time{}, nil
 	j.mu.Unlock()
-	m.lastSuccess.WithLabelValues(j.Tenant, j.Source).Set(float64(w.o.Now().Unix()))
+	done := w.o.Now()
+	m.lastSuccess.WithLabelValues(j.Tenant, j.Source).Set(float64(done.Unix()))
+	w.recordStatus(ctx, j, done, nil)
 	lvl := slog.LevelDebug
 	if published > 0 {
 		lvl = slog.LevelInfo

@@ -304,7 +304,7 @@ func (d *daemon) run(ctx context.Context, env config.LookupEnv, started func(*da
 		}
 	}
 	wk, err := worker.New(worker.Options{Jobs: d.jobs, Sink: sink, Store: store, Metrics: d.metrics, Logger: d.log,
-		Connected: d.connected.Load, Closed: d.closed, Leases: leases})
+		Connected: d.connected.Load, Closed: d.closed, Leases: leases, Replica: id.Name()})
 	if err != nil {
 		return err
 	}

@@ -49,6 +49,7 @@ Usage:
                                                        export a past span again; live checkpoints stay
   alertexport tail [--config FILE] [--subject PATTERN] [--json]
                                                        print the alerts published on NATS
+  alertexport status [--config FILE] [--json]          each job's holder, cursor, lag, last success and error
   alertexport validate [--config FILE]                 check the config, print it with defaults applied
   alertexport auth check [--config FILE] [--tenant NAME]
                                                        get a token per enabled source and check its roles
@@ -73,6 +74,8 @@ func run(ctx context.Context, args []string, c cli) int {
 		return c.tail(ctx, rest)
 	case "backfill":
 		return c.backfill(ctx, rest)
+	case "status":
+		return c.status(ctx, rest)
 	case "validate":
 		return c.validate(rest)
 	case "auth":
