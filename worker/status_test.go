@@ -127,7 +127,7 @@ func TestOnlyTheHolderRecordsStatus(t *testing.T) {
 	sink, kv, js := setupJS(t)
 	ctx := context.Background()
 	newReplica := func(name string) *Worker {
-		l, err := NewLeases(ctx, js, name, time.Minute, nil)
+		l, err := NewLeases(ctx, js, name, time.Minute, 0, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
