@@ -8,9 +8,12 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // promtool is the path of promtool. Missing, it fails the test in CI (where .ci/run installs
@@ -44,5 +47,58 @@ func TestAlertRules(t *testing.T) {
 				t.Fatalf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
 			}
 		})
+	}
+}
+
+// TestEveryAlertHasARunbook: each alert has a severity on-call routes by, a summary and a
+// description, and a runbook_url whose section exists in docs/operations.md.
+func TestEveryAlertHasARunbook(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile("alertexport-rules.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file struct {
+		Groups []struct {
+			Rules []struct {
+				Alert       string            `yaml:"alert"`
+				Labels      map[string]string `yaml:"labels"`
+				Annotations map[string]string `yaml:"annotations"`
+			} `yaml:"rules"`
+		} `yaml:"groups"`
+	}
+	if err := yaml.Unmarshal(data, &file); err != nil {
+		t.Fatal(err)
+	}
+	docs, err := os.ReadFile("../../docs/operations.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const base = "https://github.com/alertexport/alertexport/blob/main/docs/operations.md#"
+	n := 0
+	for _, g := range file.Groups {
+		for _, r := range g.Rules {
+			if r.Alert == "" {
+				continue
+			}
+			n++
+			if sev := r.Labels["severity"]; !slices.Contains([]string{"critical", "warning"}, sev) {
+				t.Errorf("%s: severity %q, want critical or warning", r.Alert, sev)
+			}
+			for _, a := range []string{"summary", "description"} {
+				if r.Annotations[a] == "" {
+					t.Errorf("%s has no %s", r.Alert, a)
+				}
+			}
+			if want := base + strings.ToLower(r.Alert); r.Annotations["runbook_url"] != want {
+				t.Errorf("%s: runbook_url %q, want %q", r.Alert, r.Annotations["runbook_url"], want)
+			}
+			if !strings.Contains(string(docs), "\n### "+r.Alert+"\n") {
+				t.Errorf("docs/operations.md has no section ### %s for its runbook_url", r.Alert)
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no alerts found")
 	}
 }
