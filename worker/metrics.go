@@ -2,6 +2,7 @@ package worker
 
 import (
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -31,6 +32,13 @@ type Metrics struct {
 	leaseHeld      *prometheus.GaugeVec
 	lateness       *prometheus.HistogramVec
 	heldBack       *prometheus.CounterVec
+	jobInterval    *prometheus.GaugeVec
+	failingSince   *prometheus.GaugeVec
+	natsConnected  prometheus.GaugeFunc
+
+	// connected is read by natsConnected at each scrape; nil (not yet set) reads as
+	// disconnected: a daemon waiting for NATS at start has no connection.
+	connected atomic.Pointer[func() bool]
 }
 
 // NewMetrics registers every series, plus the Go runtime and process collectors.
@@ -39,7 +47,7 @@ func NewMetrics() *Metrics {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	f := promauto.With(reg)
 	job := []string{"tenant", "source"}
-	return &Metrics{
+	m := &Metrics{
 		Registry: reg,
 		published: f.NewCounterVec(prometheus.CounterOpts{Name: "alertexport_alerts_published_total",
 			Help: "Alert versions published and accepted by NATS (duplicates excluded)."}, []string{"tenant", "source", "severity", "event"}),
@@ -72,7 +80,26 @@ func NewMetrics() *Metrics {
 		heldBack: f.NewCounterVec(prometheus.CounterOpts{Name: "alertexport_versions_held_back_total",
 			Help: "Alert versions exported that did not move the cursor: dated in the future (reason future) or before 2000 (before_2000), or sent outside the range asked for (outside_filter)."},
 			[]string{"tenant", "source", "reason"}),
+		jobInterval: f.NewGaugeVec(prometheus.GaugeOpts{Name: "alertexport_job_interval_seconds",
+			Help: "The job's schedule interval (for an irregular cron schedule, the gap between its next two runs at start), so that alert rules can count in intervals."}, job),
+		failingSince: f.NewGaugeVec(prometheus.GaugeOpts{Name: "alertexport_job_failing_since_timestamp_seconds",
+			Help: "When the job's current run of failed polls on this replica began (Unix time); 0 while its last poll succeeded or none ran."}, job),
 	}
+	m.natsConnected = f.NewGaugeFunc(prometheus.GaugeOpts{Name: "alertexport_nats_connected",
+		Help: "1 while the NATS connection is up, 0 while it is not (before the first connection too)."},
+		func() float64 {
+			if f := m.connected.Load(); f != nil && (*f)() {
+				return 1
+			}
+			return 0
+		})
+	return m
+}
+
+// SetConnected sets what alertexport_nats_connected reports. The daemon sets it before it
+// dials, so that a replica waiting for NATS at start reports 0 rather than nothing.
+func (m *Metrics) SetConnected(connected func() bool) {
+	m.connected.Store(&connected)
 }
 
 // APICall records one request to a Defender API (httpclient.API.Observe).
@@ -106,12 +133,25 @@ func (m *Metrics) HeldBack(tenant, source string) func(reason string) {
 	return func(reason string) { m.heldBack.WithLabelValues(tenant, source, reason).Inc() }
 }
 
-// initJob makes a job's counters exist at 0 from the start, so that dashboards and alerts on
-// them (rate of poll errors, dead letters) see the job before anything happens.
-func (m *Metrics) initJob(tenant, source string) {
+// initJob makes a job's series exist from the start, so that dashboards and alert rules see
+// the job before anything happens: its counters at 0 (the first dead letter or token failure
+// is then an increase), its interval, whether this replica runs it (held: 1 without leases,
+// since the process then runs every job; 0 with leases until a poll takes the lease), and no
+// failure. The last success stays absent until there is one: a 0 would read as "failing since
+// 1970".
+func (m *Metrics) initJob(tenant, source string, interval time.Duration, held bool) {
 	for _, c := range []*prometheus.CounterVec{m.duplicates, m.deadLetters, m.polls, m.pollErrors} {
 		c.WithLabelValues(tenant, source)
 	}
+	m.tokenRequests.WithLabelValues(tenant, "ok")
+	m.tokenRequests.WithLabelValues(tenant, "error")
+	m.jobInterval.WithLabelValues(tenant, source).Set(interval.Seconds())
+	m.failingSince.WithLabelValues(tenant, source).Set(0)
+	v := 0.0
+	if held {
+		v = 1
+	}
+	m.leaseHeld.WithLabelValues(tenant, source).Set(v)
 	for _, reason := range []string{sources.HeldFuture, sources.HeldAncient, sources.HeldOutside} {
 		m.heldBack.WithLabelValues(tenant, source, reason)
 	}

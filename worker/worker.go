@@ -123,14 +123,15 @@ func New(o Options) (*Worker, error) {
 		if j.Schedule == nil || j.Poller == nil {
 			return nil, fmt.Errorf("worker: job %s has no schedule or source", j.Key())
 		}
-		w.jobs = append(w.jobs, &job{Job: j, interval: interval(j.Schedule, o.Now())})
-		held := 1.0 // without leases this process runs every job
-		if o.Leases != nil {
-			held = 0
-		}
-		o.Metrics.leaseHeld.WithLabelValues(j.Tenant, j.Source).Set(held)
-		o.Metrics.initJob(j.Tenant, j.Source)
+		jb := &job{Job: j, interval: interval(j.Schedule, o.Now())}
+		w.jobs = append(w.jobs, jb)
+		o.Metrics.initJob(j.Tenant, j.Source, jb.interval, o.Leases == nil)
 	}
+	connected := o.Connected
+	if connected == nil {
+		connected = func() bool { return true }
+	}
+	o.Metrics.SetConnected(connected)
 	return w, nil
 }
 
@@ -219,6 +220,7 @@ func (w *Worker) poll(ctx context.Context, j *job) {
 		}
 		if !held {
 			m.leaseHeld.WithLabelValues(j.Tenant, j.Source).Set(0)
+			w.clearFailing(j)
 			j.forgetStatus() // the replica that runs it records its status
 			return           // another replica runs it
 		}
@@ -242,6 +244,7 @@ func (w *Worker) poll(ctx context.Context, j *job) {
 	if err != nil {
 		if errors.Is(err, errLostLease) || errors.Is(context.Cause(ctx), errLostLease) {
 			m.leaseHeld.WithLabelValues(j.Tenant, j.Source).Set(0)
+			w.clearFailing(j)
 			j.forgetStatus()
 			w.log.Info("poll stopped: the lease moved to another replica; its checkpoint stays", "tenant", j.Tenant, "source", j.Source, "published", published)
 			return
@@ -254,6 +257,7 @@ func (w *Worker) poll(ctx context.Context, j *job) {
 		j.mu.Lock()
 		if j.failingSince.IsZero() {
 			j.failingSince = start
+			m.failingSince.WithLabelValues(j.Tenant, j.Source).Set(float64(start.Unix()))
 		}
 		j.lastErr = err
 		j.mu.Unlock()
@@ -261,9 +265,7 @@ func (w *Worker) poll(ctx context.Context, j *job) {
 		w.recordStatus(ctx, j, w.o.Now(), err)
 		return
 	}
-	j.mu.Lock()
-	j.failingSince, j.lastErr = time.Time{}, nil
-	j.mu.Unlock()
+	w.clearFailing(j)
 	done := w.o.Now()
 	m.lastSuccess.WithLabelValues(j.Tenant, j.Source).Set(float64(done.Unix()))
 	w.recordStatus(ctx, j, done, nil)
@@ -272,6 +274,15 @@ func (w *Worker) poll(ctx context.Context, j *job) {
 		lvl = slog.LevelInfo
 	}
 	w.log.Log(ctx, lvl, "poll done", "tenant", j.Tenant, "source", j.Source, "published", published, "took", w.o.Now().Sub(start).Round(time.Millisecond).String())
+}
+
+// clearFailing forgets j's failures: its poll succeeded, or another replica runs it now (whose
+// failures are that replica's to report, on /readyz and in the failing-since metric).
+func (w *Worker) clearFailing(j *job) {
+	j.mu.Lock()
+	j.failingSince, j.lastErr = time.Time{}, nil
+	j.mu.Unlock()
+	w.o.Metrics.failingSince.WithLabelValues(j.Tenant, j.Source).Set(0)
 }
 
 // pollSafely is pollOnce with a panic turned into the poll's error, so that it is counted,

@@ -93,10 +93,12 @@ subject = "alerts.{category}.{category}.{category}.{category}.{category}.{catego
 }
 
 // TestHealthBeforeTheWorker: before the worker runs (NATS, the stream or the store not there
-// yet) /healthz is ok and /readyz is not; a connection closed for good fails both.
+// yet) /healthz is ok and /readyz is not, and /metrics says NATS is not connected; a connection
+// closed for good fails both probes.
 func TestHealthBeforeTheWorker(t *testing.T) {
 	t.Parallel()
-	d := &daemon{}
+	d := &daemon{metrics: worker.NewMetrics()}
+	d.metrics.SetConnected(d.connected.Load)
 	var w atomic.Pointer[worker.Worker]
 	h := d.endpoints(&w)
 	get := func(path string) (int, string) {
@@ -109,6 +111,9 @@ func TestHealthBeforeTheWorker(t *testing.T) {
 	}
 	if code, body := get("/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, "waiting for NATS") {
 		t.Errorf("/readyz = %d %q", code, body)
+	}
+	if code, body := get("/metrics"); code != http.StatusOK || !strings.Contains(body, "\nalertexport_nats_connected 0\n") {
+		t.Errorf("/metrics = %d, want 200 with alertexport_nats_connected 0:\n%s", code, tail(body, 2048))
 	}
 	d.natsClosed(errors.New("nats: maximum control line exceeded"))
 	for _, path := range []string{"/healthz", "/readyz"} {

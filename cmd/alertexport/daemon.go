@@ -14,6 +14,7 @@ import (
 	"github.com/cenkalti/backoff/v5"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/alertexport/alertexport/config"
 	"github.com/alertexport/alertexport/sinks"
@@ -53,6 +54,8 @@ type daemon struct {
 // token providers' requests (the daemon's lifetime).
 func newDaemon(ctx context.Context, cfg *config.Config, env config.LookupEnv, log *slog.Logger) (*daemon, error) {
 	d := &daemon{cfg: cfg, log: log, metrics: worker.NewMetrics()}
+	// Before NATS is dialed, so that a replica that cannot reach it at start says so on /metrics.
+	d.metrics.SetConnected(d.connected.Load)
 	hc, err := httpclient.New(httpclient.Options{CAFile: cfg.Worker.CAFile})
 	if err != nil {
 		return nil, err
@@ -332,6 +335,9 @@ func (d *daemon) closedCause(ctx context.Context) error {
 // liveness probe does not restart a daemon waiting for NATS — unless the connection is closed
 // for good.
 func (d *daemon) endpoints(w *atomic.Pointer[worker.Worker]) http.Handler {
+	// /metrics answers while the daemon waits for NATS too: alertexport_nats_connected 0 is
+	// what an alert rule needs to see then.
+	metrics := promhttp.HandlerFor(d.metrics.Registry, promhttp.HandlerOpts{Registry: d.metrics.Registry})
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		if wk := w.Load(); wk != nil {
 			wk.Handler().ServeHTTP(rw, r)
@@ -339,6 +345,8 @@ func (d *daemon) endpoints(w *atomic.Pointer[worker.Worker]) http.Handler {
 		}
 		closed := d.closed()
 		switch {
+		case r.URL.Path == "/metrics" && r.Method == http.MethodGet:
+			metrics.ServeHTTP(rw, r)
 		case (r.URL.Path == "/readyz" || r.URL.Path == "/healthz") && closed != nil:
 			http.Error(rw, closed.Error(), http.StatusServiceUnavailable)
 		case r.URL.Path == "/readyz":

@@ -413,6 +413,10 @@ func TestRunExportsEveryVersionOnce(t *testing.T) {
 		"alertexport_token_requests_total{result=\"ok\",tenant=\"contoso\"} 2", // one per resource
 		"alertexport_api_requests_total{code=\"200\",source=\"endpoint\",tenant=\"contoso\"}",
 		"alertexport_lease_held{source=\"endpoint\",tenant=\"contoso\"} 1",
+		"alertexport_job_interval_seconds{source=\"endpoint\",tenant=\"contoso\"} ",
+		"alertexport_job_failing_since_timestamp_seconds{source=\"endpoint\",tenant=\"contoso\"} 0",
+		"alertexport_token_requests_total{result=\"error\",tenant=\"contoso\"} 0",
+		"\nalertexport_nats_connected 1\n",
 	} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %s", want)
@@ -694,6 +698,10 @@ func TestRunWaitsForNATS(t *testing.T) {
 	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "NATS") {
 		t.Errorf("/readyz = %d %q, want 503 naming NATS", resp.StatusCode, body)
 	}
+	// The alert rules' NATSDisconnected sees a replica that never connected.
+	if m := httpGet(t, "http://"+w.httpAddr+"/metrics"); !strings.Contains(m, "\nalertexport_nats_connected 0\n") {
+		t.Error("/metrics lacks alertexport_nats_connected 0 while NATS is not there")
+	}
 	_, port, _ := net.SplitHostPort(addr)
 	natstest.Start(t, func(o *server.Options) { o.Port, _ = strconv.Atoi(port) })
 	eventually(t, 60*time.Second, "everything exported once NATS came", hasAll(w.natsURL, t, w.expected()))
@@ -706,6 +714,9 @@ func TestRunWaitsForNATS(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode == 200, resp.Status
 	})
+	if m := httpGet(t, "http://"+w.httpAddr+"/metrics"); !strings.Contains(m, "\nalertexport_nats_connected 1\n") {
+		t.Error("/metrics lacks alertexport_nats_connected 1 once connected")
+	}
 	d.stop(t) // fails the test unless run exits 0
 }
 
