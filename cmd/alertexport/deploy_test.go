@@ -60,6 +60,17 @@ func TestDeployYAMLIsStrict(t *testing.T) {
 				if len(rules.Groups) == 0 {
 					t.Error("no rule groups")
 				}
+			case rel == "prometheus/alertexport-rules_test.yml":
+				var tests promRuleTests
+				decodeStrict(t, p, &tests)
+				if len(tests.Tests) == 0 {
+					t.Error("no rule tests")
+				}
+				for _, f := range tests.RuleFiles {
+					if _, err := os.Stat(filepath.Join(filepath.Dir(p), f)); err != nil {
+						t.Errorf("rule_files: %v", err)
+					}
+				}
 			default:
 				t.Errorf("no strict decoder for deploy/%s: add one to deploy_test.go", rel)
 			}
@@ -198,6 +209,28 @@ type promRules struct {
 			Annotations   map[string]string `yaml:"annotations"`
 		} `yaml:"rules"`
 	} `yaml:"groups"`
+}
+
+// The parts of promtool's unit-test format (promtool test rules) the kit uses.
+type promRuleTests struct {
+	RuleFiles          []string `yaml:"rule_files"`
+	EvaluationInterval string   `yaml:"evaluation_interval"`
+	Tests              []struct {
+		Name        string `yaml:"name"`
+		Interval    string `yaml:"interval"`
+		InputSeries []struct {
+			Series string `yaml:"series"`
+			Values string `yaml:"values"`
+		} `yaml:"input_series"`
+		AlertRuleTest []struct {
+			EvalTime  string `yaml:"eval_time"`
+			Alertname string `yaml:"alertname"`
+			ExpAlerts []struct {
+				ExpLabels      map[string]string `yaml:"exp_labels"`
+				ExpAnnotations map[string]string `yaml:"exp_annotations"`
+			} `yaml:"exp_alerts"`
+		} `yaml:"alert_rule_test"`
+	} `yaml:"tests"`
 }
 
 // validateDeployConfig runs the real `validate` on a config the kit carries, with env as the
