@@ -69,16 +69,7 @@ func (w *world) replicaConfig(t *testing.T, name string) string {
 // clusterJS is a JetStream context on the running nodes, for the test's own reads.
 func clusterJS(t *testing.T, nodes []*server.Server) jetstream.JetStream {
 	t.Helper()
-	nc, err := nats.Connect(natstest.ClientURL(nodes), nats.MaxReconnects(-1), nats.ReconnectWait(20*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return js
+	return testJS(t, natstest.ClientURL(nodes))
 }
 
 // lastSeq is the ALERTS stream's last sequence, or 0 when it cannot be read now.

@@ -795,18 +795,26 @@ func TestBackfill(t *testing.T) {
 	d.stop(t)
 }
 
-// checkpoints is the revision of every key of the checkpoint bucket.
-func checkpoints(t *testing.T, url string) string {
+// testJS is a JetStream context on the server(s) at url for the test's own reads, reconnecting
+// through a node loss, closed when the test ends.
+func testJS(t *testing.T, url string) jetstream.JetStream {
 	t.Helper()
-	nc, err := nats.Connect(url)
+	nc, err := nats.Connect(url, nats.MaxReconnects(-1), nats.ReconnectWait(20*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer nc.Close()
+	t.Cleanup(nc.Close)
 	js, err := jetstream.New(nc)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return js
+}
+
+// checkpoints is the revision of every key of the checkpoint bucket.
+func checkpoints(t *testing.T, url string) string {
+	t.Helper()
+	js := testJS(t, url)
 	ctx := context.Background()
 	kv, err := js.KeyValue(ctx, "alertexport_state")
 	if err != nil {

@@ -11,9 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/alertexport/alertexport/config"
 	"github.com/alertexport/alertexport/sinks/natsconn"
 	"github.com/alertexport/alertexport/sinks/natstest"
@@ -59,15 +56,7 @@ func neverPolled(t *testing.T, rows map[string]statusRow) {
 // its message count and last sequence: any write moves it.
 func stateSnapshot(t *testing.T, url string) string {
 	t.Helper()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := testJS(t, url)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	var out []string
