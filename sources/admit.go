@@ -39,9 +39,10 @@ type Version struct {
 	// Cursor is the cursor the poll began from for this kind of version: Options.Late is told
 	// how far behind it a version lies. Zero: none.
 	Cursor time.Time
-	// Normalize builds the envelope of the decoded alert with the event Admit decided.
-	Normalize func(event string) (*envelope.Alert, error)
 }
+
+// Normalize builds the envelope of a decoded alert with the event Admit decided for it.
+type Normalize func(event string) (*envelope.Alert, error)
 
 // Rules are what a source decides about the versions its poll reads; Admit asks them in
 // order: Skip, then Held, then (for a version exported) Remember.
@@ -75,9 +76,10 @@ type Admit struct {
 	NoVersion error
 }
 
-// Take admits version v: a dead letter, or an alert normalized with its event, queued under
-// its message ID unless r skips it or min_severity leaves it out.
-func (a *Admit) Take(ctx context.Context, r Rules, v Version) error {
+// Take admits version v: a dead letter, or an alert normalized (by normalize, nil for a dead
+// letter) with its event, queued under its message ID unless r skips it or min_severity leaves
+// it out. normalize is apart from v so that it stays on the caller's stack.
+func (a *Admit) Take(ctx context.Context, r Rules, v Version, normalize Normalize) error {
 	if !v.Dated {
 		cause := v.Err
 		if cause == nil {
@@ -102,7 +104,7 @@ func (a *Admit) Take(ctx context.Context, r Rules, v Version) error {
 	if len(a.Below) > 0 && slices.Contains(a.Below, strings.ToLower(v.Severity)) {
 		return nil
 	}
-	env, err := v.Normalize(a.Event(v.ID, v.Preexisting))
+	env, err := normalize(a.Event(v.ID, v.Preexisting))
 	if err := r.Remember(v.ID, v.Time, held); err != nil {
 		return err
 	}

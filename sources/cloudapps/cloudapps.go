@@ -390,12 +390,12 @@ func (p *poll) take(raw []byte, q question, st *stats) error {
 	}
 	p.item = item{limit: st.limit, outside: outside, closes: a.closed()}
 	ver := sources.Version{ID: a.ID, Time: v, Dated: true, Raw: raw, Cursor: p.prev.Cursor,
-		Preexisting: a.Timestamp != nil && a.Timestamp.t.Before(p.lowerNew), // raised before the "new" question reads
-		Normalize:   func(event string) (*envelope.Alert, error) { return normalize(&a, raw, s.id, event) }}
+		Preexisting: a.Timestamp != nil && a.Timestamp.t.Before(p.lowerNew)} // raised before the "new" question reads
 	if a.closed() {
 		ver.Cursor = p.prev.ResolutionCursor
 	}
-	return p.Take(context.Background(), p, ver) // Batch 0: no flush, nothing waits on ctx
+	// Batch 0: nothing is flushed here, so nothing waits on the context.
+	return p.Take(context.Background(), p, ver, func(event string) (*envelope.Alert, error) { return normalize(&a, raw, s.id, event) })
 }
 
 // noteDate records a page's dates, and whether they came sorted ascending from the bound asked.
@@ -442,7 +442,7 @@ func isClosed(raw []byte) bool {
 func (p *poll) dead(raw []byte, id string, v time.Time, ok bool, cause error, outside bool, limit time.Time) error {
 	p.item = item{limit: limit, outside: outside}
 	ver := sources.Version{ID: id, Time: v, Dated: id != "" && ok, Raw: raw, Err: cause}
-	return p.Take(context.Background(), p, ver) // Batch 0: no flush, nothing waits on ctx
+	return p.Take(context.Background(), p, ver, nil) // Batch 0: no flush, nothing waits on ctx
 }
 
 // tooLarge takes in an alert over the cap on one alert, of which raw is only the first bytes.

@@ -304,7 +304,7 @@ func (p *poll) takeDecoded(ctx context.Context, raw []byte, a *alert, err error)
 	v := sources.Version{Raw: raw, Err: page.ItemErr(raw, err), Cursor: p.prev}
 	if v.Err != nil {
 		v.ID, v.Time, v.Dated = page.Version(raw, "lastUpdateDateTime")
-		return p.Take(ctx, p, v)
+		return p.Take(ctx, p, v, nil)
 	}
 	if a.ID != "" && a.LastUpdateDateTime != nil {
 		v.ID, v.Time, v.Dated = a.ID, a.LastUpdateDateTime.UTC(), true
@@ -313,8 +313,7 @@ func (p *poll) takeDecoded(ctx context.Context, raw []byte, a *alert, err error)
 		v.Severity = *a.Severity // min_severity, applied here (see the package doc)
 	}
 	v.Preexisting = a.CreatedDateTime != nil && a.CreatedDateTime.Before(p.lower)
-	v.Normalize = func(event string) (*envelope.Alert, error) { return normalize(a, raw, p.src.id, event) }
-	return p.Take(ctx, p, v)
+	return p.Take(ctx, p, v, func(event string) (*envelope.Alert, error) { return normalize(a, raw, p.src.id, event) })
 }
 
 // Held implements sources.Rules: a version may not move the cursor when it is dated before
