@@ -319,7 +319,7 @@ func (p *poll) run(ctx context.Context, first window) error {
 
 // advance moves the cursor to the newest exported version before done (zero: any, the poll has
 // read everything) and hands the pending messages and the checkpoint over. (Versions that may
-// not carry the cursor are in p.strays, not in Seen: see check.)
+// not carry the cursor are in p.Strays, not in Seen: see Held.)
 func (p *poll) advance(ctx context.Context, done time.Time) error {
 	cursor := p.cp.Cursor
 	if done.IsZero() {
