@@ -276,18 +276,6 @@ func (o *Outbox) FlushIfFull(ctx context.Context, batch int) error {
 	return nil
 }
 
-// Dead queues an alert that could not be decoded, and has no version, as a dead letter under a
-// message ID made of its bytes. strays remembers it for as long as the API keeps sending it, so
-// that re-reading it publishes no second copy.
-func (o *Outbox) Dead(ctx context.Context, tenant, source string, raw []byte, cause error, batch int, strays *StraySet) error {
-	id := DeadLetterID(tenant, source, raw, cause)
-	if known, err := strays.DeadLetter(id); known || err != nil {
-		return err
-	}
-	o.Queue(Message{MsgID: id, Tenant: tenant, Source: source, Raw: raw, Err: cause})
-	return o.FlushIfFull(ctx, batch)
-}
-
 // Unbroken is what a page's call ends with when the page decoder failed with err: the error an
 // item's handler raised — a publish failure, too many strays — as it is, with ok true; ok false
 // when err is the body's (broken or cut short), which the caller retries.

@@ -120,22 +120,31 @@ type question struct {
 
 // poll is one run of Poll.
 type poll struct {
-	src *Source
-	sources.Outbox
-	cp       sources.Checkpoint
-	prev     sources.Checkpoint // as the poll found it
-	lowerNew time.Time          // what the "new" question reads from: its alerts count as created
-	exported *sources.IDSet
-	requests int
-	maxRes   time.Time // newest resolveTime taken in by the "closed" question that may move a cursor
-	horizon  *sources.Horizon
-	strays   *sources.StraySet // versions exported that may not move a cursor
+	src           *Source
+	sources.Admit // queues what it reads (Rules: Skip, Held, Remember)
+	cp            sources.Checkpoint
+	prev          sources.Checkpoint // as the poll found it
+	lowerNew      time.Time          // what the "new" question reads from: its alerts count as created
+	requests      int
+	maxRes        time.Time // newest resolveTime taken in by the "closed" question that may move a cursor
+	horizon       *sources.Horizon
+	item          item // the alert being taken
+}
+
+// item is what the poll's rules need to know of the alert being taken, beyond its version.
+type item struct {
+	limit   time.Time // the newest version time that may move a cursor (stats.limit)
+	outside bool      // raised outside the dates asked for
+	closes  bool      // a decoded closed alert: its resolveTime moves the resolution cursor
 }
 
 // newPoll starts a poll from cp.
 func (s *Source) newPoll(cp sources.Checkpoint, emit sources.Emit) *poll {
-	return &poll{src: s, Outbox: sources.Outbox{Emit: emit, Logger: s.opts.Logger}, cp: cp.Clone(), prev: cp, exported: sources.NewIDSet(),
-		horizon: sources.NewHorizon(s.opts.Now), strays: sources.NewStraySet(cp.Strays)}
+	p := &poll{src: s, cp: cp.Clone(), prev: cp, horizon: sources.NewHorizon(s.opts.Now)}
+	// Batch 0: each page is one batch, flushed by ask.
+	p.Admit = sources.Admit{Outbox: sources.Outbox{Emit: emit, Logger: s.opts.Logger}, Tenant: s.id.tenant, Source: Name, Options: s.opts,
+		State: &p.cp, Strays: sources.NewStraySet(cp.Strays), Exported: sources.NewIDSet(), NoVersion: errNoVersion}
+	return p
 }
 
 // Poll implements sources.Source.
@@ -173,7 +182,7 @@ func (s *Source) Poll(ctx context.Context, cp sources.Checkpoint, emit sources.E
 	newest := p.cp.ResolutionCursor
 	// Strays held back while the clocks disagreed, read again now that they may carry a
 	// cursor, are ordinary versions from here on.
-	promoted := p.strays.Promote(p.cp.Seen, minTime(p.lowerNew, lowerRes), p.horizon.Limit())
+	promoted := p.Strays.Promote(p.cp.Seen, minTime(p.lowerNew, lowerRes), p.horizon.Limit())
 	for _, t := range []time.Time{p.maxRes, p.cp.Cursor, promoted} {
 		if t.After(newest) {
 			newest = t
@@ -181,9 +190,9 @@ func (s *Source) Poll(ctx context.Context, cp sources.Checkpoint, emit sources.E
 	}
 	p.cp.ResolutionCursor, p.cp.Cursor = newest, newest
 	p.prune()
-	p.cp.Strays = p.strays.Saved(true)
+	p.cp.Strays = p.Strays.Saved(true)
 	s.opts.ReportHorizon(s.id.tenant, Name, p.horizon)
-	if p.exported.Len() == 0 && p.cp.Cursor.Equal(cp.Cursor) && p.cp.ResolutionCursor.Equal(cp.ResolutionCursor) &&
+	if p.Exported.Len() == 0 && p.cp.Cursor.Equal(cp.Cursor) && p.cp.ResolutionCursor.Equal(cp.ResolutionCursor) &&
 		p.cp.Seen.Len() == cp.Seen.Len() && p.cp.Strays.Len() == cp.Strays.Len() && p.cp.Origin.Equal(cp.Origin) {
 		return p.Flush(ctx, nil) // an idle poll: nothing to save
 	}
@@ -251,7 +260,7 @@ func (p *poll) ask(ctx context.Context, q question) error {
 			if to := minTime(st.belowLast, st.maxDate); !q.closed && to.After(p.cp.Cursor) {
 				p.cp.Cursor = to
 				p.prune()
-				p.cp.Strays = p.strays.Saved(false)
+				p.cp.Strays = p.Strays.Saved(false)
 				if err := p.Flush(ctx, &p.cp); err != nil {
 					return err
 				}
@@ -377,37 +386,16 @@ func (p *poll) take(raw []byte, q question, st *stats) error {
 	err := page.ItemErr(raw, page.Unmarshal(raw, &a))
 	v, ok := a.version()
 	if err != nil || a.ID == "" || !ok {
-		if err == nil {
-			err = errNoVersion
-		}
 		return p.dead(raw, a.ID, v, ok, err, outside, st.limit)
 	}
-	if p.known(a.ID, v) {
-		return nil
-	}
-	env, nerr := normalize(&a, raw, s.id, p.event(&a))
-	held, err := p.remember(a.ID, v, outside, st.limit)
-	if err != nil {
-		return err
-	}
-	p.exported.Add(a.ID)
-	msgID := envelope.MsgID(s.id.tenant, Name, a.ID, v)
-	if nerr != nil {
-		p.Queue(sources.Message{MsgID: msgID, Tenant: s.id.tenant, Source: Name, Raw: raw, Err: nerr})
-	} else {
-		p.Queue(sources.Message{MsgID: msgID, Tenant: s.id.tenant, Source: Name, Alert: env})
-	}
+	p.item = item{limit: st.limit, outside: outside, closes: a.closed()}
+	ver := sources.Version{ID: a.ID, Time: v, Dated: true, Raw: raw, Cursor: p.prev.Cursor,
+		Preexisting: a.Timestamp != nil && a.Timestamp.t.Before(p.lowerNew)} // raised before the "new" question reads
 	if a.closed() {
-		if held == "" && v.After(p.maxRes) {
-			p.maxRes = v
-		}
-		if prev := p.prev.ResolutionCursor; held == "" && !prev.IsZero() && v.Before(prev) && s.opts.Late != nil {
-			s.opts.Late(prev.Sub(v))
-		}
-	} else if prev := p.prev.Cursor; held == "" && !prev.IsZero() && v.Before(prev) && s.opts.Late != nil {
-		s.opts.Late(prev.Sub(v))
+		ver.Cursor = p.prev.ResolutionCursor
 	}
-	return nil
+	// Batch 0: nothing is flushed here, so nothing waits on the context.
+	return p.Take(context.Background(), p, ver, func(event string) (*envelope.Alert, error) { return normalize(&a, raw, s.id, event) })
 }
 
 // noteDate records a page's dates, and whether they came sorted ascending from the bound asked.
@@ -452,24 +440,9 @@ func isClosed(raw []byte) bool {
 // dead queues an alert that cannot be versioned or decoded, under its version's message ID
 // when it has one (so re-reading it does not publish it again), else one made of its bytes.
 func (p *poll) dead(raw []byte, id string, v time.Time, ok bool, cause error, outside bool, limit time.Time) error {
-	s := p.src
-	msgID := ""
-	if id != "" && ok {
-		if p.known(id, v) {
-			return nil
-		}
-		if _, err := p.remember(id, v, outside, limit); err != nil {
-			return err
-		}
-		msgID = envelope.MsgID(s.id.tenant, Name, id, v)
-	} else {
-		msgID = sources.DeadLetterID(s.id.tenant, Name, raw, cause)
-		if known, err := p.strays.DeadLetter(msgID); known || err != nil {
-			return err
-		}
-	}
-	p.Queue(sources.Message{MsgID: msgID, Tenant: s.id.tenant, Source: Name, Raw: raw, Err: cause})
-	return nil
+	p.item = item{limit: limit, outside: outside}
+	ver := sources.Version{ID: id, Time: v, Dated: id != "" && ok, Raw: raw, Err: cause}
+	return p.Take(context.Background(), p, ver, nil) // Batch 0: no flush, nothing waits on ctx
 }
 
 // tooLarge takes in an alert over the cap on one alert, of which raw is only the first bytes.
@@ -492,34 +465,24 @@ func (p *poll) tooLarge(raw []byte, big error, q question, st *stats) error {
 	return p.dead(raw, a.ID, v, ok && a.ID != "", big, outside, st.limit)
 }
 
-// known reports whether version v of alert id was exported already.
-func (p *poll) known(id string, v time.Time) bool {
-	return p.cp.Seen.Has(id, v) || p.strays.Known(id, v)
-}
+// Skip implements sources.Rules: version v of alert id was exported already.
+func (p *poll) Skip(id string, v time.Time) bool { return p.Known(id, v) }
 
-// remember records a version being exported: in Seen, unless it may not move a cursor — dated
-// before 2000 or past the API's clock (limit), or raised outside the dates asked for (an API
-// that did not filter as documented) — and is kept as a stray instead. It returns why it is a
-// stray, "" when it is not.
-func (p *poll) remember(id string, v time.Time, outside bool, limit time.Time) (string, error) {
-	why := sources.Held(v, limit, outside)
-	if why == "" {
-		p.cp.Seen.Add(id, v)
-		return "", nil
-	}
-	return why, p.strays.Hold(p.src.opts, p.src.id.tenant, Name, id, v, limit, why)
-}
+// Held implements sources.Rules: a version may not move a cursor when it is dated before 2000
+// or past the API's clock, or raised outside the dates asked for (an API that did not filter as
+// documented); it is kept as a stray instead.
+func (p *poll) Held(v time.Time) string { return sources.Held(v, p.item.limit, p.item.outside) }
 
-// event: created for the first export of an alert raised inside what the "new" question reads;
-// updated for a later version (its closing) or an alert raised before that.
-func (p *poll) event(a *alert) string {
-	if p.exported.Has(a.ID) || p.cp.Seen.HasAny(a.ID) || p.strays.HasAny(a.ID) {
-		return envelope.Updated
+// Remember implements sources.Rules: in Seen, or among the strays; a closing that may move a
+// cursor moves the resolution cursor's candidate.
+func (p *poll) Remember(id string, v time.Time, held string) error {
+	if err := p.Keep(id, v, held, p.item.limit); err != nil {
+		return err
 	}
-	if a.Timestamp != nil && a.Timestamp.t.Before(p.lowerNew) {
-		return envelope.Updated
+	if p.item.closes && held == "" && v.After(p.maxRes) {
+		p.maxRes = v
 	}
-	return envelope.Created
+	return nil
 }
 
 // prune forgets versions neither question will read again: below both questions' next lower

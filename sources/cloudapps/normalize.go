@@ -1,8 +1,7 @@
 package cloudapps
 
 import (
-	"errors"
-
+	"github.com/alertexport/alertexport/sources"
 	"github.com/alertexport/alertexport/sources/envelope"
 )
 
@@ -11,7 +10,7 @@ type identity struct{ tenant, tenantID string }
 
 // errNoVersion: without an _id and the time that versions it (timestamp while open,
 // resolveTime once closed) an alert cannot be deduplicated or given a message ID.
-var errNoVersion = errors.New("the alert has no _id, or no timestamp (open) or resolveTime (closed)")
+var errNoVersion = sources.NoVersion("_id, or no timestamp (open) or resolveTime (closed)")
 
 // normalize builds the envelope of one alert version.
 func normalize(a *alert, raw []byte, id identity, event string) (*envelope.Alert, error) {

@@ -204,17 +204,16 @@ func widen(lo, hi, t time.Time) (time.Time, time.Time) {
 
 // poll is one run of Poll.
 type poll struct {
-	src *Source
-	sources.Outbox
-	cp       sources.Checkpoint // the working copy, handed to emit at checkpoints
-	prev     time.Time          // the cursor the poll started from
-	lower    time.Time          // the poll's lower bound on lastUpdateTime
-	dirty    bool               // cp changed since it was last handed to emit
-	exported *sources.IDSet     // alert IDs exported by this poll (Seen forgets as the cursor moves)
-	requests int                // requests made, against maxRequests
-	horizon  *sources.Horizon   // how far the cursor may go: the API's clock
-	strays   *sources.StraySet  // versions exported that may not move the cursor
-	fit      int                // alerts that fitted in an answer cut off at the cap on its body (0: none was)
+	src           *Source
+	sources.Admit                    // queues what it reads (Rules: Skip, Held, Remember)
+	cp            sources.Checkpoint // the working copy, handed to emit at checkpoints
+	prev          time.Time          // the cursor the poll started from
+	lower         time.Time          // the poll's lower bound on lastUpdateTime
+	dirty         bool               // cp changed since it was last handed to emit
+	requests      int                // requests made, against maxRequests
+	horizon       *sources.Horizon   // how far the cursor may go: the API's clock
+	fit           int                // alerts that fitted in an answer cut off at the cap on its body (0: none was)
+	asked         span               // the window the alert being taken was asked in (zero: any)
 }
 
 // fill is how many alerts a window is cut to hold: a page, or fewer once an answer went over
@@ -227,8 +226,10 @@ func (p *poll) fill() int {
 }
 
 func (s *Source) newPoll(cp sources.Checkpoint, emit sources.Emit) *poll {
-	return &poll{src: s, Outbox: sources.Outbox{Emit: emit, Logger: s.opts.Logger}, cp: cp.Clone(), prev: cp.Cursor, exported: sources.NewIDSet(),
-		horizon: sources.NewHorizon(s.opts.Now), strays: sources.NewStraySet(cp.Strays)}
+	p := &poll{src: s, cp: cp.Clone(), prev: cp.Cursor, horizon: sources.NewHorizon(s.opts.Now)}
+	p.Admit = sources.Admit{Outbox: sources.Outbox{Emit: emit, Logger: s.opts.Logger}, Tenant: s.id.tenant, Source: Name, Options: s.opts,
+		State: &p.cp, Strays: sources.NewStraySet(cp.Strays), Exported: sources.NewIDSet(), Below: s.below, Batch: s.opts.BatchSize, NoVersion: errNoVersion}
+	return p
 }
 
 // Poll implements sources.Source.
@@ -318,13 +319,13 @@ func (p *poll) run(ctx context.Context, first window) error {
 
 // advance moves the cursor to the newest exported version before done (zero: any, the poll has
 // read everything) and hands the pending messages and the checkpoint over. (Versions that may
-// not carry the cursor are in p.strays, not in Seen: see check.)
+// not carry the cursor are in p.Strays, not in Seen: see Held.)
 func (p *poll) advance(ctx context.Context, done time.Time) error {
 	cursor := p.cp.Cursor
 	if done.IsZero() {
 		// The poll has read everything: strays held back while the clocks disagreed may now be
 		// ordinary versions, which carry the cursor and are forgotten in their turn.
-		p.strays.Promote(p.cp.Seen, p.lower, p.horizon.Limit())
+		p.Strays.Promote(p.cp.Seen, p.lower, p.horizon.Limit())
 	}
 	for _, vs := range p.cp.Seen {
 		for _, n := range vs {
@@ -344,7 +345,7 @@ func (p *poll) advance(ctx context.Context, done time.Time) error {
 	p.dirty = false
 	saved := p.cp
 	saved.Seen = saved.Seen.Upto(saved.Cursor) // what the split windows ahead will read again
-	saved.Strays = p.strays.Saved(done.IsZero())
+	saved.Strays = p.Strays.Saved(done.IsZero())
 	return p.Flush(ctx, &saved)
 }
 
@@ -420,87 +421,43 @@ func (p *poll) take(ctx context.Context, raw []byte, st *stats) error {
 }
 
 // takeDecoded is take for an alert the page decoder has decoded already (err: how that failed).
-func (p *poll) takeDecoded(ctx context.Context, raw []byte, ap *alert, err error, st *stats) error {
-	s := p.src
-	a := *ap
-	if err = page.ItemErr(raw, err); err != nil {
-		id, t, ok := page.Version(raw, "lastUpdateTime")
-		if !ok {
-			return p.Dead(ctx, s.id.tenant, Name, raw, err, s.opts.BatchSize, p.strays)
+func (p *poll) takeDecoded(ctx context.Context, raw []byte, a *alert, err error, st *stats) error {
+	p.asked = st.w.upd
+	v := sources.Version{Raw: raw, Err: page.ItemErr(raw, err), Cursor: p.prev}
+	if v.Err != nil {
+		v.ID, v.Time, v.Dated = page.Version(raw, "lastUpdateTime")
+		if v.Dated {
+			st.note(&alert{ID: v.ID, LastUpdateTime: &v.Time})
 		}
-		st.note(&alert{ID: id, LastUpdateTime: &t})
-		if p.known(id, t) {
-			return nil
-		}
-		if _, err := p.remember(id, t, st); err != nil {
-			return err
-		}
-		p.exported.Add(id)
-		p.Queue(sources.Message{MsgID: envelope.MsgID(s.id.tenant, Name, id, t), Tenant: s.id.tenant, Source: Name, Raw: raw, Err: err})
-		return p.FlushIfFull(ctx, s.opts.BatchSize)
+		return p.Take(ctx, p, v, nil)
 	}
-	st.note(&a)
-	if a.ID == "" || a.LastUpdateTime == nil {
-		return p.Dead(ctx, s.id.tenant, Name, raw, errNoVersion, s.opts.BatchSize, p.strays)
+	st.note(a)
+	if a.ID != "" && a.LastUpdateTime != nil {
+		v.ID, v.Time, v.Dated = a.ID, a.LastUpdateTime.UTC(), true
 	}
-	t := a.LastUpdateTime.UTC()
-	if p.known(a.ID, t) {
-		return nil
+	if a.Severity != nil {
+		v.Severity = *a.Severity
 	}
-	if len(s.below) > 0 && a.Severity != nil && slices.Contains(s.below, strings.ToLower(*a.Severity)) {
-		return nil // the server should not have sent it
-	}
-	event := p.event(&a)
-	env, err := normalize(&a, raw, s.id, event)
-	stray, serr := p.remember(a.ID, t, st)
-	if serr != nil {
-		return serr
-	}
-	p.exported.Add(a.ID)
-	msgID := envelope.MsgID(s.id.tenant, Name, a.ID, t)
-	if err != nil {
-		p.Queue(sources.Message{MsgID: msgID, Tenant: s.id.tenant, Source: Name, Raw: raw, Err: err})
-	} else {
-		p.Queue(sources.Message{MsgID: msgID, Tenant: s.id.tenant, Source: Name, Alert: env})
-	}
-	if !stray && !p.prev.IsZero() && t.Before(p.prev) && s.opts.Late != nil {
-		s.opts.Late(p.prev.Sub(t))
-	}
-	return p.FlushIfFull(ctx, s.opts.BatchSize)
+	// Created before the poll's lower bound: an alert whose creation nobody exported.
+	v.Preexisting = a.AlertCreationTime != nil && a.AlertCreationTime.Before(p.lower)
+	return p.Take(ctx, p, v, func(event string) (*envelope.Alert, error) { return normalize(a, raw, p.src.id, event) })
 }
 
-// known reports whether version t of alert id was exported already.
-func (p *poll) known(id string, t time.Time) bool {
-	return p.cp.Seen.Has(id, t) || p.strays.Known(id, t)
+// Skip implements sources.Rules: version t of alert id was exported already.
+func (p *poll) Skip(id string, t time.Time) bool { return p.Known(id, t) }
+
+// Held implements sources.Rules: a version may not move the cursor when it is dated before
+// 2000 or past the API's clock, or outside the window asked for (an API that did not filter as
+// documented); it is kept as a stray instead.
+func (p *poll) Held(t time.Time) string {
+	return sources.Held(t, p.horizon.Limit(), !p.asked.has(t))
 }
 
-// remember records a version being exported: in Seen, whose newest versions carry the cursor,
-// unless it may not move the cursor — dated before 2000 or past the API's clock, or outside the
-// window asked for (an API that did not filter as documented) — and is kept as a stray instead.
-func (p *poll) remember(id string, t time.Time, st *stats) (stray bool, err error) {
+// Remember implements sources.Rules: in Seen, whose newest versions carry the cursor, or
+// among the strays.
+func (p *poll) Remember(id string, t time.Time, held string) error {
 	p.dirty = true // the checkpoint must keep it, whether or not the cursor moves
-	limit := p.horizon.Limit()
-	why := sources.Held(t, limit, !st.w.upd.has(t))
-	if why == "" {
-		p.cp.Seen.Add(id, t)
-		return false, nil
-	}
-	return true, p.strays.Hold(p.src.opts, p.src.id.tenant, Name, id, t, limit, why)
-}
-
-// event says whether this version is the alert's first export: "created" when the alert was
-// created inside what this poll reads (at or after its lower bound) and no earlier version of
-// it was exported (in the overlap, or earlier in this poll); "updated" otherwise — including an
-// alert created before the job's coverage began, whose creation nobody exported. The rule
-// depends only on the alert and the poll, so a version re-sent after a crash gets the same event.
-func (p *poll) event(a *alert) string {
-	if p.exported.Has(a.ID) || p.cp.Seen.HasAny(a.ID) || p.strays.HasAny(a.ID) {
-		return envelope.Updated
-	}
-	if c := a.AlertCreationTime; c != nil && c.Before(p.lower) {
-		return envelope.Updated
-	}
-	return envelope.Created
+	return p.Keep(id, t, held, p.horizon.Limit())
 }
 
 // query builds the request URL for a window.

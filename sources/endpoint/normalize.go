@@ -1,10 +1,10 @@
 package endpoint
 
 import (
-	"errors"
 	"net/url"
 	"strings"
 
+	"github.com/alertexport/alertexport/sources"
 	"github.com/alertexport/alertexport/sources/envelope"
 )
 
@@ -15,7 +15,7 @@ type identity struct {
 
 // errNoVersion: without an id and a lastUpdateTime an alert cannot be versioned, deduplicated
 // or given a message ID.
-var errNoVersion = errors.New("the alert has no id or no lastUpdateTime")
+var errNoVersion = sources.NoVersion("id or no lastUpdateTime")
 
 // normalize builds the envelope of one alert version. raw is the alert's bytes, kept as they
 // came; event is created or updated (the caller knows what was exported before).

@@ -17,12 +17,10 @@ package graph
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -127,29 +125,29 @@ func New(t config.Tenant, s config.Source, api *httpclient.API, o Options) *Sour
 
 // poll is one run of Poll or Backfill.
 type poll struct {
-	src *Source
-	sources.Outbox
-	cp       sources.Checkpoint  // the working copy, handed to emit at the end
-	prev     time.Time           // the cursor the poll started from
-	lower    time.Time           // lastUpdateDateTime ≥ lower
-	until    time.Time           // backfill: versions at or after it are left out; zero = none
-	exported *sources.IDSet      // alert IDs exported by this poll
-	taken    *sources.VersionSet // versions taken in by this pass (cp.Seen keeps only the lookback's)
-	requests int
-	newest   time.Time // the newest lastUpdateDateTime read at or after lower
-	oldest   time.Time // the oldest version newly taken so far: the pass should only go down
-	date     time.Time // the service's clock at the pass's first answer (its Date, see sources.Horizon)
-	horizon  *sources.Horizon
-	strays   *sources.StraySet // versions exported that may not move the cursor
-	dirty    bool              // Seen changed since the poll began
+	src           *Source
+	sources.Admit                     // queues what it reads (Rules: Skip, Held, Remember)
+	cp            sources.Checkpoint  // the working copy, handed to emit at the end
+	prev          time.Time           // the cursor the poll started from
+	lower         time.Time           // lastUpdateDateTime ≥ lower
+	until         time.Time           // backfill: versions at or after it are left out; zero = none
+	taken         *sources.VersionSet // versions taken in by this pass (cp.Seen keeps only the lookback's)
+	requests      int
+	newest        time.Time // the newest lastUpdateDateTime read at or after lower
+	oldest        time.Time // the oldest version newly taken so far: the pass should only go down
+	date          time.Time // the service's clock at the pass's first answer (its Date, see sources.Horizon)
+	horizon       *sources.Horizon
+	dirty         bool // Seen changed since the poll began
 	// unordered counts versions newly taken that were newer than one taken before them.
 	unordered int
 }
 
 // newPoll starts a poll from cp.
 func (s *Source) newPoll(cp sources.Checkpoint, emit sources.Emit) *poll {
-	return &poll{src: s, Outbox: sources.Outbox{Emit: emit, Logger: s.opts.Logger}, cp: cp.Clone(), prev: cp.Cursor, exported: sources.NewIDSet(),
-		taken: sources.NewVersionSet(), horizon: sources.NewHorizon(s.opts.Now), strays: sources.NewStraySet(cp.Strays)}
+	p := &poll{src: s, cp: cp.Clone(), prev: cp.Cursor, taken: sources.NewVersionSet(), horizon: sources.NewHorizon(s.opts.Now)}
+	p.Admit = sources.Admit{Outbox: sources.Outbox{Emit: emit, Logger: s.opts.Logger}, Tenant: s.id.tenant, Source: Name, Options: s.opts,
+		State: &p.cp, Strays: sources.NewStraySet(cp.Strays), Exported: sources.NewIDSet(), Below: s.below, Batch: s.opts.BatchSize, NoVersion: errNoVersion}
+	return p
 }
 
 // Poll implements sources.Source.
@@ -199,7 +197,7 @@ func (s *Source) Poll(ctx context.Context, cp sources.Checkpoint, emit sources.E
 	newest := p.newest
 	// Strays held back while the clocks disagreed, read again now that they may carry the
 	// cursor, are ordinary versions from here on.
-	if t := p.strays.Promote(p.cp.Seen, p.lower, p.horizon.Limit()); t.After(newest) {
+	if t := p.Strays.Promote(p.cp.Seen, p.lower, p.horizon.Limit()); t.After(newest) {
 		newest, p.dirty = t, true
 	}
 	if !p.date.IsZero() && newest.After(p.date.Add(-dateSkew)) {
@@ -216,7 +214,7 @@ func (s *Source) Poll(ctx context.Context, cp sources.Checkpoint, emit sources.E
 	}
 	p.cp.Cursor = cursor
 	p.cp.Seen.Prune(cursor.Add(-s.lookback))
-	p.cp.Strays = p.strays.Saved(true)
+	p.cp.Strays = p.Strays.Saved(true)
 	return p.Flush(ctx, &p.cp)
 }
 
@@ -302,61 +300,29 @@ func (p *poll) take(ctx context.Context, raw []byte) error {
 }
 
 // takeDecoded is take for an alert the page decoder has decoded already (err: how that failed).
-func (p *poll) takeDecoded(ctx context.Context, raw []byte, ap *alert, err error) error {
-	s := p.src
-	a := *ap
-	if err = page.ItemErr(raw, err); err != nil {
-		id, t, ok := page.Version(raw, "lastUpdateDateTime")
-		if !ok {
-			return p.Dead(ctx, s.id.tenant, Name, raw, err, s.opts.BatchSize, p.strays)
-		}
-		if p.skip(id, t) {
-			return nil
-		}
-		why := p.held(t)
-		p.note(t, why)
-		if err := p.remember(id, t, why); err != nil {
-			return err
-		}
-		p.exported.Add(id)
-		p.Queue(sources.Message{MsgID: envelope.MsgID(s.id.tenant, Name, id, t), Tenant: s.id.tenant, Source: Name, Raw: raw, Err: err})
-		return p.FlushIfFull(ctx, s.opts.BatchSize)
+func (p *poll) takeDecoded(ctx context.Context, raw []byte, a *alert, err error) error {
+	v := sources.Version{Raw: raw, Err: page.ItemErr(raw, err), Cursor: p.prev}
+	if v.Err != nil {
+		v.ID, v.Time, v.Dated = page.Version(raw, "lastUpdateDateTime")
+		return p.Take(ctx, p, v, nil)
 	}
-	if a.ID == "" || a.LastUpdateDateTime == nil {
-		return p.Dead(ctx, s.id.tenant, Name, raw, errNoVersion, s.opts.BatchSize, p.strays)
+	if a.ID != "" && a.LastUpdateDateTime != nil {
+		v.ID, v.Time, v.Dated = a.ID, a.LastUpdateDateTime.UTC(), true
 	}
-	t := a.LastUpdateDateTime.UTC()
-	if p.skip(a.ID, t) {
-		return nil
+	if a.Severity != nil {
+		v.Severity = *a.Severity // min_severity, applied here (see the package doc)
 	}
-	why := p.held(t)
-	p.note(t, why)
-	if len(s.below) > 0 && a.Severity != nil && slices.Contains(s.below, strings.ToLower(*a.Severity)) {
-		return nil // min_severity, applied here (see the package doc)
-	}
-	event := p.event(&a)
-	env, err := normalize(&a, raw, s.id, event)
-	if err := p.remember(a.ID, t, why); err != nil {
-		return err
-	}
-	p.exported.Add(a.ID)
-	msgID := envelope.MsgID(s.id.tenant, Name, a.ID, t)
-	if err != nil {
-		p.Queue(sources.Message{MsgID: msgID, Tenant: s.id.tenant, Source: Name, Raw: raw, Err: err})
-	} else {
-		p.Queue(sources.Message{MsgID: msgID, Tenant: s.id.tenant, Source: Name, Alert: env})
-	}
-	if why == "" && !p.prev.IsZero() && t.Before(p.prev) && s.opts.Late != nil {
-		s.opts.Late(p.prev.Sub(t))
-	}
-	return p.FlushIfFull(ctx, s.opts.BatchSize)
+	v.Preexisting = a.CreatedDateTime != nil && a.CreatedDateTime.Before(p.lower)
+	return p.Take(ctx, p, v, func(event string) (*envelope.Alert, error) { return normalize(a, raw, p.src.id, event) })
 }
 
-// held says why version t may not move the cursor: dated before 2000 or past the API's clock
-// (sources.Held), or below the filter's bound (an API that did not filter as documented); ""
-// when it may.
-func (p *poll) held(t time.Time) string {
-	return sources.Held(t, p.horizon.Limit(), t.Before(p.lower))
+// Held implements sources.Rules: a version may not move the cursor when it is dated before
+// 2000 or past the API's clock (sources.Held), or below the filter's bound (an API that did
+// not filter as documented). It notes the version's time too (see note).
+func (p *poll) Held(t time.Time) string {
+	why := sources.Held(t, p.horizon.Limit(), t.Before(p.lower))
+	p.note(t, why)
+	return why
 }
 
 // note takes in the time of a version read for the first time: the newest read, and whether
@@ -378,22 +344,22 @@ func (p *poll) note(t time.Time, held string) {
 	}
 }
 
-// skip: this version was exported already, or is past a backfill's end. (One below the
-// filter's bound, which an API that did not filter as documented may send, is exported: it
-// cannot move the cursor, see held.)
-func (p *poll) skip(id string, t time.Time) bool {
-	return p.taken.Has(id, t) || p.cp.Seen.Has(id, t) || p.strays.Known(id, t) || !p.until.IsZero() && !t.Before(p.until)
+// Skip implements sources.Rules: this version was exported already, or is past a backfill's
+// end. (One below the filter's bound, which an API that did not filter as documented may send,
+// is exported: it cannot move the cursor, see Held.)
+func (p *poll) Skip(id string, t time.Time) bool {
+	return p.taken.Has(id, t) || p.Known(id, t) || !p.until.IsZero() && !t.Before(p.until)
 }
 
-// remember records an exported version: in the pass's set, and in the checkpoint's Seen only
-// when it can be within the lookback of the cursor the pass will end on. That cursor is at
-// least min(newest read, Date − skew), which only grows as the pass reads on, so a version left
-// out now would be pruned at the end anyway. A large first pass so keeps about 30 bytes an
-// alert instead of the 220 of a Seen entry.
-func (p *poll) remember(id string, t time.Time, held string) error {
+// Remember implements sources.Rules: it records an exported version in the pass's set, and in
+// the checkpoint's Seen only when it can be within the lookback of the cursor the pass will end
+// on. That cursor is at least min(newest read, Date − skew), which only grows as the pass reads
+// on, so a version left out now would be pruned at the end anyway. A large first pass so keeps
+// about 30 bytes an alert instead of the 220 of a Seen entry.
+func (p *poll) Remember(id string, t time.Time, held string) error {
 	p.taken.Add(id, t)
 	if held != "" { // a stray: kept apart (sources.StraySet), reported
-		return p.strays.Hold(p.src.opts, p.src.id.tenant, Name, id, t, p.horizon.Limit(), held)
+		return p.Keep(id, t, held, p.horizon.Limit())
 	}
 	least := p.newest
 	if !p.date.IsZero() && least.After(p.date.Add(-dateSkew)) {
@@ -408,16 +374,4 @@ func (p *poll) remember(id string, t time.Time, held string) error {
 	return nil
 }
 
-var errNoVersion = errors.New("the alert has no id or no lastUpdateDateTime, so it has no version to export")
-
-// event: "created" when the alert was created inside what this poll reads and no earlier
-// version of it was exported; "updated" otherwise (the rule of the other sources).
-func (p *poll) event(a *alert) string {
-	if p.exported.Has(a.ID) || p.cp.Seen.HasAny(a.ID) || p.strays.HasAny(a.ID) {
-		return envelope.Updated
-	}
-	if c := a.CreatedDateTime; c != nil && c.Before(p.lower) {
-		return envelope.Updated
-	}
-	return envelope.Created
-}
+var errNoVersion = sources.NoVersion("id or no lastUpdateDateTime, so it has no version to export")
