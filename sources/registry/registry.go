@@ -1,0 +1,49 @@
+// Package registry is the one table of the APIs alertexport reads: each line pairs an API's
+// facts (sources/apis) with the factory that builds its source. The daemon, backfill, `auth
+// check`, `consent-url` and the bench read it; adding an API is one line here, its facts in
+// sources/apis and its folder in sources/.
+package registry
+
+import (
+	"github.com/alertexport/alertexport/sources"
+	"github.com/alertexport/alertexport/sources/apis"
+	"github.com/alertexport/alertexport/sources/cloudapps"
+	"github.com/alertexport/alertexport/sources/endpoint"
+	"github.com/alertexport/alertexport/sources/graph"
+	"github.com/alertexport/alertexport/sources/httpclient"
+)
+
+// Factory builds the source of one (tenant, API) job: s are the job's settings, api the HTTP
+// client with the tenant's token source and the job's limiter.
+type Factory func(s apis.Settings, api *httpclient.API, o sources.Options) sources.Source
+
+// Entry is one API: what is known of it and how to build its source.
+type Entry struct {
+	apis.API
+	New Factory
+}
+
+// APIs is the registry, in the order config lists a tenant's sources (and `consent-url` its
+// permissions). A slice, not a map, so that every listing comes out in one order.
+var APIs = []Entry{
+	{apis.Endpoint, factory(endpoint.New)},
+	{apis.CloudApps, factory(cloudapps.New)},
+	{apis.Graph, factory(graph.New)},
+}
+
+// Lookup returns the entry of the API called name.
+func Lookup(name string) (Entry, bool) {
+	for _, e := range APIs {
+		if e.Name == name {
+			return e, true
+		}
+	}
+	return Entry{}, false
+}
+
+// factory turns a source package's New, which returns its own type, into a Factory.
+func factory[S sources.Source](newSource func(apis.Settings, *httpclient.API, sources.Options) S) Factory {
+	return func(s apis.Settings, api *httpclient.API, o sources.Options) sources.Source {
+		return newSource(s, api, o)
+	}
+}
