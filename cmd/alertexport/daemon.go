@@ -85,7 +85,7 @@ func newDaemon(ctx context.Context, cfg *config.Config, env config.LookupEnv, lo
 		}
 	}
 	if len(d.jobs) == 0 {
-		return nil, errors.New("no source to export: enable [tenant.endpoint], [tenant.cloudapps] or [tenant.graph] for at least one tenant")
+		return nil, fmt.Errorf("no source to export: enable %s for at least one tenant", registry.Names("[tenant.%s]"))
 	}
 	return d, nil
 }

@@ -5,6 +5,9 @@
 package registry
 
 import (
+	"fmt"
+	"strings"
+
 	"github.com/alertexport/alertexport/sources"
 	"github.com/alertexport/alertexport/sources/apis"
 	"github.com/alertexport/alertexport/sources/cloudapps"
@@ -39,6 +42,23 @@ func Lookup(name string) (Entry, bool) {
 		}
 	}
 	return Entry{}, false
+}
+
+// Names lists the registered APIs' names in registry order, each through format (e.g.
+// "[tenant.%s]"), as "a, b or c" for messages and help texts.
+func Names(format string) string {
+	var b strings.Builder
+	for i, e := range APIs {
+		switch {
+		case i == 0:
+		case i == len(APIs)-1:
+			b.WriteString(" or ")
+		default:
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, format, e.Name)
+	}
+	return b.String()
 }
 
 // factory turns a source package's New, which returns its own type, into a Factory.

@@ -72,3 +72,15 @@ func TestConfigSourcesAreRegistered(t *testing.T) {
 		t.Error("Lookup found an API nobody registered")
 	}
 }
+
+func TestNames(t *testing.T) {
+	t.Parallel()
+	for format, want := range map[string]string{
+		"%s":          "endpoint, cloudapps or graph",
+		"[tenant.%s]": "[tenant.endpoint], [tenant.cloudapps] or [tenant.graph]",
+	} {
+		if got := registry.Names(format); got != want {
+			t.Errorf("Names(%q) = %q, want %q", format, got, want)
+		}
+	}
+}
