@@ -15,9 +15,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/alertexport/alertexport/sources/apis"
-
 	"github.com/robfig/cron/v3"
+
+	"github.com/alertexport/alertexport/sources/apis"
 )
 
 // Config is the effective configuration: defaults applied, every value validated.
