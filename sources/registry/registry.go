@@ -1,6 +1,6 @@
 // Package registry is the one table of the APIs alertexport reads: each line pairs an API's
-// facts (sources/apis) with the factory that builds its source. The daemon, backfill, `auth
-// check`, `consent-url` and the bench read it. Adding an API is its folder in sources/, its
+// facts (sources/apis) with the factory that builds its source. The daemon, backfill,
+// `consent-url`, demo and the bench read it; config and `auth check` read the facts. Adding an API is its folder in sources/, its
 // facts in sources/apis, one line here and (for now) its table in config's schema.
 package registry
 
