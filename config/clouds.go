@@ -6,8 +6,9 @@ import (
 	"strings"
 )
 
-// Cloud holds the Microsoft endpoints of one national cloud. The values come from
-// Microsoft's pages (defender-endpoint/api/exposed-apis-list and gov, defender-cloud-apps
+// Cloud holds the Microsoft endpoints of one national cloud; each API's host and scope there
+// are in sources/apis (API.Hosts, by the cloud's Name). The values come from Microsoft's pages
+// (defender-endpoint/api/exposed-apis-list and gov, defender-cloud-apps
 // api-authentication-application, Graph's national cloud deployments); clouds_test.go pins each
 // one to its source.
 type Cloud struct {
@@ -15,66 +16,32 @@ type Cloud struct {
 	// AuthorityHost is the Entra ID login host; MSAL's authority is AuthorityHost + "/" + tenant
 	// ID.
 	AuthorityHost string
-	// EndpointAPI is the Defender for Endpoint API base URL; EndpointScope the token scope for it.
-	EndpointAPI   string
-	EndpointScope string
-	// CloudAppsScope is the token scope of the Defender for Cloud Apps API. Its host is per tenant
-	// (the portal's "API URL"), so it has no default.
-	CloudAppsScope string
-	// GraphAPI is the Microsoft Graph base URL; GraphScope the token scope for it.
-	GraphAPI   string
-	GraphScope string
 	// Portal is the Microsoft Defender portal, for links to alerts in envelopes.
 	Portal string
 }
 
-// cloudAppsResource is the application ID of "Microsoft Cloud App Security"; tokens for it carry it
-// as aud.
-const cloudAppsResource = "05a65629-4c1b-48c1-a78b-804c4abdd4af"
-
-// clouds is the one table mapping `cloud = …` to hosts and scopes.
+// clouds is the one table mapping `cloud = …` to its login host and portal.
 var clouds = []Cloud{
 	{
-		Name:           "public",
-		AuthorityHost:  "https://login.microsoftonline.com",
-		EndpointAPI:    "https://api.security.microsoft.com",
-		EndpointScope:  "https://api.securitycenter.microsoft.com/.default",
-		CloudAppsScope: cloudAppsResource + "/.default",
-		GraphAPI:       "https://graph.microsoft.com",
-		GraphScope:     "https://graph.microsoft.com/.default",
-		Portal:         "https://security.microsoft.com",
+		Name:          "public",
+		AuthorityHost: "https://login.microsoftonline.com",
+		Portal:        "https://security.microsoft.com",
 	},
 	{
-		// GCC (moderate) signs in on the commercial authority but has its own Defender for Endpoint
-		// host; its Graph is the commercial one.
-		Name:           "gcc",
-		AuthorityHost:  "https://login.microsoftonline.com",
-		EndpointAPI:    "https://api-gcc.securitycenter.microsoft.us",
-		EndpointScope:  "https://api-gcc.securitycenter.microsoft.us/.default",
-		CloudAppsScope: cloudAppsResource + "/.default",
-		GraphAPI:       "https://graph.microsoft.com",
-		GraphScope:     "https://graph.microsoft.com/.default",
-		Portal:         "https://security.microsoft.com",
+		// GCC (moderate) signs in on the commercial authority (its APIs' hosts are in sources/apis).
+		Name:          "gcc",
+		AuthorityHost: "https://login.microsoftonline.com",
+		Portal:        "https://security.microsoft.com",
 	},
 	{
-		Name:           "gcc-high",
-		AuthorityHost:  "https://login.microsoftonline.us",
-		EndpointAPI:    "https://api-gov.securitycenter.microsoft.us",
-		EndpointScope:  "https://api-gov.securitycenter.microsoft.us/.default",
-		CloudAppsScope: cloudAppsResource + "/.default",
-		GraphAPI:       "https://graph.microsoft.us",
-		GraphScope:     "https://graph.microsoft.us/.default",
-		Portal:         "https://security.microsoft.us",
+		Name:          "gcc-high",
+		AuthorityHost: "https://login.microsoftonline.us",
+		Portal:        "https://security.microsoft.us",
 	},
 	{
-		Name:           "dod",
-		AuthorityHost:  "https://login.microsoftonline.us",
-		EndpointAPI:    "https://api-gov.securitycenter.microsoft.us",
-		EndpointScope:  "https://api-gov.securitycenter.microsoft.us/.default",
-		CloudAppsScope: cloudAppsResource + "/.default",
-		GraphAPI:       "https://dod-graph.microsoft.us",
-		GraphScope:     "https://dod-graph.microsoft.us/.default",
-		Portal:         "https://security.apps.mil",
+		Name:          "dod",
+		AuthorityHost: "https://login.microsoftonline.us",
+		Portal:        "https://security.apps.mil",
 	},
 }
 

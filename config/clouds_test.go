@@ -4,6 +4,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/alertexport/alertexport/sources/apis"
 )
 
 // TestCloudTable pins every value of the clouds table to the line of
@@ -40,13 +42,14 @@ func TestCloudTable(t *testing.T) {
 		if row == "" {
 			t.Fatalf("cloud %q has no source row", c.Name)
 		}
+		ep, ca, gr := apis.Endpoint.Hosts[c.Name], apis.CloudApps.Hosts[c.Name], apis.Graph.Hosts[c.Name]
 		for _, v := range []struct{ field, value, marker string }{
 			{"AuthorityHost", c.AuthorityHost, row},
-			{"EndpointAPI", c.EndpointAPI, row},
-			{"EndpointScope", c.EndpointScope, row},
-			{"CloudAppsScope", c.CloudAppsScope, cloudApps},
-			{"GraphAPI", c.GraphAPI, graph},
-			{"GraphScope", strings.TrimSuffix(c.GraphScope, "/.default"), graph},
+			{"endpoint URL", ep.URL, row},
+			{"endpoint scope", ep.Scope, row},
+			{"cloudapps scope", ca.Scope, cloudApps},
+			{"graph URL", gr.URL, graph},
+			{"graph scope", gr.Resource(), graph},
 			{"Portal", c.Portal, portals[c.Name]},
 		} {
 			pinned++
@@ -54,17 +57,28 @@ func TestCloudTable(t *testing.T) {
 				t.Errorf("%s.%s = %q is not on its source line (%s)", c.Name, v.field, v.value, v.marker)
 			}
 		}
-		if c.GraphScope != c.GraphAPI+"/.default" {
-			t.Errorf("%s: Graph scope %q is not its resource + /.default", c.Name, c.GraphScope)
+		if gr.Scope != gr.URL+"/.default" {
+			t.Errorf("%s: Graph scope %q is not its resource + /.default", c.Name, gr.Scope)
 		}
 	}
 	if pinned != 7*4 {
 		t.Errorf("pinned %d values, want every one of 4 clouds × 7", pinned)
 	}
+	// Every API answers in every cloud, and no API names a cloud config does not know.
+	for _, a := range []apis.API{apis.Endpoint, apis.CloudApps, apis.Graph} {
+		if len(a.Hosts) != len(clouds) {
+			t.Errorf("%s has hosts for %d clouds, want the %d of the clouds table", a.Name, len(a.Hosts), len(clouds))
+		}
+		for _, c := range clouds {
+			if h, ok := a.Hosts[c.Name]; !ok || !strings.HasSuffix(h.Scope, "/.default") {
+				t.Errorf("%s in cloud %s: host %+v, want one with a scope ending in /.default", a.Name, c.Name, h)
+			}
+		}
+	}
 	// Where the sources disagree with each other, the table takes a side; these pin the choice.
 	for name, want := range map[string]string{"gcc": "https://graph.microsoft.com", "gcc-high": "https://graph.microsoft.us", "dod": "https://dod-graph.microsoft.us"} {
-		if c, _ := LookupCloud(name); c.GraphAPI != want {
-			t.Errorf("%s Graph = %q, want %q", name, c.GraphAPI, want)
+		if got := apis.Graph.Hosts[name].URL; got != want {
+			t.Errorf("%s Graph = %q, want %q", name, got, want)
 		}
 	}
 }

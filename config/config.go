@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/robfig/cron/v3"
+
+	"github.com/alertexport/alertexport/sources/apis"
 )
 
 // Config is the effective configuration: defaults applied, every value validated.
@@ -107,10 +109,25 @@ func (t Tenant) Sources() []Source {
 	return out
 }
 
+// Settings are what the source of t's job s reads of the config.
+func (t Tenant) Settings(s Source) apis.Settings {
+	return apis.Settings{
+		Tenant:         t.Name,
+		TenantID:       t.TenantID,
+		ClientID:       t.ClientID,
+		Portal:         t.Cloud.Portal,
+		APIURL:         s.APIURL,
+		MinSeverity:    s.MinSeverity,
+		ServiceSources: s.ServiceSources,
+		Lookback:       s.Lookback,
+		StartFrom:      s.StartFrom,
+	}
+}
+
 // SourceKind names a source; it appears in subjects, state keys and metrics.
 type SourceKind string
 
-// The sources.
+// The sources, one per API in sources/apis (Source.API holds its facts).
 const (
 	Endpoint  SourceKind = "endpoint"
 	CloudApps SourceKind = "cloudapps"
@@ -120,6 +137,7 @@ const (
 // Source is one (tenant, source) job's settings.
 type Source struct {
 	Kind           SourceKind
+	API            apis.API // what alertexport knows of the source's API
 	Enabled        bool
 	APIURL         string // no trailing slash
 	Scope          string // token scope for this API in the tenant's cloud
@@ -130,8 +148,8 @@ type Source struct {
 	Lookback       time.Duration
 	StartFrom      time.Duration
 	// RateLimits are the call rates the tenant's calls to this API stay under: rate_limits, or
-	// Microsoft's documented limits (DocumentedRateLimits).
-	RateLimits []RateLimit
+	// Microsoft's documented limits (API.Limits).
+	RateLimits []apis.Limit
 }
 
 // Problem is one thing wrong (or doubtful) in a config file.

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/alertexport/alertexport/sources/apis"
 )
 
 // envOf returns a LookupEnv over a fixed map, so tests never depend on (or change) the process env.
@@ -438,33 +440,33 @@ func TestRateLimits(t *testing.T) {
 		name    string
 		doc     string
 		kind    SourceKind
-		want    []RateLimit
+		want    []apis.Limit
 		warning string // "" = none
 		printed string
 	}{
 		{"absent: documented", head + "[tenant.endpoint]\n", Endpoint,
-			[]RateLimit{{100, time.Minute}, {1500, time.Hour}}, "",
+			[]apis.Limit{{Requests: 100, Per: time.Minute}, {Requests: 1500, Per: time.Hour}}, "",
 			`rate_limits = ["100/1m", "1500/1h"]  # Microsoft's documented limits`},
 		{"absent, source off: documented", head + "[tenant.endpoint]\n", Graph,
-			[]RateLimit{{150, time.Minute}}, "", `rate_limits = ["150/1m"]  # Microsoft's documented limits`},
+			[]apis.Limit{{Requests: 150, Per: time.Minute}}, "", `rate_limits = ["150/1m"]  # Microsoft's documented limits`},
 		{"a share of the budget", head + cloudApps + "rate_limits = [\"15/1m\"]\n", CloudApps,
-			[]RateLimit{{15, time.Minute}}, "", `rate_limits = ["15/1m"]  # Microsoft documents "30/1m"`},
+			[]apis.Limit{{Requests: 15, Per: time.Minute}}, "", `rate_limits = ["15/1m"]  # Microsoft documents "30/1m"`},
 		{"both windows lower", head + "[tenant.endpoint]\nrate_limits = [\"50/1m\", \" 750 / 1h \"]\n", Endpoint,
-			[]RateLimit{{50, time.Minute}, {750, time.Hour}}, "", `rate_limits = ["50/1m", "750/1h"]`},
+			[]apis.Limit{{Requests: 50, Per: time.Minute}, {Requests: 750, Per: time.Hour}}, "", `rate_limits = ["50/1m", "750/1h"]`},
 		{"the hour alone, lower", head + "[tenant.endpoint]\nrate_limits = [\"1000/1h\"]\n", Endpoint,
-			[]RateLimit{{1000, time.Hour}}, "", `rate_limits = ["1000/1h"]`},
+			[]apis.Limit{{Requests: 1000, Per: time.Hour}}, "", `rate_limits = ["1000/1h"]`},
 		{"the same rate in other words", head + cloudApps + "rate_limits = [\"1/2s\"]\n", CloudApps,
-			[]RateLimit{{1, 2 * time.Second}}, "", `rate_limits = ["1/2s"]`},
+			[]apis.Limit{{Requests: 1, Per: 2 * time.Second}}, "", `rate_limits = ["1/2s"]`},
 		{"above the documented rate", head + cloudApps + "rate_limits = [\"40/1m\"]\n", CloudApps,
-			[]RateLimit{{40, time.Minute}},
+			[]apis.Limit{{Requests: 40, Per: time.Minute}},
 			`t.toml:9: tenant[0].cloudapps.rate_limits: let through 40 calls per 1m in the long run, more than Microsoft documents for the Defender for Cloud Apps API ("30/1m"): the API will answer 429 (Too Many Requests) and the export will wait; fine only if Microsoft raised the limit`,
 			`rate_limits = ["40/1m"]`},
 		{"the hour's limit left out", head + "[tenant.endpoint]\nrate_limits = [\"100/1m\"]\n", Endpoint,
-			[]RateLimit{{100, time.Minute}},
+			[]apis.Limit{{Requests: 100, Per: time.Minute}},
 			`t.toml:8: tenant[0].endpoint.rate_limits: let through 6000 calls per 1h in the long run, more than Microsoft documents for the Defender for Endpoint API ("100/1m", "1500/1h"): the API will answer 429 (Too Many Requests) and the export will wait; fine only if Microsoft raised the limit`,
 			`rate_limits = ["100/1m"]`},
 		{"scaled down in time", head + "[tenant.graph]\napi_url = \"https://127.0.0.1:1\"\nrate_limits = [\"150/1s\"]\n", Graph,
-			[]RateLimit{{150, time.Second}},
+			[]apis.Limit{{Requests: 150, Per: time.Second}},
 			`t.toml:9: tenant[0].graph.rate_limits: let through 9000 calls per 1m in the long run, more than Microsoft documents for the Microsoft Graph alerts_v2 API ("150/1m"): the API will answer 429 (Too Many Requests) and the export will wait; fine only if Microsoft raised the limit`,
 			`rate_limits = ["150/1s"]`},
 	}

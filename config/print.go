@@ -68,7 +68,7 @@ func Render(cfg *Config, env LookupEnv) string {
 			w.kv("schedule", s.Schedule, "UTC")
 			w.kv("lookback", formatDuration(s.Lookback), "")
 			w.kv("start_from", formatDuration(s.StartFrom), "")
-			documented := DocumentedRateLimits(s.Kind)
+			documented := s.API.Limits
 			w.kv("rate_limits", rateLimitStrings(s.RateLimits), onOff(slices.Equal(s.RateLimits, documented),
 				"Microsoft's documented limits", "Microsoft documents "+formatLimits(documented)))
 		}

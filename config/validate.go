@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/robfig/cron/v3"
+
+	"github.com/alertexport/alertexport/sources/apis"
 )
 
 // Built-in defaults (docs/configuration.md). They live here and nowhere else.
@@ -529,9 +531,9 @@ func (c *checker) tenant(key string, f *fileTenant, base timing) (Tenant, []timi
 		graph, serviceSources = &f.Graph.fileSource, f.Graph.ServiceSources
 	}
 	var timings []timing
-	t.Endpoint, timings = c.source(key+".endpoint", Endpoint, f.Endpoint, t.Cloud, tm, timings)
-	t.CloudApps, timings = c.source(key+".cloudapps", CloudApps, f.CloudApps, t.Cloud, tm, timings)
-	t.Graph, timings = c.source(key+".graph", Graph, graph, t.Cloud, tm, timings)
+	t.Endpoint, timings = c.source(key+".endpoint", apis.Endpoint, f.Endpoint, t.Cloud, tm, timings)
+	t.CloudApps, timings = c.source(key+".cloudapps", apis.CloudApps, f.CloudApps, t.Cloud, tm, timings)
+	t.Graph, timings = c.source(key+".graph", apis.Graph, graph, t.Cloud, tm, timings)
 	t.Graph.ServiceSources = c.serviceSources(key+".graph.service_sources", serviceSources)
 	if len(t.Sources()) == 0 {
 		c.warnf(key, "tenant %s has no enabled source ([tenant.endpoint], [tenant.cloudapps] or [tenant.graph]); it exports nothing", quote(t.Name))
@@ -598,19 +600,14 @@ func (c *checker) httpsURL(key, s string, allowPath bool) (string, bool) {
 	return "", false
 }
 
-func (c *checker) source(key string, kind SourceKind, f *fileSource, cloud Cloud, inherit timing, timings []timing) (Source, []timing) {
-	s := Source{Kind: kind}
-	switch kind {
-	case Endpoint:
-		s.APIURL, s.Scope = cloud.EndpointAPI, cloud.EndpointScope
-	case CloudApps:
-		s.Scope = cloud.CloudAppsScope
-	case Graph:
-		s.APIURL, s.Scope = cloud.GraphAPI, cloud.GraphScope
-	}
+func (c *checker) source(key string, api apis.API, f *fileSource, cloud Cloud, inherit timing, timings []timing) (Source, []timing) {
+	kind := SourceKind(api.Name)
+	s := Source{Kind: kind, API: api}
+	host := api.Hosts[cloud.Name]
+	s.APIURL, s.Scope = host.URL, host.Scope
 	tm := inherit
 	apiURLBad := false
-	s.RateLimits = DocumentedRateLimits(kind)
+	s.RateLimits = api.Limits
 	if f != nil {
 		// A source is on when its table is present, unless it says enabled = false.
 		s.Enabled = f.Enabled == nil || *f.Enabled
@@ -625,7 +622,7 @@ func (c *checker) source(key string, kind SourceKind, f *fileSource, cloud Cloud
 			c.invalid(key+".min_severity", "%s is not a severity", quote(s.MinSeverity))
 		}
 		tm = c.timing(key, f.fileTiming, inherit)
-		s.RateLimits = c.rateLimits(key+".rate_limits", kind, f.RateLimits)
+		s.RateLimits = c.rateLimits(key+".rate_limits", api, f.RateLimits)
 	}
 	if kind == CloudApps {
 		// The portal shows the API URL as

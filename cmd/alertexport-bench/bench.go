@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/alertexport/alertexport/sources/registry"
 	"github.com/alertexport/alertexport/sources/simulator"
 )
 
@@ -137,11 +138,11 @@ func (b *bench) windowsClear(ctx context.Context) error {
 		return nil
 	}
 	var window time.Duration
-	for api := range apiFacts {
-		if b.backlog.of(api) == 0 {
+	for _, a := range registry.APIs {
+		if b.backlog.of(a.Name) == 0 {
 			continue
 		}
-		for _, l := range scaledLimits(api, b.o.timeScale) {
+		for _, l := range scaledLimits(a.Name, b.o.timeScale) {
 			window = max(window, l.Per)
 		}
 	}

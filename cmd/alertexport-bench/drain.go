@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/alertexport/alertexport/sources/registry"
 	"github.com/alertexport/alertexport/sources/simulator"
 )
 
@@ -189,8 +190,9 @@ func (b *bench) rateFigures(r *report, reqs []simulator.APIRequest, first, last 
 		if span := times[len(times)-1].Sub(times[0]); len(times) > 1 && span > 0 {
 			perMin = float64(len(times)-1) / span.Minutes()
 		}
+		facts, _ := registry.Lookup(api)
 		limit := math.Inf(1) // the binding documented rate, calls a (scaled) minute
-		for _, l := range apiFacts[api].documented {
+		for _, l := range facts.Limits {
 			limit = min(limit, float64(l.Requests)/l.Per.Minutes())
 		}
 		// The alerts' rate: the whole export's when it is this API's alone, else this API's
@@ -200,7 +202,7 @@ func (b *bench) rateFigures(r *report, reqs []simulator.APIRequest, first, last 
 			span = times[len(times)-1].Sub(times[0])
 		}
 		alertsPerSec := alerts / max(span, time.Millisecond).Seconds()
-		bound := limit * scale / 60 * float64(apiFacts[api].pageSize) // alerts a real second
+		bound := limit * scale / 60 * float64(facts.PageCap) // alerts a real second
 		r.add(api+"_requests", api+": API requests", "", float64(len(times)))
 		r.add(api+"_429", api+": answered 429", "", float64(throttled))
 		r.add(api+"_achieved_per_min", api+": achieved rate, first to last request, real time", "calls/min", perMin)

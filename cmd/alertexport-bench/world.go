@@ -8,17 +8,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/alertexport/alertexport/sources/registry"
 	"github.com/alertexport/alertexport/sources/simulator"
 )
 
 // The app registration every tenant grants, and where the child finds its secret.
 const (
-	clientID          = "7a6b5c4d-3e2f-4a1b-8c9d-0e1f2a3b4c5d"
-	clientSecret      = "bench-secret"
-	secretEnv         = "ALERTEXPORT_BENCH_SECRET"
-	endpointResource  = "https://api.securitycenter.microsoft.com"
-	cloudAppsResource = "05a65629-4c1b-48c1-a78b-804c4abdd4af"
-	graphResource     = "https://graph.microsoft.com"
+	clientID     = "7a6b5c4d-3e2f-4a1b-8c9d-0e1f2a3b4c5d"
+	clientSecret = "bench-secret"
+	secretEnv    = "ALERTEXPORT_BENCH_SECRET"
 )
 
 // backlogSpan is how far back the throughput and rate-limited backlogs reach: a week, so that
@@ -37,22 +35,12 @@ func newTenants(n int) []tenant {
 	return ts
 }
 
-// apiFacts are what the rate-limited scenario needs to know of each API: Microsoft's documented
-// limits (the simulator's) and the most alerts one answer holds (the product asks for that many).
-var apiFacts = map[string]struct {
-	documented []simulator.RateLimit
-	pageSize   int
-}{
-	sourceEndpoint:  {simulator.DocumentedEndpointRateLimits(), 10_000},
-	sourceCloudApps: {simulator.DocumentedCloudAppsRateLimits(), 100},
-	sourceGraph:     {simulator.DocumentedGraphRateLimits(), 1000},
-}
-
 // scaledLimits are an API's documented limits with every window divided by the time scale: at
 // -time-scale 60, Cloud Apps' 30 calls a minute become 30 a second.
 func scaledLimits(api string, timeScale float64) []simulator.RateLimit {
 	var out []simulator.RateLimit
-	for _, l := range apiFacts[api].documented {
+	e, _ := registry.Lookup(api)
+	for _, l := range e.Limits {
 		out = append(out, simulator.RateLimit{Requests: l.Requests, Per: time.Duration(float64(l.Per) / timeScale)})
 	}
 	return out
@@ -79,12 +67,13 @@ func startSimulator(o options) (*simulator.Server, error) {
 	return sim, nil
 }
 
-// addTenant makes t exist in the simulator with the app granted for the three APIs.
+// addTenant makes t exist in the simulator with the app granted every API's first role in
+// the public cloud.
 func addTenant(sim *simulator.Server, t tenant) {
 	sim.AddTenant(t.id)
-	sim.Grant(t.id, clientID, endpointResource, "Alert.Read.All")
-	sim.Grant(t.id, clientID, cloudAppsResource, "Investigation.read")
-	sim.Grant(t.id, clientID, graphResource, "SecurityAlert.Read.All")
+	for _, a := range registry.APIs {
+		sim.Grant(t.id, clientID, a.Hosts["public"].Resource(), a.Roles[0])
+	}
 }
 
 // backlog is how many alerts each API holds per tenant.

@@ -12,6 +12,7 @@ import (
 	"github.com/alertexport/alertexport/config"
 	"github.com/alertexport/alertexport/sources/auth"
 	"github.com/alertexport/alertexport/sources/httpclient"
+	"github.com/alertexport/alertexport/sources/registry"
 )
 
 // authCheck gets a token for every enabled (tenant, source) and checks its claims; exit 1 if any
@@ -128,12 +129,8 @@ func (c cli) consentURL(args []string) int {
 		"the app then exists in that tenant. Add the tenant to the config and run `alertexport auth check`.")
 	// What the app registration must list for this cloud (the consent grants exactly those).
 	fmt.Fprintf(c.stderr, "In the %s cloud the app registration needs these application permissions:\n", cloud.Name)
-	for _, p := range []struct{ api, resource, role string }{
-		{"Defender for Endpoint (WindowsDefenderATP)", strings.TrimSuffix(cloud.EndpointScope, "/.default"), auth.RequiredRoles(config.Endpoint)[0]},
-		{"Defender for Cloud Apps (Microsoft Cloud App Security)", strings.TrimSuffix(cloud.CloudAppsScope, "/.default"), auth.RequiredRoles(config.CloudApps)[0]},
-		{"Microsoft Graph", cloud.GraphAPI, auth.RequiredRoles(config.Graph)[0]},
-	} {
-		fmt.Fprintf(c.stderr, "  %-55s %-45s %s\n", p.api, p.resource, p.role)
+	for _, a := range registry.APIs {
+		fmt.Fprintf(c.stderr, "  %-55s %-45s %s\n", a.Consent(), a.Hosts[cloud.Name].Resource(), a.Roles[0])
 	}
 	return exitOK
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/alertexport/alertexport/sinks"
 	"github.com/alertexport/alertexport/sinks/natsconn"
 	"github.com/alertexport/alertexport/sources"
+	"github.com/alertexport/alertexport/sources/registry"
 	"github.com/alertexport/alertexport/worker"
 )
 
@@ -28,7 +29,7 @@ func (c cli) backfill(ctx context.Context, args []string) int {
 	sinceFlag := fs.String("since", "", "start of the span: RFC 3339 (2026-11-01T00:00:00Z) or a duration ago (72h)")
 	untilFlag := fs.String("until", "", "end of the span, exclusive (default: now); same forms")
 	tenant := fs.String("tenant", "", "only this tenant")
-	source := fs.String("source", "", "only this source: endpoint, cloudapps or graph")
+	source := fs.String("source", "", "only this source: "+registry.Names("%s"))
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}

@@ -21,11 +21,12 @@ import (
 	"github.com/alertexport/alertexport/sinks/core"
 	jssink "github.com/alertexport/alertexport/sinks/jetstream"
 	"github.com/alertexport/alertexport/sinks/natsconn"
+	"github.com/alertexport/alertexport/sources"
 	"github.com/alertexport/alertexport/sources/auth"
 	"github.com/alertexport/alertexport/sources/cloudapps"
 	"github.com/alertexport/alertexport/sources/endpoint"
-	"github.com/alertexport/alertexport/sources/graph"
 	"github.com/alertexport/alertexport/sources/httpclient"
+	"github.com/alertexport/alertexport/sources/registry"
 	"github.com/alertexport/alertexport/worker"
 )
 
@@ -69,42 +70,29 @@ func newDaemon(ctx context.Context, cfg *config.Config, env config.LookupEnv, lo
 			return nil, err
 		}
 		for _, s := range t.Sources() {
-			switch s.Kind {
-			case config.Endpoint:
-				api := &httpclient.API{Name: endpoint.Name, Tenant: t.Name, HTTP: hc, Tokens: prov, Scope: s.Scope,
-					Limiter: limiter(s), Logger: log, Observe: d.metrics.APICall}
-				src := endpoint.New(t, s, api, endpoint.Options{Logger: log, Late: d.metrics.Late(t.Name, endpoint.Name), HeldBack: d.metrics.HeldBack(t.Name, endpoint.Name)})
-				d.jobs = append(d.jobs, worker.Job{Tenant: t.Name, Source: endpoint.Name, Schedule: s.Cron, Poller: src})
-			case config.CloudApps:
-				api := &httpclient.API{Name: cloudapps.Name, Tenant: t.Name, HTTP: hc, Tokens: prov, Scope: s.Scope,
-					Limiter: limiter(s), Logger: log, Observe: d.metrics.APICall}
-				src := cloudapps.New(t, s, api, cloudapps.Options{Logger: log, Late: d.metrics.Late(t.Name, cloudapps.Name), HeldBack: d.metrics.HeldBack(t.Name, cloudapps.Name)})
-				d.jobs = append(d.jobs, worker.Job{Tenant: t.Name, Source: cloudapps.Name, Schedule: s.Cron, Poller: src})
-			case config.Graph:
-				api := &httpclient.API{Name: graph.Name, Tenant: t.Name, HTTP: hc, Tokens: prov, Scope: s.Scope,
-					Limiter: limiter(s), Logger: log, Observe: d.metrics.APICall}
-				src := graph.New(t, s, api, graph.Options{Logger: log, Late: d.metrics.Late(t.Name, graph.Name), HeldBack: d.metrics.HeldBack(t.Name, graph.Name)})
-				src.ContinueFrom(d.olderCursor(t))
-				d.jobs = append(d.jobs, worker.Job{Tenant: t.Name, Source: graph.Name, Schedule: s.Cron, Poller: src})
-			default:
+			e, ok := registry.Lookup(string(s.Kind))
+			if !ok {
 				log.Warn("this build cannot export this source; it is skipped", "tenant", t.Name, "source", s.Kind)
+				continue
 			}
+			api := &httpclient.API{Name: e.Name, Tenant: t.Name, HTTP: hc, Tokens: prov, Scope: s.Scope,
+				Limiter: httpclient.NewLimiter(s.RateLimits...), Logger: log, Observe: d.metrics.APICall}
+			src := e.New(t.Settings(s), api, sources.Options{Logger: log, Late: d.metrics.Late(t.Name, e.Name), HeldBack: d.metrics.HeldBack(t.Name, e.Name)})
+			if g, ok := src.(continuer); ok {
+				g.ContinueFrom(d.olderCursor(t))
+			}
+			d.jobs = append(d.jobs, worker.Job{Tenant: t.Name, Source: e.Name, Schedule: s.Cron, Poller: src})
 		}
 	}
 	if len(d.jobs) == 0 {
-		return nil, errors.New("no source to export: enable [tenant.endpoint], [tenant.cloudapps] or [tenant.graph] for at least one tenant")
+		return nil, fmt.Errorf("no source to export: enable %s for at least one tenant", registry.Names("[tenant.%s]"))
 	}
 	return d, nil
 }
 
-// limiter keeps a (tenant, source) job's calls under the source's rate_limits (Microsoft's
-// documented limits unless the config says otherwise).
-func limiter(s config.Source) *httpclient.Limiter {
-	limits := make([]httpclient.Limit, len(s.RateLimits))
-	for i, l := range s.RateLimits {
-		limits[i] = httpclient.Limit{Requests: l.Requests, Per: l.Per}
-	}
-	return httpclient.NewLimiter(limits...)
+// continuer is a source that can start where a tenant's older sources stopped (Graph).
+type continuer interface {
+	ContinueFrom(func(context.Context) (time.Time, error))
 }
 
 // olderCursor tells a tenant's Graph job from when its endpoint and cloudapps jobs would read

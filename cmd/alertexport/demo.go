@@ -21,6 +21,7 @@ import (
 	"github.com/alertexport/alertexport/sources/endpoint"
 	"github.com/alertexport/alertexport/sources/envelope"
 	"github.com/alertexport/alertexport/sources/graph"
+	"github.com/alertexport/alertexport/sources/registry"
 	"github.com/alertexport/alertexport/sources/simulator"
 )
 
@@ -76,9 +77,9 @@ func (c cli) demo(ctx context.Context, args []string) int {
 	defer sim.Close()
 	sim.AddTenant(demoTenantID)
 	sim.RegisterApp(simulator.App{ClientID: demoClientID, Secrets: []simulator.Secret{{Value: demoSecret}}})
-	sim.Grant(demoTenantID, demoClientID, "https://api.securitycenter.microsoft.com", "Alert.Read.All")
-	sim.Grant(demoTenantID, demoClientID, "05a65629-4c1b-48c1-a78b-804c4abdd4af", "Investigation.read")
-	sim.Grant(demoTenantID, demoClientID, "https://graph.microsoft.com", "SecurityAlert.Read.All")
+	for _, a := range registry.APIs {
+		sim.Grant(demoTenantID, demoClientID, a.Hosts["public"].Resource(), a.Roles[0])
+	}
 	ep := sim.Endpoint(demoTenantID)
 	ca := sim.CloudApps(demoTenantID)
 	gr := sim.Graph(demoTenantID)

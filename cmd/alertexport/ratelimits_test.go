@@ -3,46 +3,12 @@ package main
 import (
 	"net/http"
 	"os"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/alertexport/alertexport/config"
-	"github.com/alertexport/alertexport/sources/cloudapps"
-	"github.com/alertexport/alertexport/sources/endpoint"
-	"github.com/alertexport/alertexport/sources/graph"
-	"github.com/alertexport/alertexport/sources/httpclient"
 	"github.com/alertexport/alertexport/sources/simulator"
 )
-
-// TestConfigRateLimitsReachTheLimiter: without rate_limits a job's limiter keeps each source's
-// documented limits (config's table and the sources' own Limits agree), and with it the
-// configured ones.
-func TestConfigRateLimitsReachTheLimiter(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		kind    config.SourceKind
-		sources []httpclient.Limit // the source package's documented limits
-	}{
-		{config.Endpoint, endpoint.Limits},
-		{config.CloudApps, cloudapps.Limits},
-		{config.Graph, graph.Limits},
-	}
-	for _, tt := range tests {
-		t.Run(string(tt.kind), func(t *testing.T) {
-			s := config.Source{Kind: tt.kind, RateLimits: config.DocumentedRateLimits(tt.kind)}
-			if got := limiter(s).Limits(); !slices.Equal(got, tt.sources) {
-				t.Errorf("documented limits %v in config, %v in the source package", got, tt.sources)
-			}
-			s.RateLimits = []config.RateLimit{{Requests: 7, Per: time.Second}, {Requests: 90, Per: time.Minute}}
-			want := []httpclient.Limit{{Requests: 7, Per: time.Second}, {Requests: 90, Per: time.Minute}}
-			if got := limiter(s).Limits(); !slices.Equal(got, want) {
-				t.Errorf("configured limits reach the limiter as %v, want %v", got, want)
-			}
-		})
-	}
-}
 
 // TestBackfillFollowsConfiguredRateLimits: with Cloud Apps' limit scaled down to 6 calls a
 // second in the simulator and in rate_limits, `backfill` drains a backlog of many pages at that

@@ -50,14 +50,10 @@ func Check(ctx context.Context, p *Provider, s config.Source, now time.Time) Che
 	} else if !c.ExpiresAt.After(now) {
 		res.Problems = append(res.Problems, fmt.Sprintf("the token expired at %s: check this machine's clock", c.ExpiresAt.Format(time.RFC3339)))
 	}
-	if need := RequiredRoles(s.Kind); !hasAny(c.Roles, need) {
-		tab := "APIs my organization uses" // Graph is listed under Microsoft APIs instead
-		if s.Kind == config.Graph {
-			tab = "Microsoft APIs"
-		}
+	if need := s.API.Roles; len(need) > 0 && !hasAny(c.Roles, need) {
 		res.Problems = append(res.Problems, fmt.Sprintf(
 			"the app has none of the roles %s needs (%s); fix: in the Entra admin center open App registrations → %s → API permissions → Add a permission → %s → %q → Application permissions → %s, then Grant admin consent for the tenant",
-			s.Kind, strings.Join(need, " or "), t.ClientID, tab, apiNames[s.Kind], need[0]))
+			s.Kind, strings.Join(need, " or "), t.ClientID, s.API.EntraTab, s.API.Entra, need[0]))
 	}
 	return res
 }

@@ -312,27 +312,6 @@ func (b *hintedBackOff) NextBackOff() time.Duration {
 	return next
 }
 
-// RequiredRoles lists the application roles a source accepts; any one of them is enough
-// (docs/entra-app.md, from the APIs' permission tables).
-func RequiredRoles(kind config.SourceKind) []string {
-	switch kind {
-	case config.Endpoint:
-		return []string{"Alert.Read.All", "Alert.ReadWrite.All"}
-	case config.CloudApps:
-		return []string{"Investigation.read", "Investigation.manage", "Discovery.read", "Discovery.manage"}
-	case config.Graph:
-		return []string{"SecurityAlert.Read.All", "SecurityAlert.ReadWrite.All"}
-	}
-	return nil
-}
-
-// apiNames are the names the Entra admin center shows under "APIs my organization uses".
-var apiNames = map[config.SourceKind]string{
-	config.Endpoint:  "WindowsDefenderATP",
-	config.CloudApps: "Microsoft Cloud App Security",
-	config.Graph:     "Microsoft Graph",
-}
-
 func hasAny(have, want []string) bool {
 	return slices.ContainsFunc(have, func(r string) bool { return slices.Contains(want, r) })
 }

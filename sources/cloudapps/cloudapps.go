@@ -23,8 +23,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/alertexport/alertexport/config"
 	"github.com/alertexport/alertexport/sources"
+	"github.com/alertexport/alertexport/sources/apis"
 	"github.com/alertexport/alertexport/sources/envelope"
 	"github.com/alertexport/alertexport/sources/httpclient"
 	"github.com/alertexport/alertexport/sources/page"
@@ -35,9 +35,6 @@ const Name = "cloudapps"
 
 // pageSize is the API's cap on one response.
 const pageSize = 100
-
-// Limits is the documented call rate, per tenant (B2: "30 requests per minute per tenant").
-var Limits = []httpclient.Limit{{Requests: 30, Per: time.Minute}}
 
 // throttleWait is how long a throttled answer without Retry-After waits when the API client has
 // no limiter to take it from: the microsoft/MCAS module's "usually the throttle time for this
@@ -64,9 +61,9 @@ type Source struct {
 	opts      Options
 }
 
-// New returns the source for tenant t's cloudapps settings s; api carries the HTTP client,
-// the token source and the tenant's limiter (Limits).
-func New(t config.Tenant, s config.Source, api *httpclient.API, o Options) *Source {
+// New returns the source of a tenant's cloudapps job with settings s; api carries the HTTP client,
+// the token source and the tenant's limiter.
+func New(s apis.Settings, api *httpclient.API, o Options) *Source {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -81,12 +78,12 @@ func New(t config.Tenant, s config.Source, api *httpclient.API, o Options) *Sour
 	}
 	a.ThrottledBody = true
 	if a.Forbidden == "" {
-		a.Forbidden = fmt.Sprintf("give app %s the application permission Investigation.read of Microsoft Cloud App Security (API permissions → APIs my organization uses) and grant admin consent; `alertexport auth check` shows the roles the token carries", t.ClientID)
+		a.Forbidden = fmt.Sprintf("give app %s the application permission Investigation.read of Microsoft Cloud App Security (API permissions → APIs my organization uses) and grant admin consent; `alertexport auth check` shows the roles the token carries", s.ClientID)
 	}
 	return &Source{
 		api:       &a,
 		url:       strings.TrimSuffix(s.APIURL, "/") + "/api/v1/alerts/",
-		id:        identity{tenant: t.Name, tenantID: t.TenantID},
+		id:        identity{tenant: s.Tenant, tenantID: s.TenantID},
 		lookback:  s.Lookback,
 		startFrom: s.StartFrom,
 		severity:  severities(s.MinSeverity),

@@ -28,7 +28,7 @@ func (f *fixture) source(o Options) *Source {
 	if o.Now == nil {
 		o.Now = f.Clock.Now
 	}
-	return New(f.Tenant, f.Tenant.CloudApps, api, o)
+	return New(f.Tenant.Settings(f.Tenant.CloudApps), api, o)
 }
 
 // visible is the oracle: each alert's version as a query at the simulator's time shows it.
@@ -264,5 +264,5 @@ func (f *fixture) hostile(t *testing.T, answer http.HandlerFunc, o Options) *Sou
 	if o.Now == nil {
 		o.Now = f.Clock.Now
 	}
-	return New(f.Tenant, s, f.API(Name, s), o)
+	return New(f.Tenant.Settings(s), f.API(Name, s), o)
 }

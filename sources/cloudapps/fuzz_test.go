@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alertexport/alertexport/config"
 	"github.com/alertexport/alertexport/sources"
+	"github.com/alertexport/alertexport/sources/apis"
 	"github.com/alertexport/alertexport/sources/envelope"
 	"github.com/alertexport/alertexport/sources/httpclient"
 	"github.com/alertexport/alertexport/sources/page"
@@ -29,7 +29,7 @@ func FuzzPollPage(f *testing.F) {
 	}
 	f.Add([]byte(`{"data":[{"_id":"a","timestamp":1},{"_id":}],"hasNext":true}`))
 	f.Add([]byte(`{"data":[{"_id":"z","timestamp":-11644473600000,"resolutionStatusValue":0},{"_id":"f","timestamp":1,"resolutionStatusValue":2,"resolveTime":"2099-01-01T00:00:00Z"}],"hasNext":false}`))
-	src := New(config.Tenant{Name: "contoso"}, config.Source{APIURL: "https://unused", Lookback: 10 * time.Minute}, &httpclient.API{}, Options{})
+	src := New(apis.Settings{Tenant: "contoso", APIURL: "https://unused", Lookback: 10 * time.Minute}, &httpclient.API{}, Options{})
 	f.Fuzz(func(t *testing.T, body []byte) {
 		p := src.newPoll(sources.Checkpoint{}, func(_ context.Context, b sources.Batch) error {
 			for _, m := range b.Messages {

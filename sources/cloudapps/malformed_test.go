@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alertexport/alertexport/config"
 	"github.com/alertexport/alertexport/sources"
+	"github.com/alertexport/alertexport/sources/apis"
 	"github.com/alertexport/alertexport/sources/httpclient"
 	"github.com/alertexport/alertexport/sources/page"
 	"github.com/alertexport/alertexport/sources/sourcetest"
@@ -41,7 +41,7 @@ func TestMalformedBodies(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			src := New(config.Tenant{Name: "contoso"}, config.Source{APIURL: "https://unused", Lookback: 10 * time.Minute}, &httpclient.API{}, Options{})
+			src := New(apis.Settings{Tenant: "contoso", APIURL: "https://unused", Lookback: 10 * time.Minute}, &httpclient.API{}, Options{})
 			var got []sources.Message
 			p := src.newPoll(sources.Checkpoint{}, func(_ context.Context, b sources.Batch) error {
 				got = append(got, b.Messages...)

@@ -30,7 +30,7 @@ func TestThrottleWaitDefault(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			api := f.API(Name, f.Tenant.CloudApps)
 			api.Limiter, api.ThrottleWait = tt.limiter, tt.set
-			if got := New(f.Tenant, f.Tenant.CloudApps, api, Options{}).api.ThrottleWait; got != tt.want {
+			if got := New(f.Tenant.Settings(f.Tenant.CloudApps), api, Options{}).api.ThrottleWait; got != tt.want {
 				t.Errorf("ThrottleWait = %v, want %v", got, tt.want)
 			}
 		})
@@ -60,7 +60,7 @@ func TestThrottleWaitFollowsTheLimits(t *testing.T) {
 			f.ca.Fail(1, tt.fault)
 			api := f.API(Name, f.Tenant.CloudApps)
 			api.Limiter = httpclient.NewLimiter(tt.limits...)
-			e := sourcetest.NewExporter(t, New(f.Tenant, f.Tenant.CloudApps, api, Options{Now: f.Clock.Now}))
+			e := sourcetest.NewExporter(t, New(f.Tenant.Settings(f.Tenant.CloudApps), api, Options{Now: f.Clock.Now}))
 			e.MustPoll(t)
 			e.CheckExactlyOnce(t, Name, f.visible())
 			reqs := f.Requests(Name)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/alertexport/alertexport/sources"
+	"github.com/alertexport/alertexport/sources/apis"
 	"github.com/alertexport/alertexport/sources/envelope"
 	"github.com/alertexport/alertexport/sources/page"
 	"github.com/alertexport/alertexport/sources/simulator"
@@ -93,7 +94,7 @@ func BenchmarkPoll10000Memory(b *testing.B) {
 func benchmarkPoll(b *testing.B, memory bool) {
 	f := newFixture(b, setup{})
 	now := f.Clock.Now()
-	f.ep.Generate(MaxPageSize, simulator.Generate{From: now.Add(-time.Hour), To: now})
+	f.ep.Generate(apis.Endpoint.PageCap, simulator.Generate{From: now.Add(-time.Hour), To: now})
 	src := f.newSource(Options{})
 	ctx := context.Background()
 	var peak uint64
@@ -115,7 +116,7 @@ func benchmarkPoll(b *testing.B, memory bool) {
 			poll()
 		}
 	}
-	if n != b.N*MaxPageSize {
+	if n != b.N*apis.Endpoint.PageCap {
 		b.Fatalf("%d alerts in %d polls", n, b.N)
 	}
 	if memory {

@@ -32,8 +32,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/alertexport/alertexport/config"
 	"github.com/alertexport/alertexport/sources"
+	"github.com/alertexport/alertexport/sources/apis"
 	"github.com/alertexport/alertexport/sources/envelope"
 	"github.com/alertexport/alertexport/sources/httpclient"
 	"github.com/alertexport/alertexport/sources/page"
@@ -42,14 +42,8 @@ import (
 // Name is the source's name in subjects, state keys and metrics.
 const Name = "endpoint"
 
-// MaxPageSize is the API's documented $top maximum.
-const MaxPageSize = 10000
-
 // tick is the API's time resolution: it sends up to 7 fractional digits.
 const tick = 100 * time.Nanosecond
-
-// Limits are the documented call rates of List alerts, per tenant (get-alerts.md, Limitations).
-var Limits = []httpclient.Limit{{Requests: 100, Per: time.Minute}, {Requests: 1500, Per: time.Hour}}
 
 // maxRequests bounds one poll: a million 10,000-alert pages is far beyond any tenant, so
 // reaching it means the API does not behave as documented, and looping on would only burn the
@@ -75,18 +69,18 @@ type Source struct {
 	opts      Options
 }
 
-// New returns the source for tenant t's endpoint settings s. api carries the HTTP client, the
-// token source and the tenant's limiter (Limits).
-func New(t config.Tenant, s config.Source, api *httpclient.API, o Options) *Source {
-	o = o.WithDefaults(MaxPageSize)
+// New returns the source of a tenant's endpoint job with settings s. api carries the HTTP client, the
+// token source and the tenant's limiter.
+func New(s apis.Settings, api *httpclient.API, o Options) *Source {
+	o = o.WithDefaults(apis.Endpoint.PageCap)
 	a := *api
 	if a.Forbidden == "" {
-		a.Forbidden = fmt.Sprintf("give app %s the application permission Alert.Read.All of WindowsDefenderATP (API permissions → APIs my organization uses) and grant admin consent; `alertexport auth check` shows the roles the token carries", t.ClientID)
+		a.Forbidden = fmt.Sprintf("give app %s the application permission Alert.Read.All of WindowsDefenderATP (API permissions → APIs my organization uses) and grant admin consent; `alertexport auth check` shows the roles the token carries", s.ClientID)
 	}
 	src := &Source{
 		api:       &a,
 		alertsURL: strings.TrimSuffix(s.APIURL, "/") + "/api/alerts",
-		id:        identity{tenant: t.Name, tenantID: t.TenantID, portal: t.Cloud.Portal},
+		id:        identity{tenant: s.Tenant, tenantID: s.TenantID, portal: s.Portal},
 		lookback:  s.Lookback,
 		startFrom: s.StartFrom,
 		opts:      o,

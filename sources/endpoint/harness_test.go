@@ -42,7 +42,7 @@ func (f *fixture) newSource(o Options) *Source {
 	if o.Now == nil {
 		o.Now = f.Clock.Now
 	}
-	return New(f.Tenant, f.Tenant.Endpoint, f.API(Name, f.Tenant.Endpoint), o)
+	return New(f.Tenant.Settings(f.Tenant.Endpoint), f.API(Name, f.Tenant.Endpoint), o)
 }
 
 // visible is the oracle: the version of each alert a query at the simulator's current time
@@ -73,5 +73,5 @@ func (f *fixture) hostile(t *testing.T, answer http.HandlerFunc, o Options) *Sou
 	if o.Now == nil {
 		o.Now = f.Clock.Now
 	}
-	return New(f.Tenant, s, f.API(Name, s), o)
+	return New(f.Tenant.Settings(s), f.API(Name, s), o)
 }

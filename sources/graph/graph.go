@@ -25,8 +25,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/alertexport/alertexport/config"
 	"github.com/alertexport/alertexport/sources"
+	"github.com/alertexport/alertexport/sources/apis"
 	"github.com/alertexport/alertexport/sources/envelope"
 	"github.com/alertexport/alertexport/sources/httpclient"
 	"github.com/alertexport/alertexport/sources/page"
@@ -35,16 +35,8 @@ import (
 // Name is the source's name in subjects, state keys and metrics.
 const Name = "graph"
 
-// MaxPageSize is the $top maximum (security-error-codes.md: "a limit of 1000"; larger values
-// are served 1000 — a client must follow nextLink, never stop at a short page).
-const MaxPageSize = 1000
-
 // tick is the API's time resolution: up to 7 fractional digits.
 const tick = 100 * time.Nanosecond
-
-// Limits is the documented call rate per app and tenant
-// (includes/throttling-security-detections-incidents.md).
-var Limits = []httpclient.Limit{{Requests: 150, Per: time.Minute}}
 
 // maxRequests bounds one poll's pages: 10 million alerts, far beyond a tenant's retention.
 const maxRequests = 10_000
@@ -85,13 +77,13 @@ func (s *Source) ContinueFrom(from func(ctx context.Context) (time.Time, error))
 	s.continueFrom = from
 }
 
-// New returns the source for tenant t's graph settings s. api carries the HTTP client, the
-// token source and the tenant's limiter (Limits).
-func New(t config.Tenant, s config.Source, api *httpclient.API, o Options) *Source {
-	o = o.WithDefaults(MaxPageSize)
+// New returns the source of a tenant's graph job with settings s. api carries the HTTP client, the
+// token source and the tenant's limiter.
+func New(s apis.Settings, api *httpclient.API, o Options) *Source {
+	o = o.WithDefaults(apis.Graph.PageCap)
 	a := *api
 	if a.Forbidden == "" {
-		a.Forbidden = fmt.Sprintf("give app %s the application permission SecurityAlert.Read.All of Microsoft Graph (API permissions → Microsoft Graph → Application permissions) and grant admin consent; `alertexport auth check` shows the roles the token carries", t.ClientID)
+		a.Forbidden = fmt.Sprintf("give app %s the application permission SecurityAlert.Read.All of Microsoft Graph (API permissions → Microsoft Graph → Application permissions) and grant admin consent; `alertexport auth check` shows the roles the token carries", s.ClientID)
 	}
 	// Evolvable enums: without this, values Microsoft added later (serviceSource
 	// microsoftDefenderForCloud, …) read "unknownFutureValue".
@@ -99,7 +91,7 @@ func New(t config.Tenant, s config.Source, api *httpclient.API, o Options) *Sour
 	src := &Source{
 		api:       &a,
 		alertsURL: strings.TrimSuffix(s.APIURL, "/") + "/v1.0/security/alerts_v2",
-		id:        identity{tenant: t.Name, tenantID: t.TenantID},
+		id:        identity{tenant: s.Tenant, tenantID: s.TenantID},
 		lookback:  s.Lookback,
 		startFrom: s.StartFrom,
 		opts:      o,

@@ -31,7 +31,7 @@ func (f *fixture) source(o Options) *Source {
 	if o.Now == nil {
 		o.Now = f.Clock.Now
 	}
-	return New(f.Tenant, f.Tenant.Graph, f.API(Name, f.Tenant.Graph), o)
+	return New(f.Tenant.Settings(f.Tenant.Graph), f.API(Name, f.Tenant.Graph), o)
 }
 
 // continuing is the source with ContinueFrom set to from.
@@ -487,5 +487,5 @@ func (f *fixture) hostile(t *testing.T, answer http.HandlerFunc, o Options) *Sou
 	if o.Now == nil {
 		o.Now = f.Clock.Now
 	}
-	return New(f.Tenant, s, f.API(Name, s), o)
+	return New(f.Tenant.Settings(s), f.API(Name, s), o)
 }

@@ -5,31 +5,17 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/alertexport/alertexport/sources/apis"
 )
 
 // Limit is one call rate of an API, e.g. 100 calls per minute: at most Requests calls in any
-// span of Per.
-type Limit struct {
-	Requests int
-	Per      time.Duration
-}
-
-// String writes the limit as the config does: 100/1m, 1500/1h.
-func (l Limit) String() string {
-	per := l.Per.String()
-	if strings.HasSuffix(per, "m0s") {
-		per = per[:len(per)-2]
-	}
-	if strings.HasSuffix(per, "h0m") {
-		per = per[:len(per)-2]
-	}
-	return fmt.Sprintf("%d/%s", l.Requests, per)
-}
+// span of Per. It is the config's and the API facts' type, named here for the limiter's callers.
+type Limit = apis.Limit
 
 // Limiter keeps one tenant's calls to one API under every one of its rates, and holds all of
 // them back while the API has asked for a pause (429 + Retry-After). Share one Limiter among

@@ -53,16 +53,16 @@ func TestLimiterWindowsAndSteadyRate(t *testing.T) {
 		most   []int   // per limit: the most calls in any window of its length
 		share  float64 // steady calls / the binding limit's, at least
 	}{
-		{"Defender for Endpoint", []Limit{{100, time.Minute}, {1500, time.Hour}}, []int{99, 1485}, 0.97},
-		{"Defender for Cloud Apps", []Limit{{30, time.Minute}}, []int{29}, 0.96},
-		{"Graph", []Limit{{150, time.Minute}}, []int{148}, 0.97},
-		{"Cloud Apps scaled by 60", []Limit{{30, time.Second}}, []int{29}, 0.96},
-		{"Endpoint scaled by 60", []Limit{{100, time.Second}, {1500, time.Minute}}, []int{99, 1485}, 0.97},
-		{"two short windows", []Limit{{10, time.Second}, {25, 3 * time.Second}}, []int{9, 24}, 0.95},
-		{"4 a second", []Limit{{4, time.Second}}, []int{3}, 0.73},
-		{"3 a second", []Limit{{3, time.Second}}, []int{2}, 0.64},
-		{"2 a second: half", []Limit{{2, time.Second}}, []int{2}, 0.47},
-		{"1 a second: half", []Limit{{1, time.Second}}, []int{1}, 0.47},
+		{"Defender for Endpoint", []Limit{{Requests: 100, Per: time.Minute}, {Requests: 1500, Per: time.Hour}}, []int{99, 1485}, 0.97},
+		{"Defender for Cloud Apps", []Limit{{Requests: 30, Per: time.Minute}}, []int{29}, 0.96},
+		{"Graph", []Limit{{Requests: 150, Per: time.Minute}}, []int{148}, 0.97},
+		{"Cloud Apps scaled by 60", []Limit{{Requests: 30, Per: time.Second}}, []int{29}, 0.96},
+		{"Endpoint scaled by 60", []Limit{{Requests: 100, Per: time.Second}, {Requests: 1500, Per: time.Minute}}, []int{99, 1485}, 0.97},
+		{"two short windows", []Limit{{Requests: 10, Per: time.Second}, {Requests: 25, Per: 3 * time.Second}}, []int{9, 24}, 0.95},
+		{"4 a second", []Limit{{Requests: 4, Per: time.Second}}, []int{3}, 0.73},
+		{"3 a second", []Limit{{Requests: 3, Per: time.Second}}, []int{2}, 0.64},
+		{"2 a second: half", []Limit{{Requests: 2, Per: time.Second}}, []int{2}, 0.47},
+		{"1 a second: half", []Limit{{Requests: 1, Per: time.Second}}, []int{1}, 0.47},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -97,11 +97,11 @@ func TestLimiterWindowsAndSteadyRate(t *testing.T) {
 func TestLimiterMarginCoversSkew(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, lims := range [][]Limit{
-		{{100, time.Minute}, {1500, time.Hour}},
-		{{30, time.Minute}},
-		{{150, time.Minute}},
-		{{30, time.Second}},
-		{{10, time.Second}, {25, 3 * time.Second}},
+		{{Requests: 100, Per: time.Minute}, {Requests: 1500, Per: time.Hour}},
+		{{Requests: 30, Per: time.Minute}},
+		{{Requests: 150, Per: time.Minute}},
+		{{Requests: 30, Per: time.Second}},
+		{{Requests: 10, Per: time.Second}, {Requests: 25, Per: 3 * time.Second}},
 	} {
 		t.Run(Limit.String(lims[0]), func(t *testing.T) {
 			l := NewLimiter(lims...)
@@ -122,7 +122,7 @@ func TestLimiterMarginCoversSkew(t *testing.T) {
 }
 
 func TestLimiterIgnoresZeroLimits(t *testing.T) {
-	if l := NewLimiter(Limit{0, time.Minute}, Limit{5, 0}); len(l.buckets) != 0 || l.Longest() != 0 {
+	if l := NewLimiter(Limit{Requests: 0, Per: time.Minute}, Limit{Requests: 5, Per: 0}); len(l.buckets) != 0 || l.Longest() != 0 {
 		t.Error("zero limits should be ignored")
 	}
 }
@@ -136,9 +136,9 @@ func TestLimiterLongest(t *testing.T) {
 	}{
 		{"nil", none, 0},
 		{"none", NewLimiter(), 0},
-		{"Cloud Apps", NewLimiter(Limit{30, time.Minute}), time.Minute},
-		{"Endpoint", NewLimiter(Limit{100, time.Minute}, Limit{1500, time.Hour}), time.Hour},
-		{"scaled", NewLimiter(Limit{1500, time.Minute}, Limit{100, time.Second}), time.Minute},
+		{"Cloud Apps", NewLimiter(Limit{Requests: 30, Per: time.Minute}), time.Minute},
+		{"Endpoint", NewLimiter(Limit{Requests: 100, Per: time.Minute}, Limit{Requests: 1500, Per: time.Hour}), time.Hour},
+		{"scaled", NewLimiter(Limit{Requests: 1500, Per: time.Minute}, Limit{Requests: 100, Per: time.Second}), time.Minute},
 	}
 	for _, tt := range tests {
 		if got := tt.l.Longest(); got != tt.want {
@@ -148,7 +148,7 @@ func TestLimiterLongest(t *testing.T) {
 }
 
 func TestLimitString(t *testing.T) {
-	for l, want := range map[Limit]string{{100, time.Minute}: "100/1m", {1500, time.Hour}: "1500/1h", {30, time.Second}: "30/1s", {7, 90 * time.Second}: "7/1m30s"} {
+	for l, want := range map[Limit]string{{Requests: 100, Per: time.Minute}: "100/1m", {Requests: 1500, Per: time.Hour}: "1500/1h", {Requests: 30, Per: time.Second}: "30/1s", {Requests: 7, Per: 90 * time.Second}: "7/1m30s"} {
 		if got := l.String(); got != want {
 			t.Errorf("%#v: %q, want %q", l, got, want)
 		}
@@ -179,7 +179,7 @@ func TestLimiterPause(t *testing.T) {
 // TestLimiterWaitBeyondDeadline: a wait for a token longer than the caller's deadline fails at
 // once, saying so.
 func TestLimiterWaitBeyondDeadline(t *testing.T) {
-	l := NewLimiter(Limit{1, time.Hour})
+	l := NewLimiter(Limit{Requests: 1, Per: time.Hour})
 	if err := l.Wait(context.Background()); err != nil {
 		t.Fatalf("the first call: %v", err)
 	}

@@ -1,0 +1,86 @@
+package registry_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alertexport/alertexport/config"
+	"github.com/alertexport/alertexport/sources"
+	"github.com/alertexport/alertexport/sources/cloudapps"
+	"github.com/alertexport/alertexport/sources/endpoint"
+	"github.com/alertexport/alertexport/sources/graph"
+	"github.com/alertexport/alertexport/sources/httpclient"
+	"github.com/alertexport/alertexport/sources/registry"
+)
+
+// TestEveryAPIIsComplete: each line of the registry carries what config, auth, the limiter and
+// the daemon need, and builds a source that backfill can drive.
+func TestEveryAPIIsComplete(t *testing.T) {
+	t.Parallel()
+	seen := map[string]bool{}
+	for _, e := range registry.APIs {
+		t.Run(e.Name, func(t *testing.T) {
+			switch {
+			case e.Name == "" || strings.ToLower(e.Name) != e.Name || strings.ContainsAny(e.Name, ". *>"):
+				t.Errorf("name %q is not one lower-case subject token", e.Name)
+			case seen[e.Name]:
+				t.Errorf("name %q is registered twice", e.Name)
+			}
+			seen[e.Name] = true
+			if e.Title == "" || e.Entra == "" || e.EntraTab == "" {
+				t.Errorf("title %q, Entra name %q, tab %q: messages need all three", e.Title, e.Entra, e.EntraTab)
+			}
+			if len(e.Roles) == 0 {
+				t.Error("no roles: auth check could not say what to grant")
+			}
+			if len(e.Limits) == 0 {
+				t.Error("no documented limits: rate_limits would default to none")
+			}
+			for _, l := range e.Limits {
+				if l.Requests <= 0 || l.Per <= 0 {
+					t.Errorf("limit %v is not a rate", l)
+				}
+			}
+			if e.PageCap <= 0 {
+				t.Errorf("page cap %d", e.PageCap)
+			}
+			s := e.New(config.Tenant{Name: "contoso"}.Settings(config.Source{APIURL: "https://unused", Lookback: time.Minute}),
+				&httpclient.API{}, sources.Options{})
+			if _, ok := s.(sources.Backfiller); !ok {
+				t.Errorf("the source, a %T, cannot backfill", s)
+			}
+		})
+	}
+}
+
+// TestConfigSourcesAreRegistered: every source the config knows has its line, under the name the
+// source package uses in messages, so the daemon never skips an enabled one.
+func TestConfigSourcesAreRegistered(t *testing.T) {
+	t.Parallel()
+	for kind, pkgName := range map[config.SourceKind]string{config.Endpoint: endpoint.Name, config.CloudApps: cloudapps.Name, config.Graph: graph.Name} {
+		e, ok := registry.Lookup(string(kind))
+		if !ok {
+			t.Errorf("config's source %q has no registry line", kind)
+			continue
+		}
+		if pkgName != e.Name {
+			t.Errorf("the %s package calls itself %q", e.Name, pkgName)
+		}
+	}
+	if _, ok := registry.Lookup("incidents"); ok {
+		t.Error("Lookup found an API nobody registered")
+	}
+}
+
+func TestNames(t *testing.T) {
+	t.Parallel()
+	for format, want := range map[string]string{
+		"%s":          "endpoint, cloudapps or graph",
+		"[tenant.%s]": "[tenant.endpoint], [tenant.cloudapps] or [tenant.graph]",
+	} {
+		if got := registry.Names(format); got != want {
+			t.Errorf("Names(%q) = %q, want %q", format, got, want)
+		}
+	}
+}
