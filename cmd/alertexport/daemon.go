@@ -25,6 +25,7 @@ import (
 	"github.com/alertexport/alertexport/sources/auth"
 	"github.com/alertexport/alertexport/sources/cloudapps"
 	"github.com/alertexport/alertexport/sources/endpoint"
+	"github.com/alertexport/alertexport/sources/graph"
 	"github.com/alertexport/alertexport/sources/httpclient"
 	"github.com/alertexport/alertexport/sources/registry"
 	"github.com/alertexport/alertexport/worker"
@@ -79,7 +80,10 @@ func newDaemon(ctx context.Context, cfg *config.Config, env config.LookupEnv, lo
 				Limiter: httpclient.NewLimiter(s.RateLimits...), Logger: log, Observe: d.metrics.APICall}
 			src := e.New(t.Settings(s), api, sources.Options{Logger: log, Late: d.metrics.Late(t.Name, e.Name), HeldBack: d.metrics.HeldBack(t.Name, e.Name)})
 			if g, ok := src.(continuer); ok {
-				g.ContinueFrom(d.olderCursor(t))
+				g.ContinueFrom(graph.OlderCursor(d.loadCheckpoint, t.Graph.Lookback, []graph.Older{
+					{Key: t.Name + "." + endpoint.Name, Lookback: t.Endpoint.Lookback},
+					{Key: t.Name + "." + cloudapps.Name, Lookback: t.CloudApps.Lookback},
+				}))
 			}
 			d.jobs = append(d.jobs, worker.Job{Tenant: t.Name, Source: e.Name, Schedule: s.Cron, Poller: src})
 		}
@@ -95,39 +99,15 @@ type continuer interface {
 	ContinueFrom(func(context.Context) (time.Time, error))
 }
 
-// olderCursor tells a tenant's Graph job from when its endpoint and cloudapps jobs would read
-// next (each cursor — Cloud Apps' resolution cursor too — less that job's lookback, or its
-// origin before any alert), so that a tenant switched to Graph starts where they stopped.
+// loadCheckpoint reads a job's checkpoint for Graph's migration policy (graph.OlderCursor).
 // Without a checkpoint store (backfill) there is nothing to continue from.
-func (d *daemon) olderCursor(t config.Tenant) func(context.Context) (time.Time, error) {
-	return func(ctx context.Context) (time.Time, error) {
-		st := d.store.Load()
-		if st == nil {
-			return time.Time{}, nil
-		}
-		var from time.Time
-		take := func(at time.Time) {
-			if !at.IsZero() && (from.IsZero() || at.Before(from)) {
-				from = at
-			}
-		}
-		for name, src := range map[string]config.Source{endpoint.Name: t.Endpoint, cloudapps.Name: t.CloudApps} {
-			cp, _, err := (*st).Load(ctx, t.Name+"."+name)
-			if err != nil {
-				return time.Time{}, err
-			}
-			lookback := max(src.Lookback, t.Graph.Lookback) // a removed table has no lookback of its own
-			if cp.Cursor.IsZero() {
-				take(cp.Origin)
-				continue
-			}
-			take(cp.Cursor.Add(-lookback))
-			if !cp.ResolutionCursor.IsZero() {
-				take(cp.ResolutionCursor.Add(-lookback))
-			}
-		}
-		return from, nil
+func (d *daemon) loadCheckpoint(ctx context.Context, key string) (sources.Checkpoint, error) {
+	st := d.store.Load()
+	if st == nil {
+		return sources.Checkpoint{}, nil
 	}
+	cp, _, err := (*st).Load(ctx, key)
+	return cp, err
 }
 
 // connect starts the embedded server (nats.url = "") or dials the configured one. Dialing
