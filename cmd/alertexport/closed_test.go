@@ -7,7 +7,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -99,8 +98,7 @@ func TestHealthBeforeTheWorker(t *testing.T) {
 	t.Parallel()
 	d := &daemon{metrics: worker.NewMetrics()}
 	d.metrics.SetConnected(d.connected.Load)
-	var w atomic.Pointer[worker.Worker]
-	h := d.endpoints(&w)
+	h := worker.NewHealth(d.metrics, d.closed)
 	get := func(path string) (int, string) {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))

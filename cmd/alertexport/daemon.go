@@ -14,7 +14,6 @@ import (
 	"github.com/cenkalti/backoff/v5"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/alertexport/alertexport/config"
 	"github.com/alertexport/alertexport/sinks"
@@ -243,8 +242,8 @@ func (d *daemon) run(ctx context.Context, env config.LookupEnv, started func(*da
 	ctx, d.fail = context.WithCancelCause(ctx)
 	defer d.fail(nil)
 	defer d.close()
-	var w atomic.Pointer[worker.Worker]
-	if err := d.serveHTTP(d.endpoints(&w)); err != nil {
+	health := worker.NewHealth(d.metrics, d.closed)
+	if err := d.serveHTTP(health); err != nil {
 		return err
 	}
 	if err := d.connect(ctx, env); err != nil {
@@ -279,7 +278,7 @@ func (d *daemon) run(ctx context.Context, env config.LookupEnv, started func(*da
 	if err != nil {
 		return err
 	}
-	w.Store(wk)
+	health.Attach(wk)
 	if started != nil {
 		started(d)
 	}
@@ -296,35 +295,6 @@ func (d *daemon) closedCause(ctx context.Context) error {
 		return closed
 	}
 	return nil
-}
-
-// endpoints serves the worker's /healthz, /readyz and /metrics once w holds it. Before, ready
-// is false (waiting for NATS, the stream and the store) and /healthz answers "ok", so that a
-// liveness probe does not restart a daemon waiting for NATS — unless the connection is closed
-// for good.
-func (d *daemon) endpoints(w *atomic.Pointer[worker.Worker]) http.Handler {
-	// /metrics answers while the daemon waits for NATS too: alertexport_nats_connected 0 is
-	// what an alert rule needs to see then.
-	metrics := promhttp.HandlerFor(d.metrics.Registry, promhttp.HandlerOpts{Registry: d.metrics.Registry})
-	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		if wk := w.Load(); wk != nil {
-			wk.Handler().ServeHTTP(rw, r)
-			return
-		}
-		closed := d.closed()
-		switch {
-		case r.URL.Path == "/metrics" && r.Method == http.MethodGet:
-			metrics.ServeHTTP(rw, r)
-		case (r.URL.Path == "/readyz" || r.URL.Path == "/healthz") && closed != nil:
-			http.Error(rw, closed.Error(), http.StatusServiceUnavailable)
-		case r.URL.Path == "/readyz":
-			http.Error(rw, "waiting for NATS", http.StatusServiceUnavailable)
-		case r.URL.Path == "/healthz":
-			fmt.Fprintln(rw, "ok")
-		default:
-			http.NotFound(rw, r)
-		}
-	})
 }
 
 func (d *daemon) close() {
