@@ -68,7 +68,7 @@ func (c cli) backfill(ctx context.Context, args []string) int {
 	for _, j := range d.jobs {
 		b, ok := j.Poller.(sources.Backfiller)
 		if ok && (*tenant == "" || j.Tenant == *tenant) && (*source == "" || j.Source == *source) {
-			jobs = append(jobs, backfillJob{name: j.Tenant + "/" + j.Source, src: b})
+			jobs = append(jobs, backfillJob{name: j.Tenant + "/" + j.Source, tenant: j.Tenant, source: j.Source, src: b})
 		}
 	}
 	if len(jobs) == 0 {
@@ -128,8 +128,9 @@ func (c cli) backfill(ctx context.Context, args []string) int {
 }
 
 type backfillJob struct {
-	name string
-	src  sources.Backfiller
+	name           string
+	tenant, source string
+	src            sources.Backfiller
 }
 
 // run backfills one job, printing progress every few seconds and a summary.
@@ -173,23 +174,20 @@ func (j backfillJob) run(ctx context.Context, sink sinks.Sink, since, until time
 		}
 	}()
 	// Overlapped: a batch is published while the source reads on.
+	pub := worker.Publisher{Sink: sink, Tenant: j.tenant, Source: j.source}
 	emit, wait := sources.Overlap(func(ctx context.Context, b sources.Batch) error {
 		if len(b.Messages) == 0 {
 			return nil
 		}
-		res, err := sink.Publish(ctx, b.Messages)
+		o, err := pub.Publish(ctx, b.Messages)
 		if err != nil {
 			return err
 		}
 		batches.Add(1)
-		for i, m := range b.Messages {
-			versions.Add(1)
-			if i < len(res) && res[i].Duplicate {
-				duplicates.Add(1)
-			}
-			if m.Alert != nil && m.Alert.UpdatedAt.UnixMilli() > reached.Load() {
-				reached.Store(m.Alert.UpdatedAt.UnixMilli())
-			}
+		versions.Add(int64(len(b.Messages)))
+		duplicates.Add(int64(o.Duplicates))
+		if !o.Newest.IsZero() && o.Newest.UnixMilli() > reached.Load() {
+			reached.Store(o.Newest.UnixMilli())
 		}
 		return nil
 	})
