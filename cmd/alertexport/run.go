@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/alertexport/alertexport/config"
+	"github.com/alertexport/alertexport/internal/app"
 )
 
 // runDaemon is `alertexport run`: export until SIGINT/SIGTERM.
@@ -26,15 +28,16 @@ func (c cli) runDaemon(ctx context.Context, args []string) int {
 }
 
 // daemon runs the export on cfg until ctx ends; started, if set, is called once it exports.
-func (c cli) daemon(ctx context.Context, cfg *config.Config, env config.LookupEnv, started func(*daemon)) int {
-	log := newLogger(cfg.Log, c.stderr)
-	d, err := newDaemon(ctx, cfg, env, log)
-	if err != nil {
-		log.Error("cannot start", "err", err)
+func (c cli) daemon(ctx context.Context, cfg *config.Config, env config.LookupEnv, started func(app.Running)) int {
+	return exitCode(app.Run(ctx, cfg, env, app.NewLogger(cfg.Log, c.stderr), started))
+}
+
+// exitCode is the exit code of a command's outcome: 2 for what the config must fix.
+func exitCode(err error) int {
+	if _, bad := errors.AsType[*app.ConfigError](err); bad {
 		return exitBadConfig
 	}
-	if err := d.run(ctx, env, started); err != nil {
-		log.Error("stopped", "err", err)
+	if err != nil {
 		return exitFailure
 	}
 	return exitOK

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"github.com/cenkalti/backoff/v5"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/alertexport/alertexport/config"
 	"github.com/alertexport/alertexport/sinks"
@@ -29,6 +30,30 @@ import (
 	"github.com/alertexport/alertexport/sources/registry"
 	"github.com/alertexport/alertexport/worker"
 )
+
+// Running is what a started export shows its caller: the demo subscribes through its
+// connection and reads its metrics; tests probe its endpoints.
+type Running struct {
+	NATS    *nats.Conn
+	Metrics *worker.Metrics
+	Health  http.Handler // /healthz, /readyz and /metrics, served on http_addr when it is set
+}
+
+// Run is `alertexport run`: it exports on cfg until ctx ends, then stops in order. started,
+// if set, is called once the export runs. Why it could not start or stopped is logged and
+// returned: a *ConfigError when the config must change (found before anything started).
+func Run(ctx context.Context, cfg *config.Config, env config.LookupEnv, log *slog.Logger, started func(Running)) error {
+	d, err := newDaemon(ctx, cfg, env, log)
+	if err != nil {
+		log.Error("cannot start", "err", err)
+		return &ConfigError{Err: err}
+	}
+	if err := d.run(ctx, env, started); err != nil {
+		log.Error("stopped", "err", err)
+		return err
+	}
+	return nil
+}
 
 // daemon is `run` assembled: NATS (embedded or not), the sink, the checkpoint store, one job per
 // enabled (tenant, source), and the HTTP endpoints.
@@ -160,13 +185,14 @@ func (d *daemon) closed() error {
 	return nil
 }
 
-// sinkAndStore sets up the stream and the checkpoint store. Both wait out what is transient
+// sinkAndStore sets up the stream and the checkpoint store, and returns the JetStream context
+// the KV buckets live in (nil in core mode). Both wait out what is transient
 // (NATS not there yet, a cluster electing a leader) until ctx ends; a refusal (a conflicting
 // stream or bucket, missing permissions) is returned with what to change.
-func (d *daemon) sinkAndStore(ctx context.Context) (sinks.Sink, worker.Store, error) {
+func (d *daemon) sinkAndStore(ctx context.Context) (sinks.Sink, worker.Store, jetstream.JetStream, error) {
 	if d.cfg.NATS.Mode == "core" {
 		st, err := worker.NewFileStore(filepath.Join(d.cfg.Worker.DataDir, "state"))
-		return core.New(d.nc, d.cfg.NATS), st, err
+		return core.New(d.nc, d.cfg.NATS), st, nil, err
 	}
 	opts := jssink.Options{Logger: d.log}
 	if d.embedded != nil {
@@ -175,15 +201,15 @@ func (d *daemon) sinkAndStore(ctx context.Context) (sinks.Sink, worker.Store, er
 	}
 	sink, err := jssink.New(ctx, d.nc, d.cfg.NATS, opts)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	store, err := openBucket(ctx, d, worker.StateBucket, func(ctx context.Context) (*worker.KVStore, error) {
 		return worker.NewKVStore(ctx, sink.JetStream(), d.cfg.NATS.Replicas, d.log)
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return sink, store, nil
+	return sink, store, sink.JetStream(), nil
 }
 
 // openBucket opens a KV bucket with open, giving each attempt 10 s: what is transient (a
@@ -231,7 +257,7 @@ func (d *daemon) serveHTTP(h http.Handler) error {
 
 // run exports until ctx ends, then stops in order: no new polls, running ones finish or are
 // abandoned, NATS is drained, the embedded server stops.
-func (d *daemon) run(ctx context.Context, env config.LookupEnv, started func(*daemon)) error {
+func (d *daemon) run(ctx context.Context, env config.LookupEnv, started func(Running)) error {
 	// This replica's identity and data_dir's lock, released only after everything else (the
 	// embedded server's store is in data_dir too).
 	id, err := worker.OpenIdentity(d.cfg.Worker.DataDir, d.log)
@@ -252,7 +278,7 @@ func (d *daemon) run(ctx context.Context, env config.LookupEnv, started func(*da
 		}
 		return err
 	}
-	sink, store, err := d.sinkAndStore(ctx)
+	sink, store, js, err := d.sinkAndStore(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
 			return d.closedCause(ctx) // nil: stopped while waiting for NATS
@@ -261,10 +287,10 @@ func (d *daemon) run(ctx context.Context, env config.LookupEnv, started func(*da
 	}
 	d.store.Store(&store)
 	var leases *worker.Leases
-	if d.cfg.NATS.Mode != "core" {
+	if js != nil {
 		// Several `run` processes on one JetStream share the jobs through leases.
 		leases, err = openBucket(ctx, d, worker.LeaseBucket, func(ctx context.Context) (*worker.Leases, error) {
-			return worker.NewLeases(ctx, sink.(*jssink.Sink).JetStream(), id.Name(), d.cfg.Worker.LeaseTTL, d.cfg.NATS.Replicas, d.log)
+			return worker.NewLeases(ctx, js, id.Name(), d.cfg.Worker.LeaseTTL, d.cfg.NATS.Replicas, d.log)
 		})
 		if err != nil {
 			if ctx.Err() != nil {
@@ -280,7 +306,7 @@ func (d *daemon) run(ctx context.Context, env config.LookupEnv, started func(*da
 	}
 	health.Attach(wk)
 	if started != nil {
-		started(d)
+		started(Running{NATS: d.nc, Metrics: d.metrics, Health: health})
 	}
 	if err := wk.Run(ctx); err != nil {
 		return err
