@@ -53,7 +53,7 @@ subject = "alerts.{category}.{category}.{category}.{category}.{category}.{catego
 	defer cancel()
 	exited := make(chan int, 1)
 	daemons := make(chan app.Running, 1)
-	go func() { exited <- c.daemon(ctx, cfg, c.env, func(r app.Running) { daemons <- r }) }()
+	go func() { exited <- c.export(ctx, cfg, c.env, func(r app.Running) { daemons <- r }) }()
 	var d app.Running
 	select {
 	case d = <-daemons:

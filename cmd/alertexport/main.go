@@ -68,7 +68,7 @@ func run(ctx context.Context, args []string, c cli) int {
 	}
 	switch cmd, rest := args[0], args[1:]; cmd {
 	case "run":
-		return c.runDaemon(ctx, rest)
+		return c.runCommand(ctx, rest)
 	case "demo":
 		return c.demo(ctx, rest)
 	case "tail":

@@ -85,7 +85,7 @@ func Backfill(ctx context.Context, cfg *config.Config, env config.LookupEnv, log
 	fmt.Fprintf(w, "backfill: %s to %s, %d job(s); the live checkpoints stay where they are\n",
 		o.Since.Format(time.RFC3339), o.Until.Format(time.RFC3339), len(jobs))
 	for _, j := range jobs {
-		if err := j.run(ctx, sink, o.Since, o.Until, w); err != nil {
+		if err := j.backfill(ctx, sink, o.Since, o.Until, w); err != nil {
 			return fmt.Errorf("%s: %w", j.name, err)
 		}
 	}
@@ -98,8 +98,8 @@ type backfillJob struct {
 	src            sources.Backfiller
 }
 
-// run backfills one job, printing progress every few seconds and a summary.
-func (j backfillJob) run(ctx context.Context, sink sinks.Sink, since, until time.Time, w io.Writer) error {
+// backfill exports one job's span again, printing progress every few seconds and a summary.
+func (j backfillJob) backfill(ctx context.Context, sink sinks.Sink, since, until time.Time, w io.Writer) error {
 	var versions, duplicates, batches atomic.Int64
 	var reached atomic.Int64 // the newest alert time handed over, Unix ms
 	start := time.Now()

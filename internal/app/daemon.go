@@ -48,7 +48,7 @@ func Run(ctx context.Context, cfg *config.Config, env config.LookupEnv, log *slo
 		log.Error("cannot start", "err", err)
 		return &ConfigError{Err: err}
 	}
-	if err := d.run(ctx, env, started); err != nil {
+	if err := d.export(ctx, env, started); err != nil {
 		log.Error("stopped", "err", err)
 		return err
 	}
@@ -69,11 +69,11 @@ type daemon struct {
 	httpAddr  string                       // where the HTTP endpoints listen, once they do
 	store     atomic.Pointer[worker.Store] // the checkpoints, once NATS is there
 
-	// A connection nats.go closes for good never comes back: run ends with closedErr (exit 1)
+	// A connection nats.go closes for good never comes back: export ends with closedErr (exit 1)
 	// so that the orchestrator restarts the process. stopping tells that from our own Drain.
 	stopping  atomic.Bool
 	closedErr atomic.Pointer[error]
-	fail      context.CancelCauseFunc // ends run; nil outside run
+	fail      context.CancelCauseFunc // ends export; nil outside it
 }
 
 // newDaemon builds everything that does not need NATS: tokens, sources, jobs. ctx bounds the
@@ -162,7 +162,7 @@ func (d *daemon) connect(ctx context.Context, env config.LookupEnv) error {
 }
 
 // natsClosed is natsconn's OnClosed: unless the daemon is stopping, a connection closed for
-// good fails /healthz and /readyz and ends run with why.
+// good fails /healthz and /readyz and ends export with why.
 func (d *daemon) natsClosed(err error) {
 	if d.stopping.Load() {
 		return
@@ -255,9 +255,9 @@ func (d *daemon) serveHTTP(h http.Handler) error {
 	return nil
 }
 
-// run exports until ctx ends, then stops in order: no new polls, running ones finish or are
+// export exports until ctx ends, then stops in order: no new polls, running ones finish or are
 // abandoned, NATS is drained, the embedded server stops.
-func (d *daemon) run(ctx context.Context, env config.LookupEnv, started func(Running)) error {
+func (d *daemon) export(ctx context.Context, env config.LookupEnv, started func(Running)) error {
 	// This replica's identity and data_dir's lock, released only after everything else (the
 	// embedded server's store is in data_dir too).
 	id, err := worker.OpenIdentity(d.cfg.Worker.DataDir, d.log)
@@ -314,7 +314,7 @@ func (d *daemon) run(ctx context.Context, env config.LookupEnv, started func(Run
 	return d.closedCause(ctx)
 }
 
-// closedCause is why run's ctx ended when a connection closed for good ended it, nil when it
+// closedCause is why export's ctx ended when a connection closed for good ended it, nil when it
 // was a stop.
 func (d *daemon) closedCause(ctx context.Context) error {
 	if closed := d.closed(); closed != nil && errors.Is(context.Cause(ctx), closed) {
