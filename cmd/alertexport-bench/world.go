@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/alertexport/alertexport/sources/simulator"
+	"github.com/alertexport/alertexport/internal/sim"
 )
 
 // The app registration every tenant grants, and where the child finds its secret.
@@ -40,20 +40,20 @@ func newTenants(n int) []tenant {
 // apiFacts are what the rate-limited scenario needs to know of each API: Microsoft's documented
 // limits (the simulator's) and the most alerts one answer holds (the product asks for that many).
 var apiFacts = map[string]struct {
-	documented []simulator.RateLimit
+	documented []sim.RateLimit
 	pageSize   int
 }{
-	sourceEndpoint:  {simulator.DocumentedEndpointRateLimits(), 10_000},
-	sourceCloudApps: {simulator.DocumentedCloudAppsRateLimits(), 100},
-	sourceGraph:     {simulator.DocumentedGraphRateLimits(), 1000},
+	sourceEndpoint:  {sim.DocumentedEndpointRateLimits(), 10_000},
+	sourceCloudApps: {sim.DocumentedCloudAppsRateLimits(), 100},
+	sourceGraph:     {sim.DocumentedGraphRateLimits(), 1000},
 }
 
 // scaledLimits are an API's documented limits with every window divided by the time scale: at
 // -time-scale 60, Cloud Apps' 30 calls a minute become 30 a second.
-func scaledLimits(api string, timeScale float64) []simulator.RateLimit {
-	var out []simulator.RateLimit
+func scaledLimits(api string, timeScale float64) []sim.RateLimit {
+	var out []sim.RateLimit
 	for _, l := range apiFacts[api].documented {
-		out = append(out, simulator.RateLimit{Requests: l.Requests, Per: time.Duration(float64(l.Per) / timeScale)})
+		out = append(out, sim.RateLimit{Requests: l.Requests, Per: time.Duration(float64(l.Per) / timeScale)})
 	}
 	return out
 }
@@ -62,29 +62,29 @@ func scaledLimits(api string, timeScale float64) []simulator.RateLimit {
 // documented ones, scaled in time by -time-scale; none otherwise. A 429's Retry-After
 // (Endpoint, Graph) is when the scaled window lets a call through again, in whole seconds, at
 // least 1; Cloud Apps sends none (the simulator's default, Microsoft documents none).
-func startSimulator(o options) (*simulator.Server, error) {
-	so := simulator.Options{Seed: o.seed}
+func startSimulator(o options) (*sim.Server, error) {
+	so := sim.Options{Seed: o.seed}
 	if o.scenario == scenarioRateLimited {
 		so.EndpointRateLimits = scaledLimits(sourceEndpoint, o.timeScale)
 		so.CloudAppsRateLimits = scaledLimits(sourceCloudApps, o.timeScale)
 		so.GraphRateLimits = scaledLimits(sourceGraph, o.timeScale)
 	} else {
-		so.EndpointRateLimits, so.CloudAppsRateLimits, so.GraphRateLimits = []simulator.RateLimit{}, []simulator.RateLimit{}, []simulator.RateLimit{}
+		so.EndpointRateLimits, so.CloudAppsRateLimits, so.GraphRateLimits = []sim.RateLimit{}, []sim.RateLimit{}, []sim.RateLimit{}
 	}
-	sim, err := simulator.Start(so)
+	srv, err := sim.Start(so)
 	if err != nil {
 		return nil, fmt.Errorf("simulator: %w", err)
 	}
-	sim.RegisterApp(simulator.App{ClientID: clientID, Secrets: []simulator.Secret{{Value: clientSecret}}})
-	return sim, nil
+	srv.RegisterApp(sim.App{ClientID: clientID, Secrets: []sim.Secret{{Value: clientSecret}}})
+	return srv, nil
 }
 
 // addTenant makes t exist in the simulator with the app granted for the three APIs.
-func addTenant(sim *simulator.Server, t tenant) {
-	sim.AddTenant(t.id)
-	sim.Grant(t.id, clientID, endpointResource, "Alert.Read.All")
-	sim.Grant(t.id, clientID, cloudAppsResource, "Investigation.read")
-	sim.Grant(t.id, clientID, graphResource, "SecurityAlert.Read.All")
+func addTenant(srv *sim.Server, t tenant) {
+	srv.AddTenant(t.id)
+	srv.Grant(t.id, clientID, endpointResource, "Alert.Read.All")
+	srv.Grant(t.id, clientID, cloudAppsResource, "Investigation.read")
+	srv.Grant(t.id, clientID, graphResource, "SecurityAlert.Read.All")
 }
 
 // backlog is how many alerts each API holds per tenant.
@@ -107,15 +107,15 @@ func (b backlog) of(api string) int {
 
 // generate puts a backlog into t, alerts updated in [from, to]. Graph's are Graph-only alerts
 // (Defender for Identity, Office 365 …), one version each.
-func generate(sim *simulator.Server, t tenant, n backlog, from, to time.Time) {
+func generate(srv *sim.Server, t tenant, n backlog, from, to time.Time) {
 	if n.endpoint > 0 {
-		sim.Endpoint(t.id).Generate(n.endpoint, simulator.Generate{From: from, To: to})
+		srv.Endpoint(t.id).Generate(n.endpoint, sim.Generate{From: from, To: to})
 	}
 	if n.cloudApps > 0 {
-		sim.CloudApps(t.id).Generate(n.cloudApps, simulator.CloudAppsGenerate{From: from, To: to})
+		srv.CloudApps(t.id).Generate(n.cloudApps, sim.CloudAppsGenerate{From: from, To: to})
 	}
 	if n.graph > 0 {
-		sim.Graph(t.id).Generate(n.graph, simulator.GraphGenerate{From: from, To: to})
+		srv.Graph(t.id).Generate(n.graph, sim.GraphGenerate{From: from, To: to})
 	}
 }
 
@@ -139,7 +139,7 @@ type childConfig struct {
 	tenants                                    []tenant
 	sources                                    backlog // the APIs with alerts get a table
 	// rateLimits are each API's rate_limits; none: the key is left out (the documented limits).
-	rateLimits map[string][]simulator.RateLimit
+	rateLimits map[string][]sim.RateLimit
 }
 
 // write renders the config to path.

@@ -17,11 +17,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/alertexport/alertexport/config"
+	"github.com/alertexport/alertexport/internal/sim"
 	"github.com/alertexport/alertexport/sources/cloudapps"
 	"github.com/alertexport/alertexport/sources/endpoint"
 	"github.com/alertexport/alertexport/sources/envelope"
 	"github.com/alertexport/alertexport/sources/graph"
-	"github.com/alertexport/alertexport/sources/simulator"
 )
 
 // The demo's tenant and app. The secret only ever travels between two parts of this process.
@@ -68,33 +68,33 @@ func (c cli) demo(ctx context.Context, args []string) int {
 	}
 	defer os.RemoveAll(dir)
 
-	sim, err := simulator.Start(simulator.Options{Seed: c.now().UnixNano()})
+	srv, err := sim.Start(sim.Options{Seed: c.now().UnixNano()})
 	if err != nil {
 		fmt.Fprintf(c.stderr, "demo: %v\n", err)
 		return exitFailure
 	}
-	defer sim.Close()
-	sim.AddTenant(demoTenantID)
-	sim.RegisterApp(simulator.App{ClientID: demoClientID, Secrets: []simulator.Secret{{Value: demoSecret}}})
-	sim.Grant(demoTenantID, demoClientID, "https://api.securitycenter.microsoft.com", "Alert.Read.All")
-	sim.Grant(demoTenantID, demoClientID, "05a65629-4c1b-48c1-a78b-804c4abdd4af", "Investigation.read")
-	sim.Grant(demoTenantID, demoClientID, "https://graph.microsoft.com", "SecurityAlert.Read.All")
-	ep := sim.Endpoint(demoTenantID)
-	ca := sim.CloudApps(demoTenantID)
-	gr := sim.Graph(demoTenantID)
+	defer srv.Close()
+	srv.AddTenant(demoTenantID)
+	srv.RegisterApp(sim.App{ClientID: demoClientID, Secrets: []sim.Secret{{Value: demoSecret}}})
+	srv.Grant(demoTenantID, demoClientID, "https://api.securitycenter.microsoft.com", "Alert.Read.All")
+	srv.Grant(demoTenantID, demoClientID, "05a65629-4c1b-48c1-a78b-804c4abdd4af", "Investigation.read")
+	srv.Grant(demoTenantID, demoClientID, "https://graph.microsoft.com", "SecurityAlert.Read.All")
+	ep := srv.Endpoint(demoTenantID)
+	ca := srv.CloudApps(demoTenantID)
+	gr := srv.Graph(demoTenantID)
 	now := c.now()
-	ep.Generate(*backlog-*backlog/3, simulator.Generate{From: now.Add(-6 * time.Hour), To: now})
-	ca.Generate(*backlog/3, simulator.CloudAppsGenerate{From: now.Add(-6 * time.Hour), To: now})
+	ep.Generate(*backlog-*backlog/3, sim.Generate{From: now.Add(-6 * time.Hour), To: now})
+	ca.Generate(*backlog/3, sim.CloudAppsGenerate{From: now.Add(-6 * time.Hour), To: now})
 	if enabled[graph.Name] { // and Graph's own: Defender for Identity, Office 365, …
-		gr.Generate(*backlog/3, simulator.GraphGenerate{From: now.Add(-6 * time.Hour), To: now})
+		gr.Generate(*backlog/3, sim.GraphGenerate{From: now.Add(-6 * time.Hour), To: now})
 	}
 
-	cfg, err := demoConfig(dir, sim, *listen, enabled)
+	cfg, err := demoConfig(dir, srv, *listen, enabled)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "demo: %v\n", err)
 		return exitFailure
 	}
-	fmt.Fprintf(c.stdout, "alertexport demo: a simulated tenant with %d alerts at %s, exported from %s; embedded NATS", *backlog, sim.URL(), strings.Join(slices.Sorted(maps.Keys(enabled)), ", "))
+	fmt.Fprintf(c.stdout, "alertexport demo: a simulated tenant with %d alerts at %s, exported from %s; embedded NATS", *backlog, srv.URL(), strings.Join(slices.Sorted(maps.Keys(enabled)), ", "))
 	if *listen != "" {
 		fmt.Fprintf(c.stdout, " on nats://%s (try: go tool nats-sub -s nats://%s 'alerts.>')", *listen, *listen)
 	}
@@ -113,12 +113,12 @@ func (c cli) demo(ctx context.Context, args []string) int {
 			case <-liveCtx.Done():
 				return
 			case <-t.C:
-				ep.Generate(2, simulator.Generate{VisibleAfter: 3 * time.Second})
+				ep.Generate(2, sim.Generate{VisibleAfter: 3 * time.Second})
 				ep.UpdateRandom(1, 0)
-				ca.Generate(1, simulator.CloudAppsGenerate{VisibleAfter: 2 * time.Second})
+				ca.Generate(1, sim.CloudAppsGenerate{VisibleAfter: 2 * time.Second})
 				ca.CloseRandom(1, 0)
 				if enabled[graph.Name] {
-					gr.Generate(1, simulator.GraphGenerate{VisibleAfter: time.Second})
+					gr.Generate(1, sim.GraphGenerate{VisibleAfter: time.Second})
 					gr.UpdateRandom(1, 0)
 				}
 			}
@@ -154,9 +154,9 @@ func demoEnv(k string) (string, bool) {
 
 // demoConfig is the config a user would write for the simulated tenant, parsed by the real
 // loader.
-func demoConfig(dir string, sim *simulator.Server, listen string, enabled map[string]bool) (*config.Config, error) {
+func demoConfig(dir string, srv *sim.Server, listen string, enabled map[string]bool) (*config.Config, error) {
 	ca := filepath.Join(dir, "simulator-ca.pem")
-	if err := sim.WriteCAFile(ca); err != nil {
+	if err := srv.WriteCAFile(ca); err != nil {
 		return nil, err
 	}
 	doc := fmt.Sprintf(`[log]
@@ -182,10 +182,10 @@ tenant_id = %q
 client_id = %q
 client_secret_env = "DEMO_CLIENT_SECRET"
 authority_host = %q
-`, filepath.Join(dir, "data"), ca, listen, demoTenantID, demoClientID, sim.URL())
+`, filepath.Join(dir, "data"), ca, listen, demoTenantID, demoClientID, srv.URL())
 	for _, src := range []string{endpoint.Name, cloudapps.Name, graph.Name} {
 		if enabled[src] {
-			doc += fmt.Sprintf("\n[tenant.%s]\napi_url = %q\n", src, sim.URL())
+			doc += fmt.Sprintf("\n[tenant.%s]\napi_url = %q\n", src, srv.URL())
 		}
 	}
 	path := filepath.Join(dir, "demo.toml")

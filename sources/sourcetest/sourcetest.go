@@ -19,11 +19,11 @@ import (
 	"time"
 
 	"github.com/alertexport/alertexport/config"
+	"github.com/alertexport/alertexport/internal/sim"
 	"github.com/alertexport/alertexport/sources"
 	"github.com/alertexport/alertexport/sources/auth"
 	"github.com/alertexport/alertexport/sources/envelope"
 	"github.com/alertexport/alertexport/sources/httpclient"
-	"github.com/alertexport/alertexport/sources/simulator"
 )
 
 // The simulated tenant and its app.
@@ -61,12 +61,12 @@ type Setup struct {
 	// ServiceSources is [tenant.graph] service_sources.
 	ServiceSources []string
 	Roles          map[string][]string // resource → roles; nil = the read role of each API
-	Options        simulator.Options   // Now and Seed are set here; rate limits default to none
+	Options        sim.Options         // Now and Seed are set here; rate limits default to none
 }
 
 // World is a simulator with one tenant, and the product's config, provider and HTTP client.
 type World struct {
-	Sim      *simulator.Server
+	Sim      *sim.Server
 	Clock    *Clock
 	Tenant   config.Tenant
 	Provider *auth.Provider
@@ -83,21 +83,21 @@ func New(t testing.TB, s Setup) *World {
 	o := s.Options
 	o.Now, o.Seed = c.Now, 7
 	if o.EndpointRateLimits == nil {
-		o.EndpointRateLimits = []simulator.RateLimit{}
+		o.EndpointRateLimits = []sim.RateLimit{}
 	}
 	if o.CloudAppsRateLimits == nil {
-		o.CloudAppsRateLimits = []simulator.RateLimit{}
+		o.CloudAppsRateLimits = []sim.RateLimit{}
 	}
 	if o.GraphRateLimits == nil {
-		o.GraphRateLimits = []simulator.RateLimit{}
+		o.GraphRateLimits = []sim.RateLimit{}
 	}
-	sim, err := simulator.Start(o)
+	srv, err := sim.Start(o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = sim.Close() })
-	sim.AddTenant(TenantID)
-	sim.RegisterApp(simulator.App{ClientID: ClientID, Secrets: []simulator.Secret{{Value: secret}}})
+	t.Cleanup(func() { _ = srv.Close() })
+	srv.AddTenant(TenantID)
+	srv.RegisterApp(sim.App{ClientID: ClientID, Secrets: []sim.Secret{{Value: secret}}})
 	roles := s.Roles
 	if roles == nil {
 		roles = map[string][]string{
@@ -107,14 +107,14 @@ func New(t testing.TB, s Setup) *World {
 		}
 	}
 	for res, rs := range roles {
-		sim.Grant(TenantID, ClientID, res, rs...)
+		srv.Grant(TenantID, ClientID, res, rs...)
 	}
 	if s.Lookback == "" {
 		s.Lookback = "10m"
 	}
 	dir := t.TempDir()
 	ca := filepath.Join(dir, "ca.pem")
-	if err := sim.WriteCAFile(ca); err != nil {
+	if err := srv.WriteCAFile(ca); err != nil {
 		t.Fatal(err)
 	}
 	doc := fmt.Sprintf(`
@@ -139,7 +139,7 @@ min_severity = %q
 api_url = %q
 min_severity = %q
 service_sources = %s
-`, ca, s.Lookback, TenantID, ClientID, sim.URL(), sim.URL(), s.MinSeverity, sim.URL(), s.MinSeverity, sim.URL(), s.MinSeverity, tomlList(s.ServiceSources))
+`, ca, s.Lookback, TenantID, ClientID, srv.URL(), srv.URL(), s.MinSeverity, srv.URL(), s.MinSeverity, srv.URL(), s.MinSeverity, tomlList(s.ServiceSources))
 	env := func(k string) (string, bool) {
 		if k == "CONTOSO_SECRET" {
 			return secret, true
@@ -160,7 +160,7 @@ service_sources = %s
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &World{Sim: sim, Clock: c, Tenant: tenant, Provider: prov, HTTP: hc, Calls: &CallLog{}}
+	return &World{Sim: srv, Clock: c, Tenant: tenant, Provider: prov, HTTP: hc, Calls: &CallLog{}}
 }
 
 func tomlList(ss []string) string {
@@ -182,8 +182,8 @@ func (w *World) API(name string, s config.Source) *httpclient.API {
 }
 
 // Requests lists the simulator's log of calls to api.
-func (w *World) Requests(api string) []simulator.APIRequest {
-	var out []simulator.APIRequest
+func (w *World) Requests(api string) []sim.APIRequest {
+	var out []sim.APIRequest
 	for _, r := range w.Sim.APIRequests() {
 		if r.API == api {
 			out = append(out, r)

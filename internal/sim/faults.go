@@ -1,0 +1,407 @@
+package sim
+
+import (
+	"bufio"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Fault is an injected failure of a token request.
+type Fault struct {
+	Status     int           // HTTP status to answer with (500, 503, 429, 400, 401, ...); 0 = 500
+	Code       int           // AADSTS code in the body; 0 = a default for Status (see faultError)
+	RetryAfter time.Duration // sets Retry-After, in whole seconds rounded up, when > 0
+	Drop       bool          // close the connection instead of answering: a network error for the client
+	// Hang holds the request this long (or until the client gives up) before the fault plays:
+	// an Entra ID that accepts connections and does not answer.
+	Hang time.Duration
+}
+
+type queuedFault struct {
+	n     int
+	fault Fault
+}
+
+// FailTokenRequests makes the next n POSTs to the token endpoint fail as f
+// says, before any other check. Calls queue up in order.
+func (s *Server) FailTokenRequests(n int, f Fault) {
+	if n <= 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = append(s.faults, queuedFault{n: n, fault: f})
+}
+
+// nextFault counts a token request and takes the fault queued for it, if any.
+func (s *Server) nextFault() (Fault, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tokens++
+	if len(s.faults) == 0 {
+		return Fault{}, false
+	}
+	f := s.faults[0].fault
+	if s.faults[0].n--; s.faults[0].n == 0 {
+		s.faults = s.faults[1:]
+	}
+	return f, true
+}
+
+// faultError is the answer for an injected fault. Defaults when Code is 0,
+// chosen among Entra's documented codes:
+//   - 429: temporarily_unavailable, AADSTS90055 TenantThrottlingError
+//     ("There are too many incoming requests."), not AADSTS50196, which is
+//     Entra's loop detection and means "stop", not "slow down".
+//   - 503 (and 502, 504): temporarily_unavailable, AADSTS90033
+//     ("A transient error has occurred. Please try again.").
+//   - 500 and any other 5xx: server_error, AADSTS50000 (TokenIssuanceError:
+//     "There was an error issuing a token or an issue with our sign-in
+//     service.").
+//   - 401: invalid_client, AADSTS7000215 (invalid client secret).
+//   - 400 and any other 4xx: invalid_request, AADSTS90023 (InvalidRequest).
+func faultError(f Fault) *entraError {
+	status := f.Status
+	if status == 0 {
+		status = http.StatusInternalServerError
+	}
+	e := &entraError{status: status}
+	switch {
+	case status == http.StatusTooManyRequests:
+		e.oauth, e.code, e.text = "temporarily_unavailable", 90055, "There are too many incoming requests. Please try again later."
+	case status == http.StatusServiceUnavailable, status == http.StatusBadGateway, status == http.StatusGatewayTimeout:
+		e.oauth, e.code, e.text = "temporarily_unavailable", 90033, "A transient error has occurred. Please try again."
+	case status >= 500:
+		e.oauth, e.code, e.text = "server_error", 50000, "There was an error issuing a token or an issue with our sign-in service."
+	case status == http.StatusUnauthorized:
+		e.oauth, e.code, e.text = "invalid_client", 7000215, "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID."
+	default:
+		e.oauth, e.code, e.text = "invalid_request", 90023, "The authentication service request isn't valid."
+	}
+	if f.Code != 0 && f.Code != e.code {
+		e.code, e.text = f.Code, "Simulated failure injected by the test."
+	}
+	return e
+}
+
+// playFault answers a token request with an injected fault.
+func (s *Server) playFault(w http.ResponseWriter, r *http.Request, f Fault) {
+	if f.Hang > 0 {
+		t := time.NewTimer(f.Hang)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			return // the client gave up, as it should
+		}
+	}
+	if f.Drop {
+		dropConnection(w)
+		return
+	}
+	if f.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.FormatInt(int64((f.RetryAfter+time.Second-1)/time.Second), 10))
+	}
+	s.writeError(w, r, faultError(f))
+}
+
+// dropConnection ends the exchange without a response. Over HTTP/1.1 it
+// hijacks and closes the TCP connection; HTTP/2 streams cannot be hijacked,
+// so there it aborts the handler, which makes net/http reset the stream
+// (http.ErrAbortHandler is the documented way to do that, and is not logged).
+func dropConnection(w http.ResponseWriter) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err == nil {
+		_ = conn.Close() // closing is the point; there is nothing to report
+		return
+	}
+	panic(http.ErrAbortHandler)
+}
+
+// TokenRequest records one POST to the token endpoint.
+type TokenRequest struct {
+	TenantID   string // the tenant's ID when it exists (even if named by a domain), else the path segment
+	ClientID   string // as sent
+	Resource   string // the resource of the scope, once the scope was found valid
+	Credential string // "secret" | "certificate" | "federated" | "" when none or not reached
+	Status     int    // HTTP status answered; 0 when the connection was dropped
+	Code       int    // AADSTS code when it failed, else 0
+}
+
+func (s *Server) logTokenRequest(tr TokenRequest) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tokenLog = append(s.tokenLog, tr)
+}
+
+// TokenRequests is the number of POSTs to the token endpoint so far, all
+// outcomes (faults and dropped connections included).
+func (s *Server) TokenRequests() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tokens
+}
+
+// MetadataRequests is the number of OpenID configuration GETs so far.
+func (s *Server) MetadataRequests() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.metadata
+}
+
+// TokenLog returns a copy of every token request so far, in order.
+func (s *Server) TokenLog() []TokenRequest {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.tokenLog)
+}
+
+// The machinery the Defender API parts share: injected faults (queued and
+// random), rate-limit windows over real time, and waiting out a fault's
+// delay.
+
+// APIFault is an injected failure of an API request. It plays after the
+// request has been authenticated and authorized (so a fault never hides a
+// 401 or 403), and before the rate limits' verdict (the request still
+// counts against them), in place of the normal answer. Fields combine: Delay first, then the
+// first of Drop, Truncate, InvalidJSON and Status that is set; a fault with
+// only Delay answers normally after the delay.
+type APIFault struct {
+	// Status answers with this HTTP status and the API's error body (500,
+	// 503, 429, 400, ...).
+	Status int
+	// RetryAfter sets Retry-After, in whole seconds rounded up, when > 0;
+	// with 0 no Retry-After is sent.
+	RetryAfter time.Duration
+	// Throttled makes the error body of Status say that the request was
+	// throttled, whatever the status: clients of Defender for Cloud Apps
+	// recognise throttling by that text (CloudAppSecurityDocs#628,
+	// microsoft/MCAS Invoke-MCASRestMethod.ps1). Status 0 with
+	// Throttled means 429.
+	Throttled bool
+	// Delay holds the request this long (or until the client gives up)
+	// before the rest of the fault or the normal answer.
+	Delay time.Duration
+	// Truncate sends 200, the headers and about half of the normal body,
+	// then cuts the connection (resets the stream over HTTP/2).
+	Truncate bool
+	// InvalidJSON sends 200 with the normal body made syntactically invalid
+	// in the middle of its list of alerts.
+	InvalidJSON bool
+	// Drop closes the connection without answering.
+	Drop bool
+}
+
+// status is the HTTP status of an error fault, 0 when the fault answers
+// otherwise.
+func (f APIFault) status() int {
+	if f.Drop || f.Truncate || f.InvalidJSON {
+		return 0
+	}
+	if f.Status == 0 && f.Throttled {
+		return http.StatusTooManyRequests
+	}
+	return f.Status
+}
+
+// FaultRates makes each authenticated request of the tenant fail at random
+// (drawn from the tenant's seeded generator) when no queued fault applies.
+// The rates are probabilities; their sum should not exceed 1.
+type FaultRates struct {
+	ServerError float64 // 500 InternalServerError
+	Throttle    float64 // 429 with the API's throttling answer
+	Slow        float64 // answered normally after SlowDelay
+	Truncate    float64 // body cut in the middle (see APIFault.Truncate)
+	// SlowDelay is the delay of Slow answers; 0 means 10 s.
+	SlowDelay time.Duration
+}
+
+const defaultSlowDelay = 10 * time.Second
+
+type queuedAPIFault struct {
+	n     int
+	fault APIFault
+}
+
+// faultPlan is a tenant's injected faults, the same for every API part: a
+// queue, then random ones. Each tenant type embeds one, so Fail and
+// SetFaultRates are methods of EndpointTenant, CloudAppsTenant and
+// GraphTenant alike.
+type faultPlan struct {
+	mu    sync.Mutex
+	queue []queuedAPIFault
+	rates FaultRates
+	rng   *rand.Rand // separate from the alerts' generator, so faults do not shift the alerts
+}
+
+// Fail makes the tenant's next n requests to this API that pass
+// authentication and authorization fail as f says, before the rate limits'
+// verdict. Calls queue up in order. A 429 (or a fault with Throttled) answers
+// with the API's throttling body.
+func (p *faultPlan) Fail(n int, f APIFault) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if n > 0 {
+		p.queue = append(p.queue, queuedAPIFault{n: n, fault: f})
+	}
+}
+
+// SetFaultRates sets the rates of random faults; the zero value turns them
+// off. Random throttles carry Retry-After: 1 (Defender for Cloud Apps only
+// when the server sends Retry-After, Options.CloudAppsRetryAfter).
+func (p *faultPlan) SetFaultRates(r FaultRates) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.rates = r
+}
+
+// nextFault takes the fault for a request: a queued one, else a random one.
+// Random throttles carry Retry-After throttleRetryAfter (none when 0).
+// Choice: Microsoft documents Retry-After in seconds but no value; one
+// second keeps randomly faulted runs short.
+func (p *faultPlan) nextFault(throttleRetryAfter time.Duration) (APIFault, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.queue) > 0 {
+		f := p.queue[0].fault
+		if p.queue[0].n--; p.queue[0].n == 0 {
+			p.queue = p.queue[1:]
+		}
+		return f, true
+	}
+	r := p.rates
+	if r == (FaultRates{}) {
+		return APIFault{}, false
+	}
+	x := p.rng.Float64()
+	switch {
+	case x < r.ServerError:
+		return APIFault{Status: 500}, true
+	case x < r.ServerError+r.Throttle:
+		return APIFault{Status: 429, Throttled: true, RetryAfter: throttleRetryAfter}, true
+	case x < r.ServerError+r.Throttle+r.Slow:
+		d := r.SlowDelay
+		if d <= 0 {
+			d = defaultSlowDelay
+		}
+		return APIFault{Delay: d}, true
+	case x < r.ServerError+r.Throttle+r.Slow+r.Truncate:
+		return APIFault{Truncate: true}, true
+	}
+	return APIFault{}, false
+}
+
+// waitFault holds a faulted request for the fault's delay. It returns false
+// when the client gave up meanwhile; the handler then answers nothing.
+func waitFault(r *http.Request, f APIFault) bool {
+	if f.Delay <= 0 {
+		return true
+	}
+	timer := time.NewTimer(f.Delay)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return true
+	case <-r.Context().Done():
+		return false
+	}
+}
+
+// RateLimit is one limit: at most Requests calls per sliding window of Per.
+type RateLimit struct {
+	Requests int
+	Per      time.Duration
+}
+
+func validateRateLimits(limits []RateLimit) error {
+	for _, l := range limits {
+		if l.Requests < 1 || l.Per <= 0 {
+			return fmt.Errorf("simulator: rate limit %d per %v: need at least 1 request per positive duration", l.Requests, l.Per)
+		}
+	}
+	return nil
+}
+
+// rateWindow is the real times of a tenant's requests counted by an API's
+// rate limits. It is guarded by the tenant's lock.
+type rateWindow struct {
+	calls []time.Time
+}
+
+// admit counts a request made at now (real time) and returns how long the
+// client must wait before a retry can succeed, 0 when this request is within
+// every limit, with the limit that was hit.
+//
+// The windows slide over real time, not the simulator's clock: tests move
+// the simulator's clock to date alerts and tokens, and a limit on that clock
+// would throttle or release clients at the test's whim instead of at their
+// own request rate. Every request that passes authentication and
+// authorization counts, the ones answered 429 included (MDE's
+// common-errors.md: resubmitting before Retry-After keeps you throttled), so
+// a client that ignores the throttling stays throttled. Choice: 401 and 403
+// answers do not count; the tenant of a request without a valid token is
+// not known, and Microsoft does not say whether refused tokens count.
+func (w *rateWindow) admit(now time.Time, limits []RateLimit) (time.Duration, RateLimit) {
+	w.calls = append(w.calls, now)
+	// Keep at least an hour (the longest documented window) so that limits
+	// set later see the calls made before.
+	longest := time.Hour
+	for _, l := range limits {
+		longest = max(longest, l.Per)
+	}
+	// Drop what no window can see any more.
+	drop := 0
+	for drop < len(w.calls) && !w.calls[drop].After(now.Add(-longest)) {
+		drop++
+	}
+	w.calls = w.calls[drop:]
+
+	var wait time.Duration
+	var hit RateLimit
+	for _, l := range limits {
+		from := now.Add(-l.Per)
+		first, _ := slices.BinarySearchFunc(w.calls, from, func(c, target time.Time) int {
+			if c.After(target) {
+				return 1
+			}
+			return -1
+		})
+		inWindow := len(w.calls) - first
+		if inWindow <= l.Requests {
+			continue
+		}
+		// A retry succeeds once at most Requests-1 of these are left in the
+		// window: when the (inWindow-Requests+1)-th oldest leaves it.
+		leaves := w.calls[first+inWindow-l.Requests].Add(l.Per)
+		if d := leaves.Sub(now); d > wait {
+			wait, hit = d, l
+		}
+	}
+	return wait, hit
+}
+
+// writePage sends a 200 page of n alerts that render builds (broken >= 0: a
+// cut-off alert before the one at that index), or plays fault's Truncate or
+// InvalidJSON on it, and records in rec how many alerts a client could read.
+// The headers are written already.
+func writePage(w http.ResponseWriter, rec *APIRequest, fault APIFault, faulted bool, n int, render func(broken int) []byte) {
+	switch {
+	case faulted && fault.Truncate:
+		doc := render(-1)
+		_, _ = w.Write(doc[:len(doc)/2])
+		_ = http.NewResponseController(w).Flush()
+		dropConnection(w)
+	case faulted && fault.InvalidJSON:
+		_, _ = w.Write(render(n / 2))
+	default:
+		bw := bufio.NewWriterSize(w, 64<<10)
+		if _, err := bw.Write(render(-1)); err == nil && bw.Flush() == nil {
+			rec.Results = n
+		}
+	}
+}
