@@ -3,10 +3,12 @@ package sim
 import (
 	"strings"
 	"time"
+
+	"github.com/alertexport/alertexport/internal/sim/odata"
 )
 
 // The $filter subset of the MDE alerts API: the shared OData parser
-// (filter.go) with the properties of an MDE alert version.
+// (package odata) with the properties of an MDE alert version.
 //
 // What get-alerts.md documents: $filter on alertCreationTime,
 // lastUpdateTime, incidentId, InvestigationId, id, asssignedTo [sic],
@@ -15,7 +17,7 @@ import (
 // le, and, or); unquoted DateTimeOffset literals; single-quoted strings.
 //
 // Choices where Microsoft is silent (each the stricter plausible answer),
-// besides those of filter.go:
+// besides those of package odata:
 //   - property names are matched case-insensitively (the doc itself writes
 //     InvestigationId; ASP.NET Core OData resolves case-insensitively by
 //     default);
@@ -28,26 +30,26 @@ import (
 // endpointFilterSchema: the documented filterable properties, by lower-case
 // name. "asssignedTo" is the doc's own spelling, accepted as well as the
 // real name.
-var endpointFilterSchema = func() *filterSchema[alertKeys] {
-	props := []*filterProp[alertKeys]{
-		{name: "alertCreationTime", kind: kindDateTime, edm: "Edm.DateTimeOffset", time: func(k *alertKeys) *time.Time { return k.alertCreationTime }},
-		{name: "lastUpdateTime", kind: kindDateTime, edm: "Edm.DateTimeOffset", time: func(k *alertKeys) *time.Time { return k.lastUpdateTime }},
-		{name: "lastEventTime", kind: kindDateTime, edm: "Edm.DateTimeOffset", time: func(k *alertKeys) *time.Time { return k.lastEventTime }},
-		{name: "incidentId", kind: kindLong, edm: "Edm.Int64", long: func(k *alertKeys) *int64 { return k.incidentID }},
-		{name: "investigationId", kind: kindLong, edm: "Edm.Int64", long: func(k *alertKeys) *int64 { return k.investigationID }},
-		{name: "id", kind: kindString, edm: "Edm.String", str: func(k *alertKeys) *string { return &k.id }},
-		{name: "assignedTo", kind: kindString, edm: "Edm.String", str: func(k *alertKeys) *string { return k.assignedTo }},
-		{name: "detectionSource", kind: kindString, edm: "Edm.String", str: func(k *alertKeys) *string { return &k.detectionSource }},
-		{name: "category", kind: kindString, edm: "Edm.String", str: func(k *alertKeys) *string { return &k.category }},
-		{name: "status", kind: kindEnum, edm: "AlertStatus", members: endpointStatuses, sentinel: -1, str: func(k *alertKeys) *string { return &k.status }},
-		{name: "severity", kind: kindEnum, edm: "AlertSeverity", members: endpointSeverities, sentinel: -1, str: func(k *alertKeys) *string { return &k.severity }},
+var endpointFilterSchema = func() *odata.Schema[alertKeys] {
+	props := []*odata.Prop[alertKeys]{
+		{Name: "alertCreationTime", Kind: odata.KindDateTime, Edm: "Edm.DateTimeOffset", Time: func(k *alertKeys) *time.Time { return k.alertCreationTime }},
+		{Name: "lastUpdateTime", Kind: odata.KindDateTime, Edm: "Edm.DateTimeOffset", Time: func(k *alertKeys) *time.Time { return k.lastUpdateTime }},
+		{Name: "lastEventTime", Kind: odata.KindDateTime, Edm: "Edm.DateTimeOffset", Time: func(k *alertKeys) *time.Time { return k.lastEventTime }},
+		{Name: "incidentId", Kind: odata.KindLong, Edm: "Edm.Int64", Long: func(k *alertKeys) *int64 { return k.incidentID }},
+		{Name: "investigationId", Kind: odata.KindLong, Edm: "Edm.Int64", Long: func(k *alertKeys) *int64 { return k.investigationID }},
+		{Name: "id", Kind: odata.KindString, Edm: "Edm.String", Str: func(k *alertKeys) *string { return &k.id }},
+		{Name: "assignedTo", Kind: odata.KindString, Edm: "Edm.String", Str: func(k *alertKeys) *string { return k.assignedTo }},
+		{Name: "detectionSource", Kind: odata.KindString, Edm: "Edm.String", Str: func(k *alertKeys) *string { return &k.detectionSource }},
+		{Name: "category", Kind: odata.KindString, Edm: "Edm.String", Str: func(k *alertKeys) *string { return &k.category }},
+		{Name: "status", Kind: odata.KindEnum, Edm: "AlertStatus", Members: endpointStatuses, Sentinel: -1, Str: func(k *alertKeys) *string { return &k.status }},
+		{Name: "severity", Kind: odata.KindEnum, Edm: "AlertSeverity", Members: endpointSeverities, Sentinel: -1, Str: func(k *alertKeys) *string { return &k.severity }},
 	}
-	m := make(map[string]*filterProp[alertKeys], len(props)+1)
+	m := make(map[string]*odata.Prop[alertKeys], len(props)+1)
 	for _, p := range props {
-		m[strings.ToLower(p.name)] = p
+		m[strings.ToLower(p.Name)] = p
 	}
 	m["asssignedto"] = m["assignedto"]
-	return &filterSchema[alertKeys]{entity: "Alert", props: m, foldNames: true, foldEnums: true, dateOnly: true}
+	return &odata.Schema[alertKeys]{Entity: "Alert", Props: m, FoldNames: true, FoldEnums: true, DateOnly: true}
 }()
 
 // alertKeys are the filterable values of one alert version.
@@ -77,5 +79,5 @@ func cloneptr[T any](p *T) *T {
 
 // parseEndpointFilter parses a $filter value into a predicate.
 func parseEndpointFilter(src string) (func(*alertKeys) bool, error) {
-	return parseFilter(src, endpointFilterSchema, filterOptions{})
+	return odata.Parse(src, endpointFilterSchema, odata.Options{})
 }

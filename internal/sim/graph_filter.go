@@ -1,8 +1,12 @@
 package sim
 
-import "time"
+import (
+	"time"
 
-// The $filter of alerts_v2: the shared OData parser (filter.go) with the
+	"github.com/alertexport/alertexport/internal/sim/odata"
+)
+
+// The $filter of alerts_v2: the shared OData parser (package odata) with the
 // properties security-list-alerts_v2.md lists: "The following properties
 // support $filter: assignedTo, classification, determination,
 // createdDateTime, lastUpdateDateTime, severity, serviceSource and status."
@@ -10,7 +14,7 @@ import "time"
 // investigationState "returns HTTP 400", microsoft/zerotrustassessment
 // PR #1414).
 //
-// Choices where Microsoft is silent, besides those of filter.go:
+// Choices where Microsoft is silent, besides those of package odata:
 //   - property names and enum literals are case-sensitive, as the metadata
 //     spells them ('new', not 'New'): the stricter reading of ODL;
 //   - enums compare by their members' numeric values (the order the
@@ -43,39 +47,39 @@ var graphAlertProps = []string{"id", "providerAlertId", "incidentId", "detection
 	"lastActivityDateTime", "comments", "evidence", "systemTags", "productName", "alertPolicyId", "investigationState",
 	"additionalData", "customDetails"}
 
-var graphFilterSchema = func() *filterSchema[graphKeys] {
-	enum := func(name, edm string, members []string, get func(*graphKeys) *string) *filterProp[graphKeys] {
+var graphFilterSchema = func() *odata.Schema[graphKeys] {
+	enum := func(name, edm string, members []string, get func(*graphKeys) *string) *odata.Prop[graphKeys] {
 		s := -1
 		for i, m := range members {
 			if m == unknownFutureValue {
 				s = i
 			}
 		}
-		return &filterProp[graphKeys]{name: name, kind: kindEnum, edm: edm, members: members, sentinel: s, str: get}
+		return &odata.Prop[graphKeys]{Name: name, Kind: odata.KindEnum, Edm: edm, Members: members, Sentinel: s, Str: get}
 	}
-	props := []*filterProp[graphKeys]{
-		{name: "createdDateTime", kind: kindDateTime, edm: "Edm.DateTimeOffset", time: func(k *graphKeys) *time.Time { return k.created }},
-		{name: "lastUpdateDateTime", kind: kindDateTime, edm: "Edm.DateTimeOffset", time: func(k *graphKeys) *time.Time { return k.lastUpdate }},
-		{name: "assignedTo", kind: kindString, edm: "Edm.String", str: func(k *graphKeys) *string { return k.assignedTo }},
+	props := []*odata.Prop[graphKeys]{
+		{Name: "createdDateTime", Kind: odata.KindDateTime, Edm: "Edm.DateTimeOffset", Time: func(k *graphKeys) *time.Time { return k.created }},
+		{Name: "lastUpdateDateTime", Kind: odata.KindDateTime, Edm: "Edm.DateTimeOffset", Time: func(k *graphKeys) *time.Time { return k.lastUpdate }},
+		{Name: "assignedTo", Kind: odata.KindString, Edm: "Edm.String", Str: func(k *graphKeys) *string { return k.assignedTo }},
 		enum("serviceSource", "microsoft.graph.security.serviceSource", graphServiceSources, func(k *graphKeys) *string { return &k.serviceSource }),
 		enum("severity", "microsoft.graph.security.alertSeverity", graphSeverities, func(k *graphKeys) *string { return &k.severity }),
 		enum("status", "microsoft.graph.security.alertStatus", graphStatuses, func(k *graphKeys) *string { return &k.status }),
 		enum("classification", "microsoft.graph.security.alertClassification", graphClassifications, func(k *graphKeys) *string { return &k.classification }),
 		enum("determination", "microsoft.graph.security.alertDetermination", graphDeterminations, func(k *graphKeys) *string { return &k.determination }),
 	}
-	m := make(map[string]*filterProp[graphKeys], len(props))
+	m := make(map[string]*odata.Prop[graphKeys], len(props))
 	for _, p := range props {
-		m[p.name] = p
+		m[p.Name] = p
 	}
-	return &filterSchema[graphKeys]{
-		entity: "microsoft.graph.security.alert", props: m, orderedEnums: true,
-		unfilterable: graphAlertProps,
-		unfilterableHint: "; List alerts_v2 filters on assignedTo, classification, determination, createdDateTime, " +
+	return &odata.Schema[graphKeys]{
+		Entity: "microsoft.graph.security.alert", Props: m, OrderedEnums: true,
+		Unfilterable: graphAlertProps,
+		UnfilterableHint: "; List alerts_v2 filters on assignedTo, classification, determination, createdDateTime, " +
 			"lastUpdateDateTime, severity, serviceSource and status only.",
 	}
 }()
 
 // parseGraphFilter parses a $filter value into a predicate.
 func parseGraphFilter(src string, includeUnknownEnums bool) (func(*graphKeys) bool, error) {
-	return parseFilter(src, graphFilterSchema, filterOptions{includeUnknownEnums: includeUnknownEnums})
+	return odata.Parse(src, graphFilterSchema, odata.Options{IncludeUnknownEnums: includeUnknownEnums})
 }

@@ -1,22 +1,10 @@
-package sim
-
-import (
-	"fmt"
-	"strconv"
-	"strings"
-	"time"
-	"unicode"
-	"unicode/utf16"
-	"unicode/utf8"
-)
-
-// The OData v4 $filter subset both OData APIs of the simulator share (the
-// Defender for Endpoint alerts API, endpoint_filter.go, and Microsoft
-// Graph's alerts_v2, graph_filter.go): a tokenizer and a recursive-descent
+// Package odata is the OData v4 $filter subset both OData APIs of the
+// simulator share (the Defender for Endpoint alerts API and Microsoft
+// Graph's alerts_v2): a tokenizer and a recursive-descent
 // parser for the expressions the documents use, compiled to a predicate
 // over the filterable values K of an alert version. What differs between
 // the APIs (the properties, the entity's name in messages, how enums
-// compare, which DateTimeOffset literals are accepted) is a filterSchema.
+// compare, which DateTimeOffset literals are accepted) is a Schema.
 //
 // The grammar follows the OData ABNF and the Microsoft OData library (ODL)
 // that ASP.NET OData services and Graph run on, with its precedence: "not"
@@ -44,36 +32,47 @@ import (
 //     and comparisons between two properties are refused;
 //   - a comparison with null is allowed for every property and operator, as
 //     in ODL; gt/ge/lt/le against null, or of a null value, is false.
+package odata
 
-// filterKind is the Edm type of a filterable property.
-type filterKind int
-
-const (
-	kindDateTime filterKind = iota
-	kindLong
-	kindString
-	kindEnum
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf16"
+	"unicode/utf8"
 )
 
-// filterProp is a filterable property of an entity whose filterable values
+// Kind is the Edm type of a filterable property.
+type Kind int
+
+const (
+	KindDateTime Kind = iota
+	KindLong
+	KindString
+	KindEnum
+)
+
+// Prop is a filterable property of an entity whose filterable values
 // are a K. Exactly one accessor, the one of its kind, is set; it returns nil
 // for a null value.
-type filterProp[K any] struct {
-	name    string // as the entity spells it
-	kind    filterKind
-	edm     string   // Edm type name for messages
-	members []string // enum members in the order of their numeric values (kindEnum)
-	// sentinel is the position of unknownFutureValue in members for an
+type Prop[K any] struct {
+	Name    string // as the entity spells it
+	Kind    Kind
+	Edm     string   // Edm type name for messages
+	Members []string // enum members in the order of their numeric values (KindEnum)
+	// Sentinel is the position of unknownFutureValue in Members for an
 	// evolvable enum, -1 otherwise.
-	sentinel int
-	time     func(*K) *time.Time // kindDateTime
-	long     func(*K) *int64     // kindLong
-	str      func(*K) *string    // kindString, and kindEnum (the member's name)
+	Sentinel int
+	Time     func(*K) *time.Time // KindDateTime
+	Long     func(*K) *int64     // KindLong
+	Str      func(*K) *string    // KindString, and KindEnum (the member's name)
 }
 
 // position is the position of an enum member, -1 when v is not one.
-func (p *filterProp[K]) position(v string, fold bool) int {
-	for i, m := range p.members {
+func (p *Prop[K]) position(v string, fold bool) int {
+	for i, m := range p.Members {
 		if m == v || fold && strings.EqualFold(m, v) {
 			return i
 		}
@@ -81,33 +80,33 @@ func (p *filterProp[K]) position(v string, fold bool) int {
 	return -1
 }
 
-// filterSchema is what an API's $filter understands.
-type filterSchema[K any] struct {
-	entity string                    // the entity type's name in messages
-	props  map[string]*filterProp[K] // by name, lower-cased when foldNames
-	// foldNames matches property names case-insensitively.
-	foldNames bool
-	// orderedEnums allows gt, ge, lt and le on enums, comparing the members'
+// Schema is what an API's $filter understands.
+type Schema[K any] struct {
+	Entity string              // the entity type's name in messages
+	Props  map[string]*Prop[K] // by name, lower-cased when FoldNames
+	// FoldNames matches property names case-insensitively.
+	FoldNames bool
+	// OrderedEnums allows gt, ge, lt and le on enums, comparing the members'
 	// numeric values (their positions), with the evolvable-enum rules for
 	// unknownFutureValue; otherwise enums take eq and ne only.
-	orderedEnums bool
-	// foldEnums matches enum literals with members case-insensitively.
-	foldEnums bool
-	// dateOnly accepts YYYY-MM-DD[Z] as a DateTimeOffset (midnight UTC).
-	dateOnly bool
-	// unfilterable are properties of the entity that exist but cannot be
+	OrderedEnums bool
+	// FoldEnums matches enum literals with members case-insensitively.
+	FoldEnums bool
+	// DateOnly accepts YYYY-MM-DD[Z] as a DateTimeOffset (midnight UTC).
+	DateOnly bool
+	// Unfilterable are properties of the entity that exist but cannot be
 	// filtered on; naming one gets its own message.
-	unfilterable []string
-	// unfilterableHint ends the message for an unfilterable property.
-	unfilterableHint string
+	Unfilterable []string
+	// UnfilterableHint ends the message for an unfilterable property.
+	UnfilterableHint string
 }
 
-// filterOptions are a request's settings that change what a $filter means.
-type filterOptions struct {
-	// includeUnknownEnums is Graph's "Prefer: include-unknown-enum-members":
+// Options are a request's settings that change what a $filter means.
+type Options struct {
+	// IncludeUnknownEnums is Graph's "Prefer: include-unknown-enum-members":
 	// members after unknownFutureValue may be named, and unknownFutureValue
 	// then stands for itself only.
-	includeUnknownEnums bool
+	IncludeUnknownEnums bool
 }
 
 // filterError is a $filter the API refuses; the message is ODL's.
@@ -181,12 +180,13 @@ type filterParser[K any] struct {
 	src    string
 	toks   []token
 	i      int
-	schema *filterSchema[K]
-	opts   filterOptions
+	schema *Schema[K]
+	opts   Options
 }
 
-// parseFilter parses a $filter value into a predicate.
-func parseFilter[K any](src string, schema *filterSchema[K], opts filterOptions) (func(*K) bool, error) {
+// Parse parses a $filter value into a predicate over K. A value the API
+// refuses is an error whose message is the one ODL would write.
+func Parse[K any](src string, schema *Schema[K], opts Options) (func(*K) bool, error) {
 	p := &filterParser[K]{src: src, schema: schema, opts: opts}
 	if err := p.lex(); err != nil {
 		return nil, err
@@ -337,10 +337,10 @@ type literalValue struct {
 type node[K any] struct {
 	typ  nodeType
 	pos  int
-	eval func(*K) bool  // typeBool
-	prop *filterProp[K] // typeProperty
-	lit  literalValue   // typeLiteral
-	text string         // as written, for messages
+	eval func(*K) bool // typeBool
+	prop *Prop[K]      // typeProperty
+	lit  literalValue  // typeLiteral
+	text string        // as written, for messages
 }
 
 func (n *node[K]) edm() string {
@@ -348,7 +348,7 @@ func (n *node[K]) edm() string {
 	case typeBool:
 		return "Edm.Boolean"
 	case typeProperty:
-		return n.prop.edm
+		return n.prop.Edm
 	}
 	return n.lit.edm
 }
@@ -482,18 +482,18 @@ func (p *filterParser[K]) parsePrimary() (*node[K], error) {
 // property resolves a name to a filterable property.
 func (p *filterParser[K]) property(t token) (*node[K], error) {
 	key := t.text
-	if p.schema.foldNames {
+	if p.schema.FoldNames {
 		key = strings.ToLower(key)
 	}
-	if prop, ok := p.schema.props[key]; ok {
+	if prop, ok := p.schema.Props[key]; ok {
 		return &node[K]{typ: typeProperty, pos: t.pos, text: t.text, prop: prop}, nil
 	}
-	for _, name := range p.schema.unfilterable {
-		if name == t.text || p.schema.foldNames && strings.EqualFold(name, t.text) {
-			return nil, &filterError{fmt.Sprintf("The property '%s' of type '%s' cannot be used in $filter%s", t.text, p.schema.entity, p.schema.unfilterableHint)}
+	for _, name := range p.schema.Unfilterable {
+		if name == t.text || p.schema.FoldNames && strings.EqualFold(name, t.text) {
+			return nil, &filterError{fmt.Sprintf("The property '%s' of type '%s' cannot be used in $filter%s", t.text, p.schema.Entity, p.schema.UnfilterableHint)}
 		}
 	}
-	return nil, &filterError{fmt.Sprintf("Could not find a property named '%s' on type '%s'.", t.text, p.schema.entity)}
+	return nil, &filterError{fmt.Sprintf("Could not find a property named '%s' on type '%s'.", t.text, p.schema.Entity)}
 }
 
 // parseWord classifies an unquoted literal: a date/time when it starts like
@@ -501,7 +501,7 @@ func (p *filterParser[K]) property(t token) (*node[K], error) {
 func (p *filterParser[K]) parseWord(t token) (literalValue, error) {
 	w := t.text
 	if looksLikeDate(w) {
-		tm, ok := parseODataDateTimeOffset(w, p.schema.dateOnly)
+		tm, ok := parseODataDateTimeOffset(w, p.schema.DateOnly)
 		if !ok {
 			return literalValue{}, &filterError{fmt.Sprintf("Unrecognized 'Edm.DateTimeOffset' literal '%s' at '%d' in '%s'.", w, p.pos16(t.pos), p.src)}
 		}
@@ -674,7 +674,7 @@ func (p *filterParser[K]) compare(left *node[K], op compareOp, right *node[K]) (
 		}
 		return nil, incompatible()
 	default:
-		return nil, &filterError{fmt.Sprintf("A comparison in $filter on alerts must involve a property of %s (position %d in '%s').", p.schema.entity, p.pos16(left.pos), p.src)}
+		return nil, &filterError{fmt.Sprintf("A comparison in $filter on alerts must involve a property of %s (position %d in '%s').", p.schema.Entity, p.pos16(left.pos), p.src)}
 	}
 	pr, lv := prop.prop, lit.lit
 
@@ -691,12 +691,12 @@ func (p *filterParser[K]) compare(left *node[K], op compareOp, right *node[K]) (
 		}}, nil
 	}
 
-	switch pr.kind {
-	case kindDateTime:
+	switch pr.Kind {
+	case KindDateTime:
 		if lv.edm != "Edm.DateTimeOffset" {
 			return nil, incompatible()
 		}
-		want, get := lv.time, pr.time
+		want, get := lv.time, pr.Time
 		return &node[K]{typ: typeBool, pos: left.pos, eval: func(k *K) bool {
 			v := get(k)
 			if v == nil {
@@ -704,11 +704,11 @@ func (p *filterParser[K]) compare(left *node[K], op compareOp, right *node[K]) (
 			}
 			return op.holds(v.Compare(want))
 		}}, nil
-	case kindLong:
+	case KindLong:
 		if lv.edm != "Edm.Int32" && lv.edm != "Edm.Int64" {
 			return nil, incompatible()
 		}
-		want, get := lv.num, pr.long
+		want, get := lv.num, pr.Long
 		return &node[K]{typ: typeBool, pos: left.pos, eval: func(k *K) bool {
 			v := get(k)
 			if v == nil {
@@ -722,11 +722,11 @@ func (p *filterParser[K]) compare(left *node[K], op compareOp, right *node[K]) (
 			}
 			return op.holds(0)
 		}}, nil
-	case kindString:
+	case KindString:
 		if lv.edm != "Edm.String" {
 			return nil, incompatible()
 		}
-		want, get := lv.str, pr.str
+		want, get := lv.str, pr.Str
 		return &node[K]{typ: typeBool, pos: left.pos, eval: func(k *K) bool {
 			v := get(k)
 			if v == nil {
@@ -751,29 +751,29 @@ func (p *filterParser[K]) compare(left *node[K], op compareOp, right *node[K]) (
 // and "eq unknownFutureValue" matches every member after it (the value the
 // client is shown); with it, unknownFutureValue stands for itself, which no
 // alert has.
-func (p *filterParser[K]) compareEnum(pos int, pr *filterProp[K], op compareOp, literal string) (*node[K], error) {
-	want := pr.position(literal, p.schema.foldEnums)
+func (p *filterParser[K]) compareEnum(pos int, pr *Prop[K], op compareOp, literal string) (*node[K], error) {
+	want := pr.position(literal, p.schema.FoldEnums)
 	if want < 0 {
 		return nil, &filterError{fmt.Sprintf("The string '%s' is not a valid enumeration type constant.", literal)}
 	}
-	get := pr.str
-	if !p.schema.orderedEnums {
+	get := pr.Str
+	if !p.schema.OrderedEnums {
 		if op != opEq && op != opNe {
-			return nil, &filterError{fmt.Sprintf("The operator '%s' is not supported for the enumeration property '%s'; use eq or ne.", op.kind(), pr.name)}
+			return nil, &filterError{fmt.Sprintf("The operator '%s' is not supported for the enumeration property '%s'; use eq or ne.", op.kind(), pr.Name)}
 		}
-		member := pr.members[want]
+		member := pr.Members[want]
 		return &node[K]{typ: typeBool, pos: pos, eval: func(k *K) bool {
 			v := get(k)
 			match := v != nil && strings.EqualFold(*v, member)
 			return match == (op == opEq)
 		}}, nil
 	}
-	sentinel := pr.sentinel
-	hidden := sentinel >= 0 && !p.opts.includeUnknownEnums
+	sentinel := pr.Sentinel
+	hidden := sentinel >= 0 && !p.opts.IncludeUnknownEnums
 	if hidden && want > sentinel {
-		return nil, &filterError{fmt.Sprintf("The enumeration member '%s' of '%s' comes after 'unknownFutureValue': it can be used only with the request header 'Prefer: include-unknown-enum-members'.", pr.members[want], pr.edm)}
+		return nil, &filterError{fmt.Sprintf("The enumeration member '%s' of '%s' comes after 'unknownFutureValue': it can be used only with the request header 'Prefer: include-unknown-enum-members'.", pr.Members[want], pr.Edm)}
 	}
-	fold := p.schema.foldEnums
+	fold := p.schema.FoldEnums
 	return &node[K]{typ: typeBool, pos: pos, eval: func(k *K) bool {
 		v := get(k)
 		if v == nil {
@@ -801,12 +801,12 @@ func (p *filterParser[K]) compareEnum(pos int, pr *filterProp[K], op compareOp, 
 }
 
 // isNull says whether the property's value is null.
-func (pr *filterProp[K]) isNull(k *K) bool {
-	switch pr.kind {
-	case kindDateTime:
-		return pr.time(k) == nil
-	case kindLong:
-		return pr.long(k) == nil
+func (pr *Prop[K]) isNull(k *K) bool {
+	switch pr.Kind {
+	case KindDateTime:
+		return pr.Time(k) == nil
+	case KindLong:
+		return pr.Long(k) == nil
 	}
-	return pr.str(k) == nil
+	return pr.Str(k) == nil
 }
