@@ -43,9 +43,9 @@ var apiFacts = map[string]struct {
 	documented []sim.RateLimit
 	pageSize   int
 }{
-	sourceEndpoint:  {sim.DocumentedEndpointRateLimits(), 10_000},
-	sourceCloudApps: {sim.DocumentedCloudAppsRateLimits(), 100},
-	sourceGraph:     {sim.DocumentedGraphRateLimits(), 1000},
+	sourceEndpoint:  {sim.DocumentedRateLimits(sim.APIEndpoint), 10_000},
+	sourceCloudApps: {sim.DocumentedRateLimits(sim.APICloudApps), 100},
+	sourceGraph:     {sim.DocumentedRateLimits(sim.APIGraph), 1000},
 }
 
 // scaledLimits are an API's documented limits with every window divided by the time scale: at
@@ -65,11 +65,13 @@ func scaledLimits(api string, timeScale float64) []sim.RateLimit {
 func startSimulator(o options) (*sim.Server, error) {
 	so := sim.Options{Seed: o.seed}
 	if o.scenario == scenarioRateLimited {
-		so.EndpointRateLimits = scaledLimits(sourceEndpoint, o.timeScale)
-		so.CloudAppsRateLimits = scaledLimits(sourceCloudApps, o.timeScale)
-		so.GraphRateLimits = scaledLimits(sourceGraph, o.timeScale)
+		so.RateLimits = map[string]sim.RateLimits{
+			sim.APIEndpoint:  sim.LimitTo(scaledLimits(sourceEndpoint, o.timeScale)...),
+			sim.APICloudApps: sim.LimitTo(scaledLimits(sourceCloudApps, o.timeScale)...),
+			sim.APIGraph:     sim.LimitTo(scaledLimits(sourceGraph, o.timeScale)...),
+		}
 	} else {
-		so.EndpointRateLimits, so.CloudAppsRateLimits, so.GraphRateLimits = []sim.RateLimit{}, []sim.RateLimit{}, []sim.RateLimit{}
+		so.RateLimits = map[string]sim.RateLimits{sim.APIEndpoint: sim.NoRateLimits(), sim.APICloudApps: sim.NoRateLimits(), sim.APIGraph: sim.NoRateLimits()}
 	}
 	srv, err := sim.Start(so)
 	if err != nil {

@@ -91,7 +91,7 @@ func newWorld(t *testing.T, natsURL string) *world {
 // newWorldN is newWorld with n tenants, each with both sources, granted to one app.
 func newWorldN(t *testing.T, natsURL string, n int) *world {
 	t.Helper()
-	srv, err := sim.Start(sim.Options{Seed: 11, EndpointRateLimits: []sim.RateLimit{}, CloudAppsRateLimits: []sim.RateLimit{}})
+	srv, err := sim.Start(sim.Options{Seed: 11, RateLimits: map[string]sim.RateLimits{sim.APIEndpoint: sim.NoRateLimits(), sim.APICloudApps: sim.NoRateLimits()}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -51,7 +51,7 @@ func TestBackfillFollowsConfiguredRateLimits(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, "")
 	limit := sim.RateLimit{Requests: 6, Per: time.Second}
-	w.srv.SetCloudAppsRateLimits(limit)
+	w.srv.SetRateLimits(sim.APICloudApps, sim.LimitTo(limit))
 	now := time.Now()
 	w.ca.Generate(1200, sim.CloudAppsGenerate{From: now.Add(-10 * time.Hour), To: now.Add(-time.Minute)})
 	doc := strings.Replace(w.doc, "[tenant.cloudapps]\n", "[tenant.cloudapps]\nrate_limits = [\"6/1s\"]\n", 1)

@@ -68,22 +68,13 @@ const (
 	cloudAppsLoggedBody = 64 << 10
 )
 
-func (s *Server) initCloudApps(opts Options) error {
-	limits := opts.CloudAppsRateLimits
-	if limits == nil {
-		limits = DocumentedCloudAppsRateLimits()
-	}
-	if err := validateRateLimits(limits); err != nil {
-		return err
-	}
+func (s *Server) initCloudApps(opts Options) {
 	s.cas = cloudAppsState{
 		tenants:    map[string]*CloudAppsTenant{},
 		legacy:     map[string]*CloudAppsTenant{},
-		limits:     slices.Clone(limits),
 		retryAfter: opts.CloudAppsRetryAfter,
 		countCap:   cloudAppsCountCap,
 	}
-	return nil
 }
 
 func (s *Server) registerCloudApps() {
@@ -99,6 +90,8 @@ type casError struct {
 	header http.Header
 	html   string // when set, the body is this HTML page instead
 }
+
+func (e *casError) httpStatus() int { return e.status }
 
 func (e *casError) Error() string { return fmt.Sprintf("%d %s", e.status, e.detail) }
 
@@ -204,51 +197,64 @@ func decodedQuery(raw string) string {
 
 // handleCloudAppsAlerts serves GET and POST /api/v1/alerts/.
 func (s *Server) handleCloudAppsAlerts(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	rec := APIRequest{Time: start, API: "cloudapps", Path: r.URL.Path, Query: decodedQuery(r.URL.RawQuery)}
+	runAPI[*casError](s, w, r, &cloudAppsCall{s: s})
+}
+
+// cloudAppsCall is one request to the Cloud Apps alerts API in the
+// pipeline. It reads the body first: the API takes its parameters there.
+type cloudAppsCall struct {
+	s    *Server
+	body []byte
+	t    *CloudAppsTenant
+	// retryAfter and countCap are the server's settings when the request
+	// was authorized.
+	retryAfter bool
+	countCap   int
+}
+
+func (c *cloudAppsCall) api() string { return APICloudApps }
+
+func (c *cloudAppsCall) begin(_ http.ResponseWriter, r *http.Request, rec *APIRequest) bool {
 	body, err := io.ReadAll(io.LimitReader(r.Body, cloudAppsMaxBody+1))
 	rec.Body = string(body[:min(len(body), cloudAppsLoggedBody)])
-	defer func() {
-		s.logAPIRequest(rec)
-		s.logger.Info("cloudapps request", "tenant", rec.TenantID, "app", rec.AppID, "method", r.Method, "path", rec.Path,
-			"status", rec.Status, "results", rec.Results, "elapsed", time.Since(start))
-	}()
-	if err != nil {
-		return // the client went away; Status stays 0
+	c.body = body
+	return err == nil
+}
+
+func (c *cloudAppsCall) logDone(r *http.Request, rec *APIRequest, elapsed time.Duration) {
+	c.s.logger.Info("cloudapps request", "tenant", rec.TenantID, "app", rec.AppID, "method", r.Method, "path", rec.Path,
+		"status", rec.Status, "results", rec.Results, "elapsed", elapsed)
+}
+
+func (c *cloudAppsCall) authorize(r *http.Request, rec *APIRequest) (caller, *casError, bool) {
+	t, e := c.s.cloudAppsAuthenticate(r, rec)
+	if e != nil {
+		return caller{}, e, false
 	}
+	c.t = t
+	c.retryAfter, c.countCap = c.s.cloudAppsConfig()
+	var throttleRetry time.Duration
+	if c.retryAfter {
+		throttleRetry = time.Second
+	}
+	return caller{window: &t.calls, faults: &t.faultPlan, throttleRetry: throttleRetry}, nil, true
+}
+
+func (c *cloudAppsCall) faultError(f APIFault) *casError { return casFaultError(f) }
+
+func (c *cloudAppsCall) throttled(wait time.Duration, _ RateLimit) *casError {
+	return casThrottled(wait, c.retryAfter)
+}
+
+func (c *cloudAppsCall) writeError(w http.ResponseWriter, e *casError) { writeCASError(w, e) }
+
+// serve answers List alerts.
+func (c *cloudAppsCall) serve(w http.ResponseWriter, r *http.Request, rec *APIRequest, fault APIFault, faulted bool) {
+	s, t, body, countCap := c.s, c.t, c.body, c.countCap
 	fail := func(e *casError) {
 		rec.Status = e.status
 		writeCASError(w, e)
 	}
-
-	t, e := s.cloudAppsAuthenticate(r, &rec)
-	if e != nil {
-		fail(e)
-		return
-	}
-
-	limits, retryAfter, countCap := s.cloudAppsConfig()
-	wait, _ := t.admit(time.Now(), limits)
-	var throttleRetry time.Duration
-	if retryAfter {
-		throttleRetry = time.Second
-	}
-	fault, faulted := t.nextFault(throttleRetry)
-	if faulted && !waitFault(r, fault) {
-		return // the client gave up; Status stays 0
-	}
-	switch {
-	case faulted && fault.Drop:
-		dropConnection(w)
-		return
-	case faulted && fault.status() != 0:
-		fail(casFaultError(fault))
-		return
-	case wait > 0:
-		fail(casThrottled(wait, retryAfter))
-		return
-	}
-
 	if r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodPost {
 		w.Header().Set("Allow", "GET, POST, HEAD")
 		fail(&casError{status: http.StatusMethodNotAllowed, detail: fmt.Sprintf("Method %q not allowed.", r.Method)})
@@ -270,7 +276,7 @@ func (s *Server) handleCloudAppsAlerts(w http.ResponseWriter, r *http.Request) {
 	rec.Status = http.StatusOK
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
-	writePage(w, &rec, fault, faulted, len(page), out.render)
+	writePage(w, rec, fault, faulted, len(page), out.render)
 }
 
 // casAnswer is a List alerts answer.

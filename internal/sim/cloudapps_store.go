@@ -3,7 +3,6 @@ package sim
 import (
 	"fmt"
 	"math/rand/v2"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -71,7 +70,6 @@ type cloudAppsState struct {
 	mu         sync.Mutex
 	tenants    map[string]*CloudAppsTenant // lower-case tenant ID
 	legacy     map[string]*CloudAppsTenant // legacy API token → tenant
-	limits     []RateLimit
 	retryAfter bool
 	// countCap is where counting stops: total is at most countCap, and
 	// moreThanTotal says that more alerts matched (see cloudapps.go).
@@ -344,32 +342,6 @@ func (t *CloudAppsTenant) Len() int {
 	return len(t.alerts)
 }
 
-func (t *CloudAppsTenant) admit(now time.Time, limits []RateLimit) (time.Duration, RateLimit) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.calls.admit(now, limits)
-}
-
-// DocumentedCloudAppsRateLimits is the limit api-introduction.md states:
-// "The throttle limit for all API requests is 30 requests per minute per
-// tenant."
-func DocumentedCloudAppsRateLimits() []RateLimit {
-	return []RateLimit{{Requests: 30, Per: time.Minute}}
-}
-
-// SetCloudAppsRateLimits replaces the rate limits of the Cloud Apps alerts
-// API, for every tenant; with no arguments there is no limit. Requests
-// already counted stay counted. It panics on a limit with Requests < 1 or
-// Per <= 0.
-func (s *Server) SetCloudAppsRateLimits(limits ...RateLimit) {
-	if err := validateRateLimits(limits); err != nil {
-		panic(err)
-	}
-	s.cas.mu.Lock()
-	defer s.cas.mu.Unlock()
-	s.cas.limits = slices.Clone(limits)
-}
-
 // SetCloudAppsRetryAfter chooses whether the Cloud Apps API sends
 // Retry-After with the 429 answers of its rate limit and of random
 // throttle faults (see Options.CloudAppsRetryAfter).
@@ -379,12 +351,12 @@ func (s *Server) SetCloudAppsRetryAfter(send bool) {
 	s.cas.retryAfter = send
 }
 
-// cloudAppsConfig returns the rate limits, whether 429s carry Retry-After,
-// and where counting stops.
-func (s *Server) cloudAppsConfig() ([]RateLimit, bool, int) {
+// cloudAppsConfig returns whether 429s carry Retry-After, and where
+// counting stops.
+func (s *Server) cloudAppsConfig() (bool, int) {
 	s.cas.mu.Lock()
 	defer s.cas.mu.Unlock()
-	return s.cas.limits, s.cas.retryAfter, s.cas.countCap
+	return s.cas.retryAfter, s.cas.countCap
 }
 
 // query returns the revisions visible at now that match p, in p's order,

@@ -39,9 +39,7 @@ const (
 // rate limit, so tests can send many requests.
 func cloudAppsFixture(t *testing.T, opts Options) *fixture {
 	t.Helper()
-	if opts.CloudAppsRateLimits == nil {
-		opts.CloudAppsRateLimits = []RateLimit{}
-	}
+	unlimited(&opts, APICloudApps)
 	f := newFixture(t, opts)
 	f.s.Grant(tenantA, appA, cas, "Investigation.read")
 	for app, role := range map[string]string{casInvManage: "Investigation.manage", casDiscRead: "Discovery.read",
@@ -761,7 +759,7 @@ func TestCloudAppsLateIndexing(t *testing.T) {
 
 func TestCloudAppsRateLimit(t *testing.T) {
 	t.Parallel()
-	f := cloudAppsFixture(t, Options{CloudAppsRateLimits: []RateLimit{{Requests: 3, Per: time.Hour}}})
+	f := cloudAppsFixture(t, Options{RateLimits: map[string]RateLimits{APICloudApps: LimitTo(RateLimit{Requests: 3, Per: time.Hour})}})
 	s := f.s
 	s.Grant(tenantB, appA, cas, "Investigation.read")
 	tokA, tokB := f.casToken(t), tokenFor(t, s, tenantB, appA, secretA, cas)
@@ -805,7 +803,7 @@ func TestCloudAppsRateLimit(t *testing.T) {
 
 	t.Run("the window slides over real time", func(t *testing.T) {
 		const window = 200 * time.Millisecond
-		s.SetCloudAppsRateLimits(RateLimit{Requests: 1, Per: window})
+		s.SetRateLimits(APICloudApps, LimitTo(RateLimit{Requests: 1, Per: window}))
 		// Wait out the real-time window (the only sleeps of this test are
 		// the time the limit is about).
 		lastEnd := time.Now()
@@ -832,10 +830,10 @@ func TestCloudAppsRateLimit(t *testing.T) {
 	})
 
 	t.Run("documented limit: 30 a minute", func(t *testing.T) {
-		if got := DocumentedCloudAppsRateLimits(); !reflect.DeepEqual(got, []RateLimit{{Requests: 30, Per: time.Minute}}) {
+		if got := DocumentedRateLimits(APICloudApps); !reflect.DeepEqual(got, []RateLimit{{Requests: 30, Per: time.Minute}}) {
 			t.Errorf("%v", got)
 		}
-		f := newFixture(t, Options{}) // nil CloudAppsRateLimits: the documented one
+		f := newFixture(t, Options{}) // no RateLimits: the documented one
 		f.s.Grant(tenantA, appA, cas, "Investigation.read")
 		tok := f.casToken(t)
 		for i := range 30 {
@@ -846,8 +844,8 @@ func TestCloudAppsRateLimit(t *testing.T) {
 		checkCASError(t, casList(t, f.s, tok, obj{}), 429, "throttled")
 	})
 
-	t.Run("SetCloudAppsRateLimits with none lifts the limit", func(t *testing.T) {
-		s.SetCloudAppsRateLimits()
+	t.Run("NoRateLimits lifts the limit", func(t *testing.T) {
+		s.SetRateLimits(APICloudApps, NoRateLimits())
 		for range 5 {
 			if a := casList(t, s, tokA, obj{}); a.status != 200 {
 				t.Fatalf("%v", a)
@@ -856,15 +854,15 @@ func TestCloudAppsRateLimit(t *testing.T) {
 	})
 
 	t.Run("invalid limits", func(t *testing.T) {
-		if _, err := Start(Options{CloudAppsRateLimits: []RateLimit{{Requests: 1, Per: 0}}}); err == nil {
+		if _, err := Start(Options{RateLimits: map[string]RateLimits{APICloudApps: LimitTo(RateLimit{Requests: 1, Per: 0})}}); err == nil {
 			t.Error("Start accepted a zero window")
 		}
 		defer func() {
 			if recover() == nil {
-				t.Error("SetCloudAppsRateLimits accepted 0 requests")
+				t.Error("SetRateLimits accepted 0 requests")
 			}
 		}()
-		s.SetCloudAppsRateLimits(RateLimit{Per: time.Second})
+		s.SetRateLimits(APICloudApps, LimitTo(RateLimit{Per: time.Second}))
 	})
 }
 

@@ -43,19 +43,8 @@ func (s *Server) registerEndpoint() {
 	s.mux.HandleFunc("GET /api/v1.0/alerts", s.handleEndpointAlerts)
 }
 
-func (s *Server) initEndpoint(opts Options) error {
-	limits := opts.EndpointRateLimits
-	if limits == nil {
-		limits = DocumentedEndpointRateLimits()
-	}
-	if err := validateRateLimits(limits); err != nil {
-		return err
-	}
-	s.mde = endpointState{
-		tenants: map[string]*EndpointTenant{},
-		limits:  slices.Clone(limits),
-	}
-	return nil
+func (s *Server) initEndpoint() {
+	s.mde = endpointState{tenants: map[string]*EndpointTenant{}}
 }
 
 // APIRequest records one request to a Defender API of the simulator.
@@ -106,6 +95,8 @@ type mdeError struct {
 	code, message string
 	header        http.Header // extra headers (WWW-Authenticate, Retry-After)
 }
+
+func (e *mdeError) httpStatus() int { return e.status }
 
 func (e *mdeError) Error() string { return fmt.Sprintf("%d %s: %s", e.status, e.code, e.message) }
 
@@ -164,60 +155,63 @@ func (s *Server) writeMDEError(w http.ResponseWriter, e *mdeError) {
 
 // handleEndpointAlerts serves GET /api/alerts and GET /api/v1.0/alerts.
 func (s *Server) handleEndpointAlerts(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	rec := APIRequest{Time: start, API: "endpoint", Path: r.URL.Path, Query: r.URL.RawQuery}
-	if q, err := url.QueryUnescape(r.URL.RawQuery); err == nil {
-		rec.Query = q
+	runAPI[*mdeError](s, w, r, &endpointCall{s: s})
+}
+
+// endpointCall is one request to the MDE alerts API in the pipeline.
+type endpointCall struct {
+	s *Server
+	t *EndpointTenant
+}
+
+func (c *endpointCall) api() string { return APIEndpoint }
+
+func (c *endpointCall) begin(http.ResponseWriter, *http.Request, *APIRequest) bool { return true }
+
+func (c *endpointCall) logDone(_ *http.Request, rec *APIRequest, elapsed time.Duration) {
+	c.s.logger.Info("endpoint request", "tenant", rec.TenantID, "app", rec.AppID, "path", rec.Path,
+		"query", rec.Query, "status", rec.Status, "results", rec.Results, "elapsed", elapsed)
+}
+
+func (c *endpointCall) authorize(r *http.Request, rec *APIRequest) (caller, *mdeError, bool) {
+	claims, e := c.s.endpointAuthenticate(r)
+	if e != nil {
+		return caller{}, e, false
 	}
-	defer func() {
-		s.logAPIRequest(rec)
-		s.logger.Info("endpoint request", "tenant", rec.TenantID, "app", rec.AppID, "path", rec.Path,
-			"query", rec.Query, "status", rec.Status, "results", rec.Results, "elapsed", time.Since(start))
-	}()
+	rec.TenantID, rec.AppID, rec.TokenID = claims.TenantID, claims.AppID, claims.TokenID
+	if e := endpointAuthorize(claims); e != nil {
+		return caller{}, e, false
+	}
+	c.t = c.s.Endpoint(claims.TenantID)
+	return caller{window: &c.t.calls, faults: &c.t.faultPlan, throttleRetry: time.Second}, nil, true
+}
+
+func (c *endpointCall) faultError(fault APIFault) *mdeError {
+	e := errForStatus(fault.status())
+	if fault.Throttled {
+		e.code, e.message = "TooManyRequests", errForStatus(http.StatusTooManyRequests).message
+	}
+	if fault.RetryAfter > 0 {
+		e.header = http.Header{"Retry-After": {retryAfterSeconds(fault.RetryAfter)}}
+	}
+	return e
+}
+
+func (c *endpointCall) throttled(wait time.Duration, limit RateLimit) *mdeError {
+	return &mdeError{status: http.StatusTooManyRequests, code: "TooManyRequests",
+		message: fmt.Sprintf("API calls quota exceeded: the limit for this tenant is %d calls per %s. Retry after %s seconds; requests sent earlier are counted too.", limit.Requests, limit.Per, retryAfterSeconds(wait)),
+		header:  http.Header{"Retry-After": {retryAfterSeconds(wait)}}}
+}
+
+func (c *endpointCall) writeError(w http.ResponseWriter, e *mdeError) { c.s.writeMDEError(w, e) }
+
+// serve answers List alerts.
+func (c *endpointCall) serve(w http.ResponseWriter, r *http.Request, rec *APIRequest, fault APIFault, faulted bool) {
+	s, t := c.s, c.t
 	fail := func(e *mdeError) {
 		rec.Status = e.status
 		s.writeMDEError(w, e)
 	}
-
-	claims, e := s.endpointAuthenticate(r)
-	if e != nil {
-		fail(e)
-		return
-	}
-	rec.TenantID, rec.AppID, rec.TokenID = claims.TenantID, claims.AppID, claims.TokenID
-	if e := endpointAuthorize(claims); e != nil {
-		fail(e)
-		return
-	}
-
-	t := s.Endpoint(claims.TenantID)
-	wait, limit := t.admit(time.Now(), s.endpointRateLimits())
-	fault, faulted := t.nextFault(time.Second)
-	if faulted && !waitFault(r, fault) {
-		return // the client gave up; Status stays 0
-	}
-	switch {
-	case faulted && fault.Drop:
-		dropConnection(w)
-		return
-	case faulted && fault.status() != 0:
-		e := errForStatus(fault.status())
-		if fault.Throttled {
-			e.code, e.message = "TooManyRequests", errForStatus(http.StatusTooManyRequests).message
-		}
-		if fault.RetryAfter > 0 {
-			e.header = http.Header{"Retry-After": {retryAfterSeconds(fault.RetryAfter)}}
-		}
-		fail(e)
-		return
-	case wait > 0:
-		e := &mdeError{status: http.StatusTooManyRequests, code: "TooManyRequests",
-			message: fmt.Sprintf("API calls quota exceeded: the limit for this tenant is %d calls per %s. Retry after %s seconds; requests sent earlier are counted too.", limit.Requests, limit.Per, retryAfterSeconds(wait)),
-			header:  http.Header{"Retry-After": {retryAfterSeconds(wait)}}}
-		fail(e)
-		return
-	}
-
 	q, e := parseAlertsQuery(r.URL.RawQuery)
 	if e != nil {
 		fail(e)

@@ -3,7 +3,6 @@ package sim
 import (
 	"fmt"
 	"math/rand/v2"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -57,7 +56,6 @@ type EndpointVersion struct {
 type endpointState struct {
 	mu      sync.Mutex
 	tenants map[string]*EndpointTenant // lower-case tenant ID
-	limits  []RateLimit
 }
 
 // Endpoint returns the tenant's alerts in the MDE alerts API, creating an
@@ -236,36 +234,4 @@ func (t *EndpointTenant) query(now time.Time, pred func(*alertKeys) bool, skip, 
 		page = append(page, v)
 	}
 	return page, false
-}
-
-// DocumentedEndpointRateLimits are the limits get-alerts.md states for
-// List alerts: "100 calls per minute and 1500 calls per hour".
-func DocumentedEndpointRateLimits() []RateLimit {
-	return []RateLimit{{Requests: 100, Per: time.Minute}, {Requests: 1500, Per: time.Hour}}
-}
-
-// SetEndpointRateLimits replaces the rate limits of the MDE alerts API, for
-// every tenant; with no arguments there is no limit. Requests already
-// counted stay counted. It panics on a limit with Requests < 1 or Per <= 0.
-func (s *Server) SetEndpointRateLimits(limits ...RateLimit) {
-	if err := validateRateLimits(limits); err != nil {
-		panic(err)
-	}
-	s.mde.mu.Lock()
-	defer s.mde.mu.Unlock()
-	s.mde.limits = slices.Clone(limits)
-}
-
-func (s *Server) endpointRateLimits() []RateLimit {
-	s.mde.mu.Lock()
-	defer s.mde.mu.Unlock()
-	return s.mde.limits
-}
-
-// admit counts a request made at now (real time) against the tenant's
-// limits; see rateWindow.admit.
-func (t *EndpointTenant) admit(now time.Time, limits []RateLimit) (time.Duration, RateLimit) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.calls.admit(now, limits)
 }

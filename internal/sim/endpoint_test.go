@@ -36,9 +36,7 @@ const (
 // requests.
 func endpointFixture(t *testing.T, opts Options) *fixture {
 	t.Helper()
-	if opts.EndpointRateLimits == nil {
-		opts.EndpointRateLimits = []RateLimit{}
-	}
+	unlimited(&opts, APIEndpoint)
 	f := newFixture(t, opts)
 	f.s.RegisterApp(App{ClientID: appRW, Secrets: []Secret{{Value: "rw"}}})
 	f.s.Grant(tenantA, appRW, mde, "Alert.ReadWrite.All")
@@ -792,9 +790,8 @@ func TestEndpointLateIndexing(t *testing.T) {
 	}
 }
 
-func TestEndpointRateLimitWindows(t *testing.T) {
+func TestRateLimitWindows(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, Options{})
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	at := func(d time.Duration) time.Time { return t0.Add(d) }
 	tests := []struct {
@@ -807,19 +804,19 @@ func TestEndpointRateLimitWindows(t *testing.T) {
 		{"within the limit", []RateLimit{{3, time.Second}}, []time.Duration{0, 100 * time.Millisecond}, 200 * time.Millisecond, 0},
 		{"one over: wait for the second-oldest to leave", []RateLimit{{2, time.Second}}, []time.Duration{0, 100 * time.Millisecond}, 200 * time.Millisecond, 900 * time.Millisecond},
 		{"old calls have left the window", []RateLimit{{2, time.Second}}, []time.Duration{0, 100 * time.Millisecond}, 1100 * time.Millisecond, 0},
-		{"101st call in a minute", DocumentedEndpointRateLimits(), repeat(100, 0, 100*time.Millisecond), 20 * time.Second, 40*time.Second + 100*time.Millisecond},
-		{"1,501st call in an hour, under 100 a minute", DocumentedEndpointRateLimits(), repeat(1500, 0, time.Second), 30 * time.Minute, 30*time.Minute + time.Second},
+		{"101st call in a minute", DocumentedRateLimits(APIEndpoint), repeat(100, 0, 100*time.Millisecond), 20 * time.Second, 40*time.Second + 100*time.Millisecond},
+		{"1,501st call in an hour, under 100 a minute", DocumentedRateLimits(APIEndpoint), repeat(1500, 0, time.Second), 30 * time.Minute, 30*time.Minute + time.Second},
 		{"no limits", []RateLimit{}, repeat(1000, 0, 0), 0, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tn := &EndpointTenant{srv: s}
+			var win rateWindow
 			for _, c := range tt.calls {
-				if w, _ := tn.admit(at(c), tt.limits); w != 0 {
+				if w, _ := win.admit(at(c), tt.limits); w != 0 {
 					t.Fatalf("call at %v throttled", c)
 				}
 			}
-			if got, _ := tn.admit(at(tt.now), tt.limits); got != tt.wait {
+			if got, _ := win.admit(at(tt.now), tt.limits); got != tt.wait {
 				t.Errorf("wait %v, want %v", got, tt.wait)
 			}
 		})
@@ -837,7 +834,7 @@ func repeat(n int, start, step time.Duration) []time.Duration {
 
 func TestEndpointRateLimit(t *testing.T) {
 	t.Parallel()
-	f := endpointFixture(t, Options{EndpointRateLimits: []RateLimit{{Requests: 3, Per: time.Hour}}})
+	f := endpointFixture(t, Options{RateLimits: map[string]RateLimits{APIEndpoint: LimitTo(RateLimit{Requests: 3, Per: time.Hour})}})
 	s := f.s
 	s.AddTenant(tenantB)
 	s.Grant(tenantB, appA, mde, "Alert.Read.All")
@@ -868,7 +865,7 @@ func TestEndpointRateLimit(t *testing.T) {
 
 	t.Run("the window slides over real time", func(t *testing.T) {
 		const window = 200 * time.Millisecond
-		s.SetEndpointRateLimits(RateLimit{Requests: 1, Per: window})
+		s.SetRateLimits(APIEndpoint, LimitTo(RateLimit{Requests: 1, Per: window}))
 		// Wait out the real-time window (the only sleeps of this test are
 		// the time the limit is about).
 		lastEnd := time.Now()
@@ -898,29 +895,29 @@ func TestEndpointRateLimit(t *testing.T) {
 		}
 	})
 
-	t.Run("SetEndpointRateLimits with none lifts the limit", func(t *testing.T) {
-		s.SetEndpointRateLimits()
+	t.Run("NoRateLimits lifts the limit", func(t *testing.T) {
+		s.SetRateLimits(APIEndpoint, NoRateLimits())
 		for range 10 {
 			if a := getAlerts(t, s, tokA, "/api/alerts"); a.status != 200 {
 				t.Fatalf("%v", a)
 			}
 		}
-		s.SetEndpointRateLimits(RateLimit{Requests: 1, Per: time.Hour})
+		s.SetRateLimits(APIEndpoint, LimitTo(RateLimit{Requests: 1, Per: time.Hour}))
 		if a := getAlerts(t, s, tokA, "/api/alerts"); a.status != 429 || a.header.Get("Retry-After") == "" {
 			t.Fatalf("1 per hour after 10 calls: %v", a)
 		}
 	})
 
 	t.Run("invalid limits", func(t *testing.T) {
-		if _, err := Start(Options{EndpointRateLimits: []RateLimit{{Requests: 0, Per: time.Second}}}); err == nil {
+		if _, err := Start(Options{RateLimits: map[string]RateLimits{APIEndpoint: LimitTo(RateLimit{Requests: 0, Per: time.Second})}}); err == nil {
 			t.Error("Start accepted a limit of 0 requests")
 		}
 		defer func() {
 			if recover() == nil {
-				t.Error("SetEndpointRateLimits accepted a zero window")
+				t.Error("SetRateLimits accepted a zero window")
 			}
 		}()
-		s.SetEndpointRateLimits(RateLimit{Requests: 1})
+		s.SetRateLimits(APIEndpoint, LimitTo(RateLimit{Requests: 1}))
 	})
 }
 
@@ -1588,7 +1585,7 @@ func TestEndpointConcurrent(t *testing.T) {
 }
 
 func BenchmarkEndpointPage10000(b *testing.B) {
-	s := startServer(b, Options{EndpointRateLimits: []RateLimit{}})
+	s := startServer(b, Options{RateLimits: map[string]RateLimits{APIEndpoint: NoRateLimits()}})
 	s.AddTenant(tenantA)
 	s.RegisterApp(App{ClientID: appA, Secrets: []Secret{{Value: secretA}}})
 	s.Grant(tenantA, appA, mde, "Alert.Read.All")

@@ -2,7 +2,6 @@ package sim
 
 import (
 	"bufio"
-	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -312,24 +311,10 @@ func waitFault(r *http.Request, f APIFault) bool {
 	}
 }
 
-// RateLimit is one limit: at most Requests calls per sliding window of Per.
-type RateLimit struct {
-	Requests int
-	Per      time.Duration
-}
-
-func validateRateLimits(limits []RateLimit) error {
-	for _, l := range limits {
-		if l.Requests < 1 || l.Per <= 0 {
-			return fmt.Errorf("simulator: rate limit %d per %v: need at least 1 request per positive duration", l.Requests, l.Per)
-		}
-	}
-	return nil
-}
-
 // rateWindow is the real times of a tenant's requests counted by an API's
-// rate limits. It is guarded by the tenant's lock.
+// rate limits.
 type rateWindow struct {
+	mu    sync.Mutex
 	calls []time.Time
 }
 
@@ -347,6 +332,8 @@ type rateWindow struct {
 // answers do not count; the tenant of a request without a valid token is
 // not known, and Microsoft does not say whether refused tokens count.
 func (w *rateWindow) admit(now time.Time, limits []RateLimit) (time.Duration, RateLimit) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	w.calls = append(w.calls, now)
 	// Keep at least an hour (the longest documented window) so that limits
 	// set later see the calls made before.

@@ -84,6 +84,8 @@ type graphError struct {
 	throttled     bool // the documented 429 body: innerError also carries code, message and status
 }
 
+func (e *graphError) httpStatus() int { return e.status }
+
 func (e *graphError) Error() string { return fmt.Sprintf("%d %s: %s", e.status, e.code, e.message) }
 
 func graphBadRequest(format string, args ...any) *graphError {
@@ -193,49 +195,56 @@ func writeGraphError(w http.ResponseWriter, ids graphIDs, e *graphError) {
 
 // handleGraph serves /v1.0/security/{name}[/...].
 func (s *Server) handleGraph(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	ids := newGraphIDs(r)
-	ids.setHeaders(w.Header())
-	rec := APIRequest{Time: start, API: "graph", Path: r.URL.Path, Query: decodedQuery(r.URL.RawQuery)}
-	defer func() {
-		s.logAPIRequest(rec)
-		s.logger.Info("graph request", "tenant", rec.TenantID, "app", rec.AppID, "method", r.Method, "path", rec.Path,
-			"query", rec.Query, "status", rec.Status, "results", rec.Results, "request_id", ids.request, "elapsed", time.Since(start))
-	}()
-	fail := func(e *graphError) {
-		rec.Status = e.status
-		writeGraphError(w, ids, e)
-	}
+	runAPI[*graphError](s, w, r, &graphCall{s: s, ids: newGraphIDs(r)})
+}
 
-	claims, e := s.graphAuthenticate(r)
+// graphCall is one request to Graph's alerts_v2 in the pipeline.
+type graphCall struct {
+	s   *Server
+	ids graphIDs
+	t   *GraphTenant
+}
+
+func (c *graphCall) api() string { return APIGraph }
+
+func (c *graphCall) begin(w http.ResponseWriter, _ *http.Request, _ *APIRequest) bool {
+	c.ids.setHeaders(w.Header())
+	return true
+}
+
+func (c *graphCall) logDone(r *http.Request, rec *APIRequest, elapsed time.Duration) {
+	c.s.logger.Info("graph request", "tenant", rec.TenantID, "app", rec.AppID, "method", r.Method, "path", rec.Path,
+		"query", rec.Query, "status", rec.Status, "results", rec.Results, "request_id", c.ids.request, "elapsed", elapsed)
+}
+
+func (c *graphCall) authorize(r *http.Request, rec *APIRequest) (caller, *graphError, bool) {
+	claims, e := c.s.graphAuthenticate(r)
 	if e != nil {
-		fail(e)
-		return
+		return caller{}, e, false
 	}
 	rec.TenantID, rec.AppID, rec.TokenID = claims.TenantID, claims.AppID, claims.TokenID
 	if e := graphAuthorize(claims); e != nil {
-		fail(e)
-		return
+		return caller{}, e, false
 	}
+	c.t = c.s.Graph(claims.TenantID)
+	return caller{window: c.t.window(claims.AppID), faults: &c.t.faultPlan, throttleRetry: time.Second}, nil, true
+}
 
-	t := s.Graph(claims.TenantID)
-	wait, _ := t.admit(time.Now(), claims.AppID, s.graphRateLimits())
-	fault, faulted := t.nextFault(time.Second)
-	if faulted && !waitFault(r, fault) {
-		return // the client gave up; Status stays 0
-	}
-	switch {
-	case faulted && fault.Drop:
-		dropConnection(w)
-		return
-	case faulted && fault.status() != 0:
-		fail(graphFaultError(fault))
-		return
-	case wait > 0:
-		fail(graphThrottled(wait))
-		return
-	}
+func (c *graphCall) faultError(f APIFault) *graphError { return graphFaultError(f) }
 
+func (c *graphCall) throttled(wait time.Duration, _ RateLimit) *graphError {
+	return graphThrottled(wait)
+}
+
+func (c *graphCall) writeError(w http.ResponseWriter, e *graphError) { writeGraphError(w, c.ids, e) }
+
+// serve answers List alerts_v2 (and refuses the other operations).
+func (c *graphCall) serve(w http.ResponseWriter, r *http.Request, rec *APIRequest, fault APIFault, faulted bool) {
+	s, t := c.s, c.t
+	fail := func(e *graphError) {
+		rec.Status = e.status
+		writeGraphError(w, c.ids, e)
+	}
 	if name := r.PathValue("name"); !strings.EqualFold(name, "alerts_v2") {
 		fail(graphBadRequest("Resource not found for the segment '%s'.", name))
 		return
@@ -291,7 +300,7 @@ func (s *Server) handleGraph(w http.ResponseWriter, r *http.Request) {
 		h.Set("Preference-Applied", preferUnknownEnums)
 	}
 	w.WriteHeader(http.StatusOK)
-	writePage(w, &rec, fault, faulted, len(page), body.render)
+	writePage(w, rec, fault, faulted, len(page), body.render)
 }
 
 // graphBody is a page of alerts_v2.

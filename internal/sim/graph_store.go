@@ -119,23 +119,14 @@ type GraphVersion struct {
 type graphState struct {
 	mu      sync.Mutex
 	tenants map[string]*GraphTenant // lower-case tenant ID
-	limits  []RateLimit
 }
 
 // graphAPISalt separates the Graph generators from the other parts' ones
 // (tenantRNGs).
 const graphAPISalt = 0x6a2a_9e11
 
-func (s *Server) initGraph(opts Options) error {
-	limits := opts.GraphRateLimits
-	if limits == nil {
-		limits = DocumentedGraphRateLimits()
-	}
-	if err := validateRateLimits(limits); err != nil {
-		return err
-	}
-	s.graph = graphState{tenants: map[string]*GraphTenant{}, limits: slices.Clone(limits)}
-	return nil
+func (s *Server) initGraph() {
+	s.graph = graphState{tenants: map[string]*GraphTenant{}}
 }
 
 // Graph returns the tenant's alerts in Graph's alerts_v2, creating an empty
@@ -271,9 +262,9 @@ func (t *GraphTenant) takeEmptyPage() bool {
 	return true
 }
 
-// admit counts a request of app made at now (real time) against the limits;
-// see rateWindow.admit.
-func (t *GraphTenant) admit(now time.Time, app string, limits []RateLimit) (time.Duration, RateLimit) {
+// window is where app's requests to the tenant count: Graph's limit is per
+// app per tenant.
+func (t *GraphTenant) window(app string) *rateWindow {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	app = strings.ToLower(app)
@@ -282,33 +273,7 @@ func (t *GraphTenant) admit(now time.Time, app string, limits []RateLimit) (time
 		w = &rateWindow{}
 		t.calls[app] = w
 	}
-	return w.admit(now, limits)
-}
-
-// DocumentedGraphRateLimits is the limit Graph's throttling guidance states
-// for the security API (includes/throttling-security-detections-incidents.md:
-// "Any operation on alert ... 150 requests per minute", per app per tenant).
-// Whether it covers alerts_v2 is implied, not stated.
-func DocumentedGraphRateLimits() []RateLimit {
-	return []RateLimit{{Requests: 150, Per: time.Minute}}
-}
-
-// SetGraphRateLimits replaces the rate limits of alerts_v2, for every app
-// in every tenant; with no arguments there is no limit. Requests already
-// counted stay counted. It panics on a limit with Requests < 1 or Per <= 0.
-func (s *Server) SetGraphRateLimits(limits ...RateLimit) {
-	if err := validateRateLimits(limits); err != nil {
-		panic(err)
-	}
-	s.graph.mu.Lock()
-	defer s.graph.mu.Unlock()
-	s.graph.limits = slices.Clone(limits)
-}
-
-func (s *Server) graphRateLimits() []RateLimit {
-	s.graph.mu.Lock()
-	defer s.graph.mu.Unlock()
-	return s.graph.limits
+	return w
 }
 
 // Len is the number of Graph-only alerts stored, visible or not.

@@ -32,11 +32,7 @@ const (
 // requests.
 func graphFixture(t *testing.T, opts Options) *fixture {
 	t.Helper()
-	for _, l := range []*[]RateLimit{&opts.GraphRateLimits, &opts.EndpointRateLimits, &opts.CloudAppsRateLimits} {
-		if *l == nil {
-			*l = []RateLimit{}
-		}
-	}
+	unlimited(&opts, APIGraph, APIEndpoint, APICloudApps)
 	f := newFixture(t, opts)
 	for _, a := range []struct{ id, secret, role string }{
 		{appGraphR, "r", "SecurityAlert.Read.All"}, {appGraphRW, "rw", "SecurityAlert.ReadWrite.All"}, {appGraphInc, "inc", "SecurityIncident.Read.All"},
@@ -647,10 +643,10 @@ func TestGraphEmptyPages(t *testing.T) {
 
 func TestGraphRateLimit(t *testing.T) {
 	t.Parallel()
-	if got := DocumentedGraphRateLimits(); !slices.Equal(got, []RateLimit{{Requests: 150, Per: time.Minute}}) {
+	if got := DocumentedRateLimits(APIGraph); !slices.Equal(got, []RateLimit{{Requests: 150, Per: time.Minute}}) {
 		t.Errorf("documented limits %v", got)
 	}
-	f := graphFixture(t, Options{GraphRateLimits: []RateLimit{{Requests: 3, Per: time.Minute}}})
+	f := graphFixture(t, Options{RateLimits: map[string]RateLimits{APIGraph: LimitTo(RateLimit{Requests: 3, Per: time.Minute})}})
 	tok := graphToken(t, f)
 	for i := range 3 {
 		if a := graphGet(t, f.s, tok, alertsV2); a.status != 200 {
@@ -673,7 +669,7 @@ func TestGraphRateLimit(t *testing.T) {
 	if b := graphGet(t, f.s, tokenFor(t, f.s, tenantA, appGraphRW, "rw", graph), alertsV2); b.status != 200 {
 		t.Errorf("other app: %v", b)
 	}
-	f.s.SetGraphRateLimits()
+	f.s.SetRateLimits(APIGraph, NoRateLimits())
 	if b := graphGet(t, f.s, tok, alertsV2); b.status != 200 {
 		t.Errorf("without limits: %v", b)
 	}

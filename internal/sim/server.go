@@ -50,24 +50,16 @@ type Options struct {
 	// tenant's generator is seeded from it and the tenant ID. 0 means a
 	// fixed default, so runs are reproducible either way.
 	Seed int64
-	// EndpointRateLimits are the rate limits of the Defender for Endpoint
-	// alerts API, per tenant; nil means the documented 100 calls per minute
-	// and 1,500 per hour, an empty non-nil slice means no limit.
-	EndpointRateLimits []RateLimit
-	// CloudAppsRateLimits are the rate limits of the Defender for Cloud Apps
-	// alerts API, per tenant; nil means the documented 30 requests per
-	// minute, an empty non-nil slice means no limit.
-	CloudAppsRateLimits []RateLimit
+	// RateLimits chooses the rate limits of the APIs by name (APIEndpoint,
+	// APICloudApps, APIGraph): Documented, NoRateLimits or LimitTo. An API
+	// not in the map has the limits Microsoft documents for it.
+	RateLimits map[string]RateLimits
 	// CloudAppsRetryAfter makes the Defender for Cloud Apps API send
 	// Retry-After with the 429 answers of its rate limit (and of random
 	// throttle faults). Microsoft does not document the header, so the
 	// default is the inconvenient case: no Retry-After, only a body saying
 	// the request was throttled.
 	CloudAppsRetryAfter bool
-	// GraphRateLimits are the rate limits of Microsoft Graph's alerts_v2,
-	// per app per tenant; nil means the documented 150 requests per minute,
-	// an empty non-nil slice means no limit.
-	GraphRateLimits []RateLimit
 }
 
 // Server is a running simulator. Create it with Start and stop it with Close.
@@ -97,6 +89,7 @@ type Server struct {
 	mde    endpointState  // the Defender for Endpoint alerts API (endpoint*.go)
 	cas    cloudAppsState // the Defender for Cloud Apps alerts API (cloudapps*.go)
 	graph  graphState     // Microsoft Graph's alerts_v2 (graph*.go)
+	limits *limitTable    // the APIs' rate limits, by name
 	apiLog apiLog
 	seed   int64  // Options.Seed, or defaultSeed
 	salt   uint64 // random per server: see opaqueOrder
@@ -163,15 +156,12 @@ func Start(opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.salt = binary.LittleEndian.Uint64(salt[:])
-	if err := s.initEndpoint(opts); err != nil {
+	if s.limits, err = newLimitTable(opts.RateLimits); err != nil {
 		return nil, err
 	}
-	if err := s.initCloudApps(opts); err != nil {
-		return nil, err
-	}
-	if err := s.initGraph(opts); err != nil {
-		return nil, err
-	}
+	s.initEndpoint()
+	s.initCloudApps(opts)
+	s.initGraph()
 	s.registerEntra()
 	s.registerEndpoint()
 	s.registerCloudApps()

@@ -418,3 +418,16 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 
 // b64 is base64url without padding, for hand-made JWT parts.
 func b64(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+
+// unlimited lifts the rate limits of apis that opts does not choose, so
+// tests can send many requests.
+func unlimited(opts *Options, apis ...string) {
+	if opts.RateLimits == nil {
+		opts.RateLimits = map[string]RateLimits{}
+	}
+	for _, api := range apis {
+		if _, ok := opts.RateLimits[api]; !ok {
+			opts.RateLimits[api] = NoRateLimits()
+		}
+	}
+}

@@ -158,7 +158,7 @@ func TestThrottled(t *testing.T) {
 // here), a backlog of 5,000 alerts drains in one poll without a single throttled request.
 func TestUnderTheRateLimit(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, sourcetest.Setup{Options: sim.Options{CloudAppsRateLimits: []sim.RateLimit{{Requests: 30, Per: 2 * time.Second}}}})
+	f := newFixture(t, sourcetest.Setup{Options: sim.Options{RateLimits: map[string]sim.RateLimits{sim.APICloudApps: sim.LimitTo(sim.RateLimit{Requests: 30, Per: 2 * time.Second})}}})
 	f.ca.Generate(5000, sim.CloudAppsGenerate{From: f.Clock.Now().Add(-20 * time.Hour), To: f.Clock.Now()})
 	src := f.source(Options{})
 	src.api.Limiter = httpclientLimiter(30, 2*time.Second)

@@ -28,7 +28,7 @@ type setup struct {
 
 func newFixture(t testing.TB, s setup) *fixture {
 	t.Helper()
-	st := sourcetest.Setup{Lookback: s.lookback, MinSeverity: s.minSeverity, Options: sim.Options{EndpointRateLimits: s.rateLimits}}
+	st := sourcetest.Setup{Lookback: s.lookback, MinSeverity: s.minSeverity, Options: sim.Options{RateLimits: map[string]sim.RateLimits{sim.APIEndpoint: sim.LimitTo(s.rateLimits...)}}}
 	if s.roles != nil {
 		st.Roles = map[string][]string{mde: s.roles}
 	}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -82,15 +83,10 @@ func New(t testing.TB, s Setup) *World {
 	c := &Clock{t: time.Now().UTC().Truncate(time.Second)}
 	o := s.Options
 	o.Now, o.Seed = c.Now, 7
-	if o.EndpointRateLimits == nil {
-		o.EndpointRateLimits = []sim.RateLimit{}
-	}
-	if o.CloudAppsRateLimits == nil {
-		o.CloudAppsRateLimits = []sim.RateLimit{}
-	}
-	if o.GraphRateLimits == nil {
-		o.GraphRateLimits = []sim.RateLimit{}
-	}
+	// No API limits the tests unless Setup.Options chooses otherwise.
+	limits := map[string]sim.RateLimits{sim.APIEndpoint: sim.NoRateLimits(), sim.APICloudApps: sim.NoRateLimits(), sim.APIGraph: sim.NoRateLimits()}
+	maps.Copy(limits, o.RateLimits)
+	o.RateLimits = limits
 	srv, err := sim.Start(o)
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,135 @@
+package sim
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// The names of the simulated Defender APIs: APIRequest.API, and the keys of
+// Options.RateLimits and Server.SetRateLimits.
+const (
+	APIEndpoint  = "endpoint"  // the Defender for Endpoint alerts API
+	APICloudApps = "cloudapps" // the Defender for Cloud Apps alerts API
+	APIGraph     = "graph"     // Microsoft Graph's security alerts_v2
+)
+
+// documentedLimits are the rate limits Microsoft documents for each API.
+var documentedLimits = map[string][]RateLimit{
+	// List alerts: "100 calls per minute and 1500 calls per hour", per
+	// tenant (https://learn.microsoft.com/defender-endpoint/api/get-alerts).
+	APIEndpoint: {{Requests: 100, Per: time.Minute}, {Requests: 1500, Per: time.Hour}},
+	// "The throttle limit for all API requests is 30 requests per minute per
+	// tenant" (https://learn.microsoft.com/defender-cloud-apps/api-introduction).
+	APICloudApps: {{Requests: 30, Per: time.Minute}},
+	// "Any operation on alert ... 150 requests per minute", per app per
+	// tenant (https://learn.microsoft.com/graph/throttling-limits); that it
+	// covers alerts_v2 is implied, not stated.
+	APIGraph: {{Requests: 150, Per: time.Minute}},
+}
+
+// DocumentedRateLimits returns the rate limits Microsoft documents for api
+// (APIEndpoint, APICloudApps or APIGraph); nil for an unknown name.
+func DocumentedRateLimits(api string) []RateLimit {
+	return slices.Clone(documentedLimits[api])
+}
+
+// RateLimit is one limit: at most Requests calls per sliding window of Per.
+type RateLimit struct {
+	Requests int
+	Per      time.Duration
+}
+
+// RateLimits is the choice of an API's rate limits. The zero value is
+// Documented.
+type RateLimits struct {
+	custom bool // false: the documented limits
+	rules  []RateLimit
+}
+
+// Documented is the limits Microsoft documents for the API.
+func Documented() RateLimits { return RateLimits{} }
+
+// NoRateLimits lifts every limit of the API.
+func NoRateLimits() RateLimits { return RateLimits{custom: true} }
+
+// LimitTo sets exactly these limits; with none, there is no limit.
+func LimitTo(rules ...RateLimit) RateLimits {
+	return RateLimits{custom: true, rules: slices.Clone(rules)}
+}
+
+// resolve is the limits the choice stands for.
+func (l RateLimits) resolve(api string) ([]RateLimit, error) {
+	if !l.custom {
+		return slices.Clone(documentedLimits[api]), nil
+	}
+	for _, r := range l.rules {
+		if r.Requests < 1 || r.Per <= 0 {
+			return nil, fmt.Errorf("simulator: %s rate limit %d per %v: need at least 1 request per positive duration", api, r.Requests, r.Per)
+		}
+	}
+	return slices.Clone(l.rules), nil
+}
+
+// limitTable is the rate limits in force, by API name.
+type limitTable struct {
+	mu    sync.Mutex
+	byAPI map[string][]RateLimit
+}
+
+func newLimitTable(opts map[string]RateLimits) (*limitTable, error) {
+	t := &limitTable{byAPI: map[string][]RateLimit{}}
+	for api, l := range opts {
+		if _, ok := documentedLimits[api]; !ok {
+			return nil, fmt.Errorf("simulator: rate limits for unknown API %q: want one of %s", api, apiNames())
+		}
+		rules, err := l.resolve(api)
+		if err != nil {
+			return nil, err
+		}
+		t.byAPI[api] = rules
+	}
+	for api, rules := range documentedLimits {
+		if _, ok := t.byAPI[api]; !ok {
+			t.byAPI[api] = slices.Clone(rules)
+		}
+	}
+	return t, nil
+}
+
+func apiNames() string {
+	names := make([]string, 0, len(documentedLimits))
+	for api := range documentedLimits {
+		names = append(names, api)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
+
+// SetRateLimits replaces the rate limits of api for every tenant (Graph's
+// apply per app per tenant). Requests already counted stay counted. It
+// panics on an unknown API or a limit with Requests < 1 or Per <= 0: both
+// are mistakes in the test that calls it.
+func (s *Server) SetRateLimits(api string, limits RateLimits) {
+	if _, ok := documentedLimits[api]; !ok {
+		panic(fmt.Sprintf("simulator: SetRateLimits: unknown API %q: want one of %s", api, apiNames()))
+	}
+	rules, err := limits.resolve(api)
+	if err != nil {
+		panic(err)
+	}
+	s.limits.mu.Lock()
+	defer s.limits.mu.Unlock()
+	s.limits.byAPI[api] = rules
+}
+
+// rateLimits is the limits of api in force. The slice is never modified
+// after it is stored, so callers may read it unlocked.
+func (s *Server) rateLimits(api string) []RateLimit {
+	s.limits.mu.Lock()
+	defer s.limits.mu.Unlock()
+	return s.limits.byAPI[api]
+}
