@@ -153,7 +153,7 @@
 //     real time, counting throttled requests; beyond it a 429 with
 //     Retry-After and the body of Graph's throttling guide (code
 //     TooManyRequests; innerError code and status "429").
-//     Options.GraphRateLimits and Server.SetGraphRateLimits change it.
+//     Options.RateLimits and Server.SetRateLimits change it.
 //   - Evolvable enums: members after unknownFutureValue (serviceSource
 //     microsoftDefenderForCloud, microsoftSentinel, ...; detectionSource
 //     microsoftDefenderForServers, nrtAlerts, ...; evidence

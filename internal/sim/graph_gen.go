@@ -177,17 +177,11 @@ func (t *GraphTenant) UpdateRandom(n int, lateBy time.Duration) []string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	gen := t.generator()
-	n = min(n, len(t.inserted))
-	if n <= 0 {
-		return nil
-	}
-	ids := make([]string, 0, n)
-	for _, i := range gen.rng.Perm(len(t.inserted))[:n] {
-		id := t.inserted[i].id
+	ids := t.pickRandom(gen.rng, n)
+	for _, id := range ids {
 		if err := t.update(id, gen.lifecycleStep, lateBy); err != nil {
 			panic(err) // the id is known and its versions decode
 		}
-		ids = append(ids, id)
 	}
 	return ids
 }

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"cmp"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"time"
@@ -69,6 +70,20 @@ func (s *alertStore[R]) add(id string, r R) {
 		s.sorted = false
 	}
 	h.revs = append(h.revs, r)
+}
+
+// pickRandom returns the ids of n distinct alerts chosen with rng (fewer
+// when the store holds fewer), in the order drawn.
+func (s *alertStore[R]) pickRandom(rng *rand.Rand, n int) []string {
+	n = min(n, len(s.inserted))
+	if n <= 0 {
+		return nil
+	}
+	ids := make([]string, 0, n)
+	for _, i := range rng.Perm(len(s.inserted))[:n] {
+		ids = append(ids, s.inserted[i].id)
+	}
+	return ids
 }
 
 // inAnswerOrder returns the alerts in answer order: by opaqueOrder, ties
