@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/alertexport/alertexport/internal/sim/simapi"
 )
 
 // The Microsoft Defender for Cloud Apps "List alerts" API, GET or POST /api/v1/alerts/ on the
@@ -91,7 +93,7 @@ type casError struct {
 	html   string // when set, the body is this HTML page instead
 }
 
-func (e *casError) httpStatus() int { return e.status }
+func (e *casError) HTTPStatus() int { return e.status }
 
 func (e *casError) Error() string { return fmt.Sprintf("%d %s", e.status, e.detail) }
 
@@ -112,7 +114,7 @@ func casBadRequest(format string, args ...any) *casError {
 func casThrottled(wait time.Duration, retryAfter bool) *casError {
 	e := &casError{status: http.StatusTooManyRequests, detail: "Request was throttled."}
 	if retryAfter {
-		secs := retryAfterSeconds(wait)
+		secs := simapi.RetryAfterSeconds(wait)
 		e.detail = "Request was throttled. Expected available in " + secs + " seconds."
 		e.header = http.Header{"Retry-After": {secs}}
 	}
@@ -122,8 +124,8 @@ func casThrottled(wait time.Duration, retryAfter bool) *casError {
 // casFaultError is the answer of an injected fault with a status.
 // Choice: 5xx bodies are HTML, as Django (500) and a front end (502, 503,
 // 504) write them; clients must not expect JSON from a failing service.
-func casFaultError(f APIFault) *casError {
-	status := f.status()
+func casFaultError(f simapi.Fault) *casError {
+	status := f.ErrorStatus()
 	var e *casError
 	switch {
 	case f.Throttled || status == http.StatusTooManyRequests:
@@ -143,7 +145,7 @@ func casFaultError(f APIFault) *casError {
 		e = &casError{status: status, detail: http.StatusText(status) + "."}
 	}
 	if f.RetryAfter > 0 {
-		e.header = http.Header{"Retry-After": {retryAfterSeconds(f.RetryAfter)}}
+		e.header = http.Header{"Retry-After": {simapi.RetryAfterSeconds(f.RetryAfter)}}
 	}
 	return e
 }
@@ -174,7 +176,7 @@ func writeCASError(w http.ResponseWriter, e *casError) {
 // without the body, as HTTP clients do on 301, and gets the unfiltered
 // first page: the documented path is the only safe one.
 func (s *Server) handleCloudAppsNoSlash(w http.ResponseWriter, r *http.Request) {
-	rec := APIRequest{Time: time.Now(), API: "cloudapps", Path: r.URL.Path, Query: decodedQuery(r.URL.RawQuery), Status: http.StatusMovedPermanently}
+	rec := simapi.Request{Time: time.Now(), API: "cloudapps", Path: r.URL.Path, Query: simapi.DecodedQuery(r.URL.RawQuery), Status: http.StatusMovedPermanently}
 	if b, err := io.ReadAll(io.LimitReader(r.Body, cloudAppsLoggedBody)); err == nil {
 		rec.Body = string(b)
 	}
@@ -186,13 +188,6 @@ func (s *Server) handleCloudAppsNoSlash(w http.ResponseWriter, r *http.Request) 
 	w.Header().Set("Location", target)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(http.StatusMovedPermanently)
-}
-
-func decodedQuery(raw string) string {
-	if q, err := url.QueryUnescape(raw); err == nil {
-		return q
-	}
-	return raw
 }
 
 // handleCloudAppsAlerts serves GET and POST /api/v1/alerts/.
@@ -212,24 +207,24 @@ type cloudAppsCall struct {
 	countCap   int
 }
 
-func (c *cloudAppsCall) api() string { return APICloudApps }
+func (c *cloudAppsCall) API() string { return APICloudApps }
 
-func (c *cloudAppsCall) begin(_ http.ResponseWriter, r *http.Request, rec *APIRequest) bool {
+func (c *cloudAppsCall) Begin(_ http.ResponseWriter, r *http.Request, rec *simapi.Request) bool {
 	body, err := io.ReadAll(io.LimitReader(r.Body, cloudAppsMaxBody+1))
 	rec.Body = string(body[:min(len(body), cloudAppsLoggedBody)])
 	c.body = body
 	return err == nil
 }
 
-func (c *cloudAppsCall) logDone(r *http.Request, rec *APIRequest, elapsed time.Duration) {
+func (c *cloudAppsCall) LogDone(r *http.Request, rec *simapi.Request, elapsed time.Duration) {
 	c.s.logger.Info("cloudapps request", "tenant", rec.TenantID, "app", rec.AppID, "method", r.Method, "path", rec.Path,
 		"status", rec.Status, "results", rec.Results, "elapsed", elapsed)
 }
 
-func (c *cloudAppsCall) authorize(r *http.Request, rec *APIRequest) (caller, *casError, bool) {
+func (c *cloudAppsCall) Authorize(r *http.Request, rec *simapi.Request) (simapi.Caller, *casError, bool) {
 	t, e := c.s.cloudAppsAuthenticate(r, rec)
 	if e != nil {
-		return caller{}, e, false
+		return simapi.Caller{}, e, false
 	}
 	c.t = t
 	c.retryAfter, c.countCap = c.s.cloudAppsConfig()
@@ -237,19 +232,19 @@ func (c *cloudAppsCall) authorize(r *http.Request, rec *APIRequest) (caller, *ca
 	if c.retryAfter {
 		throttleRetry = time.Second
 	}
-	return caller{window: &t.calls, faults: &t.faultPlan, throttleRetry: throttleRetry}, nil, true
+	return simapi.Caller{Window: &t.calls, Faults: &t.FaultPlan, ThrottleRetry: throttleRetry}, nil, true
 }
 
-func (c *cloudAppsCall) faultError(f APIFault) *casError { return casFaultError(f) }
+func (c *cloudAppsCall) FaultError(f simapi.Fault) *casError { return casFaultError(f) }
 
-func (c *cloudAppsCall) throttled(wait time.Duration, _ RateLimit) *casError {
+func (c *cloudAppsCall) Throttled(wait time.Duration, _ simapi.RateLimit) *casError {
 	return casThrottled(wait, c.retryAfter)
 }
 
-func (c *cloudAppsCall) writeError(w http.ResponseWriter, e *casError) { writeCASError(w, e) }
+func (c *cloudAppsCall) WriteError(w http.ResponseWriter, e *casError) { writeCASError(w, e) }
 
 // serve answers List alerts.
-func (c *cloudAppsCall) serve(w http.ResponseWriter, r *http.Request, rec *APIRequest, fault APIFault, faulted bool) {
+func (c *cloudAppsCall) Serve(w http.ResponseWriter, r *http.Request, rec *simapi.Request, fault simapi.Fault, faulted bool) {
 	s, t, body, countCap := c.s, c.t, c.body, c.countCap
 	fail := func(e *casError) {
 		rec.Status = e.status
@@ -276,7 +271,7 @@ func (c *cloudAppsCall) serve(w http.ResponseWriter, r *http.Request, rec *APIRe
 	rec.Status = http.StatusOK
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
-	writePage(w, rec, fault, faulted, len(page), out.render)
+	simapi.WritePage(w, rec, fault, faulted, len(page), out.render)
 }
 
 // casAnswer is a List alerts answer.
@@ -346,7 +341,7 @@ func (a *casAnswer) render(broken int) []byte {
 // validating a bearer token, RFC 6750 invalid_token), not the 403 that
 // Defender for Endpoint documents for its own API. The scheme names compare
 // case-insensitively, as in Django REST framework.
-func (s *Server) cloudAppsAuthenticate(r *http.Request, rec *APIRequest) (*CloudAppsTenant, *casError) {
+func (s *Server) cloudAppsAuthenticate(r *http.Request, rec *simapi.Request) (*CloudAppsTenant, *casError) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
 		return nil, casUnauthorized("Authentication credentials were not provided. Send 'Authorization: Bearer <token>' with an access token for Microsoft Defender for Cloud Apps ("+cloudAppsAppID+"), or 'Authorization: Token <API token>'.", "Bearer")

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/alertexport/alertexport/internal/sim/simapi"
 )
 
 // The alert store of the Defender for Cloud Apps alerts API: per tenant,
@@ -33,10 +35,10 @@ type CloudAppsTenant struct {
 
 	mu sync.Mutex // guards the fields below
 	alertStore[*casRevision]
-	rng       *rand.Rand // alert generation, closing
-	faultPlan            // queued and random faults (faults.go): Fail, SetFaultRates
-	calls     rateWindow
-	idValue   int64 // the next idValue the generator gives
+	rng              *rand.Rand // alert generation, closing
+	simapi.FaultPlan            // queued and random faults (package simapi): Fail, SetFaultRates
+	calls            simapi.Window
+	idValue          int64 // the next idValue the generator gives
 }
 
 // casRevision is immutable once stored, so a page can be written after the
@@ -105,7 +107,7 @@ func (s *Server) CloudApps(tenantID string) *CloudAppsTenant {
 		key:        key,
 		alertStore: newAlertStore[*casRevision](s.opaqueOrder),
 		rng:        rng,
-		faultPlan:  faultPlan{rng: faultRNG},
+		FaultPlan:  simapi.FaultPlan{RNG: faultRNG},
 	}
 	// idValue counts alerts per tenant; the documented ones are around 15.7
 	// million.

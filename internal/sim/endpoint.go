@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/alertexport/alertexport/internal/sim/simapi"
 )
 
 // The Microsoft Defender for Endpoint "List alerts" API, GET /api/alerts
@@ -47,33 +49,12 @@ func (s *Server) initEndpoint() {
 	s.mde = endpointState{tenants: map[string]*EndpointTenant{}}
 }
 
-// APIRequest records one request to a Defender API of the simulator.
-type APIRequest struct {
-	Time     time.Time // real time the request arrived
-	Done     time.Time // real time its answer was written (or the connection dropped)
-	API      string    // "endpoint" for the MDE alerts API, "cloudapps" for Defender for Cloud Apps
-	TenantID string    // the token's tid (or a legacy token's tenant); "" when there was no valid token
-	AppID    string    // the token's appid; "" when there was no valid token or a legacy token
-	// TokenID is the token's uti: each process of a client takes its own token, so it tells
-	// which replica called.
-	TokenID string
-	Path    string
-	Query   string // the query string, percent-decoded
-	Status  int    // HTTP status sent; 0 when the connection was dropped or the client left first
-	// Results is the number of alerts in a complete answer: 0 for errors and
-	// for Truncate and InvalidJSON faults, whose bodies cannot be read.
-	Results int
-	// Body is the request body as sent (Defender for Cloud Apps takes its
-	// parameters there), cut at 64 KiB; "" for the MDE API.
-	Body string
-}
-
 type apiLog struct {
 	mu   sync.Mutex
-	reqs []APIRequest
+	reqs []simapi.Request
 }
 
-func (s *Server) logAPIRequest(r APIRequest) {
+func (s *Server) logAPIRequest(r simapi.Request) {
 	r.Done = time.Now()
 	s.apiLog.mu.Lock()
 	defer s.apiLog.mu.Unlock()
@@ -81,7 +62,7 @@ func (s *Server) logAPIRequest(r APIRequest) {
 }
 
 // APIRequests returns every API request so far, in the order they finished.
-func (s *Server) APIRequests() []APIRequest {
+func (s *Server) APIRequests() []simapi.Request {
 	s.apiLog.mu.Lock()
 	defer s.apiLog.mu.Unlock()
 	return slices.Clone(s.apiLog.reqs)
@@ -96,7 +77,7 @@ type mdeError struct {
 	header        http.Header // extra headers (WWW-Authenticate, Retry-After)
 }
 
-func (e *mdeError) httpStatus() int { return e.status }
+func (e *mdeError) HTTPStatus() int { return e.status }
 
 func (e *mdeError) Error() string { return fmt.Sprintf("%d %s: %s", e.status, e.code, e.message) }
 
@@ -164,49 +145,49 @@ type endpointCall struct {
 	t *EndpointTenant
 }
 
-func (c *endpointCall) api() string { return APIEndpoint }
+func (c *endpointCall) API() string { return APIEndpoint }
 
-func (c *endpointCall) begin(http.ResponseWriter, *http.Request, *APIRequest) bool { return true }
+func (c *endpointCall) Begin(http.ResponseWriter, *http.Request, *simapi.Request) bool { return true }
 
-func (c *endpointCall) logDone(_ *http.Request, rec *APIRequest, elapsed time.Duration) {
+func (c *endpointCall) LogDone(_ *http.Request, rec *simapi.Request, elapsed time.Duration) {
 	c.s.logger.Info("endpoint request", "tenant", rec.TenantID, "app", rec.AppID, "path", rec.Path,
 		"query", rec.Query, "status", rec.Status, "results", rec.Results, "elapsed", elapsed)
 }
 
-func (c *endpointCall) authorize(r *http.Request, rec *APIRequest) (caller, *mdeError, bool) {
+func (c *endpointCall) Authorize(r *http.Request, rec *simapi.Request) (simapi.Caller, *mdeError, bool) {
 	claims, e := c.s.endpointAuthenticate(r)
 	if e != nil {
-		return caller{}, e, false
+		return simapi.Caller{}, e, false
 	}
 	rec.TenantID, rec.AppID, rec.TokenID = claims.TenantID, claims.AppID, claims.TokenID
 	if e := endpointAuthorize(claims); e != nil {
-		return caller{}, e, false
+		return simapi.Caller{}, e, false
 	}
 	c.t = c.s.Endpoint(claims.TenantID)
-	return caller{window: &c.t.calls, faults: &c.t.faultPlan, throttleRetry: time.Second}, nil, true
+	return simapi.Caller{Window: &c.t.calls, Faults: &c.t.FaultPlan, ThrottleRetry: time.Second}, nil, true
 }
 
-func (c *endpointCall) faultError(fault APIFault) *mdeError {
-	e := errForStatus(fault.status())
+func (c *endpointCall) FaultError(fault simapi.Fault) *mdeError {
+	e := errForStatus(fault.ErrorStatus())
 	if fault.Throttled {
 		e.code, e.message = "TooManyRequests", errForStatus(http.StatusTooManyRequests).message
 	}
 	if fault.RetryAfter > 0 {
-		e.header = http.Header{"Retry-After": {retryAfterSeconds(fault.RetryAfter)}}
+		e.header = http.Header{"Retry-After": {simapi.RetryAfterSeconds(fault.RetryAfter)}}
 	}
 	return e
 }
 
-func (c *endpointCall) throttled(wait time.Duration, limit RateLimit) *mdeError {
+func (c *endpointCall) Throttled(wait time.Duration, limit simapi.RateLimit) *mdeError {
 	return &mdeError{status: http.StatusTooManyRequests, code: "TooManyRequests",
-		message: fmt.Sprintf("API calls quota exceeded: the limit for this tenant is %d calls per %s. Retry after %s seconds; requests sent earlier are counted too.", limit.Requests, limit.Per, retryAfterSeconds(wait)),
-		header:  http.Header{"Retry-After": {retryAfterSeconds(wait)}}}
+		message: fmt.Sprintf("API calls quota exceeded: the limit for this tenant is %d calls per %s. Retry after %s seconds; requests sent earlier are counted too.", limit.Requests, limit.Per, simapi.RetryAfterSeconds(wait)),
+		header:  http.Header{"Retry-After": {simapi.RetryAfterSeconds(wait)}}}
 }
 
-func (c *endpointCall) writeError(w http.ResponseWriter, e *mdeError) { c.s.writeMDEError(w, e) }
+func (c *endpointCall) WriteError(w http.ResponseWriter, e *mdeError) { c.s.writeMDEError(w, e) }
 
 // serve answers List alerts.
-func (c *endpointCall) serve(w http.ResponseWriter, r *http.Request, rec *APIRequest, fault APIFault, faulted bool) {
+func (c *endpointCall) Serve(w http.ResponseWriter, r *http.Request, rec *simapi.Request, fault simapi.Fault, faulted bool) {
 	s, t := c.s, c.t
 	fail := func(e *mdeError) {
 		rec.Status = e.status
@@ -250,7 +231,7 @@ func (c *endpointCall) serve(w http.ResponseWriter, r *http.Request, rec *APIReq
 		_ = body.write(bw, -1)
 		_ = bw.Flush()
 		_ = http.NewResponseController(w).Flush()
-		dropConnection(w)
+		simapi.DropConnection(w)
 	case faulted && fault.InvalidJSON:
 		bw := bufio.NewWriterSize(w, 64<<10)
 		_ = body.write(bw, len(page)/2)
@@ -261,12 +242,6 @@ func (c *endpointCall) serve(w http.ResponseWriter, r *http.Request, rec *APIReq
 			rec.Results = len(page)
 		}
 	}
-}
-
-// retryAfterSeconds is a Retry-After value: whole seconds, rounded up, at
-// least 1 (common-errors.md: "how long to wait (in seconds)").
-func retryAfterSeconds(d time.Duration) string {
-	return strconv.FormatInt(max(1, int64((d+time.Second-1)/time.Second)), 10)
 }
 
 // endpointAuthenticate checks the bearer token (401 when missing, malformed,

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/alertexport/alertexport/internal/sim/simapi"
 )
 
 // The alert store of the MDE alerts API: per tenant, every alert with its
@@ -27,10 +29,10 @@ type EndpointTenant struct {
 
 	mu sync.Mutex // guards the fields below
 	alertStore[*endpointVersion]
-	rng       *rand.Rand // alert generation and updates
-	faultPlan            // queued and random faults (faults.go): Fail, SetFaultRates
-	calls     rateWindow // the requests counted by the rate limiter
-	machines  []machine  // the generator's devices
+	rng              *rand.Rand    // alert generation and updates
+	simapi.FaultPlan               // queued and random faults (package simapi): Fail, SetFaultRates
+	calls            simapi.Window // the requests counted by the rate limiter
+	machines         []machine     // the generator's devices
 }
 
 // endpointVersion is immutable once stored, so a page can be written after
@@ -81,7 +83,7 @@ func (s *Server) Endpoint(tenantID string) *EndpointTenant {
 		id:         tenantID,
 		alertStore: newAlertStore[*endpointVersion](s.opaqueOrder),
 		rng:        rng,
-		faultPlan:  faultPlan{rng: faultRNG},
+		FaultPlan:  simapi.FaultPlan{RNG: faultRNG},
 	}
 	s.mde.tenants[key] = t
 	return t

@@ -23,6 +23,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/alertexport/alertexport/internal/sim/simapi"
 )
 
 const (
@@ -801,22 +803,22 @@ func TestRateLimitWindows(t *testing.T) {
 		now    time.Duration
 		wait   time.Duration
 	}{
-		{"within the limit", []RateLimit{{3, time.Second}}, []time.Duration{0, 100 * time.Millisecond}, 200 * time.Millisecond, 0},
-		{"one over: wait for the second-oldest to leave", []RateLimit{{2, time.Second}}, []time.Duration{0, 100 * time.Millisecond}, 200 * time.Millisecond, 900 * time.Millisecond},
-		{"old calls have left the window", []RateLimit{{2, time.Second}}, []time.Duration{0, 100 * time.Millisecond}, 1100 * time.Millisecond, 0},
+		{"within the limit", []RateLimit{{Requests: 3, Per: time.Second}}, []time.Duration{0, 100 * time.Millisecond}, 200 * time.Millisecond, 0},
+		{"one over: wait for the second-oldest to leave", []RateLimit{{Requests: 2, Per: time.Second}}, []time.Duration{0, 100 * time.Millisecond}, 200 * time.Millisecond, 900 * time.Millisecond},
+		{"old calls have left the window", []RateLimit{{Requests: 2, Per: time.Second}}, []time.Duration{0, 100 * time.Millisecond}, 1100 * time.Millisecond, 0},
 		{"101st call in a minute", DocumentedRateLimits(APIEndpoint), repeat(100, 0, 100*time.Millisecond), 20 * time.Second, 40*time.Second + 100*time.Millisecond},
 		{"1,501st call in an hour, under 100 a minute", DocumentedRateLimits(APIEndpoint), repeat(1500, 0, time.Second), 30 * time.Minute, 30*time.Minute + time.Second},
 		{"no limits", []RateLimit{}, repeat(1000, 0, 0), 0, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var win rateWindow
+			var win simapi.Window
 			for _, c := range tt.calls {
-				if w, _ := win.admit(at(c), tt.limits); w != 0 {
+				if w, _ := win.Admit(at(c), tt.limits); w != 0 {
 					t.Fatalf("call at %v throttled", c)
 				}
 			}
-			if got, _ := win.admit(at(tt.now), tt.limits); got != tt.wait {
+			if got, _ := win.Admit(at(tt.now), tt.limits); got != tt.wait {
 				t.Errorf("wait %v, want %v", got, tt.wait)
 			}
 		})
@@ -1104,7 +1106,7 @@ func TestEndpointFaultRatesSeeded(t *testing.T) {
 		tn.SetFaultRates(FaultRates{ServerError: 0.1, Throttle: 0.1, Slow: 0.1, Truncate: 0.1})
 		var out []APIFault
 		for range 1000 {
-			f, _ := tn.nextFault(time.Second)
+			f, _ := tn.Next(time.Second)
 			out = append(out, f)
 		}
 		return out
@@ -1123,7 +1125,7 @@ func TestEndpointFaultRatesSeeded(t *testing.T) {
 			counts["server"]++
 		case f.Status == 429:
 			counts["throttle"]++
-		case f.Delay == defaultSlowDelay:
+		case f.Delay == simapi.DefaultSlowDelay:
 			counts["slow"]++
 		case f.Truncate:
 			counts["truncate"]++

@@ -1,13 +1,12 @@
 package sim
 
 import (
-	"bufio"
-	"math/rand/v2"
 	"net/http"
 	"slices"
 	"strconv"
-	"sync"
 	"time"
+
+	"github.com/alertexport/alertexport/internal/sim/simapi"
 )
 
 // Fault is an injected failure of a token request.
@@ -100,26 +99,13 @@ func (s *Server) playFault(w http.ResponseWriter, r *http.Request, f Fault) {
 		}
 	}
 	if f.Drop {
-		dropConnection(w)
+		simapi.DropConnection(w)
 		return
 	}
 	if f.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.FormatInt(int64((f.RetryAfter+time.Second-1)/time.Second), 10))
 	}
 	s.writeError(w, r, faultError(f))
-}
-
-// dropConnection ends the exchange without a response. Over HTTP/1.1 it
-// hijacks and closes the TCP connection; HTTP/2 streams cannot be hijacked,
-// so there it aborts the handler, which makes net/http reset the stream
-// (http.ErrAbortHandler is the documented way to do that, and is not logged).
-func dropConnection(w http.ResponseWriter) {
-	conn, _, err := http.NewResponseController(w).Hijack()
-	if err == nil {
-		_ = conn.Close() // closing is the point; there is nothing to report
-		return
-	}
-	panic(http.ErrAbortHandler)
 }
 
 // TokenRequest records one POST to the token endpoint.
@@ -158,237 +144,4 @@ func (s *Server) TokenLog() []TokenRequest {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.tokenLog)
-}
-
-// The machinery the Defender API parts share: injected faults (queued and
-// random), rate-limit windows over real time, and waiting out a fault's
-// delay.
-
-// APIFault is an injected failure of an API request. It plays after the
-// request has been authenticated and authorized (so a fault never hides a
-// 401 or 403), and before the rate limits' verdict (the request still
-// counts against them), in place of the normal answer. Fields combine: Delay first, then the
-// first of Drop, Truncate, InvalidJSON and Status that is set; a fault with
-// only Delay answers normally after the delay.
-type APIFault struct {
-	// Status answers with this HTTP status and the API's error body (500,
-	// 503, 429, 400, ...).
-	Status int
-	// RetryAfter sets Retry-After, in whole seconds rounded up, when > 0;
-	// with 0 no Retry-After is sent.
-	RetryAfter time.Duration
-	// Throttled makes the error body of Status say that the request was
-	// throttled, whatever the status: clients of Defender for Cloud Apps
-	// recognise throttling by that text (CloudAppSecurityDocs#628,
-	// microsoft/MCAS Invoke-MCASRestMethod.ps1). Status 0 with
-	// Throttled means 429.
-	Throttled bool
-	// Delay holds the request this long (or until the client gives up)
-	// before the rest of the fault or the normal answer.
-	Delay time.Duration
-	// Truncate sends 200, the headers and about half of the normal body,
-	// then cuts the connection (resets the stream over HTTP/2).
-	Truncate bool
-	// InvalidJSON sends 200 with the normal body made syntactically invalid
-	// in the middle of its list of alerts.
-	InvalidJSON bool
-	// Drop closes the connection without answering.
-	Drop bool
-}
-
-// status is the HTTP status of an error fault, 0 when the fault answers
-// otherwise.
-func (f APIFault) status() int {
-	if f.Drop || f.Truncate || f.InvalidJSON {
-		return 0
-	}
-	if f.Status == 0 && f.Throttled {
-		return http.StatusTooManyRequests
-	}
-	return f.Status
-}
-
-// FaultRates makes each authenticated request of the tenant fail at random
-// (drawn from the tenant's seeded generator) when no queued fault applies.
-// The rates are probabilities; their sum should not exceed 1.
-type FaultRates struct {
-	ServerError float64 // 500 InternalServerError
-	Throttle    float64 // 429 with the API's throttling answer
-	Slow        float64 // answered normally after SlowDelay
-	Truncate    float64 // body cut in the middle (see APIFault.Truncate)
-	// SlowDelay is the delay of Slow answers; 0 means 10 s.
-	SlowDelay time.Duration
-}
-
-const defaultSlowDelay = 10 * time.Second
-
-type queuedAPIFault struct {
-	n     int
-	fault APIFault
-}
-
-// faultPlan is a tenant's injected faults, the same for every API part: a
-// queue, then random ones. Each tenant type embeds one, so Fail and
-// SetFaultRates are methods of EndpointTenant, CloudAppsTenant and
-// GraphTenant alike.
-type faultPlan struct {
-	mu    sync.Mutex
-	queue []queuedAPIFault
-	rates FaultRates
-	rng   *rand.Rand // separate from the alerts' generator, so faults do not shift the alerts
-}
-
-// Fail makes the tenant's next n requests to this API that pass
-// authentication and authorization fail as f says, before the rate limits'
-// verdict. Calls queue up in order. A 429 (or a fault with Throttled) answers
-// with the API's throttling body.
-func (p *faultPlan) Fail(n int, f APIFault) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if n > 0 {
-		p.queue = append(p.queue, queuedAPIFault{n: n, fault: f})
-	}
-}
-
-// SetFaultRates sets the rates of random faults; the zero value turns them
-// off. Random throttles carry Retry-After: 1 (Defender for Cloud Apps only
-// when the server sends Retry-After, Options.CloudAppsRetryAfter).
-func (p *faultPlan) SetFaultRates(r FaultRates) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.rates = r
-}
-
-// nextFault takes the fault for a request: a queued one, else a random one.
-// Random throttles carry Retry-After throttleRetryAfter (none when 0).
-// Choice: Microsoft documents Retry-After in seconds but no value; one
-// second keeps randomly faulted runs short.
-func (p *faultPlan) nextFault(throttleRetryAfter time.Duration) (APIFault, bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if len(p.queue) > 0 {
-		f := p.queue[0].fault
-		if p.queue[0].n--; p.queue[0].n == 0 {
-			p.queue = p.queue[1:]
-		}
-		return f, true
-	}
-	r := p.rates
-	if r == (FaultRates{}) {
-		return APIFault{}, false
-	}
-	x := p.rng.Float64()
-	switch {
-	case x < r.ServerError:
-		return APIFault{Status: 500}, true
-	case x < r.ServerError+r.Throttle:
-		return APIFault{Status: 429, Throttled: true, RetryAfter: throttleRetryAfter}, true
-	case x < r.ServerError+r.Throttle+r.Slow:
-		d := r.SlowDelay
-		if d <= 0 {
-			d = defaultSlowDelay
-		}
-		return APIFault{Delay: d}, true
-	case x < r.ServerError+r.Throttle+r.Slow+r.Truncate:
-		return APIFault{Truncate: true}, true
-	}
-	return APIFault{}, false
-}
-
-// waitFault holds a faulted request for the fault's delay. It returns false
-// when the client gave up meanwhile; the handler then answers nothing.
-func waitFault(r *http.Request, f APIFault) bool {
-	if f.Delay <= 0 {
-		return true
-	}
-	timer := time.NewTimer(f.Delay)
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-		return true
-	case <-r.Context().Done():
-		return false
-	}
-}
-
-// rateWindow is the real times of a tenant's requests counted by an API's
-// rate limits.
-type rateWindow struct {
-	mu    sync.Mutex
-	calls []time.Time
-}
-
-// admit counts a request made at now (real time) and returns how long the
-// client must wait before a retry can succeed, 0 when this request is within
-// every limit, with the limit that was hit.
-//
-// The windows slide over real time, not the simulator's clock: tests move
-// the simulator's clock to date alerts and tokens, and a limit on that clock
-// would throttle or release clients at the test's whim instead of at their
-// own request rate. Every request that passes authentication and
-// authorization counts, the ones answered 429 included (MDE's
-// common-errors.md: resubmitting before Retry-After keeps you throttled), so
-// a client that ignores the throttling stays throttled. Choice: 401 and 403
-// answers do not count; the tenant of a request without a valid token is
-// not known, and Microsoft does not say whether refused tokens count.
-func (w *rateWindow) admit(now time.Time, limits []RateLimit) (time.Duration, RateLimit) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.calls = append(w.calls, now)
-	// Keep at least an hour (the longest documented window) so that limits
-	// set later see the calls made before.
-	longest := time.Hour
-	for _, l := range limits {
-		longest = max(longest, l.Per)
-	}
-	// Drop what no window can see any more.
-	drop := 0
-	for drop < len(w.calls) && !w.calls[drop].After(now.Add(-longest)) {
-		drop++
-	}
-	w.calls = w.calls[drop:]
-
-	var wait time.Duration
-	var hit RateLimit
-	for _, l := range limits {
-		from := now.Add(-l.Per)
-		first, _ := slices.BinarySearchFunc(w.calls, from, func(c, target time.Time) int {
-			if c.After(target) {
-				return 1
-			}
-			return -1
-		})
-		inWindow := len(w.calls) - first
-		if inWindow <= l.Requests {
-			continue
-		}
-		// A retry succeeds once at most Requests-1 of these are left in the
-		// window: when the (inWindow-Requests+1)-th oldest leaves it.
-		leaves := w.calls[first+inWindow-l.Requests].Add(l.Per)
-		if d := leaves.Sub(now); d > wait {
-			wait, hit = d, l
-		}
-	}
-	return wait, hit
-}
-
-// writePage sends a 200 page of n alerts that render builds (broken >= 0: a
-// cut-off alert before the one at that index), or plays fault's Truncate or
-// InvalidJSON on it, and records in rec how many alerts a client could read.
-// The headers are written already.
-func writePage(w http.ResponseWriter, rec *APIRequest, fault APIFault, faulted bool, n int, render func(broken int) []byte) {
-	switch {
-	case faulted && fault.Truncate:
-		doc := render(-1)
-		_, _ = w.Write(doc[:len(doc)/2])
-		_ = http.NewResponseController(w).Flush()
-		dropConnection(w)
-	case faulted && fault.InvalidJSON:
-		_, _ = w.Write(render(n / 2))
-	default:
-		bw := bufio.NewWriterSize(w, 64<<10)
-		if _, err := bw.Write(render(-1)); err == nil && bw.Flush() == nil {
-			rec.Results = n
-		}
-	}
 }

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/alertexport/alertexport/internal/sim/simapi"
 )
 
 // Microsoft Graph's "List alerts_v2", GET /v1.0/security/alerts_v2, as
@@ -84,7 +86,7 @@ type graphError struct {
 	throttled     bool // the documented 429 body: innerError also carries code, message and status
 }
 
-func (e *graphError) httpStatus() int { return e.status }
+func (e *graphError) HTTPStatus() int { return e.status }
 
 func (e *graphError) Error() string { return fmt.Sprintf("%d %s: %s", e.status, e.code, e.message) }
 
@@ -106,7 +108,7 @@ func graphUnauthorized(message string) *graphError {
 func graphThrottled(retryAfter time.Duration) *graphError {
 	e := &graphError{status: http.StatusTooManyRequests, code: "TooManyRequests", message: "Please retry again later.", throttled: true}
 	if retryAfter > 0 {
-		e.header = http.Header{"Retry-After": {retryAfterSeconds(retryAfter)}}
+		e.header = http.Header{"Retry-After": {simapi.RetryAfterSeconds(retryAfter)}}
 	}
 	return e
 }
@@ -114,8 +116,8 @@ func graphThrottled(retryAfter time.Duration) *graphError {
 // graphFaultError is the answer of an injected fault with a status. The
 // codes are from concepts/errors.md (generalException, serviceNotAvailable)
 // where it lists one, else Graph's usual ones.
-func graphFaultError(f APIFault) *graphError {
-	status := f.status()
+func graphFaultError(f simapi.Fault) *graphError {
+	status := f.ErrorStatus()
 	var e *graphError
 	switch {
 	case f.Throttled || status == http.StatusTooManyRequests:
@@ -138,7 +140,7 @@ func graphFaultError(f APIFault) *graphError {
 		if e.header == nil {
 			e.header = http.Header{}
 		}
-		e.header.Set("Retry-After", retryAfterSeconds(f.RetryAfter))
+		e.header.Set("Retry-After", simapi.RetryAfterSeconds(f.RetryAfter))
 	}
 	return e
 }
@@ -205,41 +207,41 @@ type graphCall struct {
 	t   *GraphTenant
 }
 
-func (c *graphCall) api() string { return APIGraph }
+func (c *graphCall) API() string { return APIGraph }
 
-func (c *graphCall) begin(w http.ResponseWriter, _ *http.Request, _ *APIRequest) bool {
+func (c *graphCall) Begin(w http.ResponseWriter, _ *http.Request, _ *simapi.Request) bool {
 	c.ids.setHeaders(w.Header())
 	return true
 }
 
-func (c *graphCall) logDone(r *http.Request, rec *APIRequest, elapsed time.Duration) {
+func (c *graphCall) LogDone(r *http.Request, rec *simapi.Request, elapsed time.Duration) {
 	c.s.logger.Info("graph request", "tenant", rec.TenantID, "app", rec.AppID, "method", r.Method, "path", rec.Path,
 		"query", rec.Query, "status", rec.Status, "results", rec.Results, "request_id", c.ids.request, "elapsed", elapsed)
 }
 
-func (c *graphCall) authorize(r *http.Request, rec *APIRequest) (caller, *graphError, bool) {
+func (c *graphCall) Authorize(r *http.Request, rec *simapi.Request) (simapi.Caller, *graphError, bool) {
 	claims, e := c.s.graphAuthenticate(r)
 	if e != nil {
-		return caller{}, e, false
+		return simapi.Caller{}, e, false
 	}
 	rec.TenantID, rec.AppID, rec.TokenID = claims.TenantID, claims.AppID, claims.TokenID
 	if e := graphAuthorize(claims); e != nil {
-		return caller{}, e, false
+		return simapi.Caller{}, e, false
 	}
 	c.t = c.s.Graph(claims.TenantID)
-	return caller{window: c.t.window(claims.AppID), faults: &c.t.faultPlan, throttleRetry: time.Second}, nil, true
+	return simapi.Caller{Window: c.t.window(claims.AppID), Faults: &c.t.FaultPlan, ThrottleRetry: time.Second}, nil, true
 }
 
-func (c *graphCall) faultError(f APIFault) *graphError { return graphFaultError(f) }
+func (c *graphCall) FaultError(f simapi.Fault) *graphError { return graphFaultError(f) }
 
-func (c *graphCall) throttled(wait time.Duration, _ RateLimit) *graphError {
+func (c *graphCall) Throttled(wait time.Duration, _ simapi.RateLimit) *graphError {
 	return graphThrottled(wait)
 }
 
-func (c *graphCall) writeError(w http.ResponseWriter, e *graphError) { writeGraphError(w, c.ids, e) }
+func (c *graphCall) WriteError(w http.ResponseWriter, e *graphError) { writeGraphError(w, c.ids, e) }
 
 // serve answers List alerts_v2 (and refuses the other operations).
-func (c *graphCall) serve(w http.ResponseWriter, r *http.Request, rec *APIRequest, fault APIFault, faulted bool) {
+func (c *graphCall) Serve(w http.ResponseWriter, r *http.Request, rec *simapi.Request, fault simapi.Fault, faulted bool) {
 	s, t := c.s, c.t
 	fail := func(e *graphError) {
 		rec.Status = e.status
@@ -300,7 +302,7 @@ func (c *graphCall) serve(w http.ResponseWriter, r *http.Request, rec *APIReques
 		h.Set("Preference-Applied", preferUnknownEnums)
 	}
 	w.WriteHeader(http.StatusOK)
-	writePage(w, rec, fault, faulted, len(page), body.render)
+	simapi.WritePage(w, rec, fault, faulted, len(page), body.render)
 }
 
 // graphBody is a page of alerts_v2.

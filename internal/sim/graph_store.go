@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/alertexport/alertexport/internal/sim/simapi"
 )
 
 // The alerts Graph's alerts_v2 serves, per tenant: a view over the tenant's
@@ -32,11 +34,11 @@ type GraphTenant struct {
 
 	mu sync.Mutex // guards the fields below
 	alertStore[*graphRevision]
-	rng        *rand.Rand
-	faultPlan                         // queued and random faults (faults.go): Fail, SetFaultRates
-	calls      map[string]*rateWindow // per app: the limit is per app per tenant
-	delay      time.Duration          // Graph's indexing delay for the view
-	emptyPages int                    // answers still to serve empty (EmptyPages)
+	rng              *rand.Rand
+	simapi.FaultPlan                           // queued and random faults (package simapi): Fail, SetFaultRates
+	calls            map[string]*simapi.Window // per app: the limit is per app per tenant
+	delay            time.Duration             // Graph's indexing delay for the view
+	emptyPages       int                       // answers still to serve empty (EmptyPages)
 	// The view's conversions, memoized: versions are immutable, so each is
 	// converted once. A nil entry is a version Graph does not show.
 	fromMDE map[*endpointVersion]*graphRevision
@@ -155,8 +157,8 @@ func (s *Server) Graph(tenantID string) *GraphTenant {
 		srv: s, id: tenantID, key: key, mde: mde, cas: cas,
 		alertStore: newAlertStore[*graphRevision](s.opaqueOrder),
 		rng:        rng,
-		faultPlan:  faultPlan{rng: faultRNG},
-		calls:      map[string]*rateWindow{},
+		FaultPlan:  simapi.FaultPlan{RNG: faultRNG},
+		calls:      map[string]*simapi.Window{},
 		fromMDE:    map[*endpointVersion]*graphRevision{},
 		fromCAS:    map[*casRevision]*graphRevision{},
 	}
@@ -264,13 +266,13 @@ func (t *GraphTenant) takeEmptyPage() bool {
 
 // window is where app's requests to the tenant count: Graph's limit is per
 // app per tenant.
-func (t *GraphTenant) window(app string) *rateWindow {
+func (t *GraphTenant) window(app string) *simapi.Window {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	app = strings.ToLower(app)
 	w, ok := t.calls[app]
 	if !ok {
-		w = &rateWindow{}
+		w = &simapi.Window{}
 		t.calls[app] = w
 	}
 	return w

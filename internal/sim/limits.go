@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/alertexport/alertexport/internal/sim/simapi"
 )
 
 // The names of the simulated Defender APIs: APIRequest.API, and the keys of
@@ -18,7 +20,7 @@ const (
 )
 
 // documentedLimits are the rate limits Microsoft documents for each API.
-var documentedLimits = map[string][]RateLimit{
+var documentedLimits = map[string][]simapi.RateLimit{
 	// List alerts: "100 calls per minute and 1500 calls per hour", per
 	// tenant (https://learn.microsoft.com/defender-endpoint/api/get-alerts).
 	APIEndpoint: {{Requests: 100, Per: time.Minute}, {Requests: 1500, Per: time.Hour}},
@@ -33,60 +35,23 @@ var documentedLimits = map[string][]RateLimit{
 
 // DocumentedRateLimits returns the rate limits Microsoft documents for api
 // (APIEndpoint, APICloudApps or APIGraph); nil for an unknown name.
-func DocumentedRateLimits(api string) []RateLimit {
+func DocumentedRateLimits(api string) []simapi.RateLimit {
 	return slices.Clone(documentedLimits[api])
-}
-
-// RateLimit is one limit: at most Requests calls per sliding window of Per.
-type RateLimit struct {
-	Requests int
-	Per      time.Duration
-}
-
-// RateLimits is the choice of an API's rate limits. The zero value is
-// Documented.
-type RateLimits struct {
-	custom bool // false: the documented limits
-	rules  []RateLimit
-}
-
-// Documented is the limits Microsoft documents for the API.
-func Documented() RateLimits { return RateLimits{} }
-
-// NoRateLimits lifts every limit of the API.
-func NoRateLimits() RateLimits { return RateLimits{custom: true} }
-
-// LimitTo sets exactly these limits; with none, there is no limit.
-func LimitTo(rules ...RateLimit) RateLimits {
-	return RateLimits{custom: true, rules: slices.Clone(rules)}
-}
-
-// resolve is the limits the choice stands for.
-func (l RateLimits) resolve(api string) ([]RateLimit, error) {
-	if !l.custom {
-		return slices.Clone(documentedLimits[api]), nil
-	}
-	for _, r := range l.rules {
-		if r.Requests < 1 || r.Per <= 0 {
-			return nil, fmt.Errorf("simulator: %s rate limit %d per %v: need at least 1 request per positive duration", api, r.Requests, r.Per)
-		}
-	}
-	return slices.Clone(l.rules), nil
 }
 
 // limitTable is the rate limits in force, by API name.
 type limitTable struct {
 	mu    sync.Mutex
-	byAPI map[string][]RateLimit
+	byAPI map[string][]simapi.RateLimit
 }
 
-func newLimitTable(opts map[string]RateLimits) (*limitTable, error) {
-	t := &limitTable{byAPI: map[string][]RateLimit{}}
+func newLimitTable(opts map[string]simapi.RateLimits) (*limitTable, error) {
+	t := &limitTable{byAPI: map[string][]simapi.RateLimit{}}
 	for api, l := range opts {
 		if _, ok := documentedLimits[api]; !ok {
 			return nil, fmt.Errorf("simulator: rate limits for unknown API %q: want one of %s", api, apiNames())
 		}
-		rules, err := l.resolve(api)
+		rules, err := l.Resolve(api, documentedLimits[api])
 		if err != nil {
 			return nil, err
 		}
@@ -113,11 +78,11 @@ func apiNames() string {
 // apply per app per tenant). Requests already counted stay counted. It
 // panics on an unknown API or a limit with Requests < 1 or Per <= 0: both
 // are mistakes in the test that calls it.
-func (s *Server) SetRateLimits(api string, limits RateLimits) {
+func (s *Server) SetRateLimits(api string, limits simapi.RateLimits) {
 	if _, ok := documentedLimits[api]; !ok {
 		panic(fmt.Sprintf("simulator: SetRateLimits: unknown API %q: want one of %s", api, apiNames()))
 	}
-	rules, err := limits.resolve(api)
+	rules, err := limits.Resolve(api, documentedLimits[api])
 	if err != nil {
 		panic(err)
 	}
@@ -128,7 +93,7 @@ func (s *Server) SetRateLimits(api string, limits RateLimits) {
 
 // rateLimits is the limits of api in force. The slice is never modified
 // after it is stored, so callers may read it unlocked.
-func (s *Server) rateLimits(api string) []RateLimit {
+func (s *Server) rateLimits(api string) []simapi.RateLimit {
 	s.limits.mu.Lock()
 	defer s.limits.mu.Unlock()
 	return s.limits.byAPI[api]

@@ -22,6 +22,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/alertexport/alertexport/internal/sim/simapi"
 )
 
 // defaultTokenLifetime is the expires_in Entra documents for app tokens
@@ -53,7 +55,7 @@ type Options struct {
 	// RateLimits chooses the rate limits of the APIs by name (APIEndpoint,
 	// APICloudApps, APIGraph): Documented, NoRateLimits or LimitTo. An API
 	// not in the map has the limits Microsoft documents for it.
-	RateLimits map[string]RateLimits
+	RateLimits map[string]simapi.RateLimits
 	// CloudAppsRetryAfter makes the Defender for Cloud Apps API send
 	// Retry-After with the 429 answers of its rate limit (and of random
 	// throttle faults). Microsoft does not document the header, so the
