@@ -13,12 +13,9 @@ import (
 
 // The app registration every tenant grants, and where the child finds its secret.
 const (
-	clientID          = "7a6b5c4d-3e2f-4a1b-8c9d-0e1f2a3b4c5d"
-	clientSecret      = "bench-secret"
-	secretEnv         = "ALERTEXPORT_BENCH_SECRET"
-	endpointResource  = "https://api.securitycenter.microsoft.com"
-	cloudAppsResource = "05a65629-4c1b-48c1-a78b-804c4abdd4af"
-	graphResource     = "https://graph.microsoft.com"
+	clientID     = "7a6b5c4d-3e2f-4a1b-8c9d-0e1f2a3b4c5d"
+	clientSecret = "bench-secret"
+	secretEnv    = "ALERTEXPORT_BENCH_SECRET"
 )
 
 // backlogSpan is how far back the throughput and rate-limited backlogs reach: a week, so that
@@ -77,16 +74,12 @@ func startSimulator(o options) (*sim.Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("simulator: %w", err)
 	}
-	srv.RegisterApp(sim.App{ClientID: clientID, Secrets: []sim.Secret{{Value: clientSecret}}})
 	return srv, nil
 }
 
 // addTenant makes t exist in the simulator with the app granted for the three APIs.
 func addTenant(srv *sim.Server, t tenant) {
-	srv.AddTenant(t.id)
-	srv.Grant(t.id, clientID, endpointResource, "Alert.Read.All")
-	srv.Grant(t.id, clientID, cloudAppsResource, "Investigation.read")
-	srv.Grant(t.id, clientID, graphResource, "SecurityAlert.Read.All")
+	srv.AddReader(sim.Reader{ClientID: clientID, Secret: clientSecret}, t.id)
 }
 
 // backlog is how many alerts each API holds per tenant.
@@ -163,26 +156,22 @@ lookback = "10m"
 start_from = %q
 `, c.dataDir, c.httpAddr, c.caFile, c.natsURL, c.schedule, c.startFrom)
 	for _, t := range c.tenants {
-		fmt.Fprintf(&b, `[[tenant]]
-name = %q
-tenant_id = %q
-client_id = %q
-client_secret_env = %q
-authority_host = %q
-`, t.name, t.id, clientID, secretEnv, c.simURL)
+		table := sim.TenantTable{Name: t.name, TenantID: t.id, ClientID: clientID, SecretEnv: secretEnv}
 		for _, api := range []string{sourceEndpoint, sourceCloudApps, sourceGraph} {
 			if c.sources.of(api) == 0 {
 				continue
 			}
-			fmt.Fprintf(&b, "[tenant.%s]\napi_url = %q\n", api, c.simURL)
+			src := sim.SourceTable{Source: api}
 			if limits := c.rateLimits[api]; len(limits) > 0 {
 				q := make([]string, len(limits))
 				for i, l := range limits {
 					q[i] = strconv.Quote(fmt.Sprintf("%d/%v", l.Requests, l.Per))
 				}
-				fmt.Fprintf(&b, "rate_limits = [%s]\n", strings.Join(q, ", "))
+				src.Lines = append(src.Lines, fmt.Sprintf("rate_limits = [%s]", strings.Join(q, ", ")))
 			}
+			table.Sources = append(table.Sources, src)
 		}
+		b.WriteString(table.TOML(c.simURL))
 	}
 	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
 		return fmt.Errorf("writing the child's config: %w", err)

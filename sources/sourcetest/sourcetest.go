@@ -92,19 +92,7 @@ func New(t testing.TB, s Setup) *World {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = srv.Close() })
-	srv.AddTenant(TenantID)
-	srv.RegisterApp(sim.App{ClientID: ClientID, Secrets: []sim.Secret{{Value: secret}}})
-	roles := s.Roles
-	if roles == nil {
-		roles = map[string][]string{
-			"https://api.securitycenter.microsoft.com": {"Alert.Read.All"},
-			"05a65629-4c1b-48c1-a78b-804c4abdd4af":     {"Investigation.read"},
-			"https://graph.microsoft.com":              {"SecurityAlert.Read.All"},
-		}
-	}
-	for res, rs := range roles {
-		srv.Grant(TenantID, ClientID, res, rs...)
-	}
+	srv.AddReader(sim.Reader{ClientID: ClientID, Secret: secret, Roles: s.Roles}, TenantID)
 	if s.Lookback == "" {
 		s.Lookback = "10m"
 	}
@@ -113,29 +101,19 @@ func New(t testing.TB, s Setup) *World {
 	if err := srv.WriteCAFile(ca); err != nil {
 		t.Fatal(err)
 	}
+	sev := fmt.Sprintf("min_severity = %q", s.MinSeverity)
 	doc := fmt.Sprintf(`
 [worker]
 ca_file = %q
 [defaults]
 lookback = %q
 start_from = "24h"
-[[tenant]]
-name = "contoso"
-tenant_id = %q
-client_id = %q
-client_secret_env = "CONTOSO_SECRET"
-authority_host = %q
-[tenant.endpoint]
-api_url = %q
-min_severity = %q
-[tenant.cloudapps]
-api_url = %q
-min_severity = %q
-[tenant.graph]
-api_url = %q
-min_severity = %q
-service_sources = %s
-`, ca, s.Lookback, TenantID, ClientID, srv.URL(), srv.URL(), s.MinSeverity, srv.URL(), s.MinSeverity, srv.URL(), s.MinSeverity, tomlList(s.ServiceSources))
+`, ca, s.Lookback) + sim.TenantTable{Name: "contoso", TenantID: TenantID, ClientID: ClientID, SecretEnv: "CONTOSO_SECRET",
+		Sources: []sim.SourceTable{
+			{Source: "endpoint", Lines: []string{sev}},
+			{Source: "cloudapps", Lines: []string{sev}},
+			{Source: "graph", Lines: []string{sev, "service_sources = " + tomlList(s.ServiceSources)}},
+		}}.TOML(srv.URL())
 	env := func(k string) (string, bool) {
 		if k == "CONTOSO_SECRET" {
 			return secret, true
