@@ -71,7 +71,7 @@ const (
 )
 
 func (s *Server) initCloudApps(opts Options) {
-	s.cas = cloudAppsState{
+	s.cloudApps = cloudAppsState{
 		tenants:    map[string]*CloudAppsTenant{},
 		legacy:     map[string]*CloudAppsTenant{},
 		retryAfter: opts.CloudAppsRetryAfter,
@@ -84,35 +84,35 @@ func (s *Server) registerCloudApps() {
 	s.mux.HandleFunc("/api/v1/alerts", s.handleCloudAppsNoSlash)
 }
 
-// casError is an error answer: {"detail": "..."} (Django REST framework's
+// cloudAppsError is an error answer: {"detail": "..."} (Django REST framework's
 // shape), or an HTML page for server errors.
-type casError struct {
+type cloudAppsError struct {
 	status int
 	detail string
 	header http.Header
 	html   string // when set, the body is this HTML page instead
 }
 
-func (e *casError) HTTPStatus() int { return e.status }
+func (e *cloudAppsError) HTTPStatus() int { return e.status }
 
-func (e *casError) Error() string { return fmt.Sprintf("%d %s", e.status, e.detail) }
+func (e *cloudAppsError) Error() string { return fmt.Sprintf("%d %s", e.status, e.detail) }
 
-func casUnauthorized(detail, challenge string) *casError {
-	return &casError{status: http.StatusUnauthorized, detail: detail, header: http.Header{"Www-Authenticate": {challenge}}}
+func cloudAppsUnauthorized(detail, challenge string) *cloudAppsError {
+	return &cloudAppsError{status: http.StatusUnauthorized, detail: detail, header: http.Header{"Www-Authenticate": {challenge}}}
 }
 
-func casBadRequest(format string, args ...any) *casError {
-	return &casError{status: http.StatusBadRequest, detail: fmt.Sprintf(format, args...)}
+func cloudAppsBadRequest(format string, args ...any) *cloudAppsError {
+	return &cloudAppsError{status: http.StatusBadRequest, detail: fmt.Sprintf(format, args...)}
 }
 
-// casThrottled is the answer beyond the rate limit. Microsoft does not document it
+// cloudAppsThrottled is the answer beyond the rate limit. Microsoft does not document it
 // (CloudAppSecurityDocs#628 asked whether it is a 429 and got no answer); clients handle a 429 and
 // a body saying "throttled" (CloudAppSecurityDocs#628; microsoft/MCAS
 // Functions/Invoke-MCASRestMethod.ps1). Choice: Django REST framework's answer, whose Retry-After
 // is sent only when the server is configured to (Options.CloudAppsRetryAfter); without it the body
 // does not say how long to wait either.
-func casThrottled(wait time.Duration, retryAfter bool) *casError {
-	e := &casError{status: http.StatusTooManyRequests, detail: "Request was throttled."}
+func cloudAppsThrottled(wait time.Duration, retryAfter bool) *cloudAppsError {
+	e := &cloudAppsError{status: http.StatusTooManyRequests, detail: "Request was throttled."}
 	if retryAfter {
 		secs := simapi.RetryAfterSeconds(wait)
 		e.detail = "Request was throttled. Expected available in " + secs + " seconds."
@@ -121,28 +121,28 @@ func casThrottled(wait time.Duration, retryAfter bool) *casError {
 	return e
 }
 
-// casFaultError is the answer of an injected fault with a status.
+// cloudAppsFaultError is the answer of an injected fault with a status.
 // Choice: 5xx bodies are HTML, as Django (500) and a front end (502, 503,
 // 504) write them; clients must not expect JSON from a failing service.
-func casFaultError(f simapi.Fault) *casError {
+func cloudAppsFaultError(f simapi.Fault) *cloudAppsError {
 	status := f.ErrorStatus()
-	var e *casError
+	var e *cloudAppsError
 	switch {
 	case f.Throttled || status == http.StatusTooManyRequests:
-		e = &casError{status: status, detail: "Request was throttled."}
+		e = &cloudAppsError{status: status, detail: "Request was throttled."}
 	case status == http.StatusInternalServerError:
-		e = &casError{status: status, html: "\n<!doctype html>\n<html lang=\"en\">\n<head>\n  <title>Server Error (500)</title>\n</head>\n<body>\n  <h1>Server Error (500)</h1><p></p>\n</body>\n</html>\n"}
+		e = &cloudAppsError{status: status, html: "\n<!doctype html>\n<html lang=\"en\">\n<head>\n  <title>Server Error (500)</title>\n</head>\n<body>\n  <h1>Server Error (500)</h1><p></p>\n</body>\n</html>\n"}
 	case status >= 500:
 		text := http.StatusText(status)
-		e = &casError{status: status, html: fmt.Sprintf("<html>\r\n<head><title>%d %s</title></head>\r\n<body>\r\n<center><h1>%d %s</h1></center>\r\n</body>\r\n</html>\r\n", status, text, status, text)}
+		e = &cloudAppsError{status: status, html: fmt.Sprintf("<html>\r\n<head><title>%d %s</title></head>\r\n<body>\r\n<center><h1>%d %s</h1></center>\r\n</body>\r\n</html>\r\n", status, text, status, text)}
 	case status == http.StatusUnauthorized:
-		e = &casError{status: status, detail: "Invalid token."}
+		e = &cloudAppsError{status: status, detail: "Invalid token."}
 	case status == http.StatusForbidden:
-		e = &casError{status: status, detail: "You do not have permission to perform this action."}
+		e = &cloudAppsError{status: status, detail: "You do not have permission to perform this action."}
 	case status == http.StatusNotFound:
-		e = &casError{status: status, detail: "Not found."}
+		e = &cloudAppsError{status: status, detail: "Not found."}
 	default:
-		e = &casError{status: status, detail: http.StatusText(status) + "."}
+		e = &cloudAppsError{status: status, detail: http.StatusText(status) + "."}
 	}
 	if f.RetryAfter > 0 {
 		e.header = http.Header{"Retry-After": {simapi.RetryAfterSeconds(f.RetryAfter)}}
@@ -150,7 +150,7 @@ func casFaultError(f simapi.Fault) *casError {
 	return e
 }
 
-func writeCASError(w http.ResponseWriter, e *casError) {
+func writeCloudAppsError(w http.ResponseWriter, e *cloudAppsError) {
 	h := w.Header()
 	for k, v := range e.header {
 		h[k] = v
@@ -192,7 +192,7 @@ func (s *Server) handleCloudAppsNoSlash(w http.ResponseWriter, r *http.Request) 
 
 // handleCloudAppsAlerts serves GET and POST /api/v1/alerts/.
 func (s *Server) handleCloudAppsAlerts(w http.ResponseWriter, r *http.Request) {
-	runAPI[*casError](s, w, r, &cloudAppsCall{s: s})
+	runAPI[*cloudAppsError](s, w, r, &cloudAppsCall{s: s})
 }
 
 // cloudAppsCall is one request to the Cloud Apps alerts API in the
@@ -221,7 +221,7 @@ func (c *cloudAppsCall) LogDone(r *http.Request, rec *simapi.Request, elapsed ti
 		"status", rec.Status, "results", rec.Results, "elapsed", elapsed)
 }
 
-func (c *cloudAppsCall) Authorize(r *http.Request, rec *simapi.Request) (simapi.Caller, *casError, bool) {
+func (c *cloudAppsCall) Authorize(r *http.Request, rec *simapi.Request) (simapi.Caller, *cloudAppsError, bool) {
 	t, e := c.s.cloudAppsAuthenticate(r, rec)
 	if e != nil {
 		return simapi.Caller{}, e, false
@@ -235,48 +235,50 @@ func (c *cloudAppsCall) Authorize(r *http.Request, rec *simapi.Request) (simapi.
 	return simapi.Caller{Window: &t.calls, Faults: &t.FaultPlan, ThrottleRetry: throttleRetry}, nil, true
 }
 
-func (c *cloudAppsCall) FaultError(f simapi.Fault) *casError { return casFaultError(f) }
+func (c *cloudAppsCall) FaultError(f simapi.Fault) *cloudAppsError { return cloudAppsFaultError(f) }
 
-func (c *cloudAppsCall) Throttled(wait time.Duration, _ simapi.RateLimit) *casError {
-	return casThrottled(wait, c.retryAfter)
+func (c *cloudAppsCall) Throttled(wait time.Duration, _ simapi.RateLimit) *cloudAppsError {
+	return cloudAppsThrottled(wait, c.retryAfter)
 }
 
-func (c *cloudAppsCall) WriteError(w http.ResponseWriter, e *casError) { writeCASError(w, e) }
+func (c *cloudAppsCall) WriteError(w http.ResponseWriter, e *cloudAppsError) {
+	writeCloudAppsError(w, e)
+}
 
 // serve answers List alerts.
 func (c *cloudAppsCall) Serve(w http.ResponseWriter, r *http.Request, rec *simapi.Request, fault simapi.Fault, faulted bool) {
 	s, t, body, countCap := c.s, c.t, c.body, c.countCap
-	fail := func(e *casError) {
+	fail := func(e *cloudAppsError) {
 		rec.Status = e.status
-		writeCASError(w, e)
+		writeCloudAppsError(w, e)
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodPost {
 		w.Header().Set("Allow", "GET, POST, HEAD")
-		fail(&casError{status: http.StatusMethodNotAllowed, detail: fmt.Sprintf("Method %q not allowed.", r.Method)})
+		fail(&cloudAppsError{status: http.StatusMethodNotAllowed, detail: fmt.Sprintf("Method %q not allowed.", r.Method)})
 		return
 	}
 	if len(body) > cloudAppsMaxBody {
-		fail(&casError{status: http.StatusRequestEntityTooLarge, detail: "Request body too large."})
+		fail(&cloudAppsError{status: http.StatusRequestEntityTooLarge, detail: "Request body too large."})
 		return
 	}
 	now := s.now()
-	p, e := parseCASParams(r, body, now)
+	p, e := parseCloudAppsParams(r, body, now)
 	if e != nil {
 		fail(e)
 		return
 	}
 	page, matched := t.query(now, p)
 
-	out := casAnswer{page: page, matched: matched, skip: p.skip, countCap: countCap}
+	out := cloudAppsAnswer{page: page, matched: matched, skip: p.skip, countCap: countCap}
 	rec.Status = http.StatusOK
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	simapi.WritePage(w, rec, fault, faulted, len(page), out.render)
 }
 
-// casAnswer is a List alerts answer.
-type casAnswer struct {
-	page     []*casRevision
+// cloudAppsAnswer is a List alerts answer.
+type cloudAppsAnswer struct {
+	page     []*cloudAppsRevision
 	matched  int
 	skip     int64
 	countCap int
@@ -296,7 +298,7 @@ type casAnswer struct {
 //     1 with one alert; microsoft/MCAS reads it from an unfiltered request
 //     as the most a call returns, which is the same number there (100).
 //   - hasNext is true when alerts that match remain after this page.
-func (a *casAnswer) render(broken int) []byte {
+func (a *cloudAppsAnswer) render(broken int) []byte {
 	size := 128
 	for _, r := range a.page {
 		size += len(r.body) + 1
@@ -341,51 +343,51 @@ func (a *casAnswer) render(broken int) []byte {
 // validating a bearer token, RFC 6750 invalid_token), not the 403 that
 // Defender for Endpoint documents for its own API. The scheme names compare
 // case-insensitively, as in Django REST framework.
-func (s *Server) cloudAppsAuthenticate(r *http.Request, rec *simapi.Request) (*CloudAppsTenant, *casError) {
+func (s *Server) cloudAppsAuthenticate(r *http.Request, rec *simapi.Request) (*CloudAppsTenant, *cloudAppsError) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
-		return nil, casUnauthorized("Authentication credentials were not provided. Send 'Authorization: Bearer <token>' with an access token for Microsoft Defender for Cloud Apps ("+cloudAppsAppID+"), or 'Authorization: Token <API token>'.", "Bearer")
+		return nil, cloudAppsUnauthorized("Authentication credentials were not provided. Send 'Authorization: Bearer <token>' with an access token for Microsoft Defender for Cloud Apps ("+cloudAppsAppID+"), or 'Authorization: Token <API token>'.", "Bearer")
 	}
 	scheme, raw, _ := strings.Cut(h, " ")
 	raw = strings.TrimSpace(raw)
 	switch {
 	case strings.EqualFold(scheme, "Token"):
 		if raw == "" {
-			return nil, casUnauthorized("Invalid token header. No credentials provided.", "Bearer")
+			return nil, cloudAppsUnauthorized("Invalid token header. No credentials provided.", "Bearer")
 		}
 		t := s.legacyTenant(raw)
 		if t == nil {
-			return nil, casUnauthorized("Invalid token.", "Bearer")
+			return nil, cloudAppsUnauthorized("Invalid token.", "Bearer")
 		}
 		rec.TenantID = t.id
 		return t, nil
 	case strings.EqualFold(scheme, "Bearer"):
 	default:
-		return nil, casUnauthorized(fmt.Sprintf("Authorization scheme %q is not supported: send 'Bearer <access token>' or 'Token <API token>'.", scheme), "Bearer")
+		return nil, cloudAppsUnauthorized(fmt.Sprintf("Authorization scheme %q is not supported: send 'Bearer <access token>' or 'Token <API token>'.", scheme), "Bearer")
 	}
 	if raw == "" {
-		return nil, casUnauthorized("Invalid token header. No credentials provided.", "Bearer")
+		return nil, cloudAppsUnauthorized("Invalid token header. No credentials provided.", "Bearer")
 	}
 	claims, err := s.VerifyAccessToken(raw)
 	if err != nil {
-		return nil, casUnauthorized(tokenRefusal(err))
+		return nil, cloudAppsUnauthorized(tokenRefusal(err))
 	}
 	rec.TenantID, rec.AppID, rec.TokenID = claims.TenantID, claims.AppID, claims.TokenID
 	if res, ok := lookupResource(claims.Audience); !(ok && res.appID == cloudAppsAppID || strings.EqualFold(claims.Audience, cloudAppsAppID)) {
-		return nil, casUnauthorized(fmt.Sprintf("The access token's audience '%s' is not Microsoft Defender for Cloud Apps. Request a token with scope %s/.default (resource %s).", claims.Audience, cloudAppsAppID, cloudAppsAppID),
+		return nil, cloudAppsUnauthorized(fmt.Sprintf("The access token's audience '%s' is not Microsoft Defender for Cloud Apps. Request a token with scope %s/.default (resource %s).", claims.Audience, cloudAppsAppID, cloudAppsAppID),
 			`Bearer error="invalid_token", error_description="The audience is invalid"`)
 	}
 	if !slices.ContainsFunc(claims.Roles, func(role string) bool { return slices.Contains(cloudAppsRoles, role) }) {
-		return nil, &casError{status: http.StatusForbidden, detail: fmt.Sprintf(
+		return nil, &cloudAppsError{status: http.StatusForbidden, detail: fmt.Sprintf(
 			"You do not have permission to perform this action. The application %s needs one of the Microsoft Cloud App Security application permissions %s, with admin consent in tenant %s.",
 			claims.AppID, strings.Join(cloudAppsRoles, ", "), claims.TenantID)}
 	}
 	return s.CloudApps(claims.TenantID), nil
 }
 
-// casParams are the validated parameters of a request.
-type casParams struct {
-	filter    casPred
+// cloudAppsParams are the validated parameters of a request.
+type cloudAppsParams struct {
+	filter    cloudAppsPred
 	skip      int64
 	limit     int64
 	sortField string // "", "date" or "severity"
@@ -396,9 +398,9 @@ type casParams struct {
 // opposed to a value of a JSON body.
 type formValue string
 
-var casParamNames = []string{"filters", "skip", "limit", "sortField", "sortDirection"}
+var cloudAppsParamNames = []string{"filters", "skip", "limit", "sortField", "sortDirection"}
 
-// parseCASParams reads the parameters from the query string and the body
+// parseCloudAppsParams reads the parameters from the query string and the body
 // and validates them. The docs list the encodings "URL-encoded (with
 // Content-Type: application/x-www-form-urlencoded)", "Form data" and "JSON
 // body" (api-introduction.md), and show GET with a JSON body.
@@ -409,33 +411,33 @@ var casParamNames = []string{"filters", "skip", "limit", "sortField", "sortDirec
 // docs' curl examples send JSON with curl's default form content type;
 // parameters the docs do not list are ignored (a misspelt sortField sorts
 // nothing).
-func parseCASParams(r *http.Request, body []byte, now time.Time) (*casParams, *casError) {
+func parseCloudAppsParams(r *http.Request, body []byte, now time.Time) (*cloudAppsParams, *cloudAppsError) {
 	raw := map[string]any{}
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
-		return nil, casBadRequest("The query string is malformed: %v.", err)
+		return nil, cloudAppsBadRequest("The query string is malformed: %v.", err)
 	}
-	for _, name := range casParamNames {
+	for _, name := range cloudAppsParamNames {
 		if vs := q[name]; len(vs) > 0 {
 			raw[name] = formValue(vs[len(vs)-1])
 		}
 	}
-	if e := readCASBody(r.Header.Get("Content-Type"), body, raw); e != nil {
+	if e := readCloudAppsBody(r.Header.Get("Content-Type"), body, raw); e != nil {
 		return nil, e
 	}
 
-	p := &casParams{limit: cloudAppsDefaultLimit}
+	p := &cloudAppsParams{limit: cloudAppsDefaultLimit}
 	if v, ok := raw["skip"]; ok && v != nil {
 		n, err := paramInt(v)
 		if err != nil || n < 0 {
-			return nil, casBadRequest("skip must be an integer >= 0, got %s.", paramKind(v))
+			return nil, cloudAppsBadRequest("skip must be an integer >= 0, got %s.", paramKind(v))
 		}
 		p.skip = n
 	}
 	if v, ok := raw["limit"]; ok && v != nil {
 		n, err := paramInt(v)
 		if err != nil || n < 0 {
-			return nil, casBadRequest("limit must be an integer >= 0, got %s.", paramKind(v))
+			return nil, cloudAppsBadRequest("limit must be an integer >= 0, got %s.", paramKind(v))
 		}
 		// Choice: limit 0 means no limit, as in MongoDB, and so the cap.
 		if n > 0 {
@@ -446,11 +448,11 @@ func parseCASParams(r *http.Request, body []byte, now time.Time) (*casParams, *c
 
 	field, err := paramString(raw["sortField"])
 	if err != nil || field != "" && field != "date" && field != "severity" {
-		return nil, casBadRequest("sortField must be 'date' (when the alert was created) or 'severity', got %s.", paramKind(raw["sortField"]))
+		return nil, cloudAppsBadRequest("sortField must be 'date' (when the alert was created) or 'severity', got %s.", paramKind(raw["sortField"]))
 	}
 	dir, err := paramString(raw["sortDirection"])
 	if err != nil || dir != "" && dir != "asc" && dir != "desc" {
-		return nil, casBadRequest("sortDirection must be 'asc' or 'desc', got %s.", paramKind(raw["sortDirection"]))
+		return nil, cloudAppsBadRequest("sortDirection must be 'asc' or 'desc', got %s.", paramKind(raw["sortDirection"]))
 	}
 	// Choice: a sortField without a direction sorts descending (newest or
 	// most severe first, as the portal lists alerts); a direction without a
@@ -462,26 +464,26 @@ func parseCASParams(r *http.Request, body []byte, now time.Time) (*casParams, *c
 		if strings.TrimSpace(string(fv)) == "" {
 			filters = nil
 		} else if filters, err = decodeJSON([]byte(fv)); err != nil {
-			return nil, casBadRequest("filters is not valid JSON: %v.", err)
+			return nil, cloudAppsBadRequest("filters is not valid JSON: %v.", err)
 		}
 	}
-	if p.filter, err = parseCASFilters(filters, now); err != nil {
-		return nil, casBadRequest("Invalid filters: %v.", err)
+	if p.filter, err = parseCloudAppsFilters(filters, now); err != nil {
+		return nil, cloudAppsBadRequest("Invalid filters: %v.", err)
 	}
 	return p, nil
 }
 
-// readCASBody adds the body's parameters to raw.
-func readCASBody(contentType string, body []byte, raw map[string]any) *casError {
+// readCloudAppsBody adds the body's parameters to raw.
+func readCloudAppsBody(contentType string, body []byte, raw map[string]any) *cloudAppsError {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil
 	}
 	if contentType == "" {
-		return &casError{status: http.StatusUnsupportedMediaType, detail: `Unsupported media type "" in request: send the parameters with Content-Type: application/json, application/x-www-form-urlencoded or multipart/form-data.`}
+		return &cloudAppsError{status: http.StatusUnsupportedMediaType, detail: `Unsupported media type "" in request: send the parameters with Content-Type: application/json, application/x-www-form-urlencoded or multipart/form-data.`}
 	}
 	mt, mp, err := mime.ParseMediaType(contentType)
 	if err != nil {
-		return casBadRequest("The Content-Type %q is malformed: %v.", contentType, err)
+		return cloudAppsBadRequest("The Content-Type %q is malformed: %v.", contentType, err)
 	}
 	looksJSON := bytes.HasPrefix(bytes.TrimSpace(body), []byte("{"))
 	switch {
@@ -490,9 +492,9 @@ func readCASBody(contentType string, body []byte, raw map[string]any) *casError 
 	case mt == "application/x-www-form-urlencoded":
 		form, err := url.ParseQuery(string(body))
 		if err != nil {
-			return casBadRequest("The form body is malformed: %v.", err)
+			return cloudAppsBadRequest("The form body is malformed: %v.", err)
 		}
-		for _, name := range casParamNames {
+		for _, name := range cloudAppsParamNames {
 			if vs := form[name]; len(vs) > 0 {
 				raw[name] = formValue(vs[len(vs)-1])
 			}
@@ -506,29 +508,29 @@ func readCASBody(contentType string, body []byte, raw map[string]any) *casError 
 			if looksJSON {
 				return mergeJSONBody(body, raw)
 			}
-			return casBadRequest("The multipart body is malformed: %v.", err)
+			return cloudAppsBadRequest("The multipart body is malformed: %v.", err)
 		}
 		defer func() { _ = form.RemoveAll() }()
-		for _, name := range casParamNames {
+		for _, name := range cloudAppsParamNames {
 			if vs := form.Value[name]; len(vs) > 0 {
 				raw[name] = formValue(vs[len(vs)-1])
 			}
 		}
 		return nil
 	}
-	return &casError{status: http.StatusUnsupportedMediaType, detail: fmt.Sprintf("Unsupported media type %q in request: send the parameters with Content-Type: application/json, application/x-www-form-urlencoded or multipart/form-data.", mt)}
+	return &cloudAppsError{status: http.StatusUnsupportedMediaType, detail: fmt.Sprintf("Unsupported media type %q in request: send the parameters with Content-Type: application/json, application/x-www-form-urlencoded or multipart/form-data.", mt)}
 }
 
-func mergeJSONBody(body []byte, raw map[string]any) *casError {
+func mergeJSONBody(body []byte, raw map[string]any) *cloudAppsError {
 	v, err := decodeJSON(body)
 	if err != nil {
-		return casBadRequest("JSON parse error - %v", err)
+		return cloudAppsBadRequest("JSON parse error - %v", err)
 	}
 	obj, ok := v.(map[string]any)
 	if !ok {
-		return casBadRequest("JSON parse error - the body must be a JSON object of parameters (filters, skip, limit, sortField, sortDirection), got %s", jsonKind(v))
+		return cloudAppsBadRequest("JSON parse error - the body must be a JSON object of parameters (filters, skip, limit, sortField, sortDirection), got %s", jsonKind(v))
 	}
-	for _, name := range casParamNames {
+	for _, name := range cloudAppsParamNames {
 		if x, ok := obj[name]; ok {
 			raw[name] = x
 		}

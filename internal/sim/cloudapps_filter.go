@@ -19,8 +19,8 @@ import (
 // or operator the simulator does not know is refused with a 400 that names
 // the ones it knows.
 
-// casKeys are the values of an alert the filters and sorts look at.
-type casKeys struct {
+// cloudAppsKeys are the values of an alert the filters and sorts look at.
+type cloudAppsKeys struct {
 	id          string
 	timestamp   int64 // epoch ms
 	resolveTime int64 // epoch ms, when resolved
@@ -28,23 +28,23 @@ type casKeys struct {
 	severity    int
 	resolution  int
 	status      int
-	services    []int64 // numeric ids of service entities
-	insts       []int64 // inst of account entities
-	accounts    []casPK // account entities
+	services    []int64       // numeric ids of service entities
+	insts       []int64       // inst of account entities
+	accounts    []cloudAppsPK // account entities
 	ips         []string
 	files       []string
 	policies    []string
 }
 
-// casPK is an entity's primary key as entity.entity takes it:
+// cloudAppsPK is an entity's primary key as entity.entity takes it:
 // {"id": "...", "inst": 0}.
-type casPK struct {
+type cloudAppsPK struct {
 	id   string
 	inst int64
 }
 
-func casKeysOf(a *CloudAppsAlert) casKeys {
-	k := casKeys{id: a.ID, timestamp: a.Timestamp.UnixMilli(), severity: a.SeverityValue,
+func cloudAppsKeysOf(a *CloudAppsAlert) cloudAppsKeys {
+	k := cloudAppsKeys{id: a.ID, timestamp: a.Timestamp.UnixMilli(), severity: a.SeverityValue,
 		resolution: a.ResolutionStatusValue, status: a.StatusValue}
 	if a.ResolveTime != nil {
 		k.resolveTime, k.resolved = a.ResolveTime.UnixMilli(), true
@@ -65,7 +65,7 @@ func casKeysOf(a *CloudAppsAlert) casKeys {
 				inst = int64(*e.Inst)
 			}
 			k.insts = append(k.insts, inst)
-			k.accounts = append(k.accounts, casPK{e.ID, inst})
+			k.accounts = append(k.accounts, cloudAppsPK{e.ID, inst})
 		case "ip":
 			k.ips = append(k.ips, e.ID)
 		case "file":
@@ -77,53 +77,53 @@ func casKeysOf(a *CloudAppsAlert) casKeys {
 	return k
 }
 
-type casPred func(*casKeys) bool
+type cloudAppsPred func(*cloudAppsKeys) bool
 
-// casOpParser turns an operator's value into a predicate; the error text
+// cloudAppsOpParser turns an operator's value into a predicate; the error text
 // completes "filters.<field>.<op>: ".
-type casOpParser func(v any) (casPred, error)
+type cloudAppsOpParser func(v any) (cloudAppsPred, error)
 
-type casFilterDef struct {
+type cloudAppsFilterDef struct {
 	ops   []string // in the doc's order, for messages
-	parse map[string]casOpParser
+	parse map[string]cloudAppsOpParser
 }
 
-// casUnmodelled are filters api-alerts.md documents whose alert fields the
+// cloudAppsUnmodelled are filters api-alerts.md documents whose alert fields the
 // documented alert object does not show (risk, alertType) or whose meaning
 // it does not pin down (source: "built-in or policy"). Choice: refused with
 // a message that says so, rather than answered with a guess.
-var casUnmodelled = []string{"risk", "alertType", "source"}
+var cloudAppsUnmodelled = []string{"risk", "alertType", "source"}
 
-// casFilterDefs builds the filters, with now (the simulator's clock) for
+// cloudAppsFilterDefs builds the filters, with now (the simulator's clock) for
 // the *_ndays operators.
-func casFilterDefs(now time.Time) map[string]casFilterDef {
-	date := timeFilter(func(k *casKeys) (int64, bool) { return k.timestamp, true }, true, now)
-	id := stringFilter(func(k *casKeys) []string { return []string{k.id} })
-	return map[string]casFilterDef{
+func cloudAppsFilterDefs(now time.Time) map[string]cloudAppsFilterDef {
+	date := timeFilter(func(k *cloudAppsKeys) (int64, bool) { return k.timestamp, true }, true, now)
+	id := stringFilter(func(k *cloudAppsKeys) []string { return []string{k.id} })
+	return map[string]cloudAppsFilterDef{
 		"date":           date,
-		"resolutionDate": timeFilter(func(k *casKeys) (int64, bool) { return k.resolveTime, k.resolved }, false, now),
-		"severity":       intFilter(func(k *casKeys) []int64 { return []int64{int64(k.severity)} }),
-		"resolutionStatus": intFilter(func(k *casKeys) []int64 {
+		"resolutionDate": timeFilter(func(k *cloudAppsKeys) (int64, bool) { return k.resolveTime, k.resolved }, false, now),
+		"severity":       intFilter(func(k *cloudAppsKeys) []int64 { return []int64{int64(k.severity)} }),
+		"resolutionStatus": intFilter(func(k *cloudAppsKeys) []int64 {
 			return []int64{int64(k.resolution)}
 		}),
-		"alertOpen": boolFilter(func(k *casKeys) bool { return k.resolution == 0 }),
+		"alertOpen": boolFilter(func(k *cloudAppsKeys) bool { return k.resolution == 0 }),
 		// read: statusValue READ (1). Choice: ARCHIVED (2) is not read.
-		"read": boolFilter(func(k *casKeys) bool { return k.status == 1 }),
+		"read": boolFilter(func(k *cloudAppsKeys) bool { return k.status == 1 }),
 		// The doc's table writes ID, its close examples id; both are taken.
 		"id":              id,
 		"ID":              id,
-		"entity.service":  intFilter(func(k *casKeys) []int64 { return k.services }),
-		"entity.instance": intFilter(func(k *casKeys) []int64 { return k.insts }),
-		"entity.ip":       stringFilter(func(k *casKeys) []string { return k.ips }),
-		"entity.file":     stringFilter(func(k *casKeys) []string { return k.files }),
-		"entity.policy":   stringFilter(func(k *casKeys) []string { return k.policies }),
+		"entity.service":  intFilter(func(k *cloudAppsKeys) []int64 { return k.services }),
+		"entity.instance": intFilter(func(k *cloudAppsKeys) []int64 { return k.insts }),
+		"entity.ip":       stringFilter(func(k *cloudAppsKeys) []string { return k.ips }),
+		"entity.file":     stringFilter(func(k *cloudAppsKeys) []string { return k.files }),
+		"entity.policy":   stringFilter(func(k *cloudAppsKeys) []string { return k.policies }),
 		"entity.entity":   pkFilter(),
 	}
 }
 
-// parseCASFilters validates the filters parameter (nil: none) and returns
+// parseCloudAppsFilters validates the filters parameter (nil: none) and returns
 // the predicate, nil for no filter.
-func parseCASFilters(v any, now time.Time) (casPred, error) {
+func parseCloudAppsFilters(v any, now time.Time) (cloudAppsPred, error) {
 	if v == nil {
 		return nil, nil
 	}
@@ -131,12 +131,12 @@ func parseCASFilters(v any, now time.Time) (casPred, error) {
 	if !ok {
 		return nil, fmt.Errorf(`filters must be a JSON object such as {"date":{"gte":1621941916475}}, got %s`, jsonKind(v))
 	}
-	defs := casFilterDefs(now)
-	var preds []casPred
+	defs := cloudAppsFilterDefs(now)
+	var preds []cloudAppsPred
 	for _, field := range slices.Sorted(maps.Keys(fields)) {
 		def, ok := defs[field]
 		if !ok {
-			if slices.Contains(casUnmodelled, field) {
+			if slices.Contains(cloudAppsUnmodelled, field) {
 				return nil, fmt.Errorf("filter '%s' is documented for alerts, but the simulator does not model the alert field it filters on", field)
 			}
 			known := slices.Sorted(maps.Keys(defs))
@@ -161,7 +161,7 @@ func parseCASFilters(v any, now time.Time) (casPred, error) {
 			preds = append(preds, p)
 		}
 	}
-	return func(k *casKeys) bool {
+	return func(k *cloudAppsKeys) bool {
 		for _, p := range preds {
 			if !p(k) {
 				return false
@@ -229,27 +229,27 @@ func list(v any) []any {
 	return []any{v}
 }
 
-func timeFilter(get func(*casKeys) (int64, bool), ndays bool, now time.Time) casFilterDef {
-	bound := func(cmp func(ts int64, b float64) bool) casOpParser {
-		return func(v any) (casPred, error) {
+func timeFilter(get func(*cloudAppsKeys) (int64, bool), ndays bool, now time.Time) cloudAppsFilterDef {
+	bound := func(cmp func(ts int64, b float64) bool) cloudAppsOpParser {
+		return func(v any) (cloudAppsPred, error) {
 			b, err := number(v)
 			if err != nil {
 				return nil, fmt.Errorf("%w (epoch milliseconds)", err)
 			}
-			return func(k *casKeys) bool {
+			return func(k *cloudAppsKeys) bool {
 				ts, ok := get(k)
 				return ok && cmp(ts, b)
 			}, nil
 		}
 	}
-	days := func(cmp func(ts int64, b float64) bool) casOpParser {
-		return func(v any) (casPred, error) {
+	days := func(cmp func(ts int64, b float64) bool) cloudAppsOpParser {
+		return func(v any) (cloudAppsPred, error) {
 			d, err := number(v)
 			if err != nil || d < 0 {
 				return nil, fmt.Errorf("expected a number of days >= 0, got %s", jsonKind(v))
 			}
 			b := float64(now.UnixMilli()) - d*float64(24*time.Hour/time.Millisecond)
-			return func(k *casKeys) bool {
+			return func(k *cloudAppsKeys) bool {
 				ts, ok := get(k)
 				return ok && cmp(ts, b)
 			}, nil
@@ -257,15 +257,15 @@ func timeFilter(get func(*casKeys) (int64, bool), ndays bool, now time.Time) cas
 	}
 	gte := func(ts int64, b float64) bool { return float64(ts) >= b }
 	lte := func(ts int64, b float64) bool { return float64(ts) <= b }
-	def := casFilterDef{
+	def := cloudAppsFilterDef{
 		ops: []string{"lte", "gte", "range"},
-		parse: map[string]casOpParser{
+		parse: map[string]cloudAppsOpParser{
 			"gte": bound(gte),
 			"lte": bound(lte),
 			// range: a list of {"start","end"}, either of which matches.
 			// Choice: both ends inclusive, like gte and lte; adjacent
 			// ranges therefore share their boundary millisecond.
-			"range": func(v any) (casPred, error) {
+			"range": func(v any) (cloudAppsPred, error) {
 				items, ok := v.([]any)
 				if !ok {
 					return nil, fmt.Errorf(`expected a list of {"start":<ms>,"end":<ms>}, got %s`, jsonKind(v))
@@ -289,7 +289,7 @@ func timeFilter(get func(*casKeys) (int64, bool), ndays bool, now time.Time) cas
 					}
 					spans = append(spans, span{start, end})
 				}
-				return func(k *casKeys) bool {
+				return func(k *cloudAppsKeys) bool {
 					ts, ok := get(k)
 					if !ok {
 						return false
@@ -312,9 +312,9 @@ func timeFilter(get func(*casKeys) (int64, bool), ndays bool, now time.Time) cas
 	return def
 }
 
-func intFilter(get func(*casKeys) []int64) casFilterDef {
-	parse := func(neq bool) casOpParser {
-		return func(v any) (casPred, error) {
+func intFilter(get func(*cloudAppsKeys) []int64) cloudAppsFilterDef {
+	parse := func(neq bool) cloudAppsOpParser {
+		return func(v any) (cloudAppsPred, error) {
 			var want []int64
 			for _, x := range list(v) {
 				n, err := integer(x)
@@ -323,18 +323,18 @@ func intFilter(get func(*casKeys) []int64) casFilterDef {
 				}
 				want = append(want, n)
 			}
-			return func(k *casKeys) bool {
+			return func(k *cloudAppsKeys) bool {
 				hit := slices.ContainsFunc(get(k), func(n int64) bool { return slices.Contains(want, n) })
 				return hit != neq
 			}, nil
 		}
 	}
-	return casFilterDef{ops: []string{"eq", "neq"}, parse: map[string]casOpParser{"eq": parse(false), "neq": parse(true)}}
+	return cloudAppsFilterDef{ops: []string{"eq", "neq"}, parse: map[string]cloudAppsOpParser{"eq": parse(false), "neq": parse(true)}}
 }
 
-func stringFilter(get func(*casKeys) []string) casFilterDef {
-	parse := func(neq bool) casOpParser {
-		return func(v any) (casPred, error) {
+func stringFilter(get func(*cloudAppsKeys) []string) cloudAppsFilterDef {
+	parse := func(neq bool) cloudAppsOpParser {
+		return func(v any) (cloudAppsPred, error) {
 			var want []string
 			for _, x := range list(v) {
 				s, ok := x.(string)
@@ -343,17 +343,17 @@ func stringFilter(get func(*casKeys) []string) casFilterDef {
 				}
 				want = append(want, s)
 			}
-			return func(k *casKeys) bool {
+			return func(k *cloudAppsKeys) bool {
 				hit := slices.ContainsFunc(get(k), func(s string) bool { return slices.Contains(want, s) })
 				return hit != neq
 			}, nil
 		}
 	}
-	return casFilterDef{ops: []string{"eq", "neq"}, parse: map[string]casOpParser{"eq": parse(false), "neq": parse(true)}}
+	return cloudAppsFilterDef{ops: []string{"eq", "neq"}, parse: map[string]cloudAppsOpParser{"eq": parse(false), "neq": parse(true)}}
 }
 
-func boolFilter(get func(*casKeys) bool) casFilterDef {
-	return casFilterDef{ops: []string{"eq"}, parse: map[string]casOpParser{"eq": func(v any) (casPred, error) {
+func boolFilter(get func(*cloudAppsKeys) bool) cloudAppsFilterDef {
+	return cloudAppsFilterDef{ops: []string{"eq"}, parse: map[string]cloudAppsOpParser{"eq": func(v any) (cloudAppsPred, error) {
 		var want []bool
 		for _, x := range list(v) {
 			b, ok := x.(bool)
@@ -362,16 +362,16 @@ func boolFilter(get func(*casKeys) bool) casFilterDef {
 			}
 			want = append(want, b)
 		}
-		return func(k *casKeys) bool { return slices.Contains(want, get(k)) }, nil
+		return func(k *cloudAppsKeys) bool { return slices.Contains(want, get(k)) }, nil
 	}}}
 }
 
 // pkFilter is entity.entity: [{"id": "<entity id>", "inst": 0}], matched
 // against the alert's account entities; inst defaults to 0.
-func pkFilter() casFilterDef {
-	parse := func(neq bool) casOpParser {
-		return func(v any) (casPred, error) {
-			var want []casPK
+func pkFilter() cloudAppsFilterDef {
+	parse := func(neq bool) cloudAppsOpParser {
+		return func(v any) (cloudAppsPred, error) {
+			var want []cloudAppsPK
 			for _, x := range list(v) {
 				o, ok := x.(map[string]any)
 				if !ok {
@@ -381,7 +381,7 @@ func pkFilter() casFilterDef {
 				if !ok {
 					return nil, fmt.Errorf("an entity's id must be a string, got %s", jsonKind(o["id"]))
 				}
-				pk := casPK{id: id}
+				pk := cloudAppsPK{id: id}
 				if in, ok := o["inst"]; ok {
 					n, err := integer(in)
 					if err != nil {
@@ -391,11 +391,11 @@ func pkFilter() casFilterDef {
 				}
 				want = append(want, pk)
 			}
-			return func(k *casKeys) bool {
-				hit := slices.ContainsFunc(k.accounts, func(p casPK) bool { return slices.Contains(want, p) })
+			return func(k *cloudAppsKeys) bool {
+				hit := slices.ContainsFunc(k.accounts, func(p cloudAppsPK) bool { return slices.Contains(want, p) })
 				return hit != neq
 			}, nil
 		}
 	}
-	return casFilterDef{ops: []string{"eq", "neq"}, parse: map[string]casOpParser{"eq": parse(false), "neq": parse(true)}}
+	return cloudAppsFilterDef{ops: []string{"eq", "neq"}, parse: map[string]cloudAppsOpParser{"eq": parse(false), "neq": parse(true)}}
 }

@@ -61,7 +61,7 @@ func (t *CloudAppsTenant) Generate(n int, g CloudAppsGenerate) []string {
 		}
 		a := gen.alert(id, ts, to, t.idValue, portal)
 		t.idValue++
-		rev, err := newCASRevision(&a, a.version().Add(g.VisibleAfter))
+		rev, err := newCloudAppsRevision(&a, a.version().Add(g.VisibleAfter))
 		if err != nil {
 			panic(err) // generated entities are well formed
 		}
@@ -91,20 +91,20 @@ func (s *Server) cloudAppsPortal(key string) string {
 }
 
 // generator returns the tenant's generator. t.mu must be held.
-func (t *CloudAppsTenant) generator() *casGen {
-	return &casGen{draws: draws{t.rng}, tenant: t.id}
+func (t *CloudAppsTenant) generator() *cloudAppsGen {
+	return &cloudAppsGen{draws: draws{t.rng}, tenant: t.id}
 }
 
-// casGen draws alerts. Its rng is the tenant's, used under the tenant's
+// cloudAppsGen draws alerts. Its rng is the tenant's, used under the tenant's
 // lock.
-type casGen struct {
+type cloudAppsGen struct {
 	draws
 	tenant string
 }
 
 // objectID is a MongoDB ObjectId, as _id is in every example: 4 bytes of
 // Unix seconds, then 8 random bytes, in 24 lower-case hex digits.
-func (g *casGen) objectID(ts time.Time) string {
+func (g *cloudAppsGen) objectID(ts time.Time) string {
 	return fmt.Sprintf("%08x", uint32(ts.Unix())) + g.hex(16)
 }
 
@@ -115,9 +115,9 @@ func nameObjectID(name string) string {
 	return hex.EncodeToString(h.Sum(nil))[:24]
 }
 
-// casKind is a kind of alert: a built-in detection (title set) or an alert
+// cloudAppsKind is a kind of alert: a built-in detection (title set) or an alert
 // of a tenant-written policy (title = the policy's name).
-type casKind struct {
+type cloudAppsKind struct {
 	title       string
 	description string // {user} {upn} {app} {file} {ip} {country} {policy} {n} are filled in
 	policyType  string
@@ -129,8 +129,8 @@ type casKind struct {
 	system      bool // built-in: isSystemAlert may be true
 }
 
-// casKinds cover every story (0–5, 7, 8) and intent (0–13) value.
-var casKinds = []casKind{
+// cloudAppsKinds cover every story (0–5, 7, 8) and intent (0–13) value.
+var cloudAppsKinds = []cloudAppsKind{
 	{title: "Impossible travel activity", description: "The user {user} ({upn}) performed activities from {country} and from a distant location within a time span shorter than the travel time between them.", policyType: "ANOMALY_DETECTION", stories: []int{0}, intent: []int{2}, system: true},
 	{title: "Activity from infrequent country", description: "The user **{user}** performed an activity from **{country}**, a country not recently or never visited by any user in the organization.", policyType: "ANOMALY_DETECTION", stories: []int{0}, intent: []int{2}, markdown: true, system: true},
 	{title: "Activity from anonymous IP addresses", description: "The user {user} performed {n} activities from {ip}, an IP address identified as an anonymous proxy.", policyType: "ANOMALY_DETECTION", stories: []int{0}, intent: []int{2, 5}, system: true},
@@ -154,9 +154,9 @@ var casKinds = []casKind{
 	{description: "Activity policy '{policy}' was matched: **{user}** changed the settings of {app}.", policyType: "AUDIT", stories: []int{8}, markdown: true},
 }
 
-// casPolicyNames are tenant-written policy names, in the languages and
+// cloudAppsPolicyNames are tenant-written policy names, in the languages and
 // characters analysts use; the first is from public test data.
-var casPolicyNames = []string{
+var cloudAppsPolicyNames = []string{
 	"block png files",
 	"Externe Freigabe – Personalakten",
 	"機密ファイルの外部共有",
@@ -167,9 +167,9 @@ var casPolicyNames = []string{
 	"Downloads from unmanaged devices",
 }
 
-// casServices are apps of the catalog: 20940, 15600 and 11161 with the
+// cloudAppsServices are apps of the catalog: 20940, 15600 and 11161 with the
 // labels of the documents; the other labels are illustrative.
-var casServices = []struct {
+var cloudAppsServices = []struct {
 	id    int
 	label string
 }{
@@ -178,9 +178,9 @@ var casServices = []struct {
 	{11114, "Salesforce"}, {10489, "Box"}, {11770, "Google Workspace"},
 }
 
-const casActiveDirectory = 20940
+const cloudAppsActiveDirectory = 20940
 
-var casPeople = []struct{ name, upn string }{
+var cloudAppsPeople = []struct{ name, upn string }{
 	{"user1", "user1@contoso.com"},
 	{"Anna Schmidt", "anna.schmidt@contoso.com"},
 	{"Jürgen Müller", "juergen.mueller@contoso.de"},
@@ -192,21 +192,21 @@ var casPeople = []struct{ name, upn string }{
 	{"administrator", "administrator@contoso.com"},
 }
 
-var casFiles = []string{"image (2).png", "Gehaltsübersicht_2024.xlsx", "顧客リスト.csv", "تقرير_مالي.pdf",
+var cloudAppsFiles = []string{"image (2).png", "Gehaltsübersicht_2024.xlsx", "顧客リスト.csv", "تقرير_مالي.pdf",
 	"Q3 results 📈.pptx", "R&D <draft>.docx", "Re\u0301sume\u0301.docx", "passwords.txt"}
 
-var casCountries = []string{"Brazil", "Côte d'Ivoire", "Türkiye", "Japan", "Nigeria", "Russia", "Viet Nam"}
+var cloudAppsCountries = []string{"Brazil", "Côte d'Ivoire", "Türkiye", "Japan", "Nigeria", "Russia", "Viet Nam"}
 
-var casGroups = []string{"All Users", "Administrators", "External users", "Finanzbuchhaltung – Lesezugriff"}
+var cloudAppsGroups = []string{"All Users", "Administrators", "External users", "Finanzbuchhaltung – Lesezugriff"}
 
-// casAnalysts handle alerts. "null" is a string, as public test data
+// cloudAppsAnalysts handle alerts. "null" is a string, as public test data
 // captured it (demisto/content's MicrosoftCloudAppSecurity test data).
-var casAnalysts = []string{"administrator@contoso.com", "soc-analyst@contoso.com", "j.mueller@contoso.de", "null"}
+var cloudAppsAnalysts = []string{"administrator@contoso.com", "soc-analyst@contoso.com", "j.mueller@contoso.de", "null"}
 
-var casComments = []string{"", "null", "Confirmed with the user: travelling.", "Known VPN egress – benign.",
+var cloudAppsComments = []string{"", "null", "Confirmed with the user: travelling.", "Known VPN egress – benign.",
 	"Escalated to IR, ticket #4711 <P1> & owner notified.", "Faux positif confirmé ✅"}
 
-func (g *casGen) ip() string {
+func (g *cloudAppsGen) ip() string {
 	if g.chance(0.25) {
 		return fmt.Sprintf("2001:db8:%x:%x::%x", g.rng.IntN(0x10000), g.rng.IntN(0x10000), 1+g.rng.IntN(0xffff))
 	}
@@ -214,26 +214,26 @@ func (g *casGen) ip() string {
 }
 
 // resolution draws a closing resolution status, 1 to 5.
-func (g *casGen) resolution() int { return 1 + g.weightedIndex(10, 15, 25, 20, 30) }
+func (g *cloudAppsGen) resolution() int { return 1 + g.weightedIndex(10, 15, 25, 20, 30) }
 
 // alert draws one alert raised at ts; when it is closed, its resolveTime is
 // in (ts, to].
-func (g *casGen) alert(id string, ts, to time.Time, idValue int64, portal string) CloudAppsAlert {
-	kind := casKinds[g.rng.IntN(len(casKinds))]
-	person := casPeople[g.rng.IntN(len(casPeople))]
+func (g *cloudAppsGen) alert(id string, ts, to time.Time, idValue int64, portal string) CloudAppsAlert {
+	kind := cloudAppsKinds[g.rng.IntN(len(cloudAppsKinds))]
+	person := cloudAppsPeople[g.rng.IntN(len(cloudAppsPeople))]
 	title, policyName := kind.title, kind.title
 	if title == "" {
-		policyName = g.pick(casPolicyNames)
+		policyName = g.pick(cloudAppsPolicyNames)
 		title = policyName
 	}
 	policy := CloudAppsEntity{ID: nameObjectID("policy " + policyName), Label: policyName, PolicyType: kind.policyType, Type: "policyRule"}
 
 	var services []CloudAppsEntity
 	if kind.identity {
-		services = append(services, CloudAppsEntity{ID: strconv.Itoa(casActiveDirectory), NumericID: true, Label: "Active Directory", Type: "service"})
+		services = append(services, CloudAppsEntity{ID: strconv.Itoa(cloudAppsActiveDirectory), NumericID: true, Label: "Active Directory", Type: "service"})
 	} else {
-		for _, j := range g.rng.Perm(len(casServices))[:1+g.weightedIndex(7, 3)] {
-			sv := casServices[j]
+		for _, j := range g.rng.Perm(len(cloudAppsServices))[:1+g.weightedIndex(7, 3)] {
+			sv := cloudAppsServices[j]
 			services = append(services, CloudAppsEntity{ID: strconv.Itoa(sv.id), NumericID: true, Label: sv.label, Type: "service"})
 		}
 	}
@@ -268,13 +268,13 @@ func (g *casGen) alert(id string, ts, to time.Time, idValue int64, portal string
 	if strings.Contains(kind.description, "{ip}") || g.chance(0.3) {
 		entities = append(entities, CloudAppsEntity{ID: ipAddr, Label: ipAddr, Type: "ip"})
 	}
-	file := g.pick(casFiles)
+	file := g.pick(cloudAppsFiles)
 	if kind.file {
 		entities = append(entities, CloudAppsEntity{ID: g.guid() + "|" + g.guid(), Label: file, Type: "file"})
 	}
 	entities = append(entities, policy)
 	if g.chance(0.3) {
-		grp := g.pick(casGroups)
+		grp := g.pick(cloudAppsGroups)
 		entities = append(entities, CloudAppsEntity{ID: nameObjectID("group " + grp), Label: grp, Type: "groupTag"})
 	}
 	// The documents list entities in no particular order.
@@ -282,7 +282,7 @@ func (g *casGen) alert(id string, ts, to time.Time, idValue int64, portal string
 
 	n := 2 + g.rng.IntN(60)
 	desc := strings.NewReplacer("{user}", person.name, "{upn}", person.upn, "{app}", app.Label, "{file}", file,
-		"{ip}", ipAddr, "{country}", g.pick(casCountries), "{policy}", policyName, "{n}", strconv.Itoa(n)).Replace(kind.description)
+		"{ip}", ipAddr, "{country}", g.pick(cloudAppsCountries), "{policy}", policyName, "{n}", strconv.Itoa(n)).Replace(kind.description)
 
 	a := CloudAppsAlert{
 		ID: id, ContextID: g.tenant, Description: desc, Entities: entities, IDValue: idValue,
@@ -323,7 +323,7 @@ func (g *casGen) alert(id string, ts, to time.Time, idValue int64, portal string
 		g.close(&a, g.resolution(), resolved)
 	} else if g.chance(0.15) {
 		// Looked at but open, as in the documented example.
-		a.HandledByUser = ptr(g.pick(casAnalysts))
+		a.HandledByUser = ptr(g.pick(cloudAppsAnalysts))
 		a.Comment = ptr("")
 	}
 	return a
@@ -331,7 +331,7 @@ func (g *casGen) alert(id string, ts, to time.Time, idValue int64, portal string
 
 // evidence draws n evidence items. Their shape is undocumented ("short
 // descriptions of main parts of the alert"); choice: objects with a title.
-func (g *casGen) evidence(user, app, file string, withFile bool, n int) []json.RawMessage {
+func (g *cloudAppsGen) evidence(user, app, file string, withFile bool, n int) []json.RawMessage {
 	texts := []string{"User: " + user, "App: " + app, fmt.Sprintf("%d activities in %d minutes", 2+g.rng.IntN(50), 1+g.rng.IntN(30))}
 	if withFile {
 		texts = append(texts, "File: "+file)
@@ -352,7 +352,7 @@ func (g *casGen) evidence(user, app, file string, withFile bool, n int) []json.R
 // close closes a as an analyst at resolved: resolution status, resolveTime,
 // statusValue (READ, or ARCHIVED when dismissed), handledByUser and
 // comment.
-func (g *casGen) close(a *CloudAppsAlert, resolution int, resolved time.Time) {
+func (g *cloudAppsGen) close(a *CloudAppsAlert, resolution int, resolved time.Time) {
 	resolved = resolved.UTC().Truncate(time.Millisecond)
 	a.ResolutionStatusValue = resolution
 	a.ResolveTime = &resolved
@@ -360,6 +360,6 @@ func (g *casGen) close(a *CloudAppsAlert, resolution int, resolved time.Time) {
 	if resolution == 1 {
 		a.StatusValue = 2
 	}
-	a.HandledByUser = ptr(g.pick(casAnalysts))
-	a.Comment = ptr(g.pick(casComments))
+	a.HandledByUser = ptr(g.pick(cloudAppsAnalysts))
+	a.Comment = ptr(g.pick(cloudAppsComments))
 }

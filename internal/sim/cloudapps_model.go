@@ -91,53 +91,53 @@ var cloudAppsEntityTypes = []string{"account", "user", "service", "device", "ip"
 // ".000", as JavaScript's toISOString and MongoDB's ISODate print it.
 const cloudAppsTimeLayout = "2006-01-02T15:04:05.000Z"
 
-// casTime is a time in the resolveTime format.
-type casTime time.Time
+// cloudAppsTime is a time in the resolveTime format.
+type cloudAppsTime time.Time
 
-func (t casTime) MarshalText() ([]byte, error) {
+func (t cloudAppsTime) MarshalText() ([]byte, error) {
 	return time.Time(t).UTC().AppendFormat(nil, cloudAppsTimeLayout), nil
 }
 
-func (t *casTime) UnmarshalText(b []byte) error {
+func (t *cloudAppsTime) UnmarshalText(b []byte) error {
 	p, err := time.Parse(time.RFC3339Nano, string(b))
 	if err != nil {
 		return err
 	}
-	*t = casTime(p.UTC())
+	*t = cloudAppsTime(p.UTC())
 	return nil
 }
 
-// casWireAlert is CloudAppsAlert as written. The keys are in the order of
+// cloudAppsWireAlert is CloudAppsAlert as written. The keys are in the order of
 // the documented example (alphabetical, then comment, handledByUser,
 // resolveTime and URL), with the keys the example lacks in their
 // alphabetical places.
-type casWireAlert struct {
-	ID                    string             `json:"_id"`
-	Audits                *[]string          `json:"audits,omitempty"`
-	ContextID             string             `json:"contextId"`
-	Description           string             `json:"description"`
-	Entities              []casWireEntity    `json:"entities"`
-	Evidence              *[]json.RawMessage `json:"evidence,omitempty"`
-	IDValue               int64              `json:"idValue"`
-	Intent                *[]int             `json:"intent,omitempty"`
-	IsMarkdown            *bool              `json:"isMarkdown,omitempty"`
-	IsPreview             *bool              `json:"isPreview,omitempty"`
-	IsSystemAlert         bool               `json:"isSystemAlert"`
-	Policy                *casWireEntity     `json:"policy,omitempty"`
-	ResolutionStatusValue int                `json:"resolutionStatusValue"`
-	SeverityValue         int                `json:"severityValue"`
-	StatusValue           int                `json:"statusValue"`
-	Stories               []int              `json:"stories"`
-	ThreatScore           *int               `json:"threatScore,omitempty"`
-	Timestamp             int64              `json:"timestamp"`
-	Title                 string             `json:"title"`
-	Comment               *string            `json:"comment,omitempty"`
-	HandledByUser         *string            `json:"handledByUser,omitempty"`
-	ResolveTime           *casTime           `json:"resolveTime,omitempty"`
-	URL                   string             `json:"URL"`
+type cloudAppsWireAlert struct {
+	ID                    string                `json:"_id"`
+	Audits                *[]string             `json:"audits,omitempty"`
+	ContextID             string                `json:"contextId"`
+	Description           string                `json:"description"`
+	Entities              []cloudAppsWireEntity `json:"entities"`
+	Evidence              *[]json.RawMessage    `json:"evidence,omitempty"`
+	IDValue               int64                 `json:"idValue"`
+	Intent                *[]int                `json:"intent,omitempty"`
+	IsMarkdown            *bool                 `json:"isMarkdown,omitempty"`
+	IsPreview             *bool                 `json:"isPreview,omitempty"`
+	IsSystemAlert         bool                  `json:"isSystemAlert"`
+	Policy                *cloudAppsWireEntity  `json:"policy,omitempty"`
+	ResolutionStatusValue int                   `json:"resolutionStatusValue"`
+	SeverityValue         int                   `json:"severityValue"`
+	StatusValue           int                   `json:"statusValue"`
+	Stories               []int                 `json:"stories"`
+	ThreatScore           *int                  `json:"threatScore,omitempty"`
+	Timestamp             int64                 `json:"timestamp"`
+	Title                 string                `json:"title"`
+	Comment               *string               `json:"comment,omitempty"`
+	HandledByUser         *string               `json:"handledByUser,omitempty"`
+	ResolveTime           *cloudAppsTime        `json:"resolveTime,omitempty"`
+	URL                   string                `json:"URL"`
 }
 
-type casWireEntity struct {
+type cloudAppsWireEntity struct {
 	Em         string          `json:"em,omitempty"`
 	EntityRole string          `json:"entityRole,omitempty"`
 	EntityType *int            `json:"entityType,omitempty"`
@@ -150,8 +150,8 @@ type casWireEntity struct {
 	Type       string          `json:"type"`
 }
 
-func (e *CloudAppsEntity) wire() (casWireEntity, error) {
-	w := casWireEntity{Em: e.Em, EntityRole: e.EntityRole, EntityType: e.EntityType, Inst: e.Inst, Label: e.Label,
+func (e *CloudAppsEntity) wire() (cloudAppsWireEntity, error) {
+	w := cloudAppsWireEntity{Em: e.Em, EntityRole: e.EntityRole, EntityType: e.EntityType, Inst: e.Inst, Label: e.Label,
 		Pa: e.Pa, PolicyType: e.PolicyType, Saas: e.Saas, Type: e.Type}
 	if e.NumericID {
 		var n json.Number
@@ -166,7 +166,7 @@ func (e *CloudAppsEntity) wire() (casWireEntity, error) {
 	return w, err
 }
 
-func (w *casWireEntity) entity() (CloudAppsEntity, error) {
+func (w *cloudAppsWireEntity) entity() (CloudAppsEntity, error) {
 	e := CloudAppsEntity{Em: w.Em, EntityRole: w.EntityRole, EntityType: w.EntityType, Inst: w.Inst, Label: w.Label,
 		Pa: w.Pa, PolicyType: w.PolicyType, Saas: w.Saas, Type: w.Type}
 	id := strings.TrimSpace(string(w.ID))
@@ -197,7 +197,7 @@ func (e CloudAppsEntity) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON reads an entity in the API's form.
 func (e *CloudAppsEntity) UnmarshalJSON(b []byte) error {
-	var w casWireEntity
+	var w cloudAppsWireEntity
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
 	}
@@ -206,14 +206,14 @@ func (e *CloudAppsEntity) UnmarshalJSON(b []byte) error {
 	return err
 }
 
-func (a *CloudAppsAlert) wire() (casWireAlert, error) {
-	w := casWireAlert{
+func (a *CloudAppsAlert) wire() (cloudAppsWireAlert, error) {
+	w := cloudAppsWireAlert{
 		ID: a.ID, ContextID: a.ContextID, Description: a.Description, IDValue: a.IDValue,
 		IsMarkdown: a.IsMarkdown, IsPreview: a.IsPreview, IsSystemAlert: a.IsSystemAlert,
 		ResolutionStatusValue: a.ResolutionStatusValue, SeverityValue: a.SeverityValue, StatusValue: a.StatusValue,
 		Stories: a.Stories, ThreatScore: a.ThreatScore, Timestamp: a.Timestamp.UnixMilli(), Title: a.Title,
 		Comment: a.Comment, HandledByUser: a.HandledByUser, URL: a.URL,
-		Entities: make([]casWireEntity, 0, len(a.Entities)),
+		Entities: make([]cloudAppsWireEntity, 0, len(a.Entities)),
 	}
 	if w.Stories == nil {
 		w.Stories = []int{}
@@ -228,7 +228,7 @@ func (a *CloudAppsAlert) wire() (casWireAlert, error) {
 		w.Intent = &a.Intent
 	}
 	if a.ResolveTime != nil {
-		t := casTime(*a.ResolveTime)
+		t := cloudAppsTime(*a.ResolveTime)
 		w.ResolveTime = &t
 	}
 	var errs []error
@@ -245,7 +245,7 @@ func (a *CloudAppsAlert) wire() (casWireAlert, error) {
 	return w, errors.Join(errs...)
 }
 
-func (w *casWireAlert) alert() (CloudAppsAlert, error) {
+func (w *cloudAppsWireAlert) alert() (CloudAppsAlert, error) {
 	a := CloudAppsAlert{
 		ID: w.ID, ContextID: w.ContextID, Description: w.Description, IDValue: w.IDValue,
 		IsMarkdown: w.IsMarkdown, IsPreview: w.IsPreview, IsSystemAlert: w.IsSystemAlert,
@@ -300,7 +300,7 @@ func (a CloudAppsAlert) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON reads an alert in the API's form.
 func (a *CloudAppsAlert) UnmarshalJSON(b []byte) error {
-	var w casWireAlert
+	var w cloudAppsWireAlert
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
 	}

@@ -34,23 +34,23 @@ type CloudAppsTenant struct {
 	key string // lower-case tenant ID
 
 	mu sync.Mutex // guards the fields below
-	alertStore[*casRevision]
+	alertStore[*cloudAppsRevision]
 	rng              *rand.Rand // alert generation, closing
 	simapi.FaultPlan            // queued and random faults (package simapi): Fail, SetFaultRates
 	calls            simapi.Window
 	idValue          int64 // the next idValue the generator gives
 }
 
-// casRevision is immutable once stored, so a page can be written after the
+// cloudAppsRevision is immutable once stored, so a page can be written after the
 // tenant's lock is released.
-type casRevision struct {
+type cloudAppsRevision struct {
 	visibleAt time.Time
 	version   time.Time // timestamp while open, resolveTime once closed
-	keys      casKeys
+	keys      cloudAppsKeys
 	body      []byte // the alert's wire form
 }
 
-func (r *casRevision) visibleFrom() time.Time { return r.visibleAt }
+func (r *cloudAppsRevision) visibleFrom() time.Time { return r.visibleAt }
 
 // CloudAppsVersion describes one version of an alert in the product's
 // sense (timestamp while open, resolveTime once closed), for test oracles.
@@ -95,9 +95,9 @@ func (s *Server) CloudApps(tenantID string) *CloudAppsTenant {
 		tenantID = dt.id
 	}
 	s.mu.Unlock()
-	s.cas.mu.Lock()
-	defer s.cas.mu.Unlock()
-	if t, ok := s.cas.tenants[key]; ok {
+	s.cloudApps.mu.Lock()
+	defer s.cloudApps.mu.Unlock()
+	if t, ok := s.cloudApps.tenants[key]; ok {
 		return t
 	}
 	rng, faultRNG := s.tenantRNGs(cloudAppsAPISalt, key)
@@ -105,14 +105,14 @@ func (s *Server) CloudApps(tenantID string) *CloudAppsTenant {
 		srv:        s,
 		id:         tenantID,
 		key:        key,
-		alertStore: newAlertStore[*casRevision](s.opaqueOrder),
+		alertStore: newAlertStore[*cloudAppsRevision](s.opaqueOrder),
 		rng:        rng,
 		FaultPlan:  simapi.FaultPlan{RNG: faultRNG},
 	}
 	// idValue counts alerts per tenant; the documented ones are around 15.7
 	// million.
 	t.idValue = 15_700_000 + rng.Int64N(300_000)
-	s.cas.tenants[key] = t
+	s.cloudApps.tenants[key] = t
 	return t
 }
 
@@ -127,29 +127,29 @@ func (t *CloudAppsTenant) SetLegacyToken(token string) {
 		panic("simulator: CloudAppsTenant.SetLegacyToken: token contains white space")
 	}
 	s := t.srv
-	s.cas.mu.Lock()
-	defer s.cas.mu.Unlock()
-	if other, ok := s.cas.legacy[token]; ok && other != t {
+	s.cloudApps.mu.Lock()
+	defer s.cloudApps.mu.Unlock()
+	if other, ok := s.cloudApps.legacy[token]; ok && other != t {
 		panic(fmt.Sprintf("simulator: CloudAppsTenant.SetLegacyToken: token already belongs to tenant %s", other.id))
 	}
-	for k, v := range s.cas.legacy {
+	for k, v := range s.cloudApps.legacy {
 		if v == t {
-			delete(s.cas.legacy, k)
+			delete(s.cloudApps.legacy, k)
 		}
 	}
 	if token != "" {
-		s.cas.legacy[token] = t
+		s.cloudApps.legacy[token] = t
 	}
 }
 
 // legacyTenant is the tenant whose legacy token this is, or nil.
 func (s *Server) legacyTenant(token string) *CloudAppsTenant {
-	s.cas.mu.Lock()
-	defer s.cas.mu.Unlock()
+	s.cloudApps.mu.Lock()
+	defer s.cloudApps.mu.Unlock()
 	if token == "" {
 		return nil
 	}
-	return s.cas.legacy[token]
+	return s.cloudApps.legacy[token]
 }
 
 // Put stores a as a revision of the alert a.ID (a new alert when the id is
@@ -162,7 +162,7 @@ func (t *CloudAppsTenant) Put(a CloudAppsAlert, visibleAt time.Time) {
 	if a.ID == "" {
 		panic("simulator: CloudAppsTenant.Put: alert without _id")
 	}
-	rev, err := newCASRevision(&a, visibleAt)
+	rev, err := newCloudAppsRevision(&a, visibleAt)
 	if err != nil {
 		panic(err)
 	}
@@ -171,9 +171,9 @@ func (t *CloudAppsTenant) Put(a CloudAppsAlert, visibleAt time.Time) {
 	t.add(a.ID, rev)
 }
 
-// newCASRevision truncates the alert's times (ResolveTime on a copy: the
+// newCloudAppsRevision truncates the alert's times (ResolveTime on a copy: the
 // pointer may be shared with the caller) and renders it.
-func newCASRevision(a *CloudAppsAlert, visibleAt time.Time) (*casRevision, error) {
+func newCloudAppsRevision(a *CloudAppsAlert, visibleAt time.Time) (*cloudAppsRevision, error) {
 	a.Timestamp = a.Timestamp.UTC().Truncate(time.Millisecond)
 	if a.ResolveTime != nil {
 		r := a.ResolveTime.UTC().Truncate(time.Millisecond)
@@ -187,12 +187,12 @@ func newCASRevision(a *CloudAppsAlert, visibleAt time.Time) (*casRevision, error
 	if err != nil {
 		return nil, fmt.Errorf("simulator: cloud apps alert %s: %w", a.ID, err)
 	}
-	return &casRevision{visibleAt: visibleAt, version: a.version(), keys: casKeysOf(a), body: body}, nil
+	return &cloudAppsRevision{visibleAt: visibleAt, version: a.version(), keys: cloudAppsKeysOf(a), body: body}, nil
 }
 
 // decodeLatest returns the newest revision of alert id, decoded. t.mu must
 // be held.
-func (t *CloudAppsTenant) decodeLatest(id string) (CloudAppsAlert, *casRevision, error) {
+func (t *CloudAppsTenant) decodeLatest(id string) (CloudAppsAlert, *cloudAppsRevision, error) {
 	h, ok := t.alerts[id]
 	if !ok {
 		return CloudAppsAlert{}, nil, fmt.Errorf("simulator: cloud apps alert %q not found in tenant %s", id, t.id)
@@ -235,7 +235,7 @@ func (t *CloudAppsTenant) close(id string, resolutionStatus int, visibleAfter ti
 		now = a.Timestamp.Add(time.Millisecond)
 	}
 	t.generator().close(&a, resolutionStatus, now)
-	rev, err := newCASRevision(&a, now.Add(visibleAfter))
+	rev, err := newCloudAppsRevision(&a, now.Add(visibleAfter))
 	if err != nil {
 		return err
 	}
@@ -288,7 +288,7 @@ func (t *CloudAppsTenant) MarkRead(id string) error {
 		return nil
 	}
 	a.StatusValue = 1
-	rev, err := newCASRevision(&a, later(t.srv.now(), latest.visibleAt))
+	rev, err := newCloudAppsRevision(&a, later(t.srv.now(), latest.visibleAt))
 	if err != nil {
 		return err
 	}
@@ -348,24 +348,24 @@ func (t *CloudAppsTenant) Len() int {
 // Retry-After with the 429 answers of its rate limit and of random
 // throttle faults (see Options.CloudAppsRetryAfter).
 func (s *Server) SetCloudAppsRetryAfter(send bool) {
-	s.cas.mu.Lock()
-	defer s.cas.mu.Unlock()
-	s.cas.retryAfter = send
+	s.cloudApps.mu.Lock()
+	defer s.cloudApps.mu.Unlock()
+	s.cloudApps.retryAfter = send
 }
 
 // cloudAppsConfig returns whether 429s carry Retry-After, and where
 // counting stops.
 func (s *Server) cloudAppsConfig() (bool, int) {
-	s.cas.mu.Lock()
-	defer s.cas.mu.Unlock()
-	return s.cas.retryAfter, s.cas.countCap
+	s.cloudApps.mu.Lock()
+	defer s.cloudApps.mu.Unlock()
+	return s.cloudApps.retryAfter, s.cloudApps.countCap
 }
 
 // query returns the revisions visible at now that match p, in p's order,
 // after skipping p.skip of them, at most p.limit, and how many matched.
-func (t *CloudAppsTenant) query(now time.Time, p *casParams) ([]*casRevision, int) {
+func (t *CloudAppsTenant) query(now time.Time, p *cloudAppsParams) ([]*cloudAppsRevision, int) {
 	t.mu.Lock()
-	var matched []*casRevision
+	var matched []*cloudAppsRevision
 	for _, h := range t.inAnswerOrder() {
 		r := h.visible(now)
 		if r == nil || p.filter != nil && !p.filter(&r.keys) {
@@ -384,7 +384,7 @@ func (t *CloudAppsTenant) query(now time.Time, p *casParams) ([]*casRevision, in
 	}
 	// Stable: alerts with equal keys stay in the opaque order, which is unrelated to their ids
 	// (see cloudapps.go).
-	return sortedPage(matched, int(p.skip), int(min(p.limit, int64(len(matched)))), func(a, b *casRevision) int {
+	return sortedPage(matched, int(p.skip), int(min(p.limit, int64(len(matched)))), func(a, b *cloudAppsRevision) int {
 		var c int
 		switch p.sortField {
 		case "severity":

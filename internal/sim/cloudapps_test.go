@@ -453,9 +453,9 @@ func TestCloudAppsParams(t *testing.T) {
 	t.Run("total stops counting", func(t *testing.T) {
 		t.Parallel()
 		f := cloudAppsFixture(t, Options{})
-		f.s.cas.mu.Lock()
-		f.s.cas.countCap = 40
-		f.s.cas.mu.Unlock()
+		f.s.cloudApps.mu.Lock()
+		f.s.cloudApps.countCap = 40
+		f.s.cloudApps.mu.Unlock()
 		f.s.CloudApps(tenantA).Generate(41, CloudAppsGenerate{})
 		tok := f.casToken(t)
 		for _, tt := range []struct {
@@ -1072,7 +1072,7 @@ func TestCloudAppsAlertExample(t *testing.T) {
 			{"2021-05-13T16:02:34.9049+02:00", "2021-05-13T14:02:34.904Z"},
 		}
 		for _, tt := range tests {
-			var ct casTime
+			var ct cloudAppsTime
 			if err := ct.UnmarshalText([]byte(tt.in)); err != nil {
 				t.Fatal(err)
 			}

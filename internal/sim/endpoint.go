@@ -25,9 +25,9 @@ import (
 // (401), authorization (403), rate limits (429, with injected faults just
 // before them), query options (400), then the answer.
 
-// mdeAppID is the WindowsDefenderATP first-party app: tokens for the API
+// endpointAppID is the WindowsDefenderATP first-party app: tokens for the API
 // must have one of its application ID URIs (or the appId) as audience.
-const mdeAppID = "fc780465-2017-40d4-a0c5-307022471b92"
+const endpointAppID = "fc780465-2017-40d4-a0c5-307022471b92"
 
 // Limits of List alerts (get-alerts.md §Limitations): "Maximum page size is
 // 10,000".
@@ -46,7 +46,7 @@ func (s *Server) registerEndpoint() {
 }
 
 func (s *Server) initEndpoint() {
-	s.mde = endpointState{tenants: map[string]*EndpointTenant{}}
+	s.endpoint = endpointState{tenants: map[string]*EndpointTenant{}}
 }
 
 type apiLog struct {
@@ -68,36 +68,36 @@ func (s *Server) APIRequests() []simapi.Request {
 	return slices.Clone(s.apiLog.reqs)
 }
 
-// mdeError is an error answer of the Defender for Endpoint API:
+// endpointError is an error answer of the Defender for Endpoint API:
 // {"error":{"code":...,"message":...,"target":<correlation id>}}
 // (common-errors.md).
-type mdeError struct {
+type endpointError struct {
 	status        int
 	code, message string
 	header        http.Header // extra headers (WWW-Authenticate, Retry-After)
 }
 
-func (e *mdeError) HTTPStatus() int { return e.status }
+func (e *endpointError) HTTPStatus() int { return e.status }
 
-func (e *mdeError) Error() string { return fmt.Sprintf("%d %s: %s", e.status, e.code, e.message) }
+func (e *endpointError) Error() string { return fmt.Sprintf("%d %s: %s", e.status, e.code, e.message) }
 
-func errODataQuery(detail string) *mdeError {
-	return &mdeError{status: http.StatusBadRequest, code: "ODataError", message: "Invalid OData URI query: " + detail}
+func errODataQuery(detail string) *endpointError {
+	return &endpointError{status: http.StatusBadRequest, code: "ODataError", message: "Invalid OData URI query: " + detail}
 }
 
 // errUnauthorized is a 401 with the WWW-Authenticate challenge ASP.NET's JWT
 // bearer handler sends (RFC 6750 §3).
-func errUnauthorized(message, challenge string) *mdeError {
+func errUnauthorized(message, challenge string) *endpointError {
 	h := http.Header{}
 	h.Set("WWW-Authenticate", challenge)
-	return &mdeError{status: http.StatusUnauthorized, code: "Unauthorized", message: message, header: h}
+	return &endpointError{status: http.StatusUnauthorized, code: "Unauthorized", message: message, header: h}
 }
 
 // errForStatus is the MDE error for an injected status, with the codes of
 // common-errors.md. Choice: 503 is not in that list; it gets
 // "ServiceUnavailable".
-func errForStatus(status int) *mdeError {
-	e := &mdeError{status: status}
+func errForStatus(status int) *endpointError {
+	e := &endpointError{status: status}
 	switch status {
 	case http.StatusBadRequest:
 		e.code, e.message = "BadRequest", "The request could not be processed."
@@ -120,7 +120,7 @@ func errForStatus(status int) *mdeError {
 	return e
 }
 
-func (s *Server) writeMDEError(w http.ResponseWriter, e *mdeError) {
+func (s *Server) writeEndpointError(w http.ResponseWriter, e *endpointError) {
 	for k, v := range e.header {
 		w.Header()[k] = v
 	}
@@ -136,7 +136,7 @@ func (s *Server) writeMDEError(w http.ResponseWriter, e *mdeError) {
 
 // handleEndpointAlerts serves GET /api/alerts and GET /api/v1.0/alerts.
 func (s *Server) handleEndpointAlerts(w http.ResponseWriter, r *http.Request) {
-	runAPI[*mdeError](s, w, r, &endpointCall{s: s})
+	runAPI[*endpointError](s, w, r, &endpointCall{s: s})
 }
 
 // endpointCall is one request to the MDE alerts API in the pipeline.
@@ -154,7 +154,7 @@ func (c *endpointCall) LogDone(_ *http.Request, rec *simapi.Request, elapsed tim
 		"query", rec.Query, "status", rec.Status, "results", rec.Results, "elapsed", elapsed)
 }
 
-func (c *endpointCall) Authorize(r *http.Request, rec *simapi.Request) (simapi.Caller, *mdeError, bool) {
+func (c *endpointCall) Authorize(r *http.Request, rec *simapi.Request) (simapi.Caller, *endpointError, bool) {
 	claims, e := c.s.endpointAuthenticate(r)
 	if e != nil {
 		return simapi.Caller{}, e, false
@@ -167,7 +167,7 @@ func (c *endpointCall) Authorize(r *http.Request, rec *simapi.Request) (simapi.C
 	return simapi.Caller{Window: &c.t.calls, Faults: &c.t.FaultPlan, ThrottleRetry: time.Second}, nil, true
 }
 
-func (c *endpointCall) FaultError(fault simapi.Fault) *mdeError {
+func (c *endpointCall) FaultError(fault simapi.Fault) *endpointError {
 	e := errForStatus(fault.ErrorStatus())
 	if fault.Throttled {
 		e.code, e.message = "TooManyRequests", errForStatus(http.StatusTooManyRequests).message
@@ -178,20 +178,22 @@ func (c *endpointCall) FaultError(fault simapi.Fault) *mdeError {
 	return e
 }
 
-func (c *endpointCall) Throttled(wait time.Duration, limit simapi.RateLimit) *mdeError {
-	return &mdeError{status: http.StatusTooManyRequests, code: "TooManyRequests",
+func (c *endpointCall) Throttled(wait time.Duration, limit simapi.RateLimit) *endpointError {
+	return &endpointError{status: http.StatusTooManyRequests, code: "TooManyRequests",
 		message: fmt.Sprintf("API calls quota exceeded: the limit for this tenant is %d calls per %s. Retry after %s seconds; requests sent earlier are counted too.", limit.Requests, limit.Per, simapi.RetryAfterSeconds(wait)),
 		header:  http.Header{"Retry-After": {simapi.RetryAfterSeconds(wait)}}}
 }
 
-func (c *endpointCall) WriteError(w http.ResponseWriter, e *mdeError) { c.s.writeMDEError(w, e) }
+func (c *endpointCall) WriteError(w http.ResponseWriter, e *endpointError) {
+	c.s.writeEndpointError(w, e)
+}
 
 // serve answers List alerts.
 func (c *endpointCall) Serve(w http.ResponseWriter, r *http.Request, rec *simapi.Request, fault simapi.Fault, faulted bool) {
 	s, t := c.s, c.t
-	fail := func(e *mdeError) {
+	fail := func(e *endpointError) {
 		rec.Status = e.status
-		s.writeMDEError(w, e)
+		s.writeEndpointError(w, e)
 	}
 	q, e := parseAlertsQuery(r.URL.RawQuery)
 	if e != nil {
@@ -246,7 +248,7 @@ func (c *endpointCall) Serve(w http.ResponseWriter, r *http.Request, rec *simapi
 
 // endpointAuthenticate checks the bearer token (401 when missing, malformed,
 // not signed by the simulator, expired or not yet valid).
-func (s *Server) endpointAuthenticate(r *http.Request) (*AccessClaims, *mdeError) {
+func (s *Server) endpointAuthenticate(r *http.Request) (*AccessClaims, *endpointError) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
 		return nil, errUnauthorized("Authorization header is missing. Send 'Authorization: Bearer <token>' with an access token for https://api.securitycenter.microsoft.com.", "Bearer")
@@ -267,18 +269,18 @@ func (s *Server) endpointAuthenticate(r *http.Request) (*AccessClaims, *mdeError
 // endpointAuthorize checks audience and roles (403). A token for another
 // API, even another Defender one, is refused with 403 (exposed-apis-list.md;
 // microsoft-365-docs#9246: "A wrong aud claim gives 403").
-func endpointAuthorize(c *AccessClaims) *mdeError {
+func endpointAuthorize(c *AccessClaims) *endpointError {
 	res, ok := lookupResource(c.Audience)
-	if !(ok && res.appID == mdeAppID || strings.EqualFold(c.Audience, mdeAppID)) {
-		return &mdeError{status: http.StatusForbidden, code: "Forbidden", message: fmt.Sprintf(
-			"The access token's audience '%s' is not valid for the Microsoft Defender for Endpoint API (WindowsDefenderATP, %s). Request a token with scope https://api.securitycenter.microsoft.com/.default.", c.Audience, mdeAppID)}
+	if !(ok && res.appID == endpointAppID || strings.EqualFold(c.Audience, endpointAppID)) {
+		return &endpointError{status: http.StatusForbidden, code: "Forbidden", message: fmt.Sprintf(
+			"The access token's audience '%s' is not valid for the Microsoft Defender for Endpoint API (WindowsDefenderATP, %s). Request a token with scope https://api.securitycenter.microsoft.com/.default.", c.Audience, endpointAppID)}
 	}
 	for _, role := range c.Roles {
 		if slices.Contains(endpointRoles, role) {
 			return nil
 		}
 	}
-	return &mdeError{status: http.StatusForbidden, code: "Forbidden", message: fmt.Sprintf(
+	return &endpointError{status: http.StatusForbidden, code: "Forbidden", message: fmt.Sprintf(
 		"The application %s lacks the application permission required to list alerts: grant WindowsDefenderATP 'Alert.Read.All' or 'Alert.ReadWrite.All' and an admin consent in tenant %s.", c.AppID, c.TenantID)}
 }
 
@@ -318,7 +320,7 @@ var endpointUnsupported = []string{"$orderby", "$select", "$count", "$search", "
 // case-sensitive, as OData requires of system query options ($Filter is
 // not $filter); parameters without '$' are ignored, as ASP.NET OData does
 // unless told otherwise.
-func parseAlertsQuery(raw string) (*alertsQuery, *mdeError) {
+func parseAlertsQuery(raw string) (*alertsQuery, *endpointError) {
 	q := &alertsQuery{}
 	for _, part := range strings.Split(raw, "&") {
 		if part == "" {
@@ -328,7 +330,7 @@ func parseAlertsQuery(raw string) (*alertsQuery, *mdeError) {
 		key, err1 := url.QueryUnescape(k)
 		value, err2 := url.QueryUnescape(v)
 		if err := errors.Join(err1, err2); err != nil {
-			return nil, &mdeError{status: http.StatusBadRequest, code: "BadRequest", message: fmt.Sprintf("The query string is malformed: %v.", err)}
+			return nil, &endpointError{status: http.StatusBadRequest, code: "BadRequest", message: fmt.Sprintf("The query string is malformed: %v.", err)}
 		}
 		q.pairs = append(q.pairs, queryPair{raw: part, key: key, value: value})
 	}
@@ -408,7 +410,7 @@ var endpointAlertProps = []string{"id", "incidentId", "investigationId", "assign
 
 // checkExpand accepts "evidence" (case-insensitively, like property names
 // in $filter), the only expansion documented for alerts.
-func checkExpand(v string) *mdeError {
+func checkExpand(v string) *endpointError {
 	for _, item := range strings.Split(v, ",") {
 		item = strings.TrimSpace(item)
 		switch {

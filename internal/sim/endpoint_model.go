@@ -139,32 +139,32 @@ const endpointTimeLayout = "2006-01-02T15:04:05.9999999Z"
 // endpointTick is the precision of MDE times (.NET DateTimeOffset ticks).
 const endpointTick = 100 * time.Nanosecond
 
-// mdeTime is a time.Time with MDE's wire format. Its underlying type is
-// time.Time's, so a *time.Time converts to a *mdeTime without copying.
-type mdeTime time.Time
+// endpointTime is a time.Time with MDE's wire format. Its underlying type is
+// time.Time's, so a *time.Time converts to a *endpointTime without copying.
+type endpointTime time.Time
 
-func (t mdeTime) MarshalText() ([]byte, error) {
+func (t endpointTime) MarshalText() ([]byte, error) {
 	return time.Time(t).UTC().AppendFormat(nil, endpointTimeLayout), nil
 }
 
-func (t *mdeTime) UnmarshalText(b []byte) error {
+func (t *endpointTime) UnmarshalText(b []byte) error {
 	p, err := time.Parse(time.RFC3339Nano, string(b))
 	if err != nil {
 		return err
 	}
-	*t = mdeTime(p.UTC())
+	*t = endpointTime(p.UTC())
 	return nil
 }
 
-func wireTime(t *time.Time) *mdeTime {
+func wireTime(t *time.Time) *endpointTime {
 	if t == nil {
 		return nil
 	}
-	w := mdeTime(t.UTC().Truncate(endpointTick))
+	w := endpointTime(t.UTC().Truncate(endpointTick))
 	return &w
 }
 
-func goTime(t *mdeTime) *time.Time {
+func goTime(t *endpointTime) *time.Time {
 	if t == nil {
 		return nil
 	}
@@ -189,11 +189,11 @@ type wireAlert struct {
 	ThreatFamilyName   *string        `json:"threatFamilyName"`
 	Title              string         `json:"title"`
 	Description        string         `json:"description"`
-	AlertCreationTime  *mdeTime       `json:"alertCreationTime"`
-	FirstEventTime     *mdeTime       `json:"firstEventTime"`
-	LastEventTime      *mdeTime       `json:"lastEventTime"`
-	LastUpdateTime     *mdeTime       `json:"lastUpdateTime"`
-	ResolvedTime       *mdeTime       `json:"resolvedTime"`
+	AlertCreationTime  *endpointTime  `json:"alertCreationTime"`
+	FirstEventTime     *endpointTime  `json:"firstEventTime"`
+	LastEventTime      *endpointTime  `json:"lastEventTime"`
+	LastUpdateTime     *endpointTime  `json:"lastUpdateTime"`
+	ResolvedTime       *endpointTime  `json:"resolvedTime"`
 	MachineID          string         `json:"machineId"`
 	ComputerDNSName    string         `json:"computerDnsName"`
 	RBACGroupName      *string        `json:"rbacGroupName"`
@@ -206,37 +206,37 @@ type wireAlert struct {
 }
 
 type wireComment struct {
-	Comment     string  `json:"comment"`
-	CreatedBy   string  `json:"createdBy"`
-	CreatedTime mdeTime `json:"createdTime"`
+	Comment     string       `json:"comment"`
+	CreatedBy   string       `json:"createdBy"`
+	CreatedTime endpointTime `json:"createdTime"`
 }
 
 type wireEvidence struct {
-	EntityType                string   `json:"entityType"`
-	EvidenceCreationTime      *mdeTime `json:"evidenceCreationTime"`
-	Sha1                      *string  `json:"sha1"`
-	Sha256                    *string  `json:"sha256"`
-	FileName                  *string  `json:"fileName"`
-	FilePath                  *string  `json:"filePath"`
-	ProcessID                 *int64   `json:"processId"`
-	ProcessCommandLine        *string  `json:"processCommandLine"`
-	ProcessCreationTime       *mdeTime `json:"processCreationTime"`
-	ParentProcessID           *int64   `json:"parentProcessId"`
-	ParentProcessCreationTime *mdeTime `json:"parentProcessCreationTime"`
-	ParentProcessFileName     *string  `json:"parentProcessFileName"`
-	ParentProcessFilePath     *string  `json:"parentProcessFilePath"`
-	IPAddress                 *string  `json:"ipAddress"`
-	URL                       *string  `json:"url"`
-	RegistryKey               *string  `json:"registryKey"`
-	RegistryHive              *string  `json:"registryHive"`
-	RegistryValueType         *string  `json:"registryValueType"`
-	RegistryValue             *string  `json:"registryValue"`
-	AccountName               *string  `json:"accountName"`
-	DomainName                *string  `json:"domainName"`
-	UserSid                   *string  `json:"userSid"`
-	AADUserID                 *string  `json:"aadUserId"`
-	UserPrincipalName         *string  `json:"userPrincipalName"`
-	DetectionStatus           *string  `json:"detectionStatus"`
+	EntityType                string        `json:"entityType"`
+	EvidenceCreationTime      *endpointTime `json:"evidenceCreationTime"`
+	Sha1                      *string       `json:"sha1"`
+	Sha256                    *string       `json:"sha256"`
+	FileName                  *string       `json:"fileName"`
+	FilePath                  *string       `json:"filePath"`
+	ProcessID                 *int64        `json:"processId"`
+	ProcessCommandLine        *string       `json:"processCommandLine"`
+	ProcessCreationTime       *endpointTime `json:"processCreationTime"`
+	ParentProcessID           *int64        `json:"parentProcessId"`
+	ParentProcessCreationTime *endpointTime `json:"parentProcessCreationTime"`
+	ParentProcessFileName     *string       `json:"parentProcessFileName"`
+	ParentProcessFilePath     *string       `json:"parentProcessFilePath"`
+	IPAddress                 *string       `json:"ipAddress"`
+	URL                       *string       `json:"url"`
+	RegistryKey               *string       `json:"registryKey"`
+	RegistryHive              *string       `json:"registryHive"`
+	RegistryValueType         *string       `json:"registryValueType"`
+	RegistryValue             *string       `json:"registryValue"`
+	AccountName               *string       `json:"accountName"`
+	DomainName                *string       `json:"domainName"`
+	UserSid                   *string       `json:"userSid"`
+	AADUserID                 *string       `json:"aadUserId"`
+	UserPrincipalName         *string       `json:"userPrincipalName"`
+	DetectionStatus           *string       `json:"detectionStatus"`
 }
 
 func (e *EndpointEvidence) wire() wireEvidence {
@@ -285,7 +285,7 @@ func (a *EndpointAlert) wire(withEvidence bool) wireAlert {
 		w.MitreTechniques = []string{}
 	}
 	for _, c := range a.Comments {
-		w.Comments = append(w.Comments, wireComment{Comment: c.Comment, CreatedBy: c.CreatedBy, CreatedTime: mdeTime(c.CreatedTime.UTC().Truncate(endpointTick))})
+		w.Comments = append(w.Comments, wireComment{Comment: c.Comment, CreatedBy: c.CreatedBy, CreatedTime: endpointTime(c.CreatedTime.UTC().Truncate(endpointTick))})
 	}
 	if withEvidence {
 		w.Evidence = make([]wireEvidence, 0, len(a.Evidence))

@@ -72,9 +72,9 @@ func (s *Server) Endpoint(tenantID string) *EndpointTenant {
 		tenantID = dt.id
 	}
 	s.mu.Unlock()
-	s.mde.mu.Lock()
-	defer s.mde.mu.Unlock()
-	if t, ok := s.mde.tenants[key]; ok {
+	s.endpoint.mu.Lock()
+	defer s.endpoint.mu.Unlock()
+	if t, ok := s.endpoint.tenants[key]; ok {
 		return t
 	}
 	rng, faultRNG := s.tenantRNGs(0, key)
@@ -85,7 +85,7 @@ func (s *Server) Endpoint(tenantID string) *EndpointTenant {
 		rng:        rng,
 		FaultPlan:  simapi.FaultPlan{RNG: faultRNG},
 	}
-	s.mde.tenants[key] = t
+	s.endpoint.tenants[key] = t
 	return t
 }
 

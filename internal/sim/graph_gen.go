@@ -256,7 +256,7 @@ func (g *graphGen) alert(k *graphKind, updated time.Time) GraphAlert {
 	incident := strconv.Itoa(10_000 + g.rng.IntN(90_000))
 	host := g.pick(graphHosts)
 	threat := endpointThreats[g.rng.IntN(len(endpointThreats))]
-	fill := strings.NewReplacer("{host}", host, "{file}", g.pick(casFiles), "{family}", threat.family)
+	fill := strings.NewReplacer("{host}", host, "{file}", g.pick(cloudAppsFiles), "{family}", threat.family)
 	a := GraphAlert{
 		ID: id, ProviderAlertID: provider, IncidentID: &incident,
 		Status: status, Severity: graphSeverities[g.weightedIndex(5, 15, 30, 30, 20)],
@@ -451,7 +451,7 @@ func (g *graphGen) evidence(typ string, created time.Time, host, class string) G
 			p[k] = v
 		}
 	case "cloudApplicationEvidence":
-		sv := casServices[g.rng.IntN(len(casServices))]
+		sv := cloudAppsServices[g.rng.IntN(len(cloudAppsServices))]
 		p["appId"], p["displayName"], p["instanceId"], p["instanceName"], p["saasAppId"] = sv.id, sv.label, 0, sv.label, sv.id
 		if g.chance(0.3) {
 			p["stream"] = map[string]any{"name": "Microsoft 365"}

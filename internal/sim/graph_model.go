@@ -340,7 +340,7 @@ func (e *GraphEvidence) UnmarshalJSON(b []byte) error {
 		}
 		return nil
 	}
-	var created *mdeTime
+	var created *endpointTime
 	errs := []error{take("@odata.type", &out.Type), take("createdDateTime", &created), take("verdict", &out.Verdict),
 		take("remediationStatus", &out.RemediationStatus), take("remediationStatusDetails", &out.RemediationStatusDetails),
 		take("roles", &out.Roles), take("detailedRoles", &out.DetailedRoles), take("tags", &out.Tags)}
@@ -377,9 +377,9 @@ func compactWire(b []byte) ([]byte, error) {
 
 // graphWireComment is GraphComment as written.
 type graphWireComment struct {
-	Comment              string  `json:"comment"`
-	CreatedByDisplayName string  `json:"createdByDisplayName"`
-	CreatedDateTime      mdeTime `json:"createdDateTime"`
+	Comment              string       `json:"comment"`
+	CreatedByDisplayName string       `json:"createdByDisplayName"`
+	CreatedDateTime      endpointTime `json:"createdDateTime"`
 }
 
 // render writes the alert as the API serves it: "@odata.type" first, the
@@ -392,7 +392,7 @@ func (a *GraphAlert) render(includeUnknown bool) ([]byte, error) {
 	comments := make([]graphWireComment, 0, len(a.Comments))
 	for _, c := range a.Comments {
 		comments = append(comments, graphWireComment{Comment: c.Comment, CreatedByDisplayName: c.CreatedByDisplayName,
-			CreatedDateTime: mdeTime(c.CreatedDateTime.UTC().Truncate(endpointTick))})
+			CreatedDateTime: endpointTime(c.CreatedDateTime.UTC().Truncate(endpointTick))})
 	}
 	evidence := []byte{'['}
 	for i := range a.Evidence {
@@ -493,11 +493,11 @@ type graphWireAlert struct {
 	ThreatDisplayName     *string            `json:"threatDisplayName"`
 	ThreatFamilyName      *string            `json:"threatFamilyName"`
 	MitreTechniques       []string           `json:"mitreTechniques"`
-	CreatedDateTime       *mdeTime           `json:"createdDateTime"`
-	LastUpdateDateTime    *mdeTime           `json:"lastUpdateDateTime"`
-	ResolvedDateTime      *mdeTime           `json:"resolvedDateTime"`
-	FirstActivityDateTime *mdeTime           `json:"firstActivityDateTime"`
-	LastActivityDateTime  *mdeTime           `json:"lastActivityDateTime"`
+	CreatedDateTime       *endpointTime      `json:"createdDateTime"`
+	LastUpdateDateTime    *endpointTime      `json:"lastUpdateDateTime"`
+	ResolvedDateTime      *endpointTime      `json:"resolvedDateTime"`
+	FirstActivityDateTime *endpointTime      `json:"firstActivityDateTime"`
+	LastActivityDateTime  *endpointTime      `json:"lastActivityDateTime"`
 	Comments              []graphWireComment `json:"comments"`
 	Evidence              []GraphEvidence    `json:"evidence"`
 	SystemTags            []string           `json:"systemTags"`

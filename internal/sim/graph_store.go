@@ -26,11 +26,11 @@ import (
 // faults and its rate-limit state. Get it with Server.Graph. Its methods are
 // safe for concurrent use, also while the API serves the tenant.
 type GraphTenant struct {
-	srv *Server
-	id  string // as first given (or as AddTenant spelled it)
-	key string // lower-case tenant ID
-	mde *EndpointTenant
-	cas *CloudAppsTenant
+	srv       *Server
+	id        string // as first given (or as AddTenant spelled it)
+	key       string // lower-case tenant ID
+	endpoint  *EndpointTenant
+	cloudApps *CloudAppsTenant
 
 	mu sync.Mutex // guards the fields below
 	alertStore[*graphRevision]
@@ -41,8 +41,8 @@ type GraphTenant struct {
 	emptyPages       int                       // answers still to serve empty (EmptyPages)
 	// The view's conversions, memoized: versions are immutable, so each is
 	// converted once. A nil entry is a version Graph does not show.
-	fromMDE map[*endpointVersion]*graphRevision
-	fromCAS map[*casRevision]*graphRevision
+	fromEndpoint  map[*endpointVersion]*graphRevision
+	fromCloudApps map[*cloudAppsRevision]*graphRevision
 }
 
 // graphRevision is an alert version as Graph serves it, immutable once
@@ -151,16 +151,16 @@ func (s *Server) Graph(tenantID string) *GraphTenant {
 	}
 	// The other parts' stores are taken before locking graph.mu, so no
 	// lock of theirs is ever held under it.
-	mde, cas := s.Endpoint(tenantID), s.CloudApps(tenantID)
+	endpoint, cloudApps := s.Endpoint(tenantID), s.CloudApps(tenantID)
 	rng, faultRNG := s.tenantRNGs(graphAPISalt, key)
 	nt := &GraphTenant{
-		srv: s, id: tenantID, key: key, mde: mde, cas: cas,
-		alertStore: newAlertStore[*graphRevision](s.opaqueOrder),
-		rng:        rng,
-		FaultPlan:  simapi.FaultPlan{RNG: faultRNG},
-		calls:      map[string]*simapi.Window{},
-		fromMDE:    map[*endpointVersion]*graphRevision{},
-		fromCAS:    map[*casRevision]*graphRevision{},
+		srv: s, id: tenantID, key: key, endpoint: endpoint, cloudApps: cloudApps,
+		alertStore:    newAlertStore[*graphRevision](s.opaqueOrder),
+		rng:           rng,
+		FaultPlan:     simapi.FaultPlan{RNG: faultRNG},
+		calls:         map[string]*simapi.Window{},
+		fromEndpoint:  map[*endpointVersion]*graphRevision{},
+		fromCloudApps: map[*cloudAppsRevision]*graphRevision{},
 	}
 	s.graph.mu.Lock()
 	defer s.graph.mu.Unlock()
@@ -285,23 +285,23 @@ func (t *GraphTenant) Len() int {
 	return len(t.alerts)
 }
 
-// mdeHistories copies the revisions of every Endpoint alert, in insertion
+// endpointHistories copies the revisions of every Endpoint alert, in insertion
 // order, so they can be converted without the Endpoint tenant's lock.
-func (t *GraphTenant) mdeHistories() [][]*endpointVersion {
-	t.mde.mu.Lock()
-	defer t.mde.mu.Unlock()
-	out := make([][]*endpointVersion, 0, len(t.mde.inserted))
-	for _, h := range t.mde.inserted {
+func (t *GraphTenant) endpointHistories() [][]*endpointVersion {
+	t.endpoint.mu.Lock()
+	defer t.endpoint.mu.Unlock()
+	out := make([][]*endpointVersion, 0, len(t.endpoint.inserted))
+	for _, h := range t.endpoint.inserted {
 		out = append(out, slices.Clone(h.revs))
 	}
 	return out
 }
 
-func (t *GraphTenant) casHistories() [][]*casRevision {
-	t.cas.mu.Lock()
-	defer t.cas.mu.Unlock()
-	out := make([][]*casRevision, 0, len(t.cas.inserted))
-	for _, h := range t.cas.inserted {
+func (t *GraphTenant) cloudAppsHistories() [][]*cloudAppsRevision {
+	t.cloudApps.mu.Lock()
+	defer t.cloudApps.mu.Unlock()
+	out := make([][]*cloudAppsRevision, 0, len(t.cloudApps.inserted))
+	for _, h := range t.cloudApps.inserted {
 		out = append(out, slices.Clone(h.revs))
 	}
 	return out
@@ -316,38 +316,38 @@ func (t *GraphTenant) visible(now time.Time) []*graphRevision {
 	at := now.Add(-delay)
 	// The other parts' newest visible revisions, taken under their locks
 	// (never together with t.mu), converted under t.mu.
-	var mde []*endpointVersion
-	t.mde.mu.Lock()
-	for _, h := range t.mde.inserted {
+	var endpoint []*endpointVersion
+	t.endpoint.mu.Lock()
+	for _, h := range t.endpoint.inserted {
 		if v := h.visible(at); v != nil {
-			mde = append(mde, v)
+			endpoint = append(endpoint, v)
 		}
 	}
-	t.mde.mu.Unlock()
-	var cas []*casRevision
-	t.cas.mu.Lock()
-	for _, h := range t.cas.inserted {
+	t.endpoint.mu.Unlock()
+	var cloudApps []*cloudAppsRevision
+	t.cloudApps.mu.Lock()
+	for _, h := range t.cloudApps.inserted {
 		if v := h.visible(at); v != nil {
-			cas = append(cas, v)
+			cloudApps = append(cloudApps, v)
 		}
 	}
-	t.cas.mu.Unlock()
+	t.cloudApps.mu.Unlock()
 
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	out := make([]*graphRevision, 0, len(t.inserted)+len(mde)+len(cas))
+	out := make([]*graphRevision, 0, len(t.inserted)+len(endpoint)+len(cloudApps))
 	for _, h := range t.inserted {
 		if r := h.visible(now); r != nil {
 			out = append(out, r)
 		}
 	}
-	for _, v := range mde {
-		if r := t.viewOfMDE(v); r != nil {
+	for _, v := range endpoint {
+		if r := t.viewOfEndpoint(v); r != nil {
 			out = append(out, r)
 		}
 	}
-	for _, v := range cas {
-		if r := t.viewOfCAS(v); r != nil {
+	for _, v := range cloudApps {
+		if r := t.viewOfCloudApps(v); r != nil {
 			out = append(out, r)
 		}
 	}
@@ -389,15 +389,15 @@ func (t *GraphTenant) Latest(id string) (GraphAlert, bool) {
 	}
 	t.mu.Unlock()
 
-	t.mde.mu.Lock()
+	t.endpoint.mu.Lock()
 	var mv *endpointVersion
-	if h, ok := t.mde.alerts[id]; ok {
+	if h, ok := t.endpoint.alerts[id]; ok {
 		mv = h.latest()
 	}
-	t.mde.mu.Unlock()
+	t.endpoint.mu.Unlock()
 	if mv != nil {
 		t.mu.Lock()
-		r := t.viewOfMDE(mv)
+		r := t.viewOfEndpoint(mv)
 		t.mu.Unlock()
 		if r == nil {
 			return GraphAlert{}, false
@@ -405,20 +405,20 @@ func (t *GraphTenant) Latest(id string) (GraphAlert, bool) {
 		return r.decode(), true
 	}
 
-	t.cas.mu.Lock()
-	var cv *casRevision
-	for _, h := range t.cas.inserted {
-		if t.srv.casGraphID(t.key, h.id) == id {
+	t.cloudApps.mu.Lock()
+	var cv *cloudAppsRevision
+	for _, h := range t.cloudApps.inserted {
+		if t.srv.cloudAppsGraphID(t.key, h.id) == id {
 			cv = h.latest()
 			break
 		}
 	}
-	t.cas.mu.Unlock()
+	t.cloudApps.mu.Unlock()
 	if cv == nil {
 		return GraphAlert{}, false
 	}
 	t.mu.Lock()
-	r := t.viewOfCAS(cv)
+	r := t.viewOfCloudApps(cv)
 	t.mu.Unlock()
 	if r == nil {
 		return GraphAlert{}, false
@@ -437,7 +437,7 @@ func (t *GraphTenant) Versions() []GraphVersion {
 	t.mu.Lock()
 	delay := t.delay
 	t.mu.Unlock()
-	mde, cas := t.mdeHistories(), t.casHistories()
+	endpoint, cloudApps := t.endpointHistories(), t.cloudAppsHistories()
 
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -449,19 +449,19 @@ func (t *GraphTenant) Versions() []GraphVersion {
 		}
 		out = appendShown(out, at, h.revs)
 	}
-	for _, revs := range mde {
+	for _, revs := range endpoint {
 		at := make([]time.Time, len(revs))
 		conv := make([]*graphRevision, len(revs))
 		for i, v := range revs {
-			at[i], conv[i] = v.visibleAt.Add(delay), t.viewOfMDE(v)
+			at[i], conv[i] = v.visibleAt.Add(delay), t.viewOfEndpoint(v)
 		}
 		out = appendShown(out, at, conv)
 	}
-	for _, revs := range cas {
+	for _, revs := range cloudApps {
 		at := make([]time.Time, len(revs))
 		conv := make([]*graphRevision, len(revs))
 		for i, v := range revs {
-			at[i], conv[i] = v.visibleAt.Add(delay), t.viewOfCAS(v)
+			at[i], conv[i] = v.visibleAt.Add(delay), t.viewOfCloudApps(v)
 		}
 		out = appendShown(out, at, conv)
 	}

@@ -39,10 +39,10 @@ import (
 // visible version has no incident. Cloud Apps alerts carry no incident in
 // their own API; Graph gives each one (an invented number).
 
-// viewOfMDE converts an Endpoint version, memoized; nil when Graph does not
+// viewOfEndpoint converts an Endpoint version, memoized; nil when Graph does not
 // show it. t.mu must be held.
-func (t *GraphTenant) viewOfMDE(v *endpointVersion) *graphRevision {
-	if r, ok := t.fromMDE[v]; ok {
+func (t *GraphTenant) viewOfEndpoint(v *endpointVersion) *graphRevision {
+	if r, ok := t.fromEndpoint[v]; ok {
 		return r
 	}
 	var r *graphRevision
@@ -55,13 +55,13 @@ func (t *GraphTenant) viewOfMDE(v *endpointVersion) *graphRevision {
 			panic(err) // converted alerts always render
 		}
 	}
-	t.fromMDE[v] = r
+	t.fromEndpoint[v] = r
 	return r
 }
 
-// viewOfCAS converts a Cloud Apps revision, memoized. t.mu must be held.
-func (t *GraphTenant) viewOfCAS(v *casRevision) *graphRevision {
-	if r, ok := t.fromCAS[v]; ok {
+// viewOfCloudApps converts a Cloud Apps revision, memoized. t.mu must be held.
+func (t *GraphTenant) viewOfCloudApps(v *cloudAppsRevision) *graphRevision {
+	if r, ok := t.fromCloudApps[v]; ok {
 		return r
 	}
 	var a CloudAppsAlert
@@ -73,7 +73,7 @@ func (t *GraphTenant) viewOfCAS(v *casRevision) *graphRevision {
 	if err != nil {
 		panic(err)
 	}
-	t.fromCAS[v] = r
+	t.fromCloudApps[v] = r
 	return r
 }
 
@@ -86,8 +86,8 @@ func (s *Server) viewRand(id string) draws {
 	return draws{rand.New(rand.NewPCG(uint64(s.seed)^graphAPISalt, h.Sum64()))}
 }
 
-// casGraphID is the Graph id of Cloud Apps alert id in tenant key.
-func (s *Server) casGraphID(key, id string) string {
+// cloudAppsGraphID is the Graph id of Cloud Apps alert id in tenant key.
+func (s *Server) cloudAppsGraphID(key, id string) string {
 	sum := md5.Sum([]byte(key + "/" + id)) //nolint:gosec // see the import
 	sum[6] = sum[6]&0x0f | 0x30
 	sum[8] = sum[8]&0x3f | 0x80
@@ -109,16 +109,16 @@ func lowerFirst(s string) string {
 // metadata the Graph ones). The documented example shows an antivirus
 // detection as detectionSource "antivirus".
 var (
-	mdeGraphSeverity = map[string]string{"UnSpecified": "unknown", "Informational": "informational", "Low": "low",
+	endpointGraphSeverity = map[string]string{"UnSpecified": "unknown", "Informational": "informational", "Low": "low",
 		"Medium": "medium", "High": "high"}
-	mdeGraphStatus = map[string]string{"Unknown": "unknown", "New": "new", "InProgress": "inProgress", "Resolved": "resolved"}
-	mdeGraphClass  = map[string]string{"TruePositive": "truePositive", "FalsePositive": "falsePositive",
+	endpointGraphStatus = map[string]string{"Unknown": "unknown", "New": "new", "InProgress": "inProgress", "Resolved": "resolved"}
+	endpointGraphClass  = map[string]string{"TruePositive": "truePositive", "FalsePositive": "falsePositive",
 		"InformationalExpectedActivity": "informationalExpectedActivity"}
-	mdeGraphDetermination = map[string]string{"MultiStagedAttack": "multiStagedAttack", "MaliciousUserActivity": "maliciousUserActivity",
+	endpointGraphDetermination = map[string]string{"MultiStagedAttack": "multiStagedAttack", "MaliciousUserActivity": "maliciousUserActivity",
 		"CompromisedUser": "compromisedAccount", "Malware": "malware", "Phishing": "phishing", "UnwantedSoftware": "unwantedSoftware",
 		"Other": "other", "SecurityTesting": "securityTesting", "LineOfBusinessApplication": "lineOfBusinessApplication",
 		"ConfirmedUserActivity": "confirmedActivity", "Clean": "notMalicious", "InsufficientData": "notEnoughDataToValidate"}
-	mdeGraphDetectionSource = map[string]string{"WindowsDefenderAtp": "microsoftDefenderForEndpoint", "WindowsDefenderAv": "antivirus",
+	endpointGraphDetectionSource = map[string]string{"WindowsDefenderAtp": "microsoftDefenderForEndpoint", "WindowsDefenderAv": "antivirus",
 		"WindowsDefenderSmartScreen": "smartScreen", "CustomerTI": "customTi", "AutomatedInvestigation": "automatedInvestigation",
 		"CustomDetection": "customDetection", "MTP": "microsoft365Defender", "Manual": "manual"}
 )
@@ -165,12 +165,12 @@ func (s *Server) graphFromEndpoint(a *EndpointAlert) (GraphAlert, bool) {
 		ID:                    a.ID,
 		ProviderAlertID:       a.ID,
 		IncidentID:            &incident,
-		Status:                mapOr(mdeGraphStatus, a.Status, "unknown"),
-		Severity:              mapOr(mdeGraphSeverity, a.Severity, "unknown"),
+		Status:                mapOr(endpointGraphStatus, a.Status, "unknown"),
+		Severity:              mapOr(endpointGraphSeverity, a.Severity, "unknown"),
 		Classification:        "unknown",
 		Determination:         "unknown",
 		ServiceSource:         "microsoftDefenderForEndpoint",
-		DetectionSource:       mapOr(mdeGraphDetectionSource, a.DetectionSource, "unknown"),
+		DetectionSource:       mapOr(endpointGraphDetectionSource, a.DetectionSource, "unknown"),
 		DetectorID:            cloneptr(a.DetectorID),
 		TenantID:              a.AADTenantID,
 		Title:                 a.Title,
@@ -193,10 +193,10 @@ func (s *Server) graphFromEndpoint(a *EndpointAlert) (GraphAlert, bool) {
 		ProductName:           ptr("Microsoft Defender for Endpoint"),
 	}
 	if a.Classification != nil {
-		g.Classification = mapOr(mdeGraphClass, *a.Classification, "unknown")
+		g.Classification = mapOr(endpointGraphClass, *a.Classification, "unknown")
 	}
 	if a.Determination != nil {
-		g.Determination = mapOr(mdeGraphDetermination, *a.Determination, "unknown")
+		g.Determination = mapOr(endpointGraphDetermination, *a.Determination, "unknown")
 	}
 	if a.InvestigationState != nil {
 		g.InvestigationState = ptr(lowerFirst(*a.InvestigationState))
@@ -207,9 +207,9 @@ func (s *Server) graphFromEndpoint(a *EndpointAlert) (GraphAlert, bool) {
 	for _, c := range a.Comments {
 		g.Comments = append(g.Comments, GraphComment{Comment: c.Comment, CreatedByDisplayName: c.CreatedBy, CreatedDateTime: c.CreatedTime})
 	}
-	g.Evidence = append(g.Evidence, s.mdeDeviceEvidence(a, g.Severity, g.Classification))
+	g.Evidence = append(g.Evidence, s.endpointDeviceEvidence(a, g.Severity, g.Classification))
 	for i := range a.Evidence {
-		if ev, ok := mdeEvidence(a, &a.Evidence[i], d); ok {
+		if ev, ok := endpointEvidence(a, &a.Evidence[i], d); ok {
 			g.Evidence = append(g.Evidence, ev)
 		}
 	}
@@ -235,10 +235,10 @@ var graphOSPlatforms = []struct {
 	{"WindowsServer2019", "1809", 17763}, {"WindowsServer2022", "21H2", 20348}, {"Linux", "Other", 0}, {"macOS", "14.5", 0},
 }
 
-// mdeDeviceEvidence is the alert's device (machineId, computerDnsName,
+// endpointDeviceEvidence is the alert's device (machineId, computerDnsName,
 // rbacGroupName), as deviceEvidence. Graph adds what the MDE alert does not
 // carry (OS, health, risk); those values are drawn per device.
-func (s *Server) mdeDeviceEvidence(a *EndpointAlert, severity, class string) GraphEvidence {
+func (s *Server) endpointDeviceEvidence(a *EndpointAlert, severity, class string) GraphEvidence {
 	d := s.viewRand(a.MachineID)
 	host, domain, _ := strings.Cut(a.ComputerDNSName, ".")
 	os := graphOSPlatforms[d.rng.IntN(len(graphOSPlatforms))]
@@ -345,14 +345,14 @@ func newUserAccount(name, domain, sid, aad, upn, display *string) userAccount {
 
 var publishers = []string{"Microsoft Corporation", "Microsoft Windows", "Contoso Ltd.", "Mozilla Corporation"}
 
-// mdeEvidence converts one MDE evidence item; false for one Graph has no
+// endpointEvidence converts one MDE evidence item; false for one Graph has no
 // type for.
-func mdeEvidence(a *EndpointAlert, e *EndpointEvidence, d draws) (GraphEvidence, bool) {
+func endpointEvidence(a *EndpointAlert, e *EndpointEvidence, d draws) (GraphEvidence, bool) {
 	detection := ""
 	if e.DetectionStatus != nil {
 		detection = lowerFirst(*e.DetectionStatus)
 	}
-	class := mapOr(mdeGraphClass, deref(a.Classification), "unknown")
+	class := mapOr(endpointGraphClass, deref(a.Classification), "unknown")
 	g := GraphEvidence{CreatedDateTime: cloneptr(e.EvidenceCreationTime), Verdict: verdictFor(class, detection != ""),
 		RemediationStatus: "none", Roles: []string{}, DetailedRoles: []string{}, Tags: []string{}}
 	switch detection {
@@ -503,8 +503,8 @@ func mailCluster(d draws) map[string]any {
 // DISMISSED and 2 RESOLVED leave it unknown (choice). Category from the
 // first MITRE tactic of intent.
 var (
-	casGraphSeverity = []string{"low", "medium", "high", "informational"}
-	casGraphCategory = []string{"SuspiciousActivity", "Reconnaissance", "InitialAccess", "Persistence", "PrivilegeEscalation",
+	cloudAppsGraphSeverity = []string{"low", "medium", "high", "informational"}
+	cloudAppsGraphCategory = []string{"SuspiciousActivity", "Reconnaissance", "InitialAccess", "Persistence", "PrivilegeEscalation",
 		"DefenseEvasion", "CredentialAccess", "Discovery", "LateralMovement", "Execution", "Collection", "Exfiltration",
 		"CommandAndControl", "Impact"}
 )
@@ -513,7 +513,7 @@ var (
 // its version in the product's sense (docs/messages.md): timestamp while it is open,
 // resolveTime once closed. Marking it read changes nothing Graph shows.
 func (s *Server) graphFromCloudApps(key string, a *CloudAppsAlert) GraphAlert {
-	id := s.casGraphID(key, a.ID)
+	id := s.cloudAppsGraphID(key, a.ID)
 	d := s.viewRand(id)
 	incident := strconv.Itoa(10_000 + d.rng.IntN(90_000))
 	ts := a.Timestamp
@@ -552,11 +552,11 @@ func (s *Server) graphFromCloudApps(key string, a *CloudAppsAlert) GraphAlert {
 		// As in Defender XDR's List incidents example for a Cloud Apps alert.
 		InvestigationState: ptr("unsupportedAlertType"),
 	}
-	if a.SeverityValue >= 0 && a.SeverityValue < len(casGraphSeverity) {
-		g.Severity = casGraphSeverity[a.SeverityValue]
+	if a.SeverityValue >= 0 && a.SeverityValue < len(cloudAppsGraphSeverity) {
+		g.Severity = cloudAppsGraphSeverity[a.SeverityValue]
 	}
-	if len(a.Intent) > 0 && a.Intent[0] >= 0 && a.Intent[0] < len(casGraphCategory) {
-		g.Category = ptr(casGraphCategory[a.Intent[0]])
+	if len(a.Intent) > 0 && a.Intent[0] >= 0 && a.Intent[0] < len(cloudAppsGraphCategory) {
+		g.Category = ptr(cloudAppsGraphCategory[a.Intent[0]])
 	}
 	switch {
 	case a.ResolutionStatusValue != 0:
@@ -588,15 +588,15 @@ func (s *Server) graphFromCloudApps(key string, a *CloudAppsAlert) GraphAlert {
 		if e.Type == "policyRule" && g.AlertPolicyID == nil {
 			g.AlertPolicyID = ptr(e.ID)
 		}
-		if ev, ok := casEvidence(&e, ts, g.Classification); ok {
+		if ev, ok := cloudAppsEvidence(&e, ts, g.Classification); ok {
 			g.Evidence = append(g.Evidence, ev)
 		}
 	}
 	return g
 }
 
-// casEvidence converts one Cloud Apps entity; false for a policy.
-func casEvidence(e *CloudAppsEntity, at time.Time, class string) (GraphEvidence, bool) {
+// cloudAppsEvidence converts one Cloud Apps entity; false for a policy.
+func cloudAppsEvidence(e *CloudAppsEntity, at time.Time, class string) (GraphEvidence, bool) {
 	g := GraphEvidence{CreatedDateTime: &at, Verdict: verdictFor(class, false), RemediationStatus: "none",
 		Roles: []string{}, DetailedRoles: []string{}, Tags: []string{}}
 	if e.EntityRole == "Source" {

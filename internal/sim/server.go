@@ -88,13 +88,13 @@ type Server struct {
 	metadata int
 	tokenLog []TokenRequest
 
-	mde    endpointState  // the Defender for Endpoint alerts API (endpoint*.go)
-	cas    cloudAppsState // the Defender for Cloud Apps alerts API (cloudapps*.go)
-	graph  graphState     // Microsoft Graph's alerts_v2 (graph*.go)
-	limits *limitTable    // the APIs' rate limits, by name
-	apiLog apiLog
-	seed   int64  // Options.Seed, or defaultSeed
-	salt   uint64 // random per server: see opaqueOrder
+	endpoint  endpointState  // the Defender for Endpoint alerts API (endpoint*.go)
+	cloudApps cloudAppsState // the Defender for Cloud Apps alerts API (cloudapps*.go)
+	graph     graphState     // Microsoft Graph's alerts_v2 (graph*.go)
+	limits    *limitTable    // the APIs' rate limits, by name
+	apiLog    apiLog
+	seed      int64  // Options.Seed, or defaultSeed
+	salt      uint64 // random per server: see opaqueOrder
 
 	closeOnce sync.Once
 	closeErr  error

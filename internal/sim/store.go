@@ -16,7 +16,7 @@ import (
 // counts as a version of an alert, is each API's own.
 
 // revision is what a history holds: an immutable, pre-rendered state of an
-// alert (*endpointVersion, *casRevision).
+// alert (*endpointVersion, *cloudAppsRevision).
 type revision interface {
 	comparable
 	visibleFrom() time.Time // when the index starts showing it
