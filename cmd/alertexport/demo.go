@@ -74,11 +74,7 @@ func (c cli) demo(ctx context.Context, args []string) int {
 		return exitFailure
 	}
 	defer srv.Close()
-	srv.AddTenant(demoTenantID)
-	srv.RegisterApp(sim.App{ClientID: demoClientID, Secrets: []sim.Secret{{Value: demoSecret}}})
-	srv.Grant(demoTenantID, demoClientID, "https://api.securitycenter.microsoft.com", "Alert.Read.All")
-	srv.Grant(demoTenantID, demoClientID, "05a65629-4c1b-48c1-a78b-804c4abdd4af", "Investigation.read")
-	srv.Grant(demoTenantID, demoClientID, "https://graph.microsoft.com", "SecurityAlert.Read.All")
+	srv.AddReader(sim.Reader{ClientID: demoClientID, Secret: demoSecret}, demoTenantID)
 	ep := srv.Endpoint(demoTenantID)
 	ca := srv.CloudApps(demoTenantID)
 	gr := srv.Graph(demoTenantID)

@@ -96,7 +96,6 @@ func newWorldN(t *testing.T, natsURL string, n int) *world {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = srv.Close() })
-	srv.RegisterApp(sim.App{ClientID: e2eClient, Secrets: []sim.Secret{{Value: e2eSecret}}})
 	w := &world{srv: srv, dir: t.TempDir(), httpAddr: freeAddr(t)}
 	ca := filepath.Join(w.dir, "ca.pem")
 	if err := srv.WriteCAFile(ca); err != nil {
@@ -129,10 +128,7 @@ start_from = "24h"
 		if i > 0 {
 			name, id = fmt.Sprintf("tenant%d", i), fmt.Sprintf("5c0e2f4a-1b3d-4e5f-8a7b-%012d", i)
 		}
-		srv.AddTenant(id)
-		srv.Grant(id, e2eClient, "https://api.securitycenter.microsoft.com", "Alert.Read.All")
-		srv.Grant(id, e2eClient, "05a65629-4c1b-48c1-a78b-804c4abdd4af", "Investigation.read")
-		srv.Grant(id, e2eClient, "https://graph.microsoft.com", "SecurityAlert.Read.All")
+		srv.AddReader(sim.Reader{ClientID: e2eClient, Secret: e2eSecret}, id)
 		w.tenants = append(w.tenants, worldTenant{name: name, ep: srv.Endpoint(id), ca: srv.CloudApps(id)})
 		doc += fmt.Sprintf(`[[tenant]]
 name = %q
