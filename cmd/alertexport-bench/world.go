@@ -104,7 +104,7 @@ func (b backlog) of(api string) int {
 // (Defender for Identity, Office 365 …), one version each.
 func generate(srv *sim.Server, t tenant, n backlog, from, to time.Time) {
 	if n.endpoint > 0 {
-		srv.Endpoint(t.id).Generate(n.endpoint, sim.Generate{From: from, To: to})
+		srv.Endpoint(t.id).Generate(n.endpoint, sim.EndpointGenerate{From: from, To: to})
 	}
 	if n.cloudApps > 0 {
 		srv.CloudApps(t.id).Generate(n.cloudApps, sim.CloudAppsGenerate{From: from, To: to})

@@ -34,7 +34,7 @@ subject = "alerts.{category}.{category}.{category}.{category}.{category}.{catego
 		t.Fatal(err)
 	}
 	now := time.Now()
-	ids := w.ep.Generate(5, sim.Generate{From: now.Add(-time.Hour), To: now})
+	ids := w.ep.Generate(5, sim.EndpointGenerate{From: now.Add(-time.Hour), To: now})
 	long := strings.Repeat("Suspicious Activity ", 250)
 	if err := w.ep.Update(ids[2], func(a *sim.EndpointAlert) { a.Category = long }, 0); err != nil {
 		t.Fatal(err)

@@ -183,7 +183,7 @@ func loseNode(t *testing.T, stream string, replicas int, wait time.Duration) (no
 		w.setReplicas(t, replicas)
 	}
 	now := time.Now()
-	w.ep.Generate(60, sim.Generate{From: now.Add(-5 * time.Hour), To: now})
+	w.ep.Generate(60, sim.EndpointGenerate{From: now.Add(-5 * time.Hour), To: now})
 	w.ca.Generate(40, sim.CloudAppsGenerate{From: now.Add(-5 * time.Hour), To: now})
 	runs := []*daemonRun{w.start(t), w.startConfig(t, w.replicaConfig(t, "b"))}
 	eventually(t, 30*time.Second, "the backlog exported", hasAll(w.natsURL, t, w.expected()))
@@ -204,7 +204,7 @@ func loseNode(t *testing.T, stream string, replicas int, wait time.Duration) (no
 	go func() {
 		defer close(arrived)
 		for range 20 {
-			w.ep.Generate(2, sim.Generate{})
+			w.ep.Generate(2, sim.EndpointGenerate{})
 			w.ep.UpdateRandom(1, 0)
 			w.ca.Generate(1, sim.CloudAppsGenerate{})
 			w.ca.CloseRandom(1, 0)

@@ -79,7 +79,7 @@ func (c cli) demo(ctx context.Context, args []string) int {
 	ca := srv.CloudApps(demoTenantID)
 	gr := srv.Graph(demoTenantID)
 	now := c.now()
-	ep.Generate(*backlog-*backlog/3, sim.Generate{From: now.Add(-6 * time.Hour), To: now})
+	ep.Generate(*backlog-*backlog/3, sim.EndpointGenerate{From: now.Add(-6 * time.Hour), To: now})
 	ca.Generate(*backlog/3, sim.CloudAppsGenerate{From: now.Add(-6 * time.Hour), To: now})
 	if enabled[graph.Name] { // and Graph's own: Defender for Identity, Office 365, …
 		gr.Generate(*backlog/3, sim.GraphGenerate{From: now.Add(-6 * time.Hour), To: now})
@@ -109,7 +109,7 @@ func (c cli) demo(ctx context.Context, args []string) int {
 			case <-liveCtx.Done():
 				return
 			case <-t.C:
-				ep.Generate(2, sim.Generate{VisibleAfter: 3 * time.Second})
+				ep.Generate(2, sim.EndpointGenerate{VisibleAfter: 3 * time.Second})
 				ep.UpdateRandom(1, 0)
 				ca.Generate(1, sim.CloudAppsGenerate{VisibleAfter: 2 * time.Second})
 				ca.CloseRandom(1, 0)

@@ -385,14 +385,14 @@ func TestRunExportsEveryVersionOnce(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, "")
 	now := time.Now()
-	w.ep.Generate(400, sim.Generate{From: now.Add(-20 * time.Hour), To: now})
+	w.ep.Generate(400, sim.EndpointGenerate{From: now.Add(-20 * time.Hour), To: now})
 	w.ca.Generate(300, sim.CloudAppsGenerate{From: now.Add(-20 * time.Hour), To: now})
 	d := w.start(t)
 	eventually(t, 30*time.Second, "backlog exported", hasAll(w.natsURL, t, w.expected()))
 
 	all := w.expected()
 	for range 3 {
-		w.ep.Generate(10, sim.Generate{})
+		w.ep.Generate(10, sim.EndpointGenerate{})
 		w.ep.UpdateRandom(5, 0)
 		w.ca.Generate(5, sim.CloudAppsGenerate{VisibleAfter: 2 * time.Second}) // indexed late
 		w.ca.CloseRandom(4, time.Second)
@@ -430,7 +430,7 @@ func TestRunExportsEveryVersionOnce(t *testing.T) {
 
 	// Restart: it resumes from the checkpoints. The overlap it re-reads is not published again
 	// (no duplicates at all); what came while it was down is.
-	w.ep.Generate(7, sim.Generate{})
+	w.ep.Generate(7, sim.EndpointGenerate{})
 	w.addExpected(all)
 	w.start(t)
 	eventually(t, 20*time.Second, "alerts added while stopped exported", hasAll(w.natsURL, t, all))
@@ -483,7 +483,7 @@ func TestRunSurvivesNATSOutage(t *testing.T) {
 	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
 	w := newWorld(t, url)
 	now := time.Now()
-	w.ep.Generate(200, sim.Generate{From: now.Add(-5 * time.Hour), To: now})
+	w.ep.Generate(200, sim.EndpointGenerate{From: now.Add(-5 * time.Hour), To: now})
 	w.start(t)
 	eventually(t, 30*time.Second, "backlog exported", hasAll(url, t, w.expected()))
 
@@ -491,7 +491,7 @@ func TestRunSurvivesNATSOutage(t *testing.T) {
 	ns.WaitForShutdown()
 	all := w.expected()
 	for range 5 {
-		w.ep.Generate(6, sim.Generate{})
+		w.ep.Generate(6, sim.EndpointGenerate{})
 		w.ep.UpdateRandom(3, 0)
 		time.Sleep(2 * time.Second) // the outage lasts 10 s of real time
 	}
@@ -532,7 +532,7 @@ func TestSwitchToGraph(t *testing.T) {
 	w := newWorld(t, "")
 	g := w.srv.Graph(e2eTenant)
 	now := time.Now()
-	w.ep.Generate(200, sim.Generate{From: now.Add(-5 * time.Hour), To: now})
+	w.ep.Generate(200, sim.EndpointGenerate{From: now.Add(-5 * time.Hour), To: now})
 	w.ca.Generate(100, sim.CloudAppsGenerate{From: now.Add(-5 * time.Hour), To: now})
 	d := w.start(t)
 	eventually(t, 30*time.Second, "the old sources' backlog exported", hasAll(w.natsURL, t, w.expected()))
@@ -542,7 +542,7 @@ func TestSwitchToGraph(t *testing.T) {
 	// short to reach back to when the old sources stopped: only continuing from their
 	// checkpoints gets what came meanwhile.
 	stopped := time.Now()
-	w.ep.Generate(20, sim.Generate{From: stopped.Add(-2 * time.Second), To: stopped})
+	w.ep.Generate(20, sim.EndpointGenerate{From: stopped.Add(-2 * time.Second), To: stopped})
 	w.ep.UpdateRandom(10, 0)
 	w.ca.Generate(10, sim.CloudAppsGenerate{})
 	w.ca.CloseRandom(5, 0)
@@ -628,7 +628,7 @@ func TestDemoGraph(t *testing.T) {
 func TestTail(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, "")
-	w.ep.Generate(20, sim.Generate{From: time.Now().Add(-time.Hour), To: time.Now()})
+	w.ep.Generate(20, sim.EndpointGenerate{From: time.Now().Add(-time.Hour), To: time.Now()})
 	w.start(t)
 	eventually(t, 30*time.Second, "backlog exported", hasAll(w.natsURL, t, w.expected()))
 	for _, asJSON := range []bool{false, true} {
@@ -647,7 +647,7 @@ func TestTail(t *testing.T) {
 			want = `"schema":"alertexport.alert.v1"`
 		}
 		eventually(t, 20*time.Second, "tail prints new alerts", func() (bool, string) {
-			w.ep.Generate(1, sim.Generate{})
+			w.ep.Generate(1, sim.EndpointGenerate{})
 			return strings.Contains(out.String(), want), out.String()
 		})
 		cancel()
@@ -674,7 +674,7 @@ func TestRunWaitsForNATS(t *testing.T) {
 	addr := freeAddr(t) // nothing listens there yet
 	w := newWorld(t, "nats://"+addr)
 	now := time.Now()
-	w.ep.Generate(50, sim.Generate{From: now.Add(-time.Hour), To: now})
+	w.ep.Generate(50, sim.EndpointGenerate{From: now.Add(-time.Hour), To: now})
 	w.ca.Generate(50, sim.CloudAppsGenerate{From: now.Add(-time.Hour), To: now})
 	d := w.start(t)
 	eventually(t, 10*time.Second, "/healthz answers", func() (bool, string) {
@@ -724,7 +724,7 @@ func TestRunThroughAPIFaults(t *testing.T) {
 	w := newWorld(t, "")
 	w.srv.SetCloudAppsRetryAfter(true) // a 429 without it holds Cloud Apps back a whole minute
 	now := time.Now()
-	w.ep.Generate(800, sim.Generate{From: now.Add(-20 * time.Hour), To: now})
+	w.ep.Generate(800, sim.EndpointGenerate{From: now.Add(-20 * time.Hour), To: now})
 	// Cloud Apps allows 30 calls a minute, and the daemon keeps to that: 3 pages of backlog.
 	w.ca.Generate(300, sim.CloudAppsGenerate{From: now.Add(-20 * time.Hour), To: now})
 	faults := sim.FaultRates{ServerError: 0.10, Throttle: 0.05, Slow: 0.05, SlowDelay: 300 * time.Millisecond, Truncate: 0.05}
@@ -733,7 +733,7 @@ func TestRunThroughAPIFaults(t *testing.T) {
 	d := w.start(t)
 	start := time.Now()
 	for range 3 {
-		w.ep.Generate(10, sim.Generate{})
+		w.ep.Generate(10, sim.EndpointGenerate{})
 		w.ca.Generate(10, sim.CloudAppsGenerate{})
 		eventually(t, 120*time.Second, "everything exported through the faults", hasAll(w.natsURL, t, w.expected()))
 	}
@@ -762,7 +762,7 @@ func TestBackfill(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, "")
 	now := time.Now()
-	w.ep.Generate(150, sim.Generate{From: now.Add(-10 * time.Hour), To: now})
+	w.ep.Generate(150, sim.EndpointGenerate{From: now.Add(-10 * time.Hour), To: now})
 	w.ca.Generate(120, sim.CloudAppsGenerate{From: now.Add(-10 * time.Hour), To: now})
 	d := w.start(t)
 	eventually(t, 30*time.Second, "backlog exported", hasAll(w.natsURL, t, w.expected()))

@@ -259,7 +259,7 @@ func TestCrashAtRandomPoints(t *testing.T) {
 	ns := natstest.Start(t)
 	w := newWorld(t, ns.ClientURL())
 	now := time.Now()
-	w.ep.Generate(2500, sim.Generate{From: now.Add(-20 * time.Hour), To: now})
+	w.ep.Generate(2500, sim.EndpointGenerate{From: now.Add(-20 * time.Hour), To: now})
 	w.ca.Generate(2500, sim.CloudAppsGenerate{From: now.Add(-20 * time.Hour), To: now})
 	// Slow answers stretch the export over several seconds, so that the kills land inside it.
 	slow := sim.FaultRates{Slow: 1, SlowDelay: 30 * time.Millisecond}
@@ -274,7 +274,7 @@ func TestCrashAtRandomPoints(t *testing.T) {
 		time.Sleep(d) // the random point of the crash, not a synchronization
 		p.kill(t)
 		t.Logf("crash %d after %v: %d versions in the stream", i+1, d, len(streamMsgs(t, w.natsURL)))
-		w.ep.Generate(5, sim.Generate{})
+		w.ep.Generate(5, sim.EndpointGenerate{})
 		w.ep.UpdateRandom(3, 0)
 		w.ca.Generate(3, sim.CloudAppsGenerate{})
 		w.ca.CloseRandom(2, 0)
@@ -299,7 +299,7 @@ func TestFrozenReplicaStopsWithoutCheckpoint(t *testing.T) {
 	ns := natstest.Start(t)
 	w := newWorld(t, ns.ClientURL())
 	now := time.Now()
-	w.ep.Generate(300, sim.Generate{From: now.Add(-5 * time.Hour), To: now})
+	w.ep.Generate(300, sim.EndpointGenerate{From: now.Add(-5 * time.Hour), To: now})
 	w.ca.Generate(300, sim.CloudAppsGenerate{From: now.Add(-5 * time.Hour), To: now})
 	a := w.spawn(t, "a")
 	all := w.expected()
@@ -320,7 +320,7 @@ func TestFrozenReplicaStopsWithoutCheckpoint(t *testing.T) {
 	frozen := time.Now()
 	a.signal(t, syscall.SIGSTOP)
 
-	w.ep.Generate(20, sim.Generate{})
+	w.ep.Generate(20, sim.EndpointGenerate{})
 	w.ca.Generate(10, sim.CloudAppsGenerate{})
 	w.addExpected(all)
 	w.ep.SetFaultRates(sim.FaultRates{})
@@ -356,7 +356,7 @@ func TestFrozenReplicaStopsWithoutCheckpoint(t *testing.T) {
 		t.Error("a exited instead of staying a follower")
 	}
 	// And the export goes on, once.
-	w.ep.Generate(5, sim.Generate{})
+	w.ep.Generate(5, sim.EndpointGenerate{})
 	w.addExpected(all)
 	eventually(t, 30*time.Second, "new alerts exported after a woke", hasAll(w.natsURL, t, all))
 	checkStream(t, w, streamMsgs(t, w.natsURL), all)
@@ -398,7 +398,7 @@ func TestThreeReplicasShareTheJobs(t *testing.T) {
 	now := time.Now()
 	slow := sim.FaultRates{Slow: 1, SlowDelay: 20 * time.Millisecond} // polls take a while, so overlaps would show
 	for _, tn := range w.tenants {
-		tn.ep.Generate(600, sim.Generate{From: now.Add(-20 * time.Hour), To: now})
+		tn.ep.Generate(600, sim.EndpointGenerate{From: now.Add(-20 * time.Hour), To: now})
 		tn.ca.Generate(600, sim.CloudAppsGenerate{From: now.Add(-20 * time.Hour), To: now})
 		tn.ep.SetFaultRates(slow)
 		tn.ca.SetFaultRates(slow)
@@ -423,7 +423,7 @@ func TestThreeReplicasShareTheJobs(t *testing.T) {
 	victim.kill(t)
 	killed := time.Now()
 	for _, tn := range w.tenants {
-		tn.ep.Generate(10, sim.Generate{})
+		tn.ep.Generate(10, sim.EndpointGenerate{})
 		tn.ep.UpdateRandom(5, 0)
 		tn.ca.Generate(5, sim.CloudAppsGenerate{})
 	}
@@ -552,7 +552,7 @@ func TestRestartedReplicaTakesItsJobsBack(t *testing.T) {
 	w := newWorld(t, ns.ClientURL())
 	w.setWorker(t, "30s", "@every 10s")
 	now := time.Now()
-	w.ep.Generate(200, sim.Generate{From: now.Add(-5 * time.Hour), To: now})
+	w.ep.Generate(200, sim.EndpointGenerate{From: now.Add(-5 * time.Hour), To: now})
 	w.ca.Generate(200, sim.CloudAppsGenerate{From: now.Add(-5 * time.Hour), To: now})
 	jobs := []string{"contoso.endpoint", "contoso.cloudapps"}
 	started := time.Now()
@@ -587,7 +587,7 @@ func TestRestartedReplicaTakesItsJobsBack(t *testing.T) {
 			break
 		}
 		p.kill(t)
-		w.ep.Generate(5, sim.Generate{})
+		w.ep.Generate(5, sim.EndpointGenerate{})
 		w.ep.UpdateRandom(3, 0)
 		w.ca.Generate(3, sim.CloudAppsGenerate{})
 		w.ca.CloseRandom(2, 0)
@@ -608,7 +608,7 @@ func TestSecondProcessOnADataDirIsRefused(t *testing.T) {
 	t.Parallel()
 	ns := natstest.Start(t)
 	w := newWorld(t, ns.ClientURL())
-	w.ep.Generate(10, sim.Generate{})
+	w.ep.Generate(10, sim.EndpointGenerate{})
 	a := w.spawnIn(t, "a", "shared")
 	eventually(t, 30*time.Second, "a to hold both jobs", func() (bool, string) {
 		held := a.held(t)
@@ -683,7 +683,7 @@ func TestCrashLoopExportsEveryVersionOnce(t *testing.T) {
 	w.setWorker(t, "30s", "@every 1s")
 	w.srv.SetCloudAppsRetryAfter(true) // a 429 without it holds Cloud Apps back a whole minute
 	now := time.Now()
-	w.ep.Generate(200, sim.Generate{From: now.Add(-5 * time.Hour), To: now})
+	w.ep.Generate(200, sim.EndpointGenerate{From: now.Add(-5 * time.Hour), To: now})
 	w.ca.Generate(100, sim.CloudAppsGenerate{From: now.Add(-5 * time.Hour), To: now})
 	p := w.spawnIn(t, "run0", "replica")
 	eventually(t, 60*time.Second, "the backlog exported", hasAll(w.natsURL, t, w.expected()))
@@ -718,7 +718,7 @@ func TestCrashLoopExportsEveryVersionOnce(t *testing.T) {
 		}
 		p.kill(t)
 		kills++
-		w.ep.Generate(4, sim.Generate{})
+		w.ep.Generate(4, sim.EndpointGenerate{})
 		w.ep.UpdateRandom(3, 0)
 		w.ca.Generate(2, sim.CloudAppsGenerate{})
 		w.ca.CloseRandom(1, 0)

@@ -79,7 +79,7 @@ func TestStatusJetStream(t *testing.T) {
 	srv := natstest.Start(t)
 	w := newWorld(t, srv.ClientURL())
 	now := time.Now()
-	w.ep.Generate(20, sim.Generate{From: now.Add(-5 * time.Minute), To: now.Add(-time.Minute)})
+	w.ep.Generate(20, sim.EndpointGenerate{From: now.Add(-5 * time.Minute), To: now.Add(-time.Minute)})
 	w.ca.Fail(1<<20, sim.APIFault{Status: 403}) // every call: not retried, every poll fails
 
 	neverPolled(t, statusOf(t, w.config))
@@ -174,7 +174,7 @@ func TestStatusFailures(t *testing.T) {
 func TestStatusEmbedded(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, "")
-	w.ep.Generate(10, sim.Generate{From: time.Now().Add(-5 * time.Minute), To: time.Now()})
+	w.ep.Generate(10, sim.EndpointGenerate{From: time.Now().Add(-5 * time.Minute), To: time.Now()})
 	neverPolled(t, statusOf(t, w.config))
 	if _, err := os.Stat(filepath.Join(w.dir, "data")); !os.IsNotExist(err) {
 		t.Errorf("status created data_dir (%v)", err)
@@ -231,7 +231,7 @@ func TestStatusCoreMode(t *testing.T) {
 	if err := os.WriteFile(w.config, []byte(w.doc), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	w.ep.Generate(10, sim.Generate{From: time.Now().Add(-5 * time.Minute), To: time.Now()})
+	w.ep.Generate(10, sim.EndpointGenerate{From: time.Now().Add(-5 * time.Minute), To: time.Now()})
 	w.ca.Fail(1<<20, sim.APIFault{Status: 403})
 	d := w.start(t)
 	eventually(t, 30*time.Second, "status shows the jobs' outcomes", func() (bool, string) {

@@ -19,8 +19,8 @@ import (
 // text, emoji, a combining accent, quotes, <, >, &, command lines of tens
 // of KiB).
 
-// Generate describes the alerts EndpointTenant.Generate creates.
-type Generate struct {
+// EndpointGenerate describes the alerts EndpointTenant.EndpointGenerate creates.
+type EndpointGenerate struct {
 	// From and To bound the alerts' lastUpdateTime, spread at random over
 	// [From, To]. Both zero means the simulator's now; From == To gives
 	// every alert that same lastUpdateTime. If only one is set, it is used
@@ -36,7 +36,7 @@ type Generate struct {
 
 // Generate creates n new alerts with the tenant's seeded generator and
 // returns their ids, in creation order. It panics if To is before From.
-func (t *EndpointTenant) Generate(n int, g Generate) []string {
+func (t *EndpointTenant) Generate(n int, g EndpointGenerate) []string {
 	if n <= 0 {
 		return nil
 	}

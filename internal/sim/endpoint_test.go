@@ -162,7 +162,7 @@ func TestEndpointAuth(t *testing.T) {
 	t.Parallel()
 	f := endpointFixture(t, Options{})
 	s := f.s
-	s.Endpoint(tenantA).Generate(3, Generate{})
+	s.Endpoint(tenantA).Generate(3, EndpointGenerate{})
 
 	// A token signed by another key, with otherwise perfect claims.
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
@@ -252,7 +252,7 @@ func TestEndpointAuth(t *testing.T) {
 	t.Run("alerts are per tenant", func(t *testing.T) {
 		s.AddTenant(tenantB)
 		s.Grant(tenantB, appA, mde, "Alert.Read.All")
-		s.Endpoint(strings.ToUpper(tenantB)).Generate(2, Generate{})
+		s.Endpoint(strings.ToUpper(tenantB)).Generate(2, EndpointGenerate{})
 		a := getAlerts(t, s, tokenFor(t, s, tenantB, appA, secretA, mde), "/api/alerts")
 		if a.status != 200 || len(a.values()) != 2 {
 			t.Fatalf("tenant B: %v", a)
@@ -450,7 +450,7 @@ func TestEndpointFilterRejected(t *testing.T) {
 func TestEndpointQueryOptions(t *testing.T) {
 	t.Parallel()
 	f := endpointFixture(t, Options{})
-	ids := f.s.Endpoint(tenantA).Generate(30, Generate{From: f.clock.Now().Add(-time.Hour), To: f.clock.Now()})
+	ids := f.s.Endpoint(tenantA).Generate(30, EndpointGenerate{From: f.clock.Now().Add(-time.Hour), To: f.clock.Now()})
 	tok := tokenFor(t, f.s, tenantA, appA, secretA, mde)
 	all := getAlerts(t, f.s, tok, "/api/alerts").ids()
 	if len(all) != len(ids) {
@@ -520,7 +520,7 @@ func TestEndpointQueryOptions(t *testing.T) {
 func TestEndpointEnvelope(t *testing.T) {
 	t.Parallel()
 	f := endpointFixture(t, Options{})
-	f.s.Endpoint(tenantA).Generate(5, Generate{})
+	f.s.Endpoint(tenantA).Generate(5, EndpointGenerate{})
 	tok := tokenFor(t, f.s, tenantA, appA, secretA, mde)
 	for _, path := range []string{"/api/alerts", "/api/v1.0/alerts"} {
 		a := getAlerts(t, f.s, tok, path)
@@ -642,7 +642,7 @@ func TestEndpointNextLink(t *testing.T) {
 func TestEndpointExpand(t *testing.T) {
 	t.Parallel()
 	f := endpointFixture(t, Options{})
-	ids := f.s.Endpoint(tenantA).Generate(40, Generate{})
+	ids := f.s.Endpoint(tenantA).Generate(40, EndpointGenerate{})
 	tok := tokenFor(t, f.s, tenantA, appA, secretA, mde)
 	withEvidence := 0
 	for _, id := range ids {
@@ -682,7 +682,7 @@ func TestEndpointOrder(t *testing.T) {
 	t.Parallel()
 	f := endpointFixture(t, Options{})
 	now := f.clock.Now()
-	f.s.Endpoint(tenantA).Generate(300, Generate{From: now.Add(-10 * time.Hour), To: now})
+	f.s.Endpoint(tenantA).Generate(300, EndpointGenerate{From: now.Add(-10 * time.Hour), To: now})
 	tok := tokenFor(t, f.s, tenantA, appA, secretA, mde)
 	a := getAlerts(t, f.s, tok, "/api/alerts")
 	vals := a.values()
@@ -722,7 +722,7 @@ func TestEndpointLateIndexing(t *testing.T) {
 	now := f.clock.Now()
 	lu := now.Add(-time.Second)
 	tn.Put(EndpointAlert{ID: "da1_1", Status: "New", Severity: "Low", LastUpdateTime: &lu}, lu.Add(10*time.Second))
-	ids := tn.Generate(3, Generate{VisibleAfter: 5 * time.Second})
+	ids := tn.Generate(3, EndpointGenerate{VisibleAfter: 5 * time.Second})
 
 	statusOf := func() map[string]string {
 		t.Helper()
@@ -898,7 +898,7 @@ func TestEndpointFaults(t *testing.T) {
 	f := endpointFixture(t, Options{})
 	s := f.s
 	tn := s.Endpoint(tenantA)
-	tn.Generate(50, Generate{})
+	tn.Generate(50, EndpointGenerate{})
 	tok := tokenFor(t, s, tenantA, appA, secretA, mde)
 
 	// raw sends one request and returns the status and body, or the error.
@@ -1099,7 +1099,7 @@ func TestEndpointFaultRatesSeeded(t *testing.T) {
 func TestEndpointAPIRequests(t *testing.T) {
 	t.Parallel()
 	f := endpointFixture(t, Options{})
-	f.s.Endpoint(tenantA).Generate(3, Generate{})
+	f.s.Endpoint(tenantA).Generate(3, EndpointGenerate{})
 	tok := tokenFor(t, f.s, tenantA, appA, secretA, mde)
 	getAlerts(t, f.s, "", "/api/alerts")
 	getAlerts(t, f.s, tok, "/api/v1.0/alerts?$filter=status+eq+'New'%20or%20true&$top=2")
@@ -1237,7 +1237,7 @@ func TestEndpointGenerator(t *testing.T) {
 	f := endpointFixture(t, Options{})
 	tn := f.s.Endpoint(tenantA)
 	now := f.clock.Now()
-	ids := tn.Generate(n, Generate{From: now.Add(-24 * time.Hour), To: now})
+	ids := tn.Generate(n, EndpointGenerate{From: now.Add(-24 * time.Hour), To: now})
 	if len(ids) != n || tn.Len() != n {
 		t.Fatalf("%d ids, Len %d", len(ids), tn.Len())
 	}
@@ -1407,7 +1407,7 @@ func TestEndpointGeneratorSeeded(t *testing.T) {
 		s := startServer(t, Options{Seed: seed})
 		tn := s.Endpoint(tenant)
 		var out []EndpointAlert
-		for _, id := range tn.Generate(50, Generate{From: from, To: from.Add(time.Hour)}) {
+		for _, id := range tn.Generate(50, EndpointGenerate{From: from, To: from.Add(time.Hour)}) {
 			a, _ := tn.Latest(id)
 			out = append(out, a)
 		}
@@ -1430,7 +1430,7 @@ func TestEndpointGeneratorSeeded(t *testing.T) {
 	t.Run("identical times", func(t *testing.T) {
 		s := startServer(t, Options{})
 		tn := s.Endpoint(tenantA)
-		ids := tn.Generate(300, Generate{From: from, To: from, SameCreationTime: true, VisibleAfter: time.Minute})
+		ids := tn.Generate(300, EndpointGenerate{From: from, To: from, SameCreationTime: true, VisibleAfter: time.Minute})
 		seenIDs := map[string]bool{}
 		var created time.Time
 		for i, id := range ids {
@@ -1456,7 +1456,7 @@ func TestEndpointUpdateRandom(t *testing.T) {
 	t.Parallel()
 	f := endpointFixture(t, Options{})
 	tn := f.s.Endpoint(tenantA)
-	tn.Generate(100, Generate{From: f.clock.Now().Add(-time.Hour), To: f.clock.Now()})
+	tn.Generate(100, EndpointGenerate{From: f.clock.Now().Add(-time.Hour), To: f.clock.Now()})
 	statuses := map[string]bool{}
 	for range 20 {
 		f.clock.Advance(time.Second)
@@ -1505,7 +1505,7 @@ func TestEndpointConcurrent(t *testing.T) {
 	t.Parallel()
 	f := endpointFixture(t, Options{})
 	tn := f.s.Endpoint(tenantA)
-	tn.Generate(100, Generate{From: f.clock.Now().Add(-time.Hour), To: f.clock.Now()})
+	tn.Generate(100, EndpointGenerate{From: f.clock.Now().Add(-time.Hour), To: f.clock.Now()})
 	tok := tokenFor(t, f.s, tenantA, appA, secretA, mde)
 	var wg sync.WaitGroup
 	for w := range 4 {
@@ -1535,7 +1535,7 @@ func TestEndpointConcurrent(t *testing.T) {
 		defer wg.Done()
 		for range 5 {
 			tn.UpdateRandom(10, 0)
-			tn.Generate(10, Generate{})
+			tn.Generate(10, EndpointGenerate{})
 			tn.SetFaultRates(FaultRates{})
 			_ = tn.Versions()
 			f.clock.Advance(time.Second)
@@ -1549,7 +1549,7 @@ func BenchmarkEndpointPage10000(b *testing.B) {
 	s.AddTenant(tenantA)
 	s.RegisterApp(App{ClientID: appA, Secrets: []Secret{{Value: secretA}}})
 	s.Grant(tenantA, appA, mde, "Alert.Read.All")
-	s.Endpoint(tenantA).Generate(10000, Generate{})
+	s.Endpoint(tenantA).Generate(10000, EndpointGenerate{})
 	tok := tokenFor(b, s, tenantA, appA, secretA, mde)
 	c := s.Client()
 	req, _ := http.NewRequest(http.MethodGet, s.URL()+"/api/alerts?$top=10000&$expand=evidence", nil)

@@ -529,7 +529,7 @@ func TestGraphPagingEveryAlertOnce(t *testing.T) {
 	f := graphFixture(t, Options{})
 	now := f.clock.Now()
 	from := now.Add(-7 * 24 * time.Hour)
-	f.s.Endpoint(tenantA).Generate(2000, Generate{From: from, To: now})
+	f.s.Endpoint(tenantA).Generate(2000, EndpointGenerate{From: from, To: now})
 	f.s.CloudApps(tenantA).Generate(1000, CloudAppsGenerate{From: from, To: now})
 	f.s.Graph(tenantA).Generate(2000, GraphGenerate{From: from, To: now})
 	want := map[string]bool{}
@@ -906,7 +906,7 @@ func TestGraphEndpointView(t *testing.T) {
 	t.Run("another tenant's alerts are not shown", func(t *testing.T) {
 		f.s.AddTenant(tenantB)
 		f.s.Grant(tenantB, appGraphR, graph, "SecurityAlert.Read.All")
-		f.s.Endpoint(tenantB).Generate(3, Generate{})
+		f.s.Endpoint(tenantB).Generate(3, EndpointGenerate{})
 		a := graphGet(t, f.s, tokenFor(t, f.s, tenantB, appGraphR, "r", graph), alertsV2)
 		for _, v := range a.values() {
 			if v["tenantId"] != tenantB {
@@ -1262,7 +1262,7 @@ func TestGraphConcurrent(t *testing.T) {
 	t.Parallel()
 	f := graphFixture(t, Options{})
 	now := f.clock.Now()
-	f.s.Endpoint(tenantA).Generate(200, Generate{From: now.Add(-time.Hour), To: now})
+	f.s.Endpoint(tenantA).Generate(200, EndpointGenerate{From: now.Add(-time.Hour), To: now})
 	f.s.CloudApps(tenantA).Generate(100, CloudAppsGenerate{From: now.Add(-time.Hour), To: now})
 	f.s.Graph(tenantA).Generate(200, GraphGenerate{From: now.Add(-time.Hour), To: now})
 	tok := graphToken(t, f)

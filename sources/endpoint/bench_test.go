@@ -48,7 +48,7 @@ func BenchmarkDecodeNormalize(b *testing.B) {
 func BenchmarkDecodePage(b *testing.B) {
 	f := newFixture(b, setup{})
 	now := f.Clock.Now()
-	f.ep.Generate(1000, sim.Generate{From: now.Add(-time.Hour), To: now})
+	f.ep.Generate(1000, sim.EndpointGenerate{From: now.Add(-time.Hour), To: now})
 	src := f.newSource(Options{})
 	var body []byte
 	err := src.api.Get(context.Background(), src.query(window{upd: span{lo: now.Add(-2 * time.Hour)}}, 0), func(r io.Reader) error {
@@ -93,7 +93,7 @@ func BenchmarkPoll10000Memory(b *testing.B) {
 func benchmarkPoll(b *testing.B, memory bool) {
 	f := newFixture(b, setup{})
 	now := f.Clock.Now()
-	f.ep.Generate(MaxPageSize, sim.Generate{From: now.Add(-time.Hour), To: now})
+	f.ep.Generate(MaxPageSize, sim.EndpointGenerate{From: now.Add(-time.Hour), To: now})
 	src := f.newSource(Options{})
 	ctx := context.Background()
 	var peak uint64

@@ -37,8 +37,8 @@ func TestBacklogLargerThanAPage(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, setup{})
 	now := f.Clock.Now()
-	f.ep.Generate(2500, sim.Generate{From: now.Add(-23 * time.Hour), To: now})
-	f.ep.Generate(50, sim.Generate{From: now.Add(-30 * time.Hour), To: now.Add(-25 * time.Hour)}) // before start_from
+	f.ep.Generate(2500, sim.EndpointGenerate{From: now.Add(-23 * time.Hour), To: now})
+	f.ep.Generate(50, sim.EndpointGenerate{From: now.Add(-30 * time.Hour), To: now.Add(-25 * time.Hour)}) // before start_from
 	e := sourcetest.NewExporter(t, f.newSource(Options{PageSize: 400}))
 	e.MustPoll(t)
 
@@ -87,7 +87,7 @@ func TestBacklogLargerThanAPage(t *testing.T) {
 func TestIdlePollIsOneRequest(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, setup{})
-	f.ep.Generate(30, sim.Generate{From: f.Clock.Now().Add(-time.Hour), To: f.Clock.Now()})
+	f.ep.Generate(30, sim.EndpointGenerate{From: f.Clock.Now().Add(-time.Hour), To: f.Clock.Now()})
 	e := sourcetest.NewExporter(t, f.newSource(Options{}))
 	e.MustPoll(t)
 	before, saved := len(f.Requests(Name)), e.Saved
@@ -112,7 +112,7 @@ func TestAlertsUpdatedWhilePaging(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, setup{})
 	now := f.Clock.Now()
-	f.ep.Generate(1200, sim.Generate{From: now.Add(-20 * time.Hour), To: now})
+	f.ep.Generate(1200, sim.EndpointGenerate{From: now.Add(-20 * time.Hour), To: now})
 	e := sourcetest.NewExporter(t, f.newSource(Options{PageSize: 150, BatchSize: 40}))
 	var mu sync.Mutex
 	updated := 0
@@ -181,16 +181,16 @@ func TestLateIndexing(t *testing.T) {
 	var late []time.Duration
 	src := f.newSource(Options{Late: func(d time.Duration) { mu.Lock(); late = append(late, d); mu.Unlock() }})
 	e := sourcetest.NewExporter(t, src)
-	f.ep.Generate(20, sim.Generate{From: f.Clock.Now().Add(-time.Hour), To: f.Clock.Now()})
+	f.ep.Generate(20, sim.EndpointGenerate{From: f.Clock.Now().Add(-time.Hour), To: f.Clock.Now()})
 	e.MustPoll(t)
 
 	// Indexed 3 minutes after its update (inside the lookback), then one 25 minutes late.
-	inside := f.ep.Generate(1, sim.Generate{VisibleAfter: 3 * time.Minute})
-	outside := f.ep.Generate(1, sim.Generate{VisibleAfter: 25 * time.Minute})
+	inside := f.ep.Generate(1, sim.EndpointGenerate{VisibleAfter: 3 * time.Minute})
+	outside := f.ep.Generate(1, sim.EndpointGenerate{VisibleAfter: 25 * time.Minute})
 	insideVer, outsideVer := latest(t, f, inside[0]), latest(t, f, outside[0])
 	for range 30 {
 		f.Clock.Advance(time.Minute)
-		f.ep.Generate(1, sim.Generate{}) // traffic moves the cursor on
+		f.ep.Generate(1, sim.EndpointGenerate{}) // traffic moves the cursor on
 		e.MustPoll(t)
 	}
 	if !e.Has(Name, inside[0], insideVer) {
@@ -220,9 +220,9 @@ func TestEqualLastUpdateTimeAcrossPages(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, setup{})
 			at := f.Clock.Now().Add(-time.Hour).Add(123456700 * time.Nanosecond)
-			f.ep.Generate(20, sim.Generate{From: at.Add(-time.Hour), To: at.Add(-time.Minute)})
-			f.ep.Generate(500, sim.Generate{From: at, To: at, SameCreationTime: sameCreation})
-			f.ep.Generate(20, sim.Generate{From: at.Add(time.Minute), To: f.Clock.Now()})
+			f.ep.Generate(20, sim.EndpointGenerate{From: at.Add(-time.Hour), To: at.Add(-time.Minute)})
+			f.ep.Generate(500, sim.EndpointGenerate{From: at, To: at, SameCreationTime: sameCreation})
+			f.ep.Generate(20, sim.EndpointGenerate{From: at.Add(time.Minute), To: f.Clock.Now()})
 			e := sourcetest.NewExporter(t, f.newSource(Options{PageSize: 100}))
 			e.MustPoll(t)
 			e.MustPoll(t)
@@ -246,7 +246,7 @@ func TestEqualLastUpdateTimeAcrossPages(t *testing.T) {
 func TestThrottledWithRetryAfter(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, setup{})
-	f.ep.Generate(10, sim.Generate{})
+	f.ep.Generate(10, sim.EndpointGenerate{})
 	f.ep.Fail(1, sim.APIFault{Status: 429, RetryAfter: 2 * time.Second})
 	e := sourcetest.NewExporter(t, f.newSource(Options{}))
 	e.MustPoll(t)
@@ -263,13 +263,13 @@ func TestThrottledWithRetryAfter(t *testing.T) {
 func TestTruncatedPage(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, setup{})
-	f.ep.Generate(300, sim.Generate{From: f.Clock.Now().Add(-time.Hour), To: f.Clock.Now()})
+	f.ep.Generate(300, sim.EndpointGenerate{From: f.Clock.Now().Add(-time.Hour), To: f.Clock.Now()})
 	e := sourcetest.NewExporter(t, f.newSource(Options{BatchSize: 50}))
 	e.MustPoll(t)
 	before := e.Saved
 
 	f.Clock.Advance(time.Minute)
-	f.ep.Generate(200, sim.Generate{})
+	f.ep.Generate(200, sim.EndpointGenerate{})
 	f.ep.Fail(int(sourcetest.FastRetry.MaxTries), sim.APIFault{Truncate: true})
 	exported := maps.Clone(e.Got)
 	err := e.Poll(context.Background())
@@ -292,7 +292,7 @@ func TestTruncatedPage(t *testing.T) {
 func TestServerErrorsFailThePollCleanly(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, setup{})
-	f.ep.Generate(5, sim.Generate{})
+	f.ep.Generate(5, sim.EndpointGenerate{})
 	e := sourcetest.NewExporter(t, f.newSource(Options{}))
 	f.ep.Fail(100, sim.APIFault{Status: 500})
 	err := e.Poll(context.Background())
@@ -335,7 +335,7 @@ func TestTokenExpiryMidBackfill(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, setup{})
 	now := f.Clock.Now()
-	f.ep.Generate(1500, sim.Generate{From: now.Add(-20 * time.Hour), To: now.Add(-time.Hour)})
+	f.ep.Generate(1500, sim.EndpointGenerate{From: now.Add(-20 * time.Hour), To: now.Add(-time.Hour)})
 	e := sourcetest.NewExporter(t, f.newSource(Options{PageSize: 200, BatchSize: 100}))
 	emits, jumped := 0, false
 	e.During = func() {
@@ -360,7 +360,7 @@ func TestTokenExpiryMidBackfill(t *testing.T) {
 func TestMinSeverityFiltersOnTheServer(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, setup{minSeverity: "medium"})
-	f.ep.Generate(300, sim.Generate{From: f.Clock.Now().Add(-time.Hour), To: f.Clock.Now()})
+	f.ep.Generate(300, sim.EndpointGenerate{From: f.Clock.Now().Add(-time.Hour), To: f.Clock.Now()})
 	e := sourcetest.NewExporter(t, f.newSource(Options{}))
 	e.MustPoll(t)
 	q, _ := url.ParseQuery(f.Requests(Name)[0].Query)
@@ -404,7 +404,7 @@ func TestBrokenPagesAreRetried(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, setup{})
-			f.ep.Generate(400, sim.Generate{From: f.Clock.Now().Add(-time.Hour), To: f.Clock.Now()})
+			f.ep.Generate(400, sim.EndpointGenerate{From: f.Clock.Now().Add(-time.Hour), To: f.Clock.Now()})
 			f.ep.Fail(2, fault)
 			e := sourcetest.NewExporter(t, f.newSource(Options{BatchSize: 50}))
 			e.MustPoll(t)
@@ -424,7 +424,7 @@ func TestClientLimiter(t *testing.T) {
 	t.Parallel()
 	limits := []sim.RateLimit{{Requests: 10, Per: time.Second}, {Requests: 25, Per: 3 * time.Second}}
 	f := newFixture(t, setup{rateLimits: limits})
-	f.ep.Generate(5, sim.Generate{})
+	f.ep.Generate(5, sim.EndpointGenerate{})
 	src := f.newSource(Options{})
 	src.api.Limiter = httpclient.NewLimiter(httpclient.Limit{Requests: 10, Per: time.Second}, httpclient.Limit{Requests: 25, Per: 3 * time.Second})
 	e := sourcetest.NewExporter(t, src)
@@ -514,7 +514,7 @@ func TestBacklogCheckpointStaysSmall(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, setup{})
 	now := f.Clock.Now()
-	f.ep.Generate(12000, sim.Generate{From: now.Add(-20 * time.Hour), To: now}) // 100 per 10 minutes
+	f.ep.Generate(12000, sim.EndpointGenerate{From: now.Add(-20 * time.Hour), To: now}) // 100 per 10 minutes
 	e := sourcetest.NewExporter(t, f.newSource(Options{PageSize: 1000}))
 	most := 0
 	e.During = func() {
@@ -536,7 +536,7 @@ func TestBacklogReadAboutOnce(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, setup{})
 	now := f.Clock.Now()
-	f.ep.Generate(20000, sim.Generate{From: now.Add(-20 * time.Hour), To: now})
+	f.ep.Generate(20000, sim.EndpointGenerate{From: now.Add(-20 * time.Hour), To: now})
 	e := sourcetest.NewExporter(t, f.newSource(Options{PageSize: 2000}))
 	e.MustPoll(t)
 	e.CheckExactlyOnce(t, Name, f.visible())

@@ -178,7 +178,7 @@ func simulatedGraph(t *testing.T) (*sim.GraphTenant, []string, []string) {
 	t.Cleanup(func() { _ = srv.Close() })
 	srv.AddTenant(sourcetest.TenantID)
 	from := now.Add(-48 * time.Hour)
-	mde := srv.Endpoint(sourcetest.TenantID).Generate(150, sim.Generate{From: from, To: now})
+	mde := srv.Endpoint(sourcetest.TenantID).Generate(150, sim.EndpointGenerate{From: from, To: now})
 	cas := srv.CloudApps(sourcetest.TenantID).Generate(150, sim.CloudAppsGenerate{From: from, To: now})
 	g := srv.Graph(sourcetest.TenantID)
 	g.Generate(400, sim.GraphGenerate{From: from, To: now})
