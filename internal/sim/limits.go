@@ -98,3 +98,30 @@ func (s *Server) rateLimits(api string) []simapi.RateLimit {
 	defer s.limits.mu.Unlock()
 	return s.limits.byAPI[api]
 }
+
+// faultPlan is the fault plan of api in tenantID (created on first use,
+// as Endpoint, CloudApps and Graph do).
+func (s *Server) faultPlan(api, tenantID string) *simapi.FaultPlan {
+	switch api {
+	case APIEndpoint:
+		return &s.Endpoint(tenantID).FaultPlan
+	case APICloudApps:
+		return &s.CloudApps(tenantID).FaultPlan
+	case APIGraph:
+		return &s.Graph(tenantID).FaultPlan
+	}
+	panic(fmt.Sprintf("simulator: unknown API %q: want one of %s", api, apiNames()))
+}
+
+// Fail makes the next n requests of tenantID to api that pass
+// authentication and authorization fail as f says (see APIFault), the same
+// as the tenant's own Fail. It panics on an unknown API.
+func (s *Server) Fail(api, tenantID string, n int, f APIFault) {
+	s.faultPlan(api, tenantID).Fail(n, f)
+}
+
+// SetFaultRates sets the random faults of tenantID's requests to api, the
+// same as the tenant's own SetFaultRates. It panics on an unknown API.
+func (s *Server) SetFaultRates(api, tenantID string, r FaultRates) {
+	s.faultPlan(api, tenantID).SetFaultRates(r)
+}
