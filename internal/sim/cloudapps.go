@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/alertexport/alertexport/sources/apis"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -44,13 +45,6 @@ import (
 // its appId is also its only application ID URI (api-authentication-application.md:
 // resource 05a65629-…, scope 05a65629-…/.default).
 const cloudAppsAppID = "05a65629-4c1b-48c1-a78b-804c4abdd4af"
-
-// cloudAppsRoles are the application permissions that allow listing alerts
-// (api-authentication-application.md: Investigation.read lists, fetches and
-// marks alerts; Investigation.manage and Discovery.manage add closing them;
-// Discovery.read is in the same scope table, which `alertexport auth check` accepts).
-// Settings.read and Settings.manage do not list alerts.
-var cloudAppsRoles = []string{"Investigation.read", "Investigation.manage", "Discovery.read", "Discovery.manage"}
 
 const (
 	// cloudAppsMaxLimit: "Responses for all requests made with the API
@@ -377,10 +371,10 @@ func (s *Server) cloudAppsAuthenticate(r *http.Request, rec *simapi.Request) (*C
 		return nil, cloudAppsUnauthorized(fmt.Sprintf("The access token's audience '%s' is not Microsoft Defender for Cloud Apps. Request a token with scope %s/.default (resource %s).", claims.Audience, cloudAppsAppID, cloudAppsAppID),
 			`Bearer error="invalid_token", error_description="The audience is invalid"`)
 	}
-	if !slices.ContainsFunc(claims.Roles, func(role string) bool { return slices.Contains(cloudAppsRoles, role) }) {
+	if !slices.ContainsFunc(claims.Roles, func(role string) bool { return slices.Contains(apis.CloudApps.Roles, role) }) {
 		return nil, &cloudAppsError{status: http.StatusForbidden, detail: fmt.Sprintf(
 			"You do not have permission to perform this action. The application %s needs one of the Microsoft Cloud App Security application permissions %s, with admin consent in tenant %s.",
-			claims.AppID, strings.Join(cloudAppsRoles, ", "), claims.TenantID)}
+			claims.AppID, strings.Join(apis.CloudApps.Roles, ", "), claims.TenantID)}
 	}
 	return s.CloudApps(claims.TenantID), nil
 }

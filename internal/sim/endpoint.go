@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"github.com/alertexport/alertexport/sources/apis"
 	"io"
 	"net/http"
 	"net/url"
@@ -32,9 +33,6 @@ const endpointAppID = "fc780465-2017-40d4-a0c5-307022471b92"
 // Limits of List alerts (get-alerts.md §Limitations): "Maximum page size is
 // 10,000".
 const endpointMaxTop = 10000
-
-// endpointRoles are the application permissions that allow List alerts.
-var endpointRoles = []string{"Alert.Read.All", "Alert.ReadWrite.All"}
 
 // endpointContentType is what ASP.NET OData services send with a resource
 // set.
@@ -276,7 +274,7 @@ func endpointAuthorize(c *AccessClaims) *endpointError {
 			"The access token's audience '%s' is not valid for the Microsoft Defender for Endpoint API (WindowsDefenderATP, %s). Request a token with scope https://api.securitycenter.microsoft.com/.default.", c.Audience, endpointAppID)}
 	}
 	for _, role := range c.Roles {
-		if slices.Contains(endpointRoles, role) {
+		if slices.Contains(apis.Endpoint.Roles, role) {
 			return nil
 		}
 	}

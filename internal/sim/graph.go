@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/alertexport/alertexport/sources/apis"
 	"hash/fnv"
 	"net/http"
 	"net/url"
@@ -35,11 +36,6 @@ import (
 // https://dod-graph.microsoft.us, see directory.go) or the appId as
 // audience.
 const graphAppID = "00000003-0000-0000-c000-000000000000"
-
-// graphRoles are the application permissions of List alerts_v2
-// (security-list-alerts_v2.md, Permissions: "SecurityAlert.Read.All,
-// SecurityAlert.ReadWrite.All").
-var graphRoles = []string{"SecurityAlert.Read.All", "SecurityAlert.ReadWrite.All"}
 
 const (
 	// graphMaxTop: "The $top OData query parameter has a limit of 1000
@@ -374,11 +370,11 @@ func (s *Server) graphAuthenticate(r *http.Request) (*AccessClaims, *graphError)
 // the documents do not give this operation, so the simulator refuses a
 // token that carries only those.
 func graphAuthorize(c *AccessClaims) *graphError {
-	if slices.ContainsFunc(c.Roles, func(role string) bool { return slices.Contains(graphRoles, role) }) {
+	if slices.ContainsFunc(c.Roles, func(role string) bool { return slices.Contains(apis.Graph.Roles, role) }) {
 		return nil
 	}
 	return &graphError{status: http.StatusForbidden, code: "Forbidden", message: fmt.Sprintf(
-		"Missing application roles. API required roles: %s, application roles: %s.", strings.Join(graphRoles, ","), strings.Join(c.Roles, ","))}
+		"Missing application roles. API required roles: %s, application roles: %s.", strings.Join(apis.Graph.Roles, ","), strings.Join(c.Roles, ","))}
 }
 
 // prefers says whether the request's Prefer headers carry the preference

@@ -6,31 +6,25 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/alertexport/alertexport/internal/sim/simapi"
+	"github.com/alertexport/alertexport/sources/apis"
 )
 
 // The names of the simulated Defender APIs: APIRequest.API, and the keys of
 // Options.RateLimits and Server.SetRateLimits.
 const (
-	APIEndpoint  = "endpoint"  // the Defender for Endpoint alerts API
-	APICloudApps = "cloudapps" // the Defender for Cloud Apps alerts API
-	APIGraph     = "graph"     // Microsoft Graph's security alerts_v2
+	APIEndpoint  = "endpoint"  // the Defender for Endpoint alerts API (apis.Endpoint.Name)
+	APICloudApps = "cloudapps" // the Defender for Cloud Apps alerts API (apis.CloudApps.Name)
+	APIGraph     = "graph"     // Microsoft Graph's security alerts_v2 (apis.Graph.Name)
 )
 
-// documentedLimits are the rate limits Microsoft documents for each API.
+// documentedLimits are the rate limits Microsoft documents for each API, as the API registry
+// (sources/apis) records them with their sources.
 var documentedLimits = map[string][]simapi.RateLimit{
-	// List alerts: "100 calls per minute and 1500 calls per hour", per
-	// tenant (https://learn.microsoft.com/defender-endpoint/api/get-alerts).
-	APIEndpoint: {{Requests: 100, Per: time.Minute}, {Requests: 1500, Per: time.Hour}},
-	// "The throttle limit for all API requests is 30 requests per minute per
-	// tenant" (https://learn.microsoft.com/defender-cloud-apps/api-introduction).
-	APICloudApps: {{Requests: 30, Per: time.Minute}},
-	// "Any operation on alert ... 150 requests per minute", per app per
-	// tenant (https://learn.microsoft.com/graph/throttling-limits); that it
-	// covers alerts_v2 is implied, not stated.
-	APIGraph: {{Requests: 150, Per: time.Minute}},
+	APIEndpoint:  apis.Endpoint.Limits,
+	APICloudApps: apis.CloudApps.Limits,
+	APIGraph:     apis.Graph.Limits,
 }
 
 // DocumentedRateLimits returns the rate limits Microsoft documents for api

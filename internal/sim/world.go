@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"github.com/alertexport/alertexport/sources/apis"
 	"strings"
 )
 
@@ -18,12 +19,12 @@ const (
 )
 
 // ReadRoles returns, per resource, the application role that lets an app
-// list alerts, the least one each API documents.
+// list alerts: the first, least one the API registry lists.
 func ReadRoles() map[string][]string {
 	return map[string][]string{
-		EndpointResource:  {"Alert.Read.All"},
-		CloudAppsResource: {"Investigation.read"},
-		GraphResource:     {"SecurityAlert.Read.All"},
+		EndpointResource:  {apis.Endpoint.Roles[0]},
+		CloudAppsResource: {apis.CloudApps.Roles[0]},
+		GraphResource:     {apis.Graph.Roles[0]},
 	}
 }
 

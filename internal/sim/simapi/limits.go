@@ -2,15 +2,13 @@ package simapi
 
 import (
 	"fmt"
+	"github.com/alertexport/alertexport/sources/apis"
 	"slices"
-	"time"
 )
 
-// RateLimit is one limit: at most Requests calls per sliding window of Per.
-type RateLimit struct {
-	Requests int
-	Per      time.Duration
-}
+// RateLimit is one limit: at most Requests calls per sliding window of Per (the registry's
+// type, so that the documented limits are written once).
+type RateLimit = apis.Limit
 
 // RateLimits is the choice of an API's rate limits. The zero value is
 // Documented.
