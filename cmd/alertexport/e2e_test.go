@@ -24,6 +24,7 @@ import (
 	"github.com/alertexport/alertexport/internal/sim"
 	"github.com/alertexport/alertexport/sinks/natstest"
 	"github.com/alertexport/alertexport/sources/envelope"
+	"github.com/alertexport/alertexport/sources/envelope/envelopetest"
 )
 
 const (
@@ -327,6 +328,10 @@ func checkStream(t *testing.T, w *world, msgs []*nats.Msg, want map[string]bool)
 	for _, m := range msgs {
 		id := m.Header.Get("Nats-Msg-Id")
 		count[id]++
+		if m.Header.Get(envelope.HeaderError) != "" {
+			continue // a dead letter: the raw bytes, not an envelope
+		}
+		envelopetest.Check(t, id, m.Data)
 		var a envelope.Alert
 		if err := json.Unmarshal(m.Data, &a); err != nil {
 			t.Errorf("%s: body is not an envelope: %v", id, err)

@@ -17,6 +17,7 @@ import (
 	"github.com/alertexport/alertexport/sinks/natstest"
 	"github.com/alertexport/alertexport/sources"
 	"github.com/alertexport/alertexport/sources/envelope"
+	"github.com/alertexport/alertexport/sources/envelope/envelopetest"
 )
 
 func startServer(t testing.TB, mutate func(*server.Options)) *server.Server {
@@ -36,6 +37,9 @@ func connect(t testing.TB, url string) *nats.Conn {
 
 var cfg = config.NATS{Mode: "core", Subject: "alerts.{source}.{tenant}.{severity}"}
 
+// tenantID is the fixtures' Entra tenant: a whole envelope, as the schema wants it.
+const tenantID = "a839b112-1253-6432-9bf6-94542403f21c"
+
 // alerts returns n alert versions of tenant, the last one a dead letter.
 func alerts(tenant string, n int) []sources.Message {
 	sev := []string{"informational", "low", "medium", "high"}
@@ -49,8 +53,10 @@ func alerts(tenant string, n int) []sources.Message {
 			continue
 		}
 		out[i] = sources.Message{MsgID: msgID, Tenant: tenant, Source: "cloudapps", Alert: &envelope.Alert{
-			Schema: envelope.Schema, ID: id, Source: "cloudapps", Tenant: tenant, Event: envelope.Updated,
-			Severity: sev[i%len(sev)], Status: envelope.StatusResolved, UpdatedAt: updated, Raw: []byte(`{"_id":"` + id + `"}`),
+			Schema: envelope.Schema, ID: id, Source: "cloudapps", Tenant: tenant, TenantID: tenantID, Event: envelope.Updated,
+			Severity: sev[i%len(sev)], Status: envelope.StatusResolved, UpdatedAt: updated,
+			MitreTechniques: []string{}, MitreTactics: []string{}, Entities: []envelope.Entity{},
+			Raw: []byte(`{"_id":"` + id + `"}`),
 		}}
 	}
 	return out
@@ -107,6 +113,9 @@ func TestPublish(t *testing.T) {
 					want, _ := sinks.NewMsg(subjects, &tc.msgs[i], sinks.Limit{})
 					if got.Subject != want.Subject || string(got.Data) != string(want.Data) {
 						t.Errorf("got %s %s, want %s %s", got.Subject, got.Data, want.Subject, want.Data)
+					}
+					if got.Header.Get(envelope.HeaderError) == "" { // a dead letter is raw bytes
+						envelopetest.Check(t, got.Header.Get(envelope.HeaderMsgID), got.Data)
 					}
 					for k, v := range want.Header {
 						if !slices.Equal(got.Header.Values(k), v) {

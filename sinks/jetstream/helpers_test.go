@@ -17,6 +17,7 @@ import (
 	"github.com/alertexport/alertexport/sinks/natstest"
 	"github.com/alertexport/alertexport/sources"
 	"github.com/alertexport/alertexport/sources/envelope"
+	"github.com/alertexport/alertexport/sources/envelope/envelopetest"
 )
 
 // startServer runs a real nats-server on 127.0.0.1 (port RANDOM_PORT or a fixed one, for a
@@ -72,15 +73,17 @@ func alerts(tenant string, n int) []sources.Message {
 		}
 		title := "Suspicious PowerShell " + id
 		out[i] = sources.Message{MsgID: msgID, Tenant: tenant, Source: "endpoint", Alert: &envelope.Alert{
-			Schema: envelope.Schema, ID: id, Source: "endpoint", Tenant: tenant, Event: envelope.Created,
-			Title: &title, Severity: sev[i%len(sev)], Status: envelope.StatusNew, UpdatedAt: updated,
+			Schema: envelope.Schema, ID: id, Source: "endpoint", Tenant: tenant, TenantID: "a839b112-1253-6432-9bf6-94542403f21c",
+			Event: envelope.Created, Title: &title, Severity: sev[i%len(sev)], Status: envelope.StatusNew, UpdatedAt: updated,
+			MitreTechniques: []string{}, MitreTactics: []string{}, Entities: []envelope.Entity{},
 			Raw: []byte(`{"id":"` + id + `","title":"<b>&</b>"}`),
 		}}
 	}
 	return out
 }
 
-// streamMsgs reads every message the stream holds.
+// streamMsgs reads every message the stream holds, failing the test for an alert whose body
+// is not a valid envelope (dead letters carry raw bytes and are not checked).
 func streamMsgs(t testing.TB, ctx context.Context, nc *nats.Conn, name string) []*js.RawStreamMsg {
 	t.Helper()
 	j, err := js.New(nc)
@@ -100,6 +103,9 @@ func streamMsgs(t testing.TB, ctx context.Context, nc *nats.Conn, name string) [
 		m, err := st.GetMsg(ctx, seq)
 		if err != nil {
 			t.Fatalf("seq %d: %v", seq, err)
+		}
+		if m.Header.Get(envelope.HeaderError) == "" {
+			envelopetest.Check(t, m.Header.Get(envelope.HeaderMsgID), m.Data)
 		}
 		out = append(out, m)
 	}

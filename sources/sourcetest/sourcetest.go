@@ -24,6 +24,7 @@ import (
 	"github.com/alertexport/alertexport/sources"
 	"github.com/alertexport/alertexport/sources/auth"
 	"github.com/alertexport/alertexport/sources/envelope"
+	"github.com/alertexport/alertexport/sources/envelope/envelopetest"
 	"github.com/alertexport/alertexport/sources/httpclient"
 )
 
@@ -223,6 +224,7 @@ func (e *Exporter) Emit(_ context.Context, b sources.Batch) error {
 					e.t.Errorf("%s: %v", m.MsgID, err)
 				}
 			}
+			envelopetest.Check(e.t, m.MsgID, body)
 			var env envelope.Alert // as subscribers will read it
 			if err := json.Unmarshal(body, &env); err != nil {
 				e.t.Errorf("%s: the body is not an envelope: %v", m.MsgID, err)
@@ -356,6 +358,7 @@ func Golden(t *testing.T, update bool, normalize func(raw []byte) (*envelope.Ale
 			if !bytes.Contains(body, raw) {
 				t.Error("raw is not the alert's bytes unchanged")
 			}
+			envelopetest.Check(t, name, body)
 			var pretty bytes.Buffer
 			if err := json.Indent(&pretty, body, "", "  "); err != nil {
 				t.Fatal(err)
