@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/alertexport/alertexport/config"
+	"github.com/alertexport/alertexport/internal/testutil"
 	"github.com/alertexport/alertexport/sinks"
 	"github.com/alertexport/alertexport/sinks/natstest"
 	"github.com/alertexport/alertexport/sources"
@@ -60,12 +61,6 @@ func alerts(tenant string, n int) []sources.Message {
 		}}
 	}
 	return out
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	natstest.WaitFor(t, what, cond)
 }
 
 // TestPublish: a subscriber receives every message as NewMsg built it, once per Publish.
@@ -147,7 +142,7 @@ func TestPublishFails(t *testing.T) {
 			prepare: func(t *testing.T, s *server.Server, nc *nats.Conn) {
 				s.Shutdown()
 				s.WaitForShutdown()
-				waitFor(t, "the client to notice", func() bool { return !nc.IsConnected() })
+				testutil.WaitFor(t, "the client to notice", func() bool { return !nc.IsConnected() })
 			},
 			timeout:   200 * time.Millisecond,
 			wantIs:    context.DeadlineExceeded,

@@ -3,9 +3,6 @@ package jetstream
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -49,13 +46,6 @@ func testConfig() config.NATS {
 		DuplicateWindow: 2 * time.Hour,
 		MaxAge:          720 * time.Hour,
 	}
-}
-
-func testContext(t testing.TB) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
 }
 
 // alerts returns n alert versions of tenant, the last one a dead letter.
@@ -139,37 +129,4 @@ func storedMsgs(t testing.TB, dir, name string) uint64 {
 		t.Fatal(err)
 	}
 	return st.CachedInfo().State.Msgs
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	natstest.WaitFor(t, what, cond)
-}
-
-// logRecorder is a slog handler that keeps the messages logged.
-type logRecorder struct {
-	mu   sync.Mutex
-	msgs []string
-}
-
-func (r *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
-func (r *logRecorder) WithAttrs([]slog.Attr) slog.Handler       { return r }
-func (r *logRecorder) WithGroup(string) slog.Handler            { return r }
-func (r *logRecorder) Handle(_ context.Context, rec slog.Record) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.msgs = append(r.msgs, rec.Message)
-	return nil
-}
-
-func (r *logRecorder) has(substr string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, m := range r.msgs {
-		if strings.Contains(m, substr) {
-			return true
-		}
-	}
-	return false
 }
