@@ -13,7 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/alertexport/alertexport/sinks/natstest"
+	atestutil "github.com/alertexport/alertexport/internal/testutil"
 )
 
 // TestTwoReplicasShareAJob: two workers on one JetStream, one job. Only the lease holder polls,
@@ -49,7 +49,7 @@ func TestTwoReplicasShareAJob(t *testing.T) {
 	wa, ma := newReplica("a")
 	wb, mb := newReplica("b")
 	stopA := runWorker(t, wa)
-	natstest.WaitFor(t, "replica a polls", func() bool { return polls["a"].Load() >= 2 })
+	atestutil.WaitFor(t, "replica a polls", func() bool { return polls["a"].Load() >= 2 })
 	runWorker(t, wb)
 	time.Sleep(2500 * time.Millisecond) // several ticks of both: b must stay a follower
 	if n := polls["b"].Load(); n != 0 {
@@ -59,7 +59,7 @@ func TestTwoReplicasShareAJob(t *testing.T) {
 		t.Error("lease_held should be 1 on the holder and 0 on the follower")
 	}
 	stopA()
-	natstest.WaitFor(t, "replica b takes the job over", func() bool { return polls["b"].Load() >= 1 })
+	atestutil.WaitFor(t, "replica b takes the job over", func() bool { return polls["b"].Load() >= 1 })
 	if overlaps.Load() > 0 {
 		t.Errorf("%d polls ran on both replicas at once", overlaps.Load())
 	}
@@ -129,9 +129,9 @@ func TestJobsSpreadOverReplicas(t *testing.T) {
 		return len(l.held)
 	}
 	one := replica("one")
-	natstest.WaitFor(t, "the only replica to take every job", func() bool { return held(one) == 4 })
+	atestutil.WaitFor(t, "the only replica to take every job", func() bool { return held(one) == 4 })
 	two := replica("two")
-	natstest.WaitFor(t, "the jobs to spread two and two", func() bool { return held(one) == 2 && held(two) == 2 })
+	atestutil.WaitFor(t, "the jobs to spread two and two", func() bool { return held(one) == 2 && held(two) == 2 })
 }
 
 // TestFrozenHolderDistrustsItsLease: a replica whose renewals stopped (a SIGSTOP, a paused VM)
@@ -153,7 +153,7 @@ func TestFrozenHolderDistrustsItsLease(t *testing.T) {
 		t.Fatal("a lease just taken is not held")
 	}
 	// No renewal runs (the replica is frozen); its clock goes on.
-	natstest.WaitFor(t, "the lease to be distrusted", func() bool { return !l.Held("contoso.endpoint") })
+	atestutil.WaitFor(t, "the lease to be distrusted", func() bool { return !l.Held("contoso.endpoint") })
 	w, err := New(Options{Jobs: []Job{{Tenant: "contoso", Source: "endpoint", Schedule: every(t, "@every 1h"), Poller: &script{n: 3}}},
 		Sink: sink, Store: kv, Leases: l})
 	if err != nil {
@@ -290,7 +290,7 @@ func TestAnotherReplicasLeaseIsWaitedOut(t *testing.T) {
 		t.Fatal(err)
 	}
 	var took time.Duration
-	natstest.WaitFor(t, "the other replica to take the expired lease", func() bool {
+	atestutil.WaitFor(t, "the other replica to take the expired lease", func() bool {
 		ok, err := other.Acquire(ctx, key)
 		if err != nil {
 			t.Fatal(err)

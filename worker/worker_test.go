@@ -15,8 +15,8 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/alertexport/alertexport/config"
+	atestutil "github.com/alertexport/alertexport/internal/testutil"
 	jssink "github.com/alertexport/alertexport/sinks/jetstream"
-	"github.com/alertexport/alertexport/sinks/natstest"
 	"github.com/alertexport/alertexport/sources"
 	"github.com/alertexport/alertexport/sources/envelope"
 )
@@ -315,7 +315,7 @@ func TestPanicsAndHangsShowOnReadyz(t *testing.T) {
 	w.poll(context.Background(), w.jobs[0]) // succeeds: the job is healthy again
 	done := make(chan struct{})
 	go func() { w.poll(context.Background(), w.jobs[0]); close(done) }()
-	natstest.WaitFor(t, "the poll to start", func() bool {
+	atestutil.WaitFor(t, "the poll to start", func() bool {
 		w.jobs[0].mu.Lock()
 		defer w.jobs[0].mu.Unlock()
 		return !w.jobs[0].runningSince.IsZero()

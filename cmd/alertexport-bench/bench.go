@@ -9,8 +9,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/alertexport/alertexport/internal/sim"
 	"github.com/alertexport/alertexport/sources/registry"
-	"github.com/alertexport/alertexport/sources/simulator"
 )
 
 // bench is what all runs of a scenario share: the temp dir, the binary, the simulator with its
@@ -20,7 +20,7 @@ type bench struct {
 	log     *slog.Logger
 	dir     string
 	bin     string
-	sim     *simulator.Server
+	srv     *sim.Server
 	caFile  string
 	tenants []tenant
 	// alerts generated per tenant, and the messages the stream must end with
@@ -51,11 +51,11 @@ func newBench(ctx context.Context, o options, log *slog.Logger) (*bench, error) 
 			return nil, err
 		}
 	}
-	if b.sim, err = startSimulator(o); err != nil {
+	if b.srv, err = startSimulator(o); err != nil {
 		return nil, err
 	}
 	b.caFile = filepath.Join(dir, "simulator-ca.pem")
-	if err := b.sim.WriteCAFile(b.caFile); err != nil {
+	if err := b.srv.WriteCAFile(b.caFile); err != nil {
 		return nil, err
 	}
 	b.generateBacklog()
@@ -78,8 +78,8 @@ func (b *bench) generateBacklog() {
 	b.tenants = newTenants(tenants)
 	start := time.Now()
 	for _, t := range b.tenants {
-		addTenant(b.sim, t)
-		generate(b.sim, t, b.backlog, b.from, b.to)
+		addTenant(b.srv, t)
+		generate(b.srv, t, b.backlog, b.from, b.to)
 	}
 	b.expected = tenants * b.backlog.total()
 	b.log.Info("backlog generated", "tenants", tenants, "endpoint_per_tenant", b.backlog.endpoint,
@@ -88,8 +88,8 @@ func (b *bench) generateBacklog() {
 }
 
 func (b *bench) close() {
-	if b.sim != nil {
-		_ = b.sim.Close()
+	if b.srv != nil {
+		_ = b.srv.Close()
 	}
 	if b.o.keep {
 		b.log.Info("kept the temp dir", "dir", b.dir)
@@ -129,7 +129,7 @@ func (b *bench) windowsClear(ctx context.Context) error {
 		return nil
 	}
 	var last time.Time
-	for _, q := range b.sim.APIRequests() {
+	for _, q := range b.srv.APIRequests() {
 		if q.Time.After(last) {
 			last = q.Time
 		}
@@ -177,17 +177,17 @@ func (b *bench) startRun(i int) (*runEnv, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &runEnv{dir: dir, nats: ns, apiFrom: len(b.sim.APIRequests()), tokenFrom: len(b.sim.TokenLog())}
+	e := &runEnv{dir: dir, nats: ns, apiFrom: len(b.srv.APIRequests()), tokenFrom: len(b.srv.TokenLog())}
 	httpAddr, err := freeAddr()
 	if err != nil {
 		e.close()
 		return nil, err
 	}
 	cfg := childConfig{dataDir: filepath.Join(dir, "data"), httpAddr: httpAddr, caFile: b.caFile, natsURL: ns.url(),
-		simURL: b.sim.URL(), schedule: "@every 1m", startFrom: b.startFrom, tenants: b.tenants,
+		simURL: b.srv.URL(), schedule: "@every 1m", startFrom: b.startFrom, tenants: b.tenants,
 		sources: b.backlog}
 	if b.o.scenario == scenarioRateLimited && b.o.timeScale != 1 {
-		cfg.rateLimits = map[string][]simulator.RateLimit{}
+		cfg.rateLimits = map[string][]sim.RateLimit{}
 		for _, api := range []string{sourceEndpoint, sourceCloudApps, sourceGraph} {
 			cfg.rateLimits[api] = scaledLimits(api, b.o.timeScale)
 		}
@@ -220,17 +220,17 @@ func (e *runEnv) close() {
 }
 
 // apiRequests are the simulator's API requests since the run started.
-func (e *runEnv) apiRequests(sim *simulator.Server) []simulator.APIRequest {
-	return sim.APIRequests()[e.apiFrom:]
+func (e *runEnv) apiRequests(srv *sim.Server) []sim.APIRequest {
+	return srv.APIRequests()[e.apiFrom:]
 }
 
 // tokenRequests are the simulator's token requests since the run started.
-func (e *runEnv) tokenRequests(sim *simulator.Server) []simulator.TokenRequest {
-	return sim.TokenLog()[e.tokenFrom:]
+func (e *runEnv) tokenRequests(srv *sim.Server) []sim.TokenRequest {
+	return srv.TokenLog()[e.tokenFrom:]
 }
 
 // firstRequestAfter is the time of the first request at or after t (t if there is none).
-func firstRequestAfter(reqs []simulator.APIRequest, t time.Time) time.Time {
+func firstRequestAfter(reqs []sim.APIRequest, t time.Time) time.Time {
 	first := time.Time{}
 	for _, r := range reqs {
 		if !r.Time.Before(t) && (first.IsZero() || r.Time.Before(first)) {

@@ -8,8 +8,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/alertexport/alertexport/internal/sim"
 	"github.com/alertexport/alertexport/sources/registry"
-	"github.com/alertexport/alertexport/sources/simulator"
 )
 
 // drain is the throughput and rate-limited scenarios: (b) the child exports the backlog (run, or
@@ -29,7 +29,7 @@ func (b *bench) drain(ctx context.Context, e *runEnv, r *report, i int) error {
 	if err != nil {
 		return err
 	}
-	reqs, tokens := e.apiRequests(b.sim), e.tokenRequests(b.sim)
+	reqs, tokens := e.apiRequests(b.srv), e.tokenRequests(b.srv)
 	ru, err := e.child.stop()
 	if err != nil {
 		return err
@@ -83,7 +83,7 @@ func (b *bench) backfill(ctx context.Context, e *runEnv, r *report) error {
 		return err
 	}
 	b.log.Info("backfill done", "alerts", b.expected, "after", exited.Sub(e.child.started).Round(time.Millisecond).String())
-	reqs, tokens := e.apiRequests(b.sim), e.tokenRequests(b.sim)
+	reqs, tokens := e.apiRequests(b.srv), e.tokenRequests(b.srv)
 	first := firstRequestAfter(reqs, e.child.started)
 	// The export ends with the last alert stored, or with the last answer if reads that found
 	// nothing new came after it.
@@ -101,7 +101,7 @@ func (b *bench) backfill(ctx context.Context, e *runEnv, r *report) error {
 // the simulator saw. last is the time the last alert was stored, end when the child was done
 // (the same for run, which keeps running).
 func (b *bench) exportFigures(r *report, e *runEnv, first, last, end time.Time, ru usage, benchCPU time.Duration,
-	reqs []simulator.APIRequest, tokens []simulator.TokenRequest) {
+	reqs []sim.APIRequest, tokens []sim.TokenRequest) {
 	export := max(last.Sub(first), time.Millisecond)
 	r.add("product_alerts_per_s", "(b) alertexport "+b.o.command, "alerts/s", float64(b.expected)/export.Seconds())
 	r.add("product_seconds", "(b) first API request → last alert stored (backfill: or last answer)", "s", export.Seconds())
@@ -166,7 +166,7 @@ func (b *bench) rawCeiling(ctx context.Context, e *runEnv, i int) (rawResult, er
 // real and in scaled time, against the documented limit; and the alerts' rate against the
 // limit-bound rate, the documented calls a minute times the API's page size. For Endpoint the
 // binding limit of a long export is 1,500 calls an hour, not 100 a minute.
-func (b *bench) rateFigures(r *report, reqs []simulator.APIRequest, first, last time.Time) {
+func (b *bench) rateFigures(r *report, reqs []sim.APIRequest, first, last time.Time) {
 	scale := b.o.timeScale
 	r.add("time_scale", "time scale (every rate-limit window divided by it)", "", scale)
 	throttled := countStatus(reqs, http.StatusTooManyRequests)
@@ -214,7 +214,7 @@ func (b *bench) rateFigures(r *report, reqs []simulator.APIRequest, first, last 
 	}
 }
 
-func countStatus(reqs []simulator.APIRequest, status int) int {
+func countStatus(reqs []sim.APIRequest, status int) int {
 	n := 0
 	for _, q := range reqs {
 		if q.Status == status {

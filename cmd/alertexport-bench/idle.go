@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/alertexport/alertexport/sources/simulator"
+	"github.com/alertexport/alertexport/internal/sim"
 )
 
 // requestsPerIdlePoll is what an idle poll of each source should cost: Cloud Apps asks two
@@ -30,7 +30,7 @@ func (b *bench) idle(ctx context.Context, e *runEnv, r *report) error {
 	b.log.Info("backlog exported", "alerts", b.expected, "after", last.Sub(e.child.started).Round(time.Millisecond).String())
 	// Every job polled at once when the worker started (just before the first API request),
 	// then polls every minute from then: halfway between two polls nothing runs.
-	first := firstRequestAfter(e.apiRequests(b.sim), e.child.started)
+	first := firstRequestAfter(e.apiRequests(b.srv), e.child.started)
 	from := first.Add(30 * time.Second)
 	for !from.After(time.Now()) {
 		from = from.Add(time.Minute)
@@ -40,12 +40,12 @@ func (b *bench) idle(ctx context.Context, e *runEnv, r *report) error {
 	if err != nil {
 		return err
 	}
-	reqs := e.apiRequests(b.sim)
+	reqs := e.apiRequests(b.srv)
 	ru, err := e.child.stop()
 	if err != nil {
 		return err
 	}
-	tokens := e.tokenRequests(b.sim)
+	tokens := e.tokenRequests(b.srv)
 
 	minutes := w.to.Sub(w.from).Minutes()
 	cpu := w.after.sum("process_cpu_seconds_total", nil) - w.before.sum("process_cpu_seconds_total", nil)
@@ -98,7 +98,7 @@ func (b *bench) measureIdle(ctx context.Context, c *child, from, to time.Time) (
 // checkIdlePolls compares, job by job, the API requests the simulator saw in the window with
 // the polls the child counted there: every job should poll once a minute, at the cost
 // requestsPerIdlePoll says.
-func (b *bench) checkIdlePolls(r *report, w *idleWindow, reqs []simulator.APIRequest, minutes float64) {
+func (b *bench) checkIdlePolls(r *report, w *idleWindow, reqs []sim.APIRequest, minutes float64) {
 	name := map[string]string{}
 	for _, t := range b.tenants {
 		name[t.id] = t.name
@@ -136,7 +136,7 @@ func (b *bench) checkIdlePolls(r *report, w *idleWindow, reqs []simulator.APIReq
 }
 
 // checkTokens: one token request per (tenant, resource) for the whole run.
-func (b *bench) checkTokens(r *report, tokens []simulator.TokenRequest) {
+func (b *bench) checkTokens(r *report, tokens []sim.TokenRequest) {
 	type pair struct{ tenant, resource string }
 	count := map[pair]int{}
 	for _, t := range tokens {

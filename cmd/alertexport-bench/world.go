@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/alertexport/alertexport/internal/sim"
 	"github.com/alertexport/alertexport/sources/registry"
-	"github.com/alertexport/alertexport/sources/simulator"
 )
 
 // The app registration every tenant grants, and where the child finds its secret.
@@ -37,11 +37,11 @@ func newTenants(n int) []tenant {
 
 // scaledLimits are an API's documented limits with every window divided by the time scale: at
 // -time-scale 60, Cloud Apps' 30 calls a minute become 30 a second.
-func scaledLimits(api string, timeScale float64) []simulator.RateLimit {
-	var out []simulator.RateLimit
+func scaledLimits(api string, timeScale float64) []sim.RateLimit {
+	var out []sim.RateLimit
 	e, _ := registry.Lookup(api)
 	for _, l := range e.Limits {
-		out = append(out, simulator.RateLimit{Requests: l.Requests, Per: time.Duration(float64(l.Per) / timeScale)})
+		out = append(out, sim.RateLimit{Requests: l.Requests, Per: time.Duration(float64(l.Per) / timeScale)})
 	}
 	return out
 }
@@ -50,30 +50,27 @@ func scaledLimits(api string, timeScale float64) []simulator.RateLimit {
 // documented ones, scaled in time by -time-scale; none otherwise. A 429's Retry-After
 // (Endpoint, Graph) is when the scaled window lets a call through again, in whole seconds, at
 // least 1; Cloud Apps sends none (the simulator's default, Microsoft documents none).
-func startSimulator(o options) (*simulator.Server, error) {
-	so := simulator.Options{Seed: o.seed}
+func startSimulator(o options) (*sim.Server, error) {
+	so := sim.Options{Seed: o.seed}
 	if o.scenario == scenarioRateLimited {
-		so.EndpointRateLimits = scaledLimits(sourceEndpoint, o.timeScale)
-		so.CloudAppsRateLimits = scaledLimits(sourceCloudApps, o.timeScale)
-		so.GraphRateLimits = scaledLimits(sourceGraph, o.timeScale)
+		so.RateLimits = map[string]sim.RateLimits{
+			sim.APIEndpoint:  sim.LimitTo(scaledLimits(sourceEndpoint, o.timeScale)...),
+			sim.APICloudApps: sim.LimitTo(scaledLimits(sourceCloudApps, o.timeScale)...),
+			sim.APIGraph:     sim.LimitTo(scaledLimits(sourceGraph, o.timeScale)...),
+		}
 	} else {
-		so.EndpointRateLimits, so.CloudAppsRateLimits, so.GraphRateLimits = []simulator.RateLimit{}, []simulator.RateLimit{}, []simulator.RateLimit{}
+		so.RateLimits = map[string]sim.RateLimits{sim.APIEndpoint: sim.NoRateLimits(), sim.APICloudApps: sim.NoRateLimits(), sim.APIGraph: sim.NoRateLimits()}
 	}
-	sim, err := simulator.Start(so)
+	srv, err := sim.Start(so)
 	if err != nil {
 		return nil, fmt.Errorf("simulator: %w", err)
 	}
-	sim.RegisterApp(simulator.App{ClientID: clientID, Secrets: []simulator.Secret{{Value: clientSecret}}})
-	return sim, nil
+	return srv, nil
 }
 
-// addTenant makes t exist in the simulator with the app granted every API's first role in
-// the public cloud.
-func addTenant(sim *simulator.Server, t tenant) {
-	sim.AddTenant(t.id)
-	for _, a := range registry.APIs {
-		sim.Grant(t.id, clientID, a.Hosts["public"].Resource(), a.Roles[0])
-	}
+// addTenant makes t exist in the simulator with the app granted for the three APIs.
+func addTenant(srv *sim.Server, t tenant) {
+	srv.AddReader(sim.Reader{ClientID: clientID, Secret: clientSecret}, t.id)
 }
 
 // backlog is how many alerts each API holds per tenant.
@@ -96,15 +93,15 @@ func (b backlog) of(api string) int {
 
 // generate puts a backlog into t, alerts updated in [from, to]. Graph's are Graph-only alerts
 // (Defender for Identity, Office 365 …), one version each.
-func generate(sim *simulator.Server, t tenant, n backlog, from, to time.Time) {
+func generate(srv *sim.Server, t tenant, n backlog, from, to time.Time) {
 	if n.endpoint > 0 {
-		sim.Endpoint(t.id).Generate(n.endpoint, simulator.Generate{From: from, To: to})
+		srv.Endpoint(t.id).Generate(n.endpoint, sim.EndpointGenerate{From: from, To: to})
 	}
 	if n.cloudApps > 0 {
-		sim.CloudApps(t.id).Generate(n.cloudApps, simulator.CloudAppsGenerate{From: from, To: to})
+		srv.CloudApps(t.id).Generate(n.cloudApps, sim.CloudAppsGenerate{From: from, To: to})
 	}
 	if n.graph > 0 {
-		sim.Graph(t.id).Generate(n.graph, simulator.GraphGenerate{From: from, To: to})
+		srv.Graph(t.id).Generate(n.graph, sim.GraphGenerate{From: from, To: to})
 	}
 }
 
@@ -128,7 +125,7 @@ type childConfig struct {
 	tenants                                    []tenant
 	sources                                    backlog // the APIs with alerts get a table
 	// rateLimits are each API's rate_limits; none: the key is left out (the documented limits).
-	rateLimits map[string][]simulator.RateLimit
+	rateLimits map[string][]sim.RateLimit
 }
 
 // write renders the config to path.
@@ -150,26 +147,22 @@ lookback = "10m"
 start_from = %q
 `, c.dataDir, c.httpAddr, c.caFile, c.natsURL, c.schedule, c.startFrom)
 	for _, t := range c.tenants {
-		fmt.Fprintf(&b, `[[tenant]]
-name = %q
-tenant_id = %q
-client_id = %q
-client_secret_env = %q
-authority_host = %q
-`, t.name, t.id, clientID, secretEnv, c.simURL)
+		table := sim.TenantTable{Name: t.name, TenantID: t.id, ClientID: clientID, SecretEnv: secretEnv}
 		for _, api := range []string{sourceEndpoint, sourceCloudApps, sourceGraph} {
 			if c.sources.of(api) == 0 {
 				continue
 			}
-			fmt.Fprintf(&b, "[tenant.%s]\napi_url = %q\n", api, c.simURL)
+			src := sim.SourceTable{Source: api}
 			if limits := c.rateLimits[api]; len(limits) > 0 {
 				q := make([]string, len(limits))
 				for i, l := range limits {
 					q[i] = strconv.Quote(fmt.Sprintf("%d/%v", l.Requests, l.Per))
 				}
-				fmt.Fprintf(&b, "rate_limits = [%s]\n", strings.Join(q, ", "))
+				src.Lines = append(src.Lines, fmt.Sprintf("rate_limits = [%s]", strings.Join(q, ", ")))
 			}
+			table.Sources = append(table.Sources, src)
 		}
+		b.WriteString(table.TOML(c.simURL))
 	}
 	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
 		return fmt.Errorf("writing the child's config: %w", err)

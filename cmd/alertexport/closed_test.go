@@ -12,8 +12,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/alertexport/alertexport/internal/app"
+	"github.com/alertexport/alertexport/internal/sim"
 	"github.com/alertexport/alertexport/sinks/natstest"
-	"github.com/alertexport/alertexport/sources/simulator"
 )
 
 // TestRunExitsWhenNATSClosesTheConnection: a server that refuses a publish's line (its
@@ -32,9 +32,9 @@ subject = "alerts.{category}.{category}.{category}.{category}.{category}.{catego
 		t.Fatal(err)
 	}
 	now := time.Now()
-	ids := w.ep.Generate(5, simulator.Generate{From: now.Add(-time.Hour), To: now})
+	ids := w.ep.Generate(5, sim.EndpointGenerate{From: now.Add(-time.Hour), To: now})
 	long := strings.Repeat("Suspicious Activity ", 250)
-	if err := w.ep.Update(ids[2], func(a *simulator.EndpointAlert) { a.Category = long }, 0); err != nil {
+	if err := w.ep.Update(ids[2], func(a *sim.EndpointAlert) { a.Category = long }, 0); err != nil {
 		t.Fatal(err)
 	}
 

@@ -15,8 +15,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/alertexport/alertexport/internal/sim"
 	"github.com/alertexport/alertexport/sinks/natstest"
-	"github.com/alertexport/alertexport/sources/simulator"
 	"github.com/alertexport/alertexport/worker"
 )
 
@@ -183,8 +183,8 @@ func loseNode(t *testing.T, stream string, replicas int, wait time.Duration) (no
 		w.setReplicas(t, replicas)
 	}
 	now := time.Now()
-	w.ep.Generate(60, simulator.Generate{From: now.Add(-5 * time.Hour), To: now})
-	w.ca.Generate(40, simulator.CloudAppsGenerate{From: now.Add(-5 * time.Hour), To: now})
+	w.ep.Generate(60, sim.EndpointGenerate{From: now.Add(-5 * time.Hour), To: now})
+	w.ca.Generate(40, sim.CloudAppsGenerate{From: now.Add(-5 * time.Hour), To: now})
 	runs := []*daemonRun{w.start(t), w.startConfig(t, w.replicaConfig(t, "b"))}
 	eventually(t, 30*time.Second, "the backlog exported", hasAll(w.natsURL, t, w.expected()))
 	eventually(t, 30*time.Second, "both replicas working", func() (bool, string) {
@@ -204,9 +204,9 @@ func loseNode(t *testing.T, stream string, replicas int, wait time.Duration) (no
 	go func() {
 		defer close(arrived)
 		for range 20 {
-			w.ep.Generate(2, simulator.Generate{})
+			w.ep.Generate(2, sim.EndpointGenerate{})
 			w.ep.UpdateRandom(1, 0)
-			w.ca.Generate(1, simulator.CloudAppsGenerate{})
+			w.ca.Generate(1, sim.CloudAppsGenerate{})
 			w.ca.CloseRandom(1, 0)
 			time.Sleep(100 * time.Millisecond)
 		}

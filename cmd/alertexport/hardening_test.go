@@ -13,7 +13,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/alertexport/alertexport/sources/simulator"
+	"github.com/alertexport/alertexport/internal/sim"
 	"github.com/alertexport/alertexport/worker"
 )
 
@@ -54,7 +54,7 @@ func TestEmbeddedServerWithCredentials(t *testing.T) {
 	}
 	w.natsURL = "nats://" + token + "@" + listen // the test's own reads
 	env := map[string]string{"E2E_SECRET": e2eSecret, "E2E_NATS_TOKEN": token}
-	w.ep.Generate(20, simulator.Generate{From: time.Now().Add(-time.Hour), To: time.Now()})
+	w.ep.Generate(20, sim.EndpointGenerate{From: time.Now().Add(-time.Hour), To: time.Now()})
 	d := w.startEnv(t, env)
 	eventually(t, 30*time.Second, "backlog exported", hasAll(w.natsURL, t, w.expected()))
 
@@ -71,7 +71,7 @@ func TestEmbeddedServerWithCredentials(t *testing.T) {
 	done := make(chan int, 1)
 	go func() { done <- run(ctx, []string{"tail", "--config", w.config}, c) }()
 	eventually(t, 20*time.Second, "tail prints new alerts", func() (bool, string) {
-		w.ep.Generate(1, simulator.Generate{})
+		w.ep.Generate(1, sim.EndpointGenerate{})
 		return strings.Contains(out.String(), "contoso/endpoint"), out.String()
 	})
 	cancel()

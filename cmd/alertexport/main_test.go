@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alertexport/alertexport/sources/simulator"
+	"github.com/alertexport/alertexport/internal/sim"
 )
 
 type result struct {
@@ -160,18 +160,18 @@ const (
 )
 
 // simConfig starts a simulator and writes a config whose tenant signs in there.
-func simConfig(t *testing.T) (*simulator.Server, string) {
+func simConfig(t *testing.T) (*sim.Server, string) {
 	t.Helper()
-	sim, err := simulator.Start(simulator.Options{})
+	srv, err := sim.Start(sim.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = sim.Close() })
-	sim.AddTenant(tenantID)
-	sim.RegisterApp(simulator.App{ClientID: clientID, Secrets: []simulator.Secret{{Value: "right"}}})
+	t.Cleanup(func() { _ = srv.Close() })
+	srv.AddTenant(tenantID)
+	srv.RegisterApp(sim.App{ClientID: clientID, Secrets: []sim.Secret{{Value: "right"}}})
 	dir := t.TempDir()
 	ca := filepath.Join(dir, "ca.pem")
-	if err := sim.WriteCAFile(ca); err != nil {
+	if err := srv.WriteCAFile(ca); err != nil {
 		t.Fatal(err)
 	}
 	cfg := filepath.Join(dir, "config.toml")
@@ -192,11 +192,11 @@ name = "fabrikam"
 tenant_id = "1a2b3c4d-5e6f-4a0b-8c1d-2e3f4a5b6c7d"
 client_id = %q
 client_secret_env = "FABRIKAM_SECRET"
-`, ca, tenantID, clientID, sim.URL(), clientID)
+`, ca, tenantID, clientID, srv.URL(), clientID)
 	if err := os.WriteFile(cfg, []byte(doc), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return sim, cfg
+	return srv, cfg
 }
 
 func TestAuthCheck(t *testing.T) {
@@ -211,14 +211,14 @@ func TestAuthCheck(t *testing.T) {
 	missingRole := `\n      the app has none of the roles cloudapps needs \(Investigation.read or Investigation.manage or Discovery.read or Discovery.manage\); fix: in the Entra admin center open App registrations → ` + clientID + ` → API permissions → Add a permission → APIs my organization uses → "Microsoft Cloud App Security" → Application permissions → Investigation.read, then Grant admin consent for the tenant\n`
 	tests := []struct {
 		name   string
-		grant  func(*simulator.Server)
+		grant  func(*sim.Server)
 		secret string
 		code   int
 		want   string // regexp of the whole stdout
 	}{
 		{
 			name: "a role is missing",
-			grant: func(s *simulator.Server) {
+			grant: func(s *sim.Server) {
 				s.Grant(tenantID, clientID, mde, "Alert.Read.All")
 				s.Grant(tenantID, clientID, mda)
 				s.Grant(tenantID, clientID, mg)
@@ -231,7 +231,7 @@ func TestAuthCheck(t *testing.T) {
 		},
 		{
 			name: "all roles granted",
-			grant: func(s *simulator.Server) {
+			grant: func(s *sim.Server) {
 				s.Grant(tenantID, clientID, mde, "Alert.ReadWrite.All")
 				s.Grant(tenantID, clientID, mda, "Investigation.read")
 				s.Grant(tenantID, clientID, mg, "SecurityAlert.Read.All")
@@ -244,7 +244,7 @@ func TestAuthCheck(t *testing.T) {
 		},
 		{
 			name:   "wrong secret",
-			grant:  func(s *simulator.Server) { s.Grant(tenantID, clientID, mde, "Alert.Read.All") },
+			grant:  func(s *sim.Server) { s.Grant(tenantID, clientID, mde, "Alert.Read.All") },
 			secret: "wrong", code: 1,
 			want: `(?s)^FAIL  contoso/endpoint\n      tenant "contoso": token for https://api.securitycenter.microsoft.com/.default: HTTP 401 invalid_client: AADSTS7000215: Invalid client secret provided\..*; fix: the client secret is wrong: copy the secret's Value \(not its Secret ID\)`,
 		},
@@ -252,8 +252,8 @@ func TestAuthCheck(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			sim, cfg := simConfig(t)
-			tt.grant(sim)
+			srv, cfg := simConfig(t)
+			tt.grant(srv)
 			r := runCLI(t, map[string]string{"CONTOSO_SECRET": tt.secret}, "auth", "check", "--config", cfg)
 			if r.code != tt.code {
 				t.Errorf("exit %d, want %d\nstderr:\n%s", r.code, tt.code, r.stderr)
@@ -270,8 +270,8 @@ func TestAuthCheck(t *testing.T) {
 
 func TestAuthCheckOneTenant(t *testing.T) {
 	t.Parallel()
-	sim, cfg := simConfig(t)
-	sim.Grant(tenantID, clientID, "https://api.securitycenter.microsoft.com", "Alert.Read.All")
+	srv, cfg := simConfig(t)
+	srv.Grant(tenantID, clientID, "https://api.securitycenter.microsoft.com", "Alert.Read.All")
 	r := runCLI(t, nil, "auth", "check", "--config", cfg, "--tenant", "fabrikam")
 	if r.code != 0 || r.stdout != "SKIP  fabrikam: no enabled source\n" {
 		t.Errorf("exit %d stdout %q", r.code, r.stdout)

@@ -24,9 +24,9 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 
+	"github.com/alertexport/alertexport/internal/sim"
 	"github.com/alertexport/alertexport/sinks/natstest"
 	"github.com/alertexport/alertexport/sources/envelope"
-	"github.com/alertexport/alertexport/sources/simulator"
 )
 
 var built struct {
@@ -209,7 +209,7 @@ func tail(s string, n int) string {
 }
 
 // apiLog is the simulator's requests by job ("tenant.source"), in order of arrival.
-func (w *world) apiLog() map[string][]simulator.APIRequest {
+func (w *world) apiLog() map[string][]sim.APIRequest {
 	names := map[string]string{}
 	for i, tn := range w.tenants {
 		id := e2eTenant
@@ -218,8 +218,8 @@ func (w *world) apiLog() map[string][]simulator.APIRequest {
 		}
 		names[id] = tn.name
 	}
-	out := map[string][]simulator.APIRequest{}
-	for _, r := range w.sim.APIRequests() {
+	out := map[string][]sim.APIRequest{}
+	for _, r := range w.srv.APIRequests() {
 		if r.TokenID == "" {
 			continue
 		}
@@ -227,7 +227,7 @@ func (w *world) apiLog() map[string][]simulator.APIRequest {
 		out[job] = append(out[job], r)
 	}
 	for _, reqs := range out {
-		slices.SortFunc(reqs, func(a, b simulator.APIRequest) int { return a.Time.Compare(b.Time) })
+		slices.SortFunc(reqs, func(a, b sim.APIRequest) int { return a.Time.Compare(b.Time) })
 	}
 	return out
 }
@@ -259,10 +259,10 @@ func TestCrashAtRandomPoints(t *testing.T) {
 	ns := natstest.Start(t)
 	w := newWorld(t, ns.ClientURL())
 	now := time.Now()
-	w.ep.Generate(2500, simulator.Generate{From: now.Add(-20 * time.Hour), To: now})
-	w.ca.Generate(2500, simulator.CloudAppsGenerate{From: now.Add(-20 * time.Hour), To: now})
+	w.ep.Generate(2500, sim.EndpointGenerate{From: now.Add(-20 * time.Hour), To: now})
+	w.ca.Generate(2500, sim.CloudAppsGenerate{From: now.Add(-20 * time.Hour), To: now})
 	// Slow answers stretch the export over several seconds, so that the kills land inside it.
-	slow := simulator.FaultRates{Slow: 1, SlowDelay: 30 * time.Millisecond}
+	slow := sim.FaultRates{Slow: 1, SlowDelay: 30 * time.Millisecond}
 	w.ep.SetFaultRates(slow)
 	w.ca.SetFaultRates(slow)
 	seed := uint64(time.Now().UnixNano())
@@ -274,15 +274,15 @@ func TestCrashAtRandomPoints(t *testing.T) {
 		time.Sleep(d) // the random point of the crash, not a synchronization
 		p.kill(t)
 		t.Logf("crash %d after %v: %d versions in the stream", i+1, d, len(streamMsgs(t, w.natsURL)))
-		w.ep.Generate(5, simulator.Generate{})
+		w.ep.Generate(5, sim.EndpointGenerate{})
 		w.ep.UpdateRandom(3, 0)
-		w.ca.Generate(3, simulator.CloudAppsGenerate{})
+		w.ca.Generate(3, sim.CloudAppsGenerate{})
 		w.ca.CloseRandom(2, 0)
 	}
 	// What the API shows now; a version replaced before any poll could see it is not owed.
 	all := w.expected()
-	w.ep.SetFaultRates(simulator.FaultRates{})
-	w.ca.SetFaultRates(simulator.FaultRates{})
+	w.ep.SetFaultRates(sim.FaultRates{})
+	w.ca.SetFaultRates(sim.FaultRates{})
 	p := w.spawn(t, "final")
 	if ok, _ := waitAll(w.natsURL, t, all, 90*time.Second); !ok {
 		explainMissing(t, w, all)
@@ -299,8 +299,8 @@ func TestFrozenReplicaStopsWithoutCheckpoint(t *testing.T) {
 	ns := natstest.Start(t)
 	w := newWorld(t, ns.ClientURL())
 	now := time.Now()
-	w.ep.Generate(300, simulator.Generate{From: now.Add(-5 * time.Hour), To: now})
-	w.ca.Generate(300, simulator.CloudAppsGenerate{From: now.Add(-5 * time.Hour), To: now})
+	w.ep.Generate(300, sim.EndpointGenerate{From: now.Add(-5 * time.Hour), To: now})
+	w.ca.Generate(300, sim.CloudAppsGenerate{From: now.Add(-5 * time.Hour), To: now})
 	a := w.spawn(t, "a")
 	all := w.expected()
 	eventually(t, 60*time.Second, "the backlog exported by a", hasAll(w.natsURL, t, all))
@@ -309,22 +309,22 @@ func TestFrozenReplicaStopsWithoutCheckpoint(t *testing.T) {
 		return len(held) == 2, fmt.Sprint(held)
 	})
 	// Every answer now takes 1.5 s, so a is inside a request of each job most of the time.
-	slow := simulator.FaultRates{Slow: 1, SlowDelay: 1500 * time.Millisecond}
+	slow := sim.FaultRates{Slow: 1, SlowDelay: 1500 * time.Millisecond}
 	w.ep.SetFaultRates(slow)
 	w.ca.SetFaultRates(slow)
 	eventually(t, 10*time.Second, "a to send slowed requests", func() (bool, string) {
-		reqs := w.sim.APIRequests()
+		reqs := w.srv.APIRequests()
 		return len(reqs) > 0 && reqs[len(reqs)-1].Done.Sub(reqs[len(reqs)-1].Time) >= time.Second, ""
 	})
 	heldAtFreeze := a.held(t)
 	frozen := time.Now()
 	a.signal(t, syscall.SIGSTOP)
 
-	w.ep.Generate(20, simulator.Generate{})
-	w.ca.Generate(10, simulator.CloudAppsGenerate{})
+	w.ep.Generate(20, sim.EndpointGenerate{})
+	w.ca.Generate(10, sim.CloudAppsGenerate{})
 	w.addExpected(all)
-	w.ep.SetFaultRates(simulator.FaultRates{})
-	w.ca.SetFaultRates(simulator.FaultRates{})
+	w.ep.SetFaultRates(sim.FaultRates{})
+	w.ca.SetFaultRates(sim.FaultRates{})
 	b := w.spawn(t, "b")
 	eventually(t, 60*time.Second, "b to take both jobs over and export what came", hasAll(w.natsURL, t, all))
 	t.Logf("b took over %v after a froze (lease TTL 3 s)", time.Since(frozen).Round(time.Millisecond))
@@ -356,7 +356,7 @@ func TestFrozenReplicaStopsWithoutCheckpoint(t *testing.T) {
 		t.Error("a exited instead of staying a follower")
 	}
 	// And the export goes on, once.
-	w.ep.Generate(5, simulator.Generate{})
+	w.ep.Generate(5, sim.EndpointGenerate{})
 	w.addExpected(all)
 	eventually(t, 30*time.Second, "new alerts exported after a woke", hasAll(w.natsURL, t, all))
 	checkStream(t, w, streamMsgs(t, w.natsURL), all)
@@ -396,10 +396,10 @@ func TestThreeReplicasShareTheJobs(t *testing.T) {
 	ns := natstest.Start(t)
 	w := newWorldN(t, ns.ClientURL(), 3)
 	now := time.Now()
-	slow := simulator.FaultRates{Slow: 1, SlowDelay: 20 * time.Millisecond} // polls take a while, so overlaps would show
+	slow := sim.FaultRates{Slow: 1, SlowDelay: 20 * time.Millisecond} // polls take a while, so overlaps would show
 	for _, tn := range w.tenants {
-		tn.ep.Generate(600, simulator.Generate{From: now.Add(-20 * time.Hour), To: now})
-		tn.ca.Generate(600, simulator.CloudAppsGenerate{From: now.Add(-20 * time.Hour), To: now})
+		tn.ep.Generate(600, sim.EndpointGenerate{From: now.Add(-20 * time.Hour), To: now})
+		tn.ca.Generate(600, sim.CloudAppsGenerate{From: now.Add(-20 * time.Hour), To: now})
 		tn.ep.SetFaultRates(slow)
 		tn.ca.SetFaultRates(slow)
 	}
@@ -423,9 +423,9 @@ func TestThreeReplicasShareTheJobs(t *testing.T) {
 	victim.kill(t)
 	killed := time.Now()
 	for _, tn := range w.tenants {
-		tn.ep.Generate(10, simulator.Generate{})
+		tn.ep.Generate(10, sim.EndpointGenerate{})
 		tn.ep.UpdateRandom(5, 0)
-		tn.ca.Generate(5, simulator.CloudAppsGenerate{})
+		tn.ca.Generate(5, sim.CloudAppsGenerate{})
 	}
 	// What the API shows now; a version replaced before any poll could see it is not owed.
 	all = w.expected()
@@ -552,8 +552,8 @@ func TestRestartedReplicaTakesItsJobsBack(t *testing.T) {
 	w := newWorld(t, ns.ClientURL())
 	w.setWorker(t, "30s", "@every 10s")
 	now := time.Now()
-	w.ep.Generate(200, simulator.Generate{From: now.Add(-5 * time.Hour), To: now})
-	w.ca.Generate(200, simulator.CloudAppsGenerate{From: now.Add(-5 * time.Hour), To: now})
+	w.ep.Generate(200, sim.EndpointGenerate{From: now.Add(-5 * time.Hour), To: now})
+	w.ca.Generate(200, sim.CloudAppsGenerate{From: now.Add(-5 * time.Hour), To: now})
 	jobs := []string{"contoso.endpoint", "contoso.cloudapps"}
 	started := time.Now()
 	p := w.spawnIn(t, "run0", "replica")
@@ -587,9 +587,9 @@ func TestRestartedReplicaTakesItsJobsBack(t *testing.T) {
 			break
 		}
 		p.kill(t)
-		w.ep.Generate(5, simulator.Generate{})
+		w.ep.Generate(5, sim.EndpointGenerate{})
 		w.ep.UpdateRandom(3, 0)
-		w.ca.Generate(3, simulator.CloudAppsGenerate{})
+		w.ca.Generate(3, sim.CloudAppsGenerate{})
 		w.ca.CloseRandom(2, 0)
 		started = time.Now()
 		p = w.spawnIn(t, fmt.Sprintf("run%d", i+1), "replica")
@@ -608,7 +608,7 @@ func TestSecondProcessOnADataDirIsRefused(t *testing.T) {
 	t.Parallel()
 	ns := natstest.Start(t)
 	w := newWorld(t, ns.ClientURL())
-	w.ep.Generate(10, simulator.Generate{})
+	w.ep.Generate(10, sim.EndpointGenerate{})
 	a := w.spawnIn(t, "a", "shared")
 	eventually(t, 30*time.Second, "a to hold both jobs", func() (bool, string) {
 		held := a.held(t)
@@ -681,14 +681,14 @@ func TestCrashLoopExportsEveryVersionOnce(t *testing.T) {
 	opts.Port = ns.Addr().(*net.TCPAddr).Port // restarts come back where clients look
 	w := newWorld(t, fmt.Sprintf("nats://127.0.0.1:%d", opts.Port))
 	w.setWorker(t, "30s", "@every 1s")
-	w.sim.SetCloudAppsRetryAfter(true) // a 429 without it holds Cloud Apps back a whole minute
+	w.srv.SetCloudAppsRetryAfter(true) // a 429 without it holds Cloud Apps back a whole minute
 	now := time.Now()
-	w.ep.Generate(200, simulator.Generate{From: now.Add(-5 * time.Hour), To: now})
-	w.ca.Generate(100, simulator.CloudAppsGenerate{From: now.Add(-5 * time.Hour), To: now})
+	w.ep.Generate(200, sim.EndpointGenerate{From: now.Add(-5 * time.Hour), To: now})
+	w.ca.Generate(100, sim.CloudAppsGenerate{From: now.Add(-5 * time.Hour), To: now})
 	p := w.spawnIn(t, "run0", "replica")
 	eventually(t, 60*time.Second, "the backlog exported", hasAll(w.natsURL, t, w.expected()))
 
-	faults := simulator.FaultRates{ServerError: 0.05, Throttle: 0.02, Truncate: 0.03}
+	faults := sim.FaultRates{ServerError: 0.05, Throttle: 0.02, Truncate: 0.03}
 	w.ep.SetFaultRates(faults)
 	w.ca.SetFaultRates(faults)
 	start := time.Now()
@@ -718,9 +718,9 @@ func TestCrashLoopExportsEveryVersionOnce(t *testing.T) {
 		}
 		p.kill(t)
 		kills++
-		w.ep.Generate(4, simulator.Generate{})
+		w.ep.Generate(4, sim.EndpointGenerate{})
 		w.ep.UpdateRandom(3, 0)
-		w.ca.Generate(2, simulator.CloudAppsGenerate{})
+		w.ca.Generate(2, sim.CloudAppsGenerate{})
 		w.ca.CloseRandom(1, 0)
 		spawned = time.Now()
 		p = w.spawnIn(t, fmt.Sprintf("run%d", i), "replica")

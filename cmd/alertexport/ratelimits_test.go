@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alertexport/alertexport/sources/simulator"
+	"github.com/alertexport/alertexport/internal/sim"
 )
 
 // TestBackfillFollowsConfiguredRateLimits: with Cloud Apps' limit scaled down to 6 calls a
@@ -16,10 +16,10 @@ import (
 func TestBackfillFollowsConfiguredRateLimits(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, "")
-	limit := simulator.RateLimit{Requests: 6, Per: time.Second}
-	w.sim.SetCloudAppsRateLimits(limit)
+	limit := sim.RateLimit{Requests: 6, Per: time.Second}
+	w.srv.SetRateLimits(sim.APICloudApps, sim.LimitTo(limit))
 	now := time.Now()
-	w.ca.Generate(1200, simulator.CloudAppsGenerate{From: now.Add(-10 * time.Hour), To: now.Add(-time.Minute)})
+	w.ca.Generate(1200, sim.CloudAppsGenerate{From: now.Add(-10 * time.Hour), To: now.Add(-time.Minute)})
 	doc := strings.Replace(w.doc, "[tenant.cloudapps]\n", "[tenant.cloudapps]\nrate_limits = [\"6/1s\"]\n", 1)
 	if err := os.WriteFile(w.config, []byte(doc), 0o600); err != nil {
 		t.Fatal(err)
@@ -33,7 +33,7 @@ func TestBackfillFollowsConfiguredRateLimits(t *testing.T) {
 	}
 	var times []time.Time
 	throttled := 0
-	for _, q := range w.sim.APIRequests() {
+	for _, q := range w.srv.APIRequests() {
 		if q.API == "cloudapps" {
 			times = append(times, q.Time)
 			if q.Status == http.StatusTooManyRequests {

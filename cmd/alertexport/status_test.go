@@ -13,9 +13,9 @@ import (
 
 	"github.com/alertexport/alertexport/config"
 	"github.com/alertexport/alertexport/internal/app"
+	"github.com/alertexport/alertexport/internal/sim"
 	"github.com/alertexport/alertexport/sinks/natsconn"
 	"github.com/alertexport/alertexport/sinks/natstest"
-	"github.com/alertexport/alertexport/sources/simulator"
 )
 
 var secretEnv = map[string]string{"E2E_SECRET": e2eSecret}
@@ -80,8 +80,8 @@ func TestStatusJetStream(t *testing.T) {
 	srv := natstest.Start(t)
 	w := newWorld(t, srv.ClientURL())
 	now := time.Now()
-	w.ep.Generate(20, simulator.Generate{From: now.Add(-5 * time.Minute), To: now.Add(-time.Minute)})
-	w.ca.Fail(1<<20, simulator.APIFault{Status: 403}) // every call: not retried, every poll fails
+	w.ep.Generate(20, sim.EndpointGenerate{From: now.Add(-5 * time.Minute), To: now.Add(-time.Minute)})
+	w.ca.Fail(1<<20, sim.APIFault{Status: 403}) // every call: not retried, every poll fails
 
 	neverPolled(t, statusOf(t, w.config))
 
@@ -175,7 +175,7 @@ func TestStatusFailures(t *testing.T) {
 func TestStatusEmbedded(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t, "")
-	w.ep.Generate(10, simulator.Generate{From: time.Now().Add(-5 * time.Minute), To: time.Now()})
+	w.ep.Generate(10, sim.EndpointGenerate{From: time.Now().Add(-5 * time.Minute), To: time.Now()})
 	neverPolled(t, statusOf(t, w.config))
 	if _, err := os.Stat(filepath.Join(w.dir, "data")); !os.IsNotExist(err) {
 		t.Errorf("status created data_dir (%v)", err)
@@ -232,8 +232,8 @@ func TestStatusCoreMode(t *testing.T) {
 	if err := os.WriteFile(w.config, []byte(w.doc), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	w.ep.Generate(10, simulator.Generate{From: time.Now().Add(-5 * time.Minute), To: time.Now()})
-	w.ca.Fail(1<<20, simulator.APIFault{Status: 403})
+	w.ep.Generate(10, sim.EndpointGenerate{From: time.Now().Add(-5 * time.Minute), To: time.Now()})
+	w.ca.Fail(1<<20, sim.APIFault{Status: 403})
 	d := w.start(t)
 	eventually(t, 30*time.Second, "status shows the jobs' outcomes", func() (bool, string) {
 		rows := statusOf(t, w.config)

@@ -17,12 +17,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/alertexport/alertexport/config"
+	"github.com/alertexport/alertexport/internal/sim"
 	"github.com/alertexport/alertexport/sources/cloudapps"
 	"github.com/alertexport/alertexport/sources/endpoint"
 	"github.com/alertexport/alertexport/sources/envelope"
 	"github.com/alertexport/alertexport/sources/graph"
-	"github.com/alertexport/alertexport/sources/registry"
-	"github.com/alertexport/alertexport/sources/simulator"
 )
 
 // The demo's tenant and app. The secret only ever travels between two parts of this process.
@@ -58,33 +57,29 @@ func Demo(ctx context.Context, o DemoOptions, stdout, stderr io.Writer, now func
 	}
 	defer os.RemoveAll(dir)
 
-	sim, err := simulator.Start(simulator.Options{Seed: now().UnixNano()})
+	srv, err := sim.Start(sim.Options{Seed: now().UnixNano()})
 	if err != nil {
 		fmt.Fprintf(stderr, "demo: %v\n", err)
 		return err
 	}
-	defer sim.Close()
-	sim.AddTenant(demoTenantID)
-	sim.RegisterApp(simulator.App{ClientID: demoClientID, Secrets: []simulator.Secret{{Value: demoSecret}}})
-	for _, a := range registry.APIs {
-		sim.Grant(demoTenantID, demoClientID, a.Hosts["public"].Resource(), a.Roles[0])
-	}
-	ep := sim.Endpoint(demoTenantID)
-	ca := sim.CloudApps(demoTenantID)
-	gr := sim.Graph(demoTenantID)
+	defer srv.Close()
+	srv.AddReader(sim.Reader{ClientID: demoClientID, Secret: demoSecret}, demoTenantID)
+	ep := srv.Endpoint(demoTenantID)
+	ca := srv.CloudApps(demoTenantID)
+	gr := srv.Graph(demoTenantID)
 	start := now()
-	ep.Generate(o.Alerts-o.Alerts/3, simulator.Generate{From: start.Add(-6 * time.Hour), To: start})
-	ca.Generate(o.Alerts/3, simulator.CloudAppsGenerate{From: start.Add(-6 * time.Hour), To: start})
+	ep.Generate(o.Alerts-o.Alerts/3, sim.EndpointGenerate{From: start.Add(-6 * time.Hour), To: start})
+	ca.Generate(o.Alerts/3, sim.CloudAppsGenerate{From: start.Add(-6 * time.Hour), To: start})
 	if enabled[graph.Name] { // and Graph's own: Defender for Identity, Office 365, …
-		gr.Generate(o.Alerts/3, simulator.GraphGenerate{From: start.Add(-6 * time.Hour), To: start})
+		gr.Generate(o.Alerts/3, sim.GraphGenerate{From: start.Add(-6 * time.Hour), To: start})
 	}
 
-	cfg, err := demoConfig(dir, sim, o.Listen, enabled)
+	cfg, err := demoConfig(dir, srv, o.Listen, enabled)
 	if err != nil {
 		fmt.Fprintf(stderr, "demo: %v\n", err)
 		return err
 	}
-	fmt.Fprintf(stdout, "alertexport demo: a simulated tenant with %d alerts at %s, exported from %s; embedded NATS", o.Alerts, sim.URL(), strings.Join(slices.Sorted(maps.Keys(enabled)), ", "))
+	fmt.Fprintf(stdout, "alertexport demo: a simulated tenant with %d alerts at %s, exported from %s; embedded NATS", o.Alerts, srv.URL(), strings.Join(slices.Sorted(maps.Keys(enabled)), ", "))
 	if o.Listen != "" {
 		fmt.Fprintf(stdout, " on nats://%s (try: go tool nats-sub -s nats://%s 'alerts.>')", o.Listen, o.Listen)
 	}
@@ -103,12 +98,12 @@ func Demo(ctx context.Context, o DemoOptions, stdout, stderr io.Writer, now func
 			case <-liveCtx.Done():
 				return
 			case <-t.C:
-				ep.Generate(2, simulator.Generate{VisibleAfter: 3 * time.Second})
+				ep.Generate(2, sim.EndpointGenerate{VisibleAfter: 3 * time.Second})
 				ep.UpdateRandom(1, 0)
-				ca.Generate(1, simulator.CloudAppsGenerate{VisibleAfter: 2 * time.Second})
+				ca.Generate(1, sim.CloudAppsGenerate{VisibleAfter: 2 * time.Second})
 				ca.CloseRandom(1, 0)
 				if enabled[graph.Name] {
-					gr.Generate(1, simulator.GraphGenerate{VisibleAfter: time.Second})
+					gr.Generate(1, sim.GraphGenerate{VisibleAfter: time.Second})
 					gr.UpdateRandom(1, 0)
 				}
 			}
@@ -144,9 +139,9 @@ func demoEnv(k string) (string, bool) {
 
 // demoConfig is the config a user would write for the simulated tenant, parsed by the real
 // loader.
-func demoConfig(dir string, sim *simulator.Server, listen string, enabled map[string]bool) (*config.Config, error) {
+func demoConfig(dir string, srv *sim.Server, listen string, enabled map[string]bool) (*config.Config, error) {
 	ca := filepath.Join(dir, "simulator-ca.pem")
-	if err := sim.WriteCAFile(ca); err != nil {
+	if err := srv.WriteCAFile(ca); err != nil {
 		return nil, err
 	}
 	doc := fmt.Sprintf(`[log]
@@ -172,10 +167,10 @@ tenant_id = %q
 client_id = %q
 client_secret_env = "DEMO_CLIENT_SECRET"
 authority_host = %q
-`, filepath.Join(dir, "data"), ca, listen, demoTenantID, demoClientID, sim.URL())
+`, filepath.Join(dir, "data"), ca, listen, demoTenantID, demoClientID, srv.URL())
 	for _, src := range []string{endpoint.Name, cloudapps.Name, graph.Name} {
 		if enabled[src] {
-			doc += fmt.Sprintf("\n[tenant.%s]\napi_url = %q\n", src, sim.URL())
+			doc += fmt.Sprintf("\n[tenant.%s]\napi_url = %q\n", src, srv.URL())
 		}
 	}
 	path := filepath.Join(dir, "demo.toml")

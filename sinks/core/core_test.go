@@ -13,10 +13,12 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/alertexport/alertexport/config"
+	"github.com/alertexport/alertexport/internal/testutil"
 	"github.com/alertexport/alertexport/sinks"
 	"github.com/alertexport/alertexport/sinks/natstest"
 	"github.com/alertexport/alertexport/sources"
 	"github.com/alertexport/alertexport/sources/envelope"
+	"github.com/alertexport/alertexport/sources/envelope/envelopetest"
 )
 
 func startServer(t testing.TB, mutate func(*server.Options)) *server.Server {
@@ -36,6 +38,9 @@ func connect(t testing.TB, url string) *nats.Conn {
 
 var cfg = config.NATS{Mode: "core", Subject: "alerts.{source}.{tenant}.{severity}"}
 
+// tenantID is the fixtures' Entra tenant: a whole envelope, as the schema wants it.
+const tenantID = "a839b112-1253-6432-9bf6-94542403f21c"
+
 // alerts returns n alert versions of tenant, the last one a dead letter.
 func alerts(tenant string, n int) []sources.Message {
 	sev := []string{"informational", "low", "medium", "high"}
@@ -49,17 +54,13 @@ func alerts(tenant string, n int) []sources.Message {
 			continue
 		}
 		out[i] = sources.Message{MsgID: msgID, Tenant: tenant, Source: "cloudapps", Alert: &envelope.Alert{
-			Schema: envelope.Schema, ID: id, Source: "cloudapps", Tenant: tenant, Event: envelope.Updated,
-			Severity: sev[i%len(sev)], Status: envelope.StatusResolved, UpdatedAt: updated, Raw: []byte(`{"_id":"` + id + `"}`),
+			Schema: envelope.Schema, ID: id, Source: "cloudapps", Tenant: tenant, TenantID: tenantID, Event: envelope.Updated,
+			Severity: sev[i%len(sev)], Status: envelope.StatusResolved, UpdatedAt: updated,
+			MitreTechniques: []string{}, MitreTactics: []string{}, Entities: []envelope.Entity{},
+			Raw: []byte(`{"_id":"` + id + `"}`),
 		}}
 	}
 	return out
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	natstest.WaitFor(t, what, cond)
 }
 
 // TestPublish: a subscriber receives every message as NewMsg built it, once per Publish.
@@ -108,6 +109,9 @@ func TestPublish(t *testing.T) {
 					if got.Subject != want.Subject || string(got.Data) != string(want.Data) {
 						t.Errorf("got %s %s, want %s %s", got.Subject, got.Data, want.Subject, want.Data)
 					}
+					if got.Header.Get(envelope.HeaderError) == "" { // a dead letter is raw bytes
+						envelopetest.Check(t, got.Header.Get(envelope.HeaderMsgID), got.Data)
+					}
 					for k, v := range want.Header {
 						if !slices.Equal(got.Header.Values(k), v) {
 							t.Errorf("%s: header %s = %q, want %q", want.Subject, k, got.Header.Values(k), v)
@@ -138,7 +142,7 @@ func TestPublishFails(t *testing.T) {
 			prepare: func(t *testing.T, s *server.Server, nc *nats.Conn) {
 				s.Shutdown()
 				s.WaitForShutdown()
-				waitFor(t, "the client to notice", func() bool { return !nc.IsConnected() })
+				testutil.WaitFor(t, "the client to notice", func() bool { return !nc.IsConnected() })
 			},
 			timeout:   200 * time.Millisecond,
 			wantIs:    context.DeadlineExceeded,

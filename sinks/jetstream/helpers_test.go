@@ -3,9 +3,6 @@ package jetstream
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +14,7 @@ import (
 	"github.com/alertexport/alertexport/sinks/natstest"
 	"github.com/alertexport/alertexport/sources"
 	"github.com/alertexport/alertexport/sources/envelope"
+	"github.com/alertexport/alertexport/sources/envelope/envelopetest"
 )
 
 // startServer runs a real nats-server on 127.0.0.1 (port RANDOM_PORT or a fixed one, for a
@@ -50,13 +48,6 @@ func testConfig() config.NATS {
 	}
 }
 
-func testContext(t testing.TB) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 // alerts returns n alert versions of tenant, the last one a dead letter.
 func alerts(tenant string, n int) []sources.Message {
 	sev := []string{"informational", "low", "medium", "high"}
@@ -72,15 +63,17 @@ func alerts(tenant string, n int) []sources.Message {
 		}
 		title := "Suspicious PowerShell " + id
 		out[i] = sources.Message{MsgID: msgID, Tenant: tenant, Source: "endpoint", Alert: &envelope.Alert{
-			Schema: envelope.Schema, ID: id, Source: "endpoint", Tenant: tenant, Event: envelope.Created,
-			Title: &title, Severity: sev[i%len(sev)], Status: envelope.StatusNew, UpdatedAt: updated,
+			Schema: envelope.Schema, ID: id, Source: "endpoint", Tenant: tenant, TenantID: "a839b112-1253-6432-9bf6-94542403f21c",
+			Event: envelope.Created, Title: &title, Severity: sev[i%len(sev)], Status: envelope.StatusNew, UpdatedAt: updated,
+			MitreTechniques: []string{}, MitreTactics: []string{}, Entities: []envelope.Entity{},
 			Raw: []byte(`{"id":"` + id + `","title":"<b>&</b>"}`),
 		}}
 	}
 	return out
 }
 
-// streamMsgs reads every message the stream holds.
+// streamMsgs reads every message the stream holds, failing the test for an alert whose body
+// is not a valid envelope (dead letters carry raw bytes and are not checked).
 func streamMsgs(t testing.TB, ctx context.Context, nc *nats.Conn, name string) []*js.RawStreamMsg {
 	t.Helper()
 	j, err := js.New(nc)
@@ -100,6 +93,9 @@ func streamMsgs(t testing.TB, ctx context.Context, nc *nats.Conn, name string) [
 		m, err := st.GetMsg(ctx, seq)
 		if err != nil {
 			t.Fatalf("seq %d: %v", seq, err)
+		}
+		if m.Header.Get(envelope.HeaderError) == "" {
+			envelopetest.Check(t, m.Header.Get(envelope.HeaderMsgID), m.Data)
 		}
 		out = append(out, m)
 	}
@@ -133,37 +129,4 @@ func storedMsgs(t testing.TB, dir, name string) uint64 {
 		t.Fatal(err)
 	}
 	return st.CachedInfo().State.Msgs
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	natstest.WaitFor(t, what, cond)
-}
-
-// logRecorder is a slog handler that keeps the messages logged.
-type logRecorder struct {
-	mu   sync.Mutex
-	msgs []string
-}
-
-func (r *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
-func (r *logRecorder) WithAttrs([]slog.Attr) slog.Handler       { return r }
-func (r *logRecorder) WithGroup(string) slog.Handler            { return r }
-func (r *logRecorder) Handle(_ context.Context, rec slog.Record) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.msgs = append(r.msgs, rec.Message)
-	return nil
-}
-
-func (r *logRecorder) has(substr string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, m := range r.msgs {
-		if strings.Contains(m, substr) {
-			return true
-		}
-	}
-	return false
 }

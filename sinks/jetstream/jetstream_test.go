@@ -17,6 +17,7 @@ import (
 	js "github.com/nats-io/nats.go/jetstream"
 
 	"github.com/alertexport/alertexport/config"
+	"github.com/alertexport/alertexport/internal/testutil"
 	"github.com/alertexport/alertexport/sinks"
 	"github.com/alertexport/alertexport/sources"
 	"github.com/alertexport/alertexport/sources/envelope"
@@ -64,7 +65,7 @@ func TestNewStream(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			ctx := testContext(t)
+			ctx := testutil.Context(t, 30*time.Second)
 			nc, cfg := withStream(ctx, t, true, tc.existing, tc.cfg)
 			sink, err := New(ctx, nc, cfg, Options{})
 			if err != nil {
@@ -111,7 +112,7 @@ func TestNewRefusesConflicts(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			ctx := testContext(t)
+			ctx := testutil.Context(t, 30*time.Second)
 			nc, cfg := withStream(ctx, t, !tc.noJS, tc.existing, tc.cfg)
 			_, err := New(ctx, nc, cfg, Options{})
 			if err == nil {
@@ -147,7 +148,7 @@ func TestPublishReportsDuplicates(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			ctx := testContext(t)
+			ctx := testutil.Context(t, 30*time.Second)
 			s := startServer(t, t.TempDir(), server.RANDOM_PORT, true)
 			sink, err := New(ctx, connect(t, s.ClientURL()), testConfig(), Options{})
 			if err != nil {
@@ -171,7 +172,7 @@ func TestPublishReportsDuplicates(t *testing.T) {
 
 func TestPublishLandsAsSent(t *testing.T) {
 	t.Parallel()
-	ctx := testContext(t)
+	ctx := testutil.Context(t, 30*time.Second)
 	s := startServer(t, t.TempDir(), server.RANDOM_PORT, true)
 	nc := connect(t, s.ClientURL())
 	cfg := testConfig()
@@ -224,12 +225,12 @@ func TestPublishSurvivesRestart(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			ctx := testContext(t)
+			ctx := testutil.Context(t, 30*time.Second)
 			dir := t.TempDir()
 			s1 := startServer(t, dir, server.RANDOM_PORT, true)
 			port := s1.Addr().(*net.TCPAddr).Port
 			nc := connect(t, s1.ClientURL())
-			logs := &logRecorder{}
+			logs := &testutil.LogRecorder{}
 			// A small MaxPending keeps most of the batch unsent when the server goes away.
 			sink, err := New(ctx, nc, testConfig(), Options{Logger: slog.New(logs), AckTimeout: 2 * time.Second, MaxPending: 8})
 			if err != nil {
@@ -277,7 +278,7 @@ func TestPublishSurvivesRestart(t *testing.T) {
 				s1.Shutdown()
 				s1.WaitForShutdown()
 				go publish()
-				waitFor(t, "Publish to wait for the connection", func() bool { return logs.has("waiting for the NATS connection") })
+				testutil.WaitFor(t, "Publish to wait for the connection", func() bool { return logs.Has("waiting for the NATS connection") })
 				s2 = startServer(t, dir, port, true)
 			}
 			r := <-done
@@ -308,7 +309,7 @@ func TestPublishSurvivesRestart(t *testing.T) {
 
 func TestPublishRecreatesDeletedStream(t *testing.T) {
 	t.Parallel()
-	ctx := testContext(t)
+	ctx := testutil.Context(t, 30*time.Second)
 	s := startServer(t, t.TempDir(), server.RANDOM_PORT, true)
 	nc := connect(t, s.ClientURL())
 	sink, err := New(ctx, nc, testConfig(), Options{})
@@ -377,7 +378,7 @@ func TestPublishGivesUp(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			ctx := testContext(t)
+			ctx := testutil.Context(t, 30*time.Second)
 			s := startServer(t, t.TempDir(), server.RANDOM_PORT, true)
 			nc := connect(t, s.ClientURL())
 			if tc.before != nil {
@@ -453,7 +454,7 @@ func TestPublishTooLargeAsDeadLetter(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			ctx := testContext(t)
+			ctx := testutil.Context(t, 30*time.Second)
 			s := startServer(t, t.TempDir(), server.RANDOM_PORT, true, func(o *server.Options) {
 				if tc.maxPayload > 0 {
 					o.MaxPayload = tc.maxPayload
@@ -626,7 +627,7 @@ func withStream(ctx context.Context, t *testing.T, jetStream bool, existing *js.
 // server's max_control_line makes it close the connection, and nats.go never reconnects).
 func TestLongCategorySubject(t *testing.T) {
 	t.Parallel()
-	ctx := testContext(t)
+	ctx := testutil.Context(t, 30*time.Second)
 	s := startServer(t, t.TempDir(), server.RANDOM_PORT, true)
 	nc := connect(t, s.ClientURL())
 	cfg := testConfig()
@@ -664,7 +665,7 @@ func TestLongCategorySubject(t *testing.T) {
 // Publish returns at once with ErrConnectionClosed instead of waiting out the ack timeout.
 func TestPublishEndsWhenTheConnectionIsClosedForGood(t *testing.T) {
 	t.Parallel()
-	ctx := testContext(t)
+	ctx := testutil.Context(t, 30*time.Second)
 	s := startServer(t, t.TempDir(), server.RANDOM_PORT, true, func(o *server.Options) { o.MaxControlLine = 512 })
 	nc := connect(t, s.ClientURL())
 	cfg := testConfig()

@@ -2,28 +2,15 @@ package jetstream
 
 import (
 	"log/slog"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	js "github.com/nats-io/nats.go/jetstream"
 
+	"github.com/alertexport/alertexport/internal/testutil"
 	"github.com/alertexport/alertexport/sinks/natstest"
 )
-
-// count counts the messages logged that contain substr.
-func (r *logRecorder) count(substr string) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	n := 0
-	for _, m := range r.msgs {
-		if strings.Contains(m, substr) {
-			n++
-		}
-	}
-	return n
-}
 
 // TestStreamReplicas: on a three-node cluster, nats.replicas creates the stream with its
 // count and rescales an existing one (one log line); absent, it leaves an operator's count.
@@ -50,7 +37,7 @@ func TestStreamReplicas(t *testing.T) {
 	}
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			ctx := testContext(t)
+			ctx := testutil.Context(t, 30*time.Second)
 			cfg := testConfig()
 			cfg.Stream = "S" + string(rune('A'+i))
 			cfg.Subject = "s" + string(rune('a'+i)) + ".{source}.{tenant}"
@@ -62,7 +49,7 @@ func TestStreamReplicas(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			logs := &logRecorder{}
+			logs := &testutil.LogRecorder{}
 			if _, err := New(ctx, nc, cfg, Options{Logger: slog.New(logs)}); err != nil {
 				t.Fatal(err)
 			}
@@ -73,24 +60,24 @@ func TestStreamReplicas(t *testing.T) {
 			if got := st.CachedInfo().Config.Replicas; got != tc.want {
 				t.Errorf("replicas = %d, want %d", got, tc.want)
 			}
-			if got, want := logs.count("updated the stream's replicas"), map[bool]int{true: 1}[tc.rescaled]; got != want {
-				t.Errorf("%d replicas log lines, want %d: %q", got, want, logs.msgs)
+			if got, want := logs.Count(slog.LevelDebug, "updated the stream's replicas"), map[bool]int{true: 1}[tc.rescaled]; got != want {
+				t.Errorf("%d replicas log lines, want %d:\n%s", got, want, logs)
 			}
-			if slices.Contains(logs.msgs, "updated the stream") {
-				t.Errorf("other keys updated too: %q", logs.msgs)
+			if logs.Has("updated the stream ") {
+				t.Errorf("other keys updated too:\n%s", logs)
 			}
 			// Started again: nothing left to change.
-			again := &logRecorder{}
+			again := &testutil.LogRecorder{}
 			if _, err := New(ctx, nc, cfg, Options{Logger: slog.New(again)}); err != nil {
 				t.Fatal(err)
 			}
-			if len(again.msgs) != 0 {
-				t.Errorf("second start logged %q", again.msgs)
+			if recs := again.Records(); len(recs) != 0 {
+				t.Errorf("second start logged:\n%s", again)
 			}
 		})
 	}
 	t.Run("replicas 5 on 3 nodes", func(t *testing.T) {
-		ctx := testContext(t)
+		ctx := testutil.Context(t, 30*time.Second)
 		cfg := testConfig()
 		cfg.Stream, cfg.Subject, cfg.Replicas = "FIVE", "five.{source}.{tenant}", 5
 		start := time.Now()
@@ -108,7 +95,7 @@ func TestStreamReplicas(t *testing.T) {
 // TestStreamReplicasOnASingleServer: replicas 3 on a server outside a cluster stops at once
 // with both numbers.
 func TestStreamReplicasOnASingleServer(t *testing.T) {
-	ctx := testContext(t)
+	ctx := testutil.Context(t, 30*time.Second)
 	s := natstest.Start(t)
 	cfg := testConfig()
 	cfg.Replicas = 3

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/alertexport/alertexport/config"
+	"github.com/alertexport/alertexport/internal/testutil"
 )
 
 // TestOnClosedReportsAClosedForGood: a server that answers a publish with "maximum control
@@ -34,8 +35,8 @@ func TestOnClosedReportsAClosedForGood(t *testing.T) {
 			t.Parallel()
 			s := startServer(t, 0, func(o *server.Options) { o.Port = server.RANDOM_PORT; o.MaxControlLine = 512 })
 			closed := make(chan error, 1)
-			logs := &logRecorder{}
-			nc, err := Connect(testContext(t, 10*time.Second), config.NATS{URL: s.ClientURL()}, env(nil),
+			logs := &testutil.LogRecorder{}
+			nc, err := Connect(testutil.Context(t, 10*time.Second), config.NATS{URL: s.ClientURL()}, env(nil),
 				Options{Logger: slog.New(logs), OnClosed: func(err error) { closed <- err }, reconnectWait: 20 * time.Millisecond})
 			if err != nil {
 				t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nkeys"
 
 	"github.com/alertexport/alertexport/config"
+	"github.com/alertexport/alertexport/internal/testutil"
 )
 
 func TestStartEmbedded(t *testing.T) {
@@ -29,7 +30,7 @@ func TestStartEmbedded(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
-			logs := &logRecorder{}
+			logs := &testutil.LogRecorder{}
 			s, err := StartEmbedded(dir, config.NATS{EmbeddedListen: tc.listen}, nil, slog.New(logs))
 			if err != nil {
 				t.Fatal(err)
@@ -45,7 +46,7 @@ func TestStartEmbedded(t *testing.T) {
 			if c, ok := status.last(); !ok || !c {
 				t.Errorf("OnStatus not told of the connection: %v %v", c, ok)
 			}
-			ctx := testContext(t, 10*time.Second)
+			ctx := testutil.Context(t, 10*time.Second)
 			js, err := jetstream.New(nc)
 			if err != nil {
 				t.Fatal(err)
@@ -71,8 +72,8 @@ func TestStartEmbedded(t *testing.T) {
 				}
 				outside.Close()
 			}
-			if !logs.has("Server is ready") {
-				t.Errorf("nats-server's notices did not reach slog:\n%s", logs.all())
+			if !logs.Has("Server is ready") {
+				t.Errorf("nats-server's notices did not reach slog:\n%s", logs.String())
 			}
 		})
 	}
@@ -125,7 +126,7 @@ func TestStartEmbeddedFails(t *testing.T) {
 func TestEmbeddedKeepsData(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	ctx := testContext(t, 10*time.Second)
+	ctx := testutil.Context(t, 10*time.Second)
 	run := func(f func(js jetstream.JetStream)) {
 		s, err := StartEmbedded(dir, config.NATS{}, nil, nil)
 		if err != nil {
@@ -182,11 +183,11 @@ func TestServerLogLevels(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			rec := &logRecorder{}
+			rec := &testutil.LogRecorder{}
 			l := &serverLog{log: slog.New(rec), fatal: make(chan string, 1)}
 			tc.log(l)
-			if len(rec.lvls) != 1 || rec.lvls[0] != tc.want || !strings.HasSuffix(rec.recs[0], " 1") {
-				t.Errorf("logged %v at %v; want one formatted record at %v", rec.recs, rec.lvls, tc.want)
+			if recs := rec.Records(); len(recs) != 1 || recs[0].Level != tc.want || !strings.HasSuffix(recs[0].Text, " 1") {
+				t.Errorf("logged %v; want one formatted record at %v", recs, tc.want)
 			}
 		})
 	}
@@ -244,7 +245,7 @@ func TestEmbeddedRequiresCredentials(t *testing.T) {
 			// As the daemon runs it: a non-loopback-style listener needs credentials; 127.0.0.1
 			// stands in for 0.0.0.0 here.
 			cfg.EmbeddedListen = "127.0.0.1:0"
-			logs := &logRecorder{}
+			logs := &testutil.LogRecorder{}
 			s, err := StartEmbedded(t.TempDir(), cfg, vars, slog.New(logs))
 			if err != nil {
 				t.Fatal(err)
@@ -260,7 +261,7 @@ func TestEmbeddedRequiresCredentials(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := js.CreateKeyValue(testContext(t, 10*time.Second), jetstream.KeyValueConfig{Bucket: "alertexport_state"}); err != nil {
+			if _, err := js.CreateKeyValue(testutil.Context(t, 10*time.Second), jetstream.KeyValueConfig{Bucket: "alertexport_state"}); err != nil {
 				t.Fatalf("JetStream for the authenticated user: %v", err)
 			}
 
@@ -282,7 +283,7 @@ func TestEmbeddedRequiresCredentials(t *testing.T) {
 			if err := Probe(client, vars, 5*time.Second); err != nil {
 				t.Errorf("Probe with the credentials: %v", err)
 			}
-			outside, err := Connect(testContext(t, 10*time.Second), client, vars, Options{})
+			outside, err := Connect(testutil.Context(t, 10*time.Second), client, vars, Options{})
 			if err != nil {
 				t.Fatalf("outside client with the credentials: %v", err)
 			}
@@ -290,8 +291,8 @@ func TestEmbeddedRequiresCredentials(t *testing.T) {
 			if err := outside.Flush(); err != nil {
 				t.Errorf("round trip: %v", err)
 			}
-			if logs.hasAt(slog.LevelWarn, "Plaintext passwords") {
-				t.Errorf("nats-server's plaintext-password advice reached the log as a warning:\n%s", logs.all())
+			if logs.HasAt(slog.LevelWarn, "Plaintext passwords") {
+				t.Errorf("nats-server's plaintext-password advice reached the log as a warning:\n%s", logs.String())
 			}
 		})
 	}

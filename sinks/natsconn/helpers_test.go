@@ -1,7 +1,6 @@
 package natsconn
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -9,12 +8,10 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"log/slog"
 	"math/big"
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -29,83 +26,6 @@ import (
 func startServer(t testing.TB, port int, mutate func(*server.Options)) *server.Server {
 	t.Helper()
 	return natstest.Start(t, func(o *server.Options) { o.Port = port }, mutate)
-}
-
-// freePort is a loopback port nothing listens on (a server's, stopped).
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-func testContext(t testing.TB, d time.Duration) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	natstest.WaitFor(t, what, cond)
-}
-
-// logRecorder is a slog handler that keeps every record, rendered with its attributes.
-type logRecorder struct {
-	mu   sync.Mutex
-	recs []string
-	lvls []slog.Level
-}
-
-func (r *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
-func (r *logRecorder) WithAttrs([]slog.Attr) slog.Handler       { return r }
-func (r *logRecorder) WithGroup(string) slog.Handler            { return r }
-func (r *logRecorder) Handle(_ context.Context, rec slog.Record) error {
-	var b strings.Builder
-	b.WriteString(rec.Message)
-	rec.Attrs(func(a slog.Attr) bool {
-		b.WriteString(" " + a.String())
-		return true
-	})
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.recs = append(r.recs, b.String())
-	r.lvls = append(r.lvls, rec.Level)
-	return nil
-}
-
-func (r *logRecorder) has(substr string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, m := range r.recs {
-		if strings.Contains(m, substr) {
-			return true
-		}
-	}
-	return false
-}
-
-// hasAt reports whether a record at level or above contains substr.
-func (r *logRecorder) hasAt(level slog.Level, substr string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for i, m := range r.recs {
-		if r.lvls[i] >= level && strings.Contains(m, substr) {
-			return true
-		}
-	}
-	return false
-}
-
-func (r *logRecorder) all() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return strings.Join(r.recs, "\n")
 }
 
 // statusLog records OnStatus calls.

@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nkeys"
 
 	"github.com/alertexport/alertexport/config"
+	"github.com/alertexport/alertexport/internal/testutil"
 )
 
 const (
@@ -97,7 +98,7 @@ func TestConnectAuth(t *testing.T) {
 				cfg.URL = strings.Replace(cfg.URL, "nats://", tc.scheme+"://", 1)
 			}
 			status := &statusLog{}
-			nc, err := Connect(testContext(t, 10*time.Second), cfg,
+			nc, err := Connect(testutil.Context(t, 10*time.Second), cfg,
 				env(map[string]string{"NATS_TOKEN": testToken, "NATS_PASSWORD": testPassword}),
 				Options{OnStatus: status.on})
 			if err != nil {
@@ -111,7 +112,7 @@ func TestConnectAuth(t *testing.T) {
 				t.Errorf("name %q, MaxReconnect %d, RetryOnFailedConnect %v; want alertexport, -1, true",
 					nc.Opts.Name, nc.Opts.MaxReconnect, nc.Opts.RetryOnFailedConnect)
 			}
-			waitFor(t, "OnStatus(true)", func() bool { c, ok := status.last(); return ok && c })
+			testutil.WaitFor(t, "OnStatus(true)", func() bool { c, ok := status.last(); return ok && c })
 		})
 	}
 }
@@ -155,7 +156,7 @@ func TestConnectConfigErrors(t *testing.T) {
 			if tc.name != "no url" {
 				cfg.URL = "nats://127.0.0.1:1"
 			}
-			nc, err := Connect(testContext(t, 5*time.Second), cfg, env(tc.env), Options{})
+			nc, err := Connect(testutil.Context(t, 5*time.Second), cfg, env(tc.env), Options{})
 			if err == nil {
 				nc.Close()
 				t.Fatal("Connect succeeded")
@@ -211,8 +212,8 @@ func TestConnectRefused(t *testing.T) {
 			if tc.scheme != "" {
 				cfg.URL = strings.Replace(cfg.URL, "nats://", tc.scheme+"://", 1)
 			}
-			logs := &logRecorder{}
-			ctx := testContext(t, 10*time.Second)
+			logs := &testutil.LogRecorder{}
+			ctx := testutil.Context(t, 10*time.Second)
 			nc, err := Connect(ctx, cfg, env(map[string]string{"NATS_TOKEN": testToken, "NATS_PASSWORD": testPassword}), Options{Logger: slog.New(logs)})
 			if err == nil {
 				nc.Close()
@@ -228,8 +229,8 @@ func TestConnectRefused(t *testing.T) {
 				}
 			}
 			for _, secret := range []string{testToken, testPassword} {
-				if strings.Contains(err.Error(), secret) || strings.Contains(logs.all(), secret) {
-					t.Errorf("a secret leaked:\nerr: %v\nlogs:\n%s", err, logs.all())
+				if strings.Contains(err.Error(), secret) || strings.Contains(logs.String(), secret) {
+					t.Errorf("a secret leaked:\nerr: %v\nlogs:\n%s", err, logs.String())
 				}
 			}
 		})
@@ -240,43 +241,43 @@ func TestConnectRefused(t *testing.T) {
 // the server going away and coming back on the same port.
 func TestConnectFollowsServer(t *testing.T) {
 	t.Parallel()
-	port := freePort(t)
-	logs := &logRecorder{}
+	port := testutil.FreePort(t)
+	logs := &testutil.LogRecorder{}
 	status := &statusLog{}
 	done := make(chan error, 1)
 	connected := status.last
 	go func() {
-		nc, err := Connect(testContext(t, 20*time.Second), config.NATS{URL: fmt.Sprintf("nats://127.0.0.1:%d", port)}, env(nil),
+		nc, err := Connect(testutil.Context(t, 20*time.Second), config.NATS{URL: fmt.Sprintf("nats://127.0.0.1:%d", port)}, env(nil),
 			Options{Logger: slog.New(logs), OnStatus: status.on, reconnectWait: 20 * time.Millisecond})
 		if err == nil {
 			t.Cleanup(nc.Close)
 		}
 		done <- err
 	}()
-	waitFor(t, "a logged connect failure", func() bool { return logs.has("cannot reach NATS") })
+	testutil.WaitFor(t, "a logged connect failure", func() bool { return logs.Has("cannot reach NATS") })
 	s1 := startServer(t, port, nil)
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "OnStatus(true)", func() bool { c, ok := connected(); return ok && c })
+	testutil.WaitFor(t, "OnStatus(true)", func() bool { c, ok := connected(); return ok && c })
 
 	s1.Shutdown()
 	s1.WaitForShutdown()
-	waitFor(t, "OnStatus(false)", func() bool { c, ok := connected(); return ok && !c })
-	waitFor(t, "a logged disconnect", func() bool { return logs.has("disconnected from NATS") })
+	testutil.WaitFor(t, "OnStatus(false)", func() bool { c, ok := connected(); return ok && !c })
+	testutil.WaitFor(t, "a logged disconnect", func() bool { return logs.Has("disconnected from NATS") })
 
 	startServer(t, port, nil)
-	waitFor(t, "OnStatus(true) after the restart", func() bool { c, ok := connected(); return ok && c })
-	if !logs.has("reconnected to NATS") {
-		t.Errorf("no reconnect logged:\n%s", logs.all())
+	testutil.WaitFor(t, "OnStatus(true) after the restart", func() bool { c, ok := connected(); return ok && c })
+	if !logs.Has("reconnected to NATS") {
+		t.Errorf("no reconnect logged:\n%s", logs.String())
 	}
 }
 
 func TestConnectContextEnds(t *testing.T) {
 	t.Parallel()
-	ctx := testContext(t, 300*time.Millisecond)
+	ctx := testutil.Context(t, 300*time.Millisecond)
 	start := time.Now()
-	nc, err := Connect(ctx, config.NATS{URL: fmt.Sprintf("nats://127.0.0.1:%d", freePort(t))}, env(nil), Options{})
+	nc, err := Connect(ctx, config.NATS{URL: fmt.Sprintf("nats://127.0.0.1:%d", testutil.FreePort(t))}, env(nil), Options{})
 	if err == nil {
 		nc.Close()
 		t.Fatal("Connect succeeded without a server")

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/alertexport/alertexport/internal/testutil"
 )
 
 // Start runs a server with the defaults above, changed by each mutate in turn (e.g. a fixed
@@ -40,17 +42,6 @@ func Start(t testing.TB, mutate ...func(*server.Options)) *server.Server {
 
 // WaitFor polls cond until it holds, failing the test after 10 s: for conditions a server
 // reaches in its own time (a reconnect, a stored message), where there is nothing to wait on.
-func WaitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // Cluster runs n servers with JetStream as one cluster, routes on random loopback ports, each
 // node routing to every node started before it (so the survivors of any one node's loss are
 // still routed to each other). It returns once the JetStream meta group has a leader that every
@@ -71,7 +62,7 @@ func Cluster(t testing.TB, n int, mutate ...func(*server.Options)) []*server.Ser
 		routes = append(routes, fmt.Sprintf("nats://%s", s.ClusterAddr()))
 		nodes = append(nodes, s)
 	}
-	WaitFor(t, "the JetStream cluster to elect a meta leader", func() bool {
+	testutil.WaitFor(t, "the JetStream cluster to elect a meta leader", func() bool {
 		leaders := 0
 		for _, s := range nodes {
 			if !s.JetStreamIsCurrent() {

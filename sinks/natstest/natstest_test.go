@@ -8,6 +8,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/alertexport/alertexport/internal/testutil"
 	"github.com/alertexport/alertexport/sinks/natstest"
 )
 
@@ -33,11 +34,11 @@ func TestClusterKeepsAReplicatedStreamThroughTheLossOfItsLeader(t *testing.T) {
 		t.Fatal(err)
 	}
 	var leader = natstest.StreamLeader(nodes, "S")
-	natstest.WaitFor(t, "a stream leader", func() bool { leader = natstest.StreamLeader(nodes, "S"); return leader != nil })
+	testutil.WaitFor(t, "a stream leader", func() bool { leader = natstest.StreamLeader(nodes, "S"); return leader != nil })
 	leader.Shutdown()
 	leader.WaitForShutdown()
-	natstest.WaitFor(t, "a new stream leader", func() bool { return natstest.StreamLeader(nodes, "S") != nil })
-	natstest.WaitFor(t, "a publish acknowledged after the leader's loss", func() bool {
+	testutil.WaitFor(t, "a new stream leader", func() bool { return natstest.StreamLeader(nodes, "S") != nil })
+	testutil.WaitFor(t, "a publish acknowledged after the leader's loss", func() bool {
 		_, err := js.Publish(ctx, "s.2", []byte("two"))
 		return err == nil
 	})

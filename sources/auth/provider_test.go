@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"github.com/alertexport/alertexport/config"
+	"github.com/alertexport/alertexport/internal/sim"
 	"github.com/alertexport/alertexport/sources/httpclient"
-	"github.com/alertexport/alertexport/sources/simulator"
 )
 
 const (
@@ -31,27 +31,27 @@ const (
 
 // fixture is a simulator with one tenant and an app that may read Defender for Endpoint alerts.
 type fixture struct {
-	sim    *simulator.Server
+	srv    *sim.Server
 	dir    string
 	caFile string
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	sim, err := simulator.Start(simulator.Options{})
+	srv, err := sim.Start(sim.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = sim.Close() })
-	sim.AddTenant(tenantID)
-	sim.RegisterApp(simulator.App{ClientID: clientID, Secrets: []simulator.Secret{{Value: secret}}})
-	sim.Grant(tenantID, clientID, "https://api.securitycenter.microsoft.com", "Alert.Read.All")
+	t.Cleanup(func() { _ = srv.Close() })
+	srv.AddTenant(tenantID)
+	srv.RegisterApp(sim.App{ClientID: clientID, Secrets: []sim.Secret{{Value: secret}}})
+	srv.Grant(tenantID, clientID, "https://api.securitycenter.microsoft.com", "Alert.Read.All")
 	dir := t.TempDir()
 	ca := filepath.Join(dir, "sim-ca.pem")
-	if err := sim.WriteCAFile(ca); err != nil {
+	if err := srv.WriteCAFile(ca); err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{sim: sim, dir: dir, caFile: ca}
+	return &fixture{srv: srv, dir: dir, caFile: ca}
 }
 
 // tenant builds the tenant through the real config loader, pointed at the simulator.
@@ -67,7 +67,7 @@ authority_host = %q
 [tenant.endpoint]
 [tenant.cloudapps]
 api_url = "https://contoso.us2.portal.cloudappsecurity.com"
-`, tenantID, clientID, f.sim.URL(), credential)
+`, tenantID, clientID, f.srv.URL(), credential)
 	cfg, _, err := config.Parse("t.toml", []byte(doc), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -132,7 +132,7 @@ func TestTokenIsCachedAcrossCalls(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if got := f.sim.TokenRequests(); got != 1 {
+	if got := f.srv.TokenRequests(); got != 1 {
 		t.Errorf("100 calls made %d token requests, want 1", got)
 	}
 }
@@ -159,7 +159,7 @@ func TestConcurrentColdCallsShareOneRequest(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if got := f.sim.TokenRequests(); got != 1 {
+	if got := f.srv.TokenRequests(); got != 1 {
 		t.Errorf("10 concurrent cold calls made %d token requests, want 1", got)
 	}
 }
@@ -167,7 +167,7 @@ func TestConcurrentColdCallsShareOneRequest(t *testing.T) {
 func TestOneTokenPerResource(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	f.sim.Grant(tenantID, clientID, "05a65629-4c1b-48c1-a78b-804c4abdd4af", "Investigation.read")
+	f.srv.Grant(tenantID, clientID, "05a65629-4c1b-48c1-a78b-804c4abdd4af", "Investigation.read")
 	p := f.secretProvider(t)
 	for range 3 {
 		for _, scope := range []string{mdeScope, mdaScope} {
@@ -176,7 +176,7 @@ func TestOneTokenPerResource(t *testing.T) {
 			}
 		}
 	}
-	if got := f.sim.TokenRequests(); got != 2 {
+	if got := f.srv.TokenRequests(); got != 2 {
 		t.Errorf("token requests = %d, want 2 (one per resource)", got)
 	}
 }
@@ -184,7 +184,7 @@ func TestOneTokenPerResource(t *testing.T) {
 func TestCertificateCredential(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	pemData, cert, err := simulator.NewCertificateCredential("alertexport", 24*time.Hour)
+	pemData, cert, err := sim.NewCertificateCredential("alertexport", 24*time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +193,7 @@ func TestCertificateCredential(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Subject name + issuer: the simulator refuses an assertion without the x5c chain.
-	f.sim.RegisterApp(simulator.App{ClientID: clientID, Certificates: []*x509.Certificate{cert}, RequireX5C: true})
+	f.srv.RegisterApp(sim.App{ClientID: clientID, Certificates: []*x509.Certificate{cert}, RequireX5C: true})
 	p := f.provider(t, f.tenant(t, fmt.Sprintf("certificate_file = %q", path)), nil, nil)
 	tok, err := p.Token(t.Context(), mdeScope)
 	if err != nil {
@@ -203,7 +203,7 @@ func TestCertificateCredential(t *testing.T) {
 	if err != nil || c.AppID != clientID {
 		t.Fatalf("claims %+v, %v", c, err)
 	}
-	if got := f.sim.TokenLog()[0].Credential; got != "certificate" {
+	if got := f.srv.TokenLog()[0].Credential; got != "certificate" {
 		t.Errorf("credential %q, want certificate", got)
 	}
 }
@@ -211,13 +211,13 @@ func TestCertificateCredential(t *testing.T) {
 func TestFederatedTokenFileIsReadAtEveryRequest(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	iss, err := f.sim.NewFederatedIssuer("https://oidc.example/cluster")
+	iss, err := f.srv.NewFederatedIssuer("https://oidc.example/cluster")
 	if err != nil {
 		t.Fatal(err)
 	}
 	const subject = "system:serviceaccount:soc:alertexport"
-	f.sim.RegisterApp(simulator.App{ClientID: clientID, Federated: []simulator.FederatedCredential{{Issuer: "https://oidc.example/cluster", Subject: subject}}})
-	f.sim.Grant(tenantID, clientID, "https://graph.microsoft.com", "SecurityAlert.Read.All")
+	f.srv.RegisterApp(sim.App{ClientID: clientID, Federated: []sim.FederatedCredential{{Issuer: "https://oidc.example/cluster", Subject: subject}}})
+	f.srv.Grant(tenantID, clientID, "https://graph.microsoft.com", "SecurityAlert.Read.All")
 	path := filepath.Join(f.dir, "azure-identity-token")
 	write := func(sub string) {
 		tok, err := iss.Sign(sub, "api://AzureADTokenExchange", time.Hour)
@@ -250,7 +250,7 @@ func TestEntraErrorsAreExplained(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name     string
-		setup    func(*simulator.Server)
+		setup    func(*sim.Server)
 		env      config.LookupEnv
 		status   int
 		code     int
@@ -264,21 +264,21 @@ func TestEntraErrorsAreExplained(t *testing.T) {
 		},
 		{
 			name: "expired secret", env: secretEnv, requests: 1,
-			setup: func(s *simulator.Server) {
-				s.RegisterApp(simulator.App{ClientID: clientID, Secrets: []simulator.Secret{{Value: secret, Expires: time.Now().Add(-time.Minute)}}})
+			setup: func(s *sim.Server) {
+				s.RegisterApp(sim.App{ClientID: clientID, Secrets: []sim.Secret{{Value: secret, Expires: time.Now().Add(-time.Minute)}}})
 			},
 			status: 401, code: 7000222,
 			fix: `the client secret has expired: create a new one under App registrations → ` + clientID + ` → Certificates & secrets and put its Value into client_secret_env "CONTOSO_SECRET"`,
 		},
 		{
 			name: "app not consented in the tenant", env: secretEnv, requests: 1,
-			setup:  func(s *simulator.Server) { s.Revoke(tenantID, clientID) },
+			setup:  func(s *sim.Server) { s.Revoke(tenantID, clientID) },
 			status: 400, code: 700016,
 			fix: `there is no app ` + clientID + ` in tenant ` + tenantID + `: check client_id, tenant_id and cloud; a multi-tenant (partner) app must first be consented by an admin of that tenant (alertexport consent-url --client-id ` + clientID + ` --cloud public)`,
 		},
 		{
 			name: "5xx is retried until the bound", env: secretEnv, requests: 4,
-			setup:  func(s *simulator.Server) { s.FailTokenRequests(10, simulator.Fault{Status: 500}) },
+			setup:  func(s *sim.Server) { s.FailTokenRequests(10, sim.Fault{Status: 500}) },
 			status: 500, code: 50000,
 			fix: "Entra ID is unavailable or throttling; alertexport retried and will try again at the next poll",
 		},
@@ -288,7 +288,7 @@ func TestEntraErrorsAreExplained(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t)
 			if tt.setup != nil {
-				tt.setup(f.sim)
+				tt.setup(f.srv)
 			}
 			p := f.provider(t, f.tenant(t, `client_secret_env = "CONTOSO_SECRET"`), tt.env, nil)
 			_, err := p.Token(t.Context(), mdeScope)
@@ -302,7 +302,7 @@ func TestEntraErrorsAreExplained(t *testing.T) {
 			if !strings.Contains(err.Error(), fmt.Sprintf("AADSTS%d", tt.code)) || !strings.Contains(err.Error(), "correlation ID") {
 				t.Errorf("message lacks the code or the correlation ID: %s", err)
 			}
-			if got := f.sim.TokenRequests(); got != tt.requests {
+			if got := f.srv.TokenRequests(); got != tt.requests {
 				t.Errorf("token requests = %d, want %d (credential errors are not retried)", got, tt.requests)
 			}
 		})
@@ -328,11 +328,11 @@ func TestTransientFailuresAreRetried(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name  string
-		fault simulator.Fault
+		fault sim.Fault
 	}{
-		{"503", simulator.Fault{Status: 503}},
-		{"429 with Retry-After", simulator.Fault{Status: 429, RetryAfter: time.Second}},
-		{"connection dropped", simulator.Fault{Drop: true}},
+		{"503", sim.Fault{Status: 503}},
+		{"429 with Retry-After", sim.Fault{Status: 429, RetryAfter: time.Second}},
+		{"connection dropped", sim.Fault{Drop: true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -343,11 +343,11 @@ func TestTransientFailuresAreRetried(t *testing.T) {
 			p := f.secretProviderWith(t, func(o *Options) {
 				o.Observe = func(e Event) { mu.Lock(); events = append(events, e); mu.Unlock() }
 			})
-			f.sim.FailTokenRequests(2, tt.fault)
+			f.srv.FailTokenRequests(2, tt.fault)
 			if _, err := p.Token(t.Context(), mdeScope); err != nil {
 				t.Fatalf("not recovered: %v", err)
 			}
-			if got := f.sim.TokenRequests(); got != 3 {
+			if got := f.srv.TokenRequests(); got != 3 {
 				t.Errorf("token requests = %d, want 3", got)
 			}
 			mu.Lock()
@@ -363,11 +363,11 @@ func TestHungEntraIsRetried(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	p := f.secretProviderWith(t, func(o *Options) { o.Retry.Attempt = 200 * time.Millisecond })
-	f.sim.FailTokenRequests(1, simulator.Fault{Status: 503, Hang: time.Minute})
+	f.srv.FailTokenRequests(1, sim.Fault{Status: 503, Hang: time.Minute})
 	if _, err := p.Token(t.Context(), mdeScope); err != nil {
 		t.Fatalf("not recovered from a hung attempt: %v", err)
 	}
-	if got := f.sim.TokenRequests(); got != 2 {
+	if got := f.srv.TokenRequests(); got != 2 {
 		t.Errorf("token requests = %d, want 2", got)
 	}
 }
@@ -378,7 +378,7 @@ func TestGivingUpKeepsTheLastError(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
 	defer cancel()
 	p := f.secretProviderWith(t, func(o *Options) { o.Retry.MaxTries, o.Retry.MaxElapsed, o.Context = 1000, time.Hour, ctx })
-	f.sim.FailTokenRequests(100000, simulator.Fault{Status: 503})
+	f.srv.FailTokenRequests(100000, sim.Fault{Status: 503})
 	_, err := p.Token(t.Context(), mdeScope)
 	var e *Error
 	if !errors.As(err, &e) || e.Status != 503 || !strings.Contains(err.Error(), `tenant "contoso"`) {
@@ -389,7 +389,7 @@ func TestGivingUpKeepsTheLastError(t *testing.T) {
 func TestRotatedSecretFileIsPickedUp(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
-	f.sim.Grant(tenantID, clientID, "https://graph.microsoft.com", "SecurityAlert.Read.All")
+	f.srv.Grant(tenantID, clientID, "https://graph.microsoft.com", "SecurityAlert.Read.All")
 	path := filepath.Join(f.dir, "secret")
 	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -399,7 +399,7 @@ func TestRotatedSecretFileIsPickedUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The secret is rotated: Entra ID knows only the new one, and the file now holds it.
-	f.sim.RegisterApp(simulator.App{ClientID: clientID, Secrets: []simulator.Secret{{Value: "rotated"}}})
+	f.srv.RegisterApp(sim.App{ClientID: clientID, Secrets: []sim.Secret{{Value: "rotated"}}})
 	if err := os.WriteFile(path, []byte("rotated"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -407,13 +407,13 @@ func TestRotatedSecretFileIsPickedUp(t *testing.T) {
 		t.Fatalf("after rotation: %v", err)
 	}
 	// Rejected again with the file unchanged: no loop, a clear error.
-	f.sim.RegisterApp(simulator.App{ClientID: clientID, Secrets: []simulator.Secret{{Value: "rotated-again"}}})
-	f.sim.Grant(tenantID, clientID, "05a65629-4c1b-48c1-a78b-804c4abdd4af", "Investigation.read")
-	before := f.sim.TokenRequests()
+	f.srv.RegisterApp(sim.App{ClientID: clientID, Secrets: []sim.Secret{{Value: "rotated-again"}}})
+	f.srv.Grant(tenantID, clientID, "05a65629-4c1b-48c1-a78b-804c4abdd4af", "Investigation.read")
+	before := f.srv.TokenRequests()
 	_, err := p.Token(t.Context(), mdaScope)
 	var e *Error
-	if !errors.As(err, &e) || e.Code != 7000215 || f.sim.TokenRequests()-before != 1 {
-		t.Errorf("got %v after %d requests, want one AADSTS7000215", err, f.sim.TokenRequests()-before)
+	if !errors.As(err, &e) || e.Code != 7000215 || f.srv.TokenRequests()-before != 1 {
+		t.Errorf("got %v after %d requests, want one AADSTS7000215", err, f.srv.TokenRequests()-before)
 	}
 }
 
@@ -453,7 +453,7 @@ func TestSecretsAndTokensAreNeverLogged(t *testing.T) {
 	var buf bytes.Buffer
 	log := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	p := f.provider(t, f.tenant(t, `client_secret_env = "CONTOSO_SECRET"`), secretEnv, log)
-	f.sim.FailTokenRequests(1, simulator.Fault{Status: 503})
+	f.srv.FailTokenRequests(1, sim.Fault{Status: 503})
 	tok, err := p.Token(t.Context(), mdeScope)
 	if err != nil {
 		t.Fatal(err)
@@ -481,19 +481,19 @@ func TestMissingSecretIsAClearError(t *testing.T) {
 
 // BenchmarkTokenCached measures what every poll pays for its token once one is cached.
 func BenchmarkTokenCached(b *testing.B) {
-	sim, err := simulator.Start(simulator.Options{})
+	srv, err := sim.Start(sim.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer sim.Close()
-	sim.AddTenant(tenantID)
-	sim.RegisterApp(simulator.App{ClientID: clientID, Secrets: []simulator.Secret{{Value: secret}}})
-	sim.Grant(tenantID, clientID, "https://api.securitycenter.microsoft.com", "Alert.Read.All")
+	defer srv.Close()
+	srv.AddTenant(tenantID)
+	srv.RegisterApp(sim.App{ClientID: clientID, Secrets: []sim.Secret{{Value: secret}}})
+	srv.Grant(tenantID, clientID, "https://api.securitycenter.microsoft.com", "Alert.Read.All")
 	ca := filepath.Join(b.TempDir(), "ca.pem")
-	if err := sim.WriteCAFile(ca); err != nil {
+	if err := srv.WriteCAFile(ca); err != nil {
 		b.Fatal(err)
 	}
-	cfg, _, err := config.Parse("b.toml", []byte(fmt.Sprintf("[[tenant]]\nname = \"b\"\ntenant_id = %q\nclient_id = %q\nclient_secret_env = \"S\"\nauthority_host = %q\n[tenant.endpoint]\n", tenantID, clientID, sim.URL())), nil)
+	cfg, _, err := config.Parse("b.toml", []byte(fmt.Sprintf("[[tenant]]\nname = \"b\"\ntenant_id = %q\nclient_id = %q\nclient_secret_env = \"S\"\nauthority_host = %q\n[tenant.endpoint]\n", tenantID, clientID, srv.URL())), nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -515,7 +515,7 @@ func BenchmarkTokenCached(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	if n := sim.TokenRequests(); n != 1 {
+	if n := srv.TokenRequests(); n != 1 {
 		b.Fatalf("%d token requests, want 1", n)
 	}
 }
@@ -536,8 +536,8 @@ func TestInvalidate(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.Invalidate(mdeScope, "not-the-token")
-	if tok, _ := p.Token(ctx, mdeScope); tok != first || f.sim.TokenRequests() != 2 {
-		t.Fatalf("an unknown token's refusal renewed the cached one (%d requests)", f.sim.TokenRequests())
+	if tok, _ := p.Token(ctx, mdeScope); tok != first || f.srv.TokenRequests() != 2 {
+		t.Fatalf("an unknown token's refusal renewed the cached one (%d requests)", f.srv.TokenRequests())
 	}
 	for range 3 {
 		p.Invalidate(mdeScope, first)
@@ -549,11 +549,11 @@ func TestInvalidate(t *testing.T) {
 	if second == first {
 		t.Error("the refused token came back")
 	}
-	if n := f.sim.TokenRequests(); n != 3 {
+	if n := f.srv.TokenRequests(); n != 3 {
 		t.Errorf("%d token requests, want 3: three reports of one token renew it once", n)
 	}
 	p.Invalidate(mdaScope, other) // stale: the cache it came from is gone
-	if n := f.sim.TokenRequests(); n != 3 {
+	if n := f.srv.TokenRequests(); n != 3 {
 		t.Errorf("%d token requests after a stale report, want 3", n)
 	}
 }
@@ -566,14 +566,14 @@ func TestTokenRequestRedirectIsNotFollowed(t *testing.T) {
 	f := newFixture(t)
 	var mu sync.Mutex
 	var asked, reached int
-	f.sim.Handle("POST /"+tenantID+"/oauth2/v2.0/token", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	f.srv.Handle("POST /"+tenantID+"/oauth2/v2.0/token", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		asked++
 		mu.Unlock()
 		// A 307 would re-send the body, client secret included.
 		http.Redirect(w, r, "/captive/login?next=query-secret", http.StatusTemporaryRedirect)
 	}))
-	f.sim.Handle("/captive/login", http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+	f.srv.Handle("/captive/login", http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
 		mu.Lock()
 		reached++
 		mu.Unlock()
@@ -587,8 +587,8 @@ func TestTokenRequestRedirectIsNotFollowed(t *testing.T) {
 	}
 	msg := err.Error()
 	for _, want := range []string{
-		"HTTP 307 redirect to " + f.sim.URL() + "/captive/login, not followed",
-		"fix: Entra ID answers token requests directly, so something else did: check authority_host (" + f.sim.URL() + ")",
+		"HTTP 307 redirect to " + f.srv.URL() + "/captive/login, not followed",
+		"fix: Entra ID answers token requests directly, so something else did: check authority_host (" + f.srv.URL() + ")",
 	} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("message lacks %q:\n%s", want, msg)

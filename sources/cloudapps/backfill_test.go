@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alertexport/alertexport/internal/sim"
 	"github.com/alertexport/alertexport/sources"
 	"github.com/alertexport/alertexport/sources/envelope"
-	"github.com/alertexport/alertexport/sources/simulator"
 	"github.com/alertexport/alertexport/sources/sourcetest"
 )
 
@@ -42,7 +42,7 @@ func TestBackfillReadsEachAlertOnce(t *testing.T) {
 	served := 0
 	for k, kind := range kinds {
 		for i := range perKind {
-			a := simulator.CloudAppsAlert{ID: fmt.Sprintf("%08x%016x", k, i), ContextID: sourcetest.TenantID, Title: kind.name,
+			a := sim.CloudAppsAlert{ID: fmt.Sprintf("%08x%016x", k, i), ContextID: sourcetest.TenantID, Title: kind.name,
 				SeverityValue: 1, Timestamp: kind.raised.Add(time.Duration(i) * time.Second)}
 			v := a.Timestamp
 			if !kind.closed.IsZero() {

@@ -5,15 +5,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alertexport/alertexport/internal/sim"
 	"github.com/alertexport/alertexport/sources/envelope"
 	"github.com/alertexport/alertexport/sources/httpclient"
-	"github.com/alertexport/alertexport/sources/simulator"
 	"github.com/alertexport/alertexport/sources/sourcetest"
 )
 
 type fixture struct {
 	*sourcetest.World
-	ca *simulator.CloudAppsTenant
+	ca *sim.CloudAppsTenant
 }
 
 func newFixture(t testing.TB, s sourcetest.Setup) *fixture {
@@ -47,7 +47,7 @@ func TestBacklogOfManyPages(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, sourcetest.Setup{})
 	now := f.Clock.Now()
-	f.ca.Generate(1000, simulator.CloudAppsGenerate{From: now.Add(-20 * time.Hour), To: now})
+	f.ca.Generate(1000, sim.CloudAppsGenerate{From: now.Add(-20 * time.Hour), To: now})
 	e := sourcetest.NewExporter(t, f.source(Options{}))
 	e.MustPoll(t)
 	e.CheckExactlyOnce(t, Name, f.visible())
@@ -65,9 +65,9 @@ func TestSharedTimestampAcrossPages(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, sourcetest.Setup{})
 	at := f.Clock.Now().Add(-time.Hour).Truncate(time.Millisecond)
-	f.ca.Generate(30, simulator.CloudAppsGenerate{From: at.Add(-time.Hour), To: at.Add(-time.Minute)})
-	f.ca.Generate(250, simulator.CloudAppsGenerate{From: at, To: at, SameTimestamp: true})
-	f.ca.Generate(30, simulator.CloudAppsGenerate{From: at.Add(time.Minute), To: f.Clock.Now()})
+	f.ca.Generate(30, sim.CloudAppsGenerate{From: at.Add(-time.Hour), To: at.Add(-time.Minute)})
+	f.ca.Generate(250, sim.CloudAppsGenerate{From: at, To: at, SameTimestamp: true})
+	f.ca.Generate(30, sim.CloudAppsGenerate{From: at.Add(time.Minute), To: f.Clock.Now()})
 	e := sourcetest.NewExporter(t, f.source(Options{}))
 	e.MustPoll(t)
 	e.MustPoll(t)
@@ -80,7 +80,7 @@ func TestSharedTimestampAcrossPages(t *testing.T) {
 func TestClosedAfterExport(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, sourcetest.Setup{})
-	f.ca.Generate(40, simulator.CloudAppsGenerate{From: f.Clock.Now().Add(-time.Hour), To: f.Clock.Now()})
+	f.ca.Generate(40, sim.CloudAppsGenerate{From: f.Clock.Now().Add(-time.Hour), To: f.Clock.Now()})
 	e := sourcetest.NewExporter(t, f.source(Options{}))
 	e.MustPoll(t)
 	f.Clock.Advance(time.Minute)
@@ -109,12 +109,12 @@ func TestLateIndexing(t *testing.T) {
 	f := newFixture(t, sourcetest.Setup{})
 	var late []time.Duration
 	e := sourcetest.NewExporter(t, f.source(Options{Late: func(d time.Duration) { late = append(late, d) }}))
-	f.ca.Generate(10, simulator.CloudAppsGenerate{From: f.Clock.Now().Add(-time.Hour), To: f.Clock.Now()})
+	f.ca.Generate(10, sim.CloudAppsGenerate{From: f.Clock.Now().Add(-time.Hour), To: f.Clock.Now()})
 	e.MustPoll(t)
-	f.ca.Generate(3, simulator.CloudAppsGenerate{VisibleAfter: 3 * time.Minute})
+	f.ca.Generate(3, sim.CloudAppsGenerate{VisibleAfter: 3 * time.Minute})
 	for range 6 {
 		f.Clock.Advance(time.Minute)
-		f.ca.Generate(1, simulator.CloudAppsGenerate{}) // traffic moves the cursor on
+		f.ca.Generate(1, sim.CloudAppsGenerate{}) // traffic moves the cursor on
 		e.MustPoll(t)
 	}
 	e.CheckExactlyOnce(t, Name, f.visible())
@@ -125,7 +125,7 @@ func TestLateIndexing(t *testing.T) {
 
 func TestThrottled(t *testing.T) {
 	t.Parallel()
-	for name, fault := range map[string]simulator.APIFault{
+	for name, fault := range map[string]sim.APIFault{
 		"429 without Retry-After": {Status: 429},
 		"429 with Retry-After":    {Status: 429, RetryAfter: time.Second},
 		"a body saying throttled": {Status: 403, Throttled: true},
@@ -134,7 +134,7 @@ func TestThrottled(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, sourcetest.Setup{})
-			f.ca.Generate(150, simulator.CloudAppsGenerate{From: f.Clock.Now().Add(-time.Hour), To: f.Clock.Now()})
+			f.ca.Generate(150, sim.CloudAppsGenerate{From: f.Clock.Now().Add(-time.Hour), To: f.Clock.Now()})
 			f.ca.Fail(1, fault)
 			e := sourcetest.NewExporter(t, f.source(Options{}))
 			e.MustPoll(t)
@@ -158,8 +158,8 @@ func TestThrottled(t *testing.T) {
 // here), a backlog of 5,000 alerts drains in one poll without a single throttled request.
 func TestUnderTheRateLimit(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, sourcetest.Setup{Options: simulator.Options{CloudAppsRateLimits: []simulator.RateLimit{{Requests: 30, Per: 2 * time.Second}}}})
-	f.ca.Generate(5000, simulator.CloudAppsGenerate{From: f.Clock.Now().Add(-20 * time.Hour), To: f.Clock.Now()})
+	f := newFixture(t, sourcetest.Setup{Options: sim.Options{RateLimits: map[string]sim.RateLimits{sim.APICloudApps: sim.LimitTo(sim.RateLimit{Requests: 30, Per: 2 * time.Second})}}})
+	f.ca.Generate(5000, sim.CloudAppsGenerate{From: f.Clock.Now().Add(-20 * time.Hour), To: f.Clock.Now()})
 	src := f.source(Options{})
 	src.api.Limiter = httpclientLimiter(30, 2*time.Second)
 	e := sourcetest.NewExporter(t, src)
@@ -174,7 +174,7 @@ func TestEveryVersionExactlyOnceWithClosingsAndLateIndexing(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, sourcetest.Setup{})
 	now := f.Clock.Now()
-	f.ca.Generate(2000, simulator.CloudAppsGenerate{From: now.Add(-20 * time.Hour), To: now})
+	f.ca.Generate(2000, sim.CloudAppsGenerate{From: now.Add(-20 * time.Hour), To: now})
 	e := sourcetest.NewExporter(t, f.source(Options{}))
 	seen := map[string]bool{}
 	note := func() {
@@ -187,7 +187,7 @@ func TestEveryVersionExactlyOnceWithClosingsAndLateIndexing(t *testing.T) {
 		note()
 		e.MustPoll(t)
 		f.Clock.Advance(time.Minute)
-		f.ca.Generate(8, simulator.CloudAppsGenerate{From: f.Clock.Now().Add(-time.Minute), To: f.Clock.Now(), VisibleAfter: delays[i%len(delays)]})
+		f.ca.Generate(8, sim.CloudAppsGenerate{From: f.Clock.Now().Add(-time.Minute), To: f.Clock.Now(), VisibleAfter: delays[i%len(delays)]})
 		f.ca.CloseRandom(6, delays[(i+1)%len(delays)])
 	}
 	f.Clock.Advance(5 * time.Minute)
@@ -224,7 +224,7 @@ func TestClosingStampedBeforeItsAlert(t *testing.T) {
 	f := newFixture(t, sourcetest.Setup{})
 	ts := f.Clock.Now().Add(-time.Minute).Truncate(time.Millisecond)
 	resolved := ts.Add(-time.Hour)
-	f.ca.Put(simulator.CloudAppsAlert{ID: "603f704aaf7417985bbf3b22", ContextID: sourcetest.TenantID, Title: "Honeytoken activity",
+	f.ca.Put(sim.CloudAppsAlert{ID: "603f704aaf7417985bbf3b22", ContextID: sourcetest.TenantID, Title: "Honeytoken activity",
 		ResolutionStatusValue: 2, SeverityValue: 1, Timestamp: ts, ResolveTime: &resolved}, ts)
 	e := sourcetest.NewExporter(t, f.source(Options{}))
 	for range 5 {
@@ -241,7 +241,7 @@ func TestClosingStampedBeforeItsAlert(t *testing.T) {
 func TestQuietTenantCheckpointStaysSmall(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, sourcetest.Setup{})
-	f.ca.Generate(400, simulator.CloudAppsGenerate{From: f.Clock.Now().Add(-20 * time.Hour), To: f.Clock.Now().Add(-2 * time.Hour)})
+	f.ca.Generate(400, sim.CloudAppsGenerate{From: f.Clock.Now().Add(-20 * time.Hour), To: f.Clock.Now().Add(-2 * time.Hour)})
 	e := sourcetest.NewExporter(t, f.source(Options{}))
 	e.MustPoll(t)
 	for range 30 {

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alertexport/alertexport/internal/sim"
 	"github.com/alertexport/alertexport/sources"
-	"github.com/alertexport/alertexport/sources/simulator"
 	"github.com/alertexport/alertexport/sources/sourcetest"
 )
 
@@ -20,10 +20,10 @@ func TestVersionDatedWrongDoesNotMoveCursors(t *testing.T) {
 	y2099 := time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC)
 	for _, alert := range []struct {
 		name   string
-		change func(a *simulator.CloudAppsAlert)
+		change func(a *sim.CloudAppsAlert)
 	}{
 		{"future resolveTime", closeAt(y2099)},
-		{"raised in 2099", func(a *simulator.CloudAppsAlert) { a.Timestamp = y2099 }},
+		{"raised in 2099", func(a *sim.CloudAppsAlert) { a.Timestamp = y2099 }},
 	} {
 		for _, c := range sourcetest.DateCases {
 			t.Run(alert.name+": "+c.Name, func(t *testing.T) {
@@ -32,7 +32,7 @@ func TestVersionDatedWrongDoesNotMoveCursors(t *testing.T) {
 				f.Sim.SetDateHeader(c.Date)
 				var held sourcetest.HeldLog
 				e := sourcetest.NewExporter(t, f.source(Options{HeldBack: held.Add}))
-				ids := f.ca.Generate(5, simulator.CloudAppsGenerate{From: f.Clock.Now().Add(-time.Hour), To: f.Clock.Now()})
+				ids := f.ca.Generate(5, sim.CloudAppsGenerate{From: f.Clock.Now().Add(-time.Hour), To: f.Clock.Now()})
 				a, ok := f.ca.Latest(ids[0])
 				if !ok {
 					t.Fatal("no generated alert")
@@ -43,7 +43,7 @@ func TestVersionDatedWrongDoesNotMoveCursors(t *testing.T) {
 				f.ca.Put(a, f.Clock.Now())
 				// Alerts raised, and closed, after it are still exported.
 				e.PollUnderTheClock(t, f.Clock, 5, func() {
-					f.ca.Generate(3, simulator.CloudAppsGenerate{})
+					f.ca.Generate(3, sim.CloudAppsGenerate{})
 					f.ca.CloseRandom(1, 0)
 				})
 				e.MustPoll(t)
@@ -57,8 +57,8 @@ func TestVersionDatedWrongDoesNotMoveCursors(t *testing.T) {
 }
 
 // closeAt closes an alert as resolved at t.
-func closeAt(t time.Time) func(a *simulator.CloudAppsAlert) {
-	return func(a *simulator.CloudAppsAlert) {
+func closeAt(t time.Time) func(a *sim.CloudAppsAlert) {
+	return func(a *sim.CloudAppsAlert) {
 		a.ResolutionStatusValue = 2
 		a.ResolveTime = &t
 	}

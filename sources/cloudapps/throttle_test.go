@@ -4,8 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alertexport/alertexport/internal/sim"
 	"github.com/alertexport/alertexport/sources/httpclient"
-	"github.com/alertexport/alertexport/sources/simulator"
 	"github.com/alertexport/alertexport/sources/sourcetest"
 )
 
@@ -44,19 +44,19 @@ func TestThrottleWaitFollowsTheLimits(t *testing.T) {
 	tests := []struct {
 		name   string
 		limits []httpclient.Limit
-		fault  simulator.APIFault
+		fault  sim.APIFault
 		want   time.Duration
 	}{
-		{"no Retry-After: the window", []httpclient.Limit{{Requests: 1000, Per: 600 * time.Millisecond}}, simulator.APIFault{Status: 429}, 600 * time.Millisecond},
-		{"no Retry-After: the longest window", []httpclient.Limit{{Requests: 1000, Per: 200 * time.Millisecond}, {Requests: 5000, Per: 900 * time.Millisecond}}, simulator.APIFault{Status: 429}, 900 * time.Millisecond},
-		{"a body saying throttled", []httpclient.Limit{{Requests: 1000, Per: 600 * time.Millisecond}}, simulator.APIFault{Status: 403, Throttled: true}, 600 * time.Millisecond},
-		{"Retry-After wins", []httpclient.Limit{{Requests: 1000, Per: 200 * time.Millisecond}}, simulator.APIFault{Status: 429, RetryAfter: time.Second}, time.Second},
+		{"no Retry-After: the window", []httpclient.Limit{{Requests: 1000, Per: 600 * time.Millisecond}}, sim.APIFault{Status: 429}, 600 * time.Millisecond},
+		{"no Retry-After: the longest window", []httpclient.Limit{{Requests: 1000, Per: 200 * time.Millisecond}, {Requests: 5000, Per: 900 * time.Millisecond}}, sim.APIFault{Status: 429}, 900 * time.Millisecond},
+		{"a body saying throttled", []httpclient.Limit{{Requests: 1000, Per: 600 * time.Millisecond}}, sim.APIFault{Status: 403, Throttled: true}, 600 * time.Millisecond},
+		{"Retry-After wins", []httpclient.Limit{{Requests: 1000, Per: 200 * time.Millisecond}}, sim.APIFault{Status: 429, RetryAfter: time.Second}, time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, sourcetest.Setup{})
-			f.ca.Generate(150, simulator.CloudAppsGenerate{From: f.Clock.Now().Add(-time.Hour), To: f.Clock.Now()})
+			f.ca.Generate(150, sim.CloudAppsGenerate{From: f.Clock.Now().Add(-time.Hour), To: f.Clock.Now()})
 			f.ca.Fail(1, tt.fault)
 			api := f.API(Name, f.Tenant.CloudApps)
 			api.Limiter = httpclient.NewLimiter(tt.limits...)

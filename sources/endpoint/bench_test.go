@@ -12,11 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alertexport/alertexport/internal/sim"
 	"github.com/alertexport/alertexport/sources"
 	"github.com/alertexport/alertexport/sources/apis"
 	"github.com/alertexport/alertexport/sources/envelope"
 	"github.com/alertexport/alertexport/sources/page"
-	"github.com/alertexport/alertexport/sources/simulator"
 )
 
 // BenchmarkDecodeNormalize is the per-alert CPU cost of a poll: decoding one alert (the
@@ -49,7 +49,7 @@ func BenchmarkDecodeNormalize(b *testing.B) {
 func BenchmarkDecodePage(b *testing.B) {
 	f := newFixture(b, setup{})
 	now := f.Clock.Now()
-	f.ep.Generate(1000, simulator.Generate{From: now.Add(-time.Hour), To: now})
+	f.ep.Generate(1000, sim.EndpointGenerate{From: now.Add(-time.Hour), To: now})
 	src := f.newSource(Options{})
 	var body []byte
 	err := src.api.Get(context.Background(), src.query(window{upd: span{lo: now.Add(-2 * time.Hour)}}, 0), func(r io.Reader) error {
@@ -94,7 +94,7 @@ func BenchmarkPoll10000Memory(b *testing.B) {
 func benchmarkPoll(b *testing.B, memory bool) {
 	f := newFixture(b, setup{})
 	now := f.Clock.Now()
-	f.ep.Generate(apis.Endpoint.PageCap, simulator.Generate{From: now.Add(-time.Hour), To: now})
+	f.ep.Generate(apis.Endpoint.PageCap, sim.EndpointGenerate{From: now.Add(-time.Hour), To: now})
 	src := f.newSource(Options{})
 	ctx := context.Background()
 	var peak uint64

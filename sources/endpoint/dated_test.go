@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alertexport/alertexport/internal/sim"
 	"github.com/alertexport/alertexport/sources"
-	"github.com/alertexport/alertexport/sources/simulator"
 	"github.com/alertexport/alertexport/sources/sourcetest"
 )
 
@@ -23,12 +23,12 @@ func TestVersionDatedWrongDoesNotMoveCursor(t *testing.T) {
 			f.Sim.SetDateHeader(c.Date)
 			var held sourcetest.HeldLog
 			e := sourcetest.NewExporter(t, f.newSource(Options{HeldBack: held.Add}))
-			f.ep.Generate(5, simulator.Generate{From: f.Clock.Now().Add(-time.Hour), To: f.Clock.Now()})
+			f.ep.Generate(5, sim.EndpointGenerate{From: f.Clock.Now().Add(-time.Hour), To: f.Clock.Now()})
 			created, y2099 := f.Clock.Now().Add(-time.Minute), time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC)
-			f.ep.Put(simulator.EndpointAlert{ID: "da639999999999999999_2099", Severity: "High", Status: "New", Title: "dated 2099",
+			f.ep.Put(sim.EndpointAlert{ID: "da639999999999999999_2099", Severity: "High", Status: "New", Title: "dated 2099",
 				AlertCreationTime: &created, LastUpdateTime: &y2099}, f.Clock.Now())
 			// Alerts after it are still exported.
-			e.PollUnderTheClock(t, f.Clock, 5, func() { f.ep.Generate(3, simulator.Generate{}) })
+			e.PollUnderTheClock(t, f.Clock, 5, func() { f.ep.Generate(3, sim.EndpointGenerate{}) })
 			e.MustPoll(t)
 			e.CheckExactlyOnce(t, Name, f.visible())
 			if n := held.Count(sources.HeldFuture); n != 1 {
@@ -69,10 +69,10 @@ func TestStrayIsSavedWhenTheCursorStays(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, setup{})
 	e := sourcetest.NewExporter(t, f.newSource(Options{BatchSize: 1}))
-	f.ep.Generate(3, simulator.Generate{From: f.Clock.Now().Add(-time.Hour), To: f.Clock.Now().Add(-time.Minute)})
+	f.ep.Generate(3, sim.EndpointGenerate{From: f.Clock.Now().Add(-time.Hour), To: f.Clock.Now().Add(-time.Minute)})
 	e.MustPoll(t)
 	created, y2099 := f.Clock.Now().Add(-time.Minute), time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC)
-	f.ep.Put(simulator.EndpointAlert{ID: "da639999999999999999_2099", Severity: "High", Status: "New", Title: "dated 2099",
+	f.ep.Put(sim.EndpointAlert{ID: "da639999999999999999_2099", Severity: "High", Status: "New", Title: "dated 2099",
 		AlertCreationTime: &created, LastUpdateTime: &y2099}, f.Clock.Now())
 	for range 3 {
 		e.MustPoll(t)
@@ -94,11 +94,11 @@ func TestClockBehindThenFixed(t *testing.T) {
 	local := f.Clock.Skewed(-24 * time.Hour)
 	var held sourcetest.HeldLog
 	e := sourcetest.NewExporter(t, f.newSource(Options{Now: local.Now, HeldBack: held.Add}))
-	f.ep.Generate(5, simulator.Generate{From: f.Clock.Now().Add(-time.Hour), To: f.Clock.Now().Add(-2 * time.Minute)})
+	f.ep.Generate(5, sim.EndpointGenerate{From: f.Clock.Now().Add(-time.Hour), To: f.Clock.Now().Add(-2 * time.Minute)})
 	e.MustPoll(t)
 	origin := e.Saved.Origin
 	f.Clock.Advance(time.Minute)
-	f.ep.Generate(5, simulator.Generate{})
+	f.ep.Generate(5, sim.EndpointGenerate{})
 	e.MustPoll(t)
 	if n := held.Count(sources.HeldFuture); n == 0 || !e.Saved.Cursor.IsZero() || e.Saved.Strays.Len() != n {
 		t.Fatalf("with the clock a day behind: %d held back, cursor %v, %d strays; want them all held, no cursor", n, e.Saved.Cursor, e.Saved.Strays.Len())

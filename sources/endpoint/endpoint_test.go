@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alertexport/alertexport/internal/sim"
 	"github.com/alertexport/alertexport/sources"
 	"github.com/alertexport/alertexport/sources/httpclient"
-	"github.com/alertexport/alertexport/sources/simulator"
 	"github.com/alertexport/alertexport/sources/sourcetest"
 )
 
@@ -37,8 +37,8 @@ func TestBacklogLargerThanAPage(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, setup{})
 	now := f.Clock.Now()
-	f.ep.Generate(2500, simulator.Generate{From: now.Add(-23 * time.Hour), To: now})
-	f.ep.Generate(50, simulator.Generate{From: now.Add(-30 * time.Hour), To: now.Add(-25 * time.Hour)}) // before start_from
+	f.ep.Generate(2500, sim.EndpointGenerate{From: now.Add(-23 * time.Hour), To: now})
+	f.ep.Generate(50, sim.EndpointGenerate{From: now.Add(-30 * time.Hour), To: now.Add(-25 * time.Hour)}) // before start_from
 	e := sourcetest.NewExporter(t, f.newSource(Options{PageSize: 400}))
 	e.MustPoll(t)
 
@@ -87,7 +87,7 @@ func TestBacklogLargerThanAPage(t *testing.T) {
 func TestIdlePollIsOneRequest(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, setup{})
-	f.ep.Generate(30, simulator.Generate{From: f.Clock.Now().Add(-time.Hour), To: f.Clock.Now()})
+	f.ep.Generate(30, sim.EndpointGenerate{From: f.Clock.Now().Add(-time.Hour), To: f.Clock.Now()})
 	e := sourcetest.NewExporter(t, f.newSource(Options{}))
 	e.MustPoll(t)
 	before, saved := len(f.Requests(Name)), e.Saved
@@ -112,7 +112,7 @@ func TestAlertsUpdatedWhilePaging(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, setup{})
 	now := f.Clock.Now()
-	f.ep.Generate(1200, simulator.Generate{From: now.Add(-20 * time.Hour), To: now})
+	f.ep.Generate(1200, sim.EndpointGenerate{From: now.Add(-20 * time.Hour), To: now})
 	e := sourcetest.NewExporter(t, f.newSource(Options{PageSize: 150, BatchSize: 40}))
 	var mu sync.Mutex
 	updated := 0
@@ -140,14 +140,14 @@ func TestAlertUpdatedThreeTimes(t *testing.T) {
 	f := newFixture(t, setup{})
 	now := f.Clock.Now()
 	created := now.Add(-time.Minute)
-	f.ep.Put(simulator.EndpointAlert{ID: "da639310000000000000_42", Severity: "High", Status: "New", Title: "Suspicious PowerShell",
+	f.ep.Put(sim.EndpointAlert{ID: "da639310000000000000_42", Severity: "High", Status: "New", Title: "Suspicious PowerShell",
 		Category: "Execution", DetectionSource: "WindowsDefenderAtp", AlertCreationTime: &created, LastUpdateTime: &now}, now)
 	ids := []string{"da639310000000000000_42"}
 	e := sourcetest.NewExporter(t, f.newSource(Options{}))
 	e.MustPoll(t)
 	for i, st := range []string{"InProgress", "InProgress", "Resolved"} {
 		f.Clock.Advance(time.Minute)
-		if err := f.ep.Update(ids[0], func(a *simulator.EndpointAlert) {
+		if err := f.ep.Update(ids[0], func(a *sim.EndpointAlert) {
 			a.Status = st
 			if i == 1 {
 				c := "TruePositive"
@@ -181,16 +181,16 @@ func TestLateIndexing(t *testing.T) {
 	var late []time.Duration
 	src := f.newSource(Options{Late: func(d time.Duration) { mu.Lock(); late = append(late, d); mu.Unlock() }})
 	e := sourcetest.NewExporter(t, src)
-	f.ep.Generate(20, simulator.Generate{From: f.Clock.Now().Add(-time.Hour), To: f.Clock.Now()})
+	f.ep.Generate(20, sim.EndpointGenerate{From: f.Clock.Now().Add(-time.Hour), To: f.Clock.Now()})
 	e.MustPoll(t)
 
 	// Indexed 3 minutes after its update (inside the lookback), then one 25 minutes late.
-	inside := f.ep.Generate(1, simulator.Generate{VisibleAfter: 3 * time.Minute})
-	outside := f.ep.Generate(1, simulator.Generate{VisibleAfter: 25 * time.Minute})
+	inside := f.ep.Generate(1, sim.EndpointGenerate{VisibleAfter: 3 * time.Minute})
+	outside := f.ep.Generate(1, sim.EndpointGenerate{VisibleAfter: 25 * time.Minute})
 	insideVer, outsideVer := latest(t, f, inside[0]), latest(t, f, outside[0])
 	for range 30 {
 		f.Clock.Advance(time.Minute)
-		f.ep.Generate(1, simulator.Generate{}) // traffic moves the cursor on
+		f.ep.Generate(1, sim.EndpointGenerate{}) // traffic moves the cursor on
 		e.MustPoll(t)
 	}
 	if !e.Has(Name, inside[0], insideVer) {
@@ -220,9 +220,9 @@ func TestEqualLastUpdateTimeAcrossPages(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, setup{})
 			at := f.Clock.Now().Add(-time.Hour).Add(123456700 * time.Nanosecond)
-			f.ep.Generate(20, simulator.Generate{From: at.Add(-time.Hour), To: at.Add(-time.Minute)})
-			f.ep.Generate(500, simulator.Generate{From: at, To: at, SameCreationTime: sameCreation})
-			f.ep.Generate(20, simulator.Generate{From: at.Add(time.Minute), To: f.Clock.Now()})
+			f.ep.Generate(20, sim.EndpointGenerate{From: at.Add(-time.Hour), To: at.Add(-time.Minute)})
+			f.ep.Generate(500, sim.EndpointGenerate{From: at, To: at, SameCreationTime: sameCreation})
+			f.ep.Generate(20, sim.EndpointGenerate{From: at.Add(time.Minute), To: f.Clock.Now()})
 			e := sourcetest.NewExporter(t, f.newSource(Options{PageSize: 100}))
 			e.MustPoll(t)
 			e.MustPoll(t)
@@ -246,8 +246,8 @@ func TestEqualLastUpdateTimeAcrossPages(t *testing.T) {
 func TestThrottledWithRetryAfter(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, setup{})
-	f.ep.Generate(10, simulator.Generate{})
-	f.ep.Fail(1, simulator.APIFault{Status: 429, RetryAfter: 2 * time.Second})
+	f.ep.Generate(10, sim.EndpointGenerate{})
+	f.ep.Fail(1, sim.APIFault{Status: 429, RetryAfter: 2 * time.Second})
 	e := sourcetest.NewExporter(t, f.newSource(Options{}))
 	e.MustPoll(t)
 	checkExactlyOnce(t, f, e)
@@ -263,14 +263,14 @@ func TestThrottledWithRetryAfter(t *testing.T) {
 func TestTruncatedPage(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, setup{})
-	f.ep.Generate(300, simulator.Generate{From: f.Clock.Now().Add(-time.Hour), To: f.Clock.Now()})
+	f.ep.Generate(300, sim.EndpointGenerate{From: f.Clock.Now().Add(-time.Hour), To: f.Clock.Now()})
 	e := sourcetest.NewExporter(t, f.newSource(Options{BatchSize: 50}))
 	e.MustPoll(t)
 	before := e.Saved
 
 	f.Clock.Advance(time.Minute)
-	f.ep.Generate(200, simulator.Generate{})
-	f.ep.Fail(int(sourcetest.FastRetry.MaxTries), simulator.APIFault{Truncate: true})
+	f.ep.Generate(200, sim.EndpointGenerate{})
+	f.ep.Fail(int(sourcetest.FastRetry.MaxTries), sim.APIFault{Truncate: true})
 	exported := maps.Clone(e.Got)
 	err := e.Poll(context.Background())
 	var be *httpclient.BodyError
@@ -292,9 +292,9 @@ func TestTruncatedPage(t *testing.T) {
 func TestServerErrorsFailThePollCleanly(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, setup{})
-	f.ep.Generate(5, simulator.Generate{})
+	f.ep.Generate(5, sim.EndpointGenerate{})
 	e := sourcetest.NewExporter(t, f.newSource(Options{}))
-	f.ep.Fail(100, simulator.APIFault{Status: 500})
+	f.ep.Fail(100, sim.APIFault{Status: 500})
 	err := e.Poll(context.Background())
 	var ae *httpclient.Error
 	if !errors.As(err, &ae) || ae.Status != 500 {
@@ -335,7 +335,7 @@ func TestTokenExpiryMidBackfill(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, setup{})
 	now := f.Clock.Now()
-	f.ep.Generate(1500, simulator.Generate{From: now.Add(-20 * time.Hour), To: now.Add(-time.Hour)})
+	f.ep.Generate(1500, sim.EndpointGenerate{From: now.Add(-20 * time.Hour), To: now.Add(-time.Hour)})
 	e := sourcetest.NewExporter(t, f.newSource(Options{PageSize: 200, BatchSize: 100}))
 	emits, jumped := 0, false
 	e.During = func() {
@@ -360,7 +360,7 @@ func TestTokenExpiryMidBackfill(t *testing.T) {
 func TestMinSeverityFiltersOnTheServer(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, setup{minSeverity: "medium"})
-	f.ep.Generate(300, simulator.Generate{From: f.Clock.Now().Add(-time.Hour), To: f.Clock.Now()})
+	f.ep.Generate(300, sim.EndpointGenerate{From: f.Clock.Now().Add(-time.Hour), To: f.Clock.Now()})
 	e := sourcetest.NewExporter(t, f.newSource(Options{}))
 	e.MustPoll(t)
 	q, _ := url.ParseQuery(f.Requests(Name)[0].Query)
@@ -398,13 +398,13 @@ func TestFirstPollReachesBackStartFrom(t *testing.T) {
 
 func TestBrokenPagesAreRetried(t *testing.T) {
 	t.Parallel()
-	for name, fault := range map[string]simulator.APIFault{
+	for name, fault := range map[string]sim.APIFault{
 		"truncated": {Truncate: true}, "invalid JSON": {InvalidJSON: true}, "503": {Status: 503}, "dropped": {Drop: true},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, setup{})
-			f.ep.Generate(400, simulator.Generate{From: f.Clock.Now().Add(-time.Hour), To: f.Clock.Now()})
+			f.ep.Generate(400, sim.EndpointGenerate{From: f.Clock.Now().Add(-time.Hour), To: f.Clock.Now()})
 			f.ep.Fail(2, fault)
 			e := sourcetest.NewExporter(t, f.newSource(Options{BatchSize: 50}))
 			e.MustPoll(t)
@@ -422,9 +422,9 @@ func TestBrokenPagesAreRetried(t *testing.T) {
 // client-side limiter keeps every request under them: no 429 at all.
 func TestClientLimiter(t *testing.T) {
 	t.Parallel()
-	limits := []simulator.RateLimit{{Requests: 10, Per: time.Second}, {Requests: 25, Per: 3 * time.Second}}
+	limits := []sim.RateLimit{{Requests: 10, Per: time.Second}, {Requests: 25, Per: 3 * time.Second}}
 	f := newFixture(t, setup{rateLimits: limits})
-	f.ep.Generate(5, simulator.Generate{})
+	f.ep.Generate(5, sim.EndpointGenerate{})
 	src := f.newSource(Options{})
 	src.api.Limiter = httpclient.NewLimiter(httpclient.Limit{Requests: 10, Per: time.Second}, httpclient.Limit{Requests: 25, Per: 3 * time.Second})
 	e := sourcetest.NewExporter(t, src)
@@ -491,7 +491,7 @@ func TestCrowdedInstantWithoutCreationTimes(t *testing.T) {
 	at := f.Clock.Now().Add(-time.Hour)
 	created := at.Add(-time.Minute)
 	for i := range 301 {
-		a := simulator.EndpointAlert{ID: fmt.Sprintf("da639300000000000000_%d", i), Severity: "Low", Status: "New",
+		a := sim.EndpointAlert{ID: fmt.Sprintf("da639300000000000000_%d", i), Severity: "Low", Status: "New",
 			Title: "crowded", Category: "Execution", DetectionSource: "WindowsDefenderAtp", LastUpdateTime: &at}
 		if i == 300 {
 			a.AlertCreationTime = &created
@@ -514,7 +514,7 @@ func TestBacklogCheckpointStaysSmall(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, setup{})
 	now := f.Clock.Now()
-	f.ep.Generate(12000, simulator.Generate{From: now.Add(-20 * time.Hour), To: now}) // 100 per 10 minutes
+	f.ep.Generate(12000, sim.EndpointGenerate{From: now.Add(-20 * time.Hour), To: now}) // 100 per 10 minutes
 	e := sourcetest.NewExporter(t, f.newSource(Options{PageSize: 1000}))
 	most := 0
 	e.During = func() {
@@ -536,7 +536,7 @@ func TestBacklogReadAboutOnce(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, setup{})
 	now := f.Clock.Now()
-	f.ep.Generate(20000, simulator.Generate{From: now.Add(-20 * time.Hour), To: now})
+	f.ep.Generate(20000, sim.EndpointGenerate{From: now.Add(-20 * time.Hour), To: now})
 	e := sourcetest.NewExporter(t, f.newSource(Options{PageSize: 2000}))
 	e.MustPoll(t)
 	e.CheckExactlyOnce(t, Name, f.visible())

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alertexport/alertexport/internal/sim"
 	"github.com/alertexport/alertexport/sources/envelope"
-	"github.com/alertexport/alertexport/sources/simulator"
 	"github.com/alertexport/alertexport/sources/sourcetest"
 )
 
@@ -22,16 +22,16 @@ func TestAlertWithMoreEntitiesThanAnEnvelopeLists(t *testing.T) {
 	f := newFixture(t, setup{})
 	now := f.Clock.Now()
 	created := now.Add(-time.Minute)
-	var evidence []simulator.EndpointEvidence
+	var evidence []sim.EndpointEvidence
 	for i := range 1500 {
 		for range 1 + i%2 { // every other address twice: de-duplicated before the cap
 			ip := fmt.Sprintf("10.0.%d.%d", i/256, i%256)
-			evidence = append(evidence, simulator.EndpointEvidence{EntityType: "Ip", IPAddress: &ip})
+			evidence = append(evidence, sim.EndpointEvidence{EntityType: "Ip", IPAddress: &ip})
 		}
 	}
 	machine, host := "m1", "ws1.contoso.local"
 	const id = "da639310000000000000_7"
-	f.ep.Put(simulator.EndpointAlert{ID: id, Severity: "High", Status: "New", Title: "Scan", Category: "Discovery",
+	f.ep.Put(sim.EndpointAlert{ID: id, Severity: "High", Status: "New", Title: "Scan", Category: "Discovery",
 		DetectionSource: "WindowsDefenderAtp", AlertCreationTime: &created, LastUpdateTime: &now,
 		MachineID: machine, ComputerDNSName: host, Evidence: evidence}, now)
 

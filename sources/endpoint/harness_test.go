@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alertexport/alertexport/internal/sim"
 	"github.com/alertexport/alertexport/sources/envelope"
-	"github.com/alertexport/alertexport/sources/simulator"
 	"github.com/alertexport/alertexport/sources/sourcetest"
 )
 
@@ -15,20 +15,20 @@ const mde = "https://api.securitycenter.microsoft.com"
 // fixture is a simulated tenant (sourcetest) with its Defender for Endpoint alerts at hand.
 type fixture struct {
 	*sourcetest.World
-	ep *simulator.EndpointTenant
+	ep *sim.EndpointTenant
 }
 
 // setup configures a fixture; fields left zero take sourcetest's defaults.
 type setup struct {
 	minSeverity string
 	lookback    string
-	roles       []string              // the app's roles on Defender for Endpoint; nil = Alert.Read.All
-	rateLimits  []simulator.RateLimit // nil = none (tests that want Microsoft's pass them)
+	roles       []string        // the app's roles on Defender for Endpoint; nil = Alert.Read.All
+	rateLimits  []sim.RateLimit // nil = none (tests that want Microsoft's pass them)
 }
 
 func newFixture(t testing.TB, s setup) *fixture {
 	t.Helper()
-	st := sourcetest.Setup{Lookback: s.lookback, MinSeverity: s.minSeverity, Options: simulator.Options{EndpointRateLimits: s.rateLimits}}
+	st := sourcetest.Setup{Lookback: s.lookback, MinSeverity: s.minSeverity, Options: sim.Options{RateLimits: map[string]sim.RateLimits{sim.APIEndpoint: sim.LimitTo(s.rateLimits...)}}}
 	if s.roles != nil {
 		st.Roles = map[string][]string{mde: s.roles}
 	}

@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alertexport/alertexport/internal/sim"
 	"github.com/alertexport/alertexport/sources"
 	"github.com/alertexport/alertexport/sources/page"
 	"github.com/alertexport/alertexport/sources/page/pagetest"
-	"github.com/alertexport/alertexport/sources/simulator"
 	"github.com/alertexport/alertexport/sources/sourcetest"
 )
 
@@ -74,7 +74,7 @@ func TestOversizedPageBodySplitsTheWindow(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, setup{})
 	now := f.Clock.Now()
-	f.ep.Generate(400, simulator.Generate{From: now.Add(-time.Hour), To: now})
+	f.ep.Generate(400, sim.EndpointGenerate{From: now.Add(-time.Hour), To: now})
 	var log bytes.Buffer
 	api := f.API(Name, f.Tenant.Endpoint)
 	api.MaxBody = 200 << 10
@@ -100,7 +100,7 @@ func TestOversizedPageBodyWithSkip(t *testing.T) {
 	f := newFixture(t, setup{})
 	api := f.API(Name, f.Tenant.Endpoint)
 	api.MaxBody = 64 << 10
-	f.ep.Generate(100, simulator.Generate{})
+	f.ep.Generate(100, sim.EndpointGenerate{})
 	p := New(f.Tenant.Settings(f.Tenant.Endpoint), api, Options{Now: f.Clock.Now}).newPoll(sources.Checkpoint{}, func(context.Context, sources.Batch) error { return nil })
 	err := p.fetchBySkip(context.Background(), window{upd: span{lo: f.Clock.Now().Add(-48 * time.Hour)}, skip: true})
 	if err == nil || !strings.Contains(err.Error(), "the cap on one page's body") {

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alertexport/alertexport/sources/simulator"
+	"github.com/alertexport/alertexport/internal/sim"
 	"github.com/alertexport/alertexport/sources/sourcetest"
 )
 
@@ -19,7 +19,7 @@ func TestEveryVisibleVersionExactlyOnce(t *testing.T) {
 	}
 	f := newFixture(t, setup{lookback: "10m"})
 	now := f.Clock.Now()
-	f.ep.Generate(20000, simulator.Generate{From: now.Add(-23 * time.Hour), To: now})
+	f.ep.Generate(20000, sim.EndpointGenerate{From: now.Add(-23 * time.Hour), To: now})
 	e := sourcetest.NewExporter(t, f.newSource(Options{PageSize: 2500}))
 
 	seen := map[string]bool{} // msg IDs of every version visible at the start of some poll
@@ -35,7 +35,7 @@ func TestEveryVisibleVersionExactlyOnce(t *testing.T) {
 		note()
 		e.MustPoll(t)
 		f.Clock.Advance(time.Minute)
-		f.ep.Generate(25, simulator.Generate{From: f.Clock.Now().Add(-time.Minute), To: f.Clock.Now(), VisibleAfter: late[i%len(late)]})
+		f.ep.Generate(25, sim.EndpointGenerate{From: f.Clock.Now().Add(-time.Minute), To: f.Clock.Now(), VisibleAfter: late[i%len(late)]})
 		f.ep.UpdateRandom(15, late[(i+2)%len(late)])
 	}
 	// Quiet time: everything gets indexed, and two polls take it in.
@@ -77,8 +77,8 @@ func TestBacklogThroughFaults(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, setup{})
 	now := f.Clock.Now()
-	f.ep.Generate(3000, simulator.Generate{From: now.Add(-20 * time.Hour), To: now})
-	f.ep.SetFaultRates(simulator.FaultRates{ServerError: 0.10, Throttle: 0.05, Slow: 0.03, Truncate: 0.03, SlowDelay: 50 * time.Millisecond})
+	f.ep.Generate(3000, sim.EndpointGenerate{From: now.Add(-20 * time.Hour), To: now})
+	f.ep.SetFaultRates(sim.FaultRates{ServerError: 0.10, Throttle: 0.05, Slow: 0.03, Truncate: 0.03, SlowDelay: 50 * time.Millisecond})
 	e := sourcetest.NewExporter(t, f.newSource(Options{PageSize: 100}))
 	failed := 0
 	for i := 0; i < 40; i++ {

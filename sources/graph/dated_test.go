@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alertexport/alertexport/internal/sim"
 	"github.com/alertexport/alertexport/sources"
-	"github.com/alertexport/alertexport/sources/simulator"
 	"github.com/alertexport/alertexport/sources/sourcetest"
 )
 
@@ -24,13 +24,13 @@ func TestVersionDatedWrongDoesNotMoveCursor(t *testing.T) {
 			f.Sim.SetDateHeader(c.Date)
 			var held sourcetest.HeldLog
 			e := sourcetest.NewExporter(t, f.source(Options{HeldBack: held.Add}))
-			f.g.Generate(5, simulator.GraphGenerate{From: f.Clock.Now().Add(-time.Hour), To: f.Clock.Now()})
+			f.g.Generate(5, sim.GraphGenerate{From: f.Clock.Now().Add(-time.Hour), To: f.Clock.Now()})
 			created, y2099 := f.Clock.Now().Add(-time.Minute), time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC)
-			f.g.Put(simulator.GraphAlert{ID: "da2099", ProviderAlertID: "da2099", Title: "dated 2099", Status: "new", Severity: "high",
+			f.g.Put(sim.GraphAlert{ID: "da2099", ProviderAlertID: "da2099", Title: "dated 2099", Status: "new", Severity: "high",
 				Classification: "unknown", Determination: "unknown", ServiceSource: "microsoftDefenderForEndpoint",
 				DetectionSource: "microsoftDefenderForEndpoint", CreatedDateTime: &created, LastUpdateDateTime: &y2099}, time.Time{})
 			// Alerts after it are still exported.
-			e.PollUnderTheClock(t, f.Clock, 5, func() { f.g.Generate(3, simulator.GraphGenerate{}) })
+			e.PollUnderTheClock(t, f.Clock, 5, func() { f.g.Generate(3, sim.GraphGenerate{}) })
 			e.MustPoll(t)
 			e.CheckExactlyOnce(t, Name, f.visible())
 			if n := held.Count(sources.HeldFuture); n != 1 {
@@ -70,7 +70,7 @@ func TestClockBehindThenFixed(t *testing.T) {
 	f := newFixture(t, sourcetest.Setup{})
 	local := f.Clock.Skewed(-24 * time.Hour)
 	e := sourcetest.NewExporter(t, f.source(Options{Now: local.Now}))
-	f.g.Generate(5, simulator.GraphGenerate{From: f.Clock.Now().Add(-time.Hour), To: f.Clock.Now().Add(-2 * time.Minute)})
+	f.g.Generate(5, sim.GraphGenerate{From: f.Clock.Now().Add(-time.Hour), To: f.Clock.Now().Add(-2 * time.Minute)})
 	e.MustPoll(t)
 	if !e.Saved.Cursor.IsZero() || e.Saved.Strays.Len() == 0 {
 		t.Fatalf("with the clock a day behind: cursor %v, %d strays; want every version held", e.Saved.Cursor, e.Saved.Strays.Len())

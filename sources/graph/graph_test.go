@@ -9,16 +9,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alertexport/alertexport/internal/sim"
 	"github.com/alertexport/alertexport/sources"
 	"github.com/alertexport/alertexport/sources/envelope"
 	"github.com/alertexport/alertexport/sources/httpclient"
-	"github.com/alertexport/alertexport/sources/simulator"
 	"github.com/alertexport/alertexport/sources/sourcetest"
 )
 
 type fixture struct {
 	*sourcetest.World
-	g *simulator.GraphTenant
+	g *sim.GraphTenant
 }
 
 func newFixture(t testing.TB, s sourcetest.Setup) *fixture {
@@ -71,7 +71,7 @@ func TestNextLinkPagingAcross5000Alerts(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, sourcetest.Setup{})
 	now := f.Clock.Now()
-	f.g.Generate(5000, simulator.GraphGenerate{From: now.Add(-20 * time.Hour), To: now})
+	f.g.Generate(5000, sim.GraphGenerate{From: now.Add(-20 * time.Hour), To: now})
 	e := sourcetest.NewExporter(t, f.source(Options{}))
 	e.MustPoll(t)
 	e.CheckExactlyOnce(t, Name, f.visible())
@@ -101,7 +101,7 @@ func TestUpdatesReExportedOnce(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, sourcetest.Setup{})
 	now := f.Clock.Now()
-	f.g.Generate(300, simulator.GraphGenerate{From: now.Add(-2 * time.Hour), To: now})
+	f.g.Generate(300, sim.GraphGenerate{From: now.Add(-2 * time.Hour), To: now})
 	e := sourcetest.NewExporter(t, f.source(Options{}))
 	e.MustPoll(t)
 	for _, env := range e.Envs {
@@ -137,7 +137,7 @@ func TestAlertsChangingWhilePaging(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, sourcetest.Setup{})
 	now := f.Clock.Now()
-	f.g.Generate(2000, simulator.GraphGenerate{From: now.Add(-5 * time.Hour), To: now})
+	f.g.Generate(2000, sim.GraphGenerate{From: now.Add(-5 * time.Hour), To: now})
 	before := f.visible()
 	e := sourcetest.NewExporter(t, f.source(Options{PageSize: 100, BatchSize: 100}))
 	updated := map[string]bool{}
@@ -146,7 +146,7 @@ func TestAlertsChangingWhilePaging(t *testing.T) {
 		for _, id := range f.g.UpdateRandom(5, 0) {
 			updated[id] = true
 		}
-		f.g.Generate(3, simulator.GraphGenerate{})
+		f.g.Generate(3, sim.GraphGenerate{})
 	}
 	e.MustPoll(t)
 	// Every alert there, unchanged, from start to end was read in that poll. (One updated
@@ -178,13 +178,13 @@ func TestLateIndexing(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, sourcetest.Setup{})
 	now := f.Clock.Now()
-	f.g.Generate(50, simulator.GraphGenerate{From: now.Add(-time.Hour), To: now})
+	f.g.Generate(50, sim.GraphGenerate{From: now.Add(-time.Hour), To: now})
 	var late []time.Duration
 	e := sourcetest.NewExporter(t, f.source(Options{Late: func(d time.Duration) { late = append(late, d) }}))
 	e.MustPoll(t)
-	f.g.Generate(5, simulator.GraphGenerate{VisibleAfter: 3 * time.Minute})
+	f.g.Generate(5, sim.GraphGenerate{VisibleAfter: 3 * time.Minute})
 	f.Clock.Advance(30 * time.Second)
-	f.g.Generate(5, simulator.GraphGenerate{})
+	f.g.Generate(5, sim.GraphGenerate{})
 	e.MustPoll(t) // the late ones are not visible yet
 	f.Clock.Advance(3 * time.Minute)
 	e.MustPoll(t)
@@ -201,8 +201,8 @@ func TestServiceSourcesFilter(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, sourcetest.Setup{ServiceSources: []string{"microsoftDefenderForIdentity"}, MinSeverity: "medium"})
 	now := f.Clock.Now()
-	f.g.Generate(100, simulator.GraphGenerate{From: now.Add(-time.Hour), To: now, ServiceSource: "microsoftDefenderForIdentity"})
-	f.g.Generate(100, simulator.GraphGenerate{From: now.Add(-time.Hour), To: now, ServiceSource: "microsoftDefenderForOffice365"})
+	f.g.Generate(100, sim.GraphGenerate{From: now.Add(-time.Hour), To: now, ServiceSource: "microsoftDefenderForIdentity"})
+	f.g.Generate(100, sim.GraphGenerate{From: now.Add(-time.Hour), To: now, ServiceSource: "microsoftDefenderForOffice365"})
 	e := sourcetest.NewExporter(t, f.source(Options{}))
 	e.MustPoll(t)
 	for _, q := range f.filters() {
@@ -234,7 +234,7 @@ func TestFirstPollContinuesFromOlderSources(t *testing.T) {
 	f := newFixture(t, sourcetest.Setup{})
 	now := f.Clock.Now()
 	older := now.Add(-72 * time.Hour)
-	f.g.Generate(20, simulator.GraphGenerate{From: now.Add(-70 * time.Hour), To: now.Add(-50 * time.Hour)})
+	f.g.Generate(20, sim.GraphGenerate{From: now.Add(-70 * time.Hour), To: now.Add(-50 * time.Hour)})
 	e := sourcetest.NewExporter(t, f.continuing(func(context.Context) (time.Time, error) { return older, nil }))
 	e.MustPoll(t)
 	e.CheckExactlyOnce(t, Name, f.visible())
@@ -284,10 +284,10 @@ func TestBrokenPagesAreRetried(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, sourcetest.Setup{})
 	now := f.Clock.Now()
-	f.g.Generate(1500, simulator.GraphGenerate{From: now.Add(-time.Hour), To: now})
-	f.g.Fail(1, simulator.APIFault{Status: 500})
-	f.g.Fail(1, simulator.APIFault{Truncate: true})
-	f.g.Fail(1, simulator.APIFault{Status: 429, RetryAfter: time.Second})
+	f.g.Generate(1500, sim.GraphGenerate{From: now.Add(-time.Hour), To: now})
+	f.g.Fail(1, sim.APIFault{Status: 500})
+	f.g.Fail(1, sim.APIFault{Truncate: true})
+	f.g.Fail(1, sim.APIFault{Status: 429, RetryAfter: time.Second})
 	e := sourcetest.NewExporter(t, f.source(Options{PageSize: 500}))
 	e.MustPoll(t)
 	e.CheckExactlyOnce(t, Name, f.visible())
@@ -319,7 +319,7 @@ func TestBackfill(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, sourcetest.Setup{})
 	now := f.Clock.Now()
-	f.g.Generate(300, simulator.GraphGenerate{From: now.Add(-10 * time.Hour), To: now})
+	f.g.Generate(300, sim.GraphGenerate{From: now.Add(-10 * time.Hour), To: now})
 	live := sourcetest.NewExporter(t, f.source(Options{}))
 	live.MustPoll(t)
 	since, until := now.Add(-6*time.Hour), now.Add(-2*time.Hour)
@@ -363,8 +363,8 @@ func TestMinSeverityCursorMoves(t *testing.T) {
 	for round := range 4 {
 		f.Clock.Advance(20 * time.Minute)
 		now := f.Clock.Now()
-		for _, id := range f.g.Generate(150, simulator.GraphGenerate{From: now.Add(-5 * time.Minute), To: now}) {
-			_ = f.g.Update(id, func(a *simulator.GraphAlert) { a.Severity = "low" }, 0)
+		for _, id := range f.g.Generate(150, sim.GraphGenerate{From: now.Add(-5 * time.Minute), To: now}) {
+			_ = f.g.Update(id, func(a *sim.GraphAlert) { a.Severity = "low" }, 0)
 		}
 		before := len(f.Requests("graph"))
 		e.MustPoll(t)
@@ -390,7 +390,7 @@ func TestCheckpointOnlyAtTheEndOfThePass(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, sourcetest.Setup{})
 	now := f.Clock.Now()
-	f.g.Generate(1000, simulator.GraphGenerate{From: now.Add(-time.Hour), To: now})
+	f.g.Generate(1000, sim.GraphGenerate{From: now.Add(-time.Hour), To: now})
 	src := f.source(Options{PageSize: 100, BatchSize: 100})
 	var batches, withCP int
 	cp := sources.Checkpoint{}.Clone()
@@ -415,8 +415,8 @@ func TestCheckpointOnlyAtTheEndOfThePass(t *testing.T) {
 	}
 	// A pass that fails at its 5th page moves nothing; the next one sends the rest once.
 	e := sourcetest.NewExporter(t, f.source(Options{PageSize: 100, BatchSize: 100}))
-	f.g.Fail(4, simulator.APIFault{Delay: time.Millisecond}) // 4 good pages
-	f.g.Fail(1, simulator.APIFault{Status: 400})             // then a refusal, not retried
+	f.g.Fail(4, sim.APIFault{Delay: time.Millisecond}) // 4 good pages
+	f.g.Fail(1, sim.APIFault{Status: 400})             // then a refusal, not retried
 	if err := e.Poll(context.Background()); err == nil {
 		t.Fatal("the poll did not fail")
 	}
@@ -440,7 +440,7 @@ func TestCursorHeldAtTheServiceClock(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, sourcetest.Setup{})
 	now := f.Clock.Now()
-	f.g.Generate(50, simulator.GraphGenerate{From: now.Add(-time.Hour), To: now.Add(10 * time.Minute)}) // stamped ahead of the service clock
+	f.g.Generate(50, sim.GraphGenerate{From: now.Add(-time.Hour), To: now.Add(10 * time.Minute)}) // stamped ahead of the service clock
 	e := sourcetest.NewExporter(t, f.source(Options{}))
 	e.MustPoll(t)
 	if c := e.Saved.Cursor; c.After(now) {
@@ -456,7 +456,7 @@ func TestLargeFirstPassRemembersLittle(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, sourcetest.Setup{Lookback: "10m"})
 	now := f.Clock.Now()
-	f.g.Generate(3000, simulator.GraphGenerate{From: now.Add(-20 * time.Hour), To: now}) // ≈ 25 in 10 minutes
+	f.g.Generate(3000, sim.GraphGenerate{From: now.Add(-20 * time.Hour), To: now}) // ≈ 25 in 10 minutes
 	src := f.source(Options{PageSize: 100, BatchSize: 100})
 	e := sourcetest.NewExporter(t, src)
 	most := 0

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alertexport/alertexport/internal/sim"
 	"github.com/alertexport/alertexport/sources/envelope"
-	"github.com/alertexport/alertexport/sources/simulator"
 	"github.com/alertexport/alertexport/sources/sourcetest"
 )
 
@@ -168,25 +168,25 @@ var evidenceEntity = map[string]string{
 
 // simulatedGraph is a simulator whose Graph shows Endpoint, Cloud Apps and Graph-only alerts of
 // every kind.
-func simulatedGraph(t *testing.T) (*simulator.GraphTenant, []string, []string) {
+func simulatedGraph(t *testing.T) (*sim.GraphTenant, []string, []string) {
 	t.Helper()
 	now := time.Date(2026, 5, 4, 9, 30, 0, 0, time.UTC)
-	sim, err := simulator.Start(simulator.Options{Now: func() time.Time { return now }, Seed: 11})
+	srv, err := sim.Start(sim.Options{Now: func() time.Time { return now }, Seed: 11})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = sim.Close() })
-	sim.AddTenant(sourcetest.TenantID)
+	t.Cleanup(func() { _ = srv.Close() })
+	srv.AddTenant(sourcetest.TenantID)
 	from := now.Add(-48 * time.Hour)
-	mde := sim.Endpoint(sourcetest.TenantID).Generate(150, simulator.Generate{From: from, To: now})
-	cas := sim.CloudApps(sourcetest.TenantID).Generate(150, simulator.CloudAppsGenerate{From: from, To: now})
-	g := sim.Graph(sourcetest.TenantID)
-	g.Generate(400, simulator.GraphGenerate{From: from, To: now})
+	mde := srv.Endpoint(sourcetest.TenantID).Generate(150, sim.EndpointGenerate{From: from, To: now})
+	cas := srv.CloudApps(sourcetest.TenantID).Generate(150, sim.CloudAppsGenerate{From: from, To: now})
+	g := srv.Graph(sourcetest.TenantID)
+	g.Generate(400, sim.GraphGenerate{From: from, To: now})
 	return g, mde, cas
 }
 
 // latest lists every alert Graph shows, each as the API renders it.
-func latest(t *testing.T, g *simulator.GraphTenant) [][]byte {
+func latest(t *testing.T, g *sim.GraphTenant) [][]byte {
 	t.Helper()
 	var out [][]byte
 	seen := map[string]bool{}
@@ -212,7 +212,7 @@ func latest(t *testing.T, g *simulator.GraphTenant) [][]byte {
 // becomes an entity of its type that names or identifies something — alone in an alert, so
 // that no other item's entity stands in for it.
 func TestEveryEvidenceType(t *testing.T) {
-	for _, typ := range simulator.GraphEvidenceTypes() {
+	for _, typ := range sim.GraphEvidenceTypes() {
 		if _, ok := evidenceEntity[strings.TrimPrefix(typ, "#microsoft.graph.security.")]; !ok {
 			t.Errorf("%s: no entity type expected in this test; add it", typ)
 		}
@@ -247,7 +247,7 @@ func TestEveryEvidenceType(t *testing.T) {
 			}
 		}
 	}
-	for _, typ := range simulator.GraphEvidenceTypes() {
+	for _, typ := range sim.GraphEvidenceTypes() {
 		if name := strings.TrimPrefix(typ, "#microsoft.graph.security."); seen[name] == 0 {
 			t.Errorf("the simulator served no %s; generate more alerts", name)
 		}

@@ -12,19 +12,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/alertexport/alertexport/sources/simulator"
+	"github.com/alertexport/alertexport/internal/sim"
 )
 
 func TestCAFileIsTrustedBesideSystemRoots(t *testing.T) {
 	t.Parallel()
-	sim, err := simulator.Start(simulator.Options{})
+	srv, err := sim.Start(sim.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = sim.Close() })
+	t.Cleanup(func() { _ = srv.Close() })
 	dir := t.TempDir()
 	ca := filepath.Join(dir, "ca.pem")
-	if err := sim.WriteCAFile(ca); err != nil {
+	if err := srv.WriteCAFile(ca); err != nil {
 		t.Fatal(err)
 	}
 	notPEM := filepath.Join(dir, "junk.pem")
@@ -37,7 +37,7 @@ func TestCAFileIsTrustedBesideSystemRoots(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(without.CloseIdleConnections)
-	if _, err := without.Get(sim.URL()); err == nil || !strings.Contains(err.Error(), "certificate") {
+	if _, err := without.Get(srv.URL()); err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Errorf("without ca_file the simulator was trusted: %v", err)
 	}
 	with, err := New(Options{CAFile: ca})
@@ -45,7 +45,7 @@ func TestCAFileIsTrustedBesideSystemRoots(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(with.CloseIdleConnections)
-	resp, err := with.Get(sim.URL() + "/nowhere")
+	resp, err := with.Get(srv.URL() + "/nowhere")
 	if err != nil {
 		t.Fatalf("with ca_file: %v", err)
 	}
@@ -63,27 +63,27 @@ func TestCAFileIsTrustedBesideSystemRoots(t *testing.T) {
 // retries, naming the target without its query, and the target never sees the token.
 func TestAPIRedirectIsNotFollowed(t *testing.T) {
 	t.Parallel()
-	sim, err := simulator.Start(simulator.Options{})
+	srv, err := sim.Start(sim.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = sim.Close() })
+	t.Cleanup(func() { _ = srv.Close() })
 	ca := filepath.Join(t.TempDir(), "ca.pem")
-	if err := sim.WriteCAFile(ca); err != nil {
+	if err := srv.WriteCAFile(ca); err != nil {
 		t.Fatal(err)
 	}
 	var mu sync.Mutex
 	var asked, reached int
 	var auth []string
 	for _, status := range []int{http.StatusFound, http.StatusTemporaryRedirect} {
-		sim.Handle(fmt.Sprintf("GET /moved%d/api/alerts", status), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		srv.Handle(fmt.Sprintf("GET /moved%d/api/alerts", status), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			mu.Lock()
 			asked++
 			mu.Unlock()
 			http.Redirect(w, r, "/elsewhere/api/alerts?sig=query-secret", status)
 		}))
 	}
-	sim.Handle("GET /elsewhere/api/alerts", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv.Handle("GET /elsewhere/api/alerts", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		reached++
 		auth = append(auth, r.Header.Get("Authorization"))
@@ -101,7 +101,7 @@ func TestAPIRedirectIsNotFollowed(t *testing.T) {
 			mu.Unlock()
 			a := &API{Name: "endpoint", Tenant: "contoso", HTTP: hc, Tokens: staticToken{},
 				Retry: Retry{MaxTries: 3, Initial: time.Millisecond, Max: time.Millisecond, MaxElapsed: 10 * time.Second}}
-			err := a.Get(t.Context(), fmt.Sprintf("%s/moved%d/api/alerts?$filter=x", sim.URL(), status), func(io.Reader) error { return nil })
+			err := a.Get(t.Context(), fmt.Sprintf("%s/moved%d/api/alerts?$filter=x", srv.URL(), status), func(io.Reader) error { return nil })
 			var e *Error
 			var re *RedirectError
 			if !errors.As(err, &e) || !errors.As(err, &re) || re.Status != status {
@@ -109,7 +109,7 @@ func TestAPIRedirectIsNotFollowed(t *testing.T) {
 			}
 			msg := err.Error()
 			for _, want := range []string{
-				fmt.Sprintf("HTTP %d redirect to %s/elsewhere/api/alerts, not followed", status, sim.URL()),
+				fmt.Sprintf("HTTP %d redirect to %s/elsewhere/api/alerts, not followed", status, srv.URL()),
 				"fix: the API answers directly, so something else did: check api_url",
 			} {
 				if !strings.Contains(msg, want) {

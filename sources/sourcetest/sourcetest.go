@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -19,11 +20,12 @@ import (
 	"time"
 
 	"github.com/alertexport/alertexport/config"
+	"github.com/alertexport/alertexport/internal/sim"
 	"github.com/alertexport/alertexport/sources"
 	"github.com/alertexport/alertexport/sources/auth"
 	"github.com/alertexport/alertexport/sources/envelope"
+	"github.com/alertexport/alertexport/sources/envelope/envelopetest"
 	"github.com/alertexport/alertexport/sources/httpclient"
-	"github.com/alertexport/alertexport/sources/simulator"
 )
 
 // The simulated tenant and its app.
@@ -61,12 +63,12 @@ type Setup struct {
 	// ServiceSources is [tenant.graph] service_sources.
 	ServiceSources []string
 	Roles          map[string][]string // resource → roles; nil = the read role of each API
-	Options        simulator.Options   // Now and Seed are set here; rate limits default to none
+	Options        sim.Options         // Now and Seed are set here; rate limits default to none
 }
 
 // World is a simulator with one tenant, and the product's config, provider and HTTP client.
 type World struct {
-	Sim      *simulator.Server
+	Sim      *sim.Server
 	Clock    *Clock
 	Tenant   config.Tenant
 	Provider *auth.Provider
@@ -82,64 +84,37 @@ func New(t testing.TB, s Setup) *World {
 	c := &Clock{t: time.Now().UTC().Truncate(time.Second)}
 	o := s.Options
 	o.Now, o.Seed = c.Now, 7
-	if o.EndpointRateLimits == nil {
-		o.EndpointRateLimits = []simulator.RateLimit{}
-	}
-	if o.CloudAppsRateLimits == nil {
-		o.CloudAppsRateLimits = []simulator.RateLimit{}
-	}
-	if o.GraphRateLimits == nil {
-		o.GraphRateLimits = []simulator.RateLimit{}
-	}
-	sim, err := simulator.Start(o)
+	// No API limits the tests unless Setup.Options chooses otherwise.
+	limits := map[string]sim.RateLimits{sim.APIEndpoint: sim.NoRateLimits(), sim.APICloudApps: sim.NoRateLimits(), sim.APIGraph: sim.NoRateLimits()}
+	maps.Copy(limits, o.RateLimits)
+	o.RateLimits = limits
+	srv, err := sim.Start(o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = sim.Close() })
-	sim.AddTenant(TenantID)
-	sim.RegisterApp(simulator.App{ClientID: ClientID, Secrets: []simulator.Secret{{Value: secret}}})
-	roles := s.Roles
-	if roles == nil {
-		roles = map[string][]string{
-			"https://api.securitycenter.microsoft.com": {"Alert.Read.All"},
-			"05a65629-4c1b-48c1-a78b-804c4abdd4af":     {"Investigation.read"},
-			"https://graph.microsoft.com":              {"SecurityAlert.Read.All"},
-		}
-	}
-	for res, rs := range roles {
-		sim.Grant(TenantID, ClientID, res, rs...)
-	}
+	t.Cleanup(func() { _ = srv.Close() })
+	srv.AddReader(sim.Reader{ClientID: ClientID, Secret: secret, Roles: s.Roles}, TenantID)
 	if s.Lookback == "" {
 		s.Lookback = "10m"
 	}
 	dir := t.TempDir()
 	ca := filepath.Join(dir, "ca.pem")
-	if err := sim.WriteCAFile(ca); err != nil {
+	if err := srv.WriteCAFile(ca); err != nil {
 		t.Fatal(err)
 	}
+	sev := fmt.Sprintf("min_severity = %q", s.MinSeverity)
 	doc := fmt.Sprintf(`
 [worker]
 ca_file = %q
 [defaults]
 lookback = %q
 start_from = "24h"
-[[tenant]]
-name = "contoso"
-tenant_id = %q
-client_id = %q
-client_secret_env = "CONTOSO_SECRET"
-authority_host = %q
-[tenant.endpoint]
-api_url = %q
-min_severity = %q
-[tenant.cloudapps]
-api_url = %q
-min_severity = %q
-[tenant.graph]
-api_url = %q
-min_severity = %q
-service_sources = %s
-`, ca, s.Lookback, TenantID, ClientID, sim.URL(), sim.URL(), s.MinSeverity, sim.URL(), s.MinSeverity, sim.URL(), s.MinSeverity, tomlList(s.ServiceSources))
+`, ca, s.Lookback) + sim.TenantTable{Name: "contoso", TenantID: TenantID, ClientID: ClientID, SecretEnv: "CONTOSO_SECRET",
+		Sources: []sim.SourceTable{
+			{Source: "endpoint", Lines: []string{sev}},
+			{Source: "cloudapps", Lines: []string{sev}},
+			{Source: "graph", Lines: []string{sev, "service_sources = " + tomlList(s.ServiceSources)}},
+		}}.TOML(srv.URL())
 	env := func(k string) (string, bool) {
 		if k == "CONTOSO_SECRET" {
 			return secret, true
@@ -160,7 +135,7 @@ service_sources = %s
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &World{Sim: sim, Clock: c, Tenant: tenant, Provider: prov, HTTP: hc, Calls: &CallLog{}}
+	return &World{Sim: srv, Clock: c, Tenant: tenant, Provider: prov, HTTP: hc, Calls: &CallLog{}}
 }
 
 func tomlList(ss []string) string {
@@ -182,8 +157,8 @@ func (w *World) API(name string, s config.Source) *httpclient.API {
 }
 
 // Requests lists the simulator's log of calls to api.
-func (w *World) Requests(api string) []simulator.APIRequest {
-	var out []simulator.APIRequest
+func (w *World) Requests(api string) []sim.APIRequest {
+	var out []sim.APIRequest
 	for _, r := range w.Sim.APIRequests() {
 		if r.API == api {
 			out = append(out, r)
@@ -249,6 +224,7 @@ func (e *Exporter) Emit(_ context.Context, b sources.Batch) error {
 					e.t.Errorf("%s: %v", m.MsgID, err)
 				}
 			}
+			envelopetest.Check(e.t, m.MsgID, body)
 			var env envelope.Alert // as subscribers will read it
 			if err := json.Unmarshal(body, &env); err != nil {
 				e.t.Errorf("%s: the body is not an envelope: %v", m.MsgID, err)
@@ -382,6 +358,7 @@ func Golden(t *testing.T, update bool, normalize func(raw []byte) (*envelope.Ale
 			if !bytes.Contains(body, raw) {
 				t.Error("raw is not the alert's bytes unchanged")
 			}
+			envelopetest.Check(t, name, body)
 			var pretty bytes.Buffer
 			if err := json.Indent(&pretty, body, "", "  "); err != nil {
 				t.Fatal(err)

@@ -1,0 +1,121 @@
+package sim
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/alertexport/alertexport/internal/sim/simapi"
+	"github.com/alertexport/alertexport/sources/apis"
+)
+
+// The names of the simulated Defender APIs: APIRequest.API, and the keys of
+// Options.RateLimits and Server.SetRateLimits.
+const (
+	APIEndpoint  = "endpoint"  // the Defender for Endpoint alerts API (apis.Endpoint.Name)
+	APICloudApps = "cloudapps" // the Defender for Cloud Apps alerts API (apis.CloudApps.Name)
+	APIGraph     = "graph"     // Microsoft Graph's security alerts_v2 (apis.Graph.Name)
+)
+
+// documentedLimits are the rate limits Microsoft documents for each API, as the API registry
+// (sources/apis) records them with their sources.
+var documentedLimits = map[string][]simapi.RateLimit{
+	APIEndpoint:  apis.Endpoint.Limits,
+	APICloudApps: apis.CloudApps.Limits,
+	APIGraph:     apis.Graph.Limits,
+}
+
+// DocumentedRateLimits returns the rate limits Microsoft documents for api
+// (APIEndpoint, APICloudApps or APIGraph); nil for an unknown name.
+func DocumentedRateLimits(api string) []simapi.RateLimit {
+	return slices.Clone(documentedLimits[api])
+}
+
+// limitTable is the rate limits in force, by API name.
+type limitTable struct {
+	mu    sync.Mutex
+	byAPI map[string][]simapi.RateLimit
+}
+
+func newLimitTable(opts map[string]simapi.RateLimits) (*limitTable, error) {
+	t := &limitTable{byAPI: map[string][]simapi.RateLimit{}}
+	for api, l := range opts {
+		if _, ok := documentedLimits[api]; !ok {
+			return nil, fmt.Errorf("simulator: rate limits for unknown API %q: want one of %s", api, apiNames())
+		}
+		rules, err := l.Resolve(api, documentedLimits[api])
+		if err != nil {
+			return nil, err
+		}
+		t.byAPI[api] = rules
+	}
+	for api, rules := range documentedLimits {
+		if _, ok := t.byAPI[api]; !ok {
+			t.byAPI[api] = slices.Clone(rules)
+		}
+	}
+	return t, nil
+}
+
+func apiNames() string {
+	names := make([]string, 0, len(documentedLimits))
+	for api := range documentedLimits {
+		names = append(names, api)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
+
+// SetRateLimits replaces the rate limits of api for every tenant (Graph's
+// apply per app per tenant). Requests already counted stay counted. It
+// panics on an unknown API or a limit with Requests < 1 or Per <= 0: both
+// are mistakes in the test that calls it.
+func (s *Server) SetRateLimits(api string, limits simapi.RateLimits) {
+	if _, ok := documentedLimits[api]; !ok {
+		panic(fmt.Sprintf("simulator: SetRateLimits: unknown API %q: want one of %s", api, apiNames()))
+	}
+	rules, err := limits.Resolve(api, documentedLimits[api])
+	if err != nil {
+		panic(err)
+	}
+	s.limits.mu.Lock()
+	defer s.limits.mu.Unlock()
+	s.limits.byAPI[api] = rules
+}
+
+// rateLimits is the limits of api in force. The slice is never modified
+// after it is stored, so callers may read it unlocked.
+func (s *Server) rateLimits(api string) []simapi.RateLimit {
+	s.limits.mu.Lock()
+	defer s.limits.mu.Unlock()
+	return s.limits.byAPI[api]
+}
+
+// faultPlan is the fault plan of api in tenantID (created on first use,
+// as Endpoint, CloudApps and Graph do).
+func (s *Server) faultPlan(api, tenantID string) *simapi.FaultPlan {
+	switch api {
+	case APIEndpoint:
+		return &s.Endpoint(tenantID).FaultPlan
+	case APICloudApps:
+		return &s.CloudApps(tenantID).FaultPlan
+	case APIGraph:
+		return &s.Graph(tenantID).FaultPlan
+	}
+	panic(fmt.Sprintf("simulator: unknown API %q: want one of %s", api, apiNames()))
+}
+
+// Fail makes the next n requests of tenantID to api that pass
+// authentication and authorization fail as f says (see APIFault), the same
+// as the tenant's own Fail. It panics on an unknown API.
+func (s *Server) Fail(api, tenantID string, n int, f APIFault) {
+	s.faultPlan(api, tenantID).Fail(n, f)
+}
+
+// SetFaultRates sets the random faults of tenantID's requests to api, the
+// same as the tenant's own SetFaultRates. It panics on an unknown API.
+func (s *Server) SetFaultRates(api, tenantID string, r FaultRates) {
+	s.faultPlan(api, tenantID).SetFaultRates(r)
+}
