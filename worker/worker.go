@@ -321,6 +321,7 @@ func (w *Worker) pollOnce(ctx context.Context, j *job) (int, error) {
 		return 0, err
 	}
 	m := w.o.Metrics
+	pub := Publisher{Sink: w.o.Sink, Tenant: j.Tenant, Source: j.Source, Metrics: m, Logger: w.log}
 	published := 0
 	// Overlapped: a batch is published while the source reads the next page; a checkpoint
 	// still waits for everything before it.
@@ -329,29 +330,11 @@ func (w *Worker) pollOnce(ctx context.Context, j *job) (int, error) {
 		if w.o.Leases != nil && !w.o.Leases.Held(key) {
 			return errLostLease // stop before the next page
 		}
-		if len(b.Messages) > 0 {
-			res, err := w.o.Sink.Publish(ctx, b.Messages)
-			if err != nil {
-				return fmt.Errorf("publishing: %w", err)
-			}
-			for i := range b.Messages {
-				msg := &b.Messages[i]
-				var r sinks.Result
-				if i < len(res) {
-					r = res[i]
-				}
-				switch {
-				case r.Duplicate:
-					m.duplicates.WithLabelValues(j.Tenant, j.Source).Inc()
-				case r.DeadLetter != "" || msg.Alert == nil: // not normalized, or too large
-					m.deadLetters.WithLabelValues(j.Tenant, j.Source).Inc()
-					w.log.Warn("alert published as a dead letter", "tenant", j.Tenant, "source", j.Source, "msg_id", msg.MsgID, "err", r.DeadLetter)
-				default:
-					published++
-					m.published.WithLabelValues(j.Tenant, j.Source, msg.Alert.Severity, msg.Alert.Event).Inc()
-				}
-			}
+		o, err := pub.Publish(ctx, b.Messages)
+		if err != nil {
+			return fmt.Errorf("publishing: %w", err)
 		}
+		published += o.Published
 		if b.Checkpoint != nil {
 			if w.o.Leases != nil && !w.o.Leases.Held(key) {
 				return errLostLease // never write a checkpoint for a job another replica runs

@@ -3,13 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"regexp"
 	"strings"
 	"time"
 
 	"github.com/alertexport/alertexport/config"
+	"github.com/alertexport/alertexport/internal/app"
 	"github.com/alertexport/alertexport/sources/auth"
 	"github.com/alertexport/alertexport/sources/httpclient"
 	"github.com/alertexport/alertexport/sources/registry"
@@ -49,7 +48,7 @@ func (c cli) authCheck(ctx context.Context, args []string) int {
 		return exitBadConfig
 	}
 	defer hc.CloseIdleConnections()
-	log := newLogger(cfg.Log, c.stderr)
+	log := app.NewLogger(cfg.Log, c.stderr)
 	failed := false
 	for _, t := range tenants {
 		sources := t.Sources()
@@ -137,12 +136,3 @@ func (c cli) consentURL(args []string) int {
 
 // domainRE matches a tenant's domain name, which Entra ID accepts in place of its ID.
 var domainRE = regexp.MustCompile(`^([a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?\.)+[a-zA-Z]{2,}$`)
-
-// newLogger builds the process logger on w (stderr) in the configured format.
-func newLogger(l config.Log, w io.Writer) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: l.Level}
-	if l.Format == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
-	}
-	return slog.New(slog.NewJSONHandler(w, opts))
-}

@@ -2,20 +2,18 @@ package main
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 
+	"github.com/alertexport/alertexport/internal/app"
 	"github.com/alertexport/alertexport/internal/sim"
 	"github.com/alertexport/alertexport/sinks/natstest"
-	"github.com/alertexport/alertexport/worker"
 )
 
 // TestRunExitsWhenNATSClosesTheConnection: a server that refuses a publish's line (its
@@ -54,9 +52,9 @@ subject = "alerts.{category}.{category}.{category}.{category}.{category}.{catego
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	exited := make(chan int, 1)
-	daemons := make(chan *daemon, 1)
-	go func() { exited <- c.daemon(ctx, cfg, c.env, func(d *daemon) { daemons <- d }) }()
-	var d *daemon
+	daemons := make(chan app.Running, 1)
+	go func() { exited <- c.export(ctx, cfg, c.env, func(r app.Running) { daemons <- r }) }()
+	var d app.Running
 	select {
 	case d = <-daemons:
 	case code := <-exited:
@@ -82,50 +80,12 @@ subject = "alerts.{category}.{category}.{category}.{category}.{category}.{catego
 	// Its endpoints, as they answered until the listener closed.
 	for _, path := range []string{"/healthz", "/readyz"} {
 		rec := httptest.NewRecorder()
-		d.httpSrv.Handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		d.Health.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
 		if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "maximum control line exceeded") {
 			t.Errorf("%s = %d %q, want 503 with the reason", path, rec.Code, rec.Body.String())
 		}
 	}
 	if t.Failed() {
 		t.Logf("log:\n%s", tail(stderr.String(), 8192))
-	}
-}
-
-// TestHealthBeforeTheWorker: before the worker runs (NATS, the stream or the store not there
-// yet) /healthz is ok and /readyz is not, and /metrics says NATS is not connected; a connection
-// closed for good fails both probes.
-func TestHealthBeforeTheWorker(t *testing.T) {
-	t.Parallel()
-	d := &daemon{metrics: worker.NewMetrics()}
-	d.metrics.SetConnected(d.connected.Load)
-	var w atomic.Pointer[worker.Worker]
-	h := d.endpoints(&w)
-	get := func(path string) (int, string) {
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
-		return rec.Code, rec.Body.String()
-	}
-	if code, body := get("/healthz"); code != http.StatusOK || body != "ok\n" {
-		t.Errorf("/healthz = %d %q", code, body)
-	}
-	if code, body := get("/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, "waiting for NATS") {
-		t.Errorf("/readyz = %d %q", code, body)
-	}
-	if code, body := get("/metrics"); code != http.StatusOK || !strings.Contains(body, "\nalertexport_nats_connected 0\n") {
-		t.Errorf("/metrics = %d, want 200 with alertexport_nats_connected 0:\n%s", code, tail(body, 2048))
-	}
-	d.natsClosed(errors.New("nats: maximum control line exceeded"))
-	for _, path := range []string{"/healthz", "/readyz"} {
-		if code, body := get(path); code != http.StatusServiceUnavailable || !strings.Contains(body, "maximum control line exceeded") {
-			t.Errorf("%s once closed for good = %d %q", path, code, body)
-		}
-	}
-	// Closed by our own stop: not a failure.
-	stopping := &daemon{}
-	stopping.stopping.Store(true)
-	stopping.natsClosed(nil)
-	if err := stopping.closed(); err != nil {
-		t.Errorf("a close while stopping counts: %v", err)
 	}
 }

@@ -1,5 +1,6 @@
 // Command alertexport exports Microsoft Defender alerts to NATS. This package only parses the
-// command line and wires the other packages together; see docs/commands.md.
+// command line, makes one call into internal/app per command and turns its outcome into an
+// exit code; see docs/commands.md.
 package main
 
 import (
@@ -67,7 +68,7 @@ func run(ctx context.Context, args []string, c cli) int {
 	}
 	switch cmd, rest := args[0], args[1:]; cmd {
 	case "run":
-		return c.runDaemon(ctx, rest)
+		return c.runCommand(ctx, rest)
 	case "demo":
 		return c.demo(ctx, rest)
 	case "tail":

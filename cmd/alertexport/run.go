@@ -2,13 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/alertexport/alertexport/config"
+	"github.com/alertexport/alertexport/internal/app"
 )
 
-// runDaemon is `alertexport run`: export until SIGINT/SIGTERM.
-func (c cli) runDaemon(ctx context.Context, args []string) int {
+// runCommand is `alertexport run`: export until SIGINT/SIGTERM.
+func (c cli) runCommand(ctx context.Context, args []string) int {
 	fs := c.newFlags("run")
 	path := c.configFlag(fs)
 	if code, ok := parse(fs, args); !ok {
@@ -22,19 +24,20 @@ func (c cli) runDaemon(ctx context.Context, args []string) int {
 		fmt.Fprintf(c.stderr, "%d of the warnings above name a secret or file that is missing here; run needs them\n", missing)
 		return exitBadConfig
 	}
-	return c.daemon(ctx, cfg, c.env, nil)
+	return c.export(ctx, cfg, c.env, nil)
 }
 
-// daemon runs the export on cfg until ctx ends; started, if set, is called once it exports.
-func (c cli) daemon(ctx context.Context, cfg *config.Config, env config.LookupEnv, started func(*daemon)) int {
-	log := newLogger(cfg.Log, c.stderr)
-	d, err := newDaemon(ctx, cfg, env, log)
-	if err != nil {
-		log.Error("cannot start", "err", err)
+// export runs the export on cfg until ctx ends; started, if set, is called once it exports.
+func (c cli) export(ctx context.Context, cfg *config.Config, env config.LookupEnv, started func(app.Running)) int {
+	return exitCode(app.Run(ctx, cfg, env, app.NewLogger(cfg.Log, c.stderr), started))
+}
+
+// exitCode is the exit code of a command's outcome: 2 for what the config must fix.
+func exitCode(err error) int {
+	if _, bad := errors.AsType[*app.ConfigError](err); bad {
 		return exitBadConfig
 	}
-	if err := d.run(ctx, env, started); err != nil {
-		log.Error("stopped", "err", err)
+	if err != nil {
 		return exitFailure
 	}
 	return exitOK

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/alertexport/alertexport/config"
+	"github.com/alertexport/alertexport/internal/app"
 	"github.com/alertexport/alertexport/internal/sim"
 	"github.com/alertexport/alertexport/sinks/natsconn"
 	"github.com/alertexport/alertexport/sinks/natstest"
@@ -20,17 +21,17 @@ import (
 var secretEnv = map[string]string{"E2E_SECRET": e2eSecret}
 
 // statusOf runs `status --json` on config and returns its rows by job key.
-func statusOf(t *testing.T, config string) map[string]statusRow {
+func statusOf(t *testing.T, config string) map[string]app.StatusRow {
 	t.Helper()
 	r := runCLI(t, secretEnv, "status", "--config", config, "--json")
 	if r.code != 0 {
 		t.Fatalf("status exited %d:\n%s", r.code, r.stderr)
 	}
-	var rows []statusRow
+	var rows []app.StatusRow
 	if err := json.Unmarshal([]byte(r.stdout), &rows); err != nil {
 		t.Fatalf("status --json printed no JSON array: %v\n%s", err, r.stdout)
 	}
-	out := map[string]statusRow{}
+	out := map[string]app.StatusRow{}
 	for _, row := range rows {
 		out[row.Tenant+"."+row.Source] = row
 	}
@@ -38,7 +39,7 @@ func statusOf(t *testing.T, config string) map[string]statusRow {
 }
 
 // neverPolled: every configured job is there, and nothing is known of it.
-func neverPolled(t *testing.T, rows map[string]statusRow) {
+func neverPolled(t *testing.T, rows map[string]app.StatusRow) {
 	t.Helper()
 	for _, key := range []string{"contoso.endpoint", "contoso.cloudapps"} {
 		r, ok := rows[key]
@@ -85,7 +86,7 @@ func TestStatusJetStream(t *testing.T) {
 	neverPolled(t, statusOf(t, w.config))
 
 	d := w.start(t)
-	var rows map[string]statusRow
+	var rows map[string]app.StatusRow
 	eventually(t, 30*time.Second, "status shows a success and an error", func() (bool, string) {
 		rows = statusOf(t, w.config)
 		ep, ca := rows["contoso.endpoint"], rows["contoso.cloudapps"]
@@ -181,7 +182,7 @@ func TestStatusEmbedded(t *testing.T) {
 	}
 
 	d := w.start(t)
-	var running map[string]statusRow
+	var running map[string]app.StatusRow
 	eventually(t, 30*time.Second, "status shows the endpoint job's success", func() (bool, string) {
 		running = statusOf(t, w.config)
 		ep := running["contoso.endpoint"]

@@ -1,20 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"strings"
-	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/alertexport/alertexport/internal/app"
 	"github.com/alertexport/alertexport/sinks/natsconn"
-	"github.com/alertexport/alertexport/sources/envelope"
 )
 
 // tail is `alertexport tail`: print the alerts published on NATS, one line each.
@@ -42,7 +36,7 @@ func (c cli) tail(ctx context.Context, args []string) int {
 	if *subject == "" {
 		*subject = strings.SplitN(n.Subject, ".", 2)[0] + ".>"
 	}
-	log := newLogger(cfg.Log, c.stderr)
+	log := app.NewLogger(cfg.Log, c.stderr)
 	nc, err := natsconn.Connect(ctx, n, c.env, natsconn.Options{Logger: log})
 	if err != nil {
 		if ctx.Err() != nil {
@@ -64,116 +58,7 @@ func (c cli) tail(ctx context.Context, args []string) int {
 		case <-ctx.Done():
 			return exitOK
 		case m := <-ch:
-			printAlert(c.stdout, m, *asJSON)
+			app.PrintAlert(c.stdout, m, *asJSON)
 		}
 	}
-}
-
-// printAlert writes one alert message: its envelope, or a line with time, tenant, source,
-// severity, title and id. A dead letter says so. Everything taken from the message is made
-// safe for a terminal first: alert text is whatever a detection, an attacker or another
-// publisher put there, and an escape sequence in a title (OSC 52 writes the clipboard, others
-// retitle the window or rewrite the screen) must reach the operator as text.
-func printAlert(w io.Writer, m *nats.Msg, asJSON bool) {
-	if asJSON {
-		fmt.Fprintf(w, "%s\n", jsonLine(m.Data))
-		return
-	}
-	if reason := m.Header.Get(envelope.HeaderError); reason != "" {
-		fmt.Fprintf(w, "%s  DEAD-LETTER  %s/%s  %s  (%s)\n", time.Now().UTC().Format(time.TimeOnly),
-			terminalSafe(m.Header.Get(envelope.HeaderTenant)), terminalSafe(m.Header.Get(envelope.HeaderSource)),
-			terminalSafe(reason), terminalSafe(m.Subject))
-		return
-	}
-	var a envelope.Alert
-	if err := json.Unmarshal(m.Data, &a); err != nil {
-		fmt.Fprintf(w, "unreadable message on %s: %s\n", terminalSafe(m.Subject), terminalSafe(err.Error()))
-		return
-	}
-	fmt.Fprintln(w, alertLine(&a))
-}
-
-// alertLine is the one-line form of an alert, as a chat-ops bot would post it, safe for a
-// terminal.
-func alertLine(a *envelope.Alert) string {
-	title := "(no title)"
-	if a.Title != nil {
-		title = *a.Title
-	}
-	if r := []rune(title); len(r) > 90 {
-		title = string(r[:89]) + "…"
-	}
-	return fmt.Sprintf("%s  %-13s  %s/%s  %-7s  %s  (%s)", a.UpdatedAt.UTC().Format("2006-01-02 15:04:05"),
-		terminalSafe(strings.ToUpper(a.Severity)), terminalSafe(a.Tenant), terminalSafe(a.Source),
-		terminalSafe(a.Event), terminalSafe(title), terminalSafe(a.ID))
-}
-
-// terminalSafe writes what could drive a terminal or disguise a line as visible escapes: C0
-// and C1 control characters and DEL (\x1b, \u009b: ESC and CSI start every control sequence),
-// bytes that are not UTF-8 (an 8-bit terminal reads 0x9b as CSI), line and paragraph
-// separators, and the bidirectional controls that reorder what is shown (U+202E). The rest,
-// backslashes included, is left as is.
-func terminalSafe(s string) string {
-	i := 0
-	for i < len(s) {
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if needsEscape(r, size) {
-			break
-		}
-		i += size
-	}
-	if i == len(s) {
-		return s
-	}
-	b := []byte(s[:i])
-	for i < len(s) {
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			b = fmt.Appendf(b, `\x%02x`, s[i])
-		case !needsEscape(r, size):
-			b = append(b, s[i:i+size]...)
-		case r < 0x80:
-			b = fmt.Appendf(b, `\x%02x`, r)
-		default:
-			b = fmt.Appendf(b, `\u%04x`, r)
-		}
-		i += size
-	}
-	return string(b)
-}
-
-func needsEscape(r rune, size int) bool {
-	return r == utf8.RuneError && size == 1 || unicode.IsControl(r) || // C0, DEL, C1
-		r == '\u2028' || r == '\u2029' || unicode.Is(unicode.Bidi_Control, r)
-}
-
-// jsonLine is an envelope (or any message) for --json: valid JSON is compacted to one line and
-// keeps its value, with DEL, C1 controls, U+2028/U+2029, bidirectional controls and bytes that
-// are not UTF-8 — which JSON allows raw inside strings, and which the envelope's raw field
-// passes on as the API sent them — written as \u escapes; encoding/json already escapes the C0
-// controls. Anything else (a dead letter's raw bytes) is not JSON and is printed terminal-safe.
-func jsonLine(data []byte) []byte {
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, data); err != nil {
-		return []byte(terminalSafe(string(data)))
-	}
-	b := buf.Bytes()
-	out := make([]byte, 0, len(b))
-	for i := 0; i < len(b); {
-		r, size := utf8.DecodeRune(b[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			out = append(out, `\ufffd`...)
-		case needsEscape(r, size):
-			// Outside strings compact JSON has only ASCII punctuation, digits and literals (and
-			// C0 controls are escaped inside them), so these are inside a string, where \u
-			// escapes mean the same character.
-			out = fmt.Appendf(out, `\u%04x`, r)
-		default:
-			out = append(out, b[i:i+size]...)
-		}
-		i += size
-	}
-	return out
 }

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"bytes"
@@ -45,8 +45,8 @@ func TestTerminalSafe(t *testing.T) {
 		{"line separator", "one\u2028two", `one\u2028two`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := terminalSafe(tt.in); got != tt.want {
-				t.Errorf("terminalSafe(%q) = %q, want %q", tt.in, got, tt.want)
+			if got := TerminalSafe(tt.in); got != tt.want {
+				t.Errorf("TerminalSafe(%q) = %q, want %q", tt.in, got, tt.want)
 			}
 		})
 	}
@@ -84,7 +84,7 @@ func TestTailAndDemoEscapeControlCharacters(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out bytes.Buffer
-			printAlert(&out, tc.msg, tc.asJSON)
+			PrintAlert(&out, tc.msg, tc.asJSON)
 			got := out.String()
 			if c, bad := drivesTerminal(got); bad {
 				t.Errorf("output holds %q raw:\n%q", c, got)

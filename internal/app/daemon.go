@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 	"github.com/cenkalti/backoff/v5"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/alertexport/alertexport/config"
 	"github.com/alertexport/alertexport/sinks"
@@ -25,10 +25,35 @@ import (
 	"github.com/alertexport/alertexport/sources/auth"
 	"github.com/alertexport/alertexport/sources/cloudapps"
 	"github.com/alertexport/alertexport/sources/endpoint"
+	"github.com/alertexport/alertexport/sources/graph"
 	"github.com/alertexport/alertexport/sources/httpclient"
 	"github.com/alertexport/alertexport/sources/registry"
 	"github.com/alertexport/alertexport/worker"
 )
+
+// Running is what a started export shows its caller: the demo subscribes through its
+// connection and reads its metrics; tests probe its endpoints.
+type Running struct {
+	NATS    *nats.Conn
+	Metrics *worker.Metrics
+	Health  http.Handler // /healthz, /readyz and /metrics, served on http_addr when it is set
+}
+
+// Run is `alertexport run`: it exports on cfg until ctx ends, then stops in order. started,
+// if set, is called once the export runs. Why it could not start or stopped is logged and
+// returned: a *ConfigError when the config must change (found before anything started).
+func Run(ctx context.Context, cfg *config.Config, env config.LookupEnv, log *slog.Logger, started func(Running)) error {
+	d, err := newDaemon(ctx, cfg, env, log)
+	if err != nil {
+		log.Error("cannot start", "err", err)
+		return &ConfigError{Err: err}
+	}
+	if err := d.export(ctx, env, started); err != nil {
+		log.Error("stopped", "err", err)
+		return err
+	}
+	return nil
+}
 
 // daemon is `run` assembled: NATS (embedded or not), the sink, the checkpoint store, one job per
 // enabled (tenant, source), and the HTTP endpoints.
@@ -44,11 +69,11 @@ type daemon struct {
 	httpAddr  string                       // where the HTTP endpoints listen, once they do
 	store     atomic.Pointer[worker.Store] // the checkpoints, once NATS is there
 
-	// A connection nats.go closes for good never comes back: run ends with closedErr (exit 1)
+	// A connection nats.go closes for good never comes back: export ends with closedErr (exit 1)
 	// so that the orchestrator restarts the process. stopping tells that from our own Drain.
 	stopping  atomic.Bool
 	closedErr atomic.Pointer[error]
-	fail      context.CancelCauseFunc // ends run; nil outside run
+	fail      context.CancelCauseFunc // ends export; nil outside it
 }
 
 // newDaemon builds everything that does not need NATS: tokens, sources, jobs. ctx bounds the
@@ -79,7 +104,10 @@ func newDaemon(ctx context.Context, cfg *config.Config, env config.LookupEnv, lo
 				Limiter: httpclient.NewLimiter(s.RateLimits...), Logger: log, Observe: d.metrics.APICall}
 			src := e.New(t.Settings(s), api, sources.Options{Logger: log, Late: d.metrics.Late(t.Name, e.Name), HeldBack: d.metrics.HeldBack(t.Name, e.Name)})
 			if g, ok := src.(continuer); ok {
-				g.ContinueFrom(d.olderCursor(t))
+				g.ContinueFrom(graph.OlderCursor(d.loadCheckpoint, t.Graph.Lookback, []graph.Older{
+					{Key: t.Name + "." + endpoint.Name, Lookback: t.Endpoint.Lookback},
+					{Key: t.Name + "." + cloudapps.Name, Lookback: t.CloudApps.Lookback},
+				}))
 			}
 			d.jobs = append(d.jobs, worker.Job{Tenant: t.Name, Source: e.Name, Schedule: s.Cron, Poller: src})
 		}
@@ -95,39 +123,15 @@ type continuer interface {
 	ContinueFrom(func(context.Context) (time.Time, error))
 }
 
-// olderCursor tells a tenant's Graph job from when its endpoint and cloudapps jobs would read
-// next (each cursor — Cloud Apps' resolution cursor too — less that job's lookback, or its
-// origin before any alert), so that a tenant switched to Graph starts where they stopped.
+// loadCheckpoint reads a job's checkpoint for Graph's migration policy (graph.OlderCursor).
 // Without a checkpoint store (backfill) there is nothing to continue from.
-func (d *daemon) olderCursor(t config.Tenant) func(context.Context) (time.Time, error) {
-	return func(ctx context.Context) (time.Time, error) {
-		st := d.store.Load()
-		if st == nil {
-			return time.Time{}, nil
-		}
-		var from time.Time
-		take := func(at time.Time) {
-			if !at.IsZero() && (from.IsZero() || at.Before(from)) {
-				from = at
-			}
-		}
-		for name, src := range map[string]config.Source{endpoint.Name: t.Endpoint, cloudapps.Name: t.CloudApps} {
-			cp, _, err := (*st).Load(ctx, t.Name+"."+name)
-			if err != nil {
-				return time.Time{}, err
-			}
-			lookback := max(src.Lookback, t.Graph.Lookback) // a removed table has no lookback of its own
-			if cp.Cursor.IsZero() {
-				take(cp.Origin)
-				continue
-			}
-			take(cp.Cursor.Add(-lookback))
-			if !cp.ResolutionCursor.IsZero() {
-				take(cp.ResolutionCursor.Add(-lookback))
-			}
-		}
-		return from, nil
+func (d *daemon) loadCheckpoint(ctx context.Context, key string) (sources.Checkpoint, error) {
+	st := d.store.Load()
+	if st == nil {
+		return sources.Checkpoint{}, nil
 	}
+	cp, _, err := (*st).Load(ctx, key)
+	return cp, err
 }
 
 // connect starts the embedded server (nats.url = "") or dials the configured one. Dialing
@@ -158,7 +162,7 @@ func (d *daemon) connect(ctx context.Context, env config.LookupEnv) error {
 }
 
 // natsClosed is natsconn's OnClosed: unless the daemon is stopping, a connection closed for
-// good fails /healthz and /readyz and ends run with why.
+// good fails /healthz and /readyz and ends export with why.
 func (d *daemon) natsClosed(err error) {
 	if d.stopping.Load() {
 		return
@@ -181,13 +185,14 @@ func (d *daemon) closed() error {
 	return nil
 }
 
-// sinkAndStore sets up the stream and the checkpoint store. Both wait out what is transient
+// sinkAndStore sets up the stream and the checkpoint store, and returns the JetStream context
+// the KV buckets live in (nil in core mode). Both wait out what is transient
 // (NATS not there yet, a cluster electing a leader) until ctx ends; a refusal (a conflicting
 // stream or bucket, missing permissions) is returned with what to change.
-func (d *daemon) sinkAndStore(ctx context.Context) (sinks.Sink, worker.Store, error) {
+func (d *daemon) sinkAndStore(ctx context.Context) (sinks.Sink, worker.Store, jetstream.JetStream, error) {
 	if d.cfg.NATS.Mode == "core" {
 		st, err := worker.NewFileStore(filepath.Join(d.cfg.Worker.DataDir, "state"))
-		return core.New(d.nc, d.cfg.NATS), st, err
+		return core.New(d.nc, d.cfg.NATS), st, nil, err
 	}
 	opts := jssink.Options{Logger: d.log}
 	if d.embedded != nil {
@@ -196,15 +201,15 @@ func (d *daemon) sinkAndStore(ctx context.Context) (sinks.Sink, worker.Store, er
 	}
 	sink, err := jssink.New(ctx, d.nc, d.cfg.NATS, opts)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	store, err := openBucket(ctx, d, worker.StateBucket, func(ctx context.Context) (*worker.KVStore, error) {
 		return worker.NewKVStore(ctx, sink.JetStream(), d.cfg.NATS.Replicas, d.log)
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return sink, store, nil
+	return sink, store, sink.JetStream(), nil
 }
 
 // openBucket opens a KV bucket with open, giving each attempt 10 s: what is transient (a
@@ -250,9 +255,9 @@ func (d *daemon) serveHTTP(h http.Handler) error {
 	return nil
 }
 
-// run exports until ctx ends, then stops in order: no new polls, running ones finish or are
+// export exports until ctx ends, then stops in order: no new polls, running ones finish or are
 // abandoned, NATS is drained, the embedded server stops.
-func (d *daemon) run(ctx context.Context, env config.LookupEnv, started func(*daemon)) error {
+func (d *daemon) export(ctx context.Context, env config.LookupEnv, started func(Running)) error {
 	// This replica's identity and data_dir's lock, released only after everything else (the
 	// embedded server's store is in data_dir too).
 	id, err := worker.OpenIdentity(d.cfg.Worker.DataDir, d.log)
@@ -263,8 +268,8 @@ func (d *daemon) run(ctx context.Context, env config.LookupEnv, started func(*da
 	ctx, d.fail = context.WithCancelCause(ctx)
 	defer d.fail(nil)
 	defer d.close()
-	var w atomic.Pointer[worker.Worker]
-	if err := d.serveHTTP(d.endpoints(&w)); err != nil {
+	health := worker.NewHealth(d.metrics, d.closed)
+	if err := d.serveHTTP(health); err != nil {
 		return err
 	}
 	if err := d.connect(ctx, env); err != nil {
@@ -273,7 +278,7 @@ func (d *daemon) run(ctx context.Context, env config.LookupEnv, started func(*da
 		}
 		return err
 	}
-	sink, store, err := d.sinkAndStore(ctx)
+	sink, store, js, err := d.sinkAndStore(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
 			return d.closedCause(ctx) // nil: stopped while waiting for NATS
@@ -282,10 +287,10 @@ func (d *daemon) run(ctx context.Context, env config.LookupEnv, started func(*da
 	}
 	d.store.Store(&store)
 	var leases *worker.Leases
-	if d.cfg.NATS.Mode != "core" {
+	if js != nil {
 		// Several `run` processes on one JetStream share the jobs through leases.
 		leases, err = openBucket(ctx, d, worker.LeaseBucket, func(ctx context.Context) (*worker.Leases, error) {
-			return worker.NewLeases(ctx, sink.(*jssink.Sink).JetStream(), id.Name(), d.cfg.Worker.LeaseTTL, d.cfg.NATS.Replicas, d.log)
+			return worker.NewLeases(ctx, js, id.Name(), d.cfg.Worker.LeaseTTL, d.cfg.NATS.Replicas, d.log)
 		})
 		if err != nil {
 			if ctx.Err() != nil {
@@ -299,9 +304,9 @@ func (d *daemon) run(ctx context.Context, env config.LookupEnv, started func(*da
 	if err != nil {
 		return err
 	}
-	w.Store(wk)
+	health.Attach(wk)
 	if started != nil {
-		started(d)
+		started(Running{NATS: d.nc, Metrics: d.metrics, Health: health})
 	}
 	if err := wk.Run(ctx); err != nil {
 		return err
@@ -309,42 +314,13 @@ func (d *daemon) run(ctx context.Context, env config.LookupEnv, started func(*da
 	return d.closedCause(ctx)
 }
 
-// closedCause is why run's ctx ended when a connection closed for good ended it, nil when it
+// closedCause is why export's ctx ended when a connection closed for good ended it, nil when it
 // was a stop.
 func (d *daemon) closedCause(ctx context.Context) error {
 	if closed := d.closed(); closed != nil && errors.Is(context.Cause(ctx), closed) {
 		return closed
 	}
 	return nil
-}
-
-// endpoints serves the worker's /healthz, /readyz and /metrics once w holds it. Before, ready
-// is false (waiting for NATS, the stream and the store) and /healthz answers "ok", so that a
-// liveness probe does not restart a daemon waiting for NATS — unless the connection is closed
-// for good.
-func (d *daemon) endpoints(w *atomic.Pointer[worker.Worker]) http.Handler {
-	// /metrics answers while the daemon waits for NATS too: alertexport_nats_connected 0 is
-	// what an alert rule needs to see then.
-	metrics := promhttp.HandlerFor(d.metrics.Registry, promhttp.HandlerOpts{Registry: d.metrics.Registry})
-	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		if wk := w.Load(); wk != nil {
-			wk.Handler().ServeHTTP(rw, r)
-			return
-		}
-		closed := d.closed()
-		switch {
-		case r.URL.Path == "/metrics" && r.Method == http.MethodGet:
-			metrics.ServeHTTP(rw, r)
-		case (r.URL.Path == "/readyz" || r.URL.Path == "/healthz") && closed != nil:
-			http.Error(rw, closed.Error(), http.StatusServiceUnavailable)
-		case r.URL.Path == "/readyz":
-			http.Error(rw, "waiting for NATS", http.StatusServiceUnavailable)
-		case r.URL.Path == "/healthz":
-			fmt.Fprintln(rw, "ok")
-		default:
-			http.NotFound(rw, r)
-		}
-	})
 }
 
 func (d *daemon) close() {
