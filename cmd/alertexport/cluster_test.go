@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/alertexport/alertexport/internal/sim"
+	"github.com/alertexport/alertexport/internal/testutil"
 	"github.com/alertexport/alertexport/sinks/natstest"
 	"github.com/alertexport/alertexport/worker"
 )
@@ -58,7 +59,7 @@ func TestRunRefusesReplicasOnASingleServer(t *testing.T) {
 func (w *world) replicaConfig(t *testing.T, name string) string {
 	t.Helper()
 	doc := strings.Replace(w.doc, filepath.Join(w.dir, "data"), filepath.Join(w.dir, "data-"+name), 1)
-	doc = strings.Replace(doc, w.httpAddr, freeAddr(t), 1)
+	doc = strings.Replace(doc, w.httpAddr, testutil.FreeAddr(t), 1)
 	path := filepath.Join(w.dir, "config-"+name+".toml")
 	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
 		t.Fatal(err)
@@ -186,8 +187,8 @@ func loseNode(t *testing.T, stream string, replicas int, wait time.Duration) (no
 	w.ep.Generate(60, sim.EndpointGenerate{From: now.Add(-5 * time.Hour), To: now})
 	w.ca.Generate(40, sim.CloudAppsGenerate{From: now.Add(-5 * time.Hour), To: now})
 	runs := []*daemonRun{w.start(t), w.startConfig(t, w.replicaConfig(t, "b"))}
-	eventually(t, 30*time.Second, "the backlog exported", hasAll(w.natsURL, t, w.expected()))
-	eventually(t, 30*time.Second, "both replicas working", func() (bool, string) {
+	testutil.Eventually(t, 30*time.Second, "the backlog exported", hasAll(w.natsURL, t, w.expected()))
+	testutil.Eventually(t, 30*time.Second, "both replicas working", func() (bool, string) {
 		for i, r := range runs {
 			if !strings.Contains(r.stderr.String(), `"msg":"worker started"`) {
 				return false, fmt.Sprintf("replica %d is not: %s", i, tail(r.stderr.String(), 1000))
@@ -213,7 +214,7 @@ func loseNode(t *testing.T, stream string, replicas int, wait time.Duration) (no
 	}()
 	// Kill once the export of the arrivals is under way.
 	seq0 := lastSeq(ctx, js)
-	eventually(t, 10*time.Second, "arrivals exported", func() (bool, string) { return lastSeq(ctx, js) > seq0, "none yet" })
+	testutil.Eventually(t, 10*time.Second, "arrivals exported", func() (bool, string) { return lastSeq(ctx, js) > seq0, "none yet" })
 	victim := natstest.StreamLeader(nodes, stream)
 	if victim == nil {
 		t.Fatalf("no node leads %s", stream)
@@ -248,9 +249,9 @@ func loseNode(t *testing.T, stream string, replicas int, wait time.Duration) (no
 		return m, warnings(runs) // export stopped: the caller decides
 	}
 	all := w.expected()
-	eventually(t, 20*time.Second, "everything exported after the node loss", hasAll(w.natsURL, t, all))
+	testutil.Eventually(t, 20*time.Second, "everything exported after the node loss", hasAll(w.natsURL, t, all))
 	var msgs []*nats.Msg
-	eventually(t, 10*time.Second, "the stream read whole", func() (bool, string) {
+	testutil.Eventually(t, 10*time.Second, "the stream read whole", func() (bool, string) {
 		var err error
 		msgs, err = readStream(w.natsURL)
 		return err == nil, fmt.Sprint(err)

@@ -22,6 +22,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/alertexport/alertexport/internal/sim"
+	"github.com/alertexport/alertexport/internal/testutil"
 	"github.com/alertexport/alertexport/sinks/natstest"
 	"github.com/alertexport/alertexport/sources/envelope"
 	"github.com/alertexport/alertexport/sources/envelope/envelopetest"
@@ -71,17 +72,6 @@ type worldTenant struct {
 	ca   *sim.CloudAppsTenant
 }
 
-// freeAddr finds a free loopback port for a listener the config names.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // newWorld starts the simulator with one tenant and writes a config for `run`. natsURL "" =
 // the embedded server, reachable at an embedded_listen address.
 func newWorld(t *testing.T, natsURL string) *world {
@@ -97,7 +87,7 @@ func newWorldN(t *testing.T, natsURL string, n int) *world {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = srv.Close() })
-	w := &world{srv: srv, dir: t.TempDir(), httpAddr: freeAddr(t)}
+	w := &world{srv: srv, dir: t.TempDir(), httpAddr: testutil.FreeAddr(t)}
 	ca := filepath.Join(w.dir, "ca.pem")
 	if err := srv.WriteCAFile(ca); err != nil {
 		t.Fatal(err)
@@ -105,7 +95,7 @@ func newWorldN(t *testing.T, natsURL string, n int) *world {
 	listen := ""
 	w.natsURL = natsURL
 	if natsURL == "" {
-		listen = freeAddr(t)
+		listen = testutil.FreeAddr(t)
 		w.natsURL = "nats://" + listen
 	}
 	doc := fmt.Sprintf(`[log]
@@ -194,22 +184,6 @@ func (r *daemonRun) stop(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatalf("run did not stop within 30 s:\n%s", r.stderr.String())
-	}
-}
-
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, within time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		ok, state := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not after %v (%s)", what, within, state)
-		}
-		time.Sleep(50 * time.Millisecond) // polling a condition, not synchronizing
 	}
 }
 
@@ -393,7 +367,7 @@ func TestRunExportsEveryVersionOnce(t *testing.T) {
 	w.ep.Generate(400, sim.EndpointGenerate{From: now.Add(-20 * time.Hour), To: now})
 	w.ca.Generate(300, sim.CloudAppsGenerate{From: now.Add(-20 * time.Hour), To: now})
 	d := w.start(t)
-	eventually(t, 30*time.Second, "backlog exported", hasAll(w.natsURL, t, w.expected()))
+	testutil.Eventually(t, 30*time.Second, "backlog exported", hasAll(w.natsURL, t, w.expected()))
 
 	all := w.expected()
 	for range 3 {
@@ -402,7 +376,7 @@ func TestRunExportsEveryVersionOnce(t *testing.T) {
 		w.ca.Generate(5, sim.CloudAppsGenerate{VisibleAfter: 2 * time.Second}) // indexed late
 		w.ca.CloseRandom(4, time.Second)
 		w.addExpected(all)
-		eventually(t, 20*time.Second, "arrivals and updates exported", hasAll(w.natsURL, t, all))
+		testutil.Eventually(t, 20*time.Second, "arrivals and updates exported", hasAll(w.natsURL, t, all))
 	}
 	// Every version ever visible, each once.
 	checkStream(t, w, streamMsgs(t, w.natsURL), all)
@@ -438,7 +412,7 @@ func TestRunExportsEveryVersionOnce(t *testing.T) {
 	w.ep.Generate(7, sim.EndpointGenerate{})
 	w.addExpected(all)
 	w.start(t)
-	eventually(t, 20*time.Second, "alerts added while stopped exported", hasAll(w.natsURL, t, all))
+	testutil.Eventually(t, 20*time.Second, "alerts added while stopped exported", hasAll(w.natsURL, t, all))
 	msgs = streamMsgs(t, w.natsURL)
 	checkStream(t, w, msgs, all)
 	metrics = httpGet(t, "http://"+w.httpAddr+"/metrics")
@@ -490,7 +464,7 @@ func TestRunSurvivesNATSOutage(t *testing.T) {
 	now := time.Now()
 	w.ep.Generate(200, sim.EndpointGenerate{From: now.Add(-5 * time.Hour), To: now})
 	w.start(t)
-	eventually(t, 30*time.Second, "backlog exported", hasAll(url, t, w.expected()))
+	testutil.Eventually(t, 30*time.Second, "backlog exported", hasAll(url, t, w.expected()))
 
 	ns.Shutdown()
 	ns.WaitForShutdown()
@@ -506,7 +480,7 @@ func TestRunSurvivesNATSOutage(t *testing.T) {
 	}
 	opts.Port = port
 	startNATS(t, opts)
-	eventually(t, 60*time.Second, "everything exported after NATS came back", hasAll(url, t, all))
+	testutil.Eventually(t, 60*time.Second, "everything exported after NATS came back", hasAll(url, t, all))
 	checkStream(t, w, streamMsgs(t, url), all)
 }
 
@@ -540,7 +514,7 @@ func TestSwitchToGraph(t *testing.T) {
 	w.ep.Generate(200, sim.EndpointGenerate{From: now.Add(-5 * time.Hour), To: now})
 	w.ca.Generate(100, sim.CloudAppsGenerate{From: now.Add(-5 * time.Hour), To: now})
 	d := w.start(t)
-	eventually(t, 30*time.Second, "the old sources' backlog exported", hasAll(w.natsURL, t, w.expected()))
+	testutil.Eventually(t, 30*time.Second, "the old sources' backlog exported", hasAll(w.natsURL, t, w.expected()))
 	d.stop(t)
 
 	// While it is down, the tenant moves on; then only Graph is enabled, with a start_from too
@@ -588,7 +562,7 @@ func TestSwitchToGraph(t *testing.T) {
 		}
 		return old, fromGraph
 	}
-	eventually(t, 60*time.Second, "every version Graph shows in the stream", func() (bool, string) {
+	testutil.Eventually(t, 60*time.Second, "every version Graph shows in the stream", func() (bool, string) {
 		old, fromGraph := seen()
 		missing := 0
 		for _, v := range latest {
@@ -635,7 +609,7 @@ func TestTail(t *testing.T) {
 	w := newWorld(t, "")
 	w.ep.Generate(20, sim.EndpointGenerate{From: time.Now().Add(-time.Hour), To: time.Now()})
 	w.start(t)
-	eventually(t, 30*time.Second, "backlog exported", hasAll(w.natsURL, t, w.expected()))
+	testutil.Eventually(t, 30*time.Second, "backlog exported", hasAll(w.natsURL, t, w.expected()))
 	for _, asJSON := range []bool{false, true} {
 		ctx, cancel := context.WithCancel(context.Background())
 		out := &syncBuffer{}
@@ -651,7 +625,7 @@ func TestTail(t *testing.T) {
 		if asJSON {
 			want = `"schema":"alertexport.alert.v1"`
 		}
-		eventually(t, 20*time.Second, "tail prints new alerts", func() (bool, string) {
+		testutil.Eventually(t, 20*time.Second, "tail prints new alerts", func() (bool, string) {
 			w.ep.Generate(1, sim.EndpointGenerate{})
 			return strings.Contains(out.String(), want), out.String()
 		})
@@ -676,13 +650,13 @@ func TestRunRefusesMissingSecret(t *testing.T) {
 // it waits for NATS, and exports everything once NATS comes; a stop then ends it cleanly.
 func TestRunWaitsForNATS(t *testing.T) {
 	t.Parallel()
-	addr := freeAddr(t) // nothing listens there yet
+	addr := testutil.FreeAddr(t) // nothing listens there yet
 	w := newWorld(t, "nats://"+addr)
 	now := time.Now()
 	w.ep.Generate(50, sim.EndpointGenerate{From: now.Add(-time.Hour), To: now})
 	w.ca.Generate(50, sim.CloudAppsGenerate{From: now.Add(-time.Hour), To: now})
 	d := w.start(t)
-	eventually(t, 10*time.Second, "/healthz answers", func() (bool, string) {
+	testutil.Eventually(t, 10*time.Second, "/healthz answers", func() (bool, string) {
 		resp, err := http.Get("http://" + w.httpAddr + "/healthz")
 		if err != nil {
 			return false, err.Error()
@@ -705,9 +679,9 @@ func TestRunWaitsForNATS(t *testing.T) {
 	}
 	_, port, _ := net.SplitHostPort(addr)
 	natstest.Start(t, func(o *server.Options) { o.Port, _ = strconv.Atoi(port) })
-	eventually(t, 60*time.Second, "everything exported once NATS came", hasAll(w.natsURL, t, w.expected()))
+	testutil.Eventually(t, 60*time.Second, "everything exported once NATS came", hasAll(w.natsURL, t, w.expected()))
 	checkStream(t, w, streamMsgs(t, w.natsURL), w.expected())
-	eventually(t, 10*time.Second, "/readyz to turn ready", func() (bool, string) {
+	testutil.Eventually(t, 10*time.Second, "/readyz to turn ready", func() (bool, string) {
 		resp, err := http.Get("http://" + w.httpAddr + "/readyz")
 		if err != nil {
 			return false, err.Error()
@@ -740,7 +714,7 @@ func TestRunThroughAPIFaults(t *testing.T) {
 	for range 3 {
 		w.ep.Generate(10, sim.EndpointGenerate{})
 		w.ca.Generate(10, sim.CloudAppsGenerate{})
-		eventually(t, 120*time.Second, "everything exported through the faults", hasAll(w.natsURL, t, w.expected()))
+		testutil.Eventually(t, 120*time.Second, "everything exported through the faults", hasAll(w.natsURL, t, w.expected()))
 	}
 	t.Logf("exported through the faults in %v", time.Since(start).Round(time.Millisecond))
 	checkStream(t, w, streamMsgs(t, w.natsURL), w.expected())
@@ -770,9 +744,9 @@ func TestBackfill(t *testing.T) {
 	w.ep.Generate(150, sim.EndpointGenerate{From: now.Add(-10 * time.Hour), To: now})
 	w.ca.Generate(120, sim.CloudAppsGenerate{From: now.Add(-10 * time.Hour), To: now})
 	d := w.start(t)
-	eventually(t, 30*time.Second, "backlog exported", hasAll(w.natsURL, t, w.expected()))
+	testutil.Eventually(t, 30*time.Second, "backlog exported", hasAll(w.natsURL, t, w.expected()))
 	// The live polls' last checkpoints are written after their messages are acknowledged.
-	eventually(t, 30*time.Second, "the first polls to finish", func() (bool, string) {
+	testutil.Eventually(t, 30*time.Second, "the first polls to finish", func() (bool, string) {
 		cps := checkpoints(t, w.natsURL)
 		return !strings.Contains(cps, "still running"), cps
 	})

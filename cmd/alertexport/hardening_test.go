@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/alertexport/alertexport/internal/sim"
+	"github.com/alertexport/alertexport/internal/testutil"
 	"github.com/alertexport/alertexport/worker"
 )
 
@@ -56,7 +57,7 @@ func TestEmbeddedServerWithCredentials(t *testing.T) {
 	env := map[string]string{"E2E_SECRET": e2eSecret, "E2E_NATS_TOKEN": token}
 	w.ep.Generate(20, sim.EndpointGenerate{From: time.Now().Add(-time.Hour), To: time.Now()})
 	d := w.startEnv(t, env)
-	eventually(t, 30*time.Second, "backlog exported", hasAll(w.natsURL, t, w.expected()))
+	testutil.Eventually(t, 30*time.Second, "backlog exported", hasAll(w.natsURL, t, w.expected()))
 
 	if nc, err := nats.Connect("nats://"+listen, nats.Timeout(5*time.Second)); !errors.Is(err, nats.ErrAuthorization) {
 		if nc != nil {
@@ -70,7 +71,7 @@ func TestEmbeddedServerWithCredentials(t *testing.T) {
 	c := cli{stdout: out, stderr: io.Discard, now: time.Now, env: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}
 	done := make(chan int, 1)
 	go func() { done <- run(ctx, []string{"tail", "--config", w.config}, c) }()
-	eventually(t, 20*time.Second, "tail prints new alerts", func() (bool, string) {
+	testutil.Eventually(t, 20*time.Second, "tail prints new alerts", func() (bool, string) {
 		w.ep.Generate(1, sim.EndpointGenerate{})
 		return strings.Contains(out.String(), "contoso/endpoint"), out.String()
 	})

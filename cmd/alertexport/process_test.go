@@ -25,6 +25,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/alertexport/alertexport/internal/sim"
+	"github.com/alertexport/alertexport/internal/testutil"
 	"github.com/alertexport/alertexport/sinks/natstest"
 	"github.com/alertexport/alertexport/sources/envelope"
 )
@@ -88,7 +89,7 @@ func (w *world) spawn(t *testing.T, name string) *proc {
 // killed before is that replica restarted.
 func (w *world) spawnIn(t *testing.T, name, replica string) *proc {
 	t.Helper()
-	p := &proc{name: name, stderr: &syncBuffer{}, httpAddr: freeAddr(t), done: make(chan struct{})}
+	p := &proc{name: name, stderr: &syncBuffer{}, httpAddr: testutil.FreeAddr(t), done: make(chan struct{})}
 	cfg := filepath.Join(w.dir, "config-"+name+".toml")
 	doc := strings.Replace(w.doc, fmt.Sprintf("http_addr = %q", w.httpAddr), fmt.Sprintf("http_addr = %q", p.httpAddr), 1)
 	doc = strings.Replace(doc, fmt.Sprintf("data_dir = %q", filepath.Join(w.dir, "data")), fmt.Sprintf("data_dir = %q", filepath.Join(w.dir, "data-"+replica)), 1)
@@ -303,8 +304,8 @@ func TestFrozenReplicaStopsWithoutCheckpoint(t *testing.T) {
 	w.ca.Generate(300, sim.CloudAppsGenerate{From: now.Add(-5 * time.Hour), To: now})
 	a := w.spawn(t, "a")
 	all := w.expected()
-	eventually(t, 60*time.Second, "the backlog exported by a", hasAll(w.natsURL, t, all))
-	eventually(t, 20*time.Second, "a to hold both jobs", func() (bool, string) {
+	testutil.Eventually(t, 60*time.Second, "the backlog exported by a", hasAll(w.natsURL, t, all))
+	testutil.Eventually(t, 20*time.Second, "a to hold both jobs", func() (bool, string) {
 		held := a.held(t)
 		return len(held) == 2, fmt.Sprint(held)
 	})
@@ -312,7 +313,7 @@ func TestFrozenReplicaStopsWithoutCheckpoint(t *testing.T) {
 	slow := sim.FaultRates{Slow: 1, SlowDelay: 1500 * time.Millisecond}
 	w.ep.SetFaultRates(slow)
 	w.ca.SetFaultRates(slow)
-	eventually(t, 10*time.Second, "a to send slowed requests", func() (bool, string) {
+	testutil.Eventually(t, 10*time.Second, "a to send slowed requests", func() (bool, string) {
 		reqs := w.srv.APIRequests()
 		return len(reqs) > 0 && reqs[len(reqs)-1].Done.Sub(reqs[len(reqs)-1].Time) >= time.Second, ""
 	})
@@ -326,11 +327,11 @@ func TestFrozenReplicaStopsWithoutCheckpoint(t *testing.T) {
 	w.ep.SetFaultRates(sim.FaultRates{})
 	w.ca.SetFaultRates(sim.FaultRates{})
 	b := w.spawn(t, "b")
-	eventually(t, 60*time.Second, "b to take both jobs over and export what came", hasAll(w.natsURL, t, all))
+	testutil.Eventually(t, 60*time.Second, "b to take both jobs over and export what came", hasAll(w.natsURL, t, all))
 	t.Logf("b took over %v after a froze (lease TTL 3 s)", time.Since(frozen).Round(time.Millisecond))
 
 	a.signal(t, syscall.SIGCONT)
-	eventually(t, 20*time.Second, "a to give up the jobs it held", func() (bool, string) {
+	testutil.Eventually(t, 20*time.Second, "a to give up the jobs it held", func() (bool, string) {
 		lost := map[string]bool{}
 		for _, l := range logLines(t, a, frozen) {
 			if l.Msg == "lost the job's lease; stopping it here" {
@@ -358,7 +359,7 @@ func TestFrozenReplicaStopsWithoutCheckpoint(t *testing.T) {
 	// And the export goes on, once.
 	w.ep.Generate(5, sim.EndpointGenerate{})
 	w.addExpected(all)
-	eventually(t, 30*time.Second, "new alerts exported after a woke", hasAll(w.natsURL, t, all))
+	testutil.Eventually(t, 30*time.Second, "new alerts exported after a woke", hasAll(w.natsURL, t, all))
 	checkStream(t, w, streamMsgs(t, w.natsURL), all)
 	checkNoOverlap(t, w)
 	a.stop(t)
@@ -408,7 +409,7 @@ func TestThreeReplicasShareTheJobs(t *testing.T) {
 	for i := range 3 {
 		ps = append(ps, w.spawn(t, fmt.Sprintf("r%d", i)))
 	}
-	eventually(t, 60*time.Second, "the jobs to spread two per replica", func() (bool, string) {
+	testutil.Eventually(t, 60*time.Second, "the jobs to spread two per replica", func() (bool, string) {
 		var state []string
 		ok := true
 		for _, p := range ps {
@@ -429,7 +430,7 @@ func TestThreeReplicasShareTheJobs(t *testing.T) {
 	}
 	// What the API shows now; a version replaced before any poll could see it is not owed.
 	all = w.expected()
-	eventually(t, 90*time.Second, "every version exported", hasAll(w.natsURL, t, all))
+	testutil.Eventually(t, 90*time.Second, "every version exported", hasAll(w.natsURL, t, all))
 	checkStream(t, w, streamMsgs(t, w.natsURL), all)
 	checkNoOverlap(t, w)
 
@@ -559,7 +560,7 @@ func TestRestartedReplicaTakesItsJobsBack(t *testing.T) {
 	p := w.spawnIn(t, "run0", "replica")
 	var worst time.Duration
 	for i := 0; ; i++ {
-		eventually(t, 90*time.Second, fmt.Sprintf("run %d to poll both jobs", i), func() (bool, string) {
+		testutil.Eventually(t, 90*time.Second, fmt.Sprintf("run %d to poll both jobs", i), func() (bool, string) {
 			first := w.firstPolls(started)
 			return len(first) == len(jobs), fmt.Sprint(first)
 		})
@@ -596,7 +597,7 @@ func TestRestartedReplicaTakesItsJobsBack(t *testing.T) {
 	}
 	t.Logf("restart to first poll: at most %v over %d restarts (interval %v, lease_ttl 30 s)", worst.Round(time.Millisecond), restarts, interval)
 	all := w.expected()
-	eventually(t, 60*time.Second, "every version exported", hasAll(w.natsURL, t, all))
+	testutil.Eventually(t, 60*time.Second, "every version exported", hasAll(w.natsURL, t, all))
 	checkStream(t, w, streamMsgs(t, w.natsURL), all)
 	checkNoOverlap(t, w)
 	p.stop(t)
@@ -610,7 +611,7 @@ func TestSecondProcessOnADataDirIsRefused(t *testing.T) {
 	w := newWorld(t, ns.ClientURL())
 	w.ep.Generate(10, sim.EndpointGenerate{})
 	a := w.spawnIn(t, "a", "shared")
-	eventually(t, 30*time.Second, "a to hold both jobs", func() (bool, string) {
+	testutil.Eventually(t, 30*time.Second, "a to hold both jobs", func() (bool, string) {
 		held := a.held(t)
 		return len(held) == 2, fmt.Sprint(held)
 	})
@@ -686,7 +687,7 @@ func TestCrashLoopExportsEveryVersionOnce(t *testing.T) {
 	w.ep.Generate(200, sim.EndpointGenerate{From: now.Add(-5 * time.Hour), To: now})
 	w.ca.Generate(100, sim.CloudAppsGenerate{From: now.Add(-5 * time.Hour), To: now})
 	p := w.spawnIn(t, "run0", "replica")
-	eventually(t, 60*time.Second, "the backlog exported", hasAll(w.natsURL, t, w.expected()))
+	testutil.Eventually(t, 60*time.Second, "the backlog exported", hasAll(w.natsURL, t, w.expected()))
 
 	faults := sim.FaultRates{ServerError: 0.05, Throttle: 0.02, Truncate: 0.03}
 	w.ep.SetFaultRates(faults)
@@ -709,7 +710,7 @@ func TestCrashLoopExportsEveryVersionOnce(t *testing.T) {
 		// process within 2 s, the test would prove nothing but that.
 		if !strings.Contains(p.stderr.String(), `"msg":"worker started"`) {
 			late++
-			eventually(t, 60*time.Second, fmt.Sprintf("run %d to start", i-1), func() (bool, string) {
+			testutil.Eventually(t, 60*time.Second, fmt.Sprintf("run %d to start", i-1), func() (bool, string) {
 				return strings.Contains(p.stderr.String(), `"msg":"worker started"`), ""
 			})
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/alertexport/alertexport/config"
 	"github.com/alertexport/alertexport/internal/app"
 	"github.com/alertexport/alertexport/internal/sim"
+	"github.com/alertexport/alertexport/internal/testutil"
 	"github.com/alertexport/alertexport/sinks/natsconn"
 	"github.com/alertexport/alertexport/sinks/natstest"
 )
@@ -87,7 +88,7 @@ func TestStatusJetStream(t *testing.T) {
 
 	d := w.start(t)
 	var rows map[string]app.StatusRow
-	eventually(t, 30*time.Second, "status shows a success and an error", func() (bool, string) {
+	testutil.Eventually(t, 30*time.Second, "status shows a success and an error", func() (bool, string) {
 		rows = statusOf(t, w.config)
 		ep, ca := rows["contoso.endpoint"], rows["contoso.cloudapps"]
 		return ep.LastSuccess != nil && ep.Seen > 0 && ca.LastError != nil, fmt.Sprintf("%+v", rows)
@@ -146,7 +147,7 @@ func TestStatusFailures(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("[nats]\nmode = \"carrier-pigeon\"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	addr := freeAddr(t) // nothing listens there
+	addr := testutil.FreeAddr(t) // nothing listens there
 	w := newWorld(t, "nats://"+addr)
 	tests := []struct {
 		name string
@@ -183,7 +184,7 @@ func TestStatusEmbedded(t *testing.T) {
 
 	d := w.start(t)
 	var running map[string]app.StatusRow
-	eventually(t, 30*time.Second, "status shows the endpoint job's success", func() (bool, string) {
+	testutil.Eventually(t, 30*time.Second, "status shows the endpoint job's success", func() (bool, string) {
 		running = statusOf(t, w.config)
 		ep := running["contoso.endpoint"]
 		return ep.LastSuccess != nil && ep.Holder != nil && ep.Seen > 0, fmt.Sprintf("%+v", running)
@@ -235,7 +236,7 @@ func TestStatusCoreMode(t *testing.T) {
 	w.ep.Generate(10, sim.EndpointGenerate{From: time.Now().Add(-5 * time.Minute), To: time.Now()})
 	w.ca.Fail(1<<20, sim.APIFault{Status: 403})
 	d := w.start(t)
-	eventually(t, 30*time.Second, "status shows the jobs' outcomes", func() (bool, string) {
+	testutil.Eventually(t, 30*time.Second, "status shows the jobs' outcomes", func() (bool, string) {
 		rows := statusOf(t, w.config)
 		return rows["contoso.endpoint"].LastSuccess != nil && rows["contoso.cloudapps"].LastError != nil, fmt.Sprintf("%+v", rows)
 	})

@@ -33,7 +33,8 @@ func WaitFor(t testing.TB, what string, cond func() bool) {
 func Eventually(t testing.TB, within time.Duration, what string, cond func() (ok bool, state string)) {
 	t.Helper()
 	deadline := time.Now().Add(within)
-	for {
+	// Quick at first, for cheap conditions; at most every 50 ms, for those that read a stream.
+	for pause := 5 * time.Millisecond; ; pause = min(2*pause, 50*time.Millisecond) {
 		ok, state := cond()
 		if ok {
 			return
@@ -44,7 +45,7 @@ func Eventually(t testing.TB, within time.Duration, what string, cond func() (ok
 			}
 			t.Fatalf("timed out waiting for %s after %v", what, within)
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(pause)
 	}
 }
 
