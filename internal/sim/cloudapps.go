@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/alertexport/alertexport/sources/apis"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -16,6 +15,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/alertexport/alertexport/sources/apis"
+
+	"github.com/alertexport/alertexport/internal/sim/entra"
 	"github.com/alertexport/alertexport/internal/sim/simapi"
 )
 
@@ -364,10 +366,10 @@ func (s *Server) cloudAppsAuthenticate(r *http.Request, rec *simapi.Request) (*C
 	}
 	claims, err := s.VerifyAccessToken(raw)
 	if err != nil {
-		return nil, cloudAppsUnauthorized(tokenRefusal(err))
+		return nil, cloudAppsUnauthorized(entra.TokenRefusal(err))
 	}
 	rec.TenantID, rec.AppID, rec.TokenID = claims.TenantID, claims.AppID, claims.TokenID
-	if res, ok := lookupResource(claims.Audience); !(ok && res.appID == cloudAppsAppID || strings.EqualFold(claims.Audience, cloudAppsAppID)) {
+	if appID, ok := entra.ResourceAppID(claims.Audience); !(ok && appID == cloudAppsAppID || strings.EqualFold(claims.Audience, cloudAppsAppID)) {
 		return nil, cloudAppsUnauthorized(fmt.Sprintf("The access token's audience '%s' is not Microsoft Defender for Cloud Apps. Request a token with scope %s/.default (resource %s).", claims.Audience, cloudAppsAppID, cloudAppsAppID),
 			`Bearer error="invalid_token", error_description="The audience is invalid"`)
 	}

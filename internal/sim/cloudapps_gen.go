@@ -75,12 +75,10 @@ func (t *CloudAppsTenant) Generate(n int, g CloudAppsGenerate) []string {
 // first *.onmicrosoft.com domain (AddTenantDomain), else its ID. The
 // documented URLs are region-less (https://contoso.portal.cloudappsecurity.com).
 func (s *Server) cloudAppsPortal(key string) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	best := ""
-	for d, id := range s.dir.domains {
+	for _, d := range s.Service.Domains(key) {
 		label, ok := strings.CutSuffix(d, ".onmicrosoft.com")
-		if id == key && ok && !strings.Contains(label, ".") && (best == "" || label < best) {
+		if ok && !strings.Contains(label, ".") && (best == "" || label < best) {
 			best = label
 		}
 	}

@@ -90,11 +90,9 @@ const cloudAppsAPISalt = 0xc10d_a995
 // not know.
 func (s *Server) CloudApps(tenantID string) *CloudAppsTenant {
 	key := strings.ToLower(tenantID)
-	s.mu.Lock()
-	if dt, ok := s.dir.tenants[key]; ok {
-		tenantID = dt.id
+	if id, ok := s.Service.TenantID(key); ok {
+		tenantID = id
 	}
-	s.mu.Unlock()
 	s.cloudApps.mu.Lock()
 	defer s.cloudApps.mu.Unlock()
 	if t, ok := s.cloudApps.tenants[key]; ok {

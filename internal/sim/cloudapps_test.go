@@ -172,7 +172,7 @@ func TestCloudAppsAuth(t *testing.T) {
 		"aud": cas, "iss": "https://sts.windows.net/" + tenantA + "/", "tid": tenantA, "appid": appA,
 		"roles": []string{"Investigation.read"}, "exp": f.clock.Now().Add(time.Hour).Unix(),
 	})
-	forgedTok.Header["kid"] = s.signer.kid
+	forgedTok.Header["kid"] = s.KeyID()
 	forged, err := forgedTok.SignedString(key)
 	if err != nil {
 		t.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"github.com/alertexport/alertexport/sources/apis"
 	"io"
 	"net/http"
 	"net/url"
@@ -14,6 +13,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/alertexport/alertexport/sources/apis"
+
+	"github.com/alertexport/alertexport/internal/sim/entra"
 	"github.com/alertexport/alertexport/internal/sim/simapi"
 )
 
@@ -127,9 +129,9 @@ func (s *Server) writeEndpointError(w http.ResponseWriter, e *endpointError) {
 		Message string `json:"message"`
 		Target  string `json:"target"`
 	}
-	writeJSON(w, e.status, struct {
+	simapi.WriteJSON(w, e.status, struct {
 		Error body `json:"error"`
-	}{body{e.code, e.message, newGUID()}})
+	}{body{e.code, e.message, simapi.NewGUID()}})
 }
 
 // handleEndpointAlerts serves GET /api/alerts and GET /api/v1.0/alerts.
@@ -259,7 +261,7 @@ func (s *Server) endpointAuthenticate(r *http.Request) (*AccessClaims, *endpoint
 	}
 	claims, err := s.VerifyAccessToken(raw)
 	if err != nil {
-		return nil, errUnauthorized(tokenRefusal(err))
+		return nil, errUnauthorized(entra.TokenRefusal(err))
 	}
 	return claims, nil
 }
@@ -268,8 +270,8 @@ func (s *Server) endpointAuthenticate(r *http.Request) (*AccessClaims, *endpoint
 // API, even another Defender one, is refused with 403 (exposed-apis-list.md;
 // microsoft-365-docs#9246: "A wrong aud claim gives 403").
 func endpointAuthorize(c *AccessClaims) *endpointError {
-	res, ok := lookupResource(c.Audience)
-	if !(ok && res.appID == endpointAppID || strings.EqualFold(c.Audience, endpointAppID)) {
+	appID, ok := entra.ResourceAppID(c.Audience)
+	if !(ok && appID == endpointAppID || strings.EqualFold(c.Audience, endpointAppID)) {
 		return &endpointError{status: http.StatusForbidden, code: "Forbidden", message: fmt.Sprintf(
 			"The access token's audience '%s' is not valid for the Microsoft Defender for Endpoint API (WindowsDefenderATP, %s). Request a token with scope https://api.securitycenter.microsoft.com/.default.", c.Audience, endpointAppID)}
 	}

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/alertexport/alertexport/internal/sim/simapi"
 )
 
 // Seeded generation of realistic MDE alerts: the shape of the documented
@@ -141,7 +143,7 @@ func nameGUID(name string) string {
 	copy(b[:], h.Sum(nil))
 	b[6] = b[6]&0x0f | 0x50
 	b[8] = b[8]&0x3f | 0x80
-	return formatGUID(b)
+	return simapi.FormatGUID(b)
 }
 
 func (g *alertGen) between(lo, hi time.Duration) time.Duration {

@@ -67,11 +67,9 @@ type endpointState struct {
 // given here for a tenant the directory does not know.
 func (s *Server) Endpoint(tenantID string) *EndpointTenant {
 	key := strings.ToLower(tenantID)
-	s.mu.Lock()
-	if dt, ok := s.dir.tenants[key]; ok {
-		tenantID = dt.id
+	if id, ok := s.Service.TenantID(key); ok {
+		tenantID = id
 	}
-	s.mu.Unlock()
 	s.endpoint.mu.Lock()
 	defer s.endpoint.mu.Unlock()
 	if t, ok := s.endpoint.tenants[key]; ok {

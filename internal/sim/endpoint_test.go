@@ -24,6 +24,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/alertexport/alertexport/internal/sim/entra"
 	"github.com/alertexport/alertexport/internal/sim/simapi"
 )
 
@@ -173,7 +174,7 @@ func TestEndpointAuth(t *testing.T) {
 		"aud": mde, "iss": "https://sts.windows.net/" + tenantA + "/", "tid": tenantA, "appid": appA,
 		"roles": []string{"Alert.Read.All"}, "exp": f.clock.Now().Add(time.Hour).Unix(),
 	})
-	forgedTok.Header["kid"] = s.signer.kid
+	forgedTok.Header["kid"] = s.KeyID()
 	forged, err := forgedTok.SignedString(key)
 	if err != nil {
 		t.Fatal(err)
@@ -237,7 +238,7 @@ func TestEndpointAuth(t *testing.T) {
 	t.Run("expired token", func(t *testing.T) {
 		f := endpointFixture(t, Options{})
 		tok := tokenFor(t, f.s, tenantA, appA, secretA, mde)
-		f.clock.Advance(3599*time.Second + accessTokenSkew - time.Second)
+		f.clock.Advance(3599*time.Second + entra.AccessTokenSkew - time.Second)
 		if a := getAlerts(t, f.s, tok, "/api/alerts"); a.status != 200 {
 			t.Fatalf("within the 5-minute skew: %v", a)
 		}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"time"
+
+	"github.com/alertexport/alertexport/internal/sim/simapi"
 )
 
 // generateRange resolves the From and To of a generator's options (both
@@ -79,5 +81,5 @@ func (d draws) guid() string {
 	}
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
-	return formatGUID(b)
+	return simapi.FormatGUID(b)
 }

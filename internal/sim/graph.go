@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"github.com/alertexport/alertexport/sources/apis"
 	"hash/fnv"
 	"net/http"
 	"net/url"
@@ -14,6 +13,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/alertexport/alertexport/sources/apis"
+
+	"github.com/alertexport/alertexport/internal/sim/entra"
 	"github.com/alertexport/alertexport/internal/sim/simapi"
 )
 
@@ -149,7 +151,7 @@ type graphIDs struct {
 }
 
 func newGraphIDs(r *http.Request) graphIDs {
-	ids := graphIDs{request: newGUID()}
+	ids := graphIDs{request: simapi.NewGUID()}
 	ids.client = strings.TrimSpace(r.Header.Get("client-request-id"))
 	if ids.client == "" || len(ids.client) > 100 {
 		ids.client = ids.request
@@ -354,10 +356,10 @@ func (s *Server) graphAuthenticate(r *http.Request) (*AccessClaims, *graphError)
 	}
 	claims, err := s.VerifyAccessToken(raw)
 	if err != nil {
-		msg, _ := tokenRefusal(err)
+		msg, _ := entra.TokenRefusal(err)
 		return nil, graphUnauthorized("Access token validation failure. " + msg)
 	}
-	if res, ok := lookupResource(claims.Audience); !(ok && res.appID == graphAppID || strings.EqualFold(claims.Audience, graphAppID)) {
+	if appID, ok := entra.ResourceAppID(claims.Audience); !(ok && appID == graphAppID || strings.EqualFold(claims.Audience, graphAppID)) {
 		return nil, graphUnauthorized("Access token validation failure. Invalid audience.")
 	}
 	return claims, nil

@@ -138,11 +138,9 @@ func (s *Server) initGraph() {
 // they were filled before or after this call.
 func (s *Server) Graph(tenantID string) *GraphTenant {
 	key := strings.ToLower(tenantID)
-	s.mu.Lock()
-	if dt, ok := s.dir.tenants[key]; ok {
-		tenantID = dt.id
+	if id, ok := s.Service.TenantID(key); ok {
+		tenantID = id
 	}
-	s.mu.Unlock()
 	s.graph.mu.Lock()
 	t, ok := s.graph.tenants[key]
 	s.graph.mu.Unlock()

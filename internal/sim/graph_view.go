@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/alertexport/alertexport/internal/sim/simapi"
 )
 
 // The Endpoint and Cloud Apps alerts as Graph shows them: each version of
@@ -91,7 +93,7 @@ func (s *Server) cloudAppsGraphID(key, id string) string {
 	sum := md5.Sum([]byte(key + "/" + id)) //nolint:gosec // see the import
 	sum[6] = sum[6]&0x0f | 0x30
 	sum[8] = sum[8]&0x3f | 0x80
-	return "ca" + strings.ToUpper(formatGUID(sum))
+	return "ca" + strings.ToUpper(simapi.FormatGUID(sum))
 }
 
 func lowerFirst(s string) string {

@@ -23,6 +23,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/alertexport/alertexport/internal/sim/entra"
 	"github.com/alertexport/alertexport/internal/sim/simapi"
 )
 
@@ -76,17 +77,14 @@ type Server struct {
 	caPEM     []byte
 	pool      *x509.CertPool
 	transport *http.Transport
-	signer    *signingKey
 	served    chan struct{} // closed when the Serve goroutine returns
 
-	mu       sync.Mutex // guards the fields below
-	dir      directory
-	issuers  map[string]*FederatedIssuer
-	faults   []queuedFault
-	date     func(now time.Time) string // SetDateHeader; nil = the clock's time
-	tokens   int
-	metadata int
-	tokenLog []TokenRequest
+	// Entra ID (internal/sim/entra): the directory, tokens, token faults and
+	// their log; embedded, so that AddTenant, Grant and the rest are the server's.
+	*entra.Service
+
+	mu   sync.Mutex                 // guards date
+	date func(now time.Time) string // SetDateHeader; nil = the clock's time
 
 	endpoint  endpointState  // the Defender for Endpoint alerts API (endpoint*.go)
 	cloudApps cloudAppsState // the Defender for Cloud Apps alerts API (cloudapps*.go)
@@ -111,8 +109,6 @@ func Start(opts Options) (*Server, error) {
 		now:      opts.Now,
 		lifetime: opts.TokenLifetime,
 		mux:      http.NewServeMux(),
-		dir:      newDirectory(),
-		issuers:  make(map[string]*FederatedIssuer),
 		served:   make(chan struct{}),
 	}
 	if s.logger == nil {
@@ -137,10 +133,6 @@ func Start(opts Options) (*Server, error) {
 	s.pool = x509.NewCertPool()
 	s.pool.AddCert(caCert)
 
-	if s.signer, err = newSigningKey(); err != nil {
-		return nil, err
-	}
-
 	transport, ok := http.DefaultTransport.(*http.Transport)
 	if !ok {
 		return nil, errors.New("simulator: http.DefaultTransport is not an *http.Transport")
@@ -161,19 +153,25 @@ func Start(opts Options) (*Server, error) {
 	if s.limits, err = newLimitTable(opts.RateLimits); err != nil {
 		return nil, err
 	}
-	s.initEndpoint()
-	s.initCloudApps(opts)
-	s.initGraph()
-	s.registerEntra()
-	s.registerEndpoint()
-	s.registerCloudApps()
-	s.registerGraph()
-
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("simulator: listen: %w", err)
 	}
 	s.url = "https://" + ln.Addr().String()
+	// The parts know the server's URL: Entra's metadata and the APIs'
+	// nextLinks name it.
+	if s.Service, err = entra.New(s.logger, s.now, s.lifetime, s.url); err != nil {
+		_ = ln.Close()
+		return nil, err
+	}
+	s.initEndpoint()
+	s.initCloudApps(opts)
+	s.initGraph()
+	s.Service.Routes(s.mux)
+	s.registerEndpoint()
+	s.registerCloudApps()
+	s.registerGraph()
+
 	s.httpSrv = &http.Server{
 		Handler:           http.HandlerFunc(s.serve),
 		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{leaf}, MinVersion: tls.VersionTLS12},
@@ -231,10 +229,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(rec, r)
 	if rec.status == http.StatusMethodNotAllowed {
 		w.Header().Set("Allow", rec.header.Get("Allow"))
-		s.writeError(w, r, errMethodNotAllowed(r.Method, rec.header.Get("Allow")))
+		s.WriteMethodNotAllowed(w, r, rec.header.Get("Allow"))
 		return
 	}
-	s.writeError(w, r, errNotFound(r.URL.Path))
+	s.WriteNotFound(w, r)
 	s.logger.Debug("no route", "method", r.Method, "path", r.URL.Path)
 }
 

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alertexport/alertexport/internal/sim/entra"
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -71,15 +72,15 @@ func TestTokenRefusals(t *testing.T) {
 		{"service principal revoked", tenantA, form(set("client_id", revoked, "client_secret", "x")), 400, "unauthorized_client", 700016},
 		{"app disabled", tenantA, form(set("client_id", disabled, "client_secret", "x")), 400, "unauthorized_client", 7000112},
 		{"no credential", tenantA, form(set("client_secret", "")), 401, "invalid_client", 7000218},
-		{"assertion type without assertion", tenantA, form(set("client_secret", "", "client_assertion_type", jwtBearer)), 401, "invalid_client", 7000218},
+		{"assertion type without assertion", tenantA, form(set("client_secret", "", "client_assertion_type", entra.JWTBearer)), 401, "invalid_client", 7000218},
 		{"wrong secret", tenantA, form(set("client_secret", secretA+"x")), 401, "invalid_client", 7000215},
 		{"secret ID instead of value", tenantA, form(set("client_secret", "3f2504e0-4f89-41d3-9a0c-0305e82c3301")), 401, "invalid_client", 7000215},
 		{"expired secret", tenantA, form(set("client_secret", "old")), 401, "invalid_client", 7000222},
-		{"secret and assertion", tenantA, form(set("client_assertion_type", jwtBearer, "client_assertion", "a.b.c")), 400, "invalid_request", 90023},
+		{"secret and assertion", tenantA, form(set("client_assertion_type", entra.JWTBearer, "client_assertion", "a.b.c")), 400, "invalid_request", 90023},
 		{"assertion without type", tenantA, form(set("client_secret", "", "client_assertion", "a.b.c")), 400, "invalid_request", 900144},
 		{"assertion of another type", tenantA, form(set("client_secret", "", "client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:saml2-bearer", "client_assertion", "a.b.c")), 400, "invalid_request", 90023},
-		{"malformed assertion", tenantA, form(set("client_secret", "", "client_assertion_type", jwtBearer, "client_assertion", "not-a-jwt")), 400, "invalid_request", 50027},
-		{"assertion without iss", tenantA, form(set("client_secret", "", "client_assertion_type", jwtBearer, "client_assertion", b64(`{"alg":"PS256"}`)+"."+b64(`{"sub":"x"}`)+".c2ln")), 400, "invalid_request", 50027},
+		{"malformed assertion", tenantA, form(set("client_secret", "", "client_assertion_type", entra.JWTBearer, "client_assertion", "not-a-jwt")), 400, "invalid_request", 50027},
+		{"assertion without iss", tenantA, form(set("client_secret", "", "client_assertion_type", entra.JWTBearer, "client_assertion", b64(`{"alg":"PS256"}`)+"."+b64(`{"sub":"x"}`)+".c2ln")), 400, "invalid_request", 50027},
 		{"unknown resource", tenantA, form(set("scope", "https://api.example.com/.default openid offline_access profile")), 400, "invalid_resource", 500011},
 	}
 	for _, tt := range tests {
@@ -207,7 +208,7 @@ func TestVerifyAccessToken(t *testing.T) {
 		}
 		claims := jwt.MapClaims(tokenPayload(t, raw))
 		tok := jwt.NewWithClaims(jwt.SigningMethodRS256, claims)
-		tok.Header["kid"] = s.signer.kid
+		tok.Header["kid"] = s.KeyID()
 		edit(claims, tok.Header)
 		signed, err := tok.SignedString(key)
 		if err != nil {

@@ -1,4 +1,4 @@
-package sim
+package entra
 
 import (
 	"crypto/sha256"
@@ -7,23 +7,15 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/alertexport/alertexport/internal/sim/simapi"
 )
 
 // maxFormBytes bounds a token request body; MSAL's are well under 10 KiB.
 const maxFormBytes = 64 << 10
 
-// jwtBearer is the only client_assertion_type Entra accepts.
-const jwtBearer = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-
-// registerEntra adds the Entra ID endpoints MSAL Go calls with instance
-// discovery disabled (MSAL Go v1.10.1's authority package), plus the JWKS the metadata points
-// to. The paths are exact, so a mis-built authority (say ".../<tenant>/v2.0")
-// gets a 404 here as it would from Entra.
-func (s *Server) registerEntra() {
-	s.mux.HandleFunc("GET /{tenant}/v2.0/.well-known/openid-configuration", s.handleMetadata)
-	s.mux.HandleFunc("GET /{tenant}/discovery/v2.0/keys", s.handleKeys)
-	s.mux.HandleFunc("POST /{tenant}/oauth2/v2.0/token", s.handleToken)
-}
+// JWTBearer is the only client_assertion_type Entra accepts.
+const JWTBearer = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 // metadataDoc is the tenant's OpenID Provider configuration, with the fields
 // of Entra's v2.0 document. MSAL needs authorization_endpoint, token_endpoint
@@ -58,7 +50,7 @@ type metadataDoc struct {
 // As Entra does, the endpoints of a tenant named by a domain carry the
 // tenant ID, and the multi-tenant authorities get a document whose issuer
 // has the "{tenantid}" placeholder.
-func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) {
+func (s *Service) handleMetadata(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("tenant")
 	s.mu.Lock()
 	if r.Method == http.MethodGet { // the pattern also serves HEAD
@@ -82,7 +74,7 @@ func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	base := s.url + "/" + id
-	writeJSON(w, http.StatusOK, metadataDoc{
+	simapi.WriteJSON(w, http.StatusOK, metadataDoc{
 		TokenEndpoint:                     base + "/oauth2/v2.0/token",
 		TokenEndpointAuthMethodsSupported: []string{"client_secret_post", "private_key_jwt", "client_secret_basic"},
 		JWKSURI:                           base + "/discovery/v2.0/keys",
@@ -111,7 +103,7 @@ func (s *Server) handleMetadata(w http.ResponseWriter, r *http.Request) {
 
 // handleKeys serves the JWKS the metadata points to: the key access tokens
 // are signed with.
-func (s *Server) handleKeys(w http.ResponseWriter, r *http.Request) {
+func (s *Service) handleKeys(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("tenant")
 	s.mu.Lock()
 	t := s.dir.resolve(name)
@@ -126,7 +118,7 @@ func (s *Server) handleKeys(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errTenantNotFound("invalid_tenant", name))
 		return
 	}
-	writeJSON(w, http.StatusOK, struct {
+	simapi.WriteJSON(w, http.StatusOK, struct {
 		Keys []jwk `json:"keys"`
 	}{Keys: []jwk{s.signer.jwk(issuer)}})
 }
@@ -142,7 +134,7 @@ type tokenResponse struct {
 
 // handleToken serves POST /{tenant}/oauth2/v2.0/token for the
 // client-credentials grant.
-func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
+func (s *Service) handleToken(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	// Parsing is not a check: an unreadable body simply has no parameters,
@@ -176,12 +168,12 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	s.logTokenRequest(rec)
 	s.logger.Info("token request", "tenant", rec.TenantID, "client_id", rec.ClientID, "resource", rec.Resource,
 		"credential", rec.Credential, "status", http.StatusOK, "elapsed", time.Since(start))
-	writeJSON(w, http.StatusOK, resp)
+	simapi.WriteJSON(w, http.StatusOK, resp)
 }
 
 // token runs Entra's checks in its order and returns the answer or an
 // *entraError. rec is filled in as facts become known.
-func (s *Server) token(r *http.Request, rec *TokenRequest) (*tokenResponse, error) {
+func (s *Service) token(r *http.Request, rec *TokenRequest) (*tokenResponse, error) {
 	name := r.PathValue("tenant")
 	form := r.PostForm
 
@@ -288,7 +280,7 @@ func resourceOfScope(scope string) (string, error) {
 
 // authenticate checks the client credential and returns the token's
 // appidacr: "1" for a secret, "2" for a certificate or federated assertion.
-func (s *Server) authenticate(r *http.Request, g grantSnapshot, tenantName string, rec *TokenRequest) (string, error) {
+func (s *Service) authenticate(r *http.Request, g grantSnapshot, tenantName string, rec *TokenRequest) (string, error) {
 	form := r.PostForm
 	secret := form.Get("client_secret")
 	assertion := form.Get("client_assertion")
@@ -300,7 +292,7 @@ func (s *Server) authenticate(r *http.Request, g grantSnapshot, tenantName strin
 		return "1", s.checkSecret(g.app, secret)
 	case assertion != "":
 		switch at := form.Get("client_assertion_type"); at {
-		case jwtBearer:
+		case JWTBearer:
 		case "":
 			return "", errMissingParameter("client_assertion_type")
 		default:
@@ -314,7 +306,7 @@ func (s *Server) authenticate(r *http.Request, g grantSnapshot, tenantName strin
 // checkSecret compares the secret with every registered one in constant
 // time (hashing first, so lengths do not leak either) and without stopping
 // at the first match.
-func (s *Server) checkSecret(app App, secret string) error {
+func (s *Service) checkSecret(app App, secret string) error {
 	got := sha256.Sum256([]byte(secret))
 	valid, expired := false, false
 	now := s.now()
@@ -340,7 +332,7 @@ func (s *Server) checkSecret(app App, secret string) error {
 // tokenEndpoints are the audiences Entra accepts in a certificate assertion
 // for this tenant: its token endpoint, named as in the request or by tenant
 // ID (which is what the metadata gives MSAL).
-func (s *Server) tokenEndpoints(tenantName, tenantID string) []string {
+func (s *Service) tokenEndpoints(tenantName, tenantID string) []string {
 	return []string{
 		s.url + "/" + tenantName + "/oauth2/v2.0/token",
 		s.url + "/" + tenantID + "/oauth2/v2.0/token",

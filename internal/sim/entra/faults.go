@@ -1,4 +1,4 @@
-package sim
+package entra
 
 import (
 	"net/http"
@@ -27,7 +27,7 @@ type queuedFault struct {
 
 // FailTokenRequests makes the next n POSTs to the token endpoint fail as f
 // says, before any other check. Calls queue up in order.
-func (s *Server) FailTokenRequests(n int, f Fault) {
+func (s *Service) FailTokenRequests(n int, f Fault) {
 	if n <= 0 {
 		return
 	}
@@ -37,7 +37,7 @@ func (s *Server) FailTokenRequests(n int, f Fault) {
 }
 
 // nextFault counts a token request and takes the fault queued for it, if any.
-func (s *Server) nextFault() (Fault, bool) {
+func (s *Service) nextFault() (Fault, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.tokens++
@@ -88,7 +88,7 @@ func faultError(f Fault) *entraError {
 }
 
 // playFault answers a token request with an injected fault.
-func (s *Server) playFault(w http.ResponseWriter, r *http.Request, f Fault) {
+func (s *Service) playFault(w http.ResponseWriter, r *http.Request, f Fault) {
 	if f.Hang > 0 {
 		t := time.NewTimer(f.Hang)
 		defer t.Stop()
@@ -118,7 +118,7 @@ type TokenRequest struct {
 	Code       int    // AADSTS code when it failed, else 0
 }
 
-func (s *Server) logTokenRequest(tr TokenRequest) {
+func (s *Service) logTokenRequest(tr TokenRequest) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.tokenLog = append(s.tokenLog, tr)
@@ -126,21 +126,21 @@ func (s *Server) logTokenRequest(tr TokenRequest) {
 
 // TokenRequests is the number of POSTs to the token endpoint so far, all
 // outcomes (faults and dropped connections included).
-func (s *Server) TokenRequests() int {
+func (s *Service) TokenRequests() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.tokens
 }
 
 // MetadataRequests is the number of OpenID configuration GETs so far.
-func (s *Server) MetadataRequests() int {
+func (s *Service) MetadataRequests() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.metadata
 }
 
 // TokenLog returns a copy of every token request so far, in order.
-func (s *Server) TokenLog() []TokenRequest {
+func (s *Service) TokenLog() []TokenRequest {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.tokenLog)

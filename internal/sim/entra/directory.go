@@ -1,4 +1,4 @@
-package sim
+package entra
 
 import (
 	"crypto/sha256"
@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/alertexport/alertexport/internal/sim/simapi"
 )
 
 // App is an app registration (the application object): its client ID and
@@ -36,13 +38,13 @@ type FederatedCredential struct {
 	Audience        string // "" = "api://AzureADTokenExchange"
 }
 
-// defaultFederatedAudience is the audience Entra recommends (and the portal
+// DefaultFederatedAudience is the audience Entra recommends (and the portal
 // fills in) for federated identity credentials.
-const defaultFederatedAudience = "api://AzureADTokenExchange"
+const DefaultFederatedAudience = "api://AzureADTokenExchange"
 
 func (fc FederatedCredential) audience() string {
 	if fc.Audience == "" {
-		return defaultFederatedAudience
+		return DefaultFederatedAudience
 	}
 	return fc.Audience
 }
@@ -128,7 +130,7 @@ func isPseudoTenant(t string) bool {
 }
 
 // directory is the simulator's Entra ID: tenants, app registrations and
-// service principals. It is guarded by Server.mu.
+// service principals. It is guarded by Service.mu.
 type directory struct {
 	tenants map[string]*tenant // lower-case tenant ID
 	domains map[string]string  // lower-case domain → lower-case tenant ID
@@ -176,7 +178,7 @@ func (d *directory) addTenant(tenantID string) *tenant {
 // issued tokens is the string given here, so pass a GUID for realistic
 // tokens; use AddTenantDomain for a domain name such as
 // contoso.onmicrosoft.com. Adding an existing tenant does nothing.
-func (s *Server) AddTenant(tenantID string) {
+func (s *Service) AddTenant(tenantID string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.dir.addTenant(tenantID)
@@ -185,7 +187,7 @@ func (s *Server) AddTenant(tenantID string) {
 // AddTenantDomain makes domain (e.g. "contoso.onmicrosoft.com") a name of
 // the tenant, creating the tenant if needed. As with Entra, an authority
 // naming the domain reaches the tenant, and the tokens carry the tenant ID.
-func (s *Server) AddTenantDomain(tenantID, domain string) {
+func (s *Service) AddTenantDomain(tenantID, domain string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t := s.dir.addTenant(tenantID)
@@ -194,7 +196,7 @@ func (s *Server) AddTenantDomain(tenantID, domain string) {
 
 // RegisterApp adds an app registration, or replaces the one with the same
 // ClientID. The service principals created by Grant stay.
-func (s *Server) RegisterApp(app App) {
+func (s *Service) RegisterApp(app App) {
 	app.Secrets = slices.Clone(app.Secrets)
 	app.Certificates = slices.Clone(app.Certificates)
 	app.Federated = slices.Clone(app.Federated)
@@ -210,7 +212,7 @@ func (s *Server) RegisterApp(app App) {
 // claim, which is how a missing admin consent looks to an API. The tenant
 // is created if needed. resource may be any application ID URI or the appId
 // of a known resource; the grant applies to all of that resource's URIs.
-func (s *Server) Grant(tenantID, clientID, resource string, roles ...string) {
+func (s *Service) Grant(tenantID, clientID, resource string, roles ...string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t := s.dir.addTenant(tenantID)
@@ -230,7 +232,7 @@ func (s *Server) Grant(tenantID, clientID, resource string, roles ...string) {
 
 // Revoke deletes the app's service principal, and with it every grant, from
 // the tenant; the app can no longer get tokens there (AADSTS700016).
-func (s *Server) Revoke(tenantID, clientID string) {
+func (s *Service) Revoke(tenantID, clientID string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if t := s.dir.resolve(tenantID); t != nil {
@@ -247,7 +249,7 @@ func ServicePrincipalID(tenantID, clientID string) string {
 	copy(b[:], sum[:16])
 	b[6] = b[6]&0x0f | 0x50 // name-based
 	b[8] = b[8]&0x3f | 0x80
-	return formatGUID(b)
+	return simapi.FormatGUID(b)
 }
 
 // grantSnapshot is what the token endpoint needs from the directory, copied
@@ -260,7 +262,7 @@ type grantSnapshot struct {
 	issuers  map[string]*FederatedIssuer
 }
 
-func (s *Server) snapshot(t *tenant, clientID string) grantSnapshot {
+func (s *Service) snapshot(t *tenant, clientID string) grantSnapshot {
 	g := grantSnapshot{tenantID: t.id, issuers: make(map[string]*FederatedIssuer, len(s.issuers))}
 	g.app, g.hasApp = s.dir.apps[strings.ToLower(clientID)]
 	if sp, ok := t.sps[strings.ToLower(clientID)]; ok {

@@ -1,4 +1,4 @@
-package sim
+package entra
 
 import (
 	"bytes"
@@ -28,7 +28,7 @@ var certAssertionAlgs = []string{jwt.SigningMethodPS256.Alg(), jwt.SigningMethod
 // checkAssertion authenticates a client assertion. One whose iss is the
 // client ID is a certificate assertion (private_key_jwt); any other iss is a
 // token of an external issuer presented under a federated credential.
-func (s *Server) checkAssertion(raw string, g grantSnapshot, audiences []string, rec *TokenRequest) error {
+func (s *Service) checkAssertion(raw string, g grantSnapshot, audiences []string, rec *TokenRequest) error {
 	claims := jwt.MapClaims{}
 	token, _, err := jwt.NewParser().ParseUnverified(raw, claims)
 	if errors.Is(err, jwt.ErrTokenMalformed) || token == nil {
@@ -54,7 +54,7 @@ func (s *Server) checkAssertion(raw string, g grantSnapshot, audiences []string,
 // client, the key is a registered certificate (by x5t#S256 or x5t), the
 // signature is good, aud is this tenant's token endpoint and the time is
 // right.
-func (s *Server) checkCertificateAssertion(raw string, token *jwt.Token, claims jwt.MapClaims, app App, sub string, aud jwt.ClaimStrings, audiences []string) error {
+func (s *Service) checkCertificateAssertion(raw string, token *jwt.Token, claims jwt.MapClaims, app App, sub string, aud jwt.ClaimStrings, audiences []string) error {
 	if !strings.EqualFold(sub, app.ClientID) {
 		return errAssertionClientMismatch()
 	}
@@ -106,10 +106,10 @@ func findCertificate(header map[string]any, certs []*x509.Certificate) (string, 
 	}
 	for _, c := range certs {
 		if bytes.Equal(hash(c), thumb) {
-			return thumbprintHex(thumb), c
+			return ThumbprintHex(thumb), c
 		}
 	}
-	return thumbprintHex(thumb), nil
+	return ThumbprintHex(thumb), nil
 }
 
 // checkFederatedAssertion verifies a token of an external issuer in Entra's
@@ -118,7 +118,7 @@ func findCertificate(header map[string]any, certs []*x509.Certificate) (string, 
 // must be current, and a federated credential must match subject and
 // audience. Issuer and subject are compared case-sensitively, as Entra
 // documents.
-func (s *Server) checkFederatedAssertion(raw string, claims jwt.MapClaims, g grantSnapshot, iss, sub string, aud jwt.ClaimStrings) error {
+func (s *Service) checkFederatedAssertion(raw string, claims jwt.MapClaims, g grantSnapshot, iss, sub string, aud jwt.ClaimStrings) error {
 	var candidates []FederatedCredential
 	for _, fc := range g.app.Federated {
 		if fc.Issuer == iss {
@@ -162,7 +162,7 @@ func (s *Server) checkFederatedAssertion(raw string, claims jwt.MapClaims, g gra
 
 // checkAssertionTime requires exp, and nbf when present, to hold at the
 // simulator's clock give or take assertionSkew.
-func (s *Server) checkAssertionTime(claims jwt.MapClaims) error {
+func (s *Service) checkAssertionTime(claims jwt.MapClaims) error {
 	exp, errExp := claims.GetExpirationTime()
 	nbf, errNbf := claims.GetNotBefore()
 	if errExp != nil || errNbf != nil || exp == nil {

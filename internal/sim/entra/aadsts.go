@@ -1,13 +1,12 @@
-package sim
+package entra
 
 import (
-	"crypto/rand"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/alertexport/alertexport/internal/sim/simapi"
 )
 
 // entraError is a refusal in Entra ID's vocabulary: HTTP status, OAuth 2.0
@@ -190,16 +189,16 @@ type errorBody struct {
 	ErrorURI         string `json:"error_uri"`
 }
 
-// entraTimestamp is the layout of Entra's "timestamp" and of the
+// TimestampLayout is the layout of Entra's "timestamp" and of the
 // "Timestamp:" line in error_description.
-const entraTimestamp = "2006-01-02 15:04:05Z"
+const TimestampLayout = "2006-01-02 15:04:05Z"
 
 // writeError sends e in Entra's error shape. The correlation ID echoes the
 // request's client-request-id (MSAL always sends one), as Entra does.
-func (s *Server) writeError(w http.ResponseWriter, r *http.Request, e *entraError) {
-	trace := newGUID()
+func (s *Service) writeError(w http.ResponseWriter, r *http.Request, e *entraError) {
+	trace := simapi.NewGUID()
 	corr := correlationID(r)
-	ts := s.now().UTC().Format(entraTimestamp)
+	ts := s.now().UTC().Format(TimestampLayout)
 	body := errorBody{
 		Error:            e.oauth,
 		ErrorDescription: fmt.Sprintf("AADSTS%d: %s\r\nTrace ID: %s\r\nCorrelation ID: %s\r\nTimestamp: %s", e.code, e.text, trace, corr, ts),
@@ -210,17 +209,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, e *entraErro
 		ErrorURI:         s.url + "/error?code=" + strconv.Itoa(e.code),
 	}
 	w.Header().Set("x-ms-request-id", trace)
-	writeJSON(w, e.status, body)
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("Cache-Control", "no-store, no-cache")
-	h.Set("Pragma", "no-cache")
-	w.WriteHeader(status)
-	// An encoding error here means the client went away; nothing to do.
-	_ = json.NewEncoder(w).Encode(v)
+	simapi.WriteJSON(w, e.status, body)
 }
 
 // correlationID returns the caller's client-request-id when it is a
@@ -230,21 +219,7 @@ func correlationID(r *http.Request) string {
 	if id == "" || len(id) > 64 || strings.ContainsFunc(id, func(c rune) bool {
 		return !(c == '-' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z')
 	}) {
-		return newGUID()
+		return simapi.NewGUID()
 	}
 	return id
-}
-
-// newGUID returns a random version-4 UUID.
-func newGUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never returns an error
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return formatGUID(b)
-}
-
-func formatGUID(b [16]byte) string {
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }

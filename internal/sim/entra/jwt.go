@@ -1,4 +1,4 @@
-package sim
+package entra
 
 import (
 	"crypto/rand"
@@ -19,9 +19,9 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// accessTokenSkew is the clock skew Microsoft's token validation
+// AccessTokenSkew is the clock skew Microsoft's token validation
 // (Microsoft.IdentityModel, used by the Defender APIs) tolerates by default.
-const accessTokenSkew = 5 * time.Minute
+const AccessTokenSkew = 5 * time.Minute
 
 // issuedAtBackdate: Entra dates iat and nbf of access tokens 5 minutes in the
 // past to absorb clock skew, while exp is "now + expires_in".
@@ -59,7 +59,7 @@ type tokenGrant struct {
 // issues for the Defender APIs and Graph (their accessTokenAcceptedVersion is
 // 1): issuer sts.windows.net, aud = the resource as requested, appid, and a
 // roles claim only when roles were granted.
-func (s *Server) issueAccessToken(g tokenGrant) (string, error) {
+func (s *Service) issueAccessToken(g tokenGrant) (string, error) {
 	now := s.now()
 	sts := "https://sts.windows.net/" + g.tenantID + "/"
 	claims := jwt.MapClaims{
@@ -117,7 +117,7 @@ type accessTokenClaims struct {
 // simulator's clock, with the 5-minute skew Microsoft's APIs allow, and
 // returns its claims. The API parts of the simulator authenticate requests
 // with it; they check aud and roles themselves.
-func (s *Server) VerifyAccessToken(raw string) (*AccessClaims, error) {
+func (s *Service) VerifyAccessToken(raw string) (*AccessClaims, error) {
 	var c accessTokenClaims
 	_, err := jwt.ParseWithClaims(raw, &c,
 		func(t *jwt.Token) (any, error) {
@@ -128,7 +128,7 @@ func (s *Server) VerifyAccessToken(raw string) (*AccessClaims, error) {
 		},
 		jwt.WithValidMethods([]string{jwt.SigningMethodRS256.Alg()}),
 		jwt.WithTimeFunc(s.now),
-		jwt.WithLeeway(accessTokenSkew),
+		jwt.WithLeeway(AccessTokenSkew),
 		jwt.WithExpirationRequired(),
 	)
 	if err != nil {
@@ -152,10 +152,10 @@ func (s *Server) VerifyAccessToken(raw string) (*AccessClaims, error) {
 	}, nil
 }
 
-// tokenRefusal is how both alert APIs refuse an access token that
+// TokenRefusal is how both alert APIs refuse an access token that
 // VerifyAccessToken did not accept: the 401's message and its
 // WWW-Authenticate challenge.
-func tokenRefusal(err error) (message, challenge string) {
+func TokenRefusal(err error) (message, challenge string) {
 	switch {
 	case errors.Is(err, jwt.ErrTokenExpired):
 		return "The access token has expired. Request a new token.",
@@ -182,7 +182,7 @@ type FederatedIssuer struct {
 // issuer must be an https URL, as Entra requires of federated credentials.
 // Calling it again for the same issuer rotates the key: tokens signed by the
 // earlier FederatedIssuer then fail signature validation.
-func (s *Server) NewFederatedIssuer(issuer string) (*FederatedIssuer, error) {
+func (s *Service) NewFederatedIssuer(issuer string) (*FederatedIssuer, error) {
 	u, err := url.Parse(issuer)
 	if err != nil || u.Scheme != "https" || u.Host == "" {
 		return nil, fmt.Errorf("simulator: federated issuer %q: must be an https URL", issuer)
@@ -203,6 +203,13 @@ func (s *Server) NewFederatedIssuer(issuer string) (*FederatedIssuer, error) {
 	return f, nil
 }
 
+// Forge returns an issuer that signs as issuer, under f's key ID, with the
+// key of keyOf: tokens Entra must refuse (a wrong key for a known kid, or an
+// issuer nobody made with NewFederatedIssuer), for tests of those refusals.
+func (f *FederatedIssuer) Forge(issuer string, keyOf *FederatedIssuer) *FederatedIssuer {
+	return &FederatedIssuer{issuer: issuer, key: keyOf.key, kid: f.kid, now: f.now}
+}
+
 // Issuer is the iss of the tokens f signs.
 func (f *FederatedIssuer) Issuer() string { return f.issuer }
 
@@ -216,7 +223,7 @@ func (f *FederatedIssuer) Sign(subject, audience string, lifetime time.Duration)
 		return "", fmt.Errorf("simulator: federated token lifetime %v: must be positive", lifetime)
 	}
 	if audience == "" {
-		audience = defaultFederatedAudience
+		audience = DefaultFederatedAudience
 	}
 	now := f.now()
 	t := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{
@@ -333,5 +340,13 @@ func decodeThumbprint(s string) ([]byte, error) {
 	return nil, errors.New("thumbprint is not base64")
 }
 
-// thumbprintHex is how Entra prints a thumbprint in its messages.
-func thumbprintHex(b []byte) string { return strings.ToUpper(fmt.Sprintf("%x", b)) }
+// ThumbprintHex is how Entra prints a thumbprint in its messages.
+func ThumbprintHex(b []byte) string { return strings.ToUpper(fmt.Sprintf("%x", b)) }
+
+func randomSerial() (*big.Int, error) {
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	if err != nil {
+		return nil, fmt.Errorf("simulator: serial number: %w", err)
+	}
+	return serial, nil
+}
