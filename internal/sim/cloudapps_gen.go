@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/alertexport/alertexport/internal/sim/simapi"
 )
 
 // Seeded generation of Defender for Cloud Apps alerts shaped like the documented list example
@@ -43,7 +45,7 @@ func (t *CloudAppsTenant) Generate(n int, g CloudAppsGenerate) []string {
 	if n <= 0 {
 		return nil
 	}
-	from, to := generateRange(g.From, g.To, t.srv.now, time.Millisecond, "CloudAppsTenant.Generate")
+	from, to := simapi.GenerateRange(g.From, g.To, t.srv.now, time.Millisecond, "CloudAppsTenant.Generate")
 	portal := t.srv.cloudAppsPortal(t.key)
 
 	t.mu.Lock()
@@ -53,10 +55,10 @@ func (t *CloudAppsTenant) Generate(n int, g CloudAppsGenerate) []string {
 	for range n {
 		ts := from
 		if !g.SameTimestamp {
-			ts = from.Add(time.Duration(gen.rng.Int64N(int64(to.Sub(from)/time.Millisecond)+1)) * time.Millisecond)
+			ts = from.Add(time.Duration(gen.RNG.Int64N(int64(to.Sub(from)/time.Millisecond)+1)) * time.Millisecond)
 		}
 		id := gen.objectID(ts)
-		for t.alerts[id] != nil {
+		for t.store.Alerts[id] != nil {
 			id = gen.objectID(ts)
 		}
 		a := gen.alert(id, ts, to, t.idValue, portal)
@@ -65,7 +67,7 @@ func (t *CloudAppsTenant) Generate(n int, g CloudAppsGenerate) []string {
 		if err != nil {
 			panic(err) // generated entities are well formed
 		}
-		t.add(id, rev)
+		t.store.Add(id, rev)
 		ids = append(ids, id)
 	}
 	return ids
@@ -90,20 +92,20 @@ func (s *Server) cloudAppsPortal(key string) string {
 
 // generator returns the tenant's generator. t.mu must be held.
 func (t *CloudAppsTenant) generator() *cloudAppsGen {
-	return &cloudAppsGen{draws: draws{t.rng}, tenant: t.id}
+	return &cloudAppsGen{Draws: simapi.Draws{RNG: t.rng}, tenant: t.id}
 }
 
 // cloudAppsGen draws alerts. Its rng is the tenant's, used under the tenant's
 // lock.
 type cloudAppsGen struct {
-	draws
+	simapi.Draws
 	tenant string
 }
 
 // objectID is a MongoDB ObjectId, as _id is in every example: 4 bytes of
 // Unix seconds, then 8 random bytes, in 24 lower-case hex digits.
 func (g *cloudAppsGen) objectID(ts time.Time) string {
-	return fmt.Sprintf("%08x", uint32(ts.Unix())) + g.hex(16)
+	return fmt.Sprintf("%08x", uint32(ts.Unix())) + g.Hex(16)
 }
 
 // nameObjectID is a stable ObjectId-like id for a name (policies, groups).
@@ -205,23 +207,23 @@ var cloudAppsComments = []string{"", "null", "Confirmed with the user: travellin
 	"Escalated to IR, ticket #4711 <P1> & owner notified.", "Faux positif confirmé ✅"}
 
 func (g *cloudAppsGen) ip() string {
-	if g.chance(0.25) {
-		return fmt.Sprintf("2001:db8:%x:%x::%x", g.rng.IntN(0x10000), g.rng.IntN(0x10000), 1+g.rng.IntN(0xffff))
+	if g.Chance(0.25) {
+		return fmt.Sprintf("2001:db8:%x:%x::%x", g.RNG.IntN(0x10000), g.RNG.IntN(0x10000), 1+g.RNG.IntN(0xffff))
 	}
-	return fmt.Sprintf("%d.%d.%d.%d", 1+g.rng.IntN(223), g.rng.IntN(256), g.rng.IntN(256), 1+g.rng.IntN(254))
+	return fmt.Sprintf("%d.%d.%d.%d", 1+g.RNG.IntN(223), g.RNG.IntN(256), g.RNG.IntN(256), 1+g.RNG.IntN(254))
 }
 
 // resolution draws a closing resolution status, 1 to 5.
-func (g *cloudAppsGen) resolution() int { return 1 + g.weightedIndex(10, 15, 25, 20, 30) }
+func (g *cloudAppsGen) resolution() int { return 1 + g.WeightedIndex(10, 15, 25, 20, 30) }
 
 // alert draws one alert raised at ts; when it is closed, its resolveTime is
 // in (ts, to].
 func (g *cloudAppsGen) alert(id string, ts, to time.Time, idValue int64, portal string) CloudAppsAlert {
-	kind := cloudAppsKinds[g.rng.IntN(len(cloudAppsKinds))]
-	person := cloudAppsPeople[g.rng.IntN(len(cloudAppsPeople))]
+	kind := cloudAppsKinds[g.RNG.IntN(len(cloudAppsKinds))]
+	person := cloudAppsPeople[g.RNG.IntN(len(cloudAppsPeople))]
 	title, policyName := kind.title, kind.title
 	if title == "" {
-		policyName = g.pick(cloudAppsPolicyNames)
+		policyName = g.Pick(cloudAppsPolicyNames)
 		title = policyName
 	}
 	policy := CloudAppsEntity{ID: nameObjectID("policy " + policyName), Label: policyName, PolicyType: kind.policyType, Type: "policyRule"}
@@ -230,7 +232,7 @@ func (g *cloudAppsGen) alert(id string, ts, to time.Time, idValue int64, portal 
 	if kind.identity {
 		services = append(services, CloudAppsEntity{ID: strconv.Itoa(cloudAppsActiveDirectory), NumericID: true, Label: "Active Directory", Type: "service"})
 	} else {
-		for _, j := range g.rng.Perm(len(cloudAppsServices))[:1+g.weightedIndex(7, 3)] {
+		for _, j := range g.RNG.Perm(len(cloudAppsServices))[:1+g.WeightedIndex(7, 3)] {
 			sv := cloudAppsServices[j]
 			services = append(services, CloudAppsEntity{ID: strconv.Itoa(sv.id), NumericID: true, Label: sv.label, Type: "service"})
 		}
@@ -244,84 +246,84 @@ func (g *cloudAppsGen) alert(id string, ts, to time.Time, idValue int64, portal 
 		account.Em = person.upn
 		saas, _ := strconv.Atoi(app.ID)
 		account.Saas = &saas
-		if g.chance(0.1) {
-			account.Inst = ptr(1 + g.rng.IntN(3)) // a second instance of the app
+		if g.Chance(0.1) {
+			account.Inst = ptr(1 + g.RNG.IntN(3)) // a second instance of the app
 		}
 	}
 	entities := []CloudAppsEntity{account}
 	entities = append(entities, services...)
 	if kind.identity {
-		for i := range 1 + g.rng.IntN(4) {
+		for i := range 1 + g.RNG.IntN(4) {
 			role := "Related"
 			if i == 0 {
 				role = "Source"
 			}
-			host := g.pick([]string{"DC1", "DC3", "DC4", "Client1", "WS-" + strings.ToUpper(g.hex(6)), "srv-fileshare-01"})
-			entities = append(entities, CloudAppsEntity{EntityRole: role, ID: g.guid(), Label: host, Type: "device"})
+			host := g.Pick([]string{"DC1", "DC3", "DC4", "Client1", "WS-" + strings.ToUpper(g.Hex(6)), "srv-fileshare-01"})
+			entities = append(entities, CloudAppsEntity{EntityRole: role, ID: g.GUID(), Label: host, Type: "device"})
 		}
-	} else if g.chance(0.4) {
+	} else if g.Chance(0.4) {
 		entities = append(entities, CloudAppsEntity{ID: person.upn, Label: person.upn, Type: "user"})
 	}
 	ipAddr := g.ip()
-	if strings.Contains(kind.description, "{ip}") || g.chance(0.3) {
+	if strings.Contains(kind.description, "{ip}") || g.Chance(0.3) {
 		entities = append(entities, CloudAppsEntity{ID: ipAddr, Label: ipAddr, Type: "ip"})
 	}
-	file := g.pick(cloudAppsFiles)
+	file := g.Pick(cloudAppsFiles)
 	if kind.file {
-		entities = append(entities, CloudAppsEntity{ID: g.guid() + "|" + g.guid(), Label: file, Type: "file"})
+		entities = append(entities, CloudAppsEntity{ID: g.GUID() + "|" + g.GUID(), Label: file, Type: "file"})
 	}
 	entities = append(entities, policy)
-	if g.chance(0.3) {
-		grp := g.pick(cloudAppsGroups)
+	if g.Chance(0.3) {
+		grp := g.Pick(cloudAppsGroups)
 		entities = append(entities, CloudAppsEntity{ID: nameObjectID("group " + grp), Label: grp, Type: "groupTag"})
 	}
 	// The documents list entities in no particular order.
-	g.rng.Shuffle(len(entities), func(i, j int) { entities[i], entities[j] = entities[j], entities[i] })
+	g.RNG.Shuffle(len(entities), func(i, j int) { entities[i], entities[j] = entities[j], entities[i] })
 
-	n := 2 + g.rng.IntN(60)
+	n := 2 + g.RNG.IntN(60)
 	desc := strings.NewReplacer("{user}", person.name, "{upn}", person.upn, "{app}", app.Label, "{file}", file,
-		"{ip}", ipAddr, "{country}", g.pick(cloudAppsCountries), "{policy}", policyName, "{n}", strconv.Itoa(n)).Replace(kind.description)
+		"{ip}", ipAddr, "{country}", g.Pick(cloudAppsCountries), "{policy}", policyName, "{n}", strconv.Itoa(n)).Replace(kind.description)
 
 	a := CloudAppsAlert{
 		ID: id, ContextID: g.tenant, Description: desc, Entities: entities, IDValue: idValue,
-		IsSystemAlert: kind.system && g.chance(0.6),
-		SeverityValue: g.weightedIndex(30, 35, 25, 10),
+		IsSystemAlert: kind.system && g.Chance(0.6),
+		SeverityValue: g.WeightedIndex(30, 35, 25, 10),
 		Stories:       slices.Clone(kind.stories),
 		Timestamp:     ts, Title: title,
 		URL: "https://" + portal + ".portal.cloudappsecurity.com/#/alerts/" + id,
 	}
 	// Keys the documented example lacks are absent now and then.
-	if !g.chance(0.15) {
+	if !g.Chance(0.15) {
 		a.Intent = append([]int{}, kind.intent...)
 	}
-	if !g.chance(0.2) {
+	if !g.Chance(0.2) {
 		a.IsMarkdown = ptr(kind.markdown)
 	}
-	if !g.chance(0.2) {
-		a.IsPreview = ptr(g.chance(0.1))
+	if !g.Chance(0.2) {
+		a.IsPreview = ptr(g.Chance(0.1))
 	}
-	if !g.chance(0.2) {
-		a.Evidence = g.evidence(person.name, app.Label, file, kind.file, g.rng.IntN(4))
+	if !g.Chance(0.2) {
+		a.Evidence = g.evidence(person.name, app.Label, file, kind.file, g.RNG.IntN(4))
 	}
-	if !g.chance(0.1) {
-		a.ThreatScore = ptr(g.rng.IntN(101))
+	if !g.Chance(0.1) {
+		a.ThreatScore = ptr(g.RNG.IntN(101))
 	}
-	if g.chance(0.2) {
-		for range 1 + g.rng.IntN(3) {
-			a.Audits = append(a.Audits, g.guid()+"_"+app.ID+"_"+g.guid())
+	if g.Chance(0.2) {
+		for range 1 + g.RNG.IntN(3) {
+			a.Audits = append(a.Audits, g.GUID()+"_"+app.ID+"_"+g.GUID())
 		}
 	}
-	if kind.title == "" && g.chance(0.5) {
+	if kind.title == "" && g.Chance(0.5) {
 		p := policy
 		a.Policy = &p
 	}
-	a.StatusValue = g.weightedIndex(60, 40) // UNREAD or READ
-	if to.After(ts) && g.chance(0.25) {
-		resolved := ts.Add(time.Millisecond * time.Duration(1+g.rng.Int64N(int64(to.Sub(ts)/time.Millisecond))))
+	a.StatusValue = g.WeightedIndex(60, 40) // UNREAD or READ
+	if to.After(ts) && g.Chance(0.25) {
+		resolved := ts.Add(time.Millisecond * time.Duration(1+g.RNG.Int64N(int64(to.Sub(ts)/time.Millisecond))))
 		g.close(&a, g.resolution(), resolved)
-	} else if g.chance(0.15) {
+	} else if g.Chance(0.15) {
 		// Looked at but open, as in the documented example.
-		a.HandledByUser = ptr(g.pick(cloudAppsAnalysts))
+		a.HandledByUser = ptr(g.Pick(cloudAppsAnalysts))
 		a.Comment = ptr("")
 	}
 	return a
@@ -330,12 +332,12 @@ func (g *cloudAppsGen) alert(id string, ts, to time.Time, idValue int64, portal 
 // evidence draws n evidence items. Their shape is undocumented ("short
 // descriptions of main parts of the alert"); choice: objects with a title.
 func (g *cloudAppsGen) evidence(user, app, file string, withFile bool, n int) []json.RawMessage {
-	texts := []string{"User: " + user, "App: " + app, fmt.Sprintf("%d activities in %d minutes", 2+g.rng.IntN(50), 1+g.rng.IntN(30))}
+	texts := []string{"User: " + user, "App: " + app, fmt.Sprintf("%d activities in %d minutes", 2+g.RNG.IntN(50), 1+g.RNG.IntN(30))}
 	if withFile {
 		texts = append(texts, "File: "+file)
 	}
 	out := make([]json.RawMessage, 0, n)
-	for _, i := range g.rng.Perm(len(texts))[:min(n, len(texts))] {
+	for _, i := range g.RNG.Perm(len(texts))[:min(n, len(texts))] {
 		b, err := encodeWire(struct {
 			Title string `json:"title"`
 		}{texts[i]})
@@ -358,6 +360,6 @@ func (g *cloudAppsGen) close(a *CloudAppsAlert, resolution int, resolved time.Ti
 	if resolution == 1 {
 		a.StatusValue = 2
 	}
-	a.HandledByUser = ptr(g.pick(cloudAppsAnalysts))
-	a.Comment = ptr(g.pick(cloudAppsComments))
+	a.HandledByUser = ptr(g.Pick(cloudAppsAnalysts))
+	a.Comment = ptr(g.Pick(cloudAppsComments))
 }

@@ -33,8 +33,8 @@ type CloudAppsTenant struct {
 	id  string // as first given to Server.CloudApps (or AddTenant)
 	key string // lower-case tenant ID
 
-	mu sync.Mutex // guards the fields below
-	alertStore[*cloudAppsRevision]
+	mu               sync.Mutex // guards the fields below
+	store            simapi.AlertStore[*cloudAppsRevision]
 	rng              *rand.Rand // alert generation, closing
 	simapi.FaultPlan            // queued and random faults (package simapi): Fail, SetFaultRates
 	calls            simapi.Window
@@ -50,7 +50,7 @@ type cloudAppsRevision struct {
 	body      []byte // the alert's wire form
 }
 
-func (r *cloudAppsRevision) visibleFrom() time.Time { return r.visibleAt }
+func (r *cloudAppsRevision) VisibleFrom() time.Time { return r.visibleAt }
 
 // CloudAppsVersion describes one version of an alert in the product's
 // sense (timestamp while open, resolveTime once closed), for test oracles.
@@ -100,12 +100,12 @@ func (s *Server) CloudApps(tenantID string) *CloudAppsTenant {
 	}
 	rng, faultRNG := s.tenantRNGs(cloudAppsAPISalt, key)
 	t := &CloudAppsTenant{
-		srv:        s,
-		id:         tenantID,
-		key:        key,
-		alertStore: newAlertStore[*cloudAppsRevision](s.opaqueOrder),
-		rng:        rng,
-		FaultPlan:  simapi.FaultPlan{RNG: faultRNG},
+		srv:       s,
+		id:        tenantID,
+		key:       key,
+		store:     simapi.NewAlertStore[*cloudAppsRevision](s.opaqueOrder),
+		rng:       rng,
+		FaultPlan: simapi.FaultPlan{RNG: faultRNG},
 	}
 	// idValue counts alerts per tenant; the documented ones are around 15.7
 	// million.
@@ -166,7 +166,7 @@ func (t *CloudAppsTenant) Put(a CloudAppsAlert, visibleAt time.Time) {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.add(a.ID, rev)
+	t.store.Add(a.ID, rev)
 }
 
 // newCloudAppsRevision truncates the alert's times (ResolveTime on a copy: the
@@ -191,11 +191,11 @@ func newCloudAppsRevision(a *CloudAppsAlert, visibleAt time.Time) (*cloudAppsRev
 // decodeLatest returns the newest revision of alert id, decoded. t.mu must
 // be held.
 func (t *CloudAppsTenant) decodeLatest(id string) (CloudAppsAlert, *cloudAppsRevision, error) {
-	h, ok := t.alerts[id]
+	h, ok := t.store.Alerts[id]
 	if !ok {
 		return CloudAppsAlert{}, nil, fmt.Errorf("simulator: cloud apps alert %q not found in tenant %s", id, t.id)
 	}
-	rev := h.latest()
+	rev := h.Latest()
 	var a CloudAppsAlert
 	if err := a.UnmarshalJSON(rev.body); err != nil {
 		return a, nil, fmt.Errorf("simulator: cloud apps alert %q: %w", id, err)
@@ -237,7 +237,7 @@ func (t *CloudAppsTenant) close(id string, resolutionStatus int, visibleAfter ti
 	if err != nil {
 		return err
 	}
-	t.add(id, rev)
+	t.store.Add(id, rev)
 	return nil
 }
 
@@ -248,9 +248,9 @@ func (t *CloudAppsTenant) CloseRandom(n int, visibleAfter time.Duration) []strin
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var open []string
-	for _, h := range t.inserted {
-		if h.latest().keys.resolution == 0 {
-			open = append(open, h.id)
+	for _, h := range t.store.Inserted {
+		if h.Latest().keys.resolution == 0 {
+			open = append(open, h.ID)
 		}
 	}
 	n = min(n, len(open))
@@ -290,7 +290,7 @@ func (t *CloudAppsTenant) MarkRead(id string) error {
 	if err != nil {
 		return err
 	}
-	t.add(id, rev)
+	t.store.Add(id, rev)
 	return nil
 }
 
@@ -309,7 +309,7 @@ func (t *CloudAppsTenant) Latest(id string) (CloudAppsAlert, bool) {
 	defer t.mu.Unlock()
 	a, _, err := t.decodeLatest(id)
 	if err != nil {
-		if _, ok := t.alerts[id]; ok {
+		if _, ok := t.store.Alerts[id]; ok {
 			panic(err) // a stored alert always decodes
 		}
 		return CloudAppsAlert{}, false
@@ -324,12 +324,12 @@ func (t *CloudAppsTenant) Versions() []CloudAppsVersion {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var out []CloudAppsVersion
-	for _, h := range t.inserted {
-		for i, r := range h.revs {
-			if i > 0 && r.version.Equal(h.revs[i-1].version) {
+	for _, h := range t.store.Inserted {
+		for i, r := range h.Revs {
+			if i > 0 && r.version.Equal(h.Revs[i-1].version) {
 				continue
 			}
-			out = append(out, CloudAppsVersion{ID: h.id, Version: r.version, VisibleAt: r.visibleAt, ResolutionStatus: r.keys.resolution})
+			out = append(out, CloudAppsVersion{ID: h.ID, Version: r.version, VisibleAt: r.visibleAt, ResolutionStatus: r.keys.resolution})
 		}
 	}
 	return out
@@ -339,7 +339,7 @@ func (t *CloudAppsTenant) Versions() []CloudAppsVersion {
 func (t *CloudAppsTenant) Len() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return len(t.alerts)
+	return len(t.store.Alerts)
 }
 
 // SetCloudAppsRetryAfter chooses whether the Cloud Apps API sends
@@ -364,8 +364,8 @@ func (s *Server) cloudAppsConfig() (bool, int) {
 func (t *CloudAppsTenant) query(now time.Time, p *cloudAppsParams) ([]*cloudAppsRevision, int) {
 	t.mu.Lock()
 	var matched []*cloudAppsRevision
-	for _, h := range t.inAnswerOrder() {
-		r := h.visible(now)
+	for _, h := range t.store.InAnswerOrder() {
+		r := h.Visible(now)
 		if r == nil || p.filter != nil && !p.filter(&r.keys) {
 			continue
 		}
@@ -382,7 +382,7 @@ func (t *CloudAppsTenant) query(now time.Time, p *cloudAppsParams) ([]*cloudApps
 	}
 	// Stable: alerts with equal keys stay in the opaque order, which is unrelated to their ids
 	// (see cloudapps.go).
-	return sortedPage(matched, int(p.skip), int(min(p.limit, int64(len(matched)))), func(a, b *cloudAppsRevision) int {
+	return simapi.SortedPage(matched, int(p.skip), int(min(p.limit, int64(len(matched)))), func(a, b *cloudAppsRevision) int {
 		var c int
 		switch p.sortField {
 		case "severity":

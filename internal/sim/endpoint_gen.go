@@ -42,20 +42,20 @@ func (t *EndpointTenant) Generate(n int, g EndpointGenerate) []string {
 	if n <= 0 {
 		return nil
 	}
-	from, to := generateRange(g.From, g.To, t.srv.now, endpointTick, "Generate")
+	from, to := simapi.GenerateRange(g.From, g.To, t.srv.now, endpointTick, "Generate")
 
 	alerts := make([]EndpointAlert, n)
 	t.mu.Lock()
 	gen := t.generator()
 	var shared *time.Time
 	if g.SameCreationTime {
-		c := from.Add(-time.Duration(gen.rng.Int64N(int64(2 * time.Minute)))).Truncate(endpointTick)
+		c := from.Add(-time.Duration(gen.RNG.Int64N(int64(2 * time.Minute)))).Truncate(endpointTick)
 		shared = &c
 	}
 	taken := make(map[string]bool, n)
 	for i := range alerts {
 		a := gen.alert(gen.lastUpdate(from, to), shared)
-		for t.alerts[a.ID] != nil || taken[a.ID] {
+		for t.store.Alerts[a.ID] != nil || taken[a.ID] {
 			a.ID = gen.reID(a.ID)
 		}
 		taken[a.ID] = true
@@ -83,7 +83,7 @@ func (t *EndpointTenant) Generate(n int, g EndpointGenerate) []string {
 	defer t.mu.Unlock()
 	for i, v := range versions {
 		ids[i] = alerts[i].ID
-		t.add(alerts[i].ID, v)
+		t.store.Add(alerts[i].ID, v)
 	}
 	return ids
 }
@@ -100,7 +100,7 @@ func (t *EndpointTenant) UpdateRandom(n int, visibleAfter time.Duration) []strin
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	gen := t.generator()
-	ids := t.pickRandom(gen.rng, n)
+	ids := t.store.PickRandom(gen.RNG, n)
 	for _, id := range ids {
 		if err := t.update(id, gen.lifecycleStep, visibleAfter); err != nil {
 			panic(err) // the id is known and its versions decode
@@ -111,13 +111,13 @@ func (t *EndpointTenant) UpdateRandom(n int, visibleAfter time.Duration) []strin
 
 // generator returns the tenant's generator. t.mu must be held.
 func (t *EndpointTenant) generator() *alertGen {
-	return &alertGen{draws: draws{t.rng}, tenant: t.id, now: t.srv.now, machines: &t.machines}
+	return &alertGen{Draws: simapi.Draws{RNG: t.rng}, tenant: t.id, now: t.srv.now, machines: &t.machines}
 }
 
 // alertGen draws alerts. Its rng is the tenant's, used under the tenant's
 // lock.
 type alertGen struct {
-	draws
+	simapi.Draws
 	tenant   string
 	now      func() time.Time
 	machines *[]machine
@@ -132,7 +132,7 @@ func ptr[T any](v T) *T { return &v }
 
 // weighted picks list[i] with probability weights[i]/sum.
 func (g *alertGen) weighted(list []string, weights []int) string {
-	return list[g.weightedIndex(weights...)]
+	return list[g.WeightedIndex(weights...)]
 }
 
 // nameGUID is a stable GUID for a name (a detector per title).
@@ -150,14 +150,14 @@ func (g *alertGen) between(lo, hi time.Duration) time.Duration {
 	if hi <= lo {
 		return lo
 	}
-	return lo + time.Duration(g.rng.Int64N(int64(hi-lo)))
+	return lo + time.Duration(g.RNG.Int64N(int64(hi-lo)))
 }
 
 // precise truncates t to the variable precision of MDE answers: whole
 // seconds, 1, 2, 3 or 7 fractional digits (trailing zeros are trimmed on
 // the wire, so 7-digit values sometimes show fewer).
 func (g *alertGen) precise(t time.Time) time.Time {
-	switch x := g.rng.IntN(10); {
+	switch x := g.RNG.IntN(10); {
 	case x < 2:
 		return t.Truncate(time.Second)
 	case x < 3:
@@ -174,7 +174,7 @@ func (g *alertGen) lastUpdate(from, to time.Time) time.Time {
 	if !to.After(from) {
 		return from
 	}
-	t := from.Add(time.Duration(g.rng.Int64N(int64(to.Sub(from)) + 1)))
+	t := from.Add(time.Duration(g.RNG.Int64N(int64(to.Sub(from)) + 1)))
 	if p := g.precise(t); !p.Before(from) {
 		return p
 	}
@@ -184,22 +184,22 @@ func (g *alertGen) lastUpdate(from, to time.Time) time.Time {
 // reID keeps the ticks of an id and draws a new number.
 func (g *alertGen) reID(id string) string {
 	i := strings.LastIndexByte(id, '_')
-	return id[:i+1] + strconv.FormatInt(int64(int32(g.rng.Uint32())), 10)
+	return id[:i+1] + strconv.FormatInt(int64(int32(g.RNG.Uint32())), 10)
 }
 
 func (g *alertGen) machine() machine {
 	ms := *g.machines
-	if len(ms) < 150 && (len(ms) == 0 || g.chance(0.3)) {
-		host := g.pick([]string{"desktop", "laptop", "win10", "win11", "srv", "dc", "sql", "fin-ws", "kiosk", "buildagent"}) + "-" + g.hex(7)
-		dom := g.pick([]string{"contoso.local", "corp.contoso.com", "emea.fabrikam.com", "middleeast.corp.contoso.com", "lab.tailspin.internal"})
-		m := machine{id: g.hex(40), dns: host + "." + dom}
-		if !g.chance(0.15) {
-			m.rbac = ptr(g.pick([]string{"A", "Workstations", "Servers - Tier 0", "Finance Laptops (EU)", "Entwicklung – München", "UnassignedGroup"}))
+	if len(ms) < 150 && (len(ms) == 0 || g.Chance(0.3)) {
+		host := g.Pick([]string{"desktop", "laptop", "win10", "win11", "srv", "dc", "sql", "fin-ws", "kiosk", "buildagent"}) + "-" + g.Hex(7)
+		dom := g.Pick([]string{"contoso.local", "corp.contoso.com", "emea.fabrikam.com", "middleeast.corp.contoso.com", "lab.tailspin.internal"})
+		m := machine{id: g.Hex(40), dns: host + "." + dom}
+		if !g.Chance(0.15) {
+			m.rbac = ptr(g.Pick([]string{"A", "Workstations", "Servers - Tier 0", "Finance Laptops (EU)", "Entwicklung – München", "UnassignedGroup"}))
 		}
 		*g.machines = append(ms, m)
 		return m
 	}
-	return ms[g.rng.IntN(len(ms))]
+	return ms[g.RNG.IntN(len(ms))]
 }
 
 // person is a user account of the simulated tenant.
@@ -220,12 +220,12 @@ var endpointPeople = []struct{ user, domain, upn string }{
 }
 
 func (g *alertGen) person() person {
-	p := endpointPeople[g.rng.IntN(len(endpointPeople))]
+	p := endpointPeople[g.RNG.IntN(len(endpointPeople))]
 	if p.user == "system" {
 		return person{user: p.user, domain: p.domain, sid: "S-1-5-18"}
 	}
-	sid := fmt.Sprintf("S-1-5-21-%d-%d-%d-%d", 1e8+g.rng.IntN(4e9), 1e8+g.rng.IntN(4e9), 1e8+g.rng.IntN(4e9), 1000+g.rng.IntN(90000))
-	return person{user: p.user, domain: p.domain, upn: p.upn, sid: sid, aad: g.guid()}
+	sid := fmt.Sprintf("S-1-5-21-%d-%d-%d-%d", 1e8+g.RNG.IntN(4e9), 1e8+g.RNG.IntN(4e9), 1e8+g.RNG.IntN(4e9), 1000+g.RNG.IntN(90000))
+	return person{user: p.user, domain: p.domain, upn: p.upn, sid: sid, aad: g.GUID()}
 }
 
 var endpointAnalysts = []string{"secop123@contoso.com", "soc-analyst@contoso.com", "Automation", "j.mueller@contoso.de", "tier2.ir@fabrikam.com"}
@@ -302,14 +302,14 @@ var endpointMitre = []string{"T1059", "T1059.001", "T1059.003", "T1055", "T1055.
 // alert draws one alert whose lastUpdateTime is lastUpdate.
 func (g *alertGen) alert(lastUpdate time.Time, sharedCreation *time.Time) EndpointAlert {
 	status := g.weighted(endpointStatuses, []int{5, 45, 20, 30})
-	category := g.pick(endpointCategories)
+	category := g.Pick(endpointCategories)
 	source := g.weighted(endpointDetectionSources, []int{40, 20, 5, 8, 7, 8, 6, 6})
 	if category == "Malware" || category == "Ransomware" || category == "UnwantedSoftware" {
-		if g.chance(0.6) {
+		if g.Chance(0.6) {
 			source = "WindowsDefenderAv"
 		}
 	}
-	threat := endpointThreats[g.rng.IntN(len(endpointThreats))]
+	threat := endpointThreats[g.RNG.IntN(len(endpointThreats))]
 	hasThreat := source == "WindowsDefenderAv" || category == "Malware" || category == "Ransomware" || category == "UnwantedSoftware"
 
 	var age time.Duration
@@ -324,7 +324,7 @@ func (g *alertGen) alert(lastUpdate time.Time, sharedCreation *time.Time) Endpoi
 		age = g.between(30*time.Minute, 14*24*time.Hour)
 	}
 	creation := lastUpdate.Add(-age).Truncate(endpointTick)
-	if g.chance(0.2) {
+	if g.Chance(0.2) {
 		creation = creation.Truncate(time.Millisecond)
 	}
 	if sharedCreation != nil {
@@ -332,30 +332,30 @@ func (g *alertGen) alert(lastUpdate time.Time, sharedCreation *time.Time) Endpoi
 	}
 	lastEvent := creation.Add(-g.between(time.Second, 30*time.Minute)).Truncate(endpointTick)
 	firstEvent := lastEvent
-	if g.chance(0.7) {
+	if g.Chance(0.7) {
 		firstEvent = lastEvent.Add(-g.between(time.Millisecond, 2*time.Hour)).Truncate(endpointTick)
 	}
 
 	m := g.machine()
-	file := g.pick(endpointFileNames)
-	title := g.pick(endpointTitles[category])
-	if source == "CustomDetection" && g.chance(0.7) {
-		title = g.pick(endpointCustomTitles)
+	file := g.Pick(endpointFileNames)
+	title := g.Pick(endpointTitles[category])
+	if source == "CustomDetection" && g.Chance(0.7) {
+		title = g.Pick(endpointCustomTitles)
 	}
 	fill := strings.NewReplacer("{file}", file, "{family}", threat.family, "{host}", m.dns)
 
 	// id: "da" + .NET ticks + "_" + int32. In the documented example the
 	// ticks are 0.56 s after alertCreationTime, so they are drawn in the
 	// second that follows it: a client must not read times from ids.
-	ticks := dotNetTicks(creation) + g.rng.Int64N(10_000_000)
+	ticks := dotNetTicks(creation) + g.RNG.Int64N(10_000_000)
 	a := EndpointAlert{
-		ID:                endpointAlertID(ticks, int32(g.rng.Uint32())),
+		ID:                endpointAlertID(ticks, int32(g.RNG.Uint32())),
 		Severity:          g.weighted(endpointSeverities, []int{4, 20, 26, 30, 20}),
 		Status:            status,
 		DetectionSource:   source,
 		Category:          category,
 		Title:             fill.Replace(title),
-		Description:       fill.Replace(g.pick(endpointDescriptions)),
+		Description:       fill.Replace(g.Pick(endpointDescriptions)),
 		AlertCreationTime: &creation,
 		FirstEventTime:    &firstEvent,
 		LastEventTime:     &lastEvent,
@@ -367,31 +367,31 @@ func (g *alertGen) alert(lastUpdate time.Time, sharedCreation *time.Time) Endpoi
 		MitreTechniques:   []string{},
 		Comments:          []EndpointComment{},
 	}
-	if g.chance(0.9) {
-		a.IncidentID = ptr(int64(1_000_000 + g.rng.IntN(200_000)))
+	if g.Chance(0.9) {
+		a.IncidentID = ptr(int64(1_000_000 + g.RNG.IntN(200_000)))
 	}
-	if g.chance(0.55) {
-		a.InvestigationID = ptr(int64(100_000 + g.rng.IntN(900_000)))
+	if g.Chance(0.55) {
+		a.InvestigationID = ptr(int64(100_000 + g.RNG.IntN(900_000)))
 	}
 	switch {
 	case status == "InProgress" || status == "Resolved":
-		if g.chance(0.85) {
-			a.AssignedTo = ptr(g.pick(endpointAnalysts))
+		if g.Chance(0.85) {
+			a.AssignedTo = ptr(g.Pick(endpointAnalysts))
 		}
-	case status == "New" && g.chance(0.1):
+	case status == "New" && g.Chance(0.1):
 		a.AssignedTo = ptr("Automation")
 	}
 	classified := map[string]float64{"Unknown": 0.05, "New": 0.05, "InProgress": 0.2, "Resolved": 0.85}[status]
-	if g.chance(classified) {
+	if g.Chance(classified) {
 		g.classify(&a)
 	}
-	if g.chance(0.9) {
-		a.InvestigationState = ptr(g.pick(endpointInvestigationStates))
+	if g.Chance(0.9) {
+		a.InvestigationState = ptr(g.Pick(endpointInvestigationStates))
 	}
-	if g.chance(0.9) {
+	if g.Chance(0.9) {
 		a.DetectorID = ptr(nameGUID(title))
 	}
-	if hasThreat && g.chance(0.9) {
+	if hasThreat && g.Chance(0.9) {
 		a.ThreatFamilyName = ptr(threat.family)
 		a.ThreatName = ptr(threat.name)
 	}
@@ -402,21 +402,21 @@ func (g *alertGen) alert(lastUpdate time.Time, sharedCreation *time.Time) Endpoi
 		}
 		a.ResolvedTime = &r
 	}
-	if !g.chance(0.15) {
-		for range 1 + g.rng.IntN(5) {
-			if t := g.pick(endpointMitre); !slices.Contains(a.MitreTechniques, t) {
+	if !g.Chance(0.15) {
+		for range 1 + g.RNG.IntN(5) {
+			if t := g.Pick(endpointMitre); !slices.Contains(a.MitreTechniques, t) {
 				a.MitreTechniques = append(a.MitreTechniques, t)
 			}
 		}
 	}
 	user := g.person()
-	if g.chance(0.7) {
+	if g.Chance(0.7) {
 		a.RelatedUser = &EndpointUser{UserName: user.user, DomainName: user.domain}
 	}
-	for range g.weightedIndex(70, 18, 8, 4) {
+	for range g.WeightedIndex(70, 18, 8, 4) {
 		a.Comments = append(a.Comments, g.comment(creation, lastUpdate))
 	}
-	n := g.weightedIndex(10, 20, 18, 12, 12, 10, 8, 6, 4)
+	n := g.WeightedIndex(10, 20, 18, 12, 12, 10, 8, 6, 4)
 	a.Evidence = make([]EndpointEvidence, 0, n)
 	for range n {
 		a.Evidence = append(a.Evidence, g.evidence(creation, lastUpdate, firstEvent, user, file))
@@ -427,11 +427,11 @@ func (g *alertGen) alert(lastUpdate time.Time, sharedCreation *time.Time) Endpoi
 // classify sets a classification and, usually, a determination valid for
 // it (older alerts carry none).
 func (g *alertGen) classify(a *EndpointAlert) {
-	c := g.pick(endpointClassifications)
+	c := g.Pick(endpointClassifications)
 	a.Classification = ptr(c)
 	a.Determination = nil
-	if g.chance(0.9) {
-		a.Determination = ptr(g.pick(endpointDeterminations[c]))
+	if g.Chance(0.9) {
+		a.Determination = ptr(g.Pick(endpointDeterminations[c]))
 	}
 }
 
@@ -447,9 +447,9 @@ var endpointCommentTexts = []string{
 func (g *alertGen) comment(from, to time.Time) EndpointComment {
 	at := from
 	if to.After(from) {
-		at = from.Add(time.Duration(g.rng.Int64N(int64(to.Sub(from))))).Truncate(endpointTick)
+		at = from.Add(time.Duration(g.RNG.Int64N(int64(to.Sub(from))))).Truncate(endpointTick)
 	}
-	return EndpointComment{Comment: g.pick(endpointCommentTexts), CreatedBy: g.pick(endpointAnalysts[:2]), CreatedTime: at}
+	return EndpointComment{Comment: g.Pick(endpointCommentTexts), CreatedBy: g.Pick(endpointAnalysts[:2]), CreatedTime: at}
 }
 
 var endpointProcesses = []struct{ name, folder, cmd string }{
@@ -501,31 +501,31 @@ var endpointGroups = []struct{ name, rid string }{
 }
 
 func (g *alertGen) ip() string {
-	switch g.rng.IntN(4) {
+	switch g.RNG.IntN(4) {
 	case 0:
-		return fmt.Sprintf("10.%d.%d.%d", g.rng.IntN(256), g.rng.IntN(256), 1+g.rng.IntN(254))
+		return fmt.Sprintf("10.%d.%d.%d", g.RNG.IntN(256), g.RNG.IntN(256), 1+g.RNG.IntN(254))
 	case 1:
-		return fmt.Sprintf("2001:db8:%x:%x::%x", g.rng.IntN(0x10000), g.rng.IntN(0x10000), 1+g.rng.IntN(0xffff))
+		return fmt.Sprintf("2001:db8:%x:%x::%x", g.RNG.IntN(0x10000), g.RNG.IntN(0x10000), 1+g.RNG.IntN(0xffff))
 	case 2:
-		return fmt.Sprintf("fe80::%x:%x:%x:%x", g.rng.IntN(0x10000), g.rng.IntN(0x10000), g.rng.IntN(0x10000), g.rng.IntN(0x10000))
+		return fmt.Sprintf("fe80::%x:%x:%x:%x", g.RNG.IntN(0x10000), g.RNG.IntN(0x10000), g.RNG.IntN(0x10000), g.RNG.IntN(0x10000))
 	}
-	return fmt.Sprintf("%d.%d.%d.%d", 1+g.rng.IntN(223), g.rng.IntN(256), g.rng.IntN(256), 1+g.rng.IntN(254))
+	return fmt.Sprintf("%d.%d.%d.%d", 1+g.RNG.IntN(223), g.RNG.IntN(256), g.RNG.IntN(256), 1+g.RNG.IntN(254))
 }
 
 // pid is a Windows process id (a multiple of 4).
-func (g *alertGen) pid() *int64 { return ptr(int64(4 * (1 + g.rng.IntN(16000)))) }
+func (g *alertGen) pid() *int64 { return ptr(int64(4 * (1 + g.RNG.IntN(16000)))) }
 
 func (g *alertGen) detection() *string {
-	if g.chance(0.25) {
+	if g.Chance(0.25) {
 		return nil
 	}
-	return ptr(g.pick(endpointDetectionStatuses))
+	return ptr(g.Pick(endpointDetectionStatuses))
 }
 
 // hugeCommandLine is a PowerShell -EncodedCommand line of 8 to 64 KiB: the
 // base64 of a UTF-16LE script, as attackers and admin tools send them.
 func (g *alertGen) hugeCommandLine() string {
-	size := 8<<10 + g.rng.IntN(56<<10)
+	size := 8<<10 + g.RNG.IntN(56<<10)
 	const prefix = "powershell.exe -NoProfile -NonInteractive -WindowStyle Hidden -EncodedCommand "
 	raw := make([]byte, (size-len(prefix))*3/4)
 	const script = "$s=New-Object IO.MemoryStream(,[Convert]::FromBase64String('H4sIAAAAAAAEAO1YbW/bNhD+nPwKQR8KG3UUy7HjdECAOq9N2yRO7Lw0SVHQFG0xlkSFpPyWZv99R73YTuus3YCtGDACi8TjveN5')); IEX ($s) # Grüße 🔑\n"
@@ -547,11 +547,11 @@ func (g *alertGen) evidence(creation, lastUpdate, firstEvent time.Time, user per
 	if at.Before(creation) {
 		at = creation
 	}
-	e := EndpointEvidence{EntityType: g.pick(endpointEntityTypes), EvidenceCreationTime: &at}
+	e := EndpointEvidence{EntityType: g.Pick(endpointEntityTypes), EvidenceCreationTime: &at}
 	switch e.EntityType {
 	case "User":
 		p := g.person()
-		if g.chance(0.5) {
+		if g.Chance(0.5) {
 			p = user
 		}
 		e.AccountName, e.DomainName, e.UserSid = ptr(p.user), ptr(p.domain), ptr(p.sid)
@@ -559,13 +559,13 @@ func (g *alertGen) evidence(creation, lastUpdate, firstEvent time.Time, user per
 			e.AADUserID, e.UserPrincipalName = ptr(p.aad), ptr(p.upn)
 		}
 	case "Process":
-		pr := endpointProcesses[g.rng.IntN(len(endpointProcesses))]
-		pa := endpointParents[g.rng.IntN(len(endpointParents))]
-		e.Sha1, e.Sha256 = ptr(g.hex(40)), ptr(g.hex(64))
+		pr := endpointProcesses[g.RNG.IntN(len(endpointProcesses))]
+		pa := endpointParents[g.RNG.IntN(len(endpointParents))]
+		e.Sha1, e.Sha256 = ptr(g.Hex(40)), ptr(g.Hex(64))
 		e.FileName, e.FilePath = ptr(pr.name), ptr(pr.folder)
 		e.ProcessID, e.ParentProcessID = g.pid(), g.pid()
 		cmd := pr.cmd
-		if g.chance(0.015) {
+		if g.Chance(0.015) {
 			cmd = g.hugeCommandLine()
 		}
 		e.ProcessCommandLine = &cmd
@@ -575,18 +575,18 @@ func (g *alertGen) evidence(creation, lastUpdate, firstEvent time.Time, user per
 		e.ParentProcessFileName, e.ParentProcessFilePath = ptr(pa.name), ptr(pa.folder)
 		e.DetectionStatus = g.detection()
 	case "File":
-		e.Sha1, e.Sha256 = ptr(g.hex(40)), ptr(g.hex(64))
-		e.FileName, e.FilePath = ptr(file), ptr(g.pick(endpointFolders))
+		e.Sha1, e.Sha256 = ptr(g.Hex(40)), ptr(g.Hex(64))
+		e.FileName, e.FilePath = ptr(file), ptr(g.Pick(endpointFolders))
 		e.DetectionStatus = g.detection()
 	case "Ip":
 		e.IPAddress = ptr(g.ip())
 	case "Url":
-		e.URL = ptr(g.pick(endpointURLs))
-		if g.chance(0.3) {
+		e.URL = ptr(g.Pick(endpointURLs))
+		if g.Chance(0.3) {
 			e.DetectionStatus = ptr("Blocked")
 		}
 	case "Registry":
-		r := endpointRegistry[g.rng.IntN(len(endpointRegistry))]
+		r := endpointRegistry[g.RNG.IntN(len(endpointRegistry))]
 		e.RegistryKey = ptr(r.hive + `\` + r.key)
 		e.RegistryHive, e.RegistryValueType, e.RegistryValue = ptr(r.hive), ptr(r.typ), ptr(r.value)
 	case "MailBox":
@@ -595,15 +595,15 @@ func (g *alertGen) evidence(creation, lastUpdate, firstEvent time.Time, user per
 			e.AccountName, e.UserPrincipalName, e.AADUserID = ptr(p.user), ptr(p.upn), ptr(p.aad)
 		}
 	case "SecurityGroup":
-		grp := endpointGroups[g.rng.IntN(len(endpointGroups))]
+		grp := endpointGroups[g.RNG.IntN(len(endpointGroups))]
 		e.AccountName, e.DomainName = ptr(grp.name), ptr("CONTOSO")
 		e.UserSid = ptr("S-1-5-21-1004336348-1177238915-682003330-" + grp.rid)
 		e.AADUserID = ptr(nameGUID("group " + grp.name))
 	case "MailMessage", "MailCluster":
 		// No evidence field of the MDE schema describes mail: every one
 		// stays null, which clients must accept.
-		if g.chance(0.3) {
-			e.DetectionStatus = ptr(g.pick([]string{"Detected", "Blocked"}))
+		if g.Chance(0.3) {
+			e.DetectionStatus = ptr(g.Pick([]string{"Detected", "Blocked"}))
 		}
 	}
 	return e
@@ -618,8 +618,8 @@ func (g *alertGen) lifecycleStep(a *EndpointAlert) {
 		a.Status = "New"
 	case "New":
 		a.Status = "InProgress"
-		a.AssignedTo = ptr(g.pick(endpointAnalysts))
-		a.InvestigationState = ptr(g.pick([]string{"Running", "PendingApproval", "Queued", "PendingResource"}))
+		a.AssignedTo = ptr(g.Pick(endpointAnalysts))
+		a.InvestigationState = ptr(g.Pick([]string{"Running", "PendingApproval", "Queued", "PendingResource"}))
 	case "InProgress":
 		a.Status = "Resolved"
 		r := now
@@ -627,26 +627,26 @@ func (g *alertGen) lifecycleStep(a *EndpointAlert) {
 			r = *a.AlertCreationTime
 		}
 		a.ResolvedTime = &r
-		if a.Classification == nil || g.chance(0.3) {
+		if a.Classification == nil || g.Chance(0.3) {
 			g.classify(a)
 		}
-		a.InvestigationState = ptr(g.pick([]string{"SuccessfullyRemediated", "Benign", "PartiallyRemediated", "TerminatedByUser", "TerminatedBySystem", "Failed", "PartiallyInvestigated"}))
+		a.InvestigationState = ptr(g.Pick([]string{"SuccessfullyRemediated", "Benign", "PartiallyRemediated", "TerminatedByUser", "TerminatedBySystem", "Failed", "PartiallyInvestigated"}))
 	default: // Resolved (or anything else): reopened now and then, else commented
-		if g.chance(0.25) {
+		if g.Chance(0.25) {
 			a.Status = "InProgress"
 			a.ResolvedTime = nil
 			if a.AssignedTo == nil {
-				a.AssignedTo = ptr(g.pick(endpointAnalysts))
+				a.AssignedTo = ptr(g.Pick(endpointAnalysts))
 			}
 		} else {
-			a.Comments = append(a.Comments, EndpointComment{Comment: g.pick(endpointCommentTexts), CreatedBy: g.pick(endpointAnalysts[:2]), CreatedTime: now})
+			a.Comments = append(a.Comments, EndpointComment{Comment: g.Pick(endpointCommentTexts), CreatedBy: g.Pick(endpointAnalysts[:2]), CreatedTime: now})
 			commented = true
-			if g.chance(0.2) {
+			if g.Chance(0.2) {
 				g.classify(a)
 			}
 		}
 	}
-	if !commented && g.chance(0.25) {
-		a.Comments = append(a.Comments, EndpointComment{Comment: g.pick(endpointCommentTexts), CreatedBy: g.pick(endpointAnalysts[:2]), CreatedTime: now})
+	if !commented && g.Chance(0.25) {
+		a.Comments = append(a.Comments, EndpointComment{Comment: g.Pick(endpointCommentTexts), CreatedBy: g.Pick(endpointAnalysts[:2]), CreatedTime: now})
 	}
 }

@@ -27,8 +27,8 @@ type EndpointTenant struct {
 	srv *Server
 	id  string // as first given to Server.Endpoint
 
-	mu sync.Mutex // guards the fields below
-	alertStore[*endpointVersion]
+	mu               sync.Mutex // guards the fields below
+	store            simapi.AlertStore[*endpointVersion]
 	rng              *rand.Rand    // alert generation and updates
 	simapi.FaultPlan               // queued and random faults (package simapi): Fail, SetFaultRates
 	calls            simapi.Window // the requests counted by the rate limiter
@@ -44,7 +44,7 @@ type endpointVersion struct {
 	r          renderedAlert
 }
 
-func (v *endpointVersion) visibleFrom() time.Time { return v.visibleAt }
+func (v *endpointVersion) VisibleFrom() time.Time { return v.visibleAt }
 
 // EndpointVersion describes one stored version of an alert, for test
 // oracles.
@@ -77,11 +77,11 @@ func (s *Server) Endpoint(tenantID string) *EndpointTenant {
 	}
 	rng, faultRNG := s.tenantRNGs(0, key)
 	t := &EndpointTenant{
-		srv:        s,
-		id:         tenantID,
-		alertStore: newAlertStore[*endpointVersion](s.opaqueOrder),
-		rng:        rng,
-		FaultPlan:  simapi.FaultPlan{RNG: faultRNG},
+		srv:       s,
+		id:        tenantID,
+		store:     simapi.NewAlertStore[*endpointVersion](s.opaqueOrder),
+		rng:       rng,
+		FaultPlan: simapi.FaultPlan{RNG: faultRNG},
 	}
 	s.endpoint.tenants[key] = t
 	return t
@@ -103,7 +103,7 @@ func (t *EndpointTenant) Put(a EndpointAlert, visibleAt time.Time) {
 	v := newEndpointVersion(&a, visibleAt)
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.add(a.ID, v)
+	t.store.Add(a.ID, v)
 }
 
 // newEndpointVersion truncates the alert's times (on copies: a's pointers
@@ -145,11 +145,11 @@ func (t *EndpointTenant) Update(id string, change func(*EndpointAlert), visibleA
 }
 
 func (t *EndpointTenant) update(id string, change func(*EndpointAlert), visibleAfter time.Duration) error {
-	h, ok := t.alerts[id]
+	h, ok := t.store.Alerts[id]
 	if !ok {
 		return fmt.Errorf("simulator: endpoint alert %q not found in tenant %s", id, t.id)
 	}
-	prev := h.latest()
+	prev := h.Latest()
 	a, err := prev.r.decode()
 	if err != nil {
 		return fmt.Errorf("simulator: endpoint alert %q: %w", id, err)
@@ -165,7 +165,7 @@ func (t *EndpointTenant) update(id string, change func(*EndpointAlert), visibleA
 		now = prev.lastUpdate.Add(endpointTick)
 	}
 	a.LastUpdateTime = &now
-	h.revs = append(h.revs, newEndpointVersion(&a, now.Add(visibleAfter)))
+	h.Revs = append(h.Revs, newEndpointVersion(&a, now.Add(visibleAfter)))
 	return nil
 }
 
@@ -174,10 +174,10 @@ func (t *EndpointTenant) update(id string, change func(*EndpointAlert), visibleA
 // nil slices as empty ones).
 func (t *EndpointTenant) Latest(id string) (EndpointAlert, bool) {
 	t.mu.Lock()
-	h, ok := t.alerts[id]
+	h, ok := t.store.Alerts[id]
 	var v *endpointVersion
 	if ok {
-		v = h.latest()
+		v = h.Latest()
 	}
 	t.mu.Unlock()
 	if !ok {
@@ -196,9 +196,9 @@ func (t *EndpointTenant) Versions() []EndpointVersion {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var out []EndpointVersion
-	for _, h := range t.inserted {
-		for _, v := range h.revs {
-			out = append(out, EndpointVersion{ID: h.id, LastUpdateTime: v.lastUpdate, VisibleAt: v.visibleAt})
+	for _, h := range t.store.Inserted {
+		for _, v := range h.Revs {
+			out = append(out, EndpointVersion{ID: h.ID, LastUpdateTime: v.lastUpdate, VisibleAt: v.visibleAt})
 		}
 	}
 	return out
@@ -208,7 +208,7 @@ func (t *EndpointTenant) Versions() []EndpointVersion {
 func (t *EndpointTenant) Len() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return len(t.alerts)
+	return len(t.store.Alerts)
 }
 
 // query returns the page of versions visible at now that match pred, after
@@ -216,11 +216,11 @@ func (t *EndpointTenant) Len() int {
 func (t *EndpointTenant) query(now time.Time, pred func(*alertKeys) bool, skip, limit int64) ([]*endpointVersion, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	ordered := t.inAnswerOrder()
+	ordered := t.store.InAnswerOrder()
 	page := make([]*endpointVersion, 0, min(limit, int64(len(ordered))))
 	var matched int64
 	for _, h := range ordered {
-		v := h.visible(now)
+		v := h.Visible(now)
 		if v == nil || pred != nil && !pred(&v.keys) {
 			continue
 		}

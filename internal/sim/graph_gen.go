@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/alertexport/alertexport/internal/sim/simapi"
 )
 
 // Seeded generation of Graph-only alerts: the products whose alerts only
@@ -59,7 +61,7 @@ type graphKind struct {
 
 func prefixedGUID(prefix string) func(*graphGen, time.Time) (string, string) {
 	return func(g *graphGen, _ time.Time) (string, string) {
-		guid := g.guid()
+		guid := g.GUID()
 		return prefix + guid, guid
 	}
 }
@@ -88,7 +90,7 @@ var graphKinds = []graphKind{
 		id: func(g *graphGen, created time.Time) (string, string) {
 			// Defender for Cloud names alerts "<ticks to DateTime.MaxValue>_<GUID>".
 			const maxTicks = 3155378975999999999
-			name := strconv.FormatInt(maxTicks-dotNetTicks(created), 10) + "_" + g.guid()
+			name := strconv.FormatInt(maxTicks-dotNetTicks(created), 10) + "_" + g.GUID()
 			return "dc" + name, name
 		}},
 	{source: "azureAdIdentityProtection", detections: []string{"azureAdIdentityProtection"}, product: "Microsoft Entra ID Protection", weight: 10,
@@ -96,7 +98,7 @@ var graphKinds = []graphKind{
 		categories: []string{"InitialAccess", "CredentialAccess"},
 		evidence:   []string{"userEvidence", "ipEvidence", "cloudLogonSessionEvidence"},
 		id: func(g *graphGen, _ time.Time) (string, string) {
-			h := g.hex(64)
+			h := g.Hex(64)
 			return "ad" + h[:48], h
 		}},
 	{source: "microsoftAppGovernance", detections: []string{"appGovernanceDetection", "appGovernancePolicy"}, product: "App governance", weight: 5,
@@ -136,7 +138,7 @@ func (t *GraphTenant) Generate(n int, g GraphGenerate) []string {
 		}
 		kinds = graphKinds[i : i+1]
 	}
-	from, to := generateRange(g.From, g.To, t.srv.now, endpointTick, "GraphTenant.Generate")
+	from, to := simapi.GenerateRange(g.From, g.To, t.srv.now, endpointTick, "GraphTenant.Generate")
 	weights := make([]int, len(kinds))
 	for i, k := range kinds {
 		weights[i] = k.weight
@@ -149,17 +151,17 @@ func (t *GraphTenant) Generate(n int, g GraphGenerate) []string {
 	for range n {
 		updated := from
 		if !g.SameTimestamp && to.After(from) {
-			updated = from.Add(time.Duration(gen.rng.Int64N(int64(to.Sub(from))/int64(endpointTick)+1)) * endpointTick)
+			updated = from.Add(time.Duration(gen.RNG.Int64N(int64(to.Sub(from))/int64(endpointTick)+1)) * endpointTick)
 		}
-		a := gen.alert(&kinds[gen.weightedIndex(weights...)], updated)
-		for t.alerts[a.ID] != nil {
+		a := gen.alert(&kinds[gen.WeightedIndex(weights...)], updated)
+		for t.store.Alerts[a.ID] != nil {
 			a.ID += "0"
 		}
 		r, err := t.srv.newGraphRevision(&a, updated.Add(g.VisibleAfter))
 		if err != nil {
 			panic(err) // generated alerts always render
 		}
-		t.add(a.ID, r)
+		t.store.Add(a.ID, r)
 		ids = append(ids, a.ID)
 	}
 	return ids
@@ -177,7 +179,7 @@ func (t *GraphTenant) UpdateRandom(n int, lateBy time.Duration) []string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	gen := t.generator()
-	ids := t.pickRandom(gen.rng, n)
+	ids := t.store.PickRandom(gen.RNG, n)
 	for _, id := range ids {
 		if err := t.update(id, gen.lifecycleStep, lateBy); err != nil {
 			panic(err) // the id is known and its versions decode
@@ -188,13 +190,13 @@ func (t *GraphTenant) UpdateRandom(n int, lateBy time.Duration) []string {
 
 // generator returns the tenant's generator. t.mu must be held.
 func (t *GraphTenant) generator() *graphGen {
-	return &graphGen{draws: draws{t.rng}, tenant: t.id, now: t.srv.now}
+	return &graphGen{Draws: simapi.Draws{RNG: t.rng}, tenant: t.id, now: t.srv.now}
 }
 
 // graphGen draws Graph-only alerts. Its rng is the tenant's, used under the
 // tenant's lock.
 type graphGen struct {
-	draws
+	simapi.Draws
 	tenant string
 	now    func() time.Time
 }
@@ -218,7 +220,7 @@ var graphHosts = []string{"dc1.contoso.local", "srv-fin-02.corp.contoso.com", "w
 // precise truncates t to 100 ns or, now and then, to a coarser precision
 // (the documented example has both "...50.116Z" and "...01.3266667Z").
 func (g *graphGen) precise(t time.Time) time.Time {
-	switch g.rng.IntN(6) {
+	switch g.RNG.IntN(6) {
 	case 0:
 		return t.Truncate(time.Second)
 	case 1:
@@ -231,18 +233,18 @@ func (g *graphGen) between(lo, hi time.Duration) time.Duration {
 	if hi <= lo {
 		return lo
 	}
-	return lo + time.Duration(g.rng.Int64N(int64(hi-lo)))
+	return lo + time.Duration(g.RNG.Int64N(int64(hi-lo)))
 }
 
 // classify sets a classification and a determination that goes with it.
 func (g *graphGen) classify(a *GraphAlert) {
-	c := g.pick([]string{"truePositive", "informationalExpectedActivity", "falsePositive"})
-	a.Classification, a.Determination = c, g.pick(graphClassDeterminations[c])
+	c := g.Pick([]string{"truePositive", "informationalExpectedActivity", "falsePositive"})
+	a.Classification, a.Determination = c, g.Pick(graphClassDeterminations[c])
 }
 
 // alert draws one alert of kind k whose lastUpdateDateTime is updated.
 func (g *graphGen) alert(k *graphKind, updated time.Time) GraphAlert {
-	status := graphStatuses[g.weightedIndex(3, 45, 22, 30)]
+	status := graphStatuses[g.WeightedIndex(3, 45, 22, 30)]
 	created := g.precise(updated.Add(-g.between(time.Second, 72*time.Hour)))
 	if status == "new" {
 		created = g.precise(updated.Add(-g.between(0, 10*time.Minute)))
@@ -253,31 +255,31 @@ func (g *graphGen) alert(k *graphKind, updated time.Time) GraphAlert {
 	lastActivity := g.precise(created.Add(-g.between(0, time.Hour)))
 	firstActivity := g.precise(lastActivity.Add(-g.between(0, 6*time.Hour)))
 	id, provider := k.id(g, created)
-	incident := strconv.Itoa(10_000 + g.rng.IntN(90_000))
-	host := g.pick(graphHosts)
-	threat := endpointThreats[g.rng.IntN(len(endpointThreats))]
-	fill := strings.NewReplacer("{host}", host, "{file}", g.pick(cloudAppsFiles), "{family}", threat.family)
+	incident := strconv.Itoa(10_000 + g.RNG.IntN(90_000))
+	host := g.Pick(graphHosts)
+	threat := endpointThreats[g.RNG.IntN(len(endpointThreats))]
+	fill := strings.NewReplacer("{host}", host, "{file}", g.Pick(cloudAppsFiles), "{family}", threat.family)
 	a := GraphAlert{
 		ID: id, ProviderAlertID: provider, IncidentID: &incident,
-		Status: status, Severity: graphSeverities[g.weightedIndex(5, 15, 30, 30, 20)],
+		Status: status, Severity: graphSeverities[g.WeightedIndex(5, 15, 30, 30, 20)],
 		Classification: "unknown", Determination: "unknown",
-		ServiceSource: k.source, DetectionSource: g.pick(k.detections),
-		DetectorID: ptr(g.guid()), TenantID: g.tenant,
-		Title: fill.Replace(g.pick(k.titles)), Description: fill.Replace(g.pick(endpointDescriptions)),
-		RecommendedActions: ptr(g.pick(graphRecommendedActions)), Category: ptr(g.pick(k.categories)),
+		ServiceSource: k.source, DetectionSource: g.Pick(k.detections),
+		DetectorID: ptr(g.GUID()), TenantID: g.tenant,
+		Title: fill.Replace(g.Pick(k.titles)), Description: fill.Replace(g.Pick(endpointDescriptions)),
+		RecommendedActions: ptr(g.Pick(graphRecommendedActions)), Category: ptr(g.Pick(k.categories)),
 		AlertWebURL: portalURL("alerts", id, g.tenant), IncidentWebURL: portalURL("incidents", incident, g.tenant),
 		MitreTechniques: []string{}, CreatedDateTime: &created, LastUpdateDateTime: &updated,
 		FirstActivityDateTime: &firstActivity, LastActivityDateTime: &lastActivity,
 		Comments: []GraphComment{}, SystemTags: []string{}, ProductName: ptr(k.product),
 	}
-	if g.chance(0.3) {
-		a.ActorDisplayName = ptr(g.pick([]string{"Storm-0501", "Mint Sandstorm", "Octo Tempest", "Сhamomile Actor"}))
+	if g.Chance(0.3) {
+		a.ActorDisplayName = ptr(g.Pick([]string{"Storm-0501", "Mint Sandstorm", "Octo Tempest", "Сhamomile Actor"}))
 	}
-	if g.chance(0.25) {
+	if g.Chance(0.25) {
 		a.ThreatDisplayName, a.ThreatFamilyName = ptr(threat.name), ptr(threat.family)
 	}
-	if status == "inProgress" || status == "resolved" || g.chance(0.1) {
-		a.AssignedTo = ptr(g.pick(graphAnalysts))
+	if status == "inProgress" || status == "resolved" || g.Chance(0.1) {
+		a.AssignedTo = ptr(g.Pick(graphAnalysts))
 	}
 	if status == "resolved" {
 		resolved := updated.Add(-g.between(0, 2*time.Second)).Truncate(endpointTick)
@@ -285,41 +287,41 @@ func (g *graphGen) alert(k *graphKind, updated time.Time) GraphAlert {
 			resolved = created
 		}
 		a.ResolvedDateTime = &resolved
-		if g.chance(0.85) {
+		if g.Chance(0.85) {
 			g.classify(&a)
 		}
-	} else if g.chance(0.1) {
+	} else if g.Chance(0.1) {
 		g.classify(&a)
 	}
-	for range g.weightedIndex(6, 3, 1) * 2 {
-		if t := g.pick(endpointMitre); !slices.Contains(a.MitreTechniques, t) {
+	for range g.WeightedIndex(6, 3, 1) * 2 {
+		if t := g.Pick(endpointMitre); !slices.Contains(a.MitreTechniques, t) {
 			a.MitreTechniques = append(a.MitreTechniques, t)
 		}
 	}
-	for range g.weightedIndex(70, 20, 10) {
+	for range g.WeightedIndex(70, 20, 10) {
 		at := created.Add(g.between(0, updated.Sub(created))).Truncate(endpointTick)
-		a.Comments = append(a.Comments, GraphComment{Comment: g.pick(graphCommentTexts), CreatedByDisplayName: g.pick(graphAnalysts), CreatedDateTime: at})
+		a.Comments = append(a.Comments, GraphComment{Comment: g.Pick(graphCommentTexts), CreatedByDisplayName: g.Pick(graphAnalysts), CreatedDateTime: at})
 	}
-	if g.chance(0.1) {
+	if g.Chance(0.1) {
 		a.SystemTags = []string{"Defender Experts"}
 	}
-	if g.chance(0.4) {
-		a.AlertPolicyID = ptr(g.guid())
+	if g.Chance(0.4) {
+		a.AlertPolicyID = ptr(g.GUID())
 	}
-	if g.chance(0.7) {
-		a.InvestigationState = ptr(g.pick(graphInvestigationStates[:len(graphInvestigationStates)-1]))
+	if g.Chance(0.7) {
+		a.InvestigationState = ptr(g.Pick(graphInvestigationStates[:len(graphInvestigationStates)-1]))
 	}
-	if k.source == "microsoftSentinel" || k.source == "microsoft365Defender" || g.chance(0.1) {
+	if k.source == "microsoftSentinel" || k.source == "microsoft365Defender" || g.Chance(0.1) {
 		a.AdditionalData = jsonRaw(map[string]any{"RuleName": a.Title, "QueryPeriod": "PT5H", "Größe": 42, "tags": []string{"tier-0", "PCI"}})
-		if g.chance(0.5) {
+		if g.Chance(0.5) {
 			a.CustomDetails = jsonRaw(map[string]any{"Computer": host, "Account": "anna.schmidt@contoso.com"})
 		}
 	}
-	nEv := 1 + g.weightedIndex(20, 30, 25, 15, 10)
+	nEv := 1 + g.WeightedIndex(20, 30, 25, 15, 10)
 	for i := range nEv {
 		typ := k.evidence[0]
 		if i > 0 {
-			typ = g.pick(k.evidence)
+			typ = g.Pick(k.evidence)
 		}
 		a.Evidence = append(a.Evidence, g.evidence(typ, created, host, a.Classification))
 	}
@@ -336,47 +338,47 @@ var graphPeople = []struct{ name, domain, upn, display string }{
 }
 
 func (g *graphGen) userAccount() userAccount {
-	p := graphPeople[g.rng.IntN(len(graphPeople))]
-	sid := fmt.Sprintf("S-1-5-21-%d-%d-%d-%d", 1e8+g.rng.IntN(4e9), 1e8+g.rng.IntN(4e9), 1e8+g.rng.IntN(4e9), 1000+g.rng.IntN(90000))
-	ua := newUserAccount(ptr(p.name), ptr(p.domain), ptr(sid), ptr(g.guid()), ptr(p.upn), ptr(p.display))
-	if g.chance(0.3) {
-		ua.ActiveDirectoryObjectGUID = ptr(g.guid())
+	p := graphPeople[g.RNG.IntN(len(graphPeople))]
+	sid := fmt.Sprintf("S-1-5-21-%d-%d-%d-%d", 1e8+g.RNG.IntN(4e9), 1e8+g.RNG.IntN(4e9), 1e8+g.RNG.IntN(4e9), 1000+g.RNG.IntN(90000))
+	ua := newUserAccount(ptr(p.name), ptr(p.domain), ptr(sid), ptr(g.GUID()), ptr(p.upn), ptr(p.display))
+	if g.Chance(0.3) {
+		ua.ActiveDirectoryObjectGUID = ptr(g.GUID())
 	}
 	return ua
 }
 
 func (g *graphGen) publicIP() string {
-	if g.chance(0.2) {
-		return fmt.Sprintf("2001:db8:%x:%x::%x", g.rng.IntN(0x10000), g.rng.IntN(0x10000), 1+g.rng.IntN(0xffff))
+	if g.Chance(0.2) {
+		return fmt.Sprintf("2001:db8:%x:%x::%x", g.RNG.IntN(0x10000), g.RNG.IntN(0x10000), 1+g.RNG.IntN(0xffff))
 	}
-	return fmt.Sprintf("%d.%d.%d.%d", 20+g.rng.IntN(180), g.rng.IntN(256), g.rng.IntN(256), 1+g.rng.IntN(254))
+	return fmt.Sprintf("%d.%d.%d.%d", 20+g.RNG.IntN(180), g.RNG.IntN(256), g.RNG.IntN(256), 1+g.RNG.IntN(254))
 }
 
 // evidence draws one evidence item of type typ.
 func (g *graphGen) evidence(typ string, created time.Time, host, class string) GraphEvidence {
 	at := g.precise(created.Add(g.between(0, 2*time.Second)))
 	e := GraphEvidence{Type: graphEvidencePrefix + typ, CreatedDateTime: &at,
-		Verdict:           graphVerdicts[g.rng.IntN(len(graphVerdicts)-1)],
+		Verdict:           graphVerdicts[g.RNG.IntN(len(graphVerdicts)-1)],
 		RemediationStatus: "none", Roles: []string{}, DetailedRoles: []string{}, Tags: []string{}}
-	switch x := g.rng.IntN(10); {
+	switch x := g.RNG.IntN(10); {
 	case x < 2:
 		// Members before and after unknownFutureValue.
-		e.RemediationStatus = g.pick(graphRemediationStatuses[1:5])
+		e.RemediationStatus = g.Pick(graphRemediationStatuses[1:5])
 	case x < 4:
-		e.RemediationStatus = g.pick(graphRemediationStatuses[6:])
-		e.RemediationStatusDetails = ptr("Action " + e.RemediationStatus + " by automated investigation #" + strconv.Itoa(1000+g.rng.IntN(9000)))
+		e.RemediationStatus = g.Pick(graphRemediationStatuses[6:])
+		e.RemediationStatusDetails = ptr("Action " + e.RemediationStatus + " by automated investigation #" + strconv.Itoa(1000+g.RNG.IntN(9000)))
 	}
 	if class == "falsePositive" {
 		e.Verdict = "noThreatsFound"
 	}
-	if g.chance(0.6) {
-		e.Roles = []string{g.pick(graphEvidenceRoles[:len(graphEvidenceRoles)-1])}
+	if g.Chance(0.6) {
+		e.Roles = []string{g.Pick(graphEvidenceRoles[:len(graphEvidenceRoles)-1])}
 	}
-	if g.chance(0.3) {
-		e.DetailedRoles = []string{g.pick([]string{"Main device", "Referred in command line", "Compromised account", "Attacker IP"})}
+	if g.Chance(0.3) {
+		e.DetailedRoles = []string{g.Pick([]string{"Main device", "Referred in command line", "Compromised account", "Attacker IP"})}
 	}
-	if g.chance(0.15) {
-		e.Tags = []string{g.pick([]string{"Test Machine", "High value asset", "Tier-0 ✨"})}
+	if g.Chance(0.15) {
+		e.Tags = []string{g.Pick([]string{"Test Machine", "High value asset", "Tier-0 ✨"})}
 	}
 	p := map[string]any{}
 	switch typ {
@@ -384,94 +386,94 @@ func (g *graphGen) evidence(typ string, created time.Time, host, class string) G
 		p["userAccount"] = g.userAccount()
 	case "deviceEvidence":
 		name, domain, _ := strings.Cut(host, ".")
-		os := graphOSPlatforms[g.rng.IntN(len(graphOSPlatforms))]
-		ip := fmt.Sprintf("10.%d.%d.%d", g.rng.IntN(256), g.rng.IntN(256), 1+g.rng.IntN(254))
+		os := graphOSPlatforms[g.RNG.IntN(len(graphOSPlatforms))]
+		ip := fmt.Sprintf("10.%d.%d.%d", g.RNG.IntN(256), g.RNG.IntN(256), 1+g.RNG.IntN(254))
 		first := created.Add(-g.between(24*time.Hour, 400*24*time.Hour)).Truncate(endpointTick)
-		p["firstSeenDateTime"], p["mdeDeviceId"], p["deviceDnsName"], p["hostName"] = wireTime(&first), g.hex(40), host, name
+		p["firstSeenDateTime"], p["mdeDeviceId"], p["deviceDnsName"], p["hostName"] = wireTime(&first), g.Hex(40), host, name
 		p["dnsDomain"], p["osPlatform"], p["version"] = domain, os.platform, os.version
 		if os.build != 0 {
 			p["osBuild"] = os.build
 		}
-		p["healthStatus"] = g.pick([]string{"active", "inactive", "impairedCommunication", "noSensorData", "noSensorDataImpairedCommunication", "unknown"})
-		p["riskScore"] = g.pick([]string{"none", "informational", "low", "medium", "high"})
-		p["onboardingStatus"] = g.pick([]string{"insufficientInfo", "onboarded", "canBeOnboarded", "unsupported"})
-		p["defenderAvStatus"] = g.pick([]string{"notReporting", "disabled", "notUpdated", "updated", "unknown", "notSupported"})
-		p["lastIpAddress"], p["ipInterfaces"] = ip, []string{ip, "fe80::" + g.hex(4)}
+		p["healthStatus"] = g.Pick([]string{"active", "inactive", "impairedCommunication", "noSensorData", "noSensorDataImpairedCommunication", "unknown"})
+		p["riskScore"] = g.Pick([]string{"none", "informational", "low", "medium", "high"})
+		p["onboardingStatus"] = g.Pick([]string{"insufficientInfo", "onboarded", "canBeOnboarded", "unsupported"})
+		p["defenderAvStatus"] = g.Pick([]string{"notReporting", "disabled", "notUpdated", "updated", "unknown", "notSupported"})
+		p["lastIpAddress"], p["ipInterfaces"] = ip, []string{ip, "fe80::" + g.Hex(4)}
 		p["loggedOnUsers"] = []map[string]string{{"accountName": "anna.schmidt", "domainName": "CONTOSO"}}
-		if g.chance(0.3) {
-			sub := g.guid()
-			p["vmMetadata"] = map[string]any{"vmId": g.guid(), "cloudProvider": "azure", "subscriptionId": sub,
+		if g.Chance(0.3) {
+			sub := g.GUID()
+			p["vmMetadata"] = map[string]any{"vmId": g.GUID(), "cloudProvider": "azure", "subscriptionId": sub,
 				"resourceId": "/subscriptions/" + sub + "/resourceGroups/rg-prod/providers/Microsoft.Compute/virtualMachines/" + name}
 		}
 	case "ipEvidence":
 		p["ipAddress"] = g.publicIP()
-		c := g.pick([]string{"US", "DE", "JP", "CI", "BR"})
+		c := g.Pick([]string{"US", "DE", "JP", "CI", "BR"})
 		p["countryLetterCode"] = c
-		if g.chance(0.6) {
-			lat, lon := -60+g.rng.Float64()*120, -170+g.rng.Float64()*340
-			p["location"] = map[string]any{"city": g.pick([]string{"Seattle", "München", "東京", "Abidjan", "São Paulo"}),
+		if g.Chance(0.6) {
+			lat, lon := -60+g.RNG.Float64()*120, -170+g.RNG.Float64()*340
+			p["location"] = map[string]any{"city": g.Pick([]string{"Seattle", "München", "東京", "Abidjan", "São Paulo"}),
 				"countryName": c, "latitude": math.Round(lat*1e4) / 1e4, "longitude": math.Round(lon*1e4) / 1e4, "state": nil}
 		}
 	case "urlEvidence":
-		p["url"] = g.pick(endpointURLs)
+		p["url"] = g.Pick(endpointURLs)
 	case "fileEvidence":
-		p["detectionStatus"] = g.pick(graphDetectionStatuses[:3])
-		p["mdeDeviceId"] = g.hex(40)
-		p["fileDetails"] = fileDetails{Sha1: ptr(g.hex(40)), Sha256: ptr(g.hex(64)), Md5: ptr(g.hex(32)),
-			FileName: ptr(g.pick(endpointFileNames)), FilePath: ptr(g.pick(endpointFolders)),
-			FileSize: ptr(int64(g.rng.IntN(50 << 20))), FilePublisher: ptr(g.pick(publishers))}
+		p["detectionStatus"] = g.Pick(graphDetectionStatuses[:3])
+		p["mdeDeviceId"] = g.Hex(40)
+		p["fileDetails"] = fileDetails{Sha1: ptr(g.Hex(40)), Sha256: ptr(g.Hex(64)), Md5: ptr(g.Hex(32)),
+			FileName: ptr(g.Pick(endpointFileNames)), FilePath: ptr(g.Pick(endpointFolders)),
+			FileSize: ptr(int64(g.RNG.IntN(50 << 20))), FilePublisher: ptr(g.Pick(publishers))}
 	case "processEvidence":
-		pr := endpointProcesses[g.rng.IntN(len(endpointProcesses))]
+		pr := endpointProcesses[g.RNG.IntN(len(endpointProcesses))]
 		pct := created.Add(-g.between(time.Second, time.Hour)).Truncate(endpointTick)
 		ppct := pct.Add(-g.between(time.Second, 6*time.Hour)).Truncate(endpointTick)
-		p["processId"], p["parentProcessId"], p["processCommandLine"] = 4*(1+g.rng.IntN(16000)), 4*(1+g.rng.IntN(16000)), pr.cmd
+		p["processId"], p["parentProcessId"], p["processCommandLine"] = 4*(1+g.RNG.IntN(16000)), 4*(1+g.RNG.IntN(16000)), pr.cmd
 		p["processCreationDateTime"], p["parentProcessCreationDateTime"] = wireTime(&pct), wireTime(&ppct)
-		p["detectionStatus"], p["mdeDeviceId"] = g.pick(graphDetectionStatuses[:3]), g.hex(40)
-		p["imageFile"] = fileDetails{Sha1: ptr(g.hex(40)), Sha256: ptr(g.hex(64)), FileName: ptr(pr.name), FilePath: ptr(pr.folder),
-			FileSize: ptr(int64(g.rng.IntN(8 << 20))), FilePublisher: ptr("Microsoft Corporation")}
+		p["detectionStatus"], p["mdeDeviceId"] = g.Pick(graphDetectionStatuses[:3]), g.Hex(40)
+		p["imageFile"] = fileDetails{Sha1: ptr(g.Hex(40)), Sha256: ptr(g.Hex(64)), FileName: ptr(pr.name), FilePath: ptr(pr.folder),
+			FileSize: ptr(int64(g.RNG.IntN(8 << 20))), FilePublisher: ptr("Microsoft Corporation")}
 		p["parentProcessImageFile"] = fileDetails{FileName: ptr("services.exe"), FilePath: ptr(`C:\Windows\System32`), FileSize: ptr(int64(731744))}
 		ua := g.userAccount()
 		p["userAccount"] = ua
 	case "registryKeyEvidence":
-		r := endpointRegistry[g.rng.IntN(len(endpointRegistry))]
+		r := endpointRegistry[g.RNG.IntN(len(endpointRegistry))]
 		p["registryKey"], p["registryHive"] = r.key, r.hive
 	case "registryValueEvidence":
-		r := endpointRegistry[g.rng.IntN(len(endpointRegistry))]
-		p["mdeDeviceId"], p["registryHive"], p["registryKey"] = g.hex(40), r.hive, r.key
-		p["registryValue"], p["registryValueName"], p["registryValueType"] = r.value, g.pick([]string{"Updater", "Start", "(Default)"}), r.typ
+		r := endpointRegistry[g.RNG.IntN(len(endpointRegistry))]
+		p["mdeDeviceId"], p["registryHive"], p["registryKey"] = g.Hex(40), r.hive, r.key
+		p["registryValue"], p["registryValueName"], p["registryValueType"] = r.value, g.Pick([]string{"Updater", "Start", "(Default)"}), r.typ
 	case "mailboxEvidence":
 		ua := g.userAccount()
 		p["displayName"], p["primaryAddress"], p["upn"], p["userAccount"] = ua.DisplayName, ua.UserPrincipalName, ua.UserPrincipalName, ua
 	case "analyzedMessageEvidence":
-		for k, v := range analyzedMessage(g.draws, &at) {
+		for k, v := range analyzedMessage(g.Draws, &at) {
 			p[k] = v
 		}
 	case "mailClusterEvidence":
-		for k, v := range mailCluster(g.draws) {
+		for k, v := range mailCluster(g.Draws) {
 			p[k] = v
 		}
 	case "cloudApplicationEvidence":
-		sv := cloudAppsServices[g.rng.IntN(len(cloudAppsServices))]
+		sv := cloudAppsServices[g.RNG.IntN(len(cloudAppsServices))]
 		p["appId"], p["displayName"], p["instanceId"], p["instanceName"], p["saasAppId"] = sv.id, sv.label, 0, sv.label, sv.id
-		if g.chance(0.3) {
+		if g.Chance(0.3) {
 			p["stream"] = map[string]any{"name": "Microsoft 365"}
 		}
 	case "oauthApplicationEvidence":
-		p["appId"], p["displayName"], p["objectId"] = g.guid(), g.pick([]string{"MailSync Pro", "Contoso HR Portal", "Ünïcode App ✉️"}), g.guid()
-		p["publisher"] = g.pick([]string{"Contoso", "Unverified publisher", "Fabrikam GmbH"})
+		p["appId"], p["displayName"], p["objectId"] = g.GUID(), g.Pick([]string{"MailSync Pro", "Contoso HR Portal", "Ünïcode App ✉️"}), g.GUID()
+		p["publisher"] = g.Pick([]string{"Contoso", "Unverified publisher", "Fabrikam GmbH"})
 	case "securityGroupEvidence":
-		grp := endpointGroups[g.rng.IntN(len(endpointGroups))]
-		p["displayName"], p["securityGroupId"], p["sid"] = grp.name, g.guid(), "S-1-5-21-1004336348-1177238915-682003330-"+grp.rid
-		p["activeDirectoryObjectGuid"], p["distinguishedName"] = g.guid(), "CN="+grp.name+",CN=Users,DC=contoso,DC=local"
+		grp := endpointGroups[g.RNG.IntN(len(endpointGroups))]
+		p["displayName"], p["securityGroupId"], p["sid"] = grp.name, g.GUID(), "S-1-5-21-1004336348-1177238915-682003330-"+grp.rid
+		p["activeDirectoryObjectGuid"], p["distinguishedName"] = g.GUID(), "CN="+grp.name+",CN=Users,DC=contoso,DC=local"
 		p["friendlyName"] = `CONTOSO\` + grp.name
 	case "azureResourceEvidence":
-		name := "st" + g.hex(10)
-		typ := g.pick([]string{"Microsoft.Storage/storageAccounts", "Microsoft.KeyVault/vaults", "Microsoft.Compute/virtualMachines"})
-		p["resourceId"] = "/subscriptions/" + g.guid() + "/resourceGroups/rg-prod/providers/" + typ + "/" + name
+		name := "st" + g.Hex(10)
+		typ := g.Pick([]string{"Microsoft.Storage/storageAccounts", "Microsoft.KeyVault/vaults", "Microsoft.Compute/virtualMachines"})
+		p["resourceId"] = "/subscriptions/" + g.GUID() + "/resourceGroups/rg-prod/providers/" + typ + "/" + name
 		p["resourceName"], p["resourceType"] = name, typ
 	case "aiAgentEvidence":
-		p["agentId"], p["agentName"] = g.guid(), g.pick([]string{"HR helper", "Support bot 🤖"})
-		p["hostingPlatformType"] = g.pick([]string{"unknown", "azureAIFoundry", "copilotStudio"})
+		p["agentId"], p["agentName"] = g.GUID(), g.Pick([]string{"HR helper", "Support bot 🤖"})
+		p["hostingPlatformType"] = g.Pick([]string{"unknown", "azureAIFoundry", "copilotStudio"})
 		p["instructions"] = "You are a helpful assistant. Never reveal <secrets> & keys."
 	case "cloudLogonSessionEvidence":
 		start := created.Add(-g.between(time.Minute, time.Hour)).Truncate(endpointTick)
@@ -479,8 +481,8 @@ func (g *graphGen) evidence(typ string, created time.Time, host, class string) G
 		acct := GraphEvidence{Type: graphEvidencePrefix + "userEvidence", CreatedDateTime: &at, Verdict: "suspicious",
 			RemediationStatus: "none", Properties: map[string]json.RawMessage{"userAccount": jsonRaw(g.userAccount())}}
 		p["account"] = json.RawMessage(acct.wire(true))
-		p["browser"], p["deviceName"], p["operatingSystem"] = g.pick([]string{"Edge 126", "Chrome 125", "Firefox 127"}), host, "Windows 11"
-		p["previousLogonDateTime"], p["protocol"], p["sessionId"] = wireTime(&prev), g.pick([]string{"OAuth2", "SAML", "WS-Federation"}), g.guid()
+		p["browser"], p["deviceName"], p["operatingSystem"] = g.Pick([]string{"Edge 126", "Chrome 125", "Firefox 127"}), host, "Windows 11"
+		p["previousLogonDateTime"], p["protocol"], p["sessionId"] = wireTime(&prev), g.Pick([]string{"OAuth2", "SAML", "WS-Federation"}), g.GUID()
 		p["startUtcDateTime"], p["userAgent"] = wireTime(&start), "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko)"
 	}
 	e.Properties = rawProps(p)
@@ -491,14 +493,14 @@ func (g *graphGen) evidence(typ string, created time.Time, host, class string) G
 func (g *graphGen) lifecycleStep(a *GraphAlert) {
 	now := g.now().UTC().Truncate(endpointTick)
 	comment := func() {
-		a.Comments = append(a.Comments, GraphComment{Comment: g.pick(graphCommentTexts), CreatedByDisplayName: g.pick(graphAnalysts), CreatedDateTime: now})
+		a.Comments = append(a.Comments, GraphComment{Comment: g.Pick(graphCommentTexts), CreatedByDisplayName: g.Pick(graphAnalysts), CreatedDateTime: now})
 	}
 	switch a.Status {
 	case "unknown":
 		a.Status = "new"
 	case "new":
 		a.Status = "inProgress"
-		a.AssignedTo = ptr(g.pick(graphAnalysts))
+		a.AssignedTo = ptr(g.Pick(graphAnalysts))
 	case "inProgress":
 		a.Status = "resolved"
 		r := now
@@ -506,18 +508,18 @@ func (g *graphGen) lifecycleStep(a *GraphAlert) {
 			r = *a.CreatedDateTime
 		}
 		a.ResolvedDateTime = &r
-		if a.Classification == "unknown" || g.chance(0.3) {
+		if a.Classification == "unknown" || g.Chance(0.3) {
 			g.classify(a)
 		}
 	default:
-		if g.chance(0.25) {
+		if g.Chance(0.25) {
 			a.Status, a.ResolvedDateTime = "inProgress", nil
 		} else {
 			comment()
 			return
 		}
 	}
-	if g.chance(0.25) {
+	if g.Chance(0.25) {
 		comment()
 	}
 }

@@ -32,8 +32,8 @@ type GraphTenant struct {
 	endpoint  *EndpointTenant
 	cloudApps *CloudAppsTenant
 
-	mu sync.Mutex // guards the fields below
-	alertStore[*graphRevision]
+	mu               sync.Mutex // guards the fields below
+	store            simapi.AlertStore[*graphRevision]
 	rng              *rand.Rand
 	simapi.FaultPlan                           // queued and random faults (package simapi): Fail, SetFaultRates
 	calls            map[string]*simapi.Window // per app: the limit is per app per tenant
@@ -59,7 +59,7 @@ type graphRevision struct {
 	hidden     []byte // as served without it; nil when it is body
 }
 
-func (r *graphRevision) visibleFrom() time.Time { return r.visibleAt }
+func (r *graphRevision) VisibleFrom() time.Time { return r.visibleAt }
 
 // served is the alert's JSON for a request that did or did not opt in to
 // unknown enum members.
@@ -153,7 +153,7 @@ func (s *Server) Graph(tenantID string) *GraphTenant {
 	rng, faultRNG := s.tenantRNGs(graphAPISalt, key)
 	nt := &GraphTenant{
 		srv: s, id: tenantID, key: key, endpoint: endpoint, cloudApps: cloudApps,
-		alertStore:    newAlertStore[*graphRevision](s.opaqueOrder),
+		store:         simapi.NewAlertStore[*graphRevision](s.opaqueOrder),
 		rng:           rng,
 		FaultPlan:     simapi.FaultPlan{RNG: faultRNG},
 		calls:         map[string]*simapi.Window{},
@@ -190,7 +190,7 @@ func (t *GraphTenant) Put(a GraphAlert, visibleAt time.Time) {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.add(a.ID, r)
+	t.store.Add(a.ID, r)
 }
 
 // Update applies change to the newest stored version of the Graph-only
@@ -207,11 +207,11 @@ func (t *GraphTenant) Update(id string, change func(*GraphAlert), visibleAfter t
 }
 
 func (t *GraphTenant) update(id string, change func(*GraphAlert), visibleAfter time.Duration) error {
-	h, ok := t.alerts[id]
+	h, ok := t.store.Alerts[id]
 	if !ok {
 		return fmt.Errorf("simulator: graph-only alert %q not found in tenant %s (alerts of the Endpoint and Cloud Apps parts change there)", id, t.id)
 	}
-	prev := h.latest()
+	prev := h.Latest()
 	a := prev.decode()
 	if change != nil {
 		change(&a)
@@ -228,7 +228,7 @@ func (t *GraphTenant) update(id string, change func(*GraphAlert), visibleAfter t
 	if err != nil {
 		return err
 	}
-	h.revs = append(h.revs, r)
+	h.Revs = append(h.Revs, r)
 	return nil
 }
 
@@ -280,7 +280,7 @@ func (t *GraphTenant) window(app string) *simapi.Window {
 func (t *GraphTenant) Len() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return len(t.alerts)
+	return len(t.store.Alerts)
 }
 
 // endpointHistories copies the revisions of every Endpoint alert, in insertion
@@ -288,9 +288,9 @@ func (t *GraphTenant) Len() int {
 func (t *GraphTenant) endpointHistories() [][]*endpointVersion {
 	t.endpoint.mu.Lock()
 	defer t.endpoint.mu.Unlock()
-	out := make([][]*endpointVersion, 0, len(t.endpoint.inserted))
-	for _, h := range t.endpoint.inserted {
-		out = append(out, slices.Clone(h.revs))
+	out := make([][]*endpointVersion, 0, len(t.endpoint.store.Inserted))
+	for _, h := range t.endpoint.store.Inserted {
+		out = append(out, slices.Clone(h.Revs))
 	}
 	return out
 }
@@ -298,9 +298,9 @@ func (t *GraphTenant) endpointHistories() [][]*endpointVersion {
 func (t *GraphTenant) cloudAppsHistories() [][]*cloudAppsRevision {
 	t.cloudApps.mu.Lock()
 	defer t.cloudApps.mu.Unlock()
-	out := make([][]*cloudAppsRevision, 0, len(t.cloudApps.inserted))
-	for _, h := range t.cloudApps.inserted {
-		out = append(out, slices.Clone(h.revs))
+	out := make([][]*cloudAppsRevision, 0, len(t.cloudApps.store.Inserted))
+	for _, h := range t.cloudApps.store.Inserted {
+		out = append(out, slices.Clone(h.Revs))
 	}
 	return out
 }
@@ -316,16 +316,16 @@ func (t *GraphTenant) visible(now time.Time) []*graphRevision {
 	// (never together with t.mu), converted under t.mu.
 	var endpoint []*endpointVersion
 	t.endpoint.mu.Lock()
-	for _, h := range t.endpoint.inserted {
-		if v := h.visible(at); v != nil {
+	for _, h := range t.endpoint.store.Inserted {
+		if v := h.Visible(at); v != nil {
 			endpoint = append(endpoint, v)
 		}
 	}
 	t.endpoint.mu.Unlock()
 	var cloudApps []*cloudAppsRevision
 	t.cloudApps.mu.Lock()
-	for _, h := range t.cloudApps.inserted {
-		if v := h.visible(at); v != nil {
+	for _, h := range t.cloudApps.store.Inserted {
+		if v := h.Visible(at); v != nil {
 			cloudApps = append(cloudApps, v)
 		}
 	}
@@ -333,9 +333,9 @@ func (t *GraphTenant) visible(now time.Time) []*graphRevision {
 
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	out := make([]*graphRevision, 0, len(t.inserted)+len(endpoint)+len(cloudApps))
-	for _, h := range t.inserted {
-		if r := h.visible(now); r != nil {
+	out := make([]*graphRevision, 0, len(t.store.Inserted)+len(endpoint)+len(cloudApps))
+	for _, h := range t.store.Inserted {
+		if r := h.Visible(now); r != nil {
 			out = append(out, r)
 		}
 	}
@@ -380,8 +380,8 @@ func (t *GraphTenant) query(now time.Time, pred func(*graphKeys) bool) []*graphR
 // show the alert's newest version (an Endpoint alert without an incident).
 func (t *GraphTenant) Latest(id string) (GraphAlert, bool) {
 	t.mu.Lock()
-	if h, ok := t.alerts[id]; ok {
-		r := h.latest()
+	if h, ok := t.store.Alerts[id]; ok {
+		r := h.Latest()
 		t.mu.Unlock()
 		return r.decode(), true
 	}
@@ -389,8 +389,8 @@ func (t *GraphTenant) Latest(id string) (GraphAlert, bool) {
 
 	t.endpoint.mu.Lock()
 	var mv *endpointVersion
-	if h, ok := t.endpoint.alerts[id]; ok {
-		mv = h.latest()
+	if h, ok := t.endpoint.store.Alerts[id]; ok {
+		mv = h.Latest()
 	}
 	t.endpoint.mu.Unlock()
 	if mv != nil {
@@ -405,9 +405,9 @@ func (t *GraphTenant) Latest(id string) (GraphAlert, bool) {
 
 	t.cloudApps.mu.Lock()
 	var cv *cloudAppsRevision
-	for _, h := range t.cloudApps.inserted {
-		if t.srv.cloudAppsGraphID(t.key, h.id) == id {
-			cv = h.latest()
+	for _, h := range t.cloudApps.store.Inserted {
+		if t.srv.cloudAppsGraphID(t.key, h.ID) == id {
+			cv = h.Latest()
 			break
 		}
 	}
@@ -440,12 +440,12 @@ func (t *GraphTenant) Versions() []GraphVersion {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var out []GraphVersion
-	for _, h := range t.inserted {
-		at := make([]time.Time, len(h.revs))
-		for i, r := range h.revs {
+	for _, h := range t.store.Inserted {
+		at := make([]time.Time, len(h.Revs))
+		for i, r := range h.Revs {
 			at[i] = r.visibleAt
 		}
-		out = appendShown(out, at, h.revs)
+		out = appendShown(out, at, h.Revs)
 	}
 	for _, revs := range endpoint {
 		at := make([]time.Time, len(revs))

@@ -82,10 +82,10 @@ func (t *GraphTenant) viewOfCloudApps(v *cloudAppsRevision) *graphRevision {
 // viewRand is a generator for the values Graph adds to an alert of another
 // part: seeded by the server's seed and the alert's id, so every version of
 // the alert gets the same ones.
-func (s *Server) viewRand(id string) draws {
+func (s *Server) viewRand(id string) simapi.Draws {
 	h := fnv.New64a()
 	h.Write([]byte(id))
-	return draws{rand.New(rand.NewPCG(uint64(s.seed)^graphAPISalt, h.Sum64()))}
+	return simapi.Draws{RNG: rand.New(rand.NewPCG(uint64(s.seed)^graphAPISalt, h.Sum64()))}
 }
 
 // cloudAppsGraphID is the Graph id of Cloud Apps alert id in tenant key.
@@ -177,7 +177,7 @@ func (s *Server) graphFromEndpoint(a *EndpointAlert) (GraphAlert, bool) {
 		TenantID:              a.AADTenantID,
 		Title:                 a.Title,
 		Description:           a.Description,
-		RecommendedActions:    ptr(d.pick(graphRecommendedActions)),
+		RecommendedActions:    ptr(d.Pick(graphRecommendedActions)),
 		Category:              ptr(a.Category),
 		AssignedTo:            cloneptr(a.AssignedTo),
 		AlertWebURL:           portalURL("alerts", a.ID, a.AADTenantID),
@@ -203,7 +203,7 @@ func (s *Server) graphFromEndpoint(a *EndpointAlert) (GraphAlert, bool) {
 	if a.InvestigationState != nil {
 		g.InvestigationState = ptr(lowerFirst(*a.InvestigationState))
 	}
-	if d.chance(0.05) {
+	if d.Chance(0.05) {
 		g.SystemTags = []string{"Defender Experts"}
 	}
 	for _, c := range a.Comments {
@@ -243,16 +243,16 @@ var graphOSPlatforms = []struct {
 func (s *Server) endpointDeviceEvidence(a *EndpointAlert, severity, class string) GraphEvidence {
 	d := s.viewRand(a.MachineID)
 	host, domain, _ := strings.Cut(a.ComputerDNSName, ".")
-	os := graphOSPlatforms[d.rng.IntN(len(graphOSPlatforms))]
+	os := graphOSPlatforms[d.RNG.IntN(len(graphOSPlatforms))]
 	var build any = os.build
 	if os.build == 0 {
 		build = nil
 	}
 	var first *time.Time
 	if a.AlertCreationTime != nil {
-		first = ptr(a.AlertCreationTime.Add(-time.Duration(1+d.rng.IntN(700)) * 24 * time.Hour).Add(-time.Duration(d.rng.Int64N(int64(24 * time.Hour)))))
+		first = ptr(a.AlertCreationTime.Add(-time.Duration(1+d.RNG.IntN(700)) * 24 * time.Hour).Add(-time.Duration(d.RNG.Int64N(int64(24 * time.Hour)))))
 	}
-	ip := fmt.Sprintf("10.%d.%d.%d", d.rng.IntN(256), d.rng.IntN(256), 1+d.rng.IntN(254))
+	ip := fmt.Sprintf("10.%d.%d.%d", d.RNG.IntN(256), d.RNG.IntN(256), 1+d.RNG.IntN(254))
 	props := map[string]any{
 		"firstSeenDateTime": wireTime(first),
 		"mdeDeviceId":       a.MachineID,
@@ -263,10 +263,10 @@ func (s *Server) endpointDeviceEvidence(a *EndpointAlert, severity, class string
 		"osPlatform":        os.platform,
 		"osBuild":           build,
 		"version":           os.version,
-		"healthStatus":      []string{"active", "active", "active", "inactive", "impairedCommunication"}[d.rng.IntN(5)],
+		"healthStatus":      []string{"active", "active", "active", "inactive", "impairedCommunication"}[d.RNG.IntN(5)],
 		"riskScore":         map[string]string{"unknown": "none"}[severity],
 		"onboardingStatus":  "onboarded",
-		"defenderAvStatus":  []string{"updated", "updated", "notUpdated", "notReporting"}[d.rng.IntN(4)],
+		"defenderAvStatus":  []string{"updated", "updated", "notUpdated", "notReporting"}[d.RNG.IntN(4)],
 		"lastIpAddress":     ip,
 		"ipInterfaces":      []string{ip},
 		"loggedOnUsers":     []any{},
@@ -274,19 +274,19 @@ func (s *Server) endpointDeviceEvidence(a *EndpointAlert, severity, class string
 	if props["riskScore"] == "" {
 		props["riskScore"] = severity
 	}
-	if d.chance(0.4) {
-		props["azureAdDeviceId"] = d.guid()
+	if d.Chance(0.4) {
+		props["azureAdDeviceId"] = d.GUID()
 	}
 	if a.RBACGroupName != nil {
 		props["rbacGroupName"] = *a.RBACGroupName
-		props["rbacGroupId"] = 1 + d.rng.IntN(200)
+		props["rbacGroupId"] = 1 + d.RNG.IntN(200)
 	}
-	if d.chance(0.3) {
-		props["lastExternalIpAddress"] = fmt.Sprintf("%d.%d.%d.%d", 20+d.rng.IntN(180), d.rng.IntN(256), d.rng.IntN(256), 1+d.rng.IntN(254))
+	if d.Chance(0.3) {
+		props["lastExternalIpAddress"] = fmt.Sprintf("%d.%d.%d.%d", 20+d.RNG.IntN(180), d.RNG.IntN(256), d.RNG.IntN(256), 1+d.RNG.IntN(254))
 	}
-	if strings.HasPrefix(host, "srv") || d.chance(0.1) {
-		sub := d.guid()
-		props["vmMetadata"] = map[string]any{"vmId": d.guid(), "cloudProvider": "azure",
+	if strings.HasPrefix(host, "srv") || d.Chance(0.1) {
+		sub := d.GUID()
+		props["vmMetadata"] = map[string]any{"vmId": d.GUID(), "cloudProvider": "azure",
 			"resourceId":     "/subscriptions/" + sub + "/resourceGroups/rg-" + host + "/providers/Microsoft.Compute/virtualMachines/" + host,
 			"subscriptionId": sub}
 	}
@@ -349,7 +349,7 @@ var publishers = []string{"Microsoft Corporation", "Microsoft Windows", "Contoso
 
 // endpointEvidence converts one MDE evidence item; false for one Graph has no
 // type for.
-func endpointEvidence(a *EndpointAlert, e *EndpointEvidence, d draws) (GraphEvidence, bool) {
+func endpointEvidence(a *EndpointAlert, e *EndpointEvidence, d simapi.Draws) (GraphEvidence, bool) {
 	detection := ""
 	if e.DetectionStatus != nil {
 		detection = lowerFirst(*e.DetectionStatus)
@@ -369,9 +369,9 @@ func endpointEvidence(a *EndpointAlert, e *EndpointEvidence, d draws) (GraphEvid
 	file := func() fileDetails {
 		f := fileDetails{Sha1: e.Sha1, Sha256: e.Sha256, FileName: e.FileName, FilePath: e.FilePath}
 		if e.FileName != nil {
-			f.FileSize = ptr(int64(1024 + d.rng.IntN(8<<20)))
-			if d.chance(0.5) {
-				f.FilePublisher = ptr(d.pick(publishers))
+			f.FileSize = ptr(int64(1024 + d.RNG.IntN(8<<20)))
+			if d.Chance(0.5) {
+				f.FilePublisher = ptr(d.Pick(publishers))
 			}
 		}
 		return f
@@ -401,7 +401,7 @@ func endpointEvidence(a *EndpointAlert, e *EndpointEvidence, d draws) (GraphEvid
 		g.Type = "ipEvidence"
 		props["ipAddress"] = e.IPAddress
 		if e.IPAddress != nil && !strings.HasPrefix(*e.IPAddress, "10.") && !strings.HasPrefix(*e.IPAddress, "fe80") {
-			props["countryLetterCode"] = d.pick([]string{"US", "DE", "NL", "RU", "BR", "JP"})
+			props["countryLetterCode"] = d.Pick([]string{"US", "DE", "NL", "RU", "BR", "JP"})
 		}
 	case "Url":
 		g.Type = "urlEvidence"
@@ -415,7 +415,7 @@ func endpointEvidence(a *EndpointAlert, e *EndpointEvidence, d draws) (GraphEvid
 			g.Type = "registryValueEvidence"
 			props["mdeDeviceId"], props["registryHive"], props["registryKey"] = a.MachineID, e.RegistryHive, key
 			props["registryValue"], props["registryValueType"] = e.RegistryValue, e.RegistryValueType
-			props["registryValueName"] = d.pick([]string{"Updater", "Start", "DisableAntiSpyware", "Debugger", "(Default)"})
+			props["registryValueName"] = d.Pick([]string{"Updater", "Start", "DisableAntiSpyware", "Debugger", "(Default)"})
 		} else {
 			g.Type = "registryKeyEvidence"
 			props["registryKey"], props["registryHive"] = key, e.RegistryHive
@@ -459,43 +459,43 @@ var mailSubjects = []string{"Invoice #4711 overdue", "[EXTERNAL] Attention", "Re
 	"Your password expires today 🔒", "RE: Q3 <confidential> & final"}
 
 // analyzedMessage draws the properties of an analyzedMessageEvidence.
-func analyzedMessage(d draws, at *time.Time) map[string]any {
+func analyzedMessage(d simapi.Draws, at *time.Time) map[string]any {
 	received := time.Now().UTC()
 	if at != nil {
-		received = at.Add(-time.Duration(d.rng.Int64N(int64(time.Hour))))
+		received = at.Add(-time.Duration(d.RNG.Int64N(int64(time.Hour))))
 	}
-	urls := []string{"https://login.micros0ft-secure.com/owa/?user=anna.schmidt", "https://bücher.example/rechnung?id=4711&lang=de"}[:d.rng.IntN(3)]
+	urls := []string{"https://login.micros0ft-secure.com/owa/?user=anna.schmidt", "https://bücher.example/rechnung?id=4711&lang=de"}[:d.RNG.IntN(3)]
 	threats := []string{}
-	if d.chance(0.6) {
-		threats = []string{d.pick([]string{"Phish", "Malware", "Spam", "HighConfPhish"})}
+	if d.Chance(0.6) {
+		threats = []string{d.Pick([]string{"Phish", "Malware", "Spam", "HighConfPhish"})}
 	}
 	return map[string]any{
-		"antiSpamDirection": d.pick([]string{"inbound", "outbound", "intraorg"}), "attachmentsCount": d.rng.IntN(4),
-		"deliveryAction":    d.pick([]string{"delivered", "deliveredAsSpam", "junked", "blocked", "replaced"}),
-		"deliveryLocation":  d.pick([]string{"inbox", "external", "junkFolder", "quarantine", "failed", "dropped", "deletedFolder", "forwarded"}),
-		"internetMessageId": "<" + d.hex(24) + "@mail.contoso.co.in>", "language": d.pick([]string{"en", "de", "ja", "ar"}),
-		"networkMessageId": d.guid(), "receivedDateTime": wireTime(&received),
-		"recipientEmailAddress": d.pick([]string{"anna.schmidt@contoso.com", "juergen.mueller@contoso.de", "tanaka.hiroshi@fabrikam.co.jp"}),
-		"senderIp":              fmt.Sprintf("%d.%d.%d.%d", 40+d.rng.IntN(150), d.rng.IntN(256), d.rng.IntN(256), 1+d.rng.IntN(254)),
-		"subject":               d.pick(mailSubjects), "threatDetectionMethods": []string{d.pick([]string{"urlDetonationReputation", "fileReputation", "spoofDmarc"})},
+		"antiSpamDirection": d.Pick([]string{"inbound", "outbound", "intraorg"}), "attachmentsCount": d.RNG.IntN(4),
+		"deliveryAction":    d.Pick([]string{"delivered", "deliveredAsSpam", "junked", "blocked", "replaced"}),
+		"deliveryLocation":  d.Pick([]string{"inbox", "external", "junkFolder", "quarantine", "failed", "dropped", "deletedFolder", "forwarded"}),
+		"internetMessageId": "<" + d.Hex(24) + "@mail.contoso.co.in>", "language": d.Pick([]string{"en", "de", "ja", "ar"}),
+		"networkMessageId": d.GUID(), "receivedDateTime": wireTime(&received),
+		"recipientEmailAddress": d.Pick([]string{"anna.schmidt@contoso.com", "juergen.mueller@contoso.de", "tanaka.hiroshi@fabrikam.co.jp"}),
+		"senderIp":              fmt.Sprintf("%d.%d.%d.%d", 40+d.RNG.IntN(150), d.RNG.IntN(256), d.RNG.IntN(256), 1+d.RNG.IntN(254)),
+		"subject":               d.Pick(mailSubjects), "threatDetectionMethods": []string{d.Pick([]string{"urlDetonationReputation", "fileReputation", "spoofDmarc"})},
 		"threats": threats, "urlCount": len(urls), "urls": urls,
-		"urn":      "urn:MailEntity:" + d.hex(32),
+		"urn":      "urn:MailEntity:" + d.Hex(32),
 		"p1Sender": map[string]any{"displayName": "Billing", "domainName": "mail.contoso.co.in", "emailAddress": "user.abc@mail.contoso.co.in"},
 		"p2Sender": map[string]any{"displayName": "Billing Dept.", "domainName": "contoso.co.in", "emailAddress": "billing@contoso.co.in"},
 	}
 }
 
 // mailCluster draws the properties of a mailClusterEvidence.
-func mailCluster(d draws) map[string]any {
-	by := d.pick([]string{"Subject;P2SenderDomain;ContentType", "Subject;SenderIp;ContentType", "BodyFingerprintBin1;P2SenderDomain;ContentType"})
-	n := 1 + d.rng.IntN(5)
+func mailCluster(d simapi.Draws) map[string]any {
+	by := d.Pick([]string{"Subject;P2SenderDomain;ContentType", "Subject;SenderIp;ContentType", "BodyFingerprintBin1;P2SenderDomain;ContentType"})
+	n := 1 + d.RNG.IntN(5)
 	ids := make([]string, n)
 	for i := range ids {
-		ids[i] = d.guid()
+		ids[i] = d.GUID()
 	}
-	return map[string]any{"clusterBy": by, "clusterByValue": d.hex(40), "emailCount": n * (1 + d.rng.IntN(20)),
-		"networkMessageIds": ids, "query": "(Subject:\"" + d.pick(mailSubjects) + "\") AND (Sender:\"user.abc@mail.contoso.co.in\")",
-		"urn": "urn:MailClusterEntity:" + d.hex(32)}
+	return map[string]any{"clusterBy": by, "clusterByValue": d.Hex(40), "emailCount": n * (1 + d.RNG.IntN(20)),
+		"networkMessageIds": ids, "query": "(Subject:\"" + d.Pick(mailSubjects) + "\") AND (Sender:\"user.abc@mail.contoso.co.in\")",
+		"urn": "urn:MailClusterEntity:" + d.Hex(32)}
 }
 
 // Defender for Cloud Apps → Graph. Severity: 0 LOW, 1 MEDIUM, 2 HIGH, 3
@@ -517,7 +517,7 @@ var (
 func (s *Server) graphFromCloudApps(key string, a *CloudAppsAlert) GraphAlert {
 	id := s.cloudAppsGraphID(key, a.ID)
 	d := s.viewRand(id)
-	incident := strconv.Itoa(10_000 + d.rng.IntN(90_000))
+	incident := strconv.Itoa(10_000 + d.RNG.IntN(90_000))
 	ts := a.Timestamp
 	updated := a.version()
 	analyst := a.HandledByUser

@@ -1,4 +1,4 @@
-package sim
+package simapi
 
 import (
 	"cmp"
@@ -41,7 +41,7 @@ func TestSortedPage(t *testing.T) {
 				order = func(a, b item) int { return -byKey(a, b) }
 			}
 			orig := slices.Clone(s)
-			got := sortedPage(s, tt.skip, tt.limit, order)
+			got := SortedPage(s, tt.skip, tt.limit, order)
 			if !slices.Equal(s, orig) {
 				t.Fatal("sortedPage changed its input")
 			}

@@ -1,19 +1,17 @@
-package sim
+package simapi
 
 import (
 	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
 	"time"
-
-	"github.com/alertexport/alertexport/internal/sim/simapi"
 )
 
-// generateRange resolves the From and To of a generator's options (both
+// GenerateRange resolves the From and To of a generator's options (both
 // zero means now; if only one is set, it is used for both) and rounds them
 // inward to the API's precision: From up, To down, and To no earlier than
 // From. It panics, naming caller, if To is before From.
-func generateRange(from, to time.Time, now func() time.Time, precision time.Duration, caller string) (time.Time, time.Time) {
+func GenerateRange(from, to time.Time, now func() time.Time, precision time.Duration, caller string) (time.Time, time.Time) {
 	switch {
 	case from.IsZero() && to.IsZero():
 		from = now()
@@ -37,24 +35,25 @@ func generateRange(from, to time.Time, now func() time.Time, precision time.Dura
 	return from, to
 }
 
-// draws are the random choices both alert generators make, from the
+// Draws are the random choices the alert generators make, from the
 // tenant's seeded rng (used under the tenant's lock).
-type draws struct {
-	rng *rand.Rand
+type Draws struct {
+	RNG *rand.Rand
 }
 
-func (d draws) pick(list []string) string { return list[d.rng.IntN(len(list))] }
+// Pick is one element of list.
+func (d Draws) Pick(list []string) string { return list[d.RNG.IntN(len(list))] }
 
-// chance is true with probability p.
-func (d draws) chance(p float64) bool { return d.rng.Float64() < p }
+// Chance is true with probability p.
+func (d Draws) Chance(p float64) bool { return d.RNG.Float64() < p }
 
-// weightedIndex picks i with probability weights[i]/sum.
-func (d draws) weightedIndex(weights ...int) int {
+// WeightedIndex picks i with probability weights[i]/sum.
+func (d Draws) WeightedIndex(weights ...int) int {
 	sum := 0
 	for _, w := range weights {
 		sum += w
 	}
-	x := d.rng.IntN(sum)
+	x := d.RNG.IntN(sum)
 	for i, w := range weights {
 		if x < w {
 			return i
@@ -64,22 +63,22 @@ func (d draws) weightedIndex(weights ...int) int {
 	return len(weights) - 1
 }
 
-// hex is n random lower-case hex digits.
-func (d draws) hex(n int) string {
+// Hex is n random lower-case Hex digits.
+func (d Draws) Hex(n int) string {
 	b := make([]byte, (n+1)/2)
 	for i := range b {
-		b[i] = byte(d.rng.Uint32())
+		b[i] = byte(d.RNG.Uint32())
 	}
 	return hex.EncodeToString(b)[:n]
 }
 
-// guid is a random (version 4) GUID.
-func (d draws) guid() string {
+// GUID is a random (version 4) GUID.
+func (d Draws) GUID() string {
 	var b [16]byte
 	for i := range b {
-		b[i] = byte(d.rng.Uint32())
+		b[i] = byte(d.RNG.Uint32())
 	}
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
-	return simapi.FormatGUID(b)
+	return FormatGUID(b)
 }
