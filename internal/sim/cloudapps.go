@@ -157,7 +157,7 @@ func writeCloudAppsError(w http.ResponseWriter, e *cloudAppsError) {
 		_, _ = io.WriteString(w, e.html)
 		return
 	}
-	body, _ := encodeWire(struct {
+	body, _ := simapi.EncodeWire(struct {
 		Detail string `json:"detail"`
 	}{e.detail}) // a string always encodes
 	h.Set("Content-Type", "application/json")

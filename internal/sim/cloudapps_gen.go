@@ -239,7 +239,7 @@ func (g *cloudAppsGen) alert(id string, ts, to time.Time, idValue int64, portal 
 	}
 	app := services[0]
 
-	account := CloudAppsEntity{EntityType: ptr(2), ID: nameGUID("cas account " + person.upn), Inst: ptr(0), Label: person.name, Pa: person.upn, Type: "account"}
+	account := CloudAppsEntity{EntityType: simapi.Ptr(2), ID: simapi.NameGUID("cas account " + person.upn), Inst: simapi.Ptr(0), Label: person.name, Pa: person.upn, Type: "account"}
 	if kind.identity {
 		account.EntityRole = "Source"
 	} else {
@@ -247,7 +247,7 @@ func (g *cloudAppsGen) alert(id string, ts, to time.Time, idValue int64, portal 
 		saas, _ := strconv.Atoi(app.ID)
 		account.Saas = &saas
 		if g.Chance(0.1) {
-			account.Inst = ptr(1 + g.RNG.IntN(3)) // a second instance of the app
+			account.Inst = simapi.Ptr(1 + g.RNG.IntN(3)) // a second instance of the app
 		}
 	}
 	entities := []CloudAppsEntity{account}
@@ -297,16 +297,16 @@ func (g *cloudAppsGen) alert(id string, ts, to time.Time, idValue int64, portal 
 		a.Intent = append([]int{}, kind.intent...)
 	}
 	if !g.Chance(0.2) {
-		a.IsMarkdown = ptr(kind.markdown)
+		a.IsMarkdown = simapi.Ptr(kind.markdown)
 	}
 	if !g.Chance(0.2) {
-		a.IsPreview = ptr(g.Chance(0.1))
+		a.IsPreview = simapi.Ptr(g.Chance(0.1))
 	}
 	if !g.Chance(0.2) {
 		a.Evidence = g.evidence(person.name, app.Label, file, kind.file, g.RNG.IntN(4))
 	}
 	if !g.Chance(0.1) {
-		a.ThreatScore = ptr(g.RNG.IntN(101))
+		a.ThreatScore = simapi.Ptr(g.RNG.IntN(101))
 	}
 	if g.Chance(0.2) {
 		for range 1 + g.RNG.IntN(3) {
@@ -323,8 +323,8 @@ func (g *cloudAppsGen) alert(id string, ts, to time.Time, idValue int64, portal 
 		g.close(&a, g.resolution(), resolved)
 	} else if g.Chance(0.15) {
 		// Looked at but open, as in the documented example.
-		a.HandledByUser = ptr(g.Pick(cloudAppsAnalysts))
-		a.Comment = ptr("")
+		a.HandledByUser = simapi.Ptr(g.Pick(cloudAppsAnalysts))
+		a.Comment = simapi.Ptr("")
 	}
 	return a
 }
@@ -338,7 +338,7 @@ func (g *cloudAppsGen) evidence(user, app, file string, withFile bool, n int) []
 	}
 	out := make([]json.RawMessage, 0, n)
 	for _, i := range g.RNG.Perm(len(texts))[:min(n, len(texts))] {
-		b, err := encodeWire(struct {
+		b, err := simapi.EncodeWire(struct {
 			Title string `json:"title"`
 		}{texts[i]})
 		if err != nil {
@@ -360,6 +360,6 @@ func (g *cloudAppsGen) close(a *CloudAppsAlert, resolution int, resolved time.Ti
 	if resolution == 1 {
 		a.StatusValue = 2
 	}
-	a.HandledByUser = ptr(g.Pick(cloudAppsAnalysts))
-	a.Comment = ptr(g.Pick(cloudAppsComments))
+	a.HandledByUser = simapi.Ptr(g.Pick(cloudAppsAnalysts))
+	a.Comment = simapi.Ptr(g.Pick(cloudAppsComments))
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/alertexport/alertexport/internal/sim/simapi"
 )
 
 // The Defender for Cloud Apps alert object, as CloudAppSecurityDocs
@@ -192,7 +194,7 @@ func (e CloudAppsEntity) MarshalJSON() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return encodeWire(&w)
+	return simapi.EncodeWire(&w)
 }
 
 // UnmarshalJSON reads an entity in the API's form.
@@ -295,7 +297,7 @@ func (a CloudAppsAlert) MarshalJSON() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return encodeWire(&w)
+	return simapi.EncodeWire(&w)
 }
 
 // UnmarshalJSON reads an alert in the API's form.

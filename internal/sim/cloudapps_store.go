@@ -181,7 +181,7 @@ func newCloudAppsRevision(a *CloudAppsAlert, visibleAt time.Time) (*cloudAppsRev
 	if err != nil {
 		return nil, err
 	}
-	body, err := encodeWire(&w)
+	body, err := simapi.EncodeWire(&w)
 	if err != nil {
 		return nil, fmt.Errorf("simulator: cloud apps alert %s: %w", a.ID, err)
 	}

@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alertexport/alertexport/internal/sim/simapi"
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -265,15 +266,15 @@ func casSet(t *testing.T) (*fixture, string, time.Time) {
 	at := func(d time.Duration) *time.Time { x := t0.Add(d); return &x }
 	alerts := []CloudAppsAlert{
 		alert("a00000000000000000000001", t0, 0, 0, 0, nil, svc("11161"),
-			CloudAppsEntity{ID: "acc-1", Inst: ptr(0), Label: "u1", Type: "account", EntityType: ptr(2)},
+			CloudAppsEntity{ID: "acc-1", Inst: simapi.Ptr(0), Label: "u1", Type: "account", EntityType: simapi.Ptr(2)},
 			CloudAppsEntity{ID: "10.0.0.1", Label: "10.0.0.1", Type: "ip"},
 			CloudAppsEntity{ID: "pol-1", Label: "p1", PolicyType: "FILE", Type: "policyRule"}),
 		alert("a00000000000000000000002", t0.Add(time.Hour), 1, 2, 1, at(2*time.Hour), svc("15600"),
 			CloudAppsEntity{ID: "file-2", Label: "f.docx", Type: "file"}),
 		alert("a00000000000000000000003", t0.Add(2*time.Hour), 2, 5, 2, at(5*time.Hour), svc("20940"),
-			CloudAppsEntity{ID: "acc-3", Inst: ptr(1), Label: "u3", Type: "account"}),
+			CloudAppsEntity{ID: "acc-3", Inst: simapi.Ptr(1), Label: "u3", Type: "account"}),
 		alert("a00000000000000000000004", now.Add(-24*time.Hour), 3, 0, 1, nil),
-		alert("a00000000000000000000005", now.Add(-3*24*time.Hour), 1, 3, 1, ptr(now.Add(-2*24*time.Hour))),
+		alert("a00000000000000000000005", now.Add(-3*24*time.Hour), 1, 3, 1, simapi.Ptr(now.Add(-2*24*time.Hour))),
 	}
 	for _, a := range alerts {
 		f.s.CloudApps(tenantA).Put(a, time.Time{})

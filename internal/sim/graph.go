@@ -397,7 +397,7 @@ func prefers(h http.Header, name string) bool {
 
 // graphQuery is a validated query string.
 type graphQuery struct {
-	pairs       []queryPair
+	pairs       []simapi.QueryPair
 	filter      func(*graphKeys) bool
 	top         int64 // page size, at most graphMaxTop
 	offset      int64 // from $skip or $skiptoken
@@ -432,31 +432,31 @@ func (s *Server) parseGraphQuery(raw string, includeUnknown bool) (*graphQuery, 
 		if err := errors.Join(err1, err2); err != nil {
 			return nil, graphBadRequest("The query string is malformed: %v.", err)
 		}
-		q.pairs = append(q.pairs, queryPair{raw: part, key: key, value: value})
+		q.pairs = append(q.pairs, simapi.QueryPair{Raw: part, Key: key, Value: value})
 	}
 	values := map[string]string{}
 	for _, p := range q.pairs {
-		if !strings.HasPrefix(p.key, "$") {
+		if !strings.HasPrefix(p.Key, "$") {
 			continue
 		}
 		switch {
-		case slices.Contains(graphOptions, p.key):
-			if _, dup := values[p.key]; dup {
-				return nil, graphBadRequest("Query option '%s' was specified more than once, but it must be specified at most once.", p.key)
+		case slices.Contains(graphOptions, p.Key):
+			if _, dup := values[p.Key]; dup {
+				return nil, graphBadRequest("Query option '%s' was specified more than once, but it must be specified at most once.", p.Key)
 			}
-			if strings.TrimSpace(p.value) == "" {
-				return nil, graphBadRequest("The value for OData query '%s' cannot be empty.", p.key)
+			if strings.TrimSpace(p.Value) == "" {
+				return nil, graphBadRequest("The value for OData query '%s' cannot be empty.", p.Key)
 			}
-			values[p.key] = p.value
-		case slices.Contains(graphUnsupported, p.key):
-			return nil, graphBadRequest("Query option '%s' is not supported by List alerts_v2, which supports $count, $filter, $skip and $top.", p.key)
+			values[p.Key] = p.Value
+		case slices.Contains(graphUnsupported, p.Key):
+			return nil, graphBadRequest("Query option '%s' is not supported by List alerts_v2, which supports $count, $filter, $skip and $top.", p.Key)
 		default:
-			return nil, graphBadRequest("The query parameter '%s' is not supported.", p.key)
+			return nil, graphBadRequest("The query parameter '%s' is not supported.", p.Key)
 		}
 	}
 
 	if v, ok := values["$top"]; ok {
-		n, ok := parseDotNetInt64(v)
+		n, ok := simapi.ParseDotNetInt64(v)
 		if !ok || n < 1 {
 			// "The minimum value of $top is 1" (Graph's query-parameters guide).
 			return nil, graphBadRequest("Invalid value '%s' for $top query option found. The $top query option requires a positive integer value.", v)
@@ -464,7 +464,7 @@ func (s *Server) parseGraphQuery(raw string, includeUnknown bool) (*graphQuery, 
 		q.top = min(n, graphMaxTop)
 	}
 	if v, ok := values["$skip"]; ok {
-		n, ok := parseDotNetInt64(v)
+		n, ok := simapi.ParseDotNetInt64(v)
 		if !ok || n < 0 {
 			return nil, graphBadRequest("Invalid value '%s' for $skip query option found. The $skip query option requires a non-negative integer value.", v)
 		}
@@ -515,8 +515,8 @@ func (s *Server) parseGraphQuery(raw string, includeUnknown bool) (*graphQuery, 
 func (q *graphQuery) nextQuery(token string) string {
 	var parts []string
 	for _, p := range q.pairs {
-		if p.key != "$skip" && p.key != "$skiptoken" {
-			parts = append(parts, p.raw)
+		if p.Key != "$skip" && p.Key != "$skiptoken" {
+			parts = append(parts, p.Raw)
 		}
 	}
 	return strings.Join(append(parts, "$skiptoken="+token), "&")
@@ -563,7 +563,7 @@ func (s *Server) readSkipToken(tok string, fingerprint uint64) (int64, bool) {
 func (s *Server) seal(b []byte) uint64 {
 	h := fnv.New64a()
 	var salt [8]byte
-	binary.LittleEndian.PutUint64(salt[:], s.salt^0x5eed_70ce)
+	binary.LittleEndian.PutUint64(salt[:], s.host.Salt^0x5eed_70ce)
 	h.Write(salt[:])
 	h.Write(b)
 	return h.Sum64()

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/alertexport/alertexport/internal/sim/odata"
+	"github.com/alertexport/alertexport/internal/sim/simapi"
 )
 
 // The $filter of alerts_v2: the shared OData parser (package odata) with the
@@ -33,9 +34,9 @@ type graphKeys struct {
 
 func graphKeysOf(a *GraphAlert) graphKeys {
 	return graphKeys{
-		created: cloneptr(a.CreatedDateTime), lastUpdate: cloneptr(a.LastUpdateDateTime),
+		created: simapi.ClonePtr(a.CreatedDateTime), lastUpdate: simapi.ClonePtr(a.LastUpdateDateTime),
 		serviceSource: a.ServiceSource, severity: a.Severity, status: a.Status,
-		classification: a.Classification, determination: a.Determination, assignedTo: cloneptr(a.AssignedTo),
+		classification: a.Classification, determination: a.Determination, assignedTo: simapi.ClonePtr(a.AssignedTo),
 	}
 }
 

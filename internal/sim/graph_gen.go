@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/alertexport/alertexport/internal/sim/endpoint"
 	"github.com/alertexport/alertexport/internal/sim/simapi"
 )
 
@@ -90,7 +91,7 @@ var graphKinds = []graphKind{
 		id: func(g *graphGen, created time.Time) (string, string) {
 			// Defender for Cloud names alerts "<ticks to DateTime.MaxValue>_<GUID>".
 			const maxTicks = 3155378975999999999
-			name := strconv.FormatInt(maxTicks-dotNetTicks(created), 10) + "_" + g.GUID()
+			name := strconv.FormatInt(maxTicks-endpoint.DotNetTicks(created), 10) + "_" + g.GUID()
 			return "dc" + name, name
 		}},
 	{source: "azureAdIdentityProtection", detections: []string{"azureAdIdentityProtection"}, product: "Microsoft Entra ID Protection", weight: 10,
@@ -138,7 +139,7 @@ func (t *GraphTenant) Generate(n int, g GraphGenerate) []string {
 		}
 		kinds = graphKinds[i : i+1]
 	}
-	from, to := simapi.GenerateRange(g.From, g.To, t.srv.now, endpointTick, "GraphTenant.Generate")
+	from, to := simapi.GenerateRange(g.From, g.To, t.srv.now, endpoint.Tick, "GraphTenant.Generate")
 	weights := make([]int, len(kinds))
 	for i, k := range kinds {
 		weights[i] = k.weight
@@ -151,7 +152,7 @@ func (t *GraphTenant) Generate(n int, g GraphGenerate) []string {
 	for range n {
 		updated := from
 		if !g.SameTimestamp && to.After(from) {
-			updated = from.Add(time.Duration(gen.RNG.Int64N(int64(to.Sub(from))/int64(endpointTick)+1)) * endpointTick)
+			updated = from.Add(time.Duration(gen.RNG.Int64N(int64(to.Sub(from))/int64(endpoint.Tick)+1)) * endpoint.Tick)
 		}
 		a := gen.alert(&kinds[gen.WeightedIndex(weights...)], updated)
 		for t.store.Alerts[a.ID] != nil {
@@ -226,7 +227,7 @@ func (g *graphGen) precise(t time.Time) time.Time {
 	case 1:
 		return t.Truncate(time.Millisecond)
 	}
-	return t.Truncate(endpointTick)
+	return t.Truncate(endpoint.Tick)
 }
 
 func (g *graphGen) between(lo, hi time.Duration) time.Duration {
@@ -257,32 +258,32 @@ func (g *graphGen) alert(k *graphKind, updated time.Time) GraphAlert {
 	id, provider := k.id(g, created)
 	incident := strconv.Itoa(10_000 + g.RNG.IntN(90_000))
 	host := g.Pick(graphHosts)
-	threat := endpointThreats[g.RNG.IntN(len(endpointThreats))]
-	fill := strings.NewReplacer("{host}", host, "{file}", g.Pick(cloudAppsFiles), "{family}", threat.family)
+	threat := endpoint.Threats()[g.RNG.IntN(len(endpoint.Threats()))]
+	fill := strings.NewReplacer("{host}", host, "{file}", g.Pick(cloudAppsFiles), "{family}", threat.Family)
 	a := GraphAlert{
 		ID: id, ProviderAlertID: provider, IncidentID: &incident,
 		Status: status, Severity: graphSeverities[g.WeightedIndex(5, 15, 30, 30, 20)],
 		Classification: "unknown", Determination: "unknown",
 		ServiceSource: k.source, DetectionSource: g.Pick(k.detections),
-		DetectorID: ptr(g.GUID()), TenantID: g.tenant,
-		Title: fill.Replace(g.Pick(k.titles)), Description: fill.Replace(g.Pick(endpointDescriptions)),
-		RecommendedActions: ptr(g.Pick(graphRecommendedActions)), Category: ptr(g.Pick(k.categories)),
+		DetectorID: simapi.Ptr(g.GUID()), TenantID: g.tenant,
+		Title: fill.Replace(g.Pick(k.titles)), Description: fill.Replace(g.Pick(endpoint.Descriptions())),
+		RecommendedActions: simapi.Ptr(g.Pick(graphRecommendedActions)), Category: simapi.Ptr(g.Pick(k.categories)),
 		AlertWebURL: portalURL("alerts", id, g.tenant), IncidentWebURL: portalURL("incidents", incident, g.tenant),
 		MitreTechniques: []string{}, CreatedDateTime: &created, LastUpdateDateTime: &updated,
 		FirstActivityDateTime: &firstActivity, LastActivityDateTime: &lastActivity,
-		Comments: []GraphComment{}, SystemTags: []string{}, ProductName: ptr(k.product),
+		Comments: []GraphComment{}, SystemTags: []string{}, ProductName: simapi.Ptr(k.product),
 	}
 	if g.Chance(0.3) {
-		a.ActorDisplayName = ptr(g.Pick([]string{"Storm-0501", "Mint Sandstorm", "Octo Tempest", "Сhamomile Actor"}))
+		a.ActorDisplayName = simapi.Ptr(g.Pick([]string{"Storm-0501", "Mint Sandstorm", "Octo Tempest", "Сhamomile Actor"}))
 	}
 	if g.Chance(0.25) {
-		a.ThreatDisplayName, a.ThreatFamilyName = ptr(threat.name), ptr(threat.family)
+		a.ThreatDisplayName, a.ThreatFamilyName = simapi.Ptr(threat.Name), simapi.Ptr(threat.Family)
 	}
 	if status == "inProgress" || status == "resolved" || g.Chance(0.1) {
-		a.AssignedTo = ptr(g.Pick(graphAnalysts))
+		a.AssignedTo = simapi.Ptr(g.Pick(graphAnalysts))
 	}
 	if status == "resolved" {
-		resolved := updated.Add(-g.between(0, 2*time.Second)).Truncate(endpointTick)
+		resolved := updated.Add(-g.between(0, 2*time.Second)).Truncate(endpoint.Tick)
 		if resolved.Before(created) {
 			resolved = created
 		}
@@ -294,22 +295,22 @@ func (g *graphGen) alert(k *graphKind, updated time.Time) GraphAlert {
 		g.classify(&a)
 	}
 	for range g.WeightedIndex(6, 3, 1) * 2 {
-		if t := g.Pick(endpointMitre); !slices.Contains(a.MitreTechniques, t) {
+		if t := g.Pick(endpoint.Mitre()); !slices.Contains(a.MitreTechniques, t) {
 			a.MitreTechniques = append(a.MitreTechniques, t)
 		}
 	}
 	for range g.WeightedIndex(70, 20, 10) {
-		at := created.Add(g.between(0, updated.Sub(created))).Truncate(endpointTick)
+		at := created.Add(g.between(0, updated.Sub(created))).Truncate(endpoint.Tick)
 		a.Comments = append(a.Comments, GraphComment{Comment: g.Pick(graphCommentTexts), CreatedByDisplayName: g.Pick(graphAnalysts), CreatedDateTime: at})
 	}
 	if g.Chance(0.1) {
 		a.SystemTags = []string{"Defender Experts"}
 	}
 	if g.Chance(0.4) {
-		a.AlertPolicyID = ptr(g.GUID())
+		a.AlertPolicyID = simapi.Ptr(g.GUID())
 	}
 	if g.Chance(0.7) {
-		a.InvestigationState = ptr(g.Pick(graphInvestigationStates[:len(graphInvestigationStates)-1]))
+		a.InvestigationState = simapi.Ptr(g.Pick(graphInvestigationStates[:len(graphInvestigationStates)-1]))
 	}
 	if k.source == "microsoftSentinel" || k.source == "microsoft365Defender" || g.Chance(0.1) {
 		a.AdditionalData = jsonRaw(map[string]any{"RuleName": a.Title, "QueryPeriod": "PT5H", "Größe": 42, "tags": []string{"tier-0", "PCI"}})
@@ -340,9 +341,9 @@ var graphPeople = []struct{ name, domain, upn, display string }{
 func (g *graphGen) userAccount() userAccount {
 	p := graphPeople[g.RNG.IntN(len(graphPeople))]
 	sid := fmt.Sprintf("S-1-5-21-%d-%d-%d-%d", 1e8+g.RNG.IntN(4e9), 1e8+g.RNG.IntN(4e9), 1e8+g.RNG.IntN(4e9), 1000+g.RNG.IntN(90000))
-	ua := newUserAccount(ptr(p.name), ptr(p.domain), ptr(sid), ptr(g.GUID()), ptr(p.upn), ptr(p.display))
+	ua := newUserAccount(simapi.Ptr(p.name), simapi.Ptr(p.domain), simapi.Ptr(sid), simapi.Ptr(g.GUID()), simapi.Ptr(p.upn), simapi.Ptr(p.display))
 	if g.Chance(0.3) {
-		ua.ActiveDirectoryObjectGUID = ptr(g.GUID())
+		ua.ActiveDirectoryObjectGUID = simapi.Ptr(g.GUID())
 	}
 	return ua
 }
@@ -366,7 +367,7 @@ func (g *graphGen) evidence(typ string, created time.Time, host, class string) G
 		e.RemediationStatus = g.Pick(graphRemediationStatuses[1:5])
 	case x < 4:
 		e.RemediationStatus = g.Pick(graphRemediationStatuses[6:])
-		e.RemediationStatusDetails = ptr("Action " + e.RemediationStatus + " by automated investigation #" + strconv.Itoa(1000+g.RNG.IntN(9000)))
+		e.RemediationStatusDetails = simapi.Ptr("Action " + e.RemediationStatus + " by automated investigation #" + strconv.Itoa(1000+g.RNG.IntN(9000)))
 	}
 	if class == "falsePositive" {
 		e.Verdict = "noThreatsFound"
@@ -388,8 +389,8 @@ func (g *graphGen) evidence(typ string, created time.Time, host, class string) G
 		name, domain, _ := strings.Cut(host, ".")
 		os := graphOSPlatforms[g.RNG.IntN(len(graphOSPlatforms))]
 		ip := fmt.Sprintf("10.%d.%d.%d", g.RNG.IntN(256), g.RNG.IntN(256), 1+g.RNG.IntN(254))
-		first := created.Add(-g.between(24*time.Hour, 400*24*time.Hour)).Truncate(endpointTick)
-		p["firstSeenDateTime"], p["mdeDeviceId"], p["deviceDnsName"], p["hostName"] = wireTime(&first), g.Hex(40), host, name
+		first := created.Add(-g.between(24*time.Hour, 400*24*time.Hour)).Truncate(endpoint.Tick)
+		p["firstSeenDateTime"], p["mdeDeviceId"], p["deviceDnsName"], p["hostName"] = endpoint.WireTime(&first), g.Hex(40), host, name
 		p["dnsDomain"], p["osPlatform"], p["version"] = domain, os.platform, os.version
 		if os.build != 0 {
 			p["osBuild"] = os.build
@@ -415,32 +416,32 @@ func (g *graphGen) evidence(typ string, created time.Time, host, class string) G
 				"countryName": c, "latitude": math.Round(lat*1e4) / 1e4, "longitude": math.Round(lon*1e4) / 1e4, "state": nil}
 		}
 	case "urlEvidence":
-		p["url"] = g.Pick(endpointURLs)
+		p["url"] = g.Pick(endpoint.URLs())
 	case "fileEvidence":
 		p["detectionStatus"] = g.Pick(graphDetectionStatuses[:3])
 		p["mdeDeviceId"] = g.Hex(40)
-		p["fileDetails"] = fileDetails{Sha1: ptr(g.Hex(40)), Sha256: ptr(g.Hex(64)), Md5: ptr(g.Hex(32)),
-			FileName: ptr(g.Pick(endpointFileNames)), FilePath: ptr(g.Pick(endpointFolders)),
-			FileSize: ptr(int64(g.RNG.IntN(50 << 20))), FilePublisher: ptr(g.Pick(publishers))}
+		p["fileDetails"] = fileDetails{Sha1: simapi.Ptr(g.Hex(40)), Sha256: simapi.Ptr(g.Hex(64)), Md5: simapi.Ptr(g.Hex(32)),
+			FileName: simapi.Ptr(g.Pick(endpoint.FileNames())), FilePath: simapi.Ptr(g.Pick(endpoint.Folders())),
+			FileSize: simapi.Ptr(int64(g.RNG.IntN(50 << 20))), FilePublisher: simapi.Ptr(g.Pick(publishers))}
 	case "processEvidence":
-		pr := endpointProcesses[g.RNG.IntN(len(endpointProcesses))]
-		pct := created.Add(-g.between(time.Second, time.Hour)).Truncate(endpointTick)
-		ppct := pct.Add(-g.between(time.Second, 6*time.Hour)).Truncate(endpointTick)
-		p["processId"], p["parentProcessId"], p["processCommandLine"] = 4*(1+g.RNG.IntN(16000)), 4*(1+g.RNG.IntN(16000)), pr.cmd
-		p["processCreationDateTime"], p["parentProcessCreationDateTime"] = wireTime(&pct), wireTime(&ppct)
+		pr := endpoint.Processes()[g.RNG.IntN(len(endpoint.Processes()))]
+		pct := created.Add(-g.between(time.Second, time.Hour)).Truncate(endpoint.Tick)
+		ppct := pct.Add(-g.between(time.Second, 6*time.Hour)).Truncate(endpoint.Tick)
+		p["processId"], p["parentProcessId"], p["processCommandLine"] = 4*(1+g.RNG.IntN(16000)), 4*(1+g.RNG.IntN(16000)), pr.Cmd
+		p["processCreationDateTime"], p["parentProcessCreationDateTime"] = endpoint.WireTime(&pct), endpoint.WireTime(&ppct)
 		p["detectionStatus"], p["mdeDeviceId"] = g.Pick(graphDetectionStatuses[:3]), g.Hex(40)
-		p["imageFile"] = fileDetails{Sha1: ptr(g.Hex(40)), Sha256: ptr(g.Hex(64)), FileName: ptr(pr.name), FilePath: ptr(pr.folder),
-			FileSize: ptr(int64(g.RNG.IntN(8 << 20))), FilePublisher: ptr("Microsoft Corporation")}
-		p["parentProcessImageFile"] = fileDetails{FileName: ptr("services.exe"), FilePath: ptr(`C:\Windows\System32`), FileSize: ptr(int64(731744))}
+		p["imageFile"] = fileDetails{Sha1: simapi.Ptr(g.Hex(40)), Sha256: simapi.Ptr(g.Hex(64)), FileName: simapi.Ptr(pr.Name), FilePath: simapi.Ptr(pr.Folder),
+			FileSize: simapi.Ptr(int64(g.RNG.IntN(8 << 20))), FilePublisher: simapi.Ptr("Microsoft Corporation")}
+		p["parentProcessImageFile"] = fileDetails{FileName: simapi.Ptr("services.exe"), FilePath: simapi.Ptr(`C:\Windows\System32`), FileSize: simapi.Ptr(int64(731744))}
 		ua := g.userAccount()
 		p["userAccount"] = ua
 	case "registryKeyEvidence":
-		r := endpointRegistry[g.RNG.IntN(len(endpointRegistry))]
-		p["registryKey"], p["registryHive"] = r.key, r.hive
+		r := endpoint.Registry()[g.RNG.IntN(len(endpoint.Registry()))]
+		p["registryKey"], p["registryHive"] = r.Key, r.Hive
 	case "registryValueEvidence":
-		r := endpointRegistry[g.RNG.IntN(len(endpointRegistry))]
-		p["mdeDeviceId"], p["registryHive"], p["registryKey"] = g.Hex(40), r.hive, r.key
-		p["registryValue"], p["registryValueName"], p["registryValueType"] = r.value, g.Pick([]string{"Updater", "Start", "(Default)"}), r.typ
+		r := endpoint.Registry()[g.RNG.IntN(len(endpoint.Registry()))]
+		p["mdeDeviceId"], p["registryHive"], p["registryKey"] = g.Hex(40), r.Hive, r.Key
+		p["registryValue"], p["registryValueName"], p["registryValueType"] = r.Value, g.Pick([]string{"Updater", "Start", "(Default)"}), r.Type
 	case "mailboxEvidence":
 		ua := g.userAccount()
 		p["displayName"], p["primaryAddress"], p["upn"], p["userAccount"] = ua.DisplayName, ua.UserPrincipalName, ua.UserPrincipalName, ua
@@ -462,10 +463,10 @@ func (g *graphGen) evidence(typ string, created time.Time, host, class string) G
 		p["appId"], p["displayName"], p["objectId"] = g.GUID(), g.Pick([]string{"MailSync Pro", "Contoso HR Portal", "Ünïcode App ✉️"}), g.GUID()
 		p["publisher"] = g.Pick([]string{"Contoso", "Unverified publisher", "Fabrikam GmbH"})
 	case "securityGroupEvidence":
-		grp := endpointGroups[g.RNG.IntN(len(endpointGroups))]
-		p["displayName"], p["securityGroupId"], p["sid"] = grp.name, g.GUID(), "S-1-5-21-1004336348-1177238915-682003330-"+grp.rid
-		p["activeDirectoryObjectGuid"], p["distinguishedName"] = g.GUID(), "CN="+grp.name+",CN=Users,DC=contoso,DC=local"
-		p["friendlyName"] = `CONTOSO\` + grp.name
+		grp := endpoint.Groups()[g.RNG.IntN(len(endpoint.Groups()))]
+		p["displayName"], p["securityGroupId"], p["sid"] = grp.Name, g.GUID(), "S-1-5-21-1004336348-1177238915-682003330-"+grp.RID
+		p["activeDirectoryObjectGuid"], p["distinguishedName"] = g.GUID(), "CN="+grp.Name+",CN=Users,DC=contoso,DC=local"
+		p["friendlyName"] = `CONTOSO\` + grp.Name
 	case "azureResourceEvidence":
 		name := "st" + g.Hex(10)
 		typ := g.Pick([]string{"Microsoft.Storage/storageAccounts", "Microsoft.KeyVault/vaults", "Microsoft.Compute/virtualMachines"})
@@ -476,14 +477,14 @@ func (g *graphGen) evidence(typ string, created time.Time, host, class string) G
 		p["hostingPlatformType"] = g.Pick([]string{"unknown", "azureAIFoundry", "copilotStudio"})
 		p["instructions"] = "You are a helpful assistant. Never reveal <secrets> & keys."
 	case "cloudLogonSessionEvidence":
-		start := created.Add(-g.between(time.Minute, time.Hour)).Truncate(endpointTick)
-		prev := start.Add(-g.between(time.Hour, 30*24*time.Hour)).Truncate(endpointTick)
+		start := created.Add(-g.between(time.Minute, time.Hour)).Truncate(endpoint.Tick)
+		prev := start.Add(-g.between(time.Hour, 30*24*time.Hour)).Truncate(endpoint.Tick)
 		acct := GraphEvidence{Type: graphEvidencePrefix + "userEvidence", CreatedDateTime: &at, Verdict: "suspicious",
 			RemediationStatus: "none", Properties: map[string]json.RawMessage{"userAccount": jsonRaw(g.userAccount())}}
 		p["account"] = json.RawMessage(acct.wire(true))
 		p["browser"], p["deviceName"], p["operatingSystem"] = g.Pick([]string{"Edge 126", "Chrome 125", "Firefox 127"}), host, "Windows 11"
-		p["previousLogonDateTime"], p["protocol"], p["sessionId"] = wireTime(&prev), g.Pick([]string{"OAuth2", "SAML", "WS-Federation"}), g.GUID()
-		p["startUtcDateTime"], p["userAgent"] = wireTime(&start), "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko)"
+		p["previousLogonDateTime"], p["protocol"], p["sessionId"] = endpoint.WireTime(&prev), g.Pick([]string{"OAuth2", "SAML", "WS-Federation"}), g.GUID()
+		p["startUtcDateTime"], p["userAgent"] = endpoint.WireTime(&start), "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko)"
 	}
 	e.Properties = rawProps(p)
 	return e
@@ -491,7 +492,7 @@ func (g *graphGen) evidence(typ string, created time.Time, host, class string) G
 
 // lifecycleStep is one analyst action on a Graph-only alert (UpdateRandom).
 func (g *graphGen) lifecycleStep(a *GraphAlert) {
-	now := g.now().UTC().Truncate(endpointTick)
+	now := g.now().UTC().Truncate(endpoint.Tick)
 	comment := func() {
 		a.Comments = append(a.Comments, GraphComment{Comment: g.Pick(graphCommentTexts), CreatedByDisplayName: g.Pick(graphAnalysts), CreatedDateTime: now})
 	}
@@ -500,7 +501,7 @@ func (g *graphGen) lifecycleStep(a *GraphAlert) {
 		a.Status = "new"
 	case "new":
 		a.Status = "inProgress"
-		a.AssignedTo = ptr(g.Pick(graphAnalysts))
+		a.AssignedTo = simapi.Ptr(g.Pick(graphAnalysts))
 	case "inProgress":
 		a.Status = "resolved"
 		r := now

@@ -8,6 +8,9 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/alertexport/alertexport/internal/sim/endpoint"
+	"github.com/alertexport/alertexport/internal/sim/simapi"
 )
 
 // The Microsoft Graph security alert (microsoft.graph.security.alert, the
@@ -227,7 +230,7 @@ func GraphEvidenceTypes() []string {
 // jsonRaw encodes v for Properties (encoding/json, without HTML escaping).
 // Values the simulator builds always encode.
 func jsonRaw(v any) json.RawMessage {
-	b, err := encodeWire(v)
+	b, err := simapi.EncodeWire(v)
 	if err != nil {
 		panic(fmt.Sprintf("simulator: encode %T: %v", v, err))
 	}
@@ -258,7 +261,7 @@ var jsonNull = []byte("null")
 func jsonString(s string) []byte      { return jsonRaw(s) }
 func jsonStrings(s []string) []byte   { return jsonRaw(orEmpty(s)) }
 func jsonOptString(s *string) []byte  { return jsonRaw(s) }
-func jsonOptTime(t *time.Time) []byte { return jsonRaw(wireTime(t)) }
+func jsonOptTime(t *time.Time) []byte { return jsonRaw(endpoint.WireTime(t)) }
 func orEmpty[T any](s []T) []T {
 	if s == nil {
 		return []T{}
@@ -340,7 +343,7 @@ func (e *GraphEvidence) UnmarshalJSON(b []byte) error {
 		}
 		return nil
 	}
-	var created *endpointTime
+	var created *endpoint.Time
 	errs := []error{take("@odata.type", &out.Type), take("createdDateTime", &created), take("verdict", &out.Verdict),
 		take("remediationStatus", &out.RemediationStatus), take("remediationStatusDetails", &out.RemediationStatusDetails),
 		take("roles", &out.Roles), take("detailedRoles", &out.DetailedRoles), take("tags", &out.Tags)}
@@ -349,7 +352,7 @@ func (e *GraphEvidence) UnmarshalJSON(b []byte) error {
 			return err
 		}
 	}
-	out.CreatedDateTime = goTime(created)
+	out.CreatedDateTime = endpoint.GoTime(created)
 	for k, v := range m {
 		if !bytes.Equal(bytes.TrimSpace(v), jsonNull) {
 			out.Properties[k] = compactRaw(v)
@@ -377,9 +380,9 @@ func compactWire(b []byte) ([]byte, error) {
 
 // graphWireComment is GraphComment as written.
 type graphWireComment struct {
-	Comment              string       `json:"comment"`
-	CreatedByDisplayName string       `json:"createdByDisplayName"`
-	CreatedDateTime      endpointTime `json:"createdDateTime"`
+	Comment              string        `json:"comment"`
+	CreatedByDisplayName string        `json:"createdByDisplayName"`
+	CreatedDateTime      endpoint.Time `json:"createdDateTime"`
 }
 
 // render writes the alert as the API serves it: "@odata.type" first, the
@@ -392,7 +395,7 @@ func (a *GraphAlert) render(includeUnknown bool) ([]byte, error) {
 	comments := make([]graphWireComment, 0, len(a.Comments))
 	for _, c := range a.Comments {
 		comments = append(comments, graphWireComment{Comment: c.Comment, CreatedByDisplayName: c.CreatedByDisplayName,
-			CreatedDateTime: endpointTime(c.CreatedDateTime.UTC().Truncate(endpointTick))})
+			CreatedDateTime: endpoint.Time(c.CreatedDateTime.UTC().Truncate(endpoint.Tick))})
 	}
 	evidence := []byte{'['}
 	for i := range a.Evidence {
@@ -448,7 +451,7 @@ func (a *GraphAlert) render(includeUnknown bool) ([]byte, error) {
 	}
 	// Every member is compact JSON (encodeWire's, or Properties compacted
 	// when decoded), so the document is too.
-	return appendEscapedNonASCII(nil, appendObject(nil, members)), nil
+	return simapi.AppendEscapedNonASCII(nil, appendObject(nil, members)), nil
 }
 
 // hidesMembers says whether the alert has a member of an evolvable enum
@@ -493,11 +496,11 @@ type graphWireAlert struct {
 	ThreatDisplayName     *string            `json:"threatDisplayName"`
 	ThreatFamilyName      *string            `json:"threatFamilyName"`
 	MitreTechniques       []string           `json:"mitreTechniques"`
-	CreatedDateTime       *endpointTime      `json:"createdDateTime"`
-	LastUpdateDateTime    *endpointTime      `json:"lastUpdateDateTime"`
-	ResolvedDateTime      *endpointTime      `json:"resolvedDateTime"`
-	FirstActivityDateTime *endpointTime      `json:"firstActivityDateTime"`
-	LastActivityDateTime  *endpointTime      `json:"lastActivityDateTime"`
+	CreatedDateTime       *endpoint.Time     `json:"createdDateTime"`
+	LastUpdateDateTime    *endpoint.Time     `json:"lastUpdateDateTime"`
+	ResolvedDateTime      *endpoint.Time     `json:"resolvedDateTime"`
+	FirstActivityDateTime *endpoint.Time     `json:"firstActivityDateTime"`
+	LastActivityDateTime  *endpoint.Time     `json:"lastActivityDateTime"`
 	Comments              []graphWireComment `json:"comments"`
 	Evidence              []GraphEvidence    `json:"evidence"`
 	SystemTags            []string           `json:"systemTags"`
@@ -528,9 +531,9 @@ func (a *GraphAlert) UnmarshalJSON(b []byte) error {
 		Description: w.Description, RecommendedActions: w.RecommendedActions, Category: w.Category, AssignedTo: w.AssignedTo,
 		AlertWebURL: w.AlertWebURL, IncidentWebURL: w.IncidentWebURL, ActorDisplayName: w.ActorDisplayName,
 		ThreatDisplayName: w.ThreatDisplayName, ThreatFamilyName: w.ThreatFamilyName, MitreTechniques: orEmpty(w.MitreTechniques),
-		CreatedDateTime: goTime(w.CreatedDateTime), LastUpdateDateTime: goTime(w.LastUpdateDateTime),
-		ResolvedDateTime: goTime(w.ResolvedDateTime), FirstActivityDateTime: goTime(w.FirstActivityDateTime),
-		LastActivityDateTime: goTime(w.LastActivityDateTime), Comments: make([]GraphComment, 0, len(w.Comments)),
+		CreatedDateTime: endpoint.GoTime(w.CreatedDateTime), LastUpdateDateTime: endpoint.GoTime(w.LastUpdateDateTime),
+		ResolvedDateTime: endpoint.GoTime(w.ResolvedDateTime), FirstActivityDateTime: endpoint.GoTime(w.FirstActivityDateTime),
+		LastActivityDateTime: endpoint.GoTime(w.LastActivityDateTime), Comments: make([]GraphComment, 0, len(w.Comments)),
 		Evidence: orEmpty(w.Evidence), SystemTags: orEmpty(w.SystemTags), ProductName: w.ProductName,
 		AlertPolicyID: w.AlertPolicyID, InvestigationState: w.InvestigationState,
 		AdditionalData: dict(w.AdditionalData), CustomDetails: dict(w.CustomDetails),
@@ -552,7 +555,7 @@ func (a *GraphAlert) UnmarshalJSON(b []byte) error {
 func (a *GraphAlert) truncateTimes() {
 	trunc := func(p **time.Time) {
 		if *p != nil {
-			c := (*p).UTC().Truncate(endpointTick)
+			c := (*p).UTC().Truncate(endpoint.Tick)
 			*p = &c
 		}
 	}
@@ -562,7 +565,7 @@ func (a *GraphAlert) truncateTimes() {
 	trunc(&a.FirstActivityDateTime)
 	trunc(&a.LastActivityDateTime)
 	for i := range a.Comments {
-		a.Comments[i].CreatedDateTime = a.Comments[i].CreatedDateTime.UTC().Truncate(endpointTick)
+		a.Comments[i].CreatedDateTime = a.Comments[i].CreatedDateTime.UTC().Truncate(endpoint.Tick)
 	}
 	ev := slices.Clone(a.Evidence)
 	for i := range ev {

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/alertexport/alertexport/internal/sim/endpoint"
 	"github.com/alertexport/alertexport/internal/sim/simapi"
 )
 
@@ -29,7 +30,7 @@ type GraphTenant struct {
 	srv       *Server
 	id        string // as first given (or as AddTenant spelled it)
 	key       string // lower-case tenant ID
-	endpoint  *EndpointTenant
+	endpoint  *endpoint.Tenant
 	cloudApps *CloudAppsTenant
 
 	mu               sync.Mutex // guards the fields below
@@ -41,7 +42,7 @@ type GraphTenant struct {
 	emptyPages       int                       // answers still to serve empty (EmptyPages)
 	// The view's conversions, memoized: versions are immutable, so each is
 	// converted once. A nil entry is a version Graph does not show.
-	fromEndpoint  map[*endpointVersion]*graphRevision
+	fromEndpoint  map[*endpoint.Revision]*graphRevision
 	fromCloudApps map[*cloudAppsRevision]*graphRevision
 }
 
@@ -149,15 +150,15 @@ func (s *Server) Graph(tenantID string) *GraphTenant {
 	}
 	// The other parts' stores are taken before locking graph.mu, so no
 	// lock of theirs is ever held under it.
-	endpoint, cloudApps := s.Endpoint(tenantID), s.CloudApps(tenantID)
+	ep, cloudApps := s.Endpoint(tenantID), s.CloudApps(tenantID)
 	rng, faultRNG := s.tenantRNGs(graphAPISalt, key)
 	nt := &GraphTenant{
-		srv: s, id: tenantID, key: key, endpoint: endpoint, cloudApps: cloudApps,
+		srv: s, id: tenantID, key: key, endpoint: ep, cloudApps: cloudApps,
 		store:         simapi.NewAlertStore[*graphRevision](s.opaqueOrder),
 		rng:           rng,
 		FaultPlan:     simapi.FaultPlan{RNG: faultRNG},
 		calls:         map[string]*simapi.Window{},
-		fromEndpoint:  map[*endpointVersion]*graphRevision{},
+		fromEndpoint:  map[*endpoint.Revision]*graphRevision{},
 		fromCloudApps: map[*cloudAppsRevision]*graphRevision{},
 	}
 	s.graph.mu.Lock()
@@ -199,7 +200,7 @@ func (t *GraphTenant) Put(a GraphAlert, visibleAt time.Time) {
 // stores the result as a new version visible visibleAfter after that
 // lastUpdateDateTime. change runs with the tenant locked and must not call
 // the tenant's methods; it must not change the id. The view's alerts change
-// in their own parts (EndpointTenant.Update, CloudAppsTenant.Close).
+// in their own parts (endpoint.Tenant.Update, CloudAppsTenant.Close).
 func (t *GraphTenant) Update(id string, change func(*GraphAlert), visibleAfter time.Duration) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -219,9 +220,9 @@ func (t *GraphTenant) update(id string, change func(*GraphAlert), visibleAfter t
 	if a.ID != id {
 		return fmt.Errorf("simulator: graph alert %q: change set the id to %q", id, a.ID)
 	}
-	now := t.srv.now().UTC().Truncate(endpointTick)
+	now := t.srv.now().UTC().Truncate(endpoint.Tick)
 	if !now.After(prev.lastUpdate) {
-		now = prev.lastUpdate.Add(endpointTick)
+		now = prev.lastUpdate.Add(endpoint.Tick)
 	}
 	a.LastUpdateDateTime = &now
 	r, err := t.srv.newGraphRevision(&a, now.Add(visibleAfter))
@@ -283,18 +284,6 @@ func (t *GraphTenant) Len() int {
 	return len(t.store.Alerts)
 }
 
-// endpointHistories copies the revisions of every Endpoint alert, in insertion
-// order, so they can be converted without the Endpoint tenant's lock.
-func (t *GraphTenant) endpointHistories() [][]*endpointVersion {
-	t.endpoint.mu.Lock()
-	defer t.endpoint.mu.Unlock()
-	out := make([][]*endpointVersion, 0, len(t.endpoint.store.Inserted))
-	for _, h := range t.endpoint.store.Inserted {
-		out = append(out, slices.Clone(h.Revs))
-	}
-	return out
-}
-
 func (t *GraphTenant) cloudAppsHistories() [][]*cloudAppsRevision {
 	t.cloudApps.mu.Lock()
 	defer t.cloudApps.mu.Unlock()
@@ -314,14 +303,7 @@ func (t *GraphTenant) visible(now time.Time) []*graphRevision {
 	at := now.Add(-delay)
 	// The other parts' newest visible revisions, taken under their locks
 	// (never together with t.mu), converted under t.mu.
-	var endpoint []*endpointVersion
-	t.endpoint.mu.Lock()
-	for _, h := range t.endpoint.store.Inserted {
-		if v := h.Visible(at); v != nil {
-			endpoint = append(endpoint, v)
-		}
-	}
-	t.endpoint.mu.Unlock()
+	endpoint := t.endpoint.VisibleRevisions(at)
 	var cloudApps []*cloudAppsRevision
 	t.cloudApps.mu.Lock()
 	for _, h := range t.cloudApps.store.Inserted {
@@ -387,13 +369,7 @@ func (t *GraphTenant) Latest(id string) (GraphAlert, bool) {
 	}
 	t.mu.Unlock()
 
-	t.endpoint.mu.Lock()
-	var mv *endpointVersion
-	if h, ok := t.endpoint.store.Alerts[id]; ok {
-		mv = h.Latest()
-	}
-	t.endpoint.mu.Unlock()
-	if mv != nil {
+	if mv := t.endpoint.LatestRevision(id); mv != nil {
 		t.mu.Lock()
 		r := t.viewOfEndpoint(mv)
 		t.mu.Unlock()
@@ -435,7 +411,7 @@ func (t *GraphTenant) Versions() []GraphVersion {
 	t.mu.Lock()
 	delay := t.delay
 	t.mu.Unlock()
-	endpoint, cloudApps := t.endpointHistories(), t.cloudAppsHistories()
+	endpoint, cloudApps := t.endpoint.Histories(), t.cloudAppsHistories()
 
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -451,7 +427,7 @@ func (t *GraphTenant) Versions() []GraphVersion {
 		at := make([]time.Time, len(revs))
 		conv := make([]*graphRevision, len(revs))
 		for i, v := range revs {
-			at[i], conv[i] = v.visibleAt.Add(delay), t.viewOfEndpoint(v)
+			at[i], conv[i] = v.VisibleFrom().Add(delay), t.viewOfEndpoint(v)
 		}
 		out = appendShown(out, at, conv)
 	}

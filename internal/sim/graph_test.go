@@ -16,6 +16,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/alertexport/alertexport/internal/sim/endpoint"
+	"github.com/alertexport/alertexport/internal/sim/simapi"
 )
 
 const (
@@ -283,9 +286,9 @@ func graphFilterSet(t *testing.T) (*fixture, string) {
 			AssignedTo: assigned, LastUpdateDateTime: mustTime(t, updated), CreatedDateTime: mustTime(t, created)}, time.Time{})
 	}
 	put("g1", "2024-05-01T10:00:00Z", "2024-05-01T09:00:00Z", "microsoftDefenderForIdentity", "high", "new", "unknown", "unknown", nil)
-	put("g2", "2024-05-01T10:00:00.0000001Z", "2024-04-30T00:00:00Z", "microsoftDefenderForOffice365", "medium", "inProgress", "truePositive", "phishing", ptr("secop123@contoso.com"))
-	put("g3", "2024-05-01T09:59:59.9999999Z", "2024-04-01T00:00:00Z", "microsoftDefenderForCloud", "low", "resolved", "falsePositive", "notMalicious", ptr("O'Brien@contoso.com"))
-	put("g4", "2024-05-02T00:00:00Z", "2024-05-01T23:00:00Z", "microsoftSentinel", "informational", "resolved", "informationalExpectedActivity", "securityTesting", ptr("Automation"))
+	put("g2", "2024-05-01T10:00:00.0000001Z", "2024-04-30T00:00:00Z", "microsoftDefenderForOffice365", "medium", "inProgress", "truePositive", "phishing", simapi.Ptr("secop123@contoso.com"))
+	put("g3", "2024-05-01T09:59:59.9999999Z", "2024-04-01T00:00:00Z", "microsoftDefenderForCloud", "low", "resolved", "falsePositive", "notMalicious", simapi.Ptr("O'Brien@contoso.com"))
+	put("g4", "2024-05-02T00:00:00Z", "2024-05-01T23:00:00Z", "microsoftSentinel", "informational", "resolved", "informationalExpectedActivity", "securityTesting", simapi.Ptr("Automation"))
 	put("g5", "2024-04-01T00:00:00Z", "2024-04-01T00:00:00Z", "azureAdIdentityProtection", "unknown", "unknown", "unknown", "unknown", nil)
 	return f, graphToken(t, f)
 }
@@ -829,14 +832,14 @@ func TestGraphEndpointView(t *testing.T) {
 	f.clock.Advance(time.Minute)
 	if err := e.Update(m.ID, func(a *EndpointAlert) {
 		a.Status = "Resolved"
-		a.Classification = ptr("TruePositive")
-		a.Determination = ptr("CompromisedUser")
+		a.Classification = simapi.Ptr("TruePositive")
+		a.Determination = simapi.Ptr("CompromisedUser")
 	}, 0); err != nil {
 		t.Fatal(err)
 	}
 	latest, _ := e.Latest(m.ID)
 	v = one(t, m.ID)
-	if v["lastUpdateDateTime"] != latest.LastUpdateTime.Format(endpointTimeLayout) || v["status"] != "resolved" ||
+	if v["lastUpdateDateTime"] != latest.LastUpdateTime.Format(endpoint.TimeLayout) || v["status"] != "resolved" ||
 		v["classification"] != "truePositive" || v["determination"] != "compromisedAccount" {
 		t.Errorf("after the update: %v %v %v %v", v["lastUpdateDateTime"], v["status"], v["classification"], v["determination"])
 	}
@@ -857,7 +860,7 @@ func TestGraphEndpointView(t *testing.T) {
 
 	t.Run("late in the Endpoint part, late in Graph, later with the indexing delay", func(t *testing.T) {
 		late := m
-		late.ID, late.IncidentID = "da637472900382838869_42", ptr(int64(7))
+		late.ID, late.IncidentID = "da637472900382838869_42", simapi.Ptr(int64(7))
 		at := f.clock.Now().Add(10 * time.Minute)
 		e.Put(late, at)
 		g.SetIndexingDelay(5 * time.Minute)
@@ -943,7 +946,7 @@ func TestGraphCloudAppsView(t *testing.T) {
 	v := served[id]
 	if !casGraphIDPattern.MatchString(v["id"].(string)) || v["serviceSource"] != "microsoftDefenderForCloudApps" ||
 		v["detectionSource"] != "cloudAppSecurity" || v["title"] != alert.Title || v["tenantId"] != tenantA ||
-		v["lastUpdateDateTime"] != alert.Timestamp.Format(endpointTimeLayout) || v["status"] != "new" && v["status"] != "inProgress" {
+		v["lastUpdateDateTime"] != alert.Timestamp.Format(endpoint.TimeLayout) || v["status"] != "new" && v["status"] != "inProgress" {
 		t.Errorf("served %v", v)
 	}
 	graphID := v["id"].(string)
@@ -975,8 +978,8 @@ func TestGraphCloudAppsView(t *testing.T) {
 	}
 	closed, _ := c.Latest(id)
 	v = byProvider()[id]
-	if v["status"] != "resolved" || v["classification"] != "truePositive" || v["lastUpdateDateTime"] != closed.ResolveTime.Format(endpointTimeLayout) ||
-		v["resolvedDateTime"] != closed.ResolveTime.Format(endpointTimeLayout) || v["id"] != graphID {
+	if v["status"] != "resolved" || v["classification"] != "truePositive" || v["lastUpdateDateTime"] != closed.ResolveTime.Format(endpoint.TimeLayout) ||
+		v["resolvedDateTime"] != closed.ResolveTime.Format(endpoint.TimeLayout) || v["id"] != graphID {
 		t.Errorf("closed: %v", v)
 	}
 	if n := versions(); n != 2 {

@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/alertexport/alertexport/internal/sim/endpoint"
 	"github.com/alertexport/alertexport/internal/sim/simapi"
 )
 
@@ -43,12 +44,12 @@ import (
 
 // viewOfEndpoint converts an Endpoint version, memoized; nil when Graph does not
 // show it. t.mu must be held.
-func (t *GraphTenant) viewOfEndpoint(v *endpointVersion) *graphRevision {
+func (t *GraphTenant) viewOfEndpoint(v *endpoint.Revision) *graphRevision {
 	if r, ok := t.fromEndpoint[v]; ok {
 		return r
 	}
 	var r *graphRevision
-	a, err := v.r.decode()
+	a, err := v.Decode()
 	if err != nil {
 		panic(fmt.Sprintf("simulator: stored endpoint alert does not decode: %v", err))
 	}
@@ -85,7 +86,7 @@ func (t *GraphTenant) viewOfCloudApps(v *cloudAppsRevision) *graphRevision {
 func (s *Server) viewRand(id string) simapi.Draws {
 	h := fnv.New64a()
 	h.Write([]byte(id))
-	return simapi.Draws{RNG: rand.New(rand.NewPCG(uint64(s.seed)^graphAPISalt, h.Sum64()))}
+	return simapi.Draws{RNG: rand.New(rand.NewPCG(uint64(s.host.Seed)^graphAPISalt, h.Sum64()))}
 }
 
 // cloudAppsGraphID is the Graph id of Cloud Apps alert id in tenant key.
@@ -143,12 +144,12 @@ var graphRecommendedActions = []string{
 }
 
 func portalURL(kind, id, tenant string) *string {
-	return ptr("https://security.microsoft.com/" + kind + "/" + id + "?tid=" + tenant)
+	return simapi.Ptr("https://security.microsoft.com/" + kind + "/" + id + "?tid=" + tenant)
 }
 
 // graphFromEndpoint converts an MDE alert; false when Graph does not show
 // it (no incident, or no time to version it by).
-func (s *Server) graphFromEndpoint(a *EndpointAlert) (GraphAlert, bool) {
+func (s *Server) graphFromEndpoint(a *endpoint.Alert) (GraphAlert, bool) {
 	if a.IncidentID == nil {
 		return GraphAlert{}, false
 	}
@@ -173,26 +174,26 @@ func (s *Server) graphFromEndpoint(a *EndpointAlert) (GraphAlert, bool) {
 		Determination:         "unknown",
 		ServiceSource:         "microsoftDefenderForEndpoint",
 		DetectionSource:       mapOr(endpointGraphDetectionSource, a.DetectionSource, "unknown"),
-		DetectorID:            cloneptr(a.DetectorID),
+		DetectorID:            simapi.ClonePtr(a.DetectorID),
 		TenantID:              a.AADTenantID,
 		Title:                 a.Title,
 		Description:           a.Description,
-		RecommendedActions:    ptr(d.Pick(graphRecommendedActions)),
-		Category:              ptr(a.Category),
-		AssignedTo:            cloneptr(a.AssignedTo),
+		RecommendedActions:    simapi.Ptr(d.Pick(graphRecommendedActions)),
+		Category:              simapi.Ptr(a.Category),
+		AssignedTo:            simapi.ClonePtr(a.AssignedTo),
 		AlertWebURL:           portalURL("alerts", a.ID, a.AADTenantID),
 		IncidentWebURL:        portalURL("incidents", incident, a.AADTenantID),
-		ThreatDisplayName:     cloneptr(a.ThreatName),
-		ThreatFamilyName:      cloneptr(a.ThreatFamilyName),
+		ThreatDisplayName:     simapi.ClonePtr(a.ThreatName),
+		ThreatFamilyName:      simapi.ClonePtr(a.ThreatFamilyName),
 		MitreTechniques:       append([]string{}, a.MitreTechniques...),
-		CreatedDateTime:       cloneptr(a.AlertCreationTime),
-		LastUpdateDateTime:    cloneptr(updated),
-		ResolvedDateTime:      cloneptr(a.ResolvedTime),
-		FirstActivityDateTime: cloneptr(a.FirstEventTime),
-		LastActivityDateTime:  cloneptr(a.LastEventTime),
+		CreatedDateTime:       simapi.ClonePtr(a.AlertCreationTime),
+		LastUpdateDateTime:    simapi.ClonePtr(updated),
+		ResolvedDateTime:      simapi.ClonePtr(a.ResolvedTime),
+		FirstActivityDateTime: simapi.ClonePtr(a.FirstEventTime),
+		LastActivityDateTime:  simapi.ClonePtr(a.LastEventTime),
 		Comments:              make([]GraphComment, 0, len(a.Comments)),
 		SystemTags:            []string{},
-		ProductName:           ptr("Microsoft Defender for Endpoint"),
+		ProductName:           simapi.Ptr("Microsoft Defender for Endpoint"),
 	}
 	if a.Classification != nil {
 		g.Classification = mapOr(endpointGraphClass, *a.Classification, "unknown")
@@ -201,7 +202,7 @@ func (s *Server) graphFromEndpoint(a *EndpointAlert) (GraphAlert, bool) {
 		g.Determination = mapOr(endpointGraphDetermination, *a.Determination, "unknown")
 	}
 	if a.InvestigationState != nil {
-		g.InvestigationState = ptr(lowerFirst(*a.InvestigationState))
+		g.InvestigationState = simapi.Ptr(lowerFirst(*a.InvestigationState))
 	}
 	if d.Chance(0.05) {
 		g.SystemTags = []string{"Defender Experts"}
@@ -240,7 +241,7 @@ var graphOSPlatforms = []struct {
 // endpointDeviceEvidence is the alert's device (machineId, computerDnsName,
 // rbacGroupName), as deviceEvidence. Graph adds what the MDE alert does not
 // carry (OS, health, risk); those values are drawn per device.
-func (s *Server) endpointDeviceEvidence(a *EndpointAlert, severity, class string) GraphEvidence {
+func (s *Server) endpointDeviceEvidence(a *endpoint.Alert, severity, class string) GraphEvidence {
 	d := s.viewRand(a.MachineID)
 	host, domain, _ := strings.Cut(a.ComputerDNSName, ".")
 	os := graphOSPlatforms[d.RNG.IntN(len(graphOSPlatforms))]
@@ -250,11 +251,11 @@ func (s *Server) endpointDeviceEvidence(a *EndpointAlert, severity, class string
 	}
 	var first *time.Time
 	if a.AlertCreationTime != nil {
-		first = ptr(a.AlertCreationTime.Add(-time.Duration(1+d.RNG.IntN(700)) * 24 * time.Hour).Add(-time.Duration(d.RNG.Int64N(int64(24 * time.Hour)))))
+		first = simapi.Ptr(a.AlertCreationTime.Add(-time.Duration(1+d.RNG.IntN(700)) * 24 * time.Hour).Add(-time.Duration(d.RNG.Int64N(int64(24 * time.Hour)))))
 	}
 	ip := fmt.Sprintf("10.%d.%d.%d", d.RNG.IntN(256), d.RNG.IntN(256), 1+d.RNG.IntN(254))
 	props := map[string]any{
-		"firstSeenDateTime": wireTime(first),
+		"firstSeenDateTime": endpoint.WireTime(first),
 		"mdeDeviceId":       a.MachineID,
 		"deviceDnsName":     a.ComputerDNSName,
 		"hostName":          host,
@@ -298,7 +299,7 @@ func (s *Server) endpointDeviceEvidence(a *EndpointAlert, severity, class string
 		roles = []string{"compromised"}
 	}
 	return GraphEvidence{
-		Type: graphEvidencePrefix + "deviceEvidence", CreatedDateTime: cloneptr(a.AlertCreationTime),
+		Type: graphEvidencePrefix + "deviceEvidence", CreatedDateTime: simapi.ClonePtr(a.AlertCreationTime),
 		Verdict: verdictFor(class, false), RemediationStatus: "none",
 		Roles: roles, DetailedRoles: []string{"Main device"}, Tags: []string{},
 		Properties: rawProps(props),
@@ -349,13 +350,13 @@ var publishers = []string{"Microsoft Corporation", "Microsoft Windows", "Contoso
 
 // endpointEvidence converts one MDE evidence item; false for one Graph has no
 // type for.
-func endpointEvidence(a *EndpointAlert, e *EndpointEvidence, d simapi.Draws) (GraphEvidence, bool) {
+func endpointEvidence(a *endpoint.Alert, e *endpoint.Evidence, d simapi.Draws) (GraphEvidence, bool) {
 	detection := ""
 	if e.DetectionStatus != nil {
 		detection = lowerFirst(*e.DetectionStatus)
 	}
 	class := mapOr(endpointGraphClass, deref(a.Classification), "unknown")
-	g := GraphEvidence{CreatedDateTime: cloneptr(e.EvidenceCreationTime), Verdict: verdictFor(class, detection != ""),
+	g := GraphEvidence{CreatedDateTime: simapi.ClonePtr(e.EvidenceCreationTime), Verdict: verdictFor(class, detection != ""),
 		RemediationStatus: "none", Roles: []string{}, DetailedRoles: []string{}, Tags: []string{}}
 	switch detection {
 	case "blocked", "prevented":
@@ -369,9 +370,9 @@ func endpointEvidence(a *EndpointAlert, e *EndpointEvidence, d simapi.Draws) (Gr
 	file := func() fileDetails {
 		f := fileDetails{Sha1: e.Sha1, Sha256: e.Sha256, FileName: e.FileName, FilePath: e.FilePath}
 		if e.FileName != nil {
-			f.FileSize = ptr(int64(1024 + d.RNG.IntN(8<<20)))
+			f.FileSize = simapi.Ptr(int64(1024 + d.RNG.IntN(8<<20)))
 			if d.Chance(0.5) {
-				f.FilePublisher = ptr(d.Pick(publishers))
+				f.FilePublisher = simapi.Ptr(d.Pick(publishers))
 			}
 		}
 		return f
@@ -384,7 +385,7 @@ func endpointEvidence(a *EndpointAlert, e *EndpointEvidence, d simapi.Draws) (Gr
 	case "Process":
 		g.Type = "processEvidence"
 		props["processId"], props["parentProcessId"], props["processCommandLine"] = e.ProcessID, e.ParentProcessID, e.ProcessCommandLine
-		props["processCreationDateTime"], props["parentProcessCreationDateTime"] = wireTime(e.ProcessCreationTime), wireTime(e.ParentProcessCreationTime)
+		props["processCreationDateTime"], props["parentProcessCreationDateTime"] = endpoint.WireTime(e.ProcessCreationTime), endpoint.WireTime(e.ParentProcessCreationTime)
 		props["detectionStatus"], props["mdeDeviceId"] = detectionValue, a.MachineID
 		props["imageFile"] = file()
 		props["parentProcessImageFile"] = fileDetails{FileName: e.ParentProcessFileName, FilePath: e.ParentProcessFilePath}
@@ -474,7 +475,7 @@ func analyzedMessage(d simapi.Draws, at *time.Time) map[string]any {
 		"deliveryAction":    d.Pick([]string{"delivered", "deliveredAsSpam", "junked", "blocked", "replaced"}),
 		"deliveryLocation":  d.Pick([]string{"inbox", "external", "junkFolder", "quarantine", "failed", "dropped", "deletedFolder", "forwarded"}),
 		"internetMessageId": "<" + d.Hex(24) + "@mail.contoso.co.in>", "language": d.Pick([]string{"en", "de", "ja", "ar"}),
-		"networkMessageId": d.GUID(), "receivedDateTime": wireTime(&received),
+		"networkMessageId": d.GUID(), "receivedDateTime": endpoint.WireTime(&received),
 		"recipientEmailAddress": d.Pick([]string{"anna.schmidt@contoso.com", "juergen.mueller@contoso.de", "tanaka.hiroshi@fabrikam.co.jp"}),
 		"senderIp":              fmt.Sprintf("%d.%d.%d.%d", 40+d.RNG.IntN(150), d.RNG.IntN(256), d.RNG.IntN(256), 1+d.RNG.IntN(254)),
 		"subject":               d.Pick(mailSubjects), "threatDetectionMethods": []string{d.Pick([]string{"urlDetonationReputation", "fileReputation", "spoofDmarc"})},
@@ -534,13 +535,13 @@ func (s *Server) graphFromCloudApps(key string, a *CloudAppsAlert) GraphAlert {
 		Determination:         "unknown",
 		ServiceSource:         "microsoftDefenderForCloudApps",
 		DetectionSource:       "cloudAppSecurity",
-		DetectorID:            ptr(nameGUID("cas detector " + a.Title)),
+		DetectorID:            simapi.Ptr(simapi.NameGUID("cas detector " + a.Title)),
 		TenantID:              a.ContextID,
 		Title:                 a.Title,
 		Description:           a.Description,
-		RecommendedActions:    ptr(""),
-		Category:              ptr("SuspiciousActivity"),
-		AssignedTo:            cloneptr(analyst),
+		RecommendedActions:    simapi.Ptr(""),
+		Category:              simapi.Ptr("SuspiciousActivity"),
+		AssignedTo:            simapi.ClonePtr(analyst),
 		AlertWebURL:           portalURL("alerts", id, a.ContextID),
 		IncidentWebURL:        portalURL("incidents", incident, a.ContextID),
 		MitreTechniques:       []string{},
@@ -550,20 +551,20 @@ func (s *Server) graphFromCloudApps(key string, a *CloudAppsAlert) GraphAlert {
 		LastActivityDateTime:  &ts,
 		Comments:              []GraphComment{},
 		SystemTags:            []string{},
-		ProductName:           ptr("Microsoft Defender for Cloud Apps"),
+		ProductName:           simapi.Ptr("Microsoft Defender for Cloud Apps"),
 		// As in Defender XDR's List incidents example for a Cloud Apps alert.
-		InvestigationState: ptr("unsupportedAlertType"),
+		InvestigationState: simapi.Ptr("unsupportedAlertType"),
 	}
 	if a.SeverityValue >= 0 && a.SeverityValue < len(cloudAppsGraphSeverity) {
 		g.Severity = cloudAppsGraphSeverity[a.SeverityValue]
 	}
 	if len(a.Intent) > 0 && a.Intent[0] >= 0 && a.Intent[0] < len(cloudAppsGraphCategory) {
-		g.Category = ptr(cloudAppsGraphCategory[a.Intent[0]])
+		g.Category = simapi.Ptr(cloudAppsGraphCategory[a.Intent[0]])
 	}
 	switch {
 	case a.ResolutionStatusValue != 0:
 		g.Status = "resolved"
-		g.ResolvedDateTime = cloneptr(a.ResolveTime)
+		g.ResolvedDateTime = simapi.ClonePtr(a.ResolveTime)
 	case analyst != nil:
 		g.Status = "inProgress"
 	}
@@ -588,7 +589,7 @@ func (s *Server) graphFromCloudApps(key string, a *CloudAppsAlert) GraphAlert {
 	}
 	for _, e := range entities {
 		if e.Type == "policyRule" && g.AlertPolicyID == nil {
-			g.AlertPolicyID = ptr(e.ID)
+			g.AlertPolicyID = simapi.Ptr(e.ID)
 		}
 		if ev, ok := cloudAppsEvidence(&e, ts, g.Classification); ok {
 			g.Evidence = append(g.Evidence, ev)
@@ -615,7 +616,7 @@ func cloudAppsEvidence(e *CloudAppsEntity, at time.Time, class string) (GraphEvi
 		local, domain, _ := strings.Cut(upn, "@")
 		var aad *string
 		if len(e.ID) == 36 && strings.Count(e.ID, "-") == 4 {
-			aad = ptr(e.ID)
+			aad = simapi.Ptr(e.ID)
 		}
 		ua := newUserAccount(nonEmpty(local), nonEmpty(domain), nil, aad, nonEmpty(upn), nonEmpty(e.Label))
 		props["userAccount"] = ua
@@ -639,7 +640,7 @@ func cloudAppsEvidence(e *CloudAppsEntity, at time.Time, class string) (GraphEvi
 		props["ipAddress"] = e.ID
 	case "file":
 		g.Type = "fileEvidence"
-		props["fileDetails"] = fileDetails{FileName: ptr(e.Label)}
+		props["fileDetails"] = fileDetails{FileName: simapi.Ptr(e.Label)}
 	case "groupTag":
 		g.Type = "securityGroupEvidence"
 		props["displayName"], props["securityGroupId"] = e.Label, e.ID

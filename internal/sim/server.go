@@ -13,7 +13,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"math/big"
 	mrand "math/rand/v2"
@@ -23,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/alertexport/alertexport/internal/sim/endpoint"
 	"github.com/alertexport/alertexport/internal/sim/entra"
 	"github.com/alertexport/alertexport/internal/sim/simapi"
 )
@@ -86,13 +86,12 @@ type Server struct {
 	mu   sync.Mutex                 // guards date
 	date func(now time.Time) string // SetDateHeader; nil = the clock's time
 
-	endpoint  endpointState  // the Defender for Endpoint alerts API (endpoint*.go)
+	host      simapi.Host    // what the API parts share of the server
+	endpoint  *endpoint.API  // the Defender for Endpoint alerts API (package endpoint)
 	cloudApps cloudAppsState // the Defender for Cloud Apps alerts API (cloudapps*.go)
 	graph     graphState     // Microsoft Graph's alerts_v2 (graph*.go)
 	limits    *limitTable    // the APIs' rate limits, by name
 	apiLog    apiLog
-	seed      int64  // Options.Seed, or defaultSeed
-	salt      uint64 // random per server: see opaqueOrder
 
 	closeOnce sync.Once
 	closeErr  error
@@ -141,15 +140,14 @@ func Start(opts Options) (*Server, error) {
 	s.transport.TLSClientConfig = &tls.Config{RootCAs: s.pool, MinVersion: tls.VersionTLS12}
 	s.transport.Proxy = nil // loopback only; never let an environment proxy in
 
-	s.seed = opts.Seed
-	if s.seed == 0 {
-		s.seed = defaultSeed
+	seed := opts.Seed
+	if seed == 0 {
+		seed = defaultSeed
 	}
 	var salt [8]byte
 	if _, err := rand.Read(salt[:]); err != nil {
 		return nil, err
 	}
-	s.salt = binary.LittleEndian.Uint64(salt[:])
 	if s.limits, err = newLimitTable(opts.RateLimits); err != nil {
 		return nil, err
 	}
@@ -164,11 +162,19 @@ func Start(opts Options) (*Server, error) {
 		_ = ln.Close()
 		return nil, err
 	}
-	s.initEndpoint()
+	s.host = simapi.Host{
+		URL:    s.url,
+		Logger: s.logger,
+		Now:    s.now,
+		Env:    simapi.Env{Limits: s.rateLimits, Record: s.logAPIRequest},
+		Seed:   seed,
+		Salt:   binary.LittleEndian.Uint64(salt[:]),
+	}
+	s.endpoint = endpoint.New(s.host, s.Service)
 	s.initCloudApps(opts)
 	s.initGraph()
 	s.Service.Routes(s.mux)
-	s.registerEndpoint()
+	s.endpoint.Routes(s.mux)
 	s.registerCloudApps()
 	s.registerGraph()
 
@@ -382,29 +388,10 @@ func randomSerial() (*big.Int, error) {
 // defaultSeed is used when Options.Seed is 0, so runs are reproducible.
 const defaultSeed = 0x5eed_a1e7
 
-// tenantRNGs returns the seeded generators of one tenant of one API part:
-// one for its alerts and one for its random faults, separate so that faults
-// do not shift the alerts. They derive from Options.Seed, the lower-case
-// tenant ID and api, a constant per API part (0 for Defender for Endpoint),
-// so that each part draws its own sequence.
+// tenantRNGs and opaqueOrder are the host's (simapi.Host), for the API
+// parts still in this package.
 func (s *Server) tenantRNGs(api uint64, key string) (alerts, faults *mrand.Rand) {
-	h := fnv.New64a()
-	h.Write([]byte(key))
-	ts := h.Sum64()
-	seed := uint64(s.seed) ^ api
-	return mrand.New(mrand.NewPCG(seed, ts)), mrand.New(mrand.NewPCG(seed^0x9e3779b97f4a7c15, ts))
+	return s.host.TenantRNGs(api, key)
 }
 
-// opaqueOrder is the position of an alert in answers whose order Microsoft
-// does not document: a hash of the alert id salted per server. It is stable
-// across requests while the set is unchanged, so skip-based pages over an
-// unchanged set fit together, but uncorrelated with time and id, so a
-// client that depends on any order fails here.
-func (s *Server) opaqueOrder(id string) uint64 {
-	h := fnv.New64a()
-	var b [8]byte
-	binary.LittleEndian.PutUint64(b[:], s.salt)
-	h.Write(b[:])
-	h.Write([]byte(id))
-	return h.Sum64()
-}
+func (s *Server) opaqueOrder(id string) uint64 { return s.host.OpaqueOrder(id) }

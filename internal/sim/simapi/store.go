@@ -25,7 +25,7 @@ type Revision interface {
 // newest.
 type History[R Revision] struct {
 	ID    string
-	Order uint64 // opaqueOrder(id)
+	Order uint64 // OpaqueOrder(id)
 	Revs  []R
 }
 
@@ -47,15 +47,15 @@ func (h *History[R]) Visible(now time.Time) R {
 // AlertStore is one tenant's alerts. It does no locking: the tenant's mutex
 // guards it.
 type AlertStore[R Revision] struct {
-	OrderOf  func(id string) uint64 // the server's opaqueOrder
+	OrderOf  func(id string) uint64 // Host.OpaqueOrder
 	Alerts   map[string]*History[R]
 	Inserted []*History[R] // insertion order: the seeded generator picks from it
-	ordered  []*History[R] // answer order (opaqueOrder), sorted lazily
+	ordered  []*History[R] // answer order (OpaqueOrder), sorted lazily
 	sorted   bool
 }
 
 // NewAlertStore is an empty store whose alerts are answered in the order
-// orderOf gives (the server's opaqueOrder).
+// orderOf gives (Host.OpaqueOrder).
 func NewAlertStore[R Revision](orderOf func(id string) uint64) AlertStore[R] {
 	return AlertStore[R]{OrderOf: orderOf, Alerts: map[string]*History[R]{}}
 }
@@ -88,7 +88,7 @@ func (s *AlertStore[R]) PickRandom(rng *rand.Rand, n int) []string {
 	return ids
 }
 
-// InAnswerOrder returns the alerts in answer order: by opaqueOrder, ties
+// InAnswerOrder returns the alerts in answer order: by OpaqueOrder, ties
 // (which a 64-bit hash almost never has) by id.
 func (s *AlertStore[R]) InAnswerOrder() []*History[R] {
 	if !s.sorted {

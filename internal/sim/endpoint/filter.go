@@ -1,10 +1,11 @@
-package sim
+package endpoint
 
 import (
 	"strings"
 	"time"
 
 	"github.com/alertexport/alertexport/internal/sim/odata"
+	"github.com/alertexport/alertexport/internal/sim/simapi"
 )
 
 // The $filter subset of the MDE alerts API: the shared OData parser
@@ -60,21 +61,13 @@ type alertKeys struct {
 	alertCreationTime, lastUpdateTime, lastEventTime *time.Time
 }
 
-func keysOf(a *EndpointAlert) alertKeys {
+func keysOf(a *Alert) alertKeys {
 	k := alertKeys{
 		id: a.ID, detectionSource: a.DetectionSource, category: a.Category, status: a.Status, severity: a.Severity,
-		assignedTo: cloneptr(a.AssignedTo), incidentID: cloneptr(a.IncidentID), investigationID: cloneptr(a.InvestigationID),
-		alertCreationTime: cloneptr(a.AlertCreationTime), lastUpdateTime: cloneptr(a.LastUpdateTime), lastEventTime: cloneptr(a.LastEventTime),
+		assignedTo: simapi.ClonePtr(a.AssignedTo), incidentID: simapi.ClonePtr(a.IncidentID), investigationID: simapi.ClonePtr(a.InvestigationID),
+		alertCreationTime: simapi.ClonePtr(a.AlertCreationTime), lastUpdateTime: simapi.ClonePtr(a.LastUpdateTime), lastEventTime: simapi.ClonePtr(a.LastEventTime),
 	}
 	return k
-}
-
-func cloneptr[T any](p *T) *T {
-	if p == nil {
-		return nil
-	}
-	v := *p
-	return &v
 }
 
 // parseEndpointFilter parses a $filter value into a predicate.

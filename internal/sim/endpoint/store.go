@@ -1,8 +1,9 @@
-package sim
+package endpoint
 
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -20,74 +21,68 @@ import (
 // may still serve the previous version. Microsoft documents no bound on
 // that lag; tests choose it per version.
 
-// EndpointTenant is one tenant's alerts in the MDE alerts API, its injected
-// faults and its rate-limit state. Get it with Server.Endpoint. Its methods
+// Tenant is one tenant's alerts in the MDE alerts API, its injected
+// faults and its rate-limit state. Get it with API.Tenant (Server.Endpoint in package sim). Its methods
 // are safe for concurrent use, also while the API serves the tenant.
-type EndpointTenant struct {
-	srv *Server
-	id  string // as first given to Server.Endpoint
+type Tenant struct {
+	srv *API
+	id  string // as first given to API.Tenant
 
 	mu               sync.Mutex // guards the fields below
-	store            simapi.AlertStore[*endpointVersion]
+	store            simapi.AlertStore[*Revision]
 	rng              *rand.Rand    // alert generation and updates
 	simapi.FaultPlan               // queued and random faults (package simapi): Fail, SetFaultRates
 	calls            simapi.Window // the requests counted by the rate limiter
 	machines         []machine     // the generator's devices
 }
 
-// endpointVersion is immutable once stored, so a page can be written after
+// Revision is immutable once stored, so a page can be written after
 // the tenant's lock is released.
-type endpointVersion struct {
+type Revision struct {
 	visibleAt  time.Time
 	lastUpdate time.Time // zero when lastUpdateTime is null
 	keys       alertKeys
 	r          renderedAlert
 }
 
-func (v *endpointVersion) VisibleFrom() time.Time { return v.visibleAt }
+func (v *Revision) VisibleFrom() time.Time { return v.visibleAt }
 
-// EndpointVersion describes one stored version of an alert, for test
+// Version describes one stored version of an alert, for test
 // oracles.
-type EndpointVersion struct {
+type Version struct {
 	ID             string
 	LastUpdateTime time.Time // zero when the version's lastUpdateTime is null
 	VisibleAt      time.Time
 }
 
-// endpointState is the server-wide part of the MDE alerts API.
-type endpointState struct {
-	mu      sync.Mutex
-	tenants map[string]*EndpointTenant // lower-case tenant ID
-}
-
-// Endpoint returns the tenant's alerts in the MDE alerts API, creating an
+// Tenant returns the tenant's alerts in the MDE alerts API, creating an
 // empty store on first use. Tenant IDs compare case-insensitively; the API
 // serves a request the store of its token's tid. Generated alerts carry the
 // tenant ID as AddTenant was given it (as tokens carry it in tid), or as
 // given here for a tenant the directory does not know.
-func (s *Server) Endpoint(tenantID string) *EndpointTenant {
+func (s *API) Tenant(tenantID string) *Tenant {
 	key := strings.ToLower(tenantID)
-	if id, ok := s.Service.TenantID(key); ok {
+	if id, ok := s.entra.TenantID(key); ok {
 		tenantID = id
 	}
-	s.endpoint.mu.Lock()
-	defer s.endpoint.mu.Unlock()
-	if t, ok := s.endpoint.tenants[key]; ok {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t, ok := s.tenants[key]; ok {
 		return t
 	}
-	rng, faultRNG := s.tenantRNGs(0, key)
-	t := &EndpointTenant{
+	rng, faultRNG := s.TenantRNGs(0, key)
+	t := &Tenant{
 		srv:       s,
 		id:        tenantID,
-		store:     simapi.NewAlertStore[*endpointVersion](s.opaqueOrder),
+		store:     simapi.NewAlertStore[*Revision](s.OpaqueOrder),
 		rng:       rng,
 		FaultPlan: simapi.FaultPlan{RNG: faultRNG},
 	}
-	s.endpoint.tenants[key] = t
+	s.tenants[key] = t
 	return t
 }
 
-// The position of an alert in answers is opaqueOrder(id) (server.go):
+// The position of an alert in answers is Host.OpaqueOrder(id) (package simapi):
 // Microsoft documents no order for /api/alerts (get-alerts.md; the Graph and
 // XDR incident docs say "most recent at the top", which clients must not
 // assume here).
@@ -96,9 +91,9 @@ func (s *Server) Endpoint(tenantID string) *EndpointTenant {
 // is unknown), visible from visibleAt (simulator time) on. The alert is
 // stored exactly as given, except that its times are truncated to 100 ns,
 // the precision the API serves. It panics when a.ID is empty.
-func (t *EndpointTenant) Put(a EndpointAlert, visibleAt time.Time) {
+func (t *Tenant) Put(a Alert, visibleAt time.Time) {
 	if a.ID == "" {
-		panic("simulator: EndpointTenant.Put: alert without id")
+		panic("simulator: Tenant.Put: alert without id")
 	}
 	v := newEndpointVersion(&a, visibleAt)
 	t.mu.Lock()
@@ -108,10 +103,10 @@ func (t *EndpointTenant) Put(a EndpointAlert, visibleAt time.Time) {
 
 // newEndpointVersion truncates the alert's times (on copies: a's pointers
 // may be shared with the caller) and renders it.
-func newEndpointVersion(a *EndpointAlert, visibleAt time.Time) *endpointVersion {
+func newEndpointVersion(a *Alert, visibleAt time.Time) *Revision {
 	trunc := func(p **time.Time) {
 		if *p != nil {
-			c := (*p).UTC().Truncate(endpointTick)
+			c := (*p).UTC().Truncate(Tick)
 			*p = &c
 		}
 	}
@@ -122,10 +117,10 @@ func newEndpointVersion(a *EndpointAlert, visibleAt time.Time) *endpointVersion 
 	trunc(&a.ResolvedTime)
 	r, err := renderAlert(a)
 	if err != nil {
-		// Only unencodable values (none of EndpointAlert's types) could fail.
+		// Only unencodable values (none of Alert's types) could fail.
 		panic(err)
 	}
-	v := &endpointVersion{visibleAt: visibleAt, keys: keysOf(a), r: r}
+	v := &Revision{visibleAt: visibleAt, keys: keysOf(a), r: r}
 	if a.LastUpdateTime != nil {
 		v.lastUpdate = *a.LastUpdateTime
 	}
@@ -138,13 +133,13 @@ func newEndpointVersion(a *EndpointAlert, visibleAt time.Time) *endpointVersion 
 // result as a new version visible visibleAfter after that lastUpdateTime.
 // change runs with the tenant locked and must not call the tenant's methods;
 // it must not change the id.
-func (t *EndpointTenant) Update(id string, change func(*EndpointAlert), visibleAfter time.Duration) error {
+func (t *Tenant) Update(id string, change func(*Alert), visibleAfter time.Duration) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.update(id, change, visibleAfter)
 }
 
-func (t *EndpointTenant) update(id string, change func(*EndpointAlert), visibleAfter time.Duration) error {
+func (t *Tenant) update(id string, change func(*Alert), visibleAfter time.Duration) error {
 	h, ok := t.store.Alerts[id]
 	if !ok {
 		return fmt.Errorf("simulator: endpoint alert %q not found in tenant %s", id, t.id)
@@ -160,9 +155,9 @@ func (t *EndpointTenant) update(id string, change func(*EndpointAlert), visibleA
 	if a.ID != id {
 		return fmt.Errorf("simulator: endpoint alert %q: change set the id to %q", id, a.ID)
 	}
-	now := t.srv.now().UTC().Truncate(endpointTick)
+	now := t.srv.Now().UTC().Truncate(Tick)
 	if !prev.lastUpdate.IsZero() && !now.After(prev.lastUpdate) {
-		now = prev.lastUpdate.Add(endpointTick)
+		now = prev.lastUpdate.Add(Tick)
 	}
 	a.LastUpdateTime = &now
 	h.Revs = append(h.Revs, newEndpointVersion(&a, now.Add(visibleAfter)))
@@ -172,16 +167,16 @@ func (t *EndpointTenant) update(id string, change func(*EndpointAlert), visibleA
 // Latest returns the newest stored version of alert id, evidence included,
 // whether or not it is visible yet, as the API serves it (times at 100 ns,
 // nil slices as empty ones).
-func (t *EndpointTenant) Latest(id string) (EndpointAlert, bool) {
+func (t *Tenant) Latest(id string) (Alert, bool) {
 	t.mu.Lock()
 	h, ok := t.store.Alerts[id]
-	var v *endpointVersion
+	var v *Revision
 	if ok {
 		v = h.Latest()
 	}
 	t.mu.Unlock()
 	if !ok {
-		return EndpointAlert{}, false
+		return Alert{}, false
 	}
 	a, err := v.r.decode()
 	if err != nil {
@@ -192,20 +187,20 @@ func (t *EndpointTenant) Latest(id string) (EndpointAlert, bool) {
 
 // Versions returns every stored version of every alert: alerts in the order
 // they were first stored, each alert's versions in the order stored.
-func (t *EndpointTenant) Versions() []EndpointVersion {
+func (t *Tenant) Versions() []Version {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	var out []EndpointVersion
+	var out []Version
 	for _, h := range t.store.Inserted {
 		for _, v := range h.Revs {
-			out = append(out, EndpointVersion{ID: h.ID, LastUpdateTime: v.lastUpdate, VisibleAt: v.visibleAt})
+			out = append(out, Version{ID: h.ID, LastUpdateTime: v.lastUpdate, VisibleAt: v.visibleAt})
 		}
 	}
 	return out
 }
 
 // Len is the number of alerts stored, visible or not.
-func (t *EndpointTenant) Len() int {
+func (t *Tenant) Len() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return len(t.store.Alerts)
@@ -213,11 +208,11 @@ func (t *EndpointTenant) Len() int {
 
 // query returns the page of versions visible at now that match pred, after
 // skipping skip of them, at most limit, and whether more matched.
-func (t *EndpointTenant) query(now time.Time, pred func(*alertKeys) bool, skip, limit int64) ([]*endpointVersion, bool) {
+func (t *Tenant) query(now time.Time, pred func(*alertKeys) bool, skip, limit int64) ([]*Revision, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	ordered := t.store.InAnswerOrder()
-	page := make([]*endpointVersion, 0, min(limit, int64(len(ordered))))
+	page := make([]*Revision, 0, min(limit, int64(len(ordered))))
 	var matched int64
 	for _, h := range ordered {
 		v := h.Visible(now)
@@ -234,4 +229,44 @@ func (t *EndpointTenant) query(now time.Time, pred func(*alertKeys) bool, skip, 
 		page = append(page, v)
 	}
 	return page, false
+}
+
+// Decode is the alert as the revision serves it.
+func (v *Revision) Decode() (Alert, error) { return v.r.decode() }
+
+// Histories copies the revisions of every alert, in insertion order, for a
+// view of the tenant's alerts (Graph's) to read without the tenant's lock.
+func (t *Tenant) Histories() [][]*Revision {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([][]*Revision, 0, len(t.store.Inserted))
+	for _, h := range t.store.Inserted {
+		out = append(out, slices.Clone(h.Revs))
+	}
+	return out
+}
+
+// VisibleRevisions is, in insertion order, each alert's newest revision a
+// query at now sees.
+func (t *Tenant) VisibleRevisions(now time.Time) []*Revision {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []*Revision
+	for _, h := range t.store.Inserted {
+		if v := h.Visible(now); v != nil {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// LatestRevision is the newest revision of alert id, visible or not; nil
+// for an unknown id.
+func (t *Tenant) LatestRevision(id string) *Revision {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if h, ok := t.store.Alerts[id]; ok {
+		return h.Latest()
+	}
+	return nil
 }
