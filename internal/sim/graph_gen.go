@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/alertexport/alertexport/internal/sim/cloudapps"
 	"github.com/alertexport/alertexport/internal/sim/endpoint"
 	"github.com/alertexport/alertexport/internal/sim/simapi"
 )
@@ -259,7 +260,7 @@ func (g *graphGen) alert(k *graphKind, updated time.Time) GraphAlert {
 	incident := strconv.Itoa(10_000 + g.RNG.IntN(90_000))
 	host := g.Pick(graphHosts)
 	threat := endpoint.Threats()[g.RNG.IntN(len(endpoint.Threats()))]
-	fill := strings.NewReplacer("{host}", host, "{file}", g.Pick(cloudAppsFiles), "{family}", threat.Family)
+	fill := strings.NewReplacer("{host}", host, "{file}", g.Pick(cloudapps.Files()), "{family}", threat.Family)
 	a := GraphAlert{
 		ID: id, ProviderAlertID: provider, IncidentID: &incident,
 		Status: status, Severity: graphSeverities[g.WeightedIndex(5, 15, 30, 30, 20)],
@@ -454,8 +455,8 @@ func (g *graphGen) evidence(typ string, created time.Time, host, class string) G
 			p[k] = v
 		}
 	case "cloudApplicationEvidence":
-		sv := cloudAppsServices[g.RNG.IntN(len(cloudAppsServices))]
-		p["appId"], p["displayName"], p["instanceId"], p["instanceName"], p["saasAppId"] = sv.id, sv.label, 0, sv.label, sv.id
+		sv := cloudapps.Services()[g.RNG.IntN(len(cloudapps.Services()))]
+		p["appId"], p["displayName"], p["instanceId"], p["instanceName"], p["saasAppId"] = sv.ID, sv.Label, 0, sv.Label, sv.ID
 		if g.Chance(0.3) {
 			p["stream"] = map[string]any{"name": "Microsoft 365"}
 		}

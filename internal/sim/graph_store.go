@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/alertexport/alertexport/internal/sim/cloudapps"
 	"github.com/alertexport/alertexport/internal/sim/endpoint"
 	"github.com/alertexport/alertexport/internal/sim/simapi"
 )
@@ -43,7 +44,7 @@ type GraphTenant struct {
 	// The view's conversions, memoized: versions are immutable, so each is
 	// converted once. A nil entry is a version Graph does not show.
 	fromEndpoint  map[*endpoint.Revision]*graphRevision
-	fromCloudApps map[*cloudAppsRevision]*graphRevision
+	fromCloudApps map[*cloudapps.Revision]*graphRevision
 }
 
 // graphRevision is an alert version as Graph serves it, immutable once
@@ -159,7 +160,7 @@ func (s *Server) Graph(tenantID string) *GraphTenant {
 		FaultPlan:     simapi.FaultPlan{RNG: faultRNG},
 		calls:         map[string]*simapi.Window{},
 		fromEndpoint:  map[*endpoint.Revision]*graphRevision{},
-		fromCloudApps: map[*cloudAppsRevision]*graphRevision{},
+		fromCloudApps: map[*cloudapps.Revision]*graphRevision{},
 	}
 	s.graph.mu.Lock()
 	defer s.graph.mu.Unlock()
@@ -284,16 +285,6 @@ func (t *GraphTenant) Len() int {
 	return len(t.store.Alerts)
 }
 
-func (t *GraphTenant) cloudAppsHistories() [][]*cloudAppsRevision {
-	t.cloudApps.mu.Lock()
-	defer t.cloudApps.mu.Unlock()
-	out := make([][]*cloudAppsRevision, 0, len(t.cloudApps.store.Inserted))
-	for _, h := range t.cloudApps.store.Inserted {
-		out = append(out, slices.Clone(h.Revs))
-	}
-	return out
-}
-
 // visible returns the versions Graph shows at now: for each alert the
 // newest version visible, when Graph shows that version at all.
 func (t *GraphTenant) visible(now time.Time) []*graphRevision {
@@ -304,14 +295,7 @@ func (t *GraphTenant) visible(now time.Time) []*graphRevision {
 	// The other parts' newest visible revisions, taken under their locks
 	// (never together with t.mu), converted under t.mu.
 	endpoint := t.endpoint.VisibleRevisions(at)
-	var cloudApps []*cloudAppsRevision
-	t.cloudApps.mu.Lock()
-	for _, h := range t.cloudApps.store.Inserted {
-		if v := h.Visible(at); v != nil {
-			cloudApps = append(cloudApps, v)
-		}
-	}
-	t.cloudApps.mu.Unlock()
+	cloudApps := t.cloudApps.VisibleRevisions(at)
 
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -379,15 +363,7 @@ func (t *GraphTenant) Latest(id string) (GraphAlert, bool) {
 		return r.decode(), true
 	}
 
-	t.cloudApps.mu.Lock()
-	var cv *cloudAppsRevision
-	for _, h := range t.cloudApps.store.Inserted {
-		if t.srv.cloudAppsGraphID(t.key, h.ID) == id {
-			cv = h.Latest()
-			break
-		}
-	}
-	t.cloudApps.mu.Unlock()
+	cv := t.cloudApps.LatestRevisionWhere(func(caID string) bool { return t.srv.cloudAppsGraphID(t.key, caID) == id })
 	if cv == nil {
 		return GraphAlert{}, false
 	}
@@ -411,7 +387,7 @@ func (t *GraphTenant) Versions() []GraphVersion {
 	t.mu.Lock()
 	delay := t.delay
 	t.mu.Unlock()
-	endpoint, cloudApps := t.endpoint.Histories(), t.cloudAppsHistories()
+	endpoint, cloudApps := t.endpoint.Histories(), t.cloudApps.Histories()
 
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -435,7 +411,7 @@ func (t *GraphTenant) Versions() []GraphVersion {
 		at := make([]time.Time, len(revs))
 		conv := make([]*graphRevision, len(revs))
 		for i, v := range revs {
-			at[i], conv[i] = v.visibleAt.Add(delay), t.viewOfCloudApps(v)
+			at[i], conv[i] = v.VisibleFrom().Add(delay), t.viewOfCloudApps(v)
 		}
 		out = appendShown(out, at, conv)
 	}

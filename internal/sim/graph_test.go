@@ -44,7 +44,7 @@ func graphFixture(t *testing.T, opts Options) *fixture {
 		f.s.Grant(tenantA, a.id, graph, a.role)
 	}
 	f.s.Grant(tenantA, appGraphR, mde, "Alert.Read.All")
-	f.s.Grant(tenantA, appGraphR, cloudAppsAppID, "Investigation.read")
+	f.s.Grant(tenantA, appGraphR, CloudAppsResource, "Investigation.read")
 	return f
 }
 
@@ -181,7 +181,7 @@ func TestGraphAuth(t *testing.T) {
 		{"tampered token", "Bearer " + tamper(ok), 401, "InvalidAuthenticationToken", "Access token validation failure."},
 		{"not a JWT", "Bearer abc", 401, "InvalidAuthenticationToken", "Access token validation failure."},
 		{"MDE token", "Bearer " + tokenFor(t, s, tenantA, appGraphR, "r", mde), 401, "InvalidAuthenticationToken", "Invalid audience."},
-		{"Cloud Apps token", "Bearer " + tokenFor(t, s, tenantA, appGraphR, "r", cloudAppsAppID), 401, "InvalidAuthenticationToken", "Invalid audience."},
+		{"Cloud Apps token", "Bearer " + tokenFor(t, s, tenantA, appGraphR, "r", CloudAppsResource), 401, "InvalidAuthenticationToken", "Invalid audience."},
 		{"no role", "Bearer " + tokenFor(t, s, tenantA, appA, secretA, graph), 403, "Forbidden",
 			"Missing application roles. API required roles: SecurityAlert.Read.All,SecurityAlert.ReadWrite.All, application roles: ."},
 		{"SecurityIncident.Read.All only", "Bearer " + tokenFor(t, s, tenantA, appGraphInc, "inc", graph), 403, "Forbidden",

@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/alertexport/alertexport/internal/sim/cloudapps"
 	"github.com/alertexport/alertexport/internal/sim/endpoint"
 	"github.com/alertexport/alertexport/internal/sim/simapi"
 )
@@ -63,12 +64,12 @@ func (t *GraphTenant) viewOfEndpoint(v *endpoint.Revision) *graphRevision {
 }
 
 // viewOfCloudApps converts a Cloud Apps revision, memoized. t.mu must be held.
-func (t *GraphTenant) viewOfCloudApps(v *cloudAppsRevision) *graphRevision {
+func (t *GraphTenant) viewOfCloudApps(v *cloudapps.Revision) *graphRevision {
 	if r, ok := t.fromCloudApps[v]; ok {
 		return r
 	}
-	var a CloudAppsAlert
-	if err := a.UnmarshalJSON(v.body); err != nil {
+	a, err := v.Decode()
+	if err != nil {
 		panic(fmt.Sprintf("simulator: stored cloud apps alert does not decode: %v", err))
 	}
 	g := t.srv.graphFromCloudApps(t.key, &a)
@@ -520,7 +521,7 @@ func (s *Server) graphFromCloudApps(key string, a *CloudAppsAlert) GraphAlert {
 	d := s.viewRand(id)
 	incident := strconv.Itoa(10_000 + d.RNG.IntN(90_000))
 	ts := a.Timestamp
-	updated := a.version()
+	updated := a.VersionTime()
 	analyst := a.HandledByUser
 	if analyst != nil && (*analyst == "" || *analyst == "null") {
 		analyst = nil

@@ -22,6 +22,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/alertexport/alertexport/internal/sim/cloudapps"
 	"github.com/alertexport/alertexport/internal/sim/endpoint"
 	"github.com/alertexport/alertexport/internal/sim/entra"
 	"github.com/alertexport/alertexport/internal/sim/simapi"
@@ -88,7 +89,7 @@ type Server struct {
 
 	host      simapi.Host    // what the API parts share of the server
 	endpoint  *endpoint.API  // the Defender for Endpoint alerts API (package endpoint)
-	cloudApps cloudAppsState // the Defender for Cloud Apps alerts API (cloudapps*.go)
+	cloudApps *cloudapps.API // the Defender for Cloud Apps alerts API (package cloudapps)
 	graph     graphState     // Microsoft Graph's alerts_v2 (graph*.go)
 	limits    *limitTable    // the APIs' rate limits, by name
 	apiLog    apiLog
@@ -171,11 +172,11 @@ func Start(opts Options) (*Server, error) {
 		Salt:   binary.LittleEndian.Uint64(salt[:]),
 	}
 	s.endpoint = endpoint.New(s.host, s.Service)
-	s.initCloudApps(opts)
+	s.cloudApps = cloudapps.New(s.host, s.Service, opts.CloudAppsRetryAfter)
 	s.initGraph()
 	s.Service.Routes(s.mux)
 	s.endpoint.Routes(s.mux)
-	s.registerCloudApps()
+	s.cloudApps.Routes(s.mux)
 	s.registerGraph()
 
 	s.httpSrv = &http.Server{

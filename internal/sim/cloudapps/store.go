@@ -1,8 +1,9 @@
-package sim
+package cloudapps
 
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -24,37 +25,37 @@ import (
 // changes what the API serves (statusValue) without making a new version.
 // Both are revisions here; Versions lists the versions.
 
-// CloudAppsTenant is one tenant's alerts in the Defender for Cloud Apps
+// Tenant is one tenant's alerts in the Defender for Cloud Apps
 // alerts API, its injected faults, legacy API token and rate-limit state.
-// Get it with Server.CloudApps. Its methods are safe for concurrent use,
+// Get it with API.Tenant (Server.CloudApps in package sim). Its methods are safe for concurrent use,
 // also while the API serves the tenant.
-type CloudAppsTenant struct {
-	srv *Server
-	id  string // as first given to Server.CloudApps (or AddTenant)
+type Tenant struct {
+	srv *API
+	id  string // as first given to API.Tenant (or AddTenant)
 	key string // lower-case tenant ID
 
 	mu               sync.Mutex // guards the fields below
-	store            simapi.AlertStore[*cloudAppsRevision]
+	store            simapi.AlertStore[*Revision]
 	rng              *rand.Rand // alert generation, closing
 	simapi.FaultPlan            // queued and random faults (package simapi): Fail, SetFaultRates
 	calls            simapi.Window
 	idValue          int64 // the next idValue the generator gives
 }
 
-// cloudAppsRevision is immutable once stored, so a page can be written after the
+// Revision is immutable once stored, so a page can be written after the
 // tenant's lock is released.
-type cloudAppsRevision struct {
+type Revision struct {
 	visibleAt time.Time
 	version   time.Time // timestamp while open, resolveTime once closed
 	keys      cloudAppsKeys
 	body      []byte // the alert's wire form
 }
 
-func (r *cloudAppsRevision) VisibleFrom() time.Time { return r.visibleAt }
+func (r *Revision) VisibleFrom() time.Time { return r.visibleAt }
 
-// CloudAppsVersion describes one version of an alert in the product's
+// Version describes one version of an alert in the product's
 // sense (timestamp while open, resolveTime once closed), for test oracles.
-type CloudAppsVersion struct {
+type Version struct {
 	ID string
 	// Version is the alert's timestamp while it is open, its resolveTime
 	// once it is closed.
@@ -67,17 +68,6 @@ type CloudAppsVersion struct {
 	ResolutionStatus int
 }
 
-// cloudAppsState is the server-wide part of the Cloud Apps alerts API.
-type cloudAppsState struct {
-	mu         sync.Mutex
-	tenants    map[string]*CloudAppsTenant // lower-case tenant ID
-	legacy     map[string]*CloudAppsTenant // legacy API token → tenant
-	retryAfter bool
-	// countCap is where counting stops: total is at most countCap, and
-	// moreThanTotal says that more alerts matched (see cloudapps.go).
-	countCap int
-}
-
 // cloudAppsAPISalt separates the Cloud Apps generators from the Endpoint
 // ones (tenantRNGs).
 const cloudAppsAPISalt = 0xc10d_a995
@@ -88,29 +78,29 @@ const cloudAppsAPISalt = 0xc10d_a995
 // tid (or of its legacy token). Generated alerts carry the tenant ID as
 // AddTenant was given it, or as given here for a tenant the directory does
 // not know.
-func (s *Server) CloudApps(tenantID string) *CloudAppsTenant {
+func (s *API) Tenant(tenantID string) *Tenant {
 	key := strings.ToLower(tenantID)
-	if id, ok := s.Service.TenantID(key); ok {
+	if id, ok := s.entra.TenantID(key); ok {
 		tenantID = id
 	}
-	s.cloudApps.mu.Lock()
-	defer s.cloudApps.mu.Unlock()
-	if t, ok := s.cloudApps.tenants[key]; ok {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t, ok := s.tenants[key]; ok {
 		return t
 	}
-	rng, faultRNG := s.tenantRNGs(cloudAppsAPISalt, key)
-	t := &CloudAppsTenant{
+	rng, faultRNG := s.TenantRNGs(cloudAppsAPISalt, key)
+	t := &Tenant{
 		srv:       s,
 		id:        tenantID,
 		key:       key,
-		store:     simapi.NewAlertStore[*cloudAppsRevision](s.opaqueOrder),
+		store:     simapi.NewAlertStore[*Revision](s.OpaqueOrder),
 		rng:       rng,
 		FaultPlan: simapi.FaultPlan{RNG: faultRNG},
 	}
 	// idValue counts alerts per tenant; the documented ones are around 15.7
 	// million.
 	t.idValue = 15_700_000 + rng.Int64N(300_000)
-	s.cloudApps.tenants[key] = t
+	s.tenants[key] = t
 	return t
 }
 
@@ -120,45 +110,45 @@ func (s *Server) CloudApps(tenantID string) *CloudAppsTenant {
 // at most one legacy token; "" removes it, and with none configured the
 // API refuses every legacy token. It panics when token is used by another
 // tenant or contains white space.
-func (t *CloudAppsTenant) SetLegacyToken(token string) {
+func (t *Tenant) SetLegacyToken(token string) {
 	if strings.ContainsAny(token, " \t\r\n") {
-		panic("simulator: CloudAppsTenant.SetLegacyToken: token contains white space")
+		panic("simulator: Tenant.SetLegacyToken: token contains white space")
 	}
 	s := t.srv
-	s.cloudApps.mu.Lock()
-	defer s.cloudApps.mu.Unlock()
-	if other, ok := s.cloudApps.legacy[token]; ok && other != t {
-		panic(fmt.Sprintf("simulator: CloudAppsTenant.SetLegacyToken: token already belongs to tenant %s", other.id))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if other, ok := s.legacy[token]; ok && other != t {
+		panic(fmt.Sprintf("simulator: Tenant.SetLegacyToken: token already belongs to tenant %s", other.id))
 	}
-	for k, v := range s.cloudApps.legacy {
+	for k, v := range s.legacy {
 		if v == t {
-			delete(s.cloudApps.legacy, k)
+			delete(s.legacy, k)
 		}
 	}
 	if token != "" {
-		s.cloudApps.legacy[token] = t
+		s.legacy[token] = t
 	}
 }
 
 // legacyTenant is the tenant whose legacy token this is, or nil.
-func (s *Server) legacyTenant(token string) *CloudAppsTenant {
-	s.cloudApps.mu.Lock()
-	defer s.cloudApps.mu.Unlock()
+func (s *API) legacyTenant(token string) *Tenant {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if token == "" {
 		return nil
 	}
-	return s.cloudApps.legacy[token]
+	return s.legacy[token]
 }
 
 // Put stores a as a revision of the alert a.ID (a new alert when the id is
 // unknown), visible from visibleAt (simulator time) on. The alert is stored
 // as given, except that its times are truncated to the millisecond, the
 // precision of the wire. Whether the revision is a new version depends on
-// its version (see CloudAppsVersion). It panics when a.ID is empty or an
+// its version (see Version). It panics when a.ID is empty or an
 // entity's numeric id is not a number.
-func (t *CloudAppsTenant) Put(a CloudAppsAlert, visibleAt time.Time) {
+func (t *Tenant) Put(a Alert, visibleAt time.Time) {
 	if a.ID == "" {
-		panic("simulator: CloudAppsTenant.Put: alert without _id")
+		panic("simulator: Tenant.Put: alert without _id")
 	}
 	rev, err := newCloudAppsRevision(&a, visibleAt)
 	if err != nil {
@@ -171,7 +161,7 @@ func (t *CloudAppsTenant) Put(a CloudAppsAlert, visibleAt time.Time) {
 
 // newCloudAppsRevision truncates the alert's times (ResolveTime on a copy: the
 // pointer may be shared with the caller) and renders it.
-func newCloudAppsRevision(a *CloudAppsAlert, visibleAt time.Time) (*cloudAppsRevision, error) {
+func newCloudAppsRevision(a *Alert, visibleAt time.Time) (*Revision, error) {
 	a.Timestamp = a.Timestamp.UTC().Truncate(time.Millisecond)
 	if a.ResolveTime != nil {
 		r := a.ResolveTime.UTC().Truncate(time.Millisecond)
@@ -185,18 +175,18 @@ func newCloudAppsRevision(a *CloudAppsAlert, visibleAt time.Time) (*cloudAppsRev
 	if err != nil {
 		return nil, fmt.Errorf("simulator: cloud apps alert %s: %w", a.ID, err)
 	}
-	return &cloudAppsRevision{visibleAt: visibleAt, version: a.version(), keys: cloudAppsKeysOf(a), body: body}, nil
+	return &Revision{visibleAt: visibleAt, version: a.VersionTime(), keys: cloudAppsKeysOf(a), body: body}, nil
 }
 
 // decodeLatest returns the newest revision of alert id, decoded. t.mu must
 // be held.
-func (t *CloudAppsTenant) decodeLatest(id string) (CloudAppsAlert, *cloudAppsRevision, error) {
+func (t *Tenant) decodeLatest(id string) (Alert, *Revision, error) {
 	h, ok := t.store.Alerts[id]
 	if !ok {
-		return CloudAppsAlert{}, nil, fmt.Errorf("simulator: cloud apps alert %q not found in tenant %s", id, t.id)
+		return Alert{}, nil, fmt.Errorf("simulator: cloud apps alert %q not found in tenant %s", id, t.id)
 	}
 	rev := h.Latest()
-	var a CloudAppsAlert
+	var a Alert
 	if err := a.UnmarshalJSON(rev.body); err != nil {
 		return a, nil, fmt.Errorf("simulator: cloud apps alert %q: %w", id, err)
 	}
@@ -211,13 +201,13 @@ func (t *CloudAppsTenant) decodeLatest(id string) (CloudAppsAlert, *cloudAppsRev
 // a dismissal), handledByUser and comment are set. The result is a new
 // version, visible visibleAfter after its resolveTime. It fails when the
 // alert is unknown or already closed, or resolutionStatus is not 1–5.
-func (t *CloudAppsTenant) Close(id string, resolutionStatus int, visibleAfter time.Duration) error {
+func (t *Tenant) Close(id string, resolutionStatus int, visibleAfter time.Duration) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.close(id, resolutionStatus, visibleAfter)
 }
 
-func (t *CloudAppsTenant) close(id string, resolutionStatus int, visibleAfter time.Duration) error {
+func (t *Tenant) close(id string, resolutionStatus int, visibleAfter time.Duration) error {
 	if resolutionStatus < 1 || resolutionStatus > 5 {
 		return fmt.Errorf("simulator: cloud apps alert %q: resolution status %d: want 1 to 5", id, resolutionStatus)
 	}
@@ -228,7 +218,7 @@ func (t *CloudAppsTenant) close(id string, resolutionStatus int, visibleAfter ti
 	if a.ResolutionStatusValue != 0 {
 		return fmt.Errorf("simulator: cloud apps alert %q is already closed (resolutionStatusValue %d)", id, a.ResolutionStatusValue)
 	}
-	now := t.srv.now().UTC().Truncate(time.Millisecond)
+	now := t.srv.Now().UTC().Truncate(time.Millisecond)
 	if !now.After(a.Timestamp) {
 		now = a.Timestamp.Add(time.Millisecond)
 	}
@@ -244,7 +234,7 @@ func (t *CloudAppsTenant) close(id string, resolutionStatus int, visibleAfter ti
 // CloseRandom closes n distinct open alerts, chosen by the seeded
 // generator, with random resolution statuses (see Close). It returns their
 // ids, fewer when fewer alerts are open.
-func (t *CloudAppsTenant) CloseRandom(n int, visibleAfter time.Duration) []string {
+func (t *Tenant) CloseRandom(n int, visibleAfter time.Duration) []string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var open []string
@@ -275,7 +265,7 @@ func (t *CloudAppsTenant) CloseRandom(n int, visibleAfter time.Duration) []strin
 // revision becomes visible if that is later (a read mark does not make a
 // pending close visible early). Marking a read alert read does nothing. It
 // fails when the alert is unknown.
-func (t *CloudAppsTenant) MarkRead(id string) error {
+func (t *Tenant) MarkRead(id string) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	a, latest, err := t.decodeLatest(id)
@@ -286,7 +276,7 @@ func (t *CloudAppsTenant) MarkRead(id string) error {
 		return nil
 	}
 	a.StatusValue = 1
-	rev, err := newCloudAppsRevision(&a, later(t.srv.now(), latest.visibleAt))
+	rev, err := newCloudAppsRevision(&a, later(t.srv.Now(), latest.visibleAt))
 	if err != nil {
 		return err
 	}
@@ -304,7 +294,7 @@ func later(a, b time.Time) time.Time {
 // Latest returns the newest stored revision of alert id, whether or not it
 // is visible yet, as the API serves it (times in milliseconds, nil Entities
 // and Stories as empty ones).
-func (t *CloudAppsTenant) Latest(id string) (CloudAppsAlert, bool) {
+func (t *Tenant) Latest(id string) (Alert, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	a, _, err := t.decodeLatest(id)
@@ -312,7 +302,7 @@ func (t *CloudAppsTenant) Latest(id string) (CloudAppsAlert, bool) {
 		if _, ok := t.store.Alerts[id]; ok {
 			panic(err) // a stored alert always decodes
 		}
-		return CloudAppsAlert{}, false
+		return Alert{}, false
 	}
 	return a, true
 }
@@ -320,50 +310,50 @@ func (t *CloudAppsTenant) Latest(id string) (CloudAppsAlert, bool) {
 // Versions returns every version of every alert (a revision that only
 // marks the alert read is not one): alerts in the order they were first
 // stored, each alert's versions in the order stored.
-func (t *CloudAppsTenant) Versions() []CloudAppsVersion {
+func (t *Tenant) Versions() []Version {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	var out []CloudAppsVersion
+	var out []Version
 	for _, h := range t.store.Inserted {
 		for i, r := range h.Revs {
 			if i > 0 && r.version.Equal(h.Revs[i-1].version) {
 				continue
 			}
-			out = append(out, CloudAppsVersion{ID: h.ID, Version: r.version, VisibleAt: r.visibleAt, ResolutionStatus: r.keys.resolution})
+			out = append(out, Version{ID: h.ID, Version: r.version, VisibleAt: r.visibleAt, ResolutionStatus: r.keys.resolution})
 		}
 	}
 	return out
 }
 
 // Len is the number of alerts stored, visible or not.
-func (t *CloudAppsTenant) Len() int {
+func (t *Tenant) Len() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return len(t.store.Alerts)
 }
 
-// SetCloudAppsRetryAfter chooses whether the Cloud Apps API sends
+// SetRetryAfter chooses whether the Cloud Apps API sends
 // Retry-After with the 429 answers of its rate limit and of random
 // throttle faults (see Options.CloudAppsRetryAfter).
-func (s *Server) SetCloudAppsRetryAfter(send bool) {
-	s.cloudApps.mu.Lock()
-	defer s.cloudApps.mu.Unlock()
-	s.cloudApps.retryAfter = send
+func (s *API) SetRetryAfter(send bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.retryAfter = send
 }
 
 // cloudAppsConfig returns whether 429s carry Retry-After, and where
 // counting stops.
-func (s *Server) cloudAppsConfig() (bool, int) {
-	s.cloudApps.mu.Lock()
-	defer s.cloudApps.mu.Unlock()
-	return s.cloudApps.retryAfter, s.cloudApps.countCap
+func (s *API) cloudAppsConfig() (bool, int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.retryAfter, s.countCap
 }
 
 // query returns the revisions visible at now that match p, in p's order,
 // after skipping p.skip of them, at most p.limit, and how many matched.
-func (t *CloudAppsTenant) query(now time.Time, p *cloudAppsParams) ([]*cloudAppsRevision, int) {
+func (t *Tenant) query(now time.Time, p *cloudAppsParams) ([]*Revision, int) {
 	t.mu.Lock()
-	var matched []*cloudAppsRevision
+	var matched []*Revision
 	for _, h := range t.store.InAnswerOrder() {
 		r := h.Visible(now)
 		if r == nil || p.filter != nil && !p.filter(&r.keys) {
@@ -382,7 +372,7 @@ func (t *CloudAppsTenant) query(now time.Time, p *cloudAppsParams) ([]*cloudApps
 	}
 	// Stable: alerts with equal keys stay in the opaque order, which is unrelated to their ids
 	// (see cloudapps.go).
-	return simapi.SortedPage(matched, int(p.skip), int(min(p.limit, int64(len(matched)))), func(a, b *cloudAppsRevision) int {
+	return simapi.SortedPage(matched, int(p.skip), int(min(p.limit, int64(len(matched)))), func(a, b *Revision) int {
 		var c int
 		switch p.sortField {
 		case "severity":
@@ -405,4 +395,50 @@ func compareInt64(a, b int64) int {
 		return 1
 	}
 	return 0
+}
+
+// Decode is the alert as the revision serves it.
+func (r *Revision) Decode() (Alert, error) {
+	var a Alert
+	err := a.UnmarshalJSON(r.body)
+	return a, err
+}
+
+// Histories copies the revisions of every alert, in insertion order, for a
+// view of the tenant's alerts (Graph's) to read without the tenant's lock.
+func (t *Tenant) Histories() [][]*Revision {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([][]*Revision, 0, len(t.store.Inserted))
+	for _, h := range t.store.Inserted {
+		out = append(out, slices.Clone(h.Revs))
+	}
+	return out
+}
+
+// VisibleRevisions is, in insertion order, each alert's newest revision a
+// query at now sees.
+func (t *Tenant) VisibleRevisions(now time.Time) []*Revision {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []*Revision
+	for _, h := range t.store.Inserted {
+		if v := h.Visible(now); v != nil {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// LatestRevisionWhere is the newest revision, visible or not, of the first
+// alert in insertion order whose id match accepts; nil when none does.
+func (t *Tenant) LatestRevisionWhere(match func(id string) bool) *Revision {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, h := range t.store.Inserted {
+		if match(h.ID) {
+			return h.Latest()
+		}
+	}
+	return nil
 }

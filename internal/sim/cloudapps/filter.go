@@ -1,4 +1,4 @@
-package sim
+package cloudapps
 
 import (
 	"encoding/json"
@@ -43,7 +43,7 @@ type cloudAppsPK struct {
 	inst int64
 }
 
-func cloudAppsKeysOf(a *CloudAppsAlert) cloudAppsKeys {
+func cloudAppsKeysOf(a *Alert) cloudAppsKeys {
 	k := cloudAppsKeys{id: a.ID, timestamp: a.Timestamp.UnixMilli(), severity: a.SeverityValue,
 		resolution: a.ResolutionStatusValue, status: a.StatusValue}
 	if a.ResolveTime != nil {

@@ -1,4 +1,4 @@
-package sim
+package cloudapps
 
 import (
 	"bytes"
@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/alertexport/alertexport/sources/apis"
@@ -66,18 +67,54 @@ const (
 	cloudAppsLoggedBody = 64 << 10
 )
 
-func (s *Server) initCloudApps(opts Options) {
-	s.cloudApps = cloudAppsState{
-		tenants:    map[string]*CloudAppsTenant{},
-		legacy:     map[string]*CloudAppsTenant{},
-		retryAfter: opts.CloudAppsRetryAfter,
+// API is the Defender for Cloud Apps alerts API of one simulator.
+type API struct {
+	simapi.Host
+	entra *entra.Service
+
+	mu         sync.Mutex
+	tenants    map[string]*Tenant // lower-case tenant ID
+	legacy     map[string]*Tenant // legacy API token → tenant
+	retryAfter bool
+	// countCap is where counting stops: total is at most countCap, and
+	// moreThanTotal says that more alerts matched.
+	countCap int
+}
+
+// New is the API served by the simulator h describes, whose tokens come
+// from e; retryAfter is whether its 429s carry Retry-After.
+func New(h simapi.Host, e *entra.Service, retryAfter bool) *API {
+	return &API{
+		Host:       h,
+		entra:      e,
+		tenants:    map[string]*Tenant{},
+		legacy:     map[string]*Tenant{},
+		retryAfter: retryAfter,
 		countCap:   cloudAppsCountCap,
 	}
 }
 
-func (s *Server) registerCloudApps() {
-	s.mux.HandleFunc("/api/v1/alerts/{$}", s.handleCloudAppsAlerts)
-	s.mux.HandleFunc("/api/v1/alerts", s.handleCloudAppsNoSlash)
+// Name is the API's name in the registry (sources/apis).
+func (s *API) Name() string { return apis.CloudApps.Name }
+
+// Documented is the rate limits Microsoft documents for the API.
+func (s *API) Documented() []simapi.RateLimit { return slices.Clone(apis.CloudApps.Limits) }
+
+// Routes registers the alerts list on mux.
+func (s *API) Routes(mux *http.ServeMux) {
+	mux.HandleFunc("/api/v1/alerts/{$}", s.handleCloudAppsAlerts)
+	mux.HandleFunc("/api/v1/alerts", s.handleCloudAppsNoSlash)
+}
+
+// FaultPlan is the fault plan of tenantID.
+func (s *API) FaultPlan(tenantID string) *simapi.FaultPlan { return &s.Tenant(tenantID).FaultPlan }
+
+// SetCountCap moves where counting stops (total is at most n), so a test
+// need not store the real cap's worth of alerts.
+func (s *API) SetCountCap(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.countCap = n
 }
 
 // cloudAppsError is an error answer: {"detail": "..."} (Django REST framework's
@@ -171,12 +208,12 @@ func writeCloudAppsError(w http.ResponseWriter, e *cloudAppsError) {
 // before authentication. A client that follows it with a POST sends a GET
 // without the body, as HTTP clients do on 301, and gets the unfiltered
 // first page: the documented path is the only safe one.
-func (s *Server) handleCloudAppsNoSlash(w http.ResponseWriter, r *http.Request) {
+func (s *API) handleCloudAppsNoSlash(w http.ResponseWriter, r *http.Request) {
 	rec := simapi.Request{Time: time.Now(), API: "cloudapps", Path: r.URL.Path, Query: simapi.DecodedQuery(r.URL.RawQuery), Status: http.StatusMovedPermanently}
 	if b, err := io.ReadAll(io.LimitReader(r.Body, cloudAppsLoggedBody)); err == nil {
 		rec.Body = string(b)
 	}
-	defer s.logAPIRequest(rec)
+	defer s.Env.Record(rec)
 	target := r.URL.Path + "/"
 	if r.URL.RawQuery != "" {
 		target += "?" + r.URL.RawQuery
@@ -187,23 +224,23 @@ func (s *Server) handleCloudAppsNoSlash(w http.ResponseWriter, r *http.Request) 
 }
 
 // handleCloudAppsAlerts serves GET and POST /api/v1/alerts/.
-func (s *Server) handleCloudAppsAlerts(w http.ResponseWriter, r *http.Request) {
-	runAPI[*cloudAppsError](s, w, r, &cloudAppsCall{s: s})
+func (s *API) handleCloudAppsAlerts(w http.ResponseWriter, r *http.Request) {
+	simapi.Run[*cloudAppsError](s.Env, w, r, &cloudAppsCall{s: s})
 }
 
 // cloudAppsCall is one request to the Cloud Apps alerts API in the
 // pipeline. It reads the body first: the API takes its parameters there.
 type cloudAppsCall struct {
-	s    *Server
+	s    *API
 	body []byte
-	t    *CloudAppsTenant
+	t    *Tenant
 	// retryAfter and countCap are the server's settings when the request
 	// was authorized.
 	retryAfter bool
 	countCap   int
 }
 
-func (c *cloudAppsCall) API() string { return APICloudApps }
+func (c *cloudAppsCall) API() string { return apis.CloudApps.Name }
 
 func (c *cloudAppsCall) Begin(_ http.ResponseWriter, r *http.Request, rec *simapi.Request) bool {
 	body, err := io.ReadAll(io.LimitReader(r.Body, cloudAppsMaxBody+1))
@@ -213,7 +250,7 @@ func (c *cloudAppsCall) Begin(_ http.ResponseWriter, r *http.Request, rec *simap
 }
 
 func (c *cloudAppsCall) LogDone(r *http.Request, rec *simapi.Request, elapsed time.Duration) {
-	c.s.logger.Info("cloudapps request", "tenant", rec.TenantID, "app", rec.AppID, "method", r.Method, "path", rec.Path,
+	c.s.Logger.Info("cloudapps request", "tenant", rec.TenantID, "app", rec.AppID, "method", r.Method, "path", rec.Path,
 		"status", rec.Status, "results", rec.Results, "elapsed", elapsed)
 }
 
@@ -257,7 +294,7 @@ func (c *cloudAppsCall) Serve(w http.ResponseWriter, r *http.Request, rec *simap
 		fail(&cloudAppsError{status: http.StatusRequestEntityTooLarge, detail: "Request body too large."})
 		return
 	}
-	now := s.now()
+	now := s.Now()
 	p, e := parseCloudAppsParams(r, body, now)
 	if e != nil {
 		fail(e)
@@ -274,7 +311,7 @@ func (c *cloudAppsCall) Serve(w http.ResponseWriter, r *http.Request, rec *simap
 
 // cloudAppsAnswer is a List alerts answer.
 type cloudAppsAnswer struct {
-	page     []*cloudAppsRevision
+	page     []*Revision
 	matched  int
 	skip     int64
 	countCap int
@@ -339,7 +376,7 @@ func (a *cloudAppsAnswer) render(broken int) []byte {
 // validating a bearer token, RFC 6750 invalid_token), not the 403 that
 // Defender for Endpoint documents for its own API. The scheme names compare
 // case-insensitively, as in Django REST framework.
-func (s *Server) cloudAppsAuthenticate(r *http.Request, rec *simapi.Request) (*CloudAppsTenant, *cloudAppsError) {
+func (s *API) cloudAppsAuthenticate(r *http.Request, rec *simapi.Request) (*Tenant, *cloudAppsError) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
 		return nil, cloudAppsUnauthorized("Authentication credentials were not provided. Send 'Authorization: Bearer <token>' with an access token for Microsoft Defender for Cloud Apps ("+cloudAppsAppID+"), or 'Authorization: Token <API token>'.", "Bearer")
@@ -364,7 +401,7 @@ func (s *Server) cloudAppsAuthenticate(r *http.Request, rec *simapi.Request) (*C
 	if raw == "" {
 		return nil, cloudAppsUnauthorized("Invalid token header. No credentials provided.", "Bearer")
 	}
-	claims, err := s.VerifyAccessToken(raw)
+	claims, err := s.entra.VerifyAccessToken(raw)
 	if err != nil {
 		return nil, cloudAppsUnauthorized(entra.TokenRefusal(err))
 	}
@@ -378,7 +415,7 @@ func (s *Server) cloudAppsAuthenticate(r *http.Request, rec *simapi.Request) (*C
 			"You do not have permission to perform this action. The application %s needs one of the Microsoft Cloud App Security application permissions %s, with admin consent in tenant %s.",
 			claims.AppID, strings.Join(apis.CloudApps.Roles, ", "), claims.TenantID)}
 	}
-	return s.CloudApps(claims.TenantID), nil
+	return s.Tenant(claims.TenantID), nil
 }
 
 // cloudAppsParams are the validated parameters of a request.

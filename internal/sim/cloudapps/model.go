@@ -1,9 +1,10 @@
-package sim
+package cloudapps
 
 import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -20,23 +21,23 @@ import (
 // the documents show is modelled, and the optional ones are absent from the
 // wire when their Go value is nil.
 
-// CloudAppsAlert is one alert of the Defender for Cloud Apps alerts API.
+// Alert is one alert of the Defender for Cloud Apps alerts API.
 // The json tags name the wire keys; MarshalJSON and UnmarshalJSON convert
 // to and from the wire form. Nil slices and pointers are absent from the
 // wire, except Entities and Stories, which are always there ([] when nil).
-type CloudAppsAlert struct {
+type Alert struct {
 	ID            string            `json:"_id"` // 24 hex digits (a MongoDB ObjectId) in every example
 	Audits        []string          `json:"audits"`
 	ContextID     string            `json:"contextId"` // the tenant ID
 	Description   string            `json:"description"`
-	Entities      []CloudAppsEntity `json:"entities"`
+	Entities      []Entity          `json:"entities"`
 	Evidence      []json.RawMessage `json:"evidence"` // shape undocumented ("short descriptions")
 	IDValue       int64             `json:"idValue"`
 	Intent        []int             `json:"intent"` // MITRE tactics, 0 UNKNOWN … 13 IMPACT
 	IsMarkdown    *bool             `json:"isMarkdown"`
 	IsPreview     *bool             `json:"isPreview"`
 	IsSystemAlert bool              `json:"isSystemAlert"`
-	Policy        *CloudAppsEntity  `json:"policy"`
+	Policy        *Entity           `json:"policy"`
 	// ResolutionStatusValue: 0 OPEN, 1 DISMISSED, 2 RESOLVED, 3
 	// FALSE_POSITIVE, 4 BENIGN, 5 TRUE_POSITIVE.
 	ResolutionStatusValue int `json:"resolutionStatusValue"`
@@ -61,12 +62,12 @@ type CloudAppsAlert struct {
 	URL         string     `json:"URL"` // https://<tenant>.portal.cloudappsecurity.com/#/alerts/<_id>
 }
 
-// CloudAppsEntity is one item of an alert's entities (or its policy). Which
+// Entity is one item of an alert's entities (or its policy). Which
 // keys an entity has depends on its type (api-alerts.md and its examples): account adds
 // entityType, inst, pa (the UPN), em (e-mail) and saas (app id); device
 // entityRole (Source, Related); policyRule policyType; service has a
 // numeric id. Empty strings and nil pointers are absent from the wire.
-type CloudAppsEntity struct {
+type Entity struct {
 	Em         string `json:"em"`
 	EntityRole string `json:"entityRole"`
 	EntityType *int   `json:"entityType"`
@@ -109,7 +110,7 @@ func (t *cloudAppsTime) UnmarshalText(b []byte) error {
 	return nil
 }
 
-// cloudAppsWireAlert is CloudAppsAlert as written. The keys are in the order of
+// cloudAppsWireAlert is Alert as written. The keys are in the order of
 // the documented example (alphabetical, then comment, handledByUser,
 // resolveTime and URL), with the keys the example lacks in their
 // alphabetical places.
@@ -152,7 +153,7 @@ type cloudAppsWireEntity struct {
 	Type       string          `json:"type"`
 }
 
-func (e *CloudAppsEntity) wire() (cloudAppsWireEntity, error) {
+func (e *Entity) wire() (cloudAppsWireEntity, error) {
 	w := cloudAppsWireEntity{Em: e.Em, EntityRole: e.EntityRole, EntityType: e.EntityType, Inst: e.Inst, Label: e.Label,
 		Pa: e.Pa, PolicyType: e.PolicyType, Saas: e.Saas, Type: e.Type}
 	if e.NumericID {
@@ -168,8 +169,8 @@ func (e *CloudAppsEntity) wire() (cloudAppsWireEntity, error) {
 	return w, err
 }
 
-func (w *cloudAppsWireEntity) entity() (CloudAppsEntity, error) {
-	e := CloudAppsEntity{Em: w.Em, EntityRole: w.EntityRole, EntityType: w.EntityType, Inst: w.Inst, Label: w.Label,
+func (w *cloudAppsWireEntity) entity() (Entity, error) {
+	e := Entity{Em: w.Em, EntityRole: w.EntityRole, EntityType: w.EntityType, Inst: w.Inst, Label: w.Label,
 		Pa: w.Pa, PolicyType: w.PolicyType, Saas: w.Saas, Type: w.Type}
 	id := strings.TrimSpace(string(w.ID))
 	switch {
@@ -189,7 +190,7 @@ func (w *cloudAppsWireEntity) entity() (CloudAppsEntity, error) {
 }
 
 // MarshalJSON writes the entity as the API does.
-func (e CloudAppsEntity) MarshalJSON() ([]byte, error) {
+func (e Entity) MarshalJSON() ([]byte, error) {
 	w, err := e.wire()
 	if err != nil {
 		return nil, err
@@ -198,7 +199,7 @@ func (e CloudAppsEntity) MarshalJSON() ([]byte, error) {
 }
 
 // UnmarshalJSON reads an entity in the API's form.
-func (e *CloudAppsEntity) UnmarshalJSON(b []byte) error {
+func (e *Entity) UnmarshalJSON(b []byte) error {
 	var w cloudAppsWireEntity
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
@@ -208,7 +209,7 @@ func (e *CloudAppsEntity) UnmarshalJSON(b []byte) error {
 	return err
 }
 
-func (a *CloudAppsAlert) wire() (cloudAppsWireAlert, error) {
+func (a *Alert) wire() (cloudAppsWireAlert, error) {
 	w := cloudAppsWireAlert{
 		ID: a.ID, ContextID: a.ContextID, Description: a.Description, IDValue: a.IDValue,
 		IsMarkdown: a.IsMarkdown, IsPreview: a.IsPreview, IsSystemAlert: a.IsSystemAlert,
@@ -247,14 +248,14 @@ func (a *CloudAppsAlert) wire() (cloudAppsWireAlert, error) {
 	return w, errors.Join(errs...)
 }
 
-func (w *cloudAppsWireAlert) alert() (CloudAppsAlert, error) {
-	a := CloudAppsAlert{
+func (w *cloudAppsWireAlert) alert() (Alert, error) {
+	a := Alert{
 		ID: w.ID, ContextID: w.ContextID, Description: w.Description, IDValue: w.IDValue,
 		IsMarkdown: w.IsMarkdown, IsPreview: w.IsPreview, IsSystemAlert: w.IsSystemAlert,
 		ResolutionStatusValue: w.ResolutionStatusValue, SeverityValue: w.SeverityValue, StatusValue: w.StatusValue,
 		Stories: w.Stories, ThreatScore: w.ThreatScore, Timestamp: time.UnixMilli(w.Timestamp).UTC(), Title: w.Title,
 		Comment: w.Comment, HandledByUser: w.HandledByUser, URL: w.URL,
-		Entities: make([]CloudAppsEntity, 0, len(w.Entities)),
+		Entities: make([]Entity, 0, len(w.Entities)),
 	}
 	if a.Stories == nil {
 		a.Stories = []int{}
@@ -292,7 +293,7 @@ func (w *cloudAppsWireAlert) alert() (CloudAppsAlert, error) {
 // Microsoft does not say how its responses are escaped; this is what
 // Python's json.dumps writes by default (ensure_ascii), the more demanding
 // form for a client that handles the bytes itself.
-func (a CloudAppsAlert) MarshalJSON() ([]byte, error) {
+func (a Alert) MarshalJSON() ([]byte, error) {
 	w, err := a.wire()
 	if err != nil {
 		return nil, err
@@ -301,7 +302,7 @@ func (a CloudAppsAlert) MarshalJSON() ([]byte, error) {
 }
 
 // UnmarshalJSON reads an alert in the API's form.
-func (a *CloudAppsAlert) UnmarshalJSON(b []byte) error {
+func (a *Alert) UnmarshalJSON(b []byte) error {
 	var w cloudAppsWireAlert
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
@@ -311,13 +312,17 @@ func (a *CloudAppsAlert) UnmarshalJSON(b []byte) error {
 	return err
 }
 
-// version is the alert's version in the product's sense (docs/messages.md):
+// VersionTime is the alert's version in the product's sense (docs/messages.md):
 // resolveTime once the alert is closed, timestamp while it is open. A
 // closed alert without a resolveTime (not seen in the documents) falls back
 // to its timestamp.
-func (a *CloudAppsAlert) version() time.Time {
+func (a *Alert) VersionTime() time.Time {
 	if a.ResolutionStatusValue != 0 && a.ResolveTime != nil {
 		return *a.ResolveTime
 	}
 	return a.Timestamp
 }
+
+// DocumentedEntityTypes are the entity types the API documents: an oracle
+// for tests of generated alerts. A fresh copy.
+func DocumentedEntityTypes() []string { return slices.Clone(cloudAppsEntityTypes) }

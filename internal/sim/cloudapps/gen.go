@@ -1,4 +1,4 @@
-package sim
+package cloudapps
 
 import (
 	"encoding/hex"
@@ -21,8 +21,8 @@ import (
 // absent, the "null" strings and __siteIcon__ markup of real answers, and text a client must not
 // mangle.
 
-// CloudAppsGenerate describes the alerts CloudAppsTenant.Generate creates.
-type CloudAppsGenerate struct {
+// Generate describes the alerts Tenant.Generate creates.
+type Generate struct {
 	// From and To bound the alerts' timestamps, spread at random over
 	// [From, To] at millisecond precision. Both zero means the simulator's
 	// now; if only one is set, it is used for both.
@@ -41,11 +41,11 @@ type CloudAppsGenerate struct {
 // already closed (dismissed, resolved or classified): their resolveTime is
 // drawn in (timestamp, To], and they are stored as that one version. When
 // an alert's timestamp is To, it is open. It panics if To is before From.
-func (t *CloudAppsTenant) Generate(n int, g CloudAppsGenerate) []string {
+func (t *Tenant) Generate(n int, g Generate) []string {
 	if n <= 0 {
 		return nil
 	}
-	from, to := simapi.GenerateRange(g.From, g.To, t.srv.now, time.Millisecond, "CloudAppsTenant.Generate")
+	from, to := simapi.GenerateRange(g.From, g.To, t.srv.Now, time.Millisecond, "Tenant.Generate")
 	portal := t.srv.cloudAppsPortal(t.key)
 
 	t.mu.Lock()
@@ -63,7 +63,7 @@ func (t *CloudAppsTenant) Generate(n int, g CloudAppsGenerate) []string {
 		}
 		a := gen.alert(id, ts, to, t.idValue, portal)
 		t.idValue++
-		rev, err := newCloudAppsRevision(&a, a.version().Add(g.VisibleAfter))
+		rev, err := newCloudAppsRevision(&a, a.VersionTime().Add(g.VisibleAfter))
 		if err != nil {
 			panic(err) // generated entities are well formed
 		}
@@ -76,9 +76,9 @@ func (t *CloudAppsTenant) Generate(n int, g CloudAppsGenerate) []string {
 // cloudAppsPortal is the tenant's portal host name label: the name of its
 // first *.onmicrosoft.com domain (AddTenantDomain), else its ID. The
 // documented URLs are region-less (https://contoso.portal.cloudappsecurity.com).
-func (s *Server) cloudAppsPortal(key string) string {
+func (s *API) cloudAppsPortal(key string) string {
 	best := ""
-	for _, d := range s.Service.Domains(key) {
+	for _, d := range s.entra.Domains(key) {
 		label, ok := strings.CutSuffix(d, ".onmicrosoft.com")
 		if ok && !strings.Contains(label, ".") && (best == "" || label < best) {
 			best = label
@@ -91,7 +91,7 @@ func (s *Server) cloudAppsPortal(key string) string {
 }
 
 // generator returns the tenant's generator. t.mu must be held.
-func (t *CloudAppsTenant) generator() *cloudAppsGen {
+func (t *Tenant) generator() *cloudAppsGen {
 	return &cloudAppsGen{Draws: simapi.Draws{RNG: t.rng}, tenant: t.id}
 }
 
@@ -169,10 +169,13 @@ var cloudAppsPolicyNames = []string{
 
 // cloudAppsServices are apps of the catalog: 20940, 15600 and 11161 with the
 // labels of the documents; the other labels are illustrative.
-var cloudAppsServices = []struct {
-	id    int
-	label string
-}{
+// Service is a cloud app of the generator's vocabulary.
+type Service struct {
+	ID    int
+	Label string
+}
+
+var cloudServices = []Service{
 	{11161, "Office 365"}, {15600, "Microsoft OneDrive for Business"}, {20892, "Microsoft SharePoint Online"},
 	{20893, "Microsoft Exchange Online"}, {12260, "Microsoft Azure"}, {28375, "Microsoft Teams"},
 	{11114, "Salesforce"}, {10489, "Box"}, {11770, "Google Workspace"},
@@ -192,7 +195,7 @@ var cloudAppsPeople = []struct{ name, upn string }{
 	{"administrator", "administrator@contoso.com"},
 }
 
-var cloudAppsFiles = []string{"image (2).png", "Gehaltsübersicht_2024.xlsx", "顧客リスト.csv", "تقرير_مالي.pdf",
+var files = []string{"image (2).png", "Gehaltsübersicht_2024.xlsx", "顧客リスト.csv", "تقرير_مالي.pdf",
 	"Q3 results 📈.pptx", "R&D <draft>.docx", "Re\u0301sume\u0301.docx", "passwords.txt"}
 
 var cloudAppsCountries = []string{"Brazil", "Côte d'Ivoire", "Türkiye", "Japan", "Nigeria", "Russia", "Viet Nam"}
@@ -218,7 +221,7 @@ func (g *cloudAppsGen) resolution() int { return 1 + g.WeightedIndex(10, 15, 25,
 
 // alert draws one alert raised at ts; when it is closed, its resolveTime is
 // in (ts, to].
-func (g *cloudAppsGen) alert(id string, ts, to time.Time, idValue int64, portal string) CloudAppsAlert {
+func (g *cloudAppsGen) alert(id string, ts, to time.Time, idValue int64, portal string) Alert {
 	kind := cloudAppsKinds[g.RNG.IntN(len(cloudAppsKinds))]
 	person := cloudAppsPeople[g.RNG.IntN(len(cloudAppsPeople))]
 	title, policyName := kind.title, kind.title
@@ -226,20 +229,20 @@ func (g *cloudAppsGen) alert(id string, ts, to time.Time, idValue int64, portal 
 		policyName = g.Pick(cloudAppsPolicyNames)
 		title = policyName
 	}
-	policy := CloudAppsEntity{ID: nameObjectID("policy " + policyName), Label: policyName, PolicyType: kind.policyType, Type: "policyRule"}
+	policy := Entity{ID: nameObjectID("policy " + policyName), Label: policyName, PolicyType: kind.policyType, Type: "policyRule"}
 
-	var services []CloudAppsEntity
+	var services []Entity
 	if kind.identity {
-		services = append(services, CloudAppsEntity{ID: strconv.Itoa(cloudAppsActiveDirectory), NumericID: true, Label: "Active Directory", Type: "service"})
+		services = append(services, Entity{ID: strconv.Itoa(cloudAppsActiveDirectory), NumericID: true, Label: "Active Directory", Type: "service"})
 	} else {
-		for _, j := range g.RNG.Perm(len(cloudAppsServices))[:1+g.WeightedIndex(7, 3)] {
-			sv := cloudAppsServices[j]
-			services = append(services, CloudAppsEntity{ID: strconv.Itoa(sv.id), NumericID: true, Label: sv.label, Type: "service"})
+		for _, j := range g.RNG.Perm(len(cloudServices))[:1+g.WeightedIndex(7, 3)] {
+			sv := cloudServices[j]
+			services = append(services, Entity{ID: strconv.Itoa(sv.ID), NumericID: true, Label: sv.Label, Type: "service"})
 		}
 	}
 	app := services[0]
 
-	account := CloudAppsEntity{EntityType: simapi.Ptr(2), ID: simapi.NameGUID("cas account " + person.upn), Inst: simapi.Ptr(0), Label: person.name, Pa: person.upn, Type: "account"}
+	account := Entity{EntityType: simapi.Ptr(2), ID: simapi.NameGUID("cas account " + person.upn), Inst: simapi.Ptr(0), Label: person.name, Pa: person.upn, Type: "account"}
 	if kind.identity {
 		account.EntityRole = "Source"
 	} else {
@@ -250,7 +253,7 @@ func (g *cloudAppsGen) alert(id string, ts, to time.Time, idValue int64, portal 
 			account.Inst = simapi.Ptr(1 + g.RNG.IntN(3)) // a second instance of the app
 		}
 	}
-	entities := []CloudAppsEntity{account}
+	entities := []Entity{account}
 	entities = append(entities, services...)
 	if kind.identity {
 		for i := range 1 + g.RNG.IntN(4) {
@@ -259,23 +262,23 @@ func (g *cloudAppsGen) alert(id string, ts, to time.Time, idValue int64, portal 
 				role = "Source"
 			}
 			host := g.Pick([]string{"DC1", "DC3", "DC4", "Client1", "WS-" + strings.ToUpper(g.Hex(6)), "srv-fileshare-01"})
-			entities = append(entities, CloudAppsEntity{EntityRole: role, ID: g.GUID(), Label: host, Type: "device"})
+			entities = append(entities, Entity{EntityRole: role, ID: g.GUID(), Label: host, Type: "device"})
 		}
 	} else if g.Chance(0.4) {
-		entities = append(entities, CloudAppsEntity{ID: person.upn, Label: person.upn, Type: "user"})
+		entities = append(entities, Entity{ID: person.upn, Label: person.upn, Type: "user"})
 	}
 	ipAddr := g.ip()
 	if strings.Contains(kind.description, "{ip}") || g.Chance(0.3) {
-		entities = append(entities, CloudAppsEntity{ID: ipAddr, Label: ipAddr, Type: "ip"})
+		entities = append(entities, Entity{ID: ipAddr, Label: ipAddr, Type: "ip"})
 	}
-	file := g.Pick(cloudAppsFiles)
+	file := g.Pick(files)
 	if kind.file {
-		entities = append(entities, CloudAppsEntity{ID: g.GUID() + "|" + g.GUID(), Label: file, Type: "file"})
+		entities = append(entities, Entity{ID: g.GUID() + "|" + g.GUID(), Label: file, Type: "file"})
 	}
 	entities = append(entities, policy)
 	if g.Chance(0.3) {
 		grp := g.Pick(cloudAppsGroups)
-		entities = append(entities, CloudAppsEntity{ID: nameObjectID("group " + grp), Label: grp, Type: "groupTag"})
+		entities = append(entities, Entity{ID: nameObjectID("group " + grp), Label: grp, Type: "groupTag"})
 	}
 	// The documents list entities in no particular order.
 	g.RNG.Shuffle(len(entities), func(i, j int) { entities[i], entities[j] = entities[j], entities[i] })
@@ -284,7 +287,7 @@ func (g *cloudAppsGen) alert(id string, ts, to time.Time, idValue int64, portal 
 	desc := strings.NewReplacer("{user}", person.name, "{upn}", person.upn, "{app}", app.Label, "{file}", file,
 		"{ip}", ipAddr, "{country}", g.Pick(cloudAppsCountries), "{policy}", policyName, "{n}", strconv.Itoa(n)).Replace(kind.description)
 
-	a := CloudAppsAlert{
+	a := Alert{
 		ID: id, ContextID: g.tenant, Description: desc, Entities: entities, IDValue: idValue,
 		IsSystemAlert: kind.system && g.Chance(0.6),
 		SeverityValue: g.WeightedIndex(30, 35, 25, 10),
@@ -352,7 +355,7 @@ func (g *cloudAppsGen) evidence(user, app, file string, withFile bool, n int) []
 // close closes a as an analyst at resolved: resolution status, resolveTime,
 // statusValue (READ, or ARCHIVED when dismissed), handledByUser and
 // comment.
-func (g *cloudAppsGen) close(a *CloudAppsAlert, resolution int, resolved time.Time) {
+func (g *cloudAppsGen) close(a *Alert, resolution int, resolved time.Time) {
 	resolved = resolved.UTC().Truncate(time.Millisecond)
 	a.ResolutionStatusValue = resolution
 	a.ResolveTime = &resolved
@@ -363,3 +366,11 @@ func (g *cloudAppsGen) close(a *CloudAppsAlert, resolution int, resolved time.Ti
 	a.HandledByUser = simapi.Ptr(g.Pick(cloudAppsAnalysts))
 	a.Comment = simapi.Ptr(g.Pick(cloudAppsComments))
 }
+
+// Files are the generator's file names, for the Graph view to draw from the
+// same list. Callers must not modify it.
+func Files() []string { return files }
+
+// Services are the generator's cloud apps, for the Graph view to draw from
+// the same list. Callers must not modify it.
+func Services() []Service { return cloudServices }
