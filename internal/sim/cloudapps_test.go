@@ -194,7 +194,7 @@ func TestCloudAppsAuth(t *testing.T) {
 		{"forged signature", "Bearer " + forged, 401, "invalid", 0},
 		{"tampered payload", "Bearer " + tamper(read), 401, "invalid", 0},
 		{"Defender for Endpoint audience", "Bearer " + tokenFor(t, s, tenantA, appA, secretA, mde), 401, "audience 'https://api.securitycenter.microsoft.com'", 0},
-		{"Graph audience", "Bearer " + tokenFor(t, s, tenantA, appA, secretA, graph), 401, "audience 'https://graph.microsoft.com'", 0},
+		{"Graph audience", "Bearer " + tokenFor(t, s, tenantA, appA, secretA, graphRes), 401, "audience 'https://graph.microsoft.com'", 0},
 		{"no role", "Bearer " + tokenFor(t, s, tenantA, appNoRole, "none", cas), 403, "Investigation.read", 0},
 		{"Settings.read only", "Bearer " + tokenFor(t, s, tenantA, casSettings, "s", cas), 403, "permission", 0},
 		{"Investigation.read", "Bearer " + read, 200, "", 3},

@@ -194,7 +194,7 @@ func TestEndpointAuth(t *testing.T) {
 		{"not a JWT", "Bearer not-a-token", "/api/alerts", 401, "Unauthorized", "invalid", `Bearer error="invalid_token"`},
 		{"forged signature", "Bearer " + forged, "/api/alerts", 401, "Unauthorized", "invalid", `Bearer error="invalid_token"`},
 		{"tampered payload", "Bearer " + tamper(read), "/api/alerts", 401, "Unauthorized", "invalid", `Bearer error="invalid_token"`},
-		{"Graph audience", "Bearer " + tokenFor(t, s, tenantA, appA, secretA, graph), "/api/alerts", 403, "Forbidden", "audience 'https://graph.microsoft.com'", ""},
+		{"Graph audience", "Bearer " + tokenFor(t, s, tenantA, appA, secretA, graphRes), "/api/alerts", 403, "Forbidden", "audience 'https://graph.microsoft.com'", ""},
 		{"Microsoft Threat Protection audience", "Bearer " + tokenFor(t, s, tenantA, appA, secretA, mtp), "/api/alerts", 403, "Forbidden", "audience 'https://api.security.microsoft.com'", ""},
 		{"Defender for Cloud Apps audience", "Bearer " + tokenFor(t, s, tenantA, appA, secretA, "05a65629-4c1b-48c1-a78b-804c4abdd4af"), "/api/alerts", 403, "Forbidden", "audience", ""},
 		{"no role", "Bearer " + tokenFor(t, s, tenantA, appNoRole, "none", mde), "/api/alerts", 403, "Forbidden", "'Alert.Read.All' or 'Alert.ReadWrite.All'", ""},

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/alertexport/alertexport/internal/sim/endpoint"
+	"github.com/alertexport/alertexport/internal/sim/graph"
 	"github.com/alertexport/alertexport/internal/sim/simapi"
 )
 
@@ -41,7 +42,7 @@ func graphFixture(t *testing.T, opts Options) *fixture {
 		{appGraphR, "r", "SecurityAlert.Read.All"}, {appGraphRW, "rw", "SecurityAlert.ReadWrite.All"}, {appGraphInc, "inc", "SecurityIncident.Read.All"},
 	} {
 		f.s.RegisterApp(App{ClientID: a.id, Secrets: []Secret{{Value: a.secret}}})
-		f.s.Grant(tenantA, a.id, graph, a.role)
+		f.s.Grant(tenantA, a.id, graphRes, a.role)
 	}
 	f.s.Grant(tenantA, appGraphR, mde, "Alert.Read.All")
 	f.s.Grant(tenantA, appGraphR, CloudAppsResource, "Investigation.read")
@@ -50,7 +51,7 @@ func graphFixture(t *testing.T, opts Options) *fixture {
 
 func graphToken(t *testing.T, f *fixture) string {
 	t.Helper()
-	return tokenFor(t, f.s, tenantA, appGraphR, "r", graph)
+	return tokenFor(t, f.s, tenantA, appGraphR, "r", graphRes)
 }
 
 // graphGet sends method pathQuery with the token (none when "") and the
@@ -182,12 +183,12 @@ func TestGraphAuth(t *testing.T) {
 		{"not a JWT", "Bearer abc", 401, "InvalidAuthenticationToken", "Access token validation failure."},
 		{"MDE token", "Bearer " + tokenFor(t, s, tenantA, appGraphR, "r", mde), 401, "InvalidAuthenticationToken", "Invalid audience."},
 		{"Cloud Apps token", "Bearer " + tokenFor(t, s, tenantA, appGraphR, "r", CloudAppsResource), 401, "InvalidAuthenticationToken", "Invalid audience."},
-		{"no role", "Bearer " + tokenFor(t, s, tenantA, appA, secretA, graph), 403, "Forbidden",
+		{"no role", "Bearer " + tokenFor(t, s, tenantA, appA, secretA, graphRes), 403, "Forbidden",
 			"Missing application roles. API required roles: SecurityAlert.Read.All,SecurityAlert.ReadWrite.All, application roles: ."},
-		{"SecurityIncident.Read.All only", "Bearer " + tokenFor(t, s, tenantA, appGraphInc, "inc", graph), 403, "Forbidden",
+		{"SecurityIncident.Read.All only", "Bearer " + tokenFor(t, s, tenantA, appGraphInc, "inc", graphRes), 403, "Forbidden",
 			"application roles: SecurityIncident.Read.All."},
 		{"SecurityAlert.Read.All", "Bearer " + ok, 200, "", ""},
-		{"SecurityAlert.ReadWrite.All", "Bearer " + tokenFor(t, s, tenantA, appGraphRW, "rw", graph), 200, "", ""},
+		{"SecurityAlert.ReadWrite.All", "Bearer " + tokenFor(t, s, tenantA, appGraphRW, "rw", graphRes), 200, "", ""},
 		{"bearer in lower case", "bearer " + ok, 200, "", ""},
 		{"US Government audience", "Bearer " + tokenFor(t, s, tenantA, appGraphR, "r", graphUS), 200, "", ""},
 		{"DoD audience (same service principal)", "Bearer " + tokenFor(t, s, tenantA, appGraphR, "r", graphDoD), 200, "", ""},
@@ -669,7 +670,7 @@ func TestGraphRateLimit(t *testing.T) {
 		t.Errorf("innerError %v", inner)
 	}
 	// The limit is per app: another app of the tenant is not throttled.
-	if b := graphGet(t, f.s, tokenFor(t, f.s, tenantA, appGraphRW, "rw", graph), alertsV2); b.status != 200 {
+	if b := graphGet(t, f.s, tokenFor(t, f.s, tenantA, appGraphRW, "rw", graphRes), alertsV2); b.status != 200 {
 		t.Errorf("other app: %v", b)
 	}
 	f.s.SetRateLimits(APIGraph, NoRateLimits())
@@ -908,9 +909,9 @@ func TestGraphEndpointView(t *testing.T) {
 
 	t.Run("another tenant's alerts are not shown", func(t *testing.T) {
 		f.s.AddTenant(tenantB)
-		f.s.Grant(tenantB, appGraphR, graph, "SecurityAlert.Read.All")
+		f.s.Grant(tenantB, appGraphR, graphRes, "SecurityAlert.Read.All")
 		f.s.Endpoint(tenantB).Generate(3, EndpointGenerate{})
-		a := graphGet(t, f.s, tokenFor(t, f.s, tenantB, appGraphR, "r", graph), alertsV2)
+		a := graphGet(t, f.s, tokenFor(t, f.s, tenantB, appGraphR, "r", graphRes), alertsV2)
 		for _, v := range a.values() {
 			if v["tenantId"] != tenantB {
 				t.Errorf("tenant B sees %v", v["id"])
@@ -1168,6 +1169,7 @@ func TestGraphGenerator(t *testing.T) {
 		t.Fatalf("%d ids, %d stored", len(ids), g.Len())
 	}
 	types, sources, detections := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	enums := graph.DocumentedValues()
 	for _, id := range ids {
 		a, ok := g.Latest(id)
 		if !ok {
@@ -1179,9 +1181,9 @@ func TestGraphGenerator(t *testing.T) {
 		for _, check := range []struct {
 			v       string
 			members []string
-		}{{a.Status, graphStatuses}, {a.Severity, graphSeverities}, {a.Classification, graphClassifications},
-			{a.Determination, graphDeterminations}, {a.ServiceSource, graphServiceSources}, {a.DetectionSource, graphDetectionSources}} {
-			if !slices.Contains(check.members, check.v) || check.v == unknownFutureValue {
+		}{{a.Status, enums["status"]}, {a.Severity, enums["severity"]}, {a.Classification, enums["classification"]},
+			{a.Determination, enums["determination"]}, {a.ServiceSource, enums["serviceSource"]}, {a.DetectionSource, enums["detectionSource"]}} {
+			if !slices.Contains(check.members, check.v) || check.v == graph.UnknownFutureValue {
 				t.Errorf("%s: %q is not a member", id, check.v)
 			}
 		}
@@ -1191,7 +1193,7 @@ func TestGraphGenerator(t *testing.T) {
 		sources[a.ServiceSource], detections[a.DetectionSource] = true, true
 		for _, e := range a.Evidence {
 			types[e.Type] = true
-			if !slices.Contains(graphRemediationStatuses, e.RemediationStatus) || !slices.Contains(graphVerdicts, e.Verdict) {
+			if !slices.Contains(enums["remediationStatus"], e.RemediationStatus) || !slices.Contains(enums["verdict"], e.Verdict) {
 				t.Errorf("%s: evidence %+v", id, e)
 			}
 		}
@@ -1205,7 +1207,7 @@ func TestGraphGenerator(t *testing.T) {
 		}
 		t.Errorf("evidence types missing: %v", missing)
 	}
-	if len(sources) != len(graphKinds) {
+	if len(sources) != graph.GeneratedServiceSources() {
 		t.Errorf("service sources %v", sources)
 	}
 	tok := graphToken(t, f)

@@ -25,6 +25,7 @@ import (
 	"github.com/alertexport/alertexport/internal/sim/cloudapps"
 	"github.com/alertexport/alertexport/internal/sim/endpoint"
 	"github.com/alertexport/alertexport/internal/sim/entra"
+	"github.com/alertexport/alertexport/internal/sim/graph"
 	"github.com/alertexport/alertexport/internal/sim/simapi"
 )
 
@@ -90,7 +91,7 @@ type Server struct {
 	host      simapi.Host    // what the API parts share of the server
 	endpoint  *endpoint.API  // the Defender for Endpoint alerts API (package endpoint)
 	cloudApps *cloudapps.API // the Defender for Cloud Apps alerts API (package cloudapps)
-	graph     graphState     // Microsoft Graph's alerts_v2 (graph*.go)
+	graph     *graph.API     // Microsoft Graph's alerts_v2 (package graph)
 	limits    *limitTable    // the APIs' rate limits, by name
 	apiLog    apiLog
 
@@ -173,11 +174,11 @@ func Start(opts Options) (*Server, error) {
 	}
 	s.endpoint = endpoint.New(s.host, s.Service)
 	s.cloudApps = cloudapps.New(s.host, s.Service, opts.CloudAppsRetryAfter)
-	s.initGraph()
+	s.graph = graph.New(s.host, s.Service, s.endpoint, s.cloudApps)
 	s.Service.Routes(s.mux)
 	s.endpoint.Routes(s.mux)
 	s.cloudApps.Routes(s.mux)
-	s.registerGraph()
+	s.graph.Routes(s.mux)
 
 	s.httpSrv = &http.Server{
 		Handler:           http.HandlerFunc(s.serve),

@@ -29,7 +29,7 @@ const (
 	appA     = "0b1c2d3e-4f50-4a6b-8c7d-8e9f0a1b2c3d"
 	secretA  = "s3cret-Value~1"
 	mde      = "https://api.securitycenter.microsoft.com"
-	graph    = "https://graph.microsoft.com"
+	graphRes = "https://graph.microsoft.com"
 	mdeScope = mde + "/.default openid offline_access profile" // as MSAL sends it
 )
 
@@ -82,7 +82,7 @@ func newFixture(t *testing.T, opts Options) *fixture {
 		{Value: secretA, Expires: c.Now().Add(90 * 24 * time.Hour)},
 	}})
 	s.Grant(tenantA, appA, mde, "Alert.Read.All")
-	s.Grant(tenantA, appA, graph)
+	s.Grant(tenantA, appA, graphRes)
 	return &fixture{s: s, clock: c}
 }
 

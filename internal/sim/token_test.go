@@ -66,7 +66,7 @@ func TestTokenRefusals(t *testing.T) {
 		{"scope without /.default", tenantA, form(set("scope", mde+" openid offline_access profile")), 400, "invalid_scope", 1002012},
 		{"delegated-style scope", tenantA, form(set("scope", mde+"/Alert.Read.All openid offline_access profile")), 400, "invalid_scope", 1002012},
 		{"only the OIDC scopes", tenantA, form(set("scope", "openid offline_access profile")), 400, "invalid_scope", 1002012},
-		{"two resources", tenantA, form(set("scope", mde+"/.default "+graph+"/.default openid offline_access profile")), 400, "invalid_scope", 28000},
+		{"two resources", tenantA, form(set("scope", mde+"/.default "+graphRes+"/.default openid offline_access profile")), 400, "invalid_scope", 28000},
 		{"app not registered", tenantA, form(set("client_id", "99999999-2222-4333-8444-555555555555")), 400, "unauthorized_client", 700016},
 		{"app not installed in this tenant", tenantA, form(set("client_id", elsewhere, "client_secret", "x")), 400, "unauthorized_client", 700016},
 		{"service principal revoked", tenantA, form(set("client_id", revoked, "client_secret", "x")), 400, "unauthorized_client", 700016},
@@ -127,7 +127,7 @@ func TestSecretToken(t *testing.T) {
 		{"Defender for Endpoint", tenantA, mdeScope, mde, []string{"Alert.Read.All"}},
 		{"same service principal, other URI", tenantA, "https://securitycenter.onmicrosoft.com/windowsatpservice/.default openid offline_access profile", "https://securitycenter.onmicrosoft.com/windowsatpservice", []string{"Alert.Read.All"}},
 		{"tenant named by its domain", "contoso.onmicrosoft.com", mdeScope, mde, []string{"Alert.Read.All"}},
-		{"installed without roles: no roles claim", tenantA, graph + "/.default openid offline_access profile", graph, nil},
+		{"installed without roles: no roles claim", tenantA, graphRes + "/.default openid offline_access profile", graphRes, nil},
 		{"not granted on this resource: no roles claim", tenantA, "05a65629-4c1b-48c1-a78b-804c4abdd4af/.default openid offline_access profile", "05a65629-4c1b-48c1-a78b-804c4abdd4af", nil},
 		{"scope without the OIDC scopes", tenantA, mde + "/.default", mde, []string{"Alert.Read.All"}},
 	}

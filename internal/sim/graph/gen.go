@@ -1,4 +1,4 @@
-package sim
+package graph
 
 import (
 	"encoding/json"
@@ -24,8 +24,8 @@ import (
 // as nrtAlerts, evidence remediation statuses such as pendingApproval),
 // evidence of every modelled type, and text a client must not mangle.
 
-// GraphGenerate describes the alerts GraphTenant.Generate creates.
-type GraphGenerate struct {
+// Generate describes the alerts Tenant.Generate creates.
+type Generate struct {
 	// From and To bound the alerts' lastUpdateDateTime, spread at random
 	// over [From, To] at 100 ns. Both zero means the simulator's now; if
 	// only one is set, it is used for both.
@@ -128,7 +128,7 @@ var graphKinds = []graphKind{
 // Generate creates n new Graph-only alerts with the tenant's seeded
 // generator and returns their Graph ids, in creation order. It panics if To
 // is before From or ServiceSource is not a Graph-only source.
-func (t *GraphTenant) Generate(n int, g GraphGenerate) []string {
+func (t *Tenant) Generate(n int, g Generate) []string {
 	if n <= 0 {
 		return nil
 	}
@@ -136,11 +136,11 @@ func (t *GraphTenant) Generate(n int, g GraphGenerate) []string {
 	if g.ServiceSource != "" {
 		i := slices.IndexFunc(graphKinds, func(k graphKind) bool { return k.source == g.ServiceSource })
 		if i < 0 {
-			panic(fmt.Sprintf("simulator: GraphTenant.Generate: %q is not a Graph-only service source", g.ServiceSource))
+			panic(fmt.Sprintf("simulator: Tenant.Generate: %q is not a Graph-only service source", g.ServiceSource))
 		}
 		kinds = graphKinds[i : i+1]
 	}
-	from, to := simapi.GenerateRange(g.From, g.To, t.srv.now, endpoint.Tick, "GraphTenant.Generate")
+	from, to := simapi.GenerateRange(g.From, g.To, t.srv.Now, endpoint.Tick, "Tenant.Generate")
 	weights := make([]int, len(kinds))
 	for i, k := range kinds {
 		weights[i] = k.weight
@@ -177,7 +177,7 @@ func (t *GraphTenant) Generate(n int, g GraphGenerate) []string {
 // determination); a resolved alert gets a comment, or is reopened now and
 // then. It returns the ids, fewer when the tenant has fewer than n
 // Graph-only alerts.
-func (t *GraphTenant) UpdateRandom(n int, lateBy time.Duration) []string {
+func (t *Tenant) UpdateRandom(n int, lateBy time.Duration) []string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	gen := t.generator()
@@ -191,8 +191,8 @@ func (t *GraphTenant) UpdateRandom(n int, lateBy time.Duration) []string {
 }
 
 // generator returns the tenant's generator. t.mu must be held.
-func (t *GraphTenant) generator() *graphGen {
-	return &graphGen{Draws: simapi.Draws{RNG: t.rng}, tenant: t.id, now: t.srv.now}
+func (t *Tenant) generator() *graphGen {
+	return &graphGen{Draws: simapi.Draws{RNG: t.rng}, tenant: t.id, now: t.srv.Now}
 }
 
 // graphGen draws Graph-only alerts. Its rng is the tenant's, used under the
@@ -239,13 +239,13 @@ func (g *graphGen) between(lo, hi time.Duration) time.Duration {
 }
 
 // classify sets a classification and a determination that goes with it.
-func (g *graphGen) classify(a *GraphAlert) {
+func (g *graphGen) classify(a *Alert) {
 	c := g.Pick([]string{"truePositive", "informationalExpectedActivity", "falsePositive"})
 	a.Classification, a.Determination = c, g.Pick(graphClassDeterminations[c])
 }
 
 // alert draws one alert of kind k whose lastUpdateDateTime is updated.
-func (g *graphGen) alert(k *graphKind, updated time.Time) GraphAlert {
+func (g *graphGen) alert(k *graphKind, updated time.Time) Alert {
 	status := graphStatuses[g.WeightedIndex(3, 45, 22, 30)]
 	created := g.precise(updated.Add(-g.between(time.Second, 72*time.Hour)))
 	if status == "new" {
@@ -261,7 +261,7 @@ func (g *graphGen) alert(k *graphKind, updated time.Time) GraphAlert {
 	host := g.Pick(graphHosts)
 	threat := endpoint.Threats()[g.RNG.IntN(len(endpoint.Threats()))]
 	fill := strings.NewReplacer("{host}", host, "{file}", g.Pick(cloudapps.Files()), "{family}", threat.Family)
-	a := GraphAlert{
+	a := Alert{
 		ID: id, ProviderAlertID: provider, IncidentID: &incident,
 		Status: status, Severity: graphSeverities[g.WeightedIndex(5, 15, 30, 30, 20)],
 		Classification: "unknown", Determination: "unknown",
@@ -272,7 +272,7 @@ func (g *graphGen) alert(k *graphKind, updated time.Time) GraphAlert {
 		AlertWebURL: portalURL("alerts", id, g.tenant), IncidentWebURL: portalURL("incidents", incident, g.tenant),
 		MitreTechniques: []string{}, CreatedDateTime: &created, LastUpdateDateTime: &updated,
 		FirstActivityDateTime: &firstActivity, LastActivityDateTime: &lastActivity,
-		Comments: []GraphComment{}, SystemTags: []string{}, ProductName: simapi.Ptr(k.product),
+		Comments: []Comment{}, SystemTags: []string{}, ProductName: simapi.Ptr(k.product),
 	}
 	if g.Chance(0.3) {
 		a.ActorDisplayName = simapi.Ptr(g.Pick([]string{"Storm-0501", "Mint Sandstorm", "Octo Tempest", "Сhamomile Actor"}))
@@ -302,7 +302,7 @@ func (g *graphGen) alert(k *graphKind, updated time.Time) GraphAlert {
 	}
 	for range g.WeightedIndex(70, 20, 10) {
 		at := created.Add(g.between(0, updated.Sub(created))).Truncate(endpoint.Tick)
-		a.Comments = append(a.Comments, GraphComment{Comment: g.Pick(graphCommentTexts), CreatedByDisplayName: g.Pick(graphAnalysts), CreatedDateTime: at})
+		a.Comments = append(a.Comments, Comment{Comment: g.Pick(graphCommentTexts), CreatedByDisplayName: g.Pick(graphAnalysts), CreatedDateTime: at})
 	}
 	if g.Chance(0.1) {
 		a.SystemTags = []string{"Defender Experts"}
@@ -357,9 +357,9 @@ func (g *graphGen) publicIP() string {
 }
 
 // evidence draws one evidence item of type typ.
-func (g *graphGen) evidence(typ string, created time.Time, host, class string) GraphEvidence {
+func (g *graphGen) evidence(typ string, created time.Time, host, class string) Evidence {
 	at := g.precise(created.Add(g.between(0, 2*time.Second)))
-	e := GraphEvidence{Type: graphEvidencePrefix + typ, CreatedDateTime: &at,
+	e := Evidence{Type: graphEvidencePrefix + typ, CreatedDateTime: &at,
 		Verdict:           graphVerdicts[g.RNG.IntN(len(graphVerdicts)-1)],
 		RemediationStatus: "none", Roles: []string{}, DetailedRoles: []string{}, Tags: []string{}}
 	switch x := g.RNG.IntN(10); {
@@ -480,7 +480,7 @@ func (g *graphGen) evidence(typ string, created time.Time, host, class string) G
 	case "cloudLogonSessionEvidence":
 		start := created.Add(-g.between(time.Minute, time.Hour)).Truncate(endpoint.Tick)
 		prev := start.Add(-g.between(time.Hour, 30*24*time.Hour)).Truncate(endpoint.Tick)
-		acct := GraphEvidence{Type: graphEvidencePrefix + "userEvidence", CreatedDateTime: &at, Verdict: "suspicious",
+		acct := Evidence{Type: graphEvidencePrefix + "userEvidence", CreatedDateTime: &at, Verdict: "suspicious",
 			RemediationStatus: "none", Properties: map[string]json.RawMessage{"userAccount": jsonRaw(g.userAccount())}}
 		p["account"] = json.RawMessage(acct.wire(true))
 		p["browser"], p["deviceName"], p["operatingSystem"] = g.Pick([]string{"Edge 126", "Chrome 125", "Firefox 127"}), host, "Windows 11"
@@ -492,10 +492,10 @@ func (g *graphGen) evidence(typ string, created time.Time, host, class string) G
 }
 
 // lifecycleStep is one analyst action on a Graph-only alert (UpdateRandom).
-func (g *graphGen) lifecycleStep(a *GraphAlert) {
+func (g *graphGen) lifecycleStep(a *Alert) {
 	now := g.now().UTC().Truncate(endpoint.Tick)
 	comment := func() {
-		a.Comments = append(a.Comments, GraphComment{Comment: g.Pick(graphCommentTexts), CreatedByDisplayName: g.Pick(graphAnalysts), CreatedDateTime: now})
+		a.Comments = append(a.Comments, Comment{Comment: g.Pick(graphCommentTexts), CreatedByDisplayName: g.Pick(graphAnalysts), CreatedDateTime: now})
 	}
 	switch a.Status {
 	case "unknown":
@@ -525,3 +525,7 @@ func (g *graphGen) lifecycleStep(a *GraphAlert) {
 		comment()
 	}
 }
+
+// GeneratedServiceSources is how many service sources the generator draws
+// Graph-only alerts from.
+func GeneratedServiceSources() int { return len(graphKinds) }

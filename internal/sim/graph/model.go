@@ -1,4 +1,4 @@
-package sim
+package graph
 
 import (
 	"bytes"
@@ -86,65 +86,65 @@ func shownMember(members []string, v string, includeUnknown bool) string {
 	return v
 }
 
-// GraphAlert is one alert of Graph's alerts_v2. The json tags name the wire
+// Alert is one alert of Graph's alerts_v2. The json tags name the wire
 // properties; MarshalJSON and UnmarshalJSON convert to and from the wire
 // form (all enum members as they are, as if the request had sent "Prefer:
 // include-unknown-enum-members"). Nil pointers are null on the wire; nil
 // slices are [] (collections are never null in OData).
-type GraphAlert struct {
-	ID                    string          `json:"id"`
-	ProviderAlertID       string          `json:"providerAlertId"`
-	IncidentID            *string         `json:"incidentId"`
-	Status                string          `json:"status"`
-	Severity              string          `json:"severity"`
-	Classification        string          `json:"classification"`
-	Determination         string          `json:"determination"`
-	ServiceSource         string          `json:"serviceSource"`
-	DetectionSource       string          `json:"detectionSource"`
-	DetectorID            *string         `json:"detectorId"`
-	TenantID              string          `json:"tenantId"`
-	Title                 string          `json:"title"`
-	Description           string          `json:"description"`
-	RecommendedActions    *string         `json:"recommendedActions"`
-	Category              *string         `json:"category"`
-	AssignedTo            *string         `json:"assignedTo"`
-	AlertWebURL           *string         `json:"alertWebUrl"`
-	IncidentWebURL        *string         `json:"incidentWebUrl"`
-	ActorDisplayName      *string         `json:"actorDisplayName"`
-	ThreatDisplayName     *string         `json:"threatDisplayName"`
-	ThreatFamilyName      *string         `json:"threatFamilyName"`
-	MitreTechniques       []string        `json:"mitreTechniques"`
-	CreatedDateTime       *time.Time      `json:"createdDateTime"`
-	LastUpdateDateTime    *time.Time      `json:"lastUpdateDateTime"`
-	ResolvedDateTime      *time.Time      `json:"resolvedDateTime"`
-	FirstActivityDateTime *time.Time      `json:"firstActivityDateTime"`
-	LastActivityDateTime  *time.Time      `json:"lastActivityDateTime"`
-	Comments              []GraphComment  `json:"comments"`
-	Evidence              []GraphEvidence `json:"evidence"`
-	SystemTags            []string        `json:"systemTags"`
-	ProductName           *string         `json:"productName"`
-	AlertPolicyID         *string         `json:"alertPolicyId"`
-	InvestigationState    *string         `json:"investigationState"`
+type Alert struct {
+	ID                    string     `json:"id"`
+	ProviderAlertID       string     `json:"providerAlertId"`
+	IncidentID            *string    `json:"incidentId"`
+	Status                string     `json:"status"`
+	Severity              string     `json:"severity"`
+	Classification        string     `json:"classification"`
+	Determination         string     `json:"determination"`
+	ServiceSource         string     `json:"serviceSource"`
+	DetectionSource       string     `json:"detectionSource"`
+	DetectorID            *string    `json:"detectorId"`
+	TenantID              string     `json:"tenantId"`
+	Title                 string     `json:"title"`
+	Description           string     `json:"description"`
+	RecommendedActions    *string    `json:"recommendedActions"`
+	Category              *string    `json:"category"`
+	AssignedTo            *string    `json:"assignedTo"`
+	AlertWebURL           *string    `json:"alertWebUrl"`
+	IncidentWebURL        *string    `json:"incidentWebUrl"`
+	ActorDisplayName      *string    `json:"actorDisplayName"`
+	ThreatDisplayName     *string    `json:"threatDisplayName"`
+	ThreatFamilyName      *string    `json:"threatFamilyName"`
+	MitreTechniques       []string   `json:"mitreTechniques"`
+	CreatedDateTime       *time.Time `json:"createdDateTime"`
+	LastUpdateDateTime    *time.Time `json:"lastUpdateDateTime"`
+	ResolvedDateTime      *time.Time `json:"resolvedDateTime"`
+	FirstActivityDateTime *time.Time `json:"firstActivityDateTime"`
+	LastActivityDateTime  *time.Time `json:"lastActivityDateTime"`
+	Comments              []Comment  `json:"comments"`
+	Evidence              []Evidence `json:"evidence"`
+	SystemTags            []string   `json:"systemTags"`
+	ProductName           *string    `json:"productName"`
+	AlertPolicyID         *string    `json:"alertPolicyId"`
+	InvestigationState    *string    `json:"investigationState"`
 	// AdditionalData and CustomDetails are dictionaries (open types): their
 	// JSON objects as served, nil for null.
 	AdditionalData json.RawMessage `json:"additionalData"`
 	CustomDetails  json.RawMessage `json:"customDetails"`
 }
 
-// GraphComment is one item of an alert's comments (alertComment).
-type GraphComment struct {
+// Comment is one item of an alert's comments (alertComment).
+type Comment struct {
 	Comment              string    `json:"comment"`
 	CreatedByDisplayName string    `json:"createdByDisplayName"`
 	CreatedDateTime      time.Time `json:"createdDateTime"`
 }
 
-// GraphEvidence is one item of an alert's evidence: an alertEvidence of a
+// Evidence is one item of an alert's evidence: an alertEvidence of a
 // derived type, named by Type (its @odata.type, such as
 // "#microsoft.graph.security.deviceEvidence"). The base type's properties
 // are fields; the derived type's own properties are in Properties, each as
 // its JSON value. On the wire every documented property of the type is
 // present, null (or [] for a collection) when Properties lacks it.
-type GraphEvidence struct {
+type Evidence struct {
 	Type                     string
 	CreatedDateTime          *time.Time
 	Verdict                  string
@@ -216,9 +216,9 @@ var graphEvidenceTypes = map[string][]evidenceProp{
 
 const graphEvidencePrefix = "#microsoft.graph.security."
 
-// GraphEvidenceTypes lists the evidence types the simulator serves, as
+// EvidenceTypes lists the evidence types the simulator serves, as
 // their @odata.type values, sorted.
-func GraphEvidenceTypes() []string {
+func EvidenceTypes() []string {
 	out := make([]string, 0, len(graphEvidenceTypes))
 	for name := range graphEvidenceTypes {
 		out = append(out, graphEvidencePrefix+name)
@@ -271,7 +271,7 @@ func orEmpty[T any](s []T) []T {
 
 // wire writes the evidence as served; remediationStatus members after
 // unknownFutureValue are hidden unless includeUnknown.
-func (e *GraphEvidence) wire(includeUnknown bool) []byte {
+func (e *Evidence) wire(includeUnknown bool) []byte {
 	name := strings.TrimPrefix(e.Type, graphEvidencePrefix)
 	props := graphEvidenceTypes[name]
 	members := []kv{
@@ -319,19 +319,19 @@ func (e *GraphEvidence) wire(includeUnknown bool) []byte {
 
 // MarshalJSON writes the evidence as the API does for a client that opted
 // in to unknown enum members.
-func (e GraphEvidence) MarshalJSON() ([]byte, error) {
+func (e Evidence) MarshalJSON() ([]byte, error) {
 	return compactWire(e.wire(true))
 }
 
 // UnmarshalJSON reads an evidence item. Properties of the derived type
 // whose value is null are left out of Properties (they are served as null
 // anyway).
-func (e *GraphEvidence) UnmarshalJSON(b []byte) error {
+func (e *Evidence) UnmarshalJSON(b []byte) error {
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(b, &m); err != nil {
 		return err
 	}
-	out := GraphEvidence{Properties: map[string]json.RawMessage{}}
+	out := Evidence{Properties: map[string]json.RawMessage{}}
 	take := func(k string, v any) error {
 		raw, ok := m[k]
 		delete(m, k)
@@ -378,7 +378,7 @@ func compactWire(b []byte) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// graphWireComment is GraphComment as written.
+// graphWireComment is Comment as written.
 type graphWireComment struct {
 	Comment              string        `json:"comment"`
 	CreatedByDisplayName string        `json:"createdByDisplayName"`
@@ -391,7 +391,7 @@ type graphWireComment struct {
 // "2021-04-26T07:45:50.116Z", "2021-05-02T14:19:01.3266667Z"), non-ASCII
 // escaped (encodeWire). Without includeUnknown, members of evolvable enums
 // after unknownFutureValue read unknownFutureValue.
-func (a *GraphAlert) render(includeUnknown bool) ([]byte, error) {
+func (a *Alert) render(includeUnknown bool) ([]byte, error) {
 	comments := make([]graphWireComment, 0, len(a.Comments))
 	for _, c := range a.Comments {
 		comments = append(comments, graphWireComment{Comment: c.Comment, CreatedByDisplayName: c.CreatedByDisplayName,
@@ -457,19 +457,19 @@ func (a *GraphAlert) render(includeUnknown bool) ([]byte, error) {
 // hidesMembers says whether the alert has a member of an evolvable enum
 // after unknownFutureValue, which a client that did not opt in is shown
 // differently.
-func (a *GraphAlert) hidesMembers() bool {
+func (a *Alert) hidesMembers() bool {
 	if shownMember(graphServiceSources, a.ServiceSource, false) != a.ServiceSource ||
 		shownMember(graphDetectionSources, a.DetectionSource, false) != a.DetectionSource {
 		return true
 	}
-	return slices.ContainsFunc(a.Evidence, func(e GraphEvidence) bool {
+	return slices.ContainsFunc(a.Evidence, func(e Evidence) bool {
 		return shownMember(graphRemediationStatuses, e.RemediationStatus, false) != e.RemediationStatus
 	})
 }
 
 // MarshalJSON writes the alert as the API does for a client that opted in
 // to unknown enum members.
-func (a GraphAlert) MarshalJSON() ([]byte, error) { return a.render(true) }
+func (a Alert) MarshalJSON() ([]byte, error) { return a.render(true) }
 
 // graphWireAlert reads an alert: the plain properties by tag, the rest by
 // hand.
@@ -502,7 +502,7 @@ type graphWireAlert struct {
 	FirstActivityDateTime *endpoint.Time     `json:"firstActivityDateTime"`
 	LastActivityDateTime  *endpoint.Time     `json:"lastActivityDateTime"`
 	Comments              []graphWireComment `json:"comments"`
-	Evidence              []GraphEvidence    `json:"evidence"`
+	Evidence              []Evidence         `json:"evidence"`
 	SystemTags            []string           `json:"systemTags"`
 	ProductName           *string            `json:"productName"`
 	AlertPolicyID         *string            `json:"alertPolicyId"`
@@ -513,7 +513,7 @@ type graphWireAlert struct {
 
 // UnmarshalJSON reads an alert in the API's form (any RFC 3339 time). Nil
 // slices come back empty, null dictionaries nil.
-func (a *GraphAlert) UnmarshalJSON(b []byte) error {
+func (a *Alert) UnmarshalJSON(b []byte) error {
 	var w graphWireAlert
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
@@ -524,7 +524,7 @@ func (a *GraphAlert) UnmarshalJSON(b []byte) error {
 		}
 		return compactRaw(v)
 	}
-	out := GraphAlert{
+	out := Alert{
 		ID: w.ID, ProviderAlertID: w.ProviderAlertID, IncidentID: w.IncidentID, Status: w.Status, Severity: w.Severity,
 		Classification: w.Classification, Determination: w.Determination, ServiceSource: w.ServiceSource,
 		DetectionSource: w.DetectionSource, DetectorID: w.DetectorID, TenantID: w.TenantID, Title: w.Title,
@@ -533,13 +533,13 @@ func (a *GraphAlert) UnmarshalJSON(b []byte) error {
 		ThreatDisplayName: w.ThreatDisplayName, ThreatFamilyName: w.ThreatFamilyName, MitreTechniques: orEmpty(w.MitreTechniques),
 		CreatedDateTime: endpoint.GoTime(w.CreatedDateTime), LastUpdateDateTime: endpoint.GoTime(w.LastUpdateDateTime),
 		ResolvedDateTime: endpoint.GoTime(w.ResolvedDateTime), FirstActivityDateTime: endpoint.GoTime(w.FirstActivityDateTime),
-		LastActivityDateTime: endpoint.GoTime(w.LastActivityDateTime), Comments: make([]GraphComment, 0, len(w.Comments)),
+		LastActivityDateTime: endpoint.GoTime(w.LastActivityDateTime), Comments: make([]Comment, 0, len(w.Comments)),
 		Evidence: orEmpty(w.Evidence), SystemTags: orEmpty(w.SystemTags), ProductName: w.ProductName,
 		AlertPolicyID: w.AlertPolicyID, InvestigationState: w.InvestigationState,
 		AdditionalData: dict(w.AdditionalData), CustomDetails: dict(w.CustomDetails),
 	}
 	for _, c := range w.Comments {
-		out.Comments = append(out.Comments, GraphComment{Comment: c.Comment, CreatedByDisplayName: c.CreatedByDisplayName, CreatedDateTime: time.Time(c.CreatedDateTime)})
+		out.Comments = append(out.Comments, Comment{Comment: c.Comment, CreatedByDisplayName: c.CreatedByDisplayName, CreatedDateTime: time.Time(c.CreatedDateTime)})
 	}
 	for i := range out.Evidence {
 		out.Evidence[i].Roles = orEmpty(out.Evidence[i].Roles)
@@ -552,7 +552,7 @@ func (a *GraphAlert) UnmarshalJSON(b []byte) error {
 
 // truncateTimes truncates the alert's times to 100 ns, the precision the
 // API serves (on copies: the pointers may be shared with the caller).
-func (a *GraphAlert) truncateTimes() {
+func (a *Alert) truncateTimes() {
 	trunc := func(p **time.Time) {
 		if *p != nil {
 			c := (*p).UTC().Truncate(endpoint.Tick)
@@ -572,4 +572,24 @@ func (a *GraphAlert) truncateTimes() {
 		trunc(&ev[i].CreatedDateTime)
 	}
 	a.Evidence = ev
+}
+
+// UnknownFutureValue is the member of Graph's evolvable enumerations after
+// which members are shown only to clients that ask for them.
+const UnknownFutureValue = unknownFutureValue
+
+// DocumentedValues are the members of the alert's enumerations, by JSON
+// property (verdict and remediationStatus are an evidence's): oracles for
+// tests of generated alerts. Fresh copies.
+func DocumentedValues() map[string][]string {
+	return map[string][]string{
+		"status":            slices.Clone(graphStatuses),
+		"severity":          slices.Clone(graphSeverities),
+		"classification":    slices.Clone(graphClassifications),
+		"determination":     slices.Clone(graphDeterminations),
+		"serviceSource":     slices.Clone(graphServiceSources),
+		"detectionSource":   slices.Clone(graphDetectionSources),
+		"verdict":           slices.Clone(graphVerdicts),
+		"remediationStatus": slices.Clone(graphRemediationStatuses),
+	}
 }

@@ -1,4 +1,4 @@
-package sim
+package graph
 
 import (
 	"cmp"
@@ -16,7 +16,7 @@ import (
 )
 
 // The alerts Graph's alerts_v2 serves, per tenant: a view over the tenant's
-// Defender for Endpoint and Defender for Cloud Apps alerts (graph_view.go
+// Defender for Endpoint and Defender for Cloud Apps alerts (view.go
 // converts their versions) plus Graph-only alerts of the other products
 // (Defender for Identity, for Office 365, for Cloud, Entra ID Protection,
 // ...), which have versions of their own. A version of the view becomes
@@ -24,15 +24,15 @@ import (
 // Graph indexing delay (SetIndexingDelay); Graph-only versions carry their
 // own visibility, as in the other stores.
 
-// GraphTenant is one tenant's alerts in Graph's alerts_v2, its injected
-// faults and its rate-limit state. Get it with Server.Graph. Its methods are
+// Tenant is one tenant's alerts in Graph's alerts_v2, its injected
+// faults and its rate-limit state. Get it with API.Tenant (Server.Graph in package sim). Its methods are
 // safe for concurrent use, also while the API serves the tenant.
-type GraphTenant struct {
-	srv       *Server
+type Tenant struct {
+	srv       *API
 	id        string // as first given (or as AddTenant spelled it)
 	key       string // lower-case tenant ID
 	endpoint  *endpoint.Tenant
-	cloudApps *CloudAppsTenant
+	cloudApps *cloudapps.Tenant
 
 	mu               sync.Mutex // guards the fields below
 	store            simapi.AlertStore[*graphRevision]
@@ -75,7 +75,7 @@ func (r *graphRevision) served(includeUnknown bool) []byte {
 // newGraphRevision truncates the alert's times and renders it. It fails on
 // an alert without lastUpdateDateTime: Graph orders and versions alerts by
 // it.
-func (s *Server) newGraphRevision(a *GraphAlert, visibleAt time.Time) (*graphRevision, error) {
+func (s *API) newGraphRevision(a *Alert, visibleAt time.Time) (*graphRevision, error) {
 	a.truncateTimes()
 	if a.LastUpdateDateTime == nil {
 		return nil, fmt.Errorf("simulator: graph alert %q has no lastUpdateDateTime", a.ID)
@@ -85,7 +85,7 @@ func (s *Server) newGraphRevision(a *GraphAlert, visibleAt time.Time) (*graphRev
 		return nil, err
 	}
 	r := &graphRevision{visibleAt: visibleAt, lastUpdate: *a.LastUpdateDateTime, id: a.ID, provider: a.ProviderAlertID,
-		source: a.ServiceSource, order: s.opaqueOrder(a.ID), keys: graphKeysOf(a), body: body}
+		source: a.ServiceSource, order: s.OpaqueOrder(a.ID), keys: graphKeysOf(a), body: body}
 	if a.hidesMembers() {
 		if r.hidden, err = a.render(false); err != nil {
 			return nil, err
@@ -94,18 +94,18 @@ func (s *Server) newGraphRevision(a *GraphAlert, visibleAt time.Time) (*graphRev
 	return r, nil
 }
 
-// decode turns a served alert back into a GraphAlert.
-func (r *graphRevision) decode() GraphAlert {
-	var a GraphAlert
+// decode turns a served alert back into a Alert.
+func (r *graphRevision) decode() Alert {
+	var a Alert
 	if err := a.UnmarshalJSON(r.body); err != nil {
 		panic(fmt.Sprintf("simulator: stored graph alert %s does not decode: %v", r.id, err))
 	}
 	return a
 }
 
-// GraphVersion describes one version of an alert as Graph shows it, for
+// Version describes one version of an alert as Graph shows it, for
 // test oracles.
-type GraphVersion struct {
+type Version struct {
 	ID              string
 	ProviderAlertID string
 	// ServiceSource is the alert's serviceSource as it is, also when a
@@ -119,55 +119,45 @@ type GraphVersion struct {
 	VisibleAt time.Time
 }
 
-// graphState is the server-wide part of the Graph alerts API.
-type graphState struct {
-	mu      sync.Mutex
-	tenants map[string]*GraphTenant // lower-case tenant ID
-}
-
 // graphAPISalt separates the Graph generators from the other parts' ones
 // (tenantRNGs).
 const graphAPISalt = 0x6a2a_9e11
-
-func (s *Server) initGraph() {
-	s.graph = graphState{tenants: map[string]*GraphTenant{}}
-}
 
 // Graph returns the tenant's alerts in Graph's alerts_v2, creating an empty
 // set of Graph-only alerts on first use. Tenant IDs compare
 // case-insensitively; the API serves a request the alerts of its token's
 // tid. The view covers the tenant's Endpoint and CloudApps stores, whether
 // they were filled before or after this call.
-func (s *Server) Graph(tenantID string) *GraphTenant {
+func (s *API) Tenant(tenantID string) *Tenant {
 	key := strings.ToLower(tenantID)
-	if id, ok := s.Service.TenantID(key); ok {
+	if id, ok := s.entra.TenantID(key); ok {
 		tenantID = id
 	}
-	s.graph.mu.Lock()
-	t, ok := s.graph.tenants[key]
-	s.graph.mu.Unlock()
+	s.mu.Lock()
+	t, ok := s.tenants[key]
+	s.mu.Unlock()
 	if ok {
 		return t
 	}
 	// The other parts' stores are taken before locking graph.mu, so no
 	// lock of theirs is ever held under it.
-	ep, cloudApps := s.Endpoint(tenantID), s.CloudApps(tenantID)
-	rng, faultRNG := s.tenantRNGs(graphAPISalt, key)
-	nt := &GraphTenant{
+	ep, cloudApps := s.endpoint.Tenant(tenantID), s.cloudApps.Tenant(tenantID)
+	rng, faultRNG := s.TenantRNGs(graphAPISalt, key)
+	nt := &Tenant{
 		srv: s, id: tenantID, key: key, endpoint: ep, cloudApps: cloudApps,
-		store:         simapi.NewAlertStore[*graphRevision](s.opaqueOrder),
+		store:         simapi.NewAlertStore[*graphRevision](s.OpaqueOrder),
 		rng:           rng,
 		FaultPlan:     simapi.FaultPlan{RNG: faultRNG},
 		calls:         map[string]*simapi.Window{},
 		fromEndpoint:  map[*endpoint.Revision]*graphRevision{},
 		fromCloudApps: map[*cloudapps.Revision]*graphRevision{},
 	}
-	s.graph.mu.Lock()
-	defer s.graph.mu.Unlock()
-	if t, ok := s.graph.tenants[key]; ok {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t, ok := s.tenants[key]; ok {
 		return t // another caller made it meanwhile
 	}
-	s.graph.tenants[key] = nt
+	s.tenants[key] = nt
 	return nt
 }
 
@@ -179,16 +169,16 @@ func (s *Server) Graph(tenantID string) *GraphTenant {
 // dictionaries) is not valid JSON. Alerts of the Endpoint and Cloud Apps parts
 // are put into those parts, not here; an id that collides with one of
 // theirs makes Graph serve both.
-func (t *GraphTenant) Put(a GraphAlert, visibleAt time.Time) {
+func (t *Tenant) Put(a Alert, visibleAt time.Time) {
 	if a.ID == "" {
-		panic("simulator: GraphTenant.Put: alert without id")
+		panic("simulator: Tenant.Put: alert without id")
 	}
 	r, err := t.srv.newGraphRevision(&a, visibleAt)
 	if err != nil {
 		panic(err)
 	}
 	if !json.Valid(r.body) {
-		panic(fmt.Sprintf("simulator: GraphTenant.Put: alert %s: evidence properties or dictionaries are not valid JSON", a.ID))
+		panic(fmt.Sprintf("simulator: Tenant.Put: alert %s: evidence properties or dictionaries are not valid JSON", a.ID))
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -201,14 +191,14 @@ func (t *GraphTenant) Put(a GraphAlert, visibleAt time.Time) {
 // stores the result as a new version visible visibleAfter after that
 // lastUpdateDateTime. change runs with the tenant locked and must not call
 // the tenant's methods; it must not change the id. The view's alerts change
-// in their own parts (endpoint.Tenant.Update, CloudAppsTenant.Close).
-func (t *GraphTenant) Update(id string, change func(*GraphAlert), visibleAfter time.Duration) error {
+// in their own parts (endpoint.Tenant.Update, cloudapps.Tenant.Close).
+func (t *Tenant) Update(id string, change func(*Alert), visibleAfter time.Duration) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.update(id, change, visibleAfter)
 }
 
-func (t *GraphTenant) update(id string, change func(*GraphAlert), visibleAfter time.Duration) error {
+func (t *Tenant) update(id string, change func(*Alert), visibleAfter time.Duration) error {
 	h, ok := t.store.Alerts[id]
 	if !ok {
 		return fmt.Errorf("simulator: graph-only alert %q not found in tenant %s (alerts of the Endpoint and Cloud Apps parts change there)", id, t.id)
@@ -221,7 +211,7 @@ func (t *GraphTenant) update(id string, change func(*GraphAlert), visibleAfter t
 	if a.ID != id {
 		return fmt.Errorf("simulator: graph alert %q: change set the id to %q", id, a.ID)
 	}
-	now := t.srv.now().UTC().Truncate(endpoint.Tick)
+	now := t.srv.Now().UTC().Truncate(endpoint.Tick)
 	if !now.After(prev.lastUpdate) {
 		now = prev.lastUpdate.Add(endpoint.Tick)
 	}
@@ -238,7 +228,7 @@ func (t *GraphTenant) update(id string, change func(*GraphAlert), visibleAfter t
 // Apps alert becomes visible in its own API Graph starts showing it; 0 (the
 // default) shows it at the same moment. It applies to queries from now on,
 // to every version, including those already stored.
-func (t *GraphTenant) SetIndexingDelay(d time.Duration) {
+func (t *Tenant) SetIndexingDelay(d time.Duration) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.delay = max(d, 0)
@@ -248,13 +238,13 @@ func (t *GraphTenant) SetIndexingDelay(d time.Duration) {
 // answer with none, and an @odata.nextLink to the same position instead.
 // Graph's paging guide allows it ("A page of results may contain zero or
 // more results"), and a client that stops at an empty page loses the rest.
-func (t *GraphTenant) EmptyPages(n int) {
+func (t *Tenant) EmptyPages(n int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.emptyPages += max(n, 0)
 }
 
-func (t *GraphTenant) takeEmptyPage() bool {
+func (t *Tenant) takeEmptyPage() bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.emptyPages == 0 {
@@ -266,7 +256,7 @@ func (t *GraphTenant) takeEmptyPage() bool {
 
 // window is where app's requests to the tenant count: Graph's limit is per
 // app per tenant.
-func (t *GraphTenant) window(app string) *simapi.Window {
+func (t *Tenant) window(app string) *simapi.Window {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	app = strings.ToLower(app)
@@ -279,7 +269,7 @@ func (t *GraphTenant) window(app string) *simapi.Window {
 }
 
 // Len is the number of Graph-only alerts stored, visible or not.
-func (t *GraphTenant) Len() int {
+func (t *Tenant) Len() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return len(t.store.Alerts)
@@ -287,7 +277,7 @@ func (t *GraphTenant) Len() int {
 
 // visible returns the versions Graph shows at now: for each alert the
 // newest version visible, when Graph shows that version at all.
-func (t *GraphTenant) visible(now time.Time) []*graphRevision {
+func (t *Tenant) visible(now time.Time) []*graphRevision {
 	t.mu.Lock()
 	delay := t.delay
 	t.mu.Unlock()
@@ -324,7 +314,7 @@ func (t *GraphTenant) visible(now time.Time) []*graphRevision {
 // the same time in the opaque order. Pages are slices of this list, so a
 // version that moves (an update puts it on top) or appears while a client
 // pages shifts the positions of the others, as with any offset cursor.
-func (t *GraphTenant) query(now time.Time, pred func(*graphKeys) bool) []*graphRevision {
+func (t *Tenant) query(now time.Time, pred func(*graphKeys) bool) []*graphRevision {
 	all := t.visible(now)
 	matched := all[:0]
 	for _, r := range all {
@@ -344,7 +334,7 @@ func (t *GraphTenant) query(now time.Time, pred func(*graphKeys) bool) []*graphR
 // yet, as the API serves it to a client that opted in to unknown enum
 // members. It reports false when Graph does not know the id, or does not
 // show the alert's newest version (an Endpoint alert without an incident).
-func (t *GraphTenant) Latest(id string) (GraphAlert, bool) {
+func (t *Tenant) Latest(id string) (Alert, bool) {
 	t.mu.Lock()
 	if h, ok := t.store.Alerts[id]; ok {
 		r := h.Latest()
@@ -358,20 +348,20 @@ func (t *GraphTenant) Latest(id string) (GraphAlert, bool) {
 		r := t.viewOfEndpoint(mv)
 		t.mu.Unlock()
 		if r == nil {
-			return GraphAlert{}, false
+			return Alert{}, false
 		}
 		return r.decode(), true
 	}
 
 	cv := t.cloudApps.LatestRevisionWhere(func(caID string) bool { return t.srv.cloudAppsGraphID(t.key, caID) == id })
 	if cv == nil {
-		return GraphAlert{}, false
+		return Alert{}, false
 	}
 	t.mu.Lock()
 	r := t.viewOfCloudApps(cv)
 	t.mu.Unlock()
 	if r == nil {
-		return GraphAlert{}, false
+		return Alert{}, false
 	}
 	return r.decode(), true
 }
@@ -383,7 +373,7 @@ func (t *GraphTenant) Latest(id string) (GraphAlert, bool) {
 // shown and is not listed; revisions that leave lastUpdateDateTime as it
 // was (a Cloud Apps alert marked read) are the same version; an Endpoint
 // alert's versions without an incident are not shown.
-func (t *GraphTenant) Versions() []GraphVersion {
+func (t *Tenant) Versions() []Version {
 	t.mu.Lock()
 	delay := t.delay
 	t.mu.Unlock()
@@ -391,7 +381,7 @@ func (t *GraphTenant) Versions() []GraphVersion {
 
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	var out []GraphVersion
+	var out []Version
 	for _, h := range t.store.Inserted {
 		at := make([]time.Time, len(h.Revs))
 		for i, r := range h.Revs {
@@ -422,7 +412,7 @@ func (t *GraphTenant) Versions() []GraphVersion {
 // visible: revision i is, when it becomes visible before every later one
 // (at equal times the later revision wins, as in history.visible). A nil
 // revision is a version Graph does not show.
-func appendShown(out []GraphVersion, at []time.Time, revs []*graphRevision) []GraphVersion {
+func appendShown(out []Version, at []time.Time, revs []*graphRevision) []Version {
 	n := len(revs)
 	shown := make([]bool, n)
 	for i := n - 1; i >= 0; i-- {
@@ -435,7 +425,7 @@ func appendShown(out []GraphVersion, at []time.Time, revs []*graphRevision) []Gr
 		}
 		shown[i] = first && revs[i] != nil
 	}
-	var last *GraphVersion
+	var last *Version
 	for i, r := range revs {
 		if !shown[i] {
 			continue
@@ -443,7 +433,7 @@ func appendShown(out []GraphVersion, at []time.Time, revs []*graphRevision) []Gr
 		if last != nil && last.LastUpdateDateTime.Equal(r.lastUpdate) {
 			continue
 		}
-		out = append(out, GraphVersion{ID: r.id, ProviderAlertID: r.provider, ServiceSource: r.source,
+		out = append(out, Version{ID: r.id, ProviderAlertID: r.provider, ServiceSource: r.source,
 			LastUpdateDateTime: r.lastUpdate, VisibleAt: at[i]})
 		last = &out[len(out)-1]
 	}

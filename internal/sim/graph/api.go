@@ -1,4 +1,4 @@
-package sim
+package graph
 
 import (
 	"encoding/base64"
@@ -11,10 +11,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/alertexport/alertexport/sources/apis"
 
+	"github.com/alertexport/alertexport/internal/sim/cloudapps"
+	"github.com/alertexport/alertexport/internal/sim/endpoint"
 	"github.com/alertexport/alertexport/internal/sim/entra"
 	"github.com/alertexport/alertexport/internal/sim/simapi"
 )
@@ -68,13 +71,42 @@ const graphContentType = "application/json;odata.metadata=minimal;odata.streamin
 // (best-practices-concept.md, "Evolvable enums").
 const preferUnknownEnums = "include-unknown-enum-members"
 
-func (s *Server) registerGraph() {
+// API is Microsoft Graph's security alerts_v2 of one simulator: its own
+// alerts, and a view of the Endpoint and Cloud Apps alerts of the same
+// tenants.
+type API struct {
+	simapi.Host
+	entra     *entra.Service
+	endpoint  *endpoint.API
+	cloudApps *cloudapps.API
+
+	mu      sync.Mutex
+	tenants map[string]*Tenant // lower-case tenant ID
+}
+
+// New is the API served by the simulator h describes, whose tokens come
+// from e, showing the alerts of ep and ca as well as its own.
+func New(h simapi.Host, e *entra.Service, ep *endpoint.API, ca *cloudapps.API) *API {
+	return &API{Host: h, entra: e, endpoint: ep, cloudApps: ca, tenants: map[string]*Tenant{}}
+}
+
+// Name is the API's name in the registry (sources/apis).
+func (s *API) Name() string { return apis.Graph.Name }
+
+// Documented is the rate limits Microsoft documents for the API.
+func (s *API) Documented() []simapi.RateLimit { return slices.Clone(apis.Graph.Limits) }
+
+// Routes registers /v1.0/security/... on mux.
+func (s *API) Routes(mux *http.ServeMux) {
 	// Methods are checked by the handler, so that a wrong method gets a
 	// Graph-shaped 405. The segment is matched case-insensitively below
 	// (the doc's own example writes /security/alerts_V2).
-	s.mux.HandleFunc("/v1.0/security/{name}", s.handleGraph)
-	s.mux.HandleFunc("/v1.0/security/{name}/{rest...}", s.handleGraph)
+	mux.HandleFunc("/v1.0/security/{name}", s.handleGraph)
+	mux.HandleFunc("/v1.0/security/{name}/{rest...}", s.handleGraph)
 }
+
+// FaultPlan is the fault plan of tenantID.
+func (s *API) FaultPlan(tenantID string) *simapi.FaultPlan { return &s.Tenant(tenantID).FaultPlan }
 
 // graphError is an error answer of Graph.
 type graphError struct {
@@ -194,18 +226,18 @@ func writeGraphError(w http.ResponseWriter, ids graphIDs, e *graphError) {
 }
 
 // handleGraph serves /v1.0/security/{name}[/...].
-func (s *Server) handleGraph(w http.ResponseWriter, r *http.Request) {
-	runAPI[*graphError](s, w, r, &graphCall{s: s, ids: newGraphIDs(r)})
+func (s *API) handleGraph(w http.ResponseWriter, r *http.Request) {
+	simapi.Run[*graphError](s.Env, w, r, &graphCall{s: s, ids: newGraphIDs(r)})
 }
 
 // graphCall is one request to Graph's alerts_v2 in the pipeline.
 type graphCall struct {
-	s   *Server
+	s   *API
 	ids graphIDs
-	t   *GraphTenant
+	t   *Tenant
 }
 
-func (c *graphCall) API() string { return APIGraph }
+func (c *graphCall) API() string { return apis.Graph.Name }
 
 func (c *graphCall) Begin(w http.ResponseWriter, _ *http.Request, _ *simapi.Request) bool {
 	c.ids.setHeaders(w.Header())
@@ -213,7 +245,7 @@ func (c *graphCall) Begin(w http.ResponseWriter, _ *http.Request, _ *simapi.Requ
 }
 
 func (c *graphCall) LogDone(r *http.Request, rec *simapi.Request, elapsed time.Duration) {
-	c.s.logger.Info("graph request", "tenant", rec.TenantID, "app", rec.AppID, "method", r.Method, "path", rec.Path,
+	c.s.Logger.Info("graph request", "tenant", rec.TenantID, "app", rec.AppID, "method", r.Method, "path", rec.Path,
 		"query", rec.Query, "status", rec.Status, "results", rec.Results, "request_id", c.ids.request, "elapsed", elapsed)
 }
 
@@ -226,7 +258,7 @@ func (c *graphCall) Authorize(r *http.Request, rec *simapi.Request) (simapi.Call
 	if e := graphAuthorize(claims); e != nil {
 		return simapi.Caller{}, e, false
 	}
-	c.t = c.s.Graph(claims.TenantID)
+	c.t = c.s.Tenant(claims.TenantID)
 	return simapi.Caller{Window: c.t.window(claims.AppID), Faults: &c.t.FaultPlan, ThrottleRetry: time.Second}, nil, true
 }
 
@@ -269,7 +301,7 @@ func (c *graphCall) Serve(w http.ResponseWriter, r *http.Request, rec *simapi.Re
 		fail(e)
 		return
 	}
-	matched := t.query(s.now(), q.filter)
+	matched := t.query(s.Now(), q.filter)
 	offset := min(q.offset, int64(len(matched)))
 	end := min(offset+q.top, int64(len(matched)))
 	page := matched[offset:end]
@@ -279,11 +311,11 @@ func (c *graphCall) Serve(w http.ResponseWriter, r *http.Request, rec *simapi.Re
 	}
 	var nextLink string
 	if next < int64(len(matched)) {
-		nextLink = s.url + r.URL.Path + "?" + q.nextQuery(s.skipToken(next, q.fingerprint))
+		nextLink = s.URL + r.URL.Path + "?" + q.nextQuery(s.skipToken(next, q.fingerprint))
 	}
 
 	body := graphBody{page: page, includeUnknown: includeUnknown}
-	body.prefix = []byte(`{"@odata.context":"` + s.url + `/v1.0/$metadata#security/alerts_v2"`)
+	body.prefix = []byte(`{"@odata.context":"` + s.URL + `/v1.0/$metadata#security/alerts_v2"`)
 	if q.count {
 		body.prefix = append(append(body.prefix, `,"@odata.count":`...), strconv.Itoa(len(matched))...)
 	}
@@ -344,7 +376,7 @@ func (b *graphBody) render(broken int) []byte {
 // by the simulator, expired, not yet valid, or for another resource is a
 // 401 InvalidAuthenticationToken, as Graph answers ("Access token
 // validation failure. Invalid audience.", microsoft-graph-docs#16208).
-func (s *Server) graphAuthenticate(r *http.Request) (*AccessClaims, *graphError) {
+func (s *API) graphAuthenticate(r *http.Request) (*entra.AccessClaims, *graphError) {
 	h := r.Header.Get("Authorization")
 	scheme, raw, _ := strings.Cut(h, " ")
 	raw = strings.TrimSpace(raw)
@@ -354,7 +386,7 @@ func (s *Server) graphAuthenticate(r *http.Request) (*AccessClaims, *graphError)
 	case !strings.EqualFold(scheme, "Bearer") || raw == "":
 		return nil, graphUnauthorized("Access token validation failure. The Authorization header must be 'Bearer <access token>'.")
 	}
-	claims, err := s.VerifyAccessToken(raw)
+	claims, err := s.entra.VerifyAccessToken(raw)
 	if err != nil {
 		msg, _ := entra.TokenRefusal(err)
 		return nil, graphUnauthorized("Access token validation failure. " + msg)
@@ -371,7 +403,7 @@ func (s *Server) graphAuthenticate(r *http.Request) (*AccessClaims, *graphError)
 // lists SecurityIncident.Read.All and SecurityIncident.ReadWrite.All, which
 // the documents do not give this operation, so the simulator refuses a
 // token that carries only those.
-func graphAuthorize(c *AccessClaims) *graphError {
+func graphAuthorize(c *entra.AccessClaims) *graphError {
 	if slices.ContainsFunc(c.Roles, func(role string) bool { return slices.Contains(apis.Graph.Roles, role) }) {
 		return nil
 	}
@@ -420,7 +452,7 @@ var graphUnsupported = []string{"$orderby", "$select", "$expand", "$search", "$f
 // parseGraphQuery validates the query string. Option names are
 // case-sensitive, as OData requires of system query options; parameters
 // without '$' are ignored.
-func (s *Server) parseGraphQuery(raw string, includeUnknown bool) (*graphQuery, *graphError) {
+func (s *API) parseGraphQuery(raw string, includeUnknown bool) (*graphQuery, *graphError) {
 	q := &graphQuery{top: graphDefaultTop}
 	for _, part := range strings.Split(raw, "&") {
 		if part == "" {
@@ -531,8 +563,8 @@ func graphFingerprint(filter string, top int64, count bool) uint64 {
 // skipToken is an opaque $skiptoken: version, offset and the fingerprint
 // of the query, sealed with the server's salt so that a client can neither
 // forge one nor reuse it for another query. It is a position in the list,
-// not a bookmark of an alert: see GraphTenant.query.
-func (s *Server) skipToken(offset int64, fingerprint uint64) string {
+// not a bookmark of an alert: see Tenant.query.
+func (s *API) skipToken(offset int64, fingerprint uint64) string {
 	b := make([]byte, 0, 32)
 	b = append(b, 1)
 	b = binary.AppendUvarint(b, uint64(offset))
@@ -541,7 +573,7 @@ func (s *Server) skipToken(offset int64, fingerprint uint64) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-func (s *Server) readSkipToken(tok string, fingerprint uint64) (int64, bool) {
+func (s *API) readSkipToken(tok string, fingerprint uint64) (int64, bool) {
 	b, err := base64.RawURLEncoding.DecodeString(tok)
 	if err != nil || len(b) < 18 || b[0] != 1 {
 		return 0, false
@@ -560,10 +592,10 @@ func (s *Server) readSkipToken(tok string, fingerprint uint64) (int64, bool) {
 	return int64(offset), true
 }
 
-func (s *Server) seal(b []byte) uint64 {
+func (s *API) seal(b []byte) uint64 {
 	h := fnv.New64a()
 	var salt [8]byte
-	binary.LittleEndian.PutUint64(salt[:], s.host.Salt^0x5eed_70ce)
+	binary.LittleEndian.PutUint64(salt[:], s.Salt^0x5eed_70ce)
 	h.Write(salt[:])
 	h.Write(b)
 	return h.Sum64()

@@ -1,4 +1,4 @@
-package sim
+package graph
 
 import (
 	"time"
@@ -32,7 +32,7 @@ type graphKeys struct {
 	assignedTo                                                     *string
 }
 
-func graphKeysOf(a *GraphAlert) graphKeys {
+func graphKeysOf(a *Alert) graphKeys {
 	return graphKeys{
 		created: simapi.ClonePtr(a.CreatedDateTime), lastUpdate: simapi.ClonePtr(a.LastUpdateDateTime),
 		serviceSource: a.ServiceSource, severity: a.Severity, status: a.Status,

@@ -1,4 +1,4 @@
-package sim
+package graph
 
 import (
 	"crypto/md5" //nolint:gosec // a name-based (version 3) UUID is MD5 by definition (RFC 4122 §4.3)
@@ -45,7 +45,7 @@ import (
 
 // viewOfEndpoint converts an Endpoint version, memoized; nil when Graph does not
 // show it. t.mu must be held.
-func (t *GraphTenant) viewOfEndpoint(v *endpoint.Revision) *graphRevision {
+func (t *Tenant) viewOfEndpoint(v *endpoint.Revision) *graphRevision {
 	if r, ok := t.fromEndpoint[v]; ok {
 		return r
 	}
@@ -64,7 +64,7 @@ func (t *GraphTenant) viewOfEndpoint(v *endpoint.Revision) *graphRevision {
 }
 
 // viewOfCloudApps converts a Cloud Apps revision, memoized. t.mu must be held.
-func (t *GraphTenant) viewOfCloudApps(v *cloudapps.Revision) *graphRevision {
+func (t *Tenant) viewOfCloudApps(v *cloudapps.Revision) *graphRevision {
 	if r, ok := t.fromCloudApps[v]; ok {
 		return r
 	}
@@ -84,14 +84,14 @@ func (t *GraphTenant) viewOfCloudApps(v *cloudapps.Revision) *graphRevision {
 // viewRand is a generator for the values Graph adds to an alert of another
 // part: seeded by the server's seed and the alert's id, so every version of
 // the alert gets the same ones.
-func (s *Server) viewRand(id string) simapi.Draws {
+func (s *API) viewRand(id string) simapi.Draws {
 	h := fnv.New64a()
 	h.Write([]byte(id))
-	return simapi.Draws{RNG: rand.New(rand.NewPCG(uint64(s.host.Seed)^graphAPISalt, h.Sum64()))}
+	return simapi.Draws{RNG: rand.New(rand.NewPCG(uint64(s.Seed)^graphAPISalt, h.Sum64()))}
 }
 
 // cloudAppsGraphID is the Graph id of Cloud Apps alert id in tenant key.
-func (s *Server) cloudAppsGraphID(key, id string) string {
+func (s *API) cloudAppsGraphID(key, id string) string {
 	sum := md5.Sum([]byte(key + "/" + id)) //nolint:gosec // see the import
 	sum[6] = sum[6]&0x0f | 0x30
 	sum[8] = sum[8]&0x3f | 0x80
@@ -150,9 +150,9 @@ func portalURL(kind, id, tenant string) *string {
 
 // graphFromEndpoint converts an MDE alert; false when Graph does not show
 // it (no incident, or no time to version it by).
-func (s *Server) graphFromEndpoint(a *endpoint.Alert) (GraphAlert, bool) {
+func (s *API) graphFromEndpoint(a *endpoint.Alert) (Alert, bool) {
 	if a.IncidentID == nil {
-		return GraphAlert{}, false
+		return Alert{}, false
 	}
 	updated := a.LastUpdateTime
 	if updated == nil {
@@ -161,11 +161,11 @@ func (s *Server) graphFromEndpoint(a *endpoint.Alert) (GraphAlert, bool) {
 		updated = a.AlertCreationTime
 	}
 	if updated == nil {
-		return GraphAlert{}, false
+		return Alert{}, false
 	}
 	d := s.viewRand(a.ID)
 	incident := strconv.FormatInt(*a.IncidentID, 10)
-	g := GraphAlert{
+	g := Alert{
 		ID:                    a.ID,
 		ProviderAlertID:       a.ID,
 		IncidentID:            &incident,
@@ -192,7 +192,7 @@ func (s *Server) graphFromEndpoint(a *endpoint.Alert) (GraphAlert, bool) {
 		ResolvedDateTime:      simapi.ClonePtr(a.ResolvedTime),
 		FirstActivityDateTime: simapi.ClonePtr(a.FirstEventTime),
 		LastActivityDateTime:  simapi.ClonePtr(a.LastEventTime),
-		Comments:              make([]GraphComment, 0, len(a.Comments)),
+		Comments:              make([]Comment, 0, len(a.Comments)),
 		SystemTags:            []string{},
 		ProductName:           simapi.Ptr("Microsoft Defender for Endpoint"),
 	}
@@ -209,7 +209,7 @@ func (s *Server) graphFromEndpoint(a *endpoint.Alert) (GraphAlert, bool) {
 		g.SystemTags = []string{"Defender Experts"}
 	}
 	for _, c := range a.Comments {
-		g.Comments = append(g.Comments, GraphComment{Comment: c.Comment, CreatedByDisplayName: c.CreatedBy, CreatedDateTime: c.CreatedTime})
+		g.Comments = append(g.Comments, Comment{Comment: c.Comment, CreatedByDisplayName: c.CreatedBy, CreatedDateTime: c.CreatedTime})
 	}
 	g.Evidence = append(g.Evidence, s.endpointDeviceEvidence(a, g.Severity, g.Classification))
 	for i := range a.Evidence {
@@ -242,7 +242,7 @@ var graphOSPlatforms = []struct {
 // endpointDeviceEvidence is the alert's device (machineId, computerDnsName,
 // rbacGroupName), as deviceEvidence. Graph adds what the MDE alert does not
 // carry (OS, health, risk); those values are drawn per device.
-func (s *Server) endpointDeviceEvidence(a *endpoint.Alert, severity, class string) GraphEvidence {
+func (s *API) endpointDeviceEvidence(a *endpoint.Alert, severity, class string) Evidence {
 	d := s.viewRand(a.MachineID)
 	host, domain, _ := strings.Cut(a.ComputerDNSName, ".")
 	os := graphOSPlatforms[d.RNG.IntN(len(graphOSPlatforms))]
@@ -299,7 +299,7 @@ func (s *Server) endpointDeviceEvidence(a *endpoint.Alert, severity, class strin
 	if class == "truePositive" || severity == "high" {
 		roles = []string{"compromised"}
 	}
-	return GraphEvidence{
+	return Evidence{
 		Type: graphEvidencePrefix + "deviceEvidence", CreatedDateTime: simapi.ClonePtr(a.AlertCreationTime),
 		Verdict: verdictFor(class, false), RemediationStatus: "none",
 		Roles: roles, DetailedRoles: []string{"Main device"}, Tags: []string{},
@@ -351,13 +351,13 @@ var publishers = []string{"Microsoft Corporation", "Microsoft Windows", "Contoso
 
 // endpointEvidence converts one MDE evidence item; false for one Graph has no
 // type for.
-func endpointEvidence(a *endpoint.Alert, e *endpoint.Evidence, d simapi.Draws) (GraphEvidence, bool) {
+func endpointEvidence(a *endpoint.Alert, e *endpoint.Evidence, d simapi.Draws) (Evidence, bool) {
 	detection := ""
 	if e.DetectionStatus != nil {
 		detection = lowerFirst(*e.DetectionStatus)
 	}
 	class := mapOr(endpointGraphClass, deref(a.Classification), "unknown")
-	g := GraphEvidence{CreatedDateTime: simapi.ClonePtr(e.EvidenceCreationTime), Verdict: verdictFor(class, detection != ""),
+	g := Evidence{CreatedDateTime: simapi.ClonePtr(e.EvidenceCreationTime), Verdict: verdictFor(class, detection != ""),
 		RemediationStatus: "none", Roles: []string{}, DetailedRoles: []string{}, Tags: []string{}}
 	switch detection {
 	case "blocked", "prevented":
@@ -443,7 +443,7 @@ func endpointEvidence(a *endpoint.Alert, e *endpoint.Evidence, d simapi.Draws) (
 			props["friendlyName"] = *e.DomainName + `\` + *e.AccountName
 		}
 	default:
-		return GraphEvidence{}, false
+		return Evidence{}, false
 	}
 	g.Type = graphEvidencePrefix + g.Type
 	g.Properties = rawProps(props)
@@ -516,7 +516,7 @@ var (
 // graphFromCloudApps converts a Cloud Apps alert. Its lastUpdateDateTime is
 // its version in the product's sense (docs/messages.md): timestamp while it is open,
 // resolveTime once closed. Marking it read changes nothing Graph shows.
-func (s *Server) graphFromCloudApps(key string, a *CloudAppsAlert) GraphAlert {
+func (s *API) graphFromCloudApps(key string, a *cloudapps.Alert) Alert {
 	id := s.cloudAppsGraphID(key, a.ID)
 	d := s.viewRand(id)
 	incident := strconv.Itoa(10_000 + d.RNG.IntN(90_000))
@@ -526,7 +526,7 @@ func (s *Server) graphFromCloudApps(key string, a *CloudAppsAlert) GraphAlert {
 	if analyst != nil && (*analyst == "" || *analyst == "null") {
 		analyst = nil
 	}
-	g := GraphAlert{
+	g := Alert{
 		ID:                    id,
 		ProviderAlertID:       a.ID,
 		IncidentID:            &incident,
@@ -550,7 +550,7 @@ func (s *Server) graphFromCloudApps(key string, a *CloudAppsAlert) GraphAlert {
 		LastUpdateDateTime:    &updated,
 		FirstActivityDateTime: &ts,
 		LastActivityDateTime:  &ts,
-		Comments:              []GraphComment{},
+		Comments:              []Comment{},
 		SystemTags:            []string{},
 		ProductName:           simapi.Ptr("Microsoft Defender for Cloud Apps"),
 		// As in Defender XDR's List incidents example for a Cloud Apps alert.
@@ -582,7 +582,7 @@ func (s *Server) graphFromCloudApps(key string, a *CloudAppsAlert) GraphAlert {
 		if analyst != nil {
 			by = *analyst
 		}
-		g.Comments = append(g.Comments, GraphComment{Comment: *a.Comment, CreatedByDisplayName: by, CreatedDateTime: *a.ResolveTime})
+		g.Comments = append(g.Comments, Comment{Comment: *a.Comment, CreatedByDisplayName: by, CreatedDateTime: *a.ResolveTime})
 	}
 	entities := a.Entities
 	if a.Policy != nil {
@@ -600,8 +600,8 @@ func (s *Server) graphFromCloudApps(key string, a *CloudAppsAlert) GraphAlert {
 }
 
 // cloudAppsEvidence converts one Cloud Apps entity; false for a policy.
-func cloudAppsEvidence(e *CloudAppsEntity, at time.Time, class string) (GraphEvidence, bool) {
-	g := GraphEvidence{CreatedDateTime: &at, Verdict: verdictFor(class, false), RemediationStatus: "none",
+func cloudAppsEvidence(e *cloudapps.Entity, at time.Time, class string) (Evidence, bool) {
+	g := Evidence{CreatedDateTime: &at, Verdict: verdictFor(class, false), RemediationStatus: "none",
 		Roles: []string{}, DetailedRoles: []string{}, Tags: []string{}}
 	if e.EntityRole == "Source" {
 		g.Roles = []string{"source"}
@@ -646,7 +646,7 @@ func cloudAppsEvidence(e *CloudAppsEntity, at time.Time, class string) (GraphEvi
 		g.Type = "securityGroupEvidence"
 		props["displayName"], props["securityGroupId"] = e.Label, e.ID
 	default:
-		return GraphEvidence{}, false
+		return Evidence{}, false
 	}
 	g.Type = graphEvidencePrefix + g.Type
 	g.Properties = rawProps(props)
