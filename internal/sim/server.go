@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
-	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -89,6 +88,7 @@ type Server struct {
 	date func(now time.Time) string // SetDateHeader; nil = the clock's time
 
 	host      simapi.Host    // what the API parts share of the server
+	parts     []simapi.API   // every API part (newParts), the fields below among them
 	endpoint  *endpoint.API  // the Defender for Endpoint alerts API (package endpoint)
 	cloudApps *cloudapps.API // the Defender for Cloud Apps alerts API (package cloudapps)
 	graph     *graph.API     // Microsoft Graph's alerts_v2 (package graph)
@@ -150,9 +150,6 @@ func Start(opts Options) (*Server, error) {
 	if _, err := rand.Read(salt[:]); err != nil {
 		return nil, err
 	}
-	if s.limits, err = newLimitTable(opts.RateLimits); err != nil {
-		return nil, err
-	}
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("simulator: listen: %w", err)
@@ -172,13 +169,15 @@ func Start(opts Options) (*Server, error) {
 		Seed:   seed,
 		Salt:   binary.LittleEndian.Uint64(salt[:]),
 	}
-	s.endpoint = endpoint.New(s.host, s.Service)
-	s.cloudApps = cloudapps.New(s.host, s.Service, opts.CloudAppsRetryAfter)
-	s.graph = graph.New(s.host, s.Service, s.endpoint, s.cloudApps)
+	s.newParts(opts)
+	if s.limits, err = newLimitTable(s.parts, opts.RateLimits); err != nil {
+		_ = ln.Close()
+		return nil, err
+	}
 	s.Service.Routes(s.mux)
-	s.endpoint.Routes(s.mux)
-	s.cloudApps.Routes(s.mux)
-	s.graph.Routes(s.mux)
+	for _, p := range s.parts {
+		p.Routes(s.mux)
+	}
 
 	s.httpSrv = &http.Server{
 		Handler:           http.HandlerFunc(s.serve),
@@ -390,10 +389,11 @@ func randomSerial() (*big.Int, error) {
 // defaultSeed is used when Options.Seed is 0, so runs are reproducible.
 const defaultSeed = 0x5eed_a1e7
 
-// tenantRNGs and opaqueOrder are the host's (simapi.Host), for the API
-// parts still in this package.
-func (s *Server) tenantRNGs(api uint64, key string) (alerts, faults *mrand.Rand) {
-	return s.host.TenantRNGs(api, key)
+// newParts builds the simulated APIs. A new API is one package under
+// internal/sim implementing simapi.API, and one line here.
+func (s *Server) newParts(opts Options) {
+	s.endpoint = endpoint.New(s.host, s.Service)
+	s.cloudApps = cloudapps.New(s.host, s.Service, opts.CloudAppsRetryAfter)
+	s.graph = graph.New(s.host, s.Service, s.endpoint, s.cloudApps)
+	s.parts = []simapi.API{s.endpoint, s.cloudApps, s.graph}
 }
-
-func (s *Server) opaqueOrder(id string) uint64 { return s.host.OpaqueOrder(id) }

@@ -16,7 +16,7 @@ import (
 // API would serve it (pre-rendered) and the simulator time from which the
 // service's index shows it; a query sees, for each alert, its newest
 // revision visible at the simulator's now. This models late indexing, as in
-// the Endpoint part (endpoint_store.go): Microsoft documents no bound on the
+// the Endpoint part (package endpoint): Microsoft documents no bound on the
 // lag, and tests choose it per revision.
 //
 // Cloud Apps alerts have no update time. The product's version of an alert
@@ -371,7 +371,7 @@ func (t *Tenant) query(now time.Time, p *cloudAppsParams) ([]*Revision, int) {
 		return page[:min(int64(len(page)), p.limit)], len(matched)
 	}
 	// Stable: alerts with equal keys stay in the opaque order, which is unrelated to their ids
-	// (see cloudapps.go).
+	// (see api.go).
 	return simapi.SortedPage(matched, int(p.skip), int(min(p.limit, int64(len(matched)))), func(a, b *Revision) int {
 		var c int
 		switch p.sortField {

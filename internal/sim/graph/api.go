@@ -517,7 +517,7 @@ func (s *API) parseGraphQuery(raw string, includeUnknown bool) (*graphQuery, *gr
 	if v, ok := values["$filter"]; ok {
 		if strings.Contains(v, "/any(") || strings.Contains(v, "/all(") {
 			// Documented only by alertsv1-alertsv2-migration.md (evidence/any),
-			// not by List alerts_v2; a known gap of the simulator (doc.go).
+			// not by List alerts_v2; a known gap of the simulator (package sim's doc).
 			return nil, graphBadRequest("Invalid filter clause: Lambda operators (any, all) are not supported by the simulator's List alerts_v2.")
 		}
 		f, err := parseGraphFilter(v, includeUnknown)

@@ -57,7 +57,7 @@ type graphKind struct {
 	// id returns the alert's Graph id and providerAlertId. Only Defender
 	// for Office 365's form is documented ("fa" and a GUID, Defender XDR
 	// api-list-incidents.md); the others are invented and marked so in
-	// doc.go.
+	// package sim's doc.
 	id func(g *graphGen, created time.Time) (string, string)
 }
 

@@ -330,7 +330,7 @@ func (t *Tenant) query(now time.Time, pred func(*graphKeys) bool) []*graphRevisi
 
 // Latest returns the newest version Graph has of alert id (a Graph-only
 // alert, or one of the view: an Endpoint alert has the same id, a Cloud
-// Apps alert an id of its own, see doc.go), whether or not it is visible
+// Apps alert an id of its own, see package sim's doc), whether or not it is visible
 // yet, as the API serves it to a client that opted in to unknown enum
 // members. It reports false when Graph does not know the id, or does not
 // show the alert's newest version (an Endpoint alert without an incident).
