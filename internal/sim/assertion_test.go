@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alertexport/alertexport/internal/sim/entra"
+	"github.com/alertexport/alertexport/internal/sim/simapi"
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -81,7 +83,7 @@ func (a assertion) build(t *testing.T) string {
 		s := sha256.Sum256(a.cert.Raw)
 		sum = s[:]
 	}
-	tok := jwt.NewWithClaims(a.alg, jwt.MapClaims{"aud": a.aud, "iss": a.iss, "sub": a.sub, "jti": newGUID(), "nbf": a.nbf.Unix(), "exp": a.exp.Unix()})
+	tok := jwt.NewWithClaims(a.alg, jwt.MapClaims{"aud": a.aud, "iss": a.iss, "sub": a.sub, "jti": simapi.NewGUID(), "nbf": a.nbf.Unix(), "exp": a.exp.Unix()})
 	tok.Header = map[string]any{"alg": a.alg.Alg(), "typ": "JWT", a.thumbHeader: a.encoding.EncodeToString(sum), "x5c": []string{base64.StdEncoding.EncodeToString(a.cert.Raw)}}
 	if a.noX5C {
 		delete(tok.Header, "x5c")
@@ -95,7 +97,7 @@ func (a assertion) build(t *testing.T) string {
 
 func assertionForm(clientID, assertion string) url.Values {
 	return url.Values{"grant_type": {"client_credentials"}, "client_id": {clientID}, "scope": {mdeScope},
-		"client_assertion_type": {jwtBearer}, "client_assertion": {assertion}, "client_info": {"1"}}
+		"client_assertion_type": {entra.JWTBearer}, "client_assertion": {assertion}, "client_info": {"1"}}
 }
 
 func TestCertificateAssertion(t *testing.T) {
@@ -172,7 +174,7 @@ func TestCertificateAssertion(t *testing.T) {
 	t.Run("unknown key names its thumbprint", func(t *testing.T) {
 		a := postToken(t, s, tenantA, assertionForm(appA, with(func(a *assertion) { a.signer, a.cert = stranger.key, stranger.cert }).build(t)))
 		sum := sha256.Sum256(stranger.cert.Raw)
-		if desc := a.body["error_description"].(string); !strings.Contains(desc, "The key was not found.") || !strings.Contains(desc, thumbprintHex(sum[:])) {
+		if desc := a.body["error_description"].(string); !strings.Contains(desc, "The key was not found.") || !strings.Contains(desc, entra.ThumbprintHex(sum[:])) {
 			t.Errorf("description %q", desc)
 		}
 	})
@@ -225,8 +227,8 @@ func TestFederatedAssertion(t *testing.T) {
 	}})
 	// Tokens the simulator cannot have signed: same issuer, another key; an
 	// issuer nobody made with NewFederatedIssuer.
-	forger := &FederatedIssuer{issuer: cluster, key: other.key, kid: iss.kid, now: f.clock.Now}
-	unserved := &FederatedIssuer{issuer: "https://unserved.example", key: iss.key, kid: iss.kid, now: f.clock.Now}
+	forger := iss.Forge(cluster, other)
+	unserved := iss.Forge("https://unserved.example", iss)
 	customIss, err := s.NewFederatedIssuer(custom)
 	if err != nil {
 		t.Fatal(err)
@@ -304,34 +306,5 @@ func TestFederatedAssertion(t *testing.T) {
 
 	if got := s.TokenLog()[0]; got != (TokenRequest{TenantID: tenantA, ClientID: appA, Resource: mde, Credential: "federated", Status: 200}) {
 		t.Errorf("TokenLog[0] = %+v", got)
-	}
-}
-
-func TestFederatedIssuerToken(t *testing.T) {
-	f := newFixture(t, Options{})
-	iss, err := f.s.NewFederatedIssuer("https://issuer.example")
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := iss.Sign("subject", "", 10*time.Minute)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := jwt.Parse(raw, func(*jwt.Token) (any, error) { return &iss.key.PublicKey, nil },
-		jwt.WithValidMethods([]string{"RS256"}), jwt.WithTimeFunc(f.clock.Now))
-	if err != nil {
-		t.Fatal(err)
-	}
-	claims, _ := tok.Claims.(jwt.MapClaims)
-	now := float64(f.clock.Now().Unix())
-	want := map[string]any{"iss": "https://issuer.example", "sub": "subject", "aud": defaultFederatedAudience,
-		"iat": now, "nbf": now, "exp": now + 600}
-	for k, v := range want {
-		if claims[k] != v {
-			t.Errorf("%s = %v, want %v", k, claims[k], v)
-		}
-	}
-	if tok.Header["kid"] != iss.kid || tok.Header["alg"] != "RS256" {
-		t.Errorf("header %v", tok.Header)
 	}
 }

@@ -22,7 +22,7 @@
 // in the answers) and on the resources and audiences Microsoft documents for each API
 // (defender-endpoint/api/exposed-apis-list, defender-endpoint/gov,
 // defender-cloud-apps/api-authentication-application). Where Entra's answer is not documented, the
-// choice made is written next to the code that makes it (see aadsts.go for the error codes). The
+// choice made is written next to the code that makes it (see entra/aadsts.go for the error codes). The
 // simulator is deliberately strict: a request that Entra would refuse is refused here too, with
 // Entra's status, OAuth error and AADSTS code, so that a client that only works against the
 // simulator does not exist.
@@ -38,7 +38,7 @@
 // The Microsoft Defender for Endpoint alerts API ("List alerts", GET
 // /api/alerts and /api/v1.0/alerts) follows learn.microsoft.com/defender-endpoint/api/
 // get-alerts and alerts, and the pitfalls clients met
-// (MicrosoftDocs/microsoft-365-docs#8489, #9246) (endpoint*.go). Requests need a token of the
+// (MicrosoftDocs/microsoft-365-docs#8489, #9246) (package endpoint). Requests need a token of the
 // simulator for a WindowsDefenderATP audience with Alert.Read.All or
 // Alert.ReadWrite.All; each tenant (Server.Endpoint) holds alerts with a
 // history of versions, each visible from a chosen simulator time, which
@@ -54,7 +54,7 @@
 //
 // The Microsoft Defender for Cloud Apps alerts API ("List alerts", GET and
 // POST /api/v1/alerts/) follows learn.microsoft.com/defender-cloud-apps/api-introduction,
-// api-alerts and api-alerts-list (cloudapps*.go).
+// api-alerts and api-alerts-list (package cloudapps).
 // Requests need a token of the simulator for the Cloud Apps resource
 // (05a65629-4c1b-48c1-a78b-804c4abdd4af) with Investigation.read or .manage
 // or Discovery.read or .manage, or a legacy API token configured with
@@ -74,7 +74,7 @@
 // Endpoint.
 //
 // Microsoft Graph's "List alerts_v2", GET /v1.0/security/alerts_v2
-// (graph*.go), follows microsoft-graph-docs-contrib
+// (package graph), follows microsoft-graph-docs-contrib
 // api-reference/v1.0/api/security-list-alerts_v2.md and
 // resources/security-alert.md (and the pitfalls clients met:
 // elastic/integrations#20234 and #18144). Requests need a token of the simulator for Graph

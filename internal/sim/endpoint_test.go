@@ -24,6 +24,8 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/alertexport/alertexport/internal/sim/endpoint"
+	"github.com/alertexport/alertexport/internal/sim/entra"
 	"github.com/alertexport/alertexport/internal/sim/simapi"
 )
 
@@ -173,7 +175,7 @@ func TestEndpointAuth(t *testing.T) {
 		"aud": mde, "iss": "https://sts.windows.net/" + tenantA + "/", "tid": tenantA, "appid": appA,
 		"roles": []string{"Alert.Read.All"}, "exp": f.clock.Now().Add(time.Hour).Unix(),
 	})
-	forgedTok.Header["kid"] = s.signer.kid
+	forgedTok.Header["kid"] = s.KeyID()
 	forged, err := forgedTok.SignedString(key)
 	if err != nil {
 		t.Fatal(err)
@@ -192,7 +194,7 @@ func TestEndpointAuth(t *testing.T) {
 		{"not a JWT", "Bearer not-a-token", "/api/alerts", 401, "Unauthorized", "invalid", `Bearer error="invalid_token"`},
 		{"forged signature", "Bearer " + forged, "/api/alerts", 401, "Unauthorized", "invalid", `Bearer error="invalid_token"`},
 		{"tampered payload", "Bearer " + tamper(read), "/api/alerts", 401, "Unauthorized", "invalid", `Bearer error="invalid_token"`},
-		{"Graph audience", "Bearer " + tokenFor(t, s, tenantA, appA, secretA, graph), "/api/alerts", 403, "Forbidden", "audience 'https://graph.microsoft.com'", ""},
+		{"Graph audience", "Bearer " + tokenFor(t, s, tenantA, appA, secretA, graphRes), "/api/alerts", 403, "Forbidden", "audience 'https://graph.microsoft.com'", ""},
 		{"Microsoft Threat Protection audience", "Bearer " + tokenFor(t, s, tenantA, appA, secretA, mtp), "/api/alerts", 403, "Forbidden", "audience 'https://api.security.microsoft.com'", ""},
 		{"Defender for Cloud Apps audience", "Bearer " + tokenFor(t, s, tenantA, appA, secretA, "05a65629-4c1b-48c1-a78b-804c4abdd4af"), "/api/alerts", 403, "Forbidden", "audience", ""},
 		{"no role", "Bearer " + tokenFor(t, s, tenantA, appNoRole, "none", mde), "/api/alerts", 403, "Forbidden", "'Alert.Read.All' or 'Alert.ReadWrite.All'", ""},
@@ -237,7 +239,7 @@ func TestEndpointAuth(t *testing.T) {
 	t.Run("expired token", func(t *testing.T) {
 		f := endpointFixture(t, Options{})
 		tok := tokenFor(t, f.s, tenantA, appA, secretA, mde)
-		f.clock.Advance(3599*time.Second + accessTokenSkew - time.Second)
+		f.clock.Advance(3599*time.Second + entra.AccessTokenSkew - time.Second)
 		if a := getAlerts(t, f.s, tok, "/api/alerts"); a.status != 200 {
 			t.Fatalf("within the 5-minute skew: %v", a)
 		}
@@ -291,15 +293,15 @@ func filterSet(t *testing.T) (*fixture, string) {
 			LastUpdateTime: at(lastUpdate), AADTenantID: tenantA}
 	}
 	a1 := base("da637472900382838869_1364969609", "2019-11-22T00:00:00Z", "New", "High", "Execution", "WindowsDefenderAtp")
-	a1.IncidentID = ptr(int64(100))
+	a1.IncidentID = simapi.Ptr(int64(100))
 	a2 := base("da637472900382838870_-961444813", "2019-11-22T00:00:00.0000001Z", "InProgress", "Low", "CredentialAccess", "WindowsDefenderAv")
-	a2.IncidentID, a2.InvestigationID, a2.AssignedTo = ptr(int64(100)), ptr(int64(7)), ptr("secop123@contoso.com")
+	a2.IncidentID, a2.InvestigationID, a2.AssignedTo = simapi.Ptr(int64(100)), simapi.Ptr(int64(7)), simapi.Ptr("secop123@contoso.com")
 	a3 := base("da637472900382838871_5", "2019-11-21T23:59:59.9999999Z", "Resolved", "Medium", "Malware", "WindowsDefenderAv")
-	a3.IncidentID, a3.InvestigationID, a3.AssignedTo = ptr(int64(200)), ptr(int64(8)), ptr("O'Brien@contoso.com")
+	a3.IncidentID, a3.InvestigationID, a3.AssignedTo = simapi.Ptr(int64(200)), simapi.Ptr(int64(8)), simapi.Ptr("O'Brien@contoso.com")
 	a4 := base("da637472900382838872_6", "2019-11-22T02:00:00Z", "Unknown", "UnSpecified", "SuspiciousActivity", "CustomDetection")
 	a4.AlertCreationTime, a4.LastEventTime = nil, nil
 	a5 := base("da636687360000000000_7", "2018-08-01T00:00:00Z", "New", "Informational", "Execution", "MTP")
-	a5.IncidentID = ptr(int64(300))
+	a5.IncidentID = simapi.Ptr(int64(300))
 	for _, a := range []EndpointAlert{a1, a2, a3, a4, a5} {
 		f.s.Endpoint(tenantA).Put(a, time.Time{})
 	}
@@ -587,7 +589,7 @@ func TestEndpointNextLink(t *testing.T) {
 		if i >= 10003 {
 			lu = now.Add(-time.Duration(i-10002) * time.Second)
 		}
-		tn.Put(EndpointAlert{ID: fmt.Sprintf("da%d_%d", dotNetTicks(lu), i), Status: "New", Severity: "Low", LastUpdateTime: &lu}, time.Time{})
+		tn.Put(EndpointAlert{ID: fmt.Sprintf("da%d_%d", endpoint.DotNetTicks(lu), i), Status: "New", Severity: "Low", LastUpdateTime: &lu}, time.Time{})
 	}
 	tok := tokenFor(t, f.s, tenantA, appA, secretA, mde)
 
@@ -781,7 +783,7 @@ func TestEndpointLateIndexing(t *testing.T) {
 			t.Errorf("version %d lastUpdateTime %v not after %v", i, versions[i].LastUpdateTime, versions[i-1].LastUpdateTime)
 		}
 	}
-	if d := versions[3].LastUpdateTime.Sub(versions[2].LastUpdateTime); d != endpointTick {
+	if d := versions[3].LastUpdateTime.Sub(versions[2].LastUpdateTime); d != endpoint.Tick {
 		t.Errorf("same-instant update moved lastUpdateTime by %v, want 100ns", d)
 	}
 	if err := tn.Update("nope", nil, 0); err == nil {
@@ -1149,7 +1151,7 @@ func TestEndpointTimeFormat(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, _ := (*wireTime(&in)).MarshalText()
+		got, _ := (*endpoint.WireTime(&in)).MarshalText()
 		if string(got) != tt.want {
 			t.Errorf("%s: %s, want %s", tt.in, got, tt.want)
 		}
@@ -1285,7 +1287,7 @@ func TestEndpointGenerator(t *testing.T) {
 		if updated.Before(now.Add(-24*time.Hour)) || updated.After(now) {
 			t.Errorf("%s: lastUpdateTime %v outside [From, To]", id, updated)
 		}
-		if ticks := dotNetTicks(created); m[1] < fmt.Sprint(ticks) || m[1] > fmt.Sprint(ticks+10_000_000) {
+		if ticks := endpoint.DotNetTicks(created); m[1] < fmt.Sprint(ticks) || m[1] > fmt.Sprint(ticks+10_000_000) {
 			t.Errorf("%s: ticks not within a second after alertCreationTime %v", id, created)
 		}
 		if (v["status"] == "Resolved") != (v["resolvedTime"] != nil) {
@@ -1297,7 +1299,7 @@ func TestEndpointGenerator(t *testing.T) {
 			}
 		}
 		c, d := v["classification"], v["determination"]
-		if c == nil && d != nil || c != nil && d != nil && !slices.Contains(endpointDeterminations[c.(string)], d.(string)) {
+		if c == nil && d != nil || c != nil && d != nil && !slices.Contains(endpoint.Determinations()[c.(string)], d.(string)) {
 			t.Errorf("%s: determination %v with classification %v", id, d, c)
 		}
 		if !regexp.MustCompile(`^[0-9a-f]{40}$`).MatchString(v["machineId"].(string)) || strings.Count(v["computerDnsName"].(string), ".") < 2 {
@@ -1350,14 +1352,14 @@ func TestEndpointGenerator(t *testing.T) {
 		}
 	}
 	want := map[string][]string{
-		"severity":              endpointSeverities,
-		"status":                endpointStatuses,
-		"investigationState":    append(slices.Clone(endpointInvestigationStates), "<nil>"),
-		"classification":        append(slices.Clone(endpointClassifications), "<nil>"),
-		"category":              endpointCategories,
-		"detectionSource":       endpointDetectionSources,
-		"entityType":            endpointEntityTypes,
-		"detectionStatus":       append(slices.Clone(endpointDetectionStatuses), "<nil>"),
+		"severity":              endpoint.DocumentedValues()["severity"],
+		"status":                endpoint.DocumentedValues()["status"],
+		"investigationState":    append(slices.Clone(endpoint.DocumentedValues()["investigationState"]), "<nil>"),
+		"classification":        append(slices.Clone(endpoint.DocumentedValues()["classification"]), "<nil>"),
+		"category":              endpoint.DocumentedValues()["category"],
+		"detectionSource":       endpoint.DocumentedValues()["detectionSource"],
+		"entityType":            endpoint.DocumentedValues()["entityType"],
+		"detectionStatus":       append(slices.Clone(endpoint.DocumentedValues()["detectionStatus"]), "<nil>"),
 		"detectorId present":    {"true", "false"},
 		"incidentId null":       {"true", "false"},
 		"investigationId null":  {"true", "false"},
@@ -1372,7 +1374,7 @@ func TestEndpointGenerator(t *testing.T) {
 		"evidence count":        {"0", "1", "2", "3", "4", "5", "6", "7", "8"},
 		"lastUpdateTime digits": {"0", "1", "2", "3", "7"},
 	}
-	for c, ds := range endpointDeterminations {
+	for c, ds := range endpoint.Determinations() {
 		for _, d := range ds {
 			want["determination"] = append(want["determination"], c+" / "+d)
 		}
@@ -1476,7 +1478,7 @@ func TestEndpointUpdateRandom(t *testing.T) {
 			if a.Status == "InProgress" && a.AssignedTo == nil {
 				t.Errorf("%s: in progress without assignee", id)
 			}
-			if a.Classification != nil && a.Determination != nil && !slices.Contains(endpointDeterminations[*a.Classification], *a.Determination) {
+			if a.Classification != nil && a.Determination != nil && !slices.Contains(endpoint.Determinations()[*a.Classification], *a.Determination) {
 				t.Errorf("%s: determination %s for %s", id, *a.Determination, *a.Classification)
 			}
 		}

@@ -16,6 +16,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/alertexport/alertexport/internal/sim/endpoint"
+	"github.com/alertexport/alertexport/internal/sim/graph"
+	"github.com/alertexport/alertexport/internal/sim/simapi"
 )
 
 const (
@@ -38,16 +42,16 @@ func graphFixture(t *testing.T, opts Options) *fixture {
 		{appGraphR, "r", "SecurityAlert.Read.All"}, {appGraphRW, "rw", "SecurityAlert.ReadWrite.All"}, {appGraphInc, "inc", "SecurityIncident.Read.All"},
 	} {
 		f.s.RegisterApp(App{ClientID: a.id, Secrets: []Secret{{Value: a.secret}}})
-		f.s.Grant(tenantA, a.id, graph, a.role)
+		f.s.Grant(tenantA, a.id, graphRes, a.role)
 	}
 	f.s.Grant(tenantA, appGraphR, mde, "Alert.Read.All")
-	f.s.Grant(tenantA, appGraphR, cloudAppsAppID, "Investigation.read")
+	f.s.Grant(tenantA, appGraphR, CloudAppsResource, "Investigation.read")
 	return f
 }
 
 func graphToken(t *testing.T, f *fixture) string {
 	t.Helper()
-	return tokenFor(t, f.s, tenantA, appGraphR, "r", graph)
+	return tokenFor(t, f.s, tenantA, appGraphR, "r", graphRes)
 }
 
 // graphGet sends method pathQuery with the token (none when "") and the
@@ -178,13 +182,13 @@ func TestGraphAuth(t *testing.T) {
 		{"tampered token", "Bearer " + tamper(ok), 401, "InvalidAuthenticationToken", "Access token validation failure."},
 		{"not a JWT", "Bearer abc", 401, "InvalidAuthenticationToken", "Access token validation failure."},
 		{"MDE token", "Bearer " + tokenFor(t, s, tenantA, appGraphR, "r", mde), 401, "InvalidAuthenticationToken", "Invalid audience."},
-		{"Cloud Apps token", "Bearer " + tokenFor(t, s, tenantA, appGraphR, "r", cloudAppsAppID), 401, "InvalidAuthenticationToken", "Invalid audience."},
-		{"no role", "Bearer " + tokenFor(t, s, tenantA, appA, secretA, graph), 403, "Forbidden",
+		{"Cloud Apps token", "Bearer " + tokenFor(t, s, tenantA, appGraphR, "r", CloudAppsResource), 401, "InvalidAuthenticationToken", "Invalid audience."},
+		{"no role", "Bearer " + tokenFor(t, s, tenantA, appA, secretA, graphRes), 403, "Forbidden",
 			"Missing application roles. API required roles: SecurityAlert.Read.All,SecurityAlert.ReadWrite.All, application roles: ."},
-		{"SecurityIncident.Read.All only", "Bearer " + tokenFor(t, s, tenantA, appGraphInc, "inc", graph), 403, "Forbidden",
+		{"SecurityIncident.Read.All only", "Bearer " + tokenFor(t, s, tenantA, appGraphInc, "inc", graphRes), 403, "Forbidden",
 			"application roles: SecurityIncident.Read.All."},
 		{"SecurityAlert.Read.All", "Bearer " + ok, 200, "", ""},
-		{"SecurityAlert.ReadWrite.All", "Bearer " + tokenFor(t, s, tenantA, appGraphRW, "rw", graph), 200, "", ""},
+		{"SecurityAlert.ReadWrite.All", "Bearer " + tokenFor(t, s, tenantA, appGraphRW, "rw", graphRes), 200, "", ""},
 		{"bearer in lower case", "bearer " + ok, 200, "", ""},
 		{"US Government audience", "Bearer " + tokenFor(t, s, tenantA, appGraphR, "r", graphUS), 200, "", ""},
 		{"DoD audience (same service principal)", "Bearer " + tokenFor(t, s, tenantA, appGraphR, "r", graphDoD), 200, "", ""},
@@ -283,9 +287,9 @@ func graphFilterSet(t *testing.T) (*fixture, string) {
 			AssignedTo: assigned, LastUpdateDateTime: mustTime(t, updated), CreatedDateTime: mustTime(t, created)}, time.Time{})
 	}
 	put("g1", "2024-05-01T10:00:00Z", "2024-05-01T09:00:00Z", "microsoftDefenderForIdentity", "high", "new", "unknown", "unknown", nil)
-	put("g2", "2024-05-01T10:00:00.0000001Z", "2024-04-30T00:00:00Z", "microsoftDefenderForOffice365", "medium", "inProgress", "truePositive", "phishing", ptr("secop123@contoso.com"))
-	put("g3", "2024-05-01T09:59:59.9999999Z", "2024-04-01T00:00:00Z", "microsoftDefenderForCloud", "low", "resolved", "falsePositive", "notMalicious", ptr("O'Brien@contoso.com"))
-	put("g4", "2024-05-02T00:00:00Z", "2024-05-01T23:00:00Z", "microsoftSentinel", "informational", "resolved", "informationalExpectedActivity", "securityTesting", ptr("Automation"))
+	put("g2", "2024-05-01T10:00:00.0000001Z", "2024-04-30T00:00:00Z", "microsoftDefenderForOffice365", "medium", "inProgress", "truePositive", "phishing", simapi.Ptr("secop123@contoso.com"))
+	put("g3", "2024-05-01T09:59:59.9999999Z", "2024-04-01T00:00:00Z", "microsoftDefenderForCloud", "low", "resolved", "falsePositive", "notMalicious", simapi.Ptr("O'Brien@contoso.com"))
+	put("g4", "2024-05-02T00:00:00Z", "2024-05-01T23:00:00Z", "microsoftSentinel", "informational", "resolved", "informationalExpectedActivity", "securityTesting", simapi.Ptr("Automation"))
 	put("g5", "2024-04-01T00:00:00Z", "2024-04-01T00:00:00Z", "azureAdIdentityProtection", "unknown", "unknown", "unknown", "unknown", nil)
 	return f, graphToken(t, f)
 }
@@ -666,7 +670,7 @@ func TestGraphRateLimit(t *testing.T) {
 		t.Errorf("innerError %v", inner)
 	}
 	// The limit is per app: another app of the tenant is not throttled.
-	if b := graphGet(t, f.s, tokenFor(t, f.s, tenantA, appGraphRW, "rw", graph), alertsV2); b.status != 200 {
+	if b := graphGet(t, f.s, tokenFor(t, f.s, tenantA, appGraphRW, "rw", graphRes), alertsV2); b.status != 200 {
 		t.Errorf("other app: %v", b)
 	}
 	f.s.SetRateLimits(APIGraph, NoRateLimits())
@@ -829,14 +833,14 @@ func TestGraphEndpointView(t *testing.T) {
 	f.clock.Advance(time.Minute)
 	if err := e.Update(m.ID, func(a *EndpointAlert) {
 		a.Status = "Resolved"
-		a.Classification = ptr("TruePositive")
-		a.Determination = ptr("CompromisedUser")
+		a.Classification = simapi.Ptr("TruePositive")
+		a.Determination = simapi.Ptr("CompromisedUser")
 	}, 0); err != nil {
 		t.Fatal(err)
 	}
 	latest, _ := e.Latest(m.ID)
 	v = one(t, m.ID)
-	if v["lastUpdateDateTime"] != latest.LastUpdateTime.Format(endpointTimeLayout) || v["status"] != "resolved" ||
+	if v["lastUpdateDateTime"] != latest.LastUpdateTime.Format(endpoint.TimeLayout) || v["status"] != "resolved" ||
 		v["classification"] != "truePositive" || v["determination"] != "compromisedAccount" {
 		t.Errorf("after the update: %v %v %v %v", v["lastUpdateDateTime"], v["status"], v["classification"], v["determination"])
 	}
@@ -857,7 +861,7 @@ func TestGraphEndpointView(t *testing.T) {
 
 	t.Run("late in the Endpoint part, late in Graph, later with the indexing delay", func(t *testing.T) {
 		late := m
-		late.ID, late.IncidentID = "da637472900382838869_42", ptr(int64(7))
+		late.ID, late.IncidentID = "da637472900382838869_42", simapi.Ptr(int64(7))
 		at := f.clock.Now().Add(10 * time.Minute)
 		e.Put(late, at)
 		g.SetIndexingDelay(5 * time.Minute)
@@ -905,9 +909,9 @@ func TestGraphEndpointView(t *testing.T) {
 
 	t.Run("another tenant's alerts are not shown", func(t *testing.T) {
 		f.s.AddTenant(tenantB)
-		f.s.Grant(tenantB, appGraphR, graph, "SecurityAlert.Read.All")
+		f.s.Grant(tenantB, appGraphR, graphRes, "SecurityAlert.Read.All")
 		f.s.Endpoint(tenantB).Generate(3, EndpointGenerate{})
-		a := graphGet(t, f.s, tokenFor(t, f.s, tenantB, appGraphR, "r", graph), alertsV2)
+		a := graphGet(t, f.s, tokenFor(t, f.s, tenantB, appGraphR, "r", graphRes), alertsV2)
 		for _, v := range a.values() {
 			if v["tenantId"] != tenantB {
 				t.Errorf("tenant B sees %v", v["id"])
@@ -943,7 +947,7 @@ func TestGraphCloudAppsView(t *testing.T) {
 	v := served[id]
 	if !casGraphIDPattern.MatchString(v["id"].(string)) || v["serviceSource"] != "microsoftDefenderForCloudApps" ||
 		v["detectionSource"] != "cloudAppSecurity" || v["title"] != alert.Title || v["tenantId"] != tenantA ||
-		v["lastUpdateDateTime"] != alert.Timestamp.Format(endpointTimeLayout) || v["status"] != "new" && v["status"] != "inProgress" {
+		v["lastUpdateDateTime"] != alert.Timestamp.Format(endpoint.TimeLayout) || v["status"] != "new" && v["status"] != "inProgress" {
 		t.Errorf("served %v", v)
 	}
 	graphID := v["id"].(string)
@@ -975,8 +979,8 @@ func TestGraphCloudAppsView(t *testing.T) {
 	}
 	closed, _ := c.Latest(id)
 	v = byProvider()[id]
-	if v["status"] != "resolved" || v["classification"] != "truePositive" || v["lastUpdateDateTime"] != closed.ResolveTime.Format(endpointTimeLayout) ||
-		v["resolvedDateTime"] != closed.ResolveTime.Format(endpointTimeLayout) || v["id"] != graphID {
+	if v["status"] != "resolved" || v["classification"] != "truePositive" || v["lastUpdateDateTime"] != closed.ResolveTime.Format(endpoint.TimeLayout) ||
+		v["resolvedDateTime"] != closed.ResolveTime.Format(endpoint.TimeLayout) || v["id"] != graphID {
 		t.Errorf("closed: %v", v)
 	}
 	if n := versions(); n != 2 {
@@ -1165,6 +1169,7 @@ func TestGraphGenerator(t *testing.T) {
 		t.Fatalf("%d ids, %d stored", len(ids), g.Len())
 	}
 	types, sources, detections := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	enums := graph.DocumentedValues()
 	for _, id := range ids {
 		a, ok := g.Latest(id)
 		if !ok {
@@ -1176,9 +1181,9 @@ func TestGraphGenerator(t *testing.T) {
 		for _, check := range []struct {
 			v       string
 			members []string
-		}{{a.Status, graphStatuses}, {a.Severity, graphSeverities}, {a.Classification, graphClassifications},
-			{a.Determination, graphDeterminations}, {a.ServiceSource, graphServiceSources}, {a.DetectionSource, graphDetectionSources}} {
-			if !slices.Contains(check.members, check.v) || check.v == unknownFutureValue {
+		}{{a.Status, enums["status"]}, {a.Severity, enums["severity"]}, {a.Classification, enums["classification"]},
+			{a.Determination, enums["determination"]}, {a.ServiceSource, enums["serviceSource"]}, {a.DetectionSource, enums["detectionSource"]}} {
+			if !slices.Contains(check.members, check.v) || check.v == graph.UnknownFutureValue {
 				t.Errorf("%s: %q is not a member", id, check.v)
 			}
 		}
@@ -1188,7 +1193,7 @@ func TestGraphGenerator(t *testing.T) {
 		sources[a.ServiceSource], detections[a.DetectionSource] = true, true
 		for _, e := range a.Evidence {
 			types[e.Type] = true
-			if !slices.Contains(graphRemediationStatuses, e.RemediationStatus) || !slices.Contains(graphVerdicts, e.Verdict) {
+			if !slices.Contains(enums["remediationStatus"], e.RemediationStatus) || !slices.Contains(enums["verdict"], e.Verdict) {
 				t.Errorf("%s: evidence %+v", id, e)
 			}
 		}
@@ -1202,7 +1207,7 @@ func TestGraphGenerator(t *testing.T) {
 		}
 		t.Errorf("evidence types missing: %v", missing)
 	}
-	if len(sources) != len(graphKinds) {
+	if len(sources) != graph.GeneratedServiceSources() {
 		t.Errorf("service sources %v", sources)
 	}
 	tok := graphToken(t, f)

@@ -19,49 +19,51 @@ const (
 	APIGraph     = "graph"     // Microsoft Graph's security alerts_v2 (apis.Graph.Name)
 )
 
-// documentedLimits are the rate limits Microsoft documents for each API, as the API registry
-// (sources/apis) records them with their sources.
-var documentedLimits = map[string][]simapi.RateLimit{
-	APIEndpoint:  apis.Endpoint.Limits,
-	APICloudApps: apis.CloudApps.Limits,
-	APIGraph:     apis.Graph.Limits,
-}
-
 // DocumentedRateLimits returns the rate limits Microsoft documents for api
-// (APIEndpoint, APICloudApps or APIGraph); nil for an unknown name.
+// (APIEndpoint, APICloudApps or APIGraph), as the API registry (sources/apis)
+// records them with their sources; nil for an unknown name.
 func DocumentedRateLimits(api string) []simapi.RateLimit {
-	return slices.Clone(documentedLimits[api])
+	for _, a := range []apis.API{apis.Endpoint, apis.CloudApps, apis.Graph} {
+		if a.Name == api {
+			return slices.Clone(a.Limits)
+		}
+	}
+	return nil
 }
 
 // limitTable is the rate limits in force, by API name.
 type limitTable struct {
+	documented map[string][]simapi.RateLimit // never modified after newLimitTable
+
 	mu    sync.Mutex
 	byAPI map[string][]simapi.RateLimit
 }
 
-func newLimitTable(opts map[string]simapi.RateLimits) (*limitTable, error) {
-	t := &limitTable{byAPI: map[string][]simapi.RateLimit{}}
-	for api, l := range opts {
-		if _, ok := documentedLimits[api]; !ok {
-			return nil, fmt.Errorf("simulator: rate limits for unknown API %q: want one of %s", api, apiNames())
+// newLimitTable starts each of parts with the limits opts chooses for it,
+// by name, or with its documented ones.
+func newLimitTable(parts []simapi.API, opts map[string]simapi.RateLimits) (*limitTable, error) {
+	t := &limitTable{documented: map[string][]simapi.RateLimit{}, byAPI: map[string][]simapi.RateLimit{}}
+	for _, p := range parts {
+		t.documented[p.Name()] = p.Documented()
+	}
+	for api := range opts {
+		if _, ok := t.documented[api]; !ok {
+			return nil, fmt.Errorf("simulator: rate limits for unknown API %q: want one of %s", api, t.names())
 		}
-		rules, err := l.Resolve(api, documentedLimits[api])
+	}
+	for api, documented := range t.documented {
+		rules, err := opts[api].Resolve(api, documented) // the zero RateLimits is Documented
 		if err != nil {
 			return nil, err
 		}
 		t.byAPI[api] = rules
 	}
-	for api, rules := range documentedLimits {
-		if _, ok := t.byAPI[api]; !ok {
-			t.byAPI[api] = slices.Clone(rules)
-		}
-	}
 	return t, nil
 }
 
-func apiNames() string {
-	names := make([]string, 0, len(documentedLimits))
-	for api := range documentedLimits {
+func (t *limitTable) names() string {
+	names := make([]string, 0, len(t.documented))
+	for api := range t.documented {
 		names = append(names, api)
 	}
 	sort.Strings(names)
@@ -73,10 +75,11 @@ func apiNames() string {
 // panics on an unknown API or a limit with Requests < 1 or Per <= 0: both
 // are mistakes in the test that calls it.
 func (s *Server) SetRateLimits(api string, limits simapi.RateLimits) {
-	if _, ok := documentedLimits[api]; !ok {
-		panic(fmt.Sprintf("simulator: SetRateLimits: unknown API %q: want one of %s", api, apiNames()))
+	documented, ok := s.limits.documented[api]
+	if !ok {
+		panic(fmt.Sprintf("simulator: SetRateLimits: unknown API %q: want one of %s", api, s.limits.names()))
 	}
-	rules, err := limits.Resolve(api, documentedLimits[api])
+	rules, err := limits.Resolve(api, documented)
 	if err != nil {
 		panic(err)
 	}
@@ -96,15 +99,12 @@ func (s *Server) rateLimits(api string) []simapi.RateLimit {
 // faultPlan is the fault plan of api in tenantID (created on first use,
 // as Endpoint, CloudApps and Graph do).
 func (s *Server) faultPlan(api, tenantID string) *simapi.FaultPlan {
-	switch api {
-	case APIEndpoint:
-		return &s.Endpoint(tenantID).FaultPlan
-	case APICloudApps:
-		return &s.CloudApps(tenantID).FaultPlan
-	case APIGraph:
-		return &s.Graph(tenantID).FaultPlan
+	for _, p := range s.parts {
+		if p.Name() == api {
+			return p.FaultPlan(tenantID)
+		}
 	}
-	panic(fmt.Sprintf("simulator: unknown API %q: want one of %s", api, apiNames()))
+	panic(fmt.Sprintf("simulator: unknown API %q: want one of %s", api, s.limits.names()))
 }
 
 // Fail makes the next n requests of tenantID to api that pass

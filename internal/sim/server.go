@@ -13,16 +13,18 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"math/big"
-	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"sync"
 	"time"
 
+	"github.com/alertexport/alertexport/internal/sim/cloudapps"
+	"github.com/alertexport/alertexport/internal/sim/endpoint"
+	"github.com/alertexport/alertexport/internal/sim/entra"
+	"github.com/alertexport/alertexport/internal/sim/graph"
 	"github.com/alertexport/alertexport/internal/sim/simapi"
 )
 
@@ -76,25 +78,22 @@ type Server struct {
 	caPEM     []byte
 	pool      *x509.CertPool
 	transport *http.Transport
-	signer    *signingKey
 	served    chan struct{} // closed when the Serve goroutine returns
 
-	mu       sync.Mutex // guards the fields below
-	dir      directory
-	issuers  map[string]*FederatedIssuer
-	faults   []queuedFault
-	date     func(now time.Time) string // SetDateHeader; nil = the clock's time
-	tokens   int
-	metadata int
-	tokenLog []TokenRequest
+	// Entra ID (internal/sim/entra): the directory, tokens, token faults and
+	// their log; embedded, so that AddTenant, Grant and the rest are the server's.
+	*entra.Service
 
-	endpoint  endpointState  // the Defender for Endpoint alerts API (endpoint*.go)
-	cloudApps cloudAppsState // the Defender for Cloud Apps alerts API (cloudapps*.go)
-	graph     graphState     // Microsoft Graph's alerts_v2 (graph*.go)
+	mu   sync.Mutex                 // guards date
+	date func(now time.Time) string // SetDateHeader; nil = the clock's time
+
+	host      simapi.Host    // what the API parts share of the server
+	parts     []simapi.API   // every API part (newParts), the fields below among them
+	endpoint  *endpoint.API  // the Defender for Endpoint alerts API (package endpoint)
+	cloudApps *cloudapps.API // the Defender for Cloud Apps alerts API (package cloudapps)
+	graph     *graph.API     // Microsoft Graph's alerts_v2 (package graph)
 	limits    *limitTable    // the APIs' rate limits, by name
 	apiLog    apiLog
-	seed      int64  // Options.Seed, or defaultSeed
-	salt      uint64 // random per server: see opaqueOrder
 
 	closeOnce sync.Once
 	closeErr  error
@@ -111,8 +110,6 @@ func Start(opts Options) (*Server, error) {
 		now:      opts.Now,
 		lifetime: opts.TokenLifetime,
 		mux:      http.NewServeMux(),
-		dir:      newDirectory(),
-		issuers:  make(map[string]*FederatedIssuer),
 		served:   make(chan struct{}),
 	}
 	if s.logger == nil {
@@ -137,10 +134,6 @@ func Start(opts Options) (*Server, error) {
 	s.pool = x509.NewCertPool()
 	s.pool.AddCert(caCert)
 
-	if s.signer, err = newSigningKey(); err != nil {
-		return nil, err
-	}
-
 	transport, ok := http.DefaultTransport.(*http.Transport)
 	if !ok {
 		return nil, errors.New("simulator: http.DefaultTransport is not an *http.Transport")
@@ -149,31 +142,43 @@ func Start(opts Options) (*Server, error) {
 	s.transport.TLSClientConfig = &tls.Config{RootCAs: s.pool, MinVersion: tls.VersionTLS12}
 	s.transport.Proxy = nil // loopback only; never let an environment proxy in
 
-	s.seed = opts.Seed
-	if s.seed == 0 {
-		s.seed = defaultSeed
+	seed := opts.Seed
+	if seed == 0 {
+		seed = defaultSeed
 	}
 	var salt [8]byte
 	if _, err := rand.Read(salt[:]); err != nil {
 		return nil, err
 	}
-	s.salt = binary.LittleEndian.Uint64(salt[:])
-	if s.limits, err = newLimitTable(opts.RateLimits); err != nil {
-		return nil, err
-	}
-	s.initEndpoint()
-	s.initCloudApps(opts)
-	s.initGraph()
-	s.registerEntra()
-	s.registerEndpoint()
-	s.registerCloudApps()
-	s.registerGraph()
-
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("simulator: listen: %w", err)
 	}
 	s.url = "https://" + ln.Addr().String()
+	// The parts know the server's URL: Entra's metadata and the APIs'
+	// nextLinks name it.
+	if s.Service, err = entra.New(s.logger, s.now, s.lifetime, s.url); err != nil {
+		_ = ln.Close()
+		return nil, err
+	}
+	s.host = simapi.Host{
+		URL:    s.url,
+		Logger: s.logger,
+		Now:    s.now,
+		Env:    simapi.Env{Limits: s.rateLimits, Record: s.logAPIRequest},
+		Seed:   seed,
+		Salt:   binary.LittleEndian.Uint64(salt[:]),
+	}
+	s.newParts(opts)
+	if s.limits, err = newLimitTable(s.parts, opts.RateLimits); err != nil {
+		_ = ln.Close()
+		return nil, err
+	}
+	s.Service.Routes(s.mux)
+	for _, p := range s.parts {
+		p.Routes(s.mux)
+	}
+
 	s.httpSrv = &http.Server{
 		Handler:           http.HandlerFunc(s.serve),
 		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{leaf}, MinVersion: tls.VersionTLS12},
@@ -231,10 +236,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(rec, r)
 	if rec.status == http.StatusMethodNotAllowed {
 		w.Header().Set("Allow", rec.header.Get("Allow"))
-		s.writeError(w, r, errMethodNotAllowed(r.Method, rec.header.Get("Allow")))
+		s.WriteMethodNotAllowed(w, r, rec.header.Get("Allow"))
 		return
 	}
-	s.writeError(w, r, errNotFound(r.URL.Path))
+	s.WriteNotFound(w, r)
 	s.logger.Debug("no route", "method", r.Method, "path", r.URL.Path)
 }
 
@@ -384,29 +389,11 @@ func randomSerial() (*big.Int, error) {
 // defaultSeed is used when Options.Seed is 0, so runs are reproducible.
 const defaultSeed = 0x5eed_a1e7
 
-// tenantRNGs returns the seeded generators of one tenant of one API part:
-// one for its alerts and one for its random faults, separate so that faults
-// do not shift the alerts. They derive from Options.Seed, the lower-case
-// tenant ID and api, a constant per API part (0 for Defender for Endpoint),
-// so that each part draws its own sequence.
-func (s *Server) tenantRNGs(api uint64, key string) (alerts, faults *mrand.Rand) {
-	h := fnv.New64a()
-	h.Write([]byte(key))
-	ts := h.Sum64()
-	seed := uint64(s.seed) ^ api
-	return mrand.New(mrand.NewPCG(seed, ts)), mrand.New(mrand.NewPCG(seed^0x9e3779b97f4a7c15, ts))
-}
-
-// opaqueOrder is the position of an alert in answers whose order Microsoft
-// does not document: a hash of the alert id salted per server. It is stable
-// across requests while the set is unchanged, so skip-based pages over an
-// unchanged set fit together, but uncorrelated with time and id, so a
-// client that depends on any order fails here.
-func (s *Server) opaqueOrder(id string) uint64 {
-	h := fnv.New64a()
-	var b [8]byte
-	binary.LittleEndian.PutUint64(b[:], s.salt)
-	h.Write(b[:])
-	h.Write([]byte(id))
-	return h.Sum64()
+// newParts builds the simulated APIs. A new API is one package under
+// internal/sim implementing simapi.API, and one line here.
+func (s *Server) newParts(opts Options) {
+	s.endpoint = endpoint.New(s.host, s.Service)
+	s.cloudApps = cloudapps.New(s.host, s.Service, opts.CloudAppsRetryAfter)
+	s.graph = graph.New(s.host, s.Service, s.endpoint, s.cloudApps)
+	s.parts = []simapi.API{s.endpoint, s.cloudApps, s.graph}
 }

@@ -18,6 +18,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/alertexport/alertexport/internal/sim/entra"
+	"github.com/alertexport/alertexport/internal/sim/simapi"
 )
 
 const (
@@ -26,7 +29,7 @@ const (
 	appA     = "0b1c2d3e-4f50-4a6b-8c7d-8e9f0a1b2c3d"
 	secretA  = "s3cret-Value~1"
 	mde      = "https://api.securitycenter.microsoft.com"
-	graph    = "https://graph.microsoft.com"
+	graphRes = "https://graph.microsoft.com"
 	mdeScope = mde + "/.default openid offline_access profile" // as MSAL sends it
 )
 
@@ -79,7 +82,7 @@ func newFixture(t *testing.T, opts Options) *fixture {
 		{Value: secretA, Expires: c.Now().Add(90 * 24 * time.Hour)},
 	}})
 	s.Grant(tenantA, appA, mde, "Alert.Read.All")
-	s.Grant(tenantA, appA, graph)
+	s.Grant(tenantA, appA, graphRes)
 	return &fixture{s: s, clock: c}
 }
 
@@ -164,7 +167,7 @@ func checkRefusal(t *testing.T, s *Server, a answer, status int, oauth string, c
 	trace, _ := a.body["trace_id"].(string)
 	corr, _ := a.body["correlation_id"].(string)
 	ts, _ := a.body["timestamp"].(string)
-	if _, err := time.Parse(entraTimestamp, ts); err != nil {
+	if _, err := time.Parse(entra.TimestampLayout, ts); err != nil {
 		t.Errorf("timestamp %q: %v", ts, err)
 	}
 	wantSuffix := fmt.Sprintf("\r\nTrace ID: %s\r\nCorrelation ID: %s\r\nTimestamp: %s", trace, corr, ts)
@@ -260,7 +263,7 @@ func TestRouting(t *testing.T) {
 	f := newFixture(t, Options{})
 	s := f.s
 	s.Handle("GET /api/handle-test", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"value": []any{}})
+		simapi.WriteJSON(w, http.StatusOK, map[string]any{"value": []any{}})
 	}))
 	tests := []struct {
 		name, method, path string
@@ -360,7 +363,7 @@ func TestMetadata(t *testing.T) {
 			t.Fatalf("JWKS %v", a)
 		}
 		k := keys[0].(map[string]any)
-		if k["kty"] != "RSA" || k["use"] != "sig" || k["kid"] != s.signer.kid || k["x5t"] != s.signer.kid {
+		if k["kty"] != "RSA" || k["use"] != "sig" || k["kid"] != s.KeyID() || k["x5t"] != s.KeyID() {
 			t.Errorf("key %v", k)
 		}
 	})
@@ -402,7 +405,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	postToken(t, f.s, tenantA, url.Values{"grant_type": {"client_credentials"}, "client_id": {appA}, "scope": {mdeScope},
-		"client_assertion_type": {jwtBearer}, "client_assertion": {assertion}})
+		"client_assertion_type": {entra.JWTBearer}, "client_assertion": {assertion}})
 
 	logs := buf.String()
 	if !strings.Contains(logs, "token request") {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alertexport/alertexport/internal/sim/entra"
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -65,21 +66,21 @@ func TestTokenRefusals(t *testing.T) {
 		{"scope without /.default", tenantA, form(set("scope", mde+" openid offline_access profile")), 400, "invalid_scope", 1002012},
 		{"delegated-style scope", tenantA, form(set("scope", mde+"/Alert.Read.All openid offline_access profile")), 400, "invalid_scope", 1002012},
 		{"only the OIDC scopes", tenantA, form(set("scope", "openid offline_access profile")), 400, "invalid_scope", 1002012},
-		{"two resources", tenantA, form(set("scope", mde+"/.default "+graph+"/.default openid offline_access profile")), 400, "invalid_scope", 28000},
+		{"two resources", tenantA, form(set("scope", mde+"/.default "+graphRes+"/.default openid offline_access profile")), 400, "invalid_scope", 28000},
 		{"app not registered", tenantA, form(set("client_id", "99999999-2222-4333-8444-555555555555")), 400, "unauthorized_client", 700016},
 		{"app not installed in this tenant", tenantA, form(set("client_id", elsewhere, "client_secret", "x")), 400, "unauthorized_client", 700016},
 		{"service principal revoked", tenantA, form(set("client_id", revoked, "client_secret", "x")), 400, "unauthorized_client", 700016},
 		{"app disabled", tenantA, form(set("client_id", disabled, "client_secret", "x")), 400, "unauthorized_client", 7000112},
 		{"no credential", tenantA, form(set("client_secret", "")), 401, "invalid_client", 7000218},
-		{"assertion type without assertion", tenantA, form(set("client_secret", "", "client_assertion_type", jwtBearer)), 401, "invalid_client", 7000218},
+		{"assertion type without assertion", tenantA, form(set("client_secret", "", "client_assertion_type", entra.JWTBearer)), 401, "invalid_client", 7000218},
 		{"wrong secret", tenantA, form(set("client_secret", secretA+"x")), 401, "invalid_client", 7000215},
 		{"secret ID instead of value", tenantA, form(set("client_secret", "3f2504e0-4f89-41d3-9a0c-0305e82c3301")), 401, "invalid_client", 7000215},
 		{"expired secret", tenantA, form(set("client_secret", "old")), 401, "invalid_client", 7000222},
-		{"secret and assertion", tenantA, form(set("client_assertion_type", jwtBearer, "client_assertion", "a.b.c")), 400, "invalid_request", 90023},
+		{"secret and assertion", tenantA, form(set("client_assertion_type", entra.JWTBearer, "client_assertion", "a.b.c")), 400, "invalid_request", 90023},
 		{"assertion without type", tenantA, form(set("client_secret", "", "client_assertion", "a.b.c")), 400, "invalid_request", 900144},
 		{"assertion of another type", tenantA, form(set("client_secret", "", "client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:saml2-bearer", "client_assertion", "a.b.c")), 400, "invalid_request", 90023},
-		{"malformed assertion", tenantA, form(set("client_secret", "", "client_assertion_type", jwtBearer, "client_assertion", "not-a-jwt")), 400, "invalid_request", 50027},
-		{"assertion without iss", tenantA, form(set("client_secret", "", "client_assertion_type", jwtBearer, "client_assertion", b64(`{"alg":"PS256"}`)+"."+b64(`{"sub":"x"}`)+".c2ln")), 400, "invalid_request", 50027},
+		{"malformed assertion", tenantA, form(set("client_secret", "", "client_assertion_type", entra.JWTBearer, "client_assertion", "not-a-jwt")), 400, "invalid_request", 50027},
+		{"assertion without iss", tenantA, form(set("client_secret", "", "client_assertion_type", entra.JWTBearer, "client_assertion", b64(`{"alg":"PS256"}`)+"."+b64(`{"sub":"x"}`)+".c2ln")), 400, "invalid_request", 50027},
 		{"unknown resource", tenantA, form(set("scope", "https://api.example.com/.default openid offline_access profile")), 400, "invalid_resource", 500011},
 	}
 	for _, tt := range tests {
@@ -126,7 +127,7 @@ func TestSecretToken(t *testing.T) {
 		{"Defender for Endpoint", tenantA, mdeScope, mde, []string{"Alert.Read.All"}},
 		{"same service principal, other URI", tenantA, "https://securitycenter.onmicrosoft.com/windowsatpservice/.default openid offline_access profile", "https://securitycenter.onmicrosoft.com/windowsatpservice", []string{"Alert.Read.All"}},
 		{"tenant named by its domain", "contoso.onmicrosoft.com", mdeScope, mde, []string{"Alert.Read.All"}},
-		{"installed without roles: no roles claim", tenantA, graph + "/.default openid offline_access profile", graph, nil},
+		{"installed without roles: no roles claim", tenantA, graphRes + "/.default openid offline_access profile", graphRes, nil},
 		{"not granted on this resource: no roles claim", tenantA, "05a65629-4c1b-48c1-a78b-804c4abdd4af/.default openid offline_access profile", "05a65629-4c1b-48c1-a78b-804c4abdd4af", nil},
 		{"scope without the OIDC scopes", tenantA, mde + "/.default", mde, []string{"Alert.Read.All"}},
 	}
@@ -207,7 +208,7 @@ func TestVerifyAccessToken(t *testing.T) {
 		}
 		claims := jwt.MapClaims(tokenPayload(t, raw))
 		tok := jwt.NewWithClaims(jwt.SigningMethodRS256, claims)
-		tok.Header["kid"] = s.signer.kid
+		tok.Header["kid"] = s.KeyID()
 		edit(claims, tok.Header)
 		signed, err := tok.SignedString(key)
 		if err != nil {

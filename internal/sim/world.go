@@ -2,8 +2,9 @@ package sim
 
 import (
 	"fmt"
-	"github.com/alertexport/alertexport/sources/apis"
 	"strings"
+
+	"github.com/alertexport/alertexport/sources/apis"
 )
 
 // A simulated world for tests, the demo and the bench: tenants with one app

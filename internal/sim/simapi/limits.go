@@ -2,8 +2,9 @@ package simapi
 
 import (
 	"fmt"
-	"github.com/alertexport/alertexport/sources/apis"
 	"slices"
+
+	"github.com/alertexport/alertexport/sources/apis"
 )
 
 // RateLimit is one limit: at most Requests calls per sliding window of Per (the registry's
