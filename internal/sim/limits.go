@@ -44,7 +44,7 @@ type limitTable struct {
 func newLimitTable(parts []simapi.API, opts map[string]simapi.RateLimits) (*limitTable, error) {
 	t := &limitTable{documented: map[string][]simapi.RateLimit{}, byAPI: map[string][]simapi.RateLimit{}}
 	for _, p := range parts {
-		t.documented[p.Name()] = p.Documented()
+		t.documented[p.Facts().Name] = slices.Clone(p.Facts().Limits)
 	}
 	for api := range opts {
 		if _, ok := t.documented[api]; !ok {
@@ -100,7 +100,7 @@ func (s *Server) rateLimits(api string) []simapi.RateLimit {
 // as Endpoint, CloudApps and Graph do).
 func (s *Server) faultPlan(api, tenantID string) *simapi.FaultPlan {
 	for _, p := range s.parts {
-		if p.Name() == api {
+		if p.Facts().Name == api {
 			return p.FaultPlan(tenantID)
 		}
 	}

@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -324,7 +323,7 @@ func newCA() (*x509.Certificate, *ecdsa.PrivateKey, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("simulator: CA key: %w", err)
 	}
-	serial, err := randomSerial()
+	serial, err := simapi.RandomSerial()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -356,7 +355,7 @@ func newLeaf(ca *x509.Certificate, caKey *ecdsa.PrivateKey) (tls.Certificate, er
 	if err != nil {
 		return tls.Certificate{}, fmt.Errorf("simulator: server key: %w", err)
 	}
-	serial, err := randomSerial()
+	serial, err := simapi.RandomSerial()
 	if err != nil {
 		return tls.Certificate{}, err
 	}
@@ -376,14 +375,6 @@ func newLeaf(ca *x509.Certificate, caKey *ecdsa.PrivateKey) (tls.Certificate, er
 		return tls.Certificate{}, fmt.Errorf("simulator: server certificate: %w", err)
 	}
 	return tls.Certificate{Certificate: [][]byte{der, ca.Raw}, PrivateKey: key}, nil
-}
-
-func randomSerial() (*big.Int, error) {
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
-	if err != nil {
-		return nil, fmt.Errorf("simulator: serial number: %w", err)
-	}
-	return serial, nil
 }
 
 // defaultSeed is used when Options.Seed is 0, so runs are reproducible.

@@ -16,10 +16,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/alertexport/alertexport/sources/apis"
-
 	"github.com/alertexport/alertexport/internal/sim/entra"
 	"github.com/alertexport/alertexport/internal/sim/simapi"
+	"github.com/alertexport/alertexport/sources/apis"
 )
 
 // The Microsoft Defender for Cloud Apps "List alerts" API, GET or POST /api/v1/alerts/ on the
@@ -94,11 +93,8 @@ func New(h simapi.Host, e *entra.Service, retryAfter bool) *API {
 	}
 }
 
-// Name is the API's name in the registry (sources/apis).
-func (s *API) Name() string { return apis.CloudApps.Name }
-
-// Documented is the rate limits Microsoft documents for the API.
-func (s *API) Documented() []simapi.RateLimit { return slices.Clone(apis.CloudApps.Limits) }
+// Facts is the API's line in the registry (sources/apis).
+func (s *API) Facts() apis.API { return apis.CloudApps }
 
 // Routes registers the alerts list on mux.
 func (s *API) Routes(mux *http.ServeMux) {

@@ -13,10 +13,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/alertexport/alertexport/sources/apis"
-
 	"github.com/alertexport/alertexport/internal/sim/entra"
 	"github.com/alertexport/alertexport/internal/sim/simapi"
+	"github.com/alertexport/alertexport/sources/apis"
 )
 
 // The Microsoft Defender for Endpoint "List alerts" API, GET /api/alerts
@@ -121,11 +120,8 @@ func New(h simapi.Host, e *entra.Service) *API {
 	return &API{Host: h, entra: e, tenants: map[string]*Tenant{}}
 }
 
-// Name is the API's name in the registry (sources/apis).
-func (s *API) Name() string { return apis.Endpoint.Name }
-
-// Documented is the rate limits Microsoft documents for the API.
-func (s *API) Documented() []simapi.RateLimit { return slices.Clone(apis.Endpoint.Limits) }
+// Facts is the API's line in the registry (sources/apis).
+func (s *API) Facts() apis.API { return apis.Endpoint }
 
 // Routes registers List alerts on mux.
 func (s *API) Routes(mux *http.ServeMux) {

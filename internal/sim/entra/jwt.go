@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/alertexport/alertexport/internal/sim/simapi"
 )
 
 // AccessTokenSkew is the clock skew Microsoft's token validation
@@ -271,7 +273,7 @@ func NewCertificateCredential(commonName string, validity time.Duration) (pemDat
 }
 
 func selfSigned(key *rsa.PrivateKey, commonName string, validity time.Duration) (*x509.Certificate, error) {
-	serial, err := randomSerial()
+	serial, err := simapi.RandomSerial()
 	if err != nil {
 		return nil, err
 	}
@@ -342,11 +344,3 @@ func decodeThumbprint(s string) ([]byte, error) {
 
 // ThumbprintHex is how Entra prints a thumbprint in its messages.
 func ThumbprintHex(b []byte) string { return strings.ToUpper(fmt.Sprintf("%x", b)) }
-
-func randomSerial() (*big.Int, error) {
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
-	if err != nil {
-		return nil, fmt.Errorf("simulator: serial number: %w", err)
-	}
-	return serial, nil
-}

@@ -14,12 +14,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/alertexport/alertexport/sources/apis"
-
 	"github.com/alertexport/alertexport/internal/sim/cloudapps"
 	"github.com/alertexport/alertexport/internal/sim/endpoint"
 	"github.com/alertexport/alertexport/internal/sim/entra"
 	"github.com/alertexport/alertexport/internal/sim/simapi"
+	"github.com/alertexport/alertexport/sources/apis"
 )
 
 // Microsoft Graph's "List alerts_v2", GET /v1.0/security/alerts_v2, as
@@ -90,11 +89,8 @@ func New(h simapi.Host, e *entra.Service, ep *endpoint.API, ca *cloudapps.API) *
 	return &API{Host: h, entra: e, endpoint: ep, cloudApps: ca, tenants: map[string]*Tenant{}}
 }
 
-// Name is the API's name in the registry (sources/apis).
-func (s *API) Name() string { return apis.Graph.Name }
-
-// Documented is the rate limits Microsoft documents for the API.
-func (s *API) Documented() []simapi.RateLimit { return slices.Clone(apis.Graph.Limits) }
+// Facts is the API's line in the registry (sources/apis).
+func (s *API) Facts() apis.API { return apis.Graph }
 
 // Routes registers /v1.0/security/... on mux.
 func (s *API) Routes(mux *http.ServeMux) {

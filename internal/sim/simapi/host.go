@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"time"
+
+	"github.com/alertexport/alertexport/sources/apis"
 )
 
 // Host is what an API needs of the server that serves it.
@@ -23,10 +25,9 @@ type Host struct {
 // paths to it, resolves its rate limits by Name and injects faults through
 // its tenants' fault plans.
 type API interface {
-	// Name is the API's name: the key of its rate limits and Request.API.
-	Name() string
-	// Documented is the rate limits Microsoft documents for the API.
-	Documented() []RateLimit
+	// Facts is the API's line in the product's API registry: its Name keys its rate limits
+	// and Request.API, its Limits are the rate limits Microsoft documents.
+	Facts() apis.API
 	// Routes registers the API's paths on mux.
 	Routes(mux *http.ServeMux)
 	// FaultPlan is the fault plan of tenantID, whose store is created on
