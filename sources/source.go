@@ -296,3 +296,10 @@ type PublishError struct{ Err error }
 
 func (e PublishError) Error() string { return e.Err.Error() }
 func (e PublishError) Unwrap() error { return e.Err }
+
+// Identity is whose alerts a source reads, as every envelope names it: the tenant's name in the
+// config, its Entra tenant ID, and the cloud's Defender portal for links to alerts ("" when the
+// API's alerts carry their own link).
+type Identity struct {
+	Tenant, TenantID, Portal string
+}

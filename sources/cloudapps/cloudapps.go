@@ -54,7 +54,7 @@ type Options = sources.Options
 type Source struct {
 	api       *httpclient.API
 	url       string
-	id        identity
+	id        sources.Identity
 	lookback  time.Duration
 	startFrom time.Duration
 	severity  []int // the severityValues min_severity lets through; nil = all
@@ -83,7 +83,7 @@ func New(s apis.Settings, api *httpclient.API, o Options) *Source {
 	return &Source{
 		api:       &a,
 		url:       strings.TrimSuffix(s.APIURL, "/") + "/api/v1/alerts/",
-		id:        identity{tenant: s.Tenant, tenantID: s.TenantID},
+		id:        sources.Identity{Tenant: s.Tenant, TenantID: s.TenantID},
 		lookback:  s.Lookback,
 		startFrom: s.StartFrom,
 		severity:  severities(s.MinSeverity),
@@ -139,7 +139,7 @@ type item struct {
 func (s *Source) newPoll(cp sources.Checkpoint, emit sources.Emit) *poll {
 	p := &poll{src: s, cp: cp.Clone(), prev: cp, horizon: sources.NewHorizon(s.opts.Now)}
 	// Batch 0: each page is one batch, flushed by ask.
-	p.Admit = sources.Admit{Outbox: sources.Outbox{Emit: emit, Logger: s.opts.Logger}, Tenant: s.id.tenant, Source: Name, Options: s.opts,
+	p.Admit = sources.Admit{Outbox: sources.Outbox{Emit: emit, Logger: s.opts.Logger}, Tenant: s.id.Tenant, Source: Name, Options: s.opts,
 		State: &p.cp, Strays: sources.NewStraySet(cp.Strays), Exported: sources.NewIDSet(), NoVersion: errNoVersion}
 	return p
 }
@@ -188,7 +188,7 @@ func (s *Source) Poll(ctx context.Context, cp sources.Checkpoint, emit sources.E
 	p.cp.ResolutionCursor, p.cp.Cursor = newest, newest
 	p.prune()
 	p.cp.Strays = p.Strays.Saved(true)
-	s.opts.ReportHorizon(s.id.tenant, Name, p.horizon)
+	s.opts.ReportHorizon(s.id.Tenant, Name, p.horizon)
 	if p.Exported.Len() == 0 && p.cp.Cursor.Equal(cp.Cursor) && p.cp.ResolutionCursor.Equal(cp.ResolutionCursor) &&
 		p.cp.Seen.Len() == cp.Seen.Len() && p.cp.Strays.Len() == cp.Strays.Len() && p.cp.Origin.Equal(cp.Origin) {
 		return p.Flush(ctx, nil) // an idle poll: nothing to save
@@ -232,7 +232,7 @@ func (p *poll) ask(ctx context.Context, q question) error {
 		}
 		switch {
 		case pinned && st.n == 0 && (skip == 0 || st.hasNext):
-			return fmt.Errorf("tenant %q: %s API: no alerts at %s, where the page before showed %d; the API does not filter on date as documented", p.src.id.tenant, Name, date.Format(time.RFC3339Nano), pageSize)
+			return fmt.Errorf("tenant %q: %s API: no alerts at %s, where the page before showed %d; the API does not filter on date as documented", p.src.id.Tenant, Name, date.Format(time.RFC3339Nano), pageSize)
 		case pinned && st.hasNext:
 			skip += st.n
 		case pinned:
@@ -245,12 +245,12 @@ func (p *poll) ask(ctx context.Context, q question) error {
 			}
 			return p.Flush(ctx, nil)
 		case st.first.IsZero():
-			return fmt.Errorf("tenant %q: %s API: a page said there was more (hasNext) but held no alert with a readable timestamp inside the dates asked for; the API does not page as documented", p.src.id.tenant, Name)
+			return fmt.Errorf("tenant %q: %s API: a page said there was more (hasNext) but held no alert with a readable timestamp inside the dates asked for; the API does not page as documented", p.src.id.Tenant, Name)
 		case st.first.Equal(st.last):
 			pinned, skip, date = true, 0, st.first
 		default:
 			if st.last.Before(date) {
-				return fmt.Errorf("tenant %q: %s API: a page sorted by date went back in time; the API does not sort as documented", p.src.id.tenant, Name)
+				return fmt.Errorf("tenant %q: %s API: a page sorted by date went back in time; the API does not sort as documented", p.src.id.Tenant, Name)
 			}
 			// Everything raised before the page's last date is read: the cursor may move there
 			// (to the newest date before it that may carry a cursor).
@@ -288,7 +288,7 @@ type stats struct {
 func (p *poll) fetch(ctx context.Context, q question, date time.Time, pinned bool, skip int) (stats, error) {
 	var st stats
 	if p.requests++; p.requests > maxRequests {
-		return st, fmt.Errorf("tenant %q: %s API: gave up after %d requests in one poll; the API does not page as documented", p.src.id.tenant, Name, maxRequests)
+		return st, fmt.Errorf("tenant %q: %s API: gave up after %d requests in one poll; the API does not page as documented", p.src.id.Tenant, Name, maxRequests)
 	}
 	body, err := json.Marshal(p.src.request(q, date, pinned, skip))
 	if err != nil {
@@ -303,7 +303,7 @@ func (p *poll) fetch(ctx context.Context, q question, date time.Time, pinned boo
 				return p.tooLarge(raw, big, q, &st)
 			}
 			return p.take(raw, q, &st)
-		}, page.Need("hasNext"), page.Log(p.src.opts.Logger.With("tenant", p.src.id.tenant, "source", Name)))
+		}, page.Need("hasNext"), page.Log(p.src.opts.Logger.With("tenant", p.src.id.Tenant, "source", Name)))
 		if err != nil {
 			if err, ok := sources.Unbroken(err); ok {
 				return err
@@ -321,7 +321,7 @@ func (p *poll) fetch(ctx context.Context, q question, date time.Time, pinned boo
 			st.hasNext = true // a full page may be followed by more, whatever it says
 		}
 		if st.outOfOrder != "" {
-			return fmt.Errorf("tenant %q: %s API: %s; the API does not sort or filter as documented, so the poll stops rather than skip alerts", p.src.id.tenant, Name, st.outOfOrder)
+			return fmt.Errorf("tenant %q: %s API: %s; the API does not sort or filter as documented, so the poll stops rather than skip alerts", p.src.id.Tenant, Name, st.outOfOrder)
 		}
 		return nil
 	})

@@ -5,15 +5,12 @@ import (
 	"github.com/alertexport/alertexport/sources/envelope"
 )
 
-// identity is what the envelope says about where an alert comes from.
-type identity struct{ tenant, tenantID string }
-
 // errNoVersion: without an _id and the time that versions it (timestamp while open,
 // resolveTime once closed) an alert cannot be deduplicated or given a message ID.
 var errNoVersion = sources.NoVersion("_id, or no timestamp (open) or resolveTime (closed)")
 
 // normalize builds the envelope of one alert version.
-func normalize(a *alert, raw []byte, id identity, event string) (*envelope.Alert, error) {
+func normalize(a *alert, raw []byte, id sources.Identity, event string) (*envelope.Alert, error) {
 	v, ok := a.version()
 	if a.ID == "" || !ok {
 		return nil, errNoVersion
@@ -25,8 +22,8 @@ func normalize(a *alert, raw []byte, id identity, event string) (*envelope.Alert
 		ProviderAlertID: new(a.ID), // Graph's providerAlertId of this alert (its Graph id differs)
 		Source:          Name,
 		ServiceSource:   new(envelope.ServiceDefenderForCloudApps),
-		Tenant:          id.tenant,
-		TenantID:        id.tenantID,
+		Tenant:          id.Tenant,
+		TenantID:        id.TenantID,
 		Event:           event,
 		Title:           a.Title,
 		Description:     a.Description, // kept as sent, markup placeholders (__siteIcon__) included

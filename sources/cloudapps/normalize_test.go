@@ -5,13 +5,14 @@ import (
 	"flag"
 	"testing"
 
+	"github.com/alertexport/alertexport/sources"
 	"github.com/alertexport/alertexport/sources/envelope"
 	"github.com/alertexport/alertexport/sources/sourcetest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden envelopes in testdata/golden")
 
-var testIdentity = identity{tenant: "contoso", tenantID: "a839b112-1253-6432-9bf6-94542403f21c"}
+var testIdentity = sources.Identity{Tenant: "contoso", TenantID: "a839b112-1253-6432-9bf6-94542403f21c"}
 
 // TestGoldenEnvelopes normalizes every alert in testdata/alerts (the documented list example's
 // alert among them) and compares the whole envelope with testdata/golden (-update rewrites).

@@ -61,7 +61,7 @@ type Options = sources.Options
 type Source struct {
 	api       *httpclient.API
 	alertsURL string
-	id        identity
+	id        sources.Identity
 	lookback  time.Duration
 	startFrom time.Duration
 	severity  string   // the $filter clause for min_severity, "" for none
@@ -80,7 +80,7 @@ func New(s apis.Settings, api *httpclient.API, o Options) *Source {
 	src := &Source{
 		api:       &a,
 		alertsURL: strings.TrimSuffix(s.APIURL, "/") + "/api/alerts",
-		id:        identity{tenant: s.Tenant, tenantID: s.TenantID, portal: s.Portal},
+		id:        sources.Identity{Tenant: s.Tenant, TenantID: s.TenantID, Portal: s.Portal},
 		lookback:  s.Lookback,
 		startFrom: s.StartFrom,
 		opts:      o,
@@ -221,7 +221,7 @@ func (p *poll) fill() int {
 
 func (s *Source) newPoll(cp sources.Checkpoint, emit sources.Emit) *poll {
 	p := &poll{src: s, cp: cp.Clone(), prev: cp.Cursor, horizon: sources.NewHorizon(s.opts.Now)}
-	p.Admit = sources.Admit{Outbox: sources.Outbox{Emit: emit, Logger: s.opts.Logger}, Tenant: s.id.tenant, Source: Name, Options: s.opts,
+	p.Admit = sources.Admit{Outbox: sources.Outbox{Emit: emit, Logger: s.opts.Logger}, Tenant: s.id.Tenant, Source: Name, Options: s.opts,
 		State: &p.cp, Strays: sources.NewStraySet(cp.Strays), Exported: sources.NewIDSet(), Below: s.below, Batch: s.opts.BatchSize, NoVersion: errNoVersion}
 	return p
 }
@@ -246,7 +246,7 @@ func (s *Source) Poll(ctx context.Context, cp sources.Checkpoint, emit sources.E
 	}
 	p.lower = lower
 	err := p.run(ctx, window{upd: span{lo: lower}})
-	s.opts.ReportHorizon(s.id.tenant, Name, p.horizon)
+	s.opts.ReportHorizon(s.id.Tenant, Name, p.horizon)
 	return err
 }
 
@@ -290,10 +290,10 @@ func (p *poll) run(ctx context.Context, first window) error {
 		if full {
 			if st.inside == 0 {
 				return fmt.Errorf("tenant %q: endpoint API: a full answer for lastUpdateTime in [%s, %s) held no alert inside that range; the API does not filter as documented",
-					s.id.tenant, w.upd.lo.Format(time.RFC3339Nano), w.upd.hi.Format(time.RFC3339Nano))
+					s.id.Tenant, w.upd.lo.Format(time.RFC3339Nano), w.upd.hi.Format(time.RFC3339Nano))
 			}
 			parts := split(w, st, p.fill())
-			s.opts.Logger.Debug("window full, splitting", "tenant", s.id.tenant, "from", w.upd.lo, "to", w.upd.hi, "parts", len(parts))
+			s.opts.Logger.Debug("window full, splitting", "tenant", s.id.Tenant, "from", w.upd.lo, "to", w.upd.hi, "parts", len(parts))
 			for i := len(parts) - 1; i >= 0; i-- {
 				todo = append(todo, parts[i])
 			}
@@ -347,7 +347,7 @@ func (p *poll) advance(ctx context.Context, done time.Time) error {
 func (p *poll) fetch(ctx context.Context, w window, skip int) (stats, error) {
 	var st stats
 	if p.requests++; p.requests > maxRequests {
-		return st, fmt.Errorf("tenant %q: endpoint API: gave up after %d requests in one poll; the API's answers do not narrow down as documented", p.src.id.tenant, maxRequests)
+		return st, fmt.Errorf("tenant %q: endpoint API: gave up after %d requests in one poll; the API's answers do not narrow down as documented", p.src.id.Tenant, maxRequests)
 	}
 	u := p.src.query(w, skip)
 	err := p.src.api.GetWith(ctx, u, func(resp *http.Response, body io.Reader) error {
@@ -356,7 +356,7 @@ func (p *poll) fetch(ctx context.Context, w window, skip int) (stats, error) {
 		rest, err := page.DecodeInto(body, "value", func(raw []byte, a *alert, derr error) error {
 			st.n++
 			return p.takeDecoded(ctx, raw, a, derr, &st)
-		}, page.Log(p.src.opts.Logger.With("tenant", p.src.id.tenant, "source", Name)))
+		}, page.Log(p.src.opts.Logger.With("tenant", p.src.id.Tenant, "source", Name)))
 		if err != nil {
 			if err, ok := sources.Unbroken(err); ok {
 				return err
@@ -372,7 +372,7 @@ func (p *poll) fetch(ctx context.Context, w window, skip int) (stats, error) {
 	var big *httpclient.BodyTooLargeError
 	if errors.As(err, &big) && !w.skip && st.inside > 0 {
 		p.src.opts.Logger.Warn("an answer was over the cap on one page's body; its window is cut smaller, as if it had come back full",
-			"tenant", p.src.id.tenant, "from", w.upd.lo, "to", w.upd.hi, "cap", big.Limit, "alerts_read", st.n)
+			"tenant", p.src.id.Tenant, "from", w.upd.lo, "to", w.upd.hi, "cap", big.Limit, "alerts_read", st.n)
 		if p.fit == 0 || st.n < p.fit {
 			p.fit = max(st.n, 1)
 		}
@@ -404,7 +404,7 @@ func (p *poll) fetchBySkip(ctx context.Context, w window) error {
 		}
 	}
 	return fmt.Errorf("tenant %q: endpoint API: the alerts with lastUpdateTime %s changed while being paged %d times; the next poll tries again",
-		p.src.id.tenant, w.upd.lo.Format(time.RFC3339Nano), maxSkipPasses)
+		p.src.id.Tenant, w.upd.lo.Format(time.RFC3339Nano), maxSkipPasses)
 }
 
 // take handles one alert of a page: decode, skip what was exported, normalize, queue.

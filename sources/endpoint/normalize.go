@@ -8,18 +8,13 @@ import (
 	"github.com/alertexport/alertexport/sources/envelope"
 )
 
-// identity is what the envelope says about where an alert comes from.
-type identity struct {
-	tenant, tenantID, portal string
-}
-
 // errNoVersion: without an id and a lastUpdateTime an alert cannot be versioned, deduplicated
 // or given a message ID.
 var errNoVersion = sources.NoVersion("id or no lastUpdateTime")
 
 // normalize builds the envelope of one alert version. raw is the alert's bytes, kept as they
 // came; event is created or updated (the caller knows what was exported before).
-func normalize(a *alert, raw []byte, id identity, event string) (*envelope.Alert, error) {
+func normalize(a *alert, raw []byte, id sources.Identity, event string) (*envelope.Alert, error) {
 	if a.ID == "" || a.LastUpdateTime == nil {
 		return nil, errNoVersion
 	}
@@ -29,8 +24,8 @@ func normalize(a *alert, raw []byte, id identity, event string) (*envelope.Alert
 		ProviderAlertID: new(a.ID), // Graph's providerAlertId (and id) of this alert
 		Source:          "endpoint",
 		ServiceSource:   new(envelope.ServiceDefenderForEndpoint),
-		Tenant:          id.tenant,
-		TenantID:        id.tenantID,
+		Tenant:          id.Tenant,
+		TenantID:        id.TenantID,
 		Event:           event,
 		Title:           a.Title,
 		Description:     a.Description,
@@ -52,10 +47,10 @@ func normalize(a *alert, raw []byte, id identity, event string) (*envelope.Alert
 		Entities:        entities(a),
 		Raw:             raw,
 	}
-	if id.portal != "" {
-		u := id.portal + "/alerts/" + url.PathEscape(a.ID)
-		if id.tenantID != "" {
-			u += "?tid=" + url.QueryEscape(id.tenantID)
+	if id.Portal != "" {
+		u := id.Portal + "/alerts/" + url.PathEscape(a.ID)
+		if id.TenantID != "" {
+			u += "?tid=" + url.QueryEscape(id.TenantID)
 		}
 		e.URL = &u
 	}

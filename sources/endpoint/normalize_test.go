@@ -6,13 +6,14 @@ import (
 	"flag"
 	"testing"
 
+	"github.com/alertexport/alertexport/sources"
 	"github.com/alertexport/alertexport/sources/envelope"
 	"github.com/alertexport/alertexport/sources/sourcetest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden envelopes in testdata/golden")
 
-var testIdentity = identity{tenant: "contoso", tenantID: "a839b112-1253-6432-9bf6-94542403f21c", portal: "https://security.microsoft.com"}
+var testIdentity = sources.Identity{Tenant: "contoso", TenantID: "a839b112-1253-6432-9bf6-94542403f21c", Portal: "https://security.microsoft.com"}
 
 // TestGoldenEnvelopes normalizes every alert in testdata/alerts and compares the whole envelope
 // with testdata/golden (go test ./sources/endpoint -run Golden -update rewrites them; review the

@@ -58,7 +58,7 @@ type Source struct {
 	api       *httpclient.API
 	alertsURL string
 	base      *url.URL // scheme and host a nextLink must keep: the token goes nowhere else
-	id        identity
+	id        sources.Identity
 	lookback  time.Duration
 	startFrom time.Duration
 	services  string   // the serviceSource clause, "" for all
@@ -91,7 +91,7 @@ func New(s apis.Settings, api *httpclient.API, o Options) *Source {
 	src := &Source{
 		api:       &a,
 		alertsURL: strings.TrimSuffix(s.APIURL, "/") + "/v1.0/security/alerts_v2",
-		id:        identity{tenant: s.Tenant, tenantID: s.TenantID},
+		id:        sources.Identity{Tenant: s.Tenant, TenantID: s.TenantID},
 		lookback:  s.Lookback,
 		startFrom: s.StartFrom,
 		opts:      o,
@@ -137,7 +137,7 @@ type poll struct {
 // newPoll starts a poll from cp.
 func (s *Source) newPoll(cp sources.Checkpoint, emit sources.Emit) *poll {
 	p := &poll{src: s, cp: cp.Clone(), prev: cp.Cursor, taken: sources.NewVersionSet(), horizon: sources.NewHorizon(s.opts.Now)}
-	p.Admit = sources.Admit{Outbox: sources.Outbox{Emit: emit, Logger: s.opts.Logger}, Tenant: s.id.tenant, Source: Name, Options: s.opts,
+	p.Admit = sources.Admit{Outbox: sources.Outbox{Emit: emit, Logger: s.opts.Logger}, Tenant: s.id.Tenant, Source: Name, Options: s.opts,
 		State: &p.cp, Strays: sources.NewStraySet(cp.Strays), Exported: sources.NewIDSet(), Below: s.below, Batch: s.opts.BatchSize, NoVersion: errNoVersion}
 	return p
 }
@@ -155,15 +155,15 @@ func (s *Source) Poll(ctx context.Context, cp sources.Checkpoint, emit sources.E
 		if s.continueFrom != nil {
 			from, err := s.continueFrom(ctx)
 			if err != nil {
-				return fmt.Errorf("tenant %q: graph: reading where the older sources stand: %w", s.id.tenant, err)
+				return fmt.Errorf("tenant %q: graph: reading where the older sources stand: %w", s.id.Tenant, err)
 			}
 			switch limit := s.opts.Now().Add(-maxContinue); {
 			case from.IsZero() || !from.Before(p.lower):
 			case from.Before(limit):
 				s.opts.Logger.Warn("the older sources' checkpoints are older than 30 days; the first Graph poll reaches back start_from only (use backfill for more)",
-					"tenant", s.id.tenant, "older_from", from, "start_from", p.lower)
+					"tenant", s.id.Tenant, "older_from", from, "start_from", p.lower)
 			default:
-				s.opts.Logger.Info("first Graph poll continues from the older sources' checkpoints", "tenant", s.id.tenant, "from", from)
+				s.opts.Logger.Info("first Graph poll continues from the older sources' checkpoints", "tenant", s.id.Tenant, "from", from)
 				p.lower = from.UTC().Truncate(tick)
 			}
 		}
@@ -175,7 +175,7 @@ func (s *Source) Poll(ctx context.Context, cp sources.Checkpoint, emit sources.E
 		}
 	}
 	err := p.pass(ctx)
-	s.opts.ReportHorizon(s.id.tenant, Name, p.horizon)
+	s.opts.ReportHorizon(s.id.Tenant, Name, p.horizon)
 	if err != nil {
 		return err
 	}
@@ -199,7 +199,7 @@ func (s *Source) Poll(ctx context.Context, cp sources.Checkpoint, emit sources.E
 		cursor = newest
 	}
 	if p.unordered > 0 {
-		s.opts.Logger.Warn("Graph answered out of the newest-first order alertexport assumes; the cursor was held at the service's clock", "tenant", s.id.tenant, "times", p.unordered)
+		s.opts.Logger.Warn("Graph answered out of the newest-first order alertexport assumes; the cursor was held at the service's clock", "tenant", s.id.Tenant, "times", p.unordered)
 	}
 	if cursor.Equal(p.cp.Cursor) && !p.dirty {
 		return p.Flush(ctx, nil) // an idle poll writes no checkpoint
@@ -235,7 +235,7 @@ func (p *poll) pass(ctx context.Context) error {
 	next := s.alertsURL + "?" + url.Values{"$filter": {filter}, "$top": {strconv.Itoa(s.opts.PageSize)}}.Encode()
 	for next != "" {
 		if p.requests++; p.requests > maxRequests {
-			return fmt.Errorf("tenant %q: graph API: gave up after %d pages in one poll; the API's nextLinks do not end", s.id.tenant, maxRequests)
+			return fmt.Errorf("tenant %q: graph API: gave up after %d pages in one poll; the API's nextLinks do not end", s.id.Tenant, maxRequests)
 		}
 		u := next
 		err := s.api.GetWith(ctx, u, func(resp *http.Response, body io.Reader) error {
@@ -245,7 +245,7 @@ func (p *poll) pass(ctx context.Context) error {
 				p.date = p.horizon.Now() // the Date, else the local clock
 			}
 			rest, err := page.DecodeInto(body, "value", func(raw []byte, a *alert, derr error) error { return p.takeDecoded(ctx, raw, a, derr) },
-				page.Need("@odata.nextLink"), page.Log(s.opts.Logger.With("tenant", s.id.tenant, "source", Name)))
+				page.Need("@odata.nextLink"), page.Log(s.opts.Logger.With("tenant", s.id.Tenant, "source", Name)))
 			if err != nil {
 				if err, ok := sources.Unbroken(err); ok {
 					return err
@@ -279,7 +279,7 @@ func (s *Source) nextLink(raw json.RawMessage) (string, error) {
 		if u != nil {
 			shown = u.Scheme + "://" + u.Host + u.Path
 		}
-		return "", fmt.Errorf("tenant %q: graph API: @odata.nextLink %q is not on %s://%s; alertexport sends its token only there", s.id.tenant, shown, s.base.Scheme, s.base.Host)
+		return "", fmt.Errorf("tenant %q: graph API: @odata.nextLink %q is not on %s://%s; alertexport sends its token only there", s.id.Tenant, shown, s.base.Scheme, s.base.Host)
 	}
 	return link, nil
 }

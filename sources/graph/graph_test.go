@@ -296,7 +296,7 @@ func TestBrokenPagesAreRetried(t *testing.T) {
 // TestForeignNextLink: a nextLink to another host is refused; the token is never sent there.
 func TestForeignNextLink(t *testing.T) {
 	t.Parallel()
-	s := &Source{id: identity{tenant: "contoso"}}
+	s := &Source{id: sources.Identity{Tenant: "contoso"}}
 	s.base, _ = url.Parse("https://graph.microsoft.com/v1.0/security/alerts_v2")
 	for _, tt := range []struct {
 		link string

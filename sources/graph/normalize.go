@@ -4,11 +4,9 @@ import (
 	"encoding/json"
 	"strings"
 
+	"github.com/alertexport/alertexport/sources"
 	"github.com/alertexport/alertexport/sources/envelope"
 )
-
-// identity is what normalization needs to know about the tenant.
-type identity struct{ tenant, tenantID string }
 
 // normalize builds the envelope of one alert version. raw is the alert's bytes, kept as they
 // came; event is created or updated (the caller knows what was exported before).
@@ -18,7 +16,7 @@ type identity struct{ tenant, tenantID string }
 // dismissed), the enums in snake_case with Graph's "unknown" — its word for "not set yet" — as
 // null, as Defender for Endpoint sends an unclassified alert; provider_alert_id and
 // service_source join an alert with the same one exported by endpoint or cloudapps.
-func normalize(a *alert, raw []byte, id identity, event string) (*envelope.Alert, error) {
+func normalize(a *alert, raw []byte, id sources.Identity, event string) (*envelope.Alert, error) {
 	if a.ID == "" || a.LastUpdateDateTime == nil {
 		return nil, errNoVersion
 	}
@@ -28,8 +26,8 @@ func normalize(a *alert, raw []byte, id identity, event string) (*envelope.Alert
 		ProviderAlertID: nonEmpty(a.ProviderAlertID),
 		Source:          Name,
 		ServiceSource:   enum(a.ServiceSource),
-		Tenant:          id.tenant,
-		TenantID:        id.tenantID,
+		Tenant:          id.Tenant,
+		TenantID:        id.TenantID,
 		Event:           event,
 		Title:           a.Title,
 		Description:     a.Description,

@@ -9,13 +9,14 @@ import (
 	"time"
 
 	"github.com/alertexport/alertexport/internal/sim"
+	"github.com/alertexport/alertexport/sources"
 	"github.com/alertexport/alertexport/sources/envelope"
 	"github.com/alertexport/alertexport/sources/sourcetest"
 )
 
 var updateGolden = flag.Bool("update", false, "rewrite the golden envelopes in testdata/golden")
 
-var normIdentity = identity{tenant: "contoso", tenantID: sourcetest.TenantID}
+var normIdentity = sources.Identity{Tenant: "contoso", TenantID: sourcetest.TenantID}
 
 // TestGoldenEnvelopes normalizes every alert in testdata/alerts — the documented example, an
 // Endpoint, a Cloud Apps, a Defender for Office 365 and a Defender for Identity alert as the
