@@ -109,6 +109,17 @@ func (t Tenant) Sources() []Source {
 	return out
 }
 
+// Source is t's job of the API named name, enabled or not (a table left out keeps what
+// validate gave it); the zero Source for a name no API has.
+func (t Tenant) Source(name string) Source {
+	for _, s := range []Source{t.Endpoint, t.CloudApps, t.Graph} {
+		if string(s.Kind) == name {
+			return s
+		}
+	}
+	return Source{}
+}
+
 // Settings are what the source of t's job s reads of the config.
 func (t Tenant) Settings(s Source) apis.Settings {
 	return apis.Settings{

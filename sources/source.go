@@ -303,3 +303,14 @@ func (e PublishError) Unwrap() error { return e.Err }
 type Identity struct {
 	Tenant, TenantID, Portal string
 }
+
+// LoadCheckpoint reads a job's checkpoint by its key (<tenant>.<source>); a key never saved, or
+// no store at all, reads as the zero checkpoint.
+type LoadCheckpoint func(ctx context.Context, key string) (Checkpoint, error)
+
+// Continuer is a source that may start where the tenant's other sources stopped (Graph, which
+// takes over from endpoint and cloudapps: docs/migrating-to-graph.md). lookback gives another
+// source's lookback by its name.
+type Continuer interface {
+	ContinueFromOlder(load LoadCheckpoint, lookback func(source string) time.Duration)
+}

@@ -23,9 +23,6 @@ import (
 	"github.com/alertexport/alertexport/sinks/natsconn"
 	"github.com/alertexport/alertexport/sources"
 	"github.com/alertexport/alertexport/sources/auth"
-	"github.com/alertexport/alertexport/sources/cloudapps"
-	"github.com/alertexport/alertexport/sources/endpoint"
-	"github.com/alertexport/alertexport/sources/graph"
 	"github.com/alertexport/alertexport/sources/httpclient"
 	"github.com/alertexport/alertexport/sources/registry"
 	"github.com/alertexport/alertexport/worker"
@@ -103,11 +100,8 @@ func newDaemon(ctx context.Context, cfg *config.Config, env config.LookupEnv, lo
 			api := &httpclient.API{Name: e.Name, Tenant: t.Name, HTTP: hc, Tokens: prov, Scope: s.Scope,
 				Limiter: httpclient.NewLimiter(s.RateLimits...), Logger: log, Observe: d.metrics.APICall}
 			src := e.New(t.Settings(s), api, sources.Options{Logger: log, Late: d.metrics.Late(t.Name, e.Name), HeldBack: d.metrics.HeldBack(t.Name, e.Name)})
-			if g, ok := src.(continuer); ok {
-				g.ContinueFrom(graph.OlderCursor(d.loadCheckpoint, t.Graph.Lookback, []graph.Older{
-					{Key: t.Name + "." + endpoint.Name, Lookback: t.Endpoint.Lookback},
-					{Key: t.Name + "." + cloudapps.Name, Lookback: t.CloudApps.Lookback},
-				}))
+			if c, ok := src.(sources.Continuer); ok {
+				c.ContinueFromOlder(d.loadCheckpoint, func(name string) time.Duration { return t.Source(name).Lookback })
 			}
 			d.jobs = append(d.jobs, worker.Job{Tenant: t.Name, Source: e.Name, Schedule: s.Cron, Poller: src})
 		}
@@ -118,12 +112,7 @@ func newDaemon(ctx context.Context, cfg *config.Config, env config.LookupEnv, lo
 	return d, nil
 }
 
-// continuer is a source that can start where a tenant's older sources stopped (Graph).
-type continuer interface {
-	ContinueFrom(func(context.Context) (time.Time, error))
-}
-
-// loadCheckpoint reads a job's checkpoint for Graph's migration policy (graph.OlderCursor).
+// loadCheckpoint reads a job's checkpoint for Graph's migration policy (sources.Continuer).
 // Without a checkpoint store (backfill) there is nothing to continue from.
 func (d *daemon) loadCheckpoint(ctx context.Context, key string) (sources.Checkpoint, error) {
 	st := d.store.Load()
