@@ -121,17 +121,8 @@ start_from = "24h"
 		}
 		srv.AddReader(sim.Reader{ClientID: e2eClient, Secret: e2eSecret}, id)
 		w.tenants = append(w.tenants, worldTenant{name: name, ep: srv.Endpoint(id), ca: srv.CloudApps(id)})
-		doc += fmt.Sprintf(`[[tenant]]
-name = %q
-tenant_id = %q
-client_id = %q
-client_secret_env = "E2E_SECRET"
-authority_host = %q
-[tenant.endpoint]
-api_url = %q
-[tenant.cloudapps]
-api_url = %q
-`, name, id, e2eClient, srv.URL(), srv.URL(), srv.URL())
+		doc += sim.TenantTable{Name: name, TenantID: id, ClientID: e2eClient, SecretEnv: "E2E_SECRET",
+			Sources: []sim.SourceTable{{Source: "endpoint"}, {Source: "cloudapps"}}}.TOML(srv.URL())
 	}
 	w.ep, w.ca = w.tenants[0].ep, w.tenants[0].ca
 	w.config, w.doc = filepath.Join(w.dir, "config.toml"), doc
