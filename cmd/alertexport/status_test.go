@@ -218,7 +218,7 @@ func embeddedSnapshot(t *testing.T, dataDir string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { s.Shutdown(); s.WaitForShutdown() }()
+	defer natsconn.StopEmbedded(s)
 	return stateSnapshot(t, s.ClientURL())
 }
 

@@ -230,8 +230,7 @@ func embeddedState(ctx context.Context, cfg *config.Config, env config.LookupEnv
 		return nil, fmt.Errorf("cannot reach the state in data_dir %s: %w", dir, err)
 	}
 	stop := func() {
-		s.Shutdown()
-		s.WaitForShutdown()
+		natsconn.StopEmbedded(s)
 		_ = lock.Close()
 	}
 	nc, err := natsconn.ConnectEmbedded(s, n, env, natsconn.Options{})

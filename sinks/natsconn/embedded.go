@@ -35,7 +35,7 @@ const embeddedReadyTimeout = 30 * time.Second
 // nkey_seed_file, read through env) the server requires them of every client, in-process or
 // not; config refuses a listener beyond loopback without them. Its logs go to logger
 // (Noticef→Info, Warnf→Warn, Errorf/Fatalf→Error, Debugf/Tracef→Debug). It returns once the
-// server accepts connections; the caller stops it with Shutdown and WaitForShutdown.
+// server accepts connections; the caller stops it with StopEmbedded.
 func StartEmbedded(dataDir string, cfg config.NATS, env config.LookupEnv, logger *slog.Logger) (*server.Server, error) {
 	listen := cfg.EmbeddedListen
 	if dataDir == "" {
@@ -99,8 +99,7 @@ func StartEmbedded(dataDir string, cfg config.NATS, env config.LookupEnv, logger
 		fatal = "JetStream did not start: " + sl.lastError()
 	}
 	if fatal != "" {
-		s.Shutdown()
-		s.WaitForShutdown()
+		StopEmbedded(s)
 		where := "without a listener"
 		if listen != "" {
 			where = "listening on nats.embedded_listen " + listen
@@ -108,6 +107,16 @@ func StartEmbedded(dataDir string, cfg config.NATS, env config.LookupEnv, logger
 		return nil, fmt.Errorf("natsconn: embedded NATS server (store %s, %s) did not start: %s", opts.StoreDir, where, fatal)
 	}
 	return s, nil
+}
+
+// StopEmbedded stops s and waits for it, then detaches its logger: a stream's internal
+// goroutine can outlive WaitForShutdown and log while closing, after the caller has moved on
+// (and, in tests, read the log). nats-server calls the logger under the lock SetLoggerV2 takes,
+// so once it returns nothing more is written.
+func StopEmbedded(s *server.Server) {
+	s.Shutdown()
+	s.WaitForShutdown()
+	s.SetLoggerV2(nil, false, false, false)
 }
 
 // plaintextPasswords is nats-server's warning when its options hold a password (auth.go).

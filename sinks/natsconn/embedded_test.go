@@ -35,7 +35,7 @@ func TestStartEmbedded(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer func() { s.Shutdown(); s.WaitForShutdown() }()
+			defer StopEmbedded(s)
 
 			status := &statusLog{}
 			nc, err := ConnectEmbedded(s, config.NATS{}, nil, Options{OnStatus: status.on})
@@ -132,7 +132,7 @@ func TestEmbeddedKeepsData(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer func() { s.Shutdown(); s.WaitForShutdown() }()
+		defer StopEmbedded(s)
 		nc, err := ConnectEmbedded(s, config.NATS{}, nil, Options{})
 		if err != nil {
 			t.Fatal(err)
@@ -250,7 +250,7 @@ func TestEmbeddedRequiresCredentials(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer func() { s.Shutdown(); s.WaitForShutdown() }()
+			defer StopEmbedded(s)
 
 			nc, err := ConnectEmbedded(s, cfg, vars, Options{})
 			if err != nil {
