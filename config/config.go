@@ -93,15 +93,15 @@ type Tenant struct {
 	Cloud         Cloud
 	AuthorityHost string // effective: the override, or the cloud's
 	Credential    Credential
-	Endpoint      Source
-	CloudApps     Source
-	Graph         Source
+	// All is the job of every API (apis.All), in its order, enabled or not: a table left
+	// out keeps what validate gave it.
+	All []Source
 }
 
 // Sources returns the tenant's enabled sources in a fixed order.
 func (t Tenant) Sources() []Source {
 	var out []Source
-	for _, s := range []Source{t.Endpoint, t.CloudApps, t.Graph} {
+	for _, s := range t.All {
 		if s.Enabled {
 			out = append(out, s)
 		}
@@ -112,7 +112,7 @@ func (t Tenant) Sources() []Source {
 // Source is t's job of the API named name, enabled or not (a table left out keeps what
 // validate gave it); the zero Source for a name no API has.
 func (t Tenant) Source(name string) Source {
-	for _, s := range []Source{t.Endpoint, t.CloudApps, t.Graph} {
+	for _, s := range t.All {
 		if string(s.Kind) == name {
 			return s
 		}
@@ -135,15 +135,9 @@ func (t Tenant) Settings(s Source) apis.Settings {
 	}
 }
 
-// SourceKind names a source; it appears in subjects, state keys and metrics.
+// SourceKind names a source, after its API (apis.API.Name); it appears in subjects, state keys
+// and metrics.
 type SourceKind string
-
-// The sources, one per API in sources/apis (Source.API holds its facts).
-const (
-	Endpoint  SourceKind = "endpoint"
-	CloudApps SourceKind = "cloudapps"
-	Graph     SourceKind = "graph"
-)
 
 // Source is one (tenant, source) job's settings.
 type Source struct {

@@ -15,6 +15,13 @@ import (
 	"github.com/alertexport/alertexport/sources/apis"
 )
 
+// The sources' names, as the tests write them.
+const (
+	Endpoint  SourceKind = "endpoint"
+	CloudApps SourceKind = "cloudapps"
+	Graph     SourceKind = "graph"
+)
+
 // envOf returns a LookupEnv over a fixed map, so tests never depend on (or change) the process env.
 func envOf(kv ...string) LookupEnv {
 	m := map[string]string{}
@@ -210,7 +217,7 @@ func TestInheritance(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg, _ := mustParse(t, tt.doc, allSet)
-			s := cfg.Tenants[0].Endpoint
+			s := cfg.Tenants[0].Source("endpoint")
 			if s.Schedule != tt.schedule || s.Lookback != tt.lookback || s.StartFrom != tt.start || s.Cron == nil {
 				t.Errorf("got schedule %q lookback %v start_from %v, want %q %v %v", s.Schedule, s.Lookback, s.StartFrom, tt.schedule, tt.lookback, tt.start)
 			}
@@ -236,10 +243,10 @@ service_sources = ["microsoftDefenderForEndpoint"]
 	checks := []struct{ what, got, want string }{
 		{"authority", tn.AuthorityHost, "https://login.microsoftonline.us"},
 		{"credential", string(tn.Credential.Kind), "certificate_file"},
-		{"endpoint api", tn.Endpoint.APIURL, "https://api-gov.securitycenter.microsoft.us"},
-		{"endpoint scope", tn.Endpoint.Scope, "https://api-gov.securitycenter.microsoft.us/.default"},
-		{"graph api", tn.Graph.APIURL, "https://graph.microsoft.us"},
-		{"graph scope", tn.Graph.Scope, "https://graph.microsoft.us/.default"},
+		{"endpoint api", tn.Source("endpoint").APIURL, "https://api-gov.securitycenter.microsoft.us"},
+		{"endpoint scope", tn.Source("endpoint").Scope, "https://api-gov.securitycenter.microsoft.us/.default"},
+		{"graph api", tn.Source("graph").APIURL, "https://graph.microsoft.us"},
+		{"graph scope", tn.Source("graph").Scope, "https://graph.microsoft.us/.default"},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -273,8 +280,8 @@ api_url = "https://a.us2.portal.cloudappsecurity.com/api/"
 	if tn.AuthorityHost != "https://127.0.0.1:8443" {
 		t.Errorf("authority %q, want no trailing slash", tn.AuthorityHost)
 	}
-	if tn.CloudApps.APIURL != "https://a.us2.portal.cloudappsecurity.com" {
-		t.Errorf("cloudapps api_url %q, want the portal's /api suffix removed", tn.CloudApps.APIURL)
+	if tn.Source("cloudapps").APIURL != "https://a.us2.portal.cloudappsecurity.com" {
+		t.Errorf("cloudapps api_url %q, want the portal's /api suffix removed", tn.Source("cloudapps").APIURL)
 	}
 }
 
@@ -474,7 +481,7 @@ func TestRateLimits(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg, warns := mustParse(t, tt.doc, allSet)
 			var s Source
-			for _, src := range []Source{cfg.Tenants[0].Endpoint, cfg.Tenants[0].CloudApps, cfg.Tenants[0].Graph} {
+			for _, src := range cfg.Tenants[0].All {
 				if src.Kind == tt.kind {
 					s = src
 				}

@@ -13,6 +13,8 @@ import (
 
 	"github.com/pelletier/go-toml/v2"
 	"github.com/pelletier/go-toml/v2/unstable"
+
+	"github.com/alertexport/alertexport/sources/apis"
 )
 
 // The file* types mirror the TOML document. Pointers tell "absent" (inherit the default) from
@@ -74,22 +76,24 @@ type fileTenant struct {
 	FederatedTokenFile *string `toml:"federated_token_file"`
 	AuthorityHost      *string `toml:"authority_host"`
 	fileTiming
-	Endpoint  *fileSource      `toml:"endpoint"`
-	CloudApps *fileSource      `toml:"cloudapps"`
-	Graph     *fileGraphSource `toml:"graph"`
+	// Sources are the tables [tenant.<API name>] present, by API name (apis.All); fill
+	// decodes them.
+	Sources map[string]*fileSource `toml:"-"`
 }
 
+// fileSource is one API's table in a tenant. An API without a service_sources filter is
+// decoded as fileCommon, so that the key is unknown there.
 type fileSource struct {
+	fileCommon
+	ServiceSources []string `toml:"service_sources"`
+}
+
+type fileCommon struct {
 	Enabled     *bool    `toml:"enabled"`
 	APIURL      *string  `toml:"api_url"`
 	MinSeverity *string  `toml:"min_severity"`
 	RateLimits  []string `toml:"rate_limits"` // nil: absent
 	fileTiming
-}
-
-type fileGraphSource struct {
-	fileSource
-	ServiceSources []string `toml:"service_sources"`
 }
 
 // keyIndex maps a key path such as "tenant[1].endpoint.api_url" to the line that sets it, and
@@ -262,6 +266,9 @@ var (
 func (c *checker) fill(v reflect.Value, m map[string]any, path string) {
 	fields := map[string]reflect.Value{}
 	tomlFields(v, fields)
+	if t, ok := v.Addr().Interface().(*fileTenant); ok {
+		defer c.apiTables(t, fields)()
+	}
 	for _, k := range slices.Sorted(maps.Keys(m)) {
 		key := joinKey(path, quoteKey(k))
 		f, ok := fields[k]
@@ -270,6 +277,35 @@ func (c *checker) fill(v reflect.Value, m map[string]any, path string) {
 			continue
 		}
 		c.set(f, m[k], key)
+	}
+}
+
+// apiTables adds a field for each API's table [tenant.<name>] to fields, for fill to decode
+// into, and (deferred) moves what was decoded into t.Sources.
+func (c *checker) apiTables(t *fileTenant, fields map[string]reflect.Value) func() {
+	tables := map[string]reflect.Value{}
+	for _, api := range apis.All() {
+		typ := reflect.TypeFor[*fileCommon]()
+		if api.ServiceSources != nil {
+			typ = reflect.TypeFor[*fileSource]()
+		}
+		tables[api.Name] = reflect.New(typ).Elem()
+		fields[api.Name] = tables[api.Name]
+	}
+	return func() {
+		t.Sources = map[string]*fileSource{}
+		for name, f := range tables {
+			switch f := f.Interface().(type) {
+			case *fileSource:
+				if f != nil {
+					t.Sources[name] = f
+				}
+			case *fileCommon:
+				if f != nil {
+					t.Sources[name] = &fileSource{fileCommon: *f}
+				}
+			}
+		}
 	}
 }
 
@@ -282,7 +318,7 @@ func tomlFields(v reflect.Value, out map[string]reflect.Value) {
 			tomlFields(v.Field(i), out)
 			continue
 		}
-		if tag := sf.Tag.Get("toml"); tag != "" {
+		if tag := sf.Tag.Get("toml"); tag != "" && tag != "-" {
 			out[tag] = v.Field(i)
 		}
 	}
@@ -410,7 +446,7 @@ var literalSecrets = map[string]string{
 // sourceOnly are keys people may expect to inherit like schedule, which only a source's table
 // takes.
 var sourceOnly = map[string]string{
-	"rate_limits": "rate_limits is set per source, in [tenant.endpoint], [tenant.cloudapps] or [tenant.graph]: each API has limits of its own",
+	"rate_limits": "rate_limits is set per source, in " + apis.Names("[tenant.%s]") + ": each API has limits of its own",
 }
 
 // unknownKeyMsg explains an unknown key name in the table parent (a schema path).
@@ -484,4 +520,13 @@ func editDistance(a, b string) int {
 }
 
 // tables are the TOML tables the schema knows (for "did you mean" on unknown tables).
-var tables = []string{"log", "worker", "nats", "defaults", "tenant", "tenant.endpoint", "tenant.cloudapps", "tenant.graph"}
+var tables = append([]string{"log", "worker", "nats", "defaults", "tenant"}, apiKeys("tenant.")...)
+
+// apiKeys is each API's name after prefix.
+func apiKeys(prefix string) []string {
+	var out []string
+	for _, api := range apis.All() {
+		out = append(out, prefix+api.Name)
+	}
+	return out
+}

@@ -1,9 +1,16 @@
 package config
 
+import (
+	"fmt"
+	"strings"
+
+	"github.com/alertexport/alertexport/sources/apis"
+)
+
 // keyDocs says, for every key of the schema (array indexes stripped), what a valid value is.
 // Messages about a key end with this text; config_test.go checks that it matches the file types
 // and that config.toml shows every key.
-var keyDocs = map[string]string{
+var keyDocs = withAPIKeys(map[string]string{
 	"log.level":  `one of "debug", "info", "warn", "error"`,
 	"log.format": `"json" or "text"`,
 
@@ -45,31 +52,37 @@ var keyDocs = map[string]string{
 	"tenant.schedule":             scheduleDoc,
 	"tenant.lookback":             lookbackDoc,
 	"tenant.start_from":           startFromDoc,
+})
 
-	"tenant.endpoint.enabled":      `true or false`,
-	"tenant.endpoint.api_url":      `an https:// URL such as "https://api.security.microsoft.com" or a regional host such as "https://eu.api.security.microsoft.com", or "" for the cloud's`,
-	"tenant.endpoint.min_severity": minSeverityDoc,
-	"tenant.endpoint.schedule":     scheduleDoc,
-	"tenant.endpoint.lookback":     lookbackDoc,
-	"tenant.endpoint.start_from":   startFromDoc,
-	"tenant.endpoint.rate_limits":  rateLimitsDoc + `, e.g. ["100/1m", "1500/1h"] (Microsoft's documented limits, the default)`,
+// withAPIKeys adds to docs the keys of every API's table [tenant.<name>].
+func withAPIKeys(docs map[string]string) map[string]string {
+	for _, api := range apis.All() {
+		k := "tenant." + api.Name + "."
+		docs[k+"enabled"] = `true or false`
+		docs[k+"api_url"] = api.URL.Doc
+		docs[k+"min_severity"] = minSeverityDoc
+		docs[k+"schedule"] = scheduleDoc
+		docs[k+"lookback"] = lookbackDoc
+		docs[k+"start_from"] = startFromDoc
+		docs[k+"rate_limits"] = rateLimitsDoc + ", e.g. " + documentedLimits(api.Limits)
+		if api.ServiceSources != nil {
+			docs[k+"service_sources"] = `a list of Graph serviceSource values, e.g. ["microsoftDefenderForEndpoint", "microsoftDefenderForCloudApps"], or [] for all`
+		}
+	}
+	return docs
+}
 
-	"tenant.cloudapps.enabled":      `true or false`,
-	"tenant.cloudapps.api_url":      `the tenant's API URL from the Microsoft Defender portal (Settings → Cloud Apps → System → About), e.g. "https://contoso.us2.portal.cloudappsecurity.com"`,
-	"tenant.cloudapps.min_severity": minSeverityDoc,
-	"tenant.cloudapps.schedule":     scheduleDoc,
-	"tenant.cloudapps.lookback":     lookbackDoc,
-	"tenant.cloudapps.start_from":   startFromDoc,
-	"tenant.cloudapps.rate_limits":  rateLimitsDoc + `, e.g. ["30/1m"] (Microsoft's documented limit, the default)`,
-
-	"tenant.graph.enabled":         `true or false`,
-	"tenant.graph.api_url":         `an https:// URL such as "https://graph.microsoft.com", or "" for the cloud's`,
-	"tenant.graph.service_sources": `a list of Graph serviceSource values, e.g. ["microsoftDefenderForEndpoint", "microsoftDefenderForCloudApps"], or [] for all`,
-	"tenant.graph.min_severity":    minSeverityDoc,
-	"tenant.graph.schedule":        scheduleDoc,
-	"tenant.graph.lookback":        lookbackDoc,
-	"tenant.graph.start_from":      startFromDoc,
-	"tenant.graph.rate_limits":     rateLimitsDoc + `, e.g. ["150/1m"] (Microsoft's documented limit, the default)`,
+// documentedLimits writes an API's documented limits as rate_limits takes them.
+func documentedLimits(ls []apis.Limit) string {
+	q := make([]string, len(ls))
+	for i, l := range ls {
+		q[i] = fmt.Sprintf("%q", l.String())
+	}
+	what := "limit"
+	if len(ls) > 1 {
+		what = "limits"
+	}
+	return fmt.Sprintf("[%s] (Microsoft's documented %s, the default)", strings.Join(q, ", "), what)
 }
 
 const (

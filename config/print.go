@@ -57,12 +57,12 @@ func Render(cfg *Config, env LookupEnv) string {
 			status = "NOT readable here: " + err.Error()
 		}
 		w.kv(string(t.Credential.Kind), t.Credential.Value, status)
-		for _, s := range []Source{t.Endpoint, t.CloudApps, t.Graph} {
+		for _, s := range t.All {
 			w.table("tenant." + string(s.Kind))
 			w.kv("enabled", s.Enabled, "")
 			w.kv("api_url", s.APIURL, "token scope "+s.Scope)
 			w.kv("min_severity", s.MinSeverity, onOff(s.MinSeverity == "", "all severities", ""))
-			if s.Kind == Graph {
+			if s.API.ServiceSources != nil {
 				w.kv("service_sources", s.ServiceSources, onOff(len(s.ServiceSources) == 0, "all", ""))
 			}
 			w.kv("schedule", s.Schedule, "UTC")

@@ -47,17 +47,6 @@ var (
 	severities = []string{"informational", "low", "medium", "high"}
 	// placeholders are the subject template's variables (docs/nats.md).
 	placeholders = []string{"source", "tenant", "severity", "event", "category"}
-	// graphServiceSources are Graph alert serviceSource values
-	// (graph/api/resources/security-alert), without unknown/unknownFutureValue, which no one
-	// filters on.
-	graphServiceSources = []string{
-		"microsoftDefenderForEndpoint", "microsoftDefenderForIdentity", "microsoftDefenderForCloudApps",
-		"microsoftDefenderForOffice365", "microsoft365Defender", "azureAdIdentityProtection",
-		"microsoftAppGovernance", "dataLossPrevention", "microsoftDefenderForCloud",
-	}
-	// cloudAppsHosts are the Defender for Cloud Apps API host suffixes
-	// (defender-cloud-apps/network-requirements).
-	cloudAppsHosts = []string{".portal.cloudappsecurity.com", ".portal.cloudappsecuritygov.com", ".portal.cloudappsecurity.us"}
 )
 
 // checker builds the effective config and collects every problem on the way.
@@ -525,18 +514,14 @@ func (c *checker) tenant(key string, f *fileTenant, base timing) (Tenant, []timi
 	t.Credential = c.credential(key, f)
 
 	tm := c.timing(key, f.fileTiming, base)
-	var graph *fileSource
-	var serviceSources []string
-	if f.Graph != nil {
-		graph, serviceSources = &f.Graph.fileSource, f.Graph.ServiceSources
-	}
 	var timings []timing
-	t.Endpoint, timings = c.source(key+".endpoint", apis.Endpoint, f.Endpoint, t.Cloud, tm, timings)
-	t.CloudApps, timings = c.source(key+".cloudapps", apis.CloudApps, f.CloudApps, t.Cloud, tm, timings)
-	t.Graph, timings = c.source(key+".graph", apis.Graph, graph, t.Cloud, tm, timings)
-	t.Graph.ServiceSources = c.serviceSources(key+".graph.service_sources", serviceSources)
+	for _, api := range apis.All() {
+		var s Source
+		s, timings = c.source(key+"."+api.Name, api, f.Sources[api.Name], t.Cloud, tm, timings)
+		t.All = append(t.All, s)
+	}
 	if len(t.Sources()) == 0 {
-		c.warnf(key, "tenant %s has no enabled source ([tenant.endpoint], [tenant.cloudapps] or [tenant.graph]); it exports nothing", quote(t.Name))
+		c.warnf(key, "tenant %s has no enabled source (%s); it exports nothing", quote(t.Name), apis.Names("[tenant.%s]"))
 	}
 	return t, timings
 }
@@ -601,13 +586,13 @@ func (c *checker) httpsURL(key, s string, allowPath bool) (string, bool) {
 }
 
 func (c *checker) source(key string, api apis.API, f *fileSource, cloud Cloud, inherit timing, timings []timing) (Source, []timing) {
-	kind := SourceKind(api.Name)
-	s := Source{Kind: kind, API: api}
+	s := Source{Kind: SourceKind(api.Name), API: api}
 	host := api.Hosts[cloud.Name]
 	s.APIURL, s.Scope = host.URL, host.Scope
 	tm := inherit
 	apiURLBad := false
 	s.RateLimits = api.Limits
+	var serviceSources []string
 	if f != nil {
 		// A source is on when its table is present, unless it says enabled = false.
 		s.Enabled = f.Enabled == nil || *f.Enabled
@@ -623,15 +608,14 @@ func (c *checker) source(key string, api apis.API, f *fileSource, cloud Cloud, i
 		}
 		tm = c.timing(key, f.fileTiming, inherit)
 		s.RateLimits = c.rateLimits(key+".rate_limits", api, f.RateLimits)
+		serviceSources = f.ServiceSources
 	}
-	if kind == CloudApps {
-		// The portal shows the API URL as
-		// https://<tenant>.<region>.portal.cloudappsecurity.com/api; the paths we call already
-		// start with /api.
-		s.APIURL = strings.TrimSuffix(s.APIURL, "/api")
-		if s.Enabled && !apiURLBad {
-			c.cloudAppsURL(key+".api_url", s.APIURL)
-		}
+	s.APIURL = strings.TrimSuffix(s.APIURL, api.URL.Path)
+	if api.URL.TenantHosts != nil && s.Enabled && !apiURLBad {
+		c.tenantHost(key+".api_url", api, s.APIURL)
+	}
+	if api.ServiceSources != nil {
+		s.ServiceSources = c.serviceSources(key+".service_sources", api, serviceSources)
 	}
 	s.Schedule, s.Cron, s.Lookback, s.StartFrom = tm.schedule, tm.cron, tm.lookback, tm.startFrom
 	if s.Enabled {
@@ -640,9 +624,10 @@ func (c *checker) source(key string, api apis.API, f *fileSource, cloud Cloud, i
 	return s, timings
 }
 
-func (c *checker) cloudAppsURL(key, apiURL string) {
+// tenantHost checks the api_url of an API that gives each tenant a host of its own.
+func (c *checker) tenantHost(key string, api apis.API, apiURL string) {
 	if apiURL == "" {
-		c.errorf(key, "missing: the Defender for Cloud Apps API has a host per tenant; want %s", keyDocs["tenant.cloudapps.api_url"])
+		c.errorf(key, "missing: the %s API has a host per tenant; want %s", api.Title, keyDocs[schemaKey(key)])
 		return
 	}
 	u, err := url.Parse(apiURL)
@@ -650,20 +635,20 @@ func (c *checker) cloudAppsURL(key, apiURL string) {
 		return // already reported
 	}
 	host := strings.ToLower(u.Hostname())
-	for _, suffix := range cloudAppsHosts {
+	for _, suffix := range api.URL.TenantHosts {
 		if strings.HasSuffix(host, suffix) {
 			return
 		}
 	}
-	c.warnf(key, "host %q is not a Defender for Cloud Apps API host (<tenant>.<region>.portal.cloudappsecurity.com, or .portal.cloudappsecuritygov.com for GCC, .portal.cloudappsecurity.us for GCC High); fine for a simulator or a proxy, otherwise copy the API URL from the Microsoft Defender portal (Settings → Cloud Apps → System → About)", host)
+	c.warnf(key, "host %q is not a %s API host (%s); fine for a simulator or a proxy, otherwise %s", host, api.Title, api.URL.HostsDoc, api.URL.Advice)
 }
 
-func (c *checker) serviceSources(key string, list []string) []string {
+func (c *checker) serviceSources(key string, api apis.API, list []string) []string {
 	seen := map[string]bool{}
 	for _, s := range list {
 		switch {
-		case !slices.Contains(graphServiceSources, s):
-			c.errorf(key, "%s is not a Graph serviceSource; want values from %s", quote(s), strings.Join(graphServiceSources, ", "))
+		case !slices.Contains(api.ServiceSources, s):
+			c.errorf(key, "%s is not a Graph serviceSource; want values from %s", quote(s), strings.Join(api.ServiceSources, ", "))
 		case seen[s]:
 			c.errorf(key, "%s is listed twice", quote(s))
 		}

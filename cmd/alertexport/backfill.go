@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/alertexport/alertexport/internal/app"
-	"github.com/alertexport/alertexport/sources/registry"
+	"github.com/alertexport/alertexport/sources/apis"
 )
 
 // backfill is `alertexport backfill`: export a past span again for the chosen jobs, with the
@@ -18,7 +18,7 @@ func (c cli) backfill(ctx context.Context, args []string) int {
 	sinceFlag := fs.String("since", "", "start of the span: RFC 3339 (2026-11-01T00:00:00Z) or a duration ago (72h)")
 	untilFlag := fs.String("until", "", "end of the span, exclusive (default: now); same forms")
 	tenant := fs.String("tenant", "", "only this tenant")
-	source := fs.String("source", "", "only this source: "+registry.Names("%s"))
+	source := fs.String("source", "", "only this source: "+apis.Names("%s"))
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}

@@ -22,6 +22,7 @@ import (
 	jssink "github.com/alertexport/alertexport/sinks/jetstream"
 	"github.com/alertexport/alertexport/sinks/natsconn"
 	"github.com/alertexport/alertexport/sources"
+	"github.com/alertexport/alertexport/sources/apis"
 	"github.com/alertexport/alertexport/sources/auth"
 	"github.com/alertexport/alertexport/sources/httpclient"
 	"github.com/alertexport/alertexport/sources/registry"
@@ -107,7 +108,7 @@ func newDaemon(ctx context.Context, cfg *config.Config, env config.LookupEnv, lo
 		}
 	}
 	if len(d.jobs) == 0 {
-		return nil, fmt.Errorf("no source to export: enable %s for at least one tenant", registry.Names("[tenant.%s]"))
+		return nil, fmt.Errorf("no source to export: enable %s for at least one tenant", apis.Names("[tenant.%s]"))
 	}
 	return d, nil
 }
@@ -332,7 +333,6 @@ func (d *daemon) close() {
 		}
 	}
 	if d.embedded != nil {
-		d.embedded.Shutdown()
-		d.embedded.WaitForShutdown()
+		natsconn.StopEmbedded(d.embedded)
 	}
 }

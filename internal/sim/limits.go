@@ -23,10 +23,8 @@ const (
 // (APIEndpoint, APICloudApps or APIGraph), as the API registry (sources/apis)
 // records them with their sources; nil for an unknown name.
 func DocumentedRateLimits(api string) []simapi.RateLimit {
-	for _, a := range []apis.API{apis.Endpoint, apis.CloudApps, apis.Graph} {
-		if a.Name == api {
-			return slices.Clone(a.Limits)
-		}
+	if a, ok := apis.Lookup(api); ok {
+		return slices.Clone(a.Limits)
 	}
 	return nil
 }

@@ -19,14 +19,16 @@ const (
 	GraphResource     = "https://graph.microsoft.com"
 )
 
-// ReadRoles returns, per resource, the application role that lets an app
-// list alerts: the first, least one the API registry lists.
+// ReadRoles returns, per resource (in the public cloud, as the simulator's
+// Entra issues them), the application role that lets an app read each API:
+// the first, least one the API's facts list.
 func ReadRoles() map[string][]string {
-	return map[string][]string{
-		EndpointResource:  {apis.Endpoint.Roles[0]},
-		CloudAppsResource: {apis.CloudApps.Roles[0]},
-		GraphResource:     {apis.Graph.Roles[0]},
+	out := map[string][]string{}
+	for _, a := range apis.All() {
+		res := a.Hosts["public"].Resource()
+		out[res] = append(out[res], a.Roles[0])
 	}
+	return out
 }
 
 // Reader is an app with a client secret that reads alerts in its tenants.

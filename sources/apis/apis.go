@@ -59,6 +59,57 @@ type API struct {
 	Limits []Limit
 	// PageCap is the largest page the API serves.
 	PageCap int
+	// URL is what config's api_url takes for this API.
+	URL URLFacts
+	// ServiceSources are the values [tenant.<Name>] service_sources accepts (Graph's
+	// serviceSource); nil where the API has no such filter and the key is unknown.
+	ServiceSources []string
+}
+
+// URLFacts say what an API's api_url looks like, for config's checks and messages.
+type URLFacts struct {
+	// Doc says what a valid api_url is; config's messages end with it.
+	Doc string
+	// Path is a path the portal shows at the end of the URL that the source's requests
+	// already carry (Cloud Apps' "/api"); config removes it.
+	Path string
+	// TenantHosts are the suffixes of the hosts of an API that gives each tenant its own (its
+	// Hosts have no URL, and api_url is required); HostsDoc names them for a person and Advice
+	// says where to copy the URL from.
+	TenantHosts      []string
+	HostsDoc, Advice string
+}
+
+// All is every API alertexport reads, in the order config lists a tenant's sources and
+// `consent-url` its permissions; sources/registry gives each its factory.
+func All() []API { return []API{Endpoint, CloudApps, Graph} }
+
+// Lookup returns the API called name.
+func Lookup(name string) (API, bool) {
+	for _, a := range All() {
+		if a.Name == name {
+			return a, true
+		}
+	}
+	return API{}, false
+}
+
+// Names lists every API's name through format (e.g. "[tenant.%s]") as "a, b or c", for
+// messages and help texts.
+func Names(format string) string {
+	all := All()
+	var b strings.Builder
+	for i, a := range all {
+		switch {
+		case i == 0:
+		case i == len(all)-1:
+			b.WriteString(" or ")
+		default:
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, format, a.Name)
+	}
+	return b.String()
 }
 
 // Consent is how `consent-url` lists the API: its title and, where it differs, its Entra name.

@@ -40,3 +40,15 @@ func TestLimit(t *testing.T) {
 		}
 	}
 }
+
+func TestNames(t *testing.T) {
+	t.Parallel()
+	for format, want := range map[string]string{
+		"%s":          "endpoint, cloudapps or graph",
+		"[tenant.%s]": "[tenant.endpoint], [tenant.cloudapps] or [tenant.graph]",
+	} {
+		if got := Names(format); got != want {
+			t.Errorf("Names(%q) = %q, want %q", format, got, want)
+		}
+	}
+}

@@ -24,4 +24,14 @@ var CloudApps = API{
 	// "30 requests per minute per tenant".
 	Limits:  []Limit{{30, time.Minute}},
 	PageCap: 100,
+	// The portal shows https://<tenant>.<region>.portal.cloudappsecurity.com/api (Settings →
+	// Cloud Apps → System → About); the paths the source calls already start with /api.
+	URL: URLFacts{
+		Doc:  `the tenant's API URL from the Microsoft Defender portal (Settings → Cloud Apps → System → About), e.g. "https://contoso.us2.portal.cloudappsecurity.com"`,
+		Path: "/api",
+		// defender-cloud-apps/network-requirements
+		TenantHosts: []string{".portal.cloudappsecurity.com", ".portal.cloudappsecuritygov.com", ".portal.cloudappsecurity.us"},
+		HostsDoc:    "<tenant>.<region>.portal.cloudappsecurity.com, or .portal.cloudappsecuritygov.com for GCC, .portal.cloudappsecurity.us for GCC High",
+		Advice:      "copy the API URL from the Microsoft Defender portal (Settings → Cloud Apps → System → About)",
+	},
 }

@@ -21,4 +21,7 @@ var Endpoint = API{
 	Limits: []Limit{{100, time.Minute}, {1500, time.Hour}},
 	// The documented $top maximum.
 	PageCap: 10000,
+	URL: URLFacts{
+		Doc: `an https:// URL such as "https://api.security.microsoft.com" or a regional host such as "https://eu.api.security.microsoft.com", or "" for the cloud's`,
+	},
 }

@@ -22,4 +22,14 @@ var Graph = API{
 	// The $top maximum (security-error-codes: "a limit of 1000"; larger values are served 1000,
 	// so a client follows nextLink and never stops at a short page).
 	PageCap: 1000,
+	URL: URLFacts{
+		Doc: `an https:// URL such as "https://graph.microsoft.com", or "" for the cloud's`,
+	},
+	// The alert's serviceSource values (graph/api/resources/security-alert), without
+	// unknown/unknownFutureValue, which no one filters on.
+	ServiceSources: []string{
+		"microsoftDefenderForEndpoint", "microsoftDefenderForIdentity", "microsoftDefenderForCloudApps",
+		"microsoftDefenderForOffice365", "microsoft365Defender", "azureAdIdentityProtection",
+		"microsoftAppGovernance", "dataLossPrevention", "microsoftDefenderForCloud",
+	},
 }

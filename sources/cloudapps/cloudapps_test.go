@@ -23,12 +23,12 @@ func newFixture(t testing.TB, s sourcetest.Setup) *fixture {
 }
 
 func (f *fixture) source(o Options) *Source {
-	api := f.API(Name, f.Tenant.CloudApps)
+	api := f.API(Name, f.Tenant.Source(Name))
 	api.ThrottleWait = 300 * time.Millisecond // the documented minute, scaled down
 	if o.Now == nil {
 		o.Now = f.Clock.Now
 	}
-	return New(f.Tenant.Settings(f.Tenant.CloudApps), api, o)
+	return New(f.Tenant.Settings(f.Tenant.Source(Name)), api, o)
 }
 
 // visible is the oracle: each alert's version as a query at the simulator's time shows it.
@@ -259,7 +259,7 @@ func TestQuietTenantCheckpointStaysSmall(t *testing.T) {
 // sourcetest.World.Hostile), with options o (Now: the simulator's clock unless set).
 func (f *fixture) hostile(t *testing.T, answer http.HandlerFunc, o Options) *Source {
 	t.Helper()
-	s := f.Tenant.CloudApps
+	s := f.Tenant.Source(Name)
 	s.APIURL = f.Hostile(t, "POST /api/v1/alerts/", answer)
 	if o.Now == nil {
 		o.Now = f.Clock.Now

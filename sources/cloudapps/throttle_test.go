@@ -28,9 +28,9 @@ func TestThrottleWaitDefault(t *testing.T) {
 	f := newFixture(t, sourcetest.Setup{})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			api := f.API(Name, f.Tenant.CloudApps)
+			api := f.API(Name, f.Tenant.Source(Name))
 			api.Limiter, api.ThrottleWait = tt.limiter, tt.set
-			if got := New(f.Tenant.Settings(f.Tenant.CloudApps), api, Options{}).api.ThrottleWait; got != tt.want {
+			if got := New(f.Tenant.Settings(f.Tenant.Source(Name)), api, Options{}).api.ThrottleWait; got != tt.want {
 				t.Errorf("ThrottleWait = %v, want %v", got, tt.want)
 			}
 		})
@@ -58,9 +58,9 @@ func TestThrottleWaitFollowsTheLimits(t *testing.T) {
 			f := newFixture(t, sourcetest.Setup{})
 			f.ca.Generate(150, sim.CloudAppsGenerate{From: f.Clock.Now().Add(-time.Hour), To: f.Clock.Now()})
 			f.ca.Fail(1, tt.fault)
-			api := f.API(Name, f.Tenant.CloudApps)
+			api := f.API(Name, f.Tenant.Source(Name))
 			api.Limiter = httpclient.NewLimiter(tt.limits...)
-			e := sourcetest.NewExporter(t, New(f.Tenant.Settings(f.Tenant.CloudApps), api, Options{Now: f.Clock.Now}))
+			e := sourcetest.NewExporter(t, New(f.Tenant.Settings(f.Tenant.Source(Name)), api, Options{Now: f.Clock.Now}))
 			e.MustPoll(t)
 			e.CheckExactlyOnce(t, Name, f.visible())
 			reqs := f.Requests(Name)

@@ -42,7 +42,7 @@ func (f *fixture) newSource(o Options) *Source {
 	if o.Now == nil {
 		o.Now = f.Clock.Now
 	}
-	return New(f.Tenant.Settings(f.Tenant.Endpoint), f.API(Name, f.Tenant.Endpoint), o)
+	return New(f.Tenant.Settings(f.Tenant.Source(Name)), f.API(Name, f.Tenant.Source(Name)), o)
 }
 
 // visible is the oracle: the version of each alert a query at the simulator's current time
@@ -68,7 +68,7 @@ func msgID(id string, t time.Time) string { return envelope.MsgID("contoso", Nam
 // sourcetest.World.Hostile), with options o (Now: the simulator's clock unless set).
 func (f *fixture) hostile(t *testing.T, answer http.HandlerFunc, o Options) *Source {
 	t.Helper()
-	s := f.Tenant.Endpoint
+	s := f.Tenant.Source(Name)
 	s.APIURL = f.Hostile(t, "GET /api/alerts", answer)
 	if o.Now == nil {
 		o.Now = f.Clock.Now

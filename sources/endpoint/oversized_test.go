@@ -76,9 +76,9 @@ func TestOversizedPageBodySplitsTheWindow(t *testing.T) {
 	now := f.Clock.Now()
 	f.ep.Generate(400, sim.EndpointGenerate{From: now.Add(-time.Hour), To: now})
 	var log bytes.Buffer
-	api := f.API(Name, f.Tenant.Endpoint)
+	api := f.API(Name, f.Tenant.Source(Name))
 	api.MaxBody = 200 << 10
-	src := New(f.Tenant.Settings(f.Tenant.Endpoint), api, Options{Now: f.Clock.Now, Logger: slog.New(slog.NewTextHandler(&log, nil))})
+	src := New(f.Tenant.Settings(f.Tenant.Source(Name)), api, Options{Now: f.Clock.Now, Logger: slog.New(slog.NewTextHandler(&log, nil))})
 	e := sourcetest.NewExporter(t, src)
 	e.MustPoll(t)
 	checkExactlyOnce(t, f, e)
@@ -98,10 +98,10 @@ func TestOversizedPageBodySplitsTheWindow(t *testing.T) {
 func TestOversizedPageBodyWithSkip(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, setup{})
-	api := f.API(Name, f.Tenant.Endpoint)
+	api := f.API(Name, f.Tenant.Source(Name))
 	api.MaxBody = 64 << 10
 	f.ep.Generate(100, sim.EndpointGenerate{})
-	p := New(f.Tenant.Settings(f.Tenant.Endpoint), api, Options{Now: f.Clock.Now}).newPoll(sources.Checkpoint{}, func(context.Context, sources.Batch) error { return nil })
+	p := New(f.Tenant.Settings(f.Tenant.Source(Name)), api, Options{Now: f.Clock.Now}).newPoll(sources.Checkpoint{}, func(context.Context, sources.Batch) error { return nil })
 	err := p.fetchBySkip(context.Background(), window{upd: span{lo: f.Clock.Now().Add(-48 * time.Hour)}, skip: true})
 	if err == nil || !strings.Contains(err.Error(), "the cap on one page's body") {
 		t.Fatalf("err = %v, want the body over its cap", err)

@@ -31,7 +31,7 @@ func (f *fixture) source(o Options) *Source {
 	if o.Now == nil {
 		o.Now = f.Clock.Now
 	}
-	return New(f.Tenant.Settings(f.Tenant.Graph), f.API(Name, f.Tenant.Graph), o)
+	return New(f.Tenant.Settings(f.Tenant.Source(Name)), f.API(Name, f.Tenant.Source(Name)), o)
 }
 
 // continuing is the source with ContinueFrom set to from.
@@ -482,7 +482,7 @@ func TestLargeFirstPassRemembersLittle(t *testing.T) {
 // sourcetest.World.Hostile), with options o (Now: the simulator's clock unless set).
 func (f *fixture) hostile(t *testing.T, answer http.HandlerFunc, o Options) *Source {
 	t.Helper()
-	s := f.Tenant.Graph
+	s := f.Tenant.Source(Name)
 	s.APIURL = f.Hostile(t, "GET /v1.0/security/alerts_v2", answer)
 	if o.Now == nil {
 		o.Now = f.Clock.Now

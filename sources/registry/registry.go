@@ -1,13 +1,11 @@
 // Package registry is the one table of the APIs alertexport reads: each line pairs an API's
-// facts (sources/apis) with the factory that builds its source. The daemon, backfill,
-// `consent-url`, demo and the bench read it; config and `auth check` read the facts. Adding an API is its folder in sources/, its
-// facts in sources/apis, one line here and (for now) its table in config's schema.
+// facts (sources/apis, whose All lists them for config and `auth check`) with the factory that
+// builds its source. The daemon, backfill, `consent-url`, demo and the bench read it. Adding an
+// API is its folder in sources/, its facts in sources/apis (and its name in apis.All), one line
+// here, its part of the simulator and its docs page (docs/adding-an-api.md).
 package registry
 
 import (
-	"fmt"
-	"strings"
-
 	"github.com/alertexport/alertexport/sources"
 	"github.com/alertexport/alertexport/sources/apis"
 	"github.com/alertexport/alertexport/sources/cloudapps"
@@ -26,8 +24,8 @@ type Entry struct {
 	New Factory
 }
 
-// APIs is the registry, in the order config lists a tenant's sources (and `consent-url` its
-// permissions). A slice, not a map, so that every listing comes out in one order.
+// APIs is the registry, in the order of apis.All (a test holds them to it). A slice, not a map,
+// so that every listing comes out in one order.
 var APIs = []Entry{
 	{apis.Endpoint, factory(endpoint.New)},
 	{apis.CloudApps, factory(cloudapps.New)},
@@ -42,23 +40,6 @@ func Lookup(name string) (Entry, bool) {
 		}
 	}
 	return Entry{}, false
-}
-
-// Names lists the registered APIs' names in registry order, each through format (e.g.
-// "[tenant.%s]"), as "a, b or c" for messages and help texts.
-func Names(format string) string {
-	var b strings.Builder
-	for i, e := range APIs {
-		switch {
-		case i == 0:
-		case i == len(APIs)-1:
-			b.WriteString(" or ")
-		default:
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(&b, format, e.Name)
-	}
-	return b.String()
 }
 
 // factory turns a source package's New, which returns its own type, into a Factory.

@@ -1,12 +1,14 @@
 package registry_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/alertexport/alertexport/config"
 	"github.com/alertexport/alertexport/sources"
+	"github.com/alertexport/alertexport/sources/apis"
 	"github.com/alertexport/alertexport/sources/cloudapps"
 	"github.com/alertexport/alertexport/sources/endpoint"
 	"github.com/alertexport/alertexport/sources/graph"
@@ -54,33 +56,27 @@ func TestEveryAPIIsComplete(t *testing.T) {
 	}
 }
 
-// TestConfigSourcesAreRegistered: every source the config knows has its line, under the name the
-// source package uses in messages, so the daemon never skips an enabled one.
-func TestConfigSourcesAreRegistered(t *testing.T) {
+// TestEveryAPIIsRegistered: every API config knows (apis.All) has its line, in the same order
+// and under the name its source package uses in messages, so the daemon never skips an enabled
+// source.
+func TestEveryAPIIsRegistered(t *testing.T) {
 	t.Parallel()
-	for kind, pkgName := range map[config.SourceKind]string{config.Endpoint: endpoint.Name, config.CloudApps: cloudapps.Name, config.Graph: graph.Name} {
-		e, ok := registry.Lookup(string(kind))
-		if !ok {
-			t.Errorf("config's source %q has no registry line", kind)
-			continue
-		}
-		if pkgName != e.Name {
-			t.Errorf("the %s package calls itself %q", e.Name, pkgName)
+	var want, got []string
+	for _, a := range apis.All() {
+		want = append(want, a.Name)
+	}
+	for _, e := range registry.APIs {
+		got = append(got, e.Name)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("registry lines %v, want one per API in apis.All, in its order: %v", got, want)
+	}
+	for name, pkgName := range map[string]string{apis.Endpoint.Name: endpoint.Name, apis.CloudApps.Name: cloudapps.Name, apis.Graph.Name: graph.Name} {
+		if pkgName != name {
+			t.Errorf("the %s package calls itself %q", name, pkgName)
 		}
 	}
 	if _, ok := registry.Lookup("incidents"); ok {
 		t.Error("Lookup found an API nobody registered")
-	}
-}
-
-func TestNames(t *testing.T) {
-	t.Parallel()
-	for format, want := range map[string]string{
-		"%s":          "endpoint, cloudapps or graph",
-		"[tenant.%s]": "[tenant.endpoint], [tenant.cloudapps] or [tenant.graph]",
-	} {
-		if got := registry.Names(format); got != want {
-			t.Errorf("Names(%q) = %q, want %q", format, got, want)
-		}
 	}
 }
