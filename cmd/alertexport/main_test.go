@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/alertexport/alertexport/internal/sim"
+	"github.com/alertexport/alertexport/sources/apis"
 )
 
 type result struct {
@@ -175,24 +176,12 @@ func simConfig(t *testing.T) (*sim.Server, string) {
 		t.Fatal(err)
 	}
 	cfg := filepath.Join(dir, "config.toml")
-	doc := fmt.Sprintf(`[worker]
-ca_file = %q
-[[tenant]]
-name = "contoso"
-tenant_id = %q
-client_id = %q
-client_secret_env = "CONTOSO_SECRET"
-authority_host = %q
-[tenant.endpoint]
-[tenant.cloudapps]
-api_url = "https://contoso.us2.portal.cloudappsecurity.com"
-[tenant.graph]
-[[tenant]]
-name = "fabrikam"
-tenant_id = "1a2b3c4d-5e6f-4a0b-8c1d-2e3f4a5b6c7d"
-client_id = %q
-client_secret_env = "FABRIKAM_SECRET"
-`, ca, tenantID, clientID, srv.URL(), clientID)
+	contoso := sim.TenantTable{Name: "contoso", TenantID: tenantID, ClientID: clientID, SecretEnv: "CONTOSO_SECRET"}
+	for _, a := range apis.All() {
+		contoso.Sources = append(contoso.Sources, sim.SourceTable{Source: a.Name})
+	}
+	fabrikam := sim.TenantTable{Name: "fabrikam", TenantID: "1a2b3c4d-5e6f-4a0b-8c1d-2e3f4a5b6c7d", ClientID: clientID, SecretEnv: "FABRIKAM_SECRET"}
+	doc := fmt.Sprintf("[worker]\nca_file = %q\n", ca) + contoso.TOML(srv.URL()) + fabrikam.TOML(srv.URL())
 	if err := os.WriteFile(cfg, []byte(doc), 0o600); err != nil {
 		t.Fatal(err)
 	}

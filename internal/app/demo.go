@@ -18,8 +18,7 @@ import (
 
 	"github.com/alertexport/alertexport/config"
 	"github.com/alertexport/alertexport/internal/sim"
-	"github.com/alertexport/alertexport/sources/cloudapps"
-	"github.com/alertexport/alertexport/sources/endpoint"
+	"github.com/alertexport/alertexport/sources/apis"
 	"github.com/alertexport/alertexport/sources/envelope"
 	"github.com/alertexport/alertexport/sources/graph"
 )
@@ -160,19 +159,14 @@ embedded_listen = %q
 schedule = "@every 2s"
 lookback = "10m"
 start_from = "24h"
-
-[[tenant]]
-name = "contoso"
-tenant_id = %q
-client_id = %q
-client_secret_env = "DEMO_CLIENT_SECRET"
-authority_host = %q
-`, filepath.Join(dir, "data"), ca, listen, demoTenantID, demoClientID, srv.URL())
-	for _, src := range []string{endpoint.Name, cloudapps.Name, graph.Name} {
-		if enabled[src] {
-			doc += fmt.Sprintf("\n[tenant.%s]\napi_url = %q\n", src, srv.URL())
+`, filepath.Join(dir, "data"), ca, listen)
+	tenant := sim.TenantTable{Name: "contoso", TenantID: demoTenantID, ClientID: demoClientID, SecretEnv: "DEMO_CLIENT_SECRET"}
+	for _, a := range apis.All() {
+		if enabled[a.Name] {
+			tenant.Sources = append(tenant.Sources, sim.SourceTable{Source: a.Name})
 		}
 	}
+	doc += "\n" + tenant.TOML(srv.URL())
 	path := filepath.Join(dir, "demo.toml")
 	cfg, _, err := config.Parse(path, []byte(doc), demoEnv)
 	if err != nil {
