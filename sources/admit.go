@@ -41,8 +41,9 @@ type Version struct {
 	Cursor time.Time
 }
 
-// Normalize builds the envelope of a decoded alert with the event Admit decided for it.
-type Normalize func(event string) (*envelope.Alert, error)
+// Normalize builds the envelope of a decoded alert (or incident) with the event Admit decided
+// for it.
+type Normalize func(event string) (envelope.Envelope, error)
 
 // Rules are what a source decides about the versions its poll reads; Admit asks them in
 // order: Skip, then Held, then (for a version exported) Remember.
@@ -113,7 +114,7 @@ func (a *Admit) Take(ctx context.Context, r Rules, v Version, normalize Normaliz
 	if err != nil {
 		a.Queue(Message{MsgID: msgID, Tenant: a.Tenant, Source: a.Source, Raw: v.Raw, Err: err})
 	} else {
-		a.Queue(Message{MsgID: msgID, Tenant: a.Tenant, Source: a.Source, Alert: env})
+		a.Queue(Message{MsgID: msgID, Tenant: a.Tenant, Source: a.Source, Envelope: env})
 	}
 	if held == "" && !v.Cursor.IsZero() && v.Time.Before(v.Cursor) && a.Options.Late != nil {
 		a.Options.Late(v.Cursor.Sub(v.Time))

@@ -29,7 +29,7 @@ func (r admitRules) Remember(id string, t time.Time, held string) error {
 // admitNormalize builds a minimal envelope for alert id with the event Admit decided, or fails
 // when fail is set.
 func admitNormalize(id string, t time.Time, fail error) Normalize {
-	return func(event string) (*envelope.Alert, error) {
+	return func(event string) (envelope.Envelope, error) {
 		if fail != nil {
 			return nil, fail
 		}

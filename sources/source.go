@@ -83,6 +83,9 @@ type Message struct {
 	Tenant string // the tenant's name, and the source's: a dead letter has no envelope to say so
 	Source string
 	Alert  *envelope.Alert // nil for a dead letter
+	// Envelope, when set, is the body to publish (an alert or an incident): Outbox.Queue writes
+	// it to Body and keeps in Alert only what subjects, headers and metrics read (its Summary).
+	Envelope envelope.Envelope
 	// Body is the envelope as it is published (envelope.Marshal), written by Outbox.Queue; Alert
 	// then keeps only what subjects, headers and metrics read (envelope.Alert.Summary).
 	Body []byte
@@ -234,6 +237,20 @@ type Outbox struct {
 // Every source's envelopes pass here, so this is where an alert's entities are cut to
 // envelope.MaxEntities (raw keeps them all), with a warning naming the alert.
 func (o *Outbox) Queue(m Message) {
+	if m.Envelope != nil {
+		if a, ok := m.Envelope.(*envelope.Alert); ok {
+			m.Alert = a // capped and written below
+		} else {
+			body, err := m.Envelope.Marshal()
+			if err != nil {
+				m = Message{MsgID: m.MsgID, Tenant: m.Tenant, Source: m.Source, Raw: m.Envelope.RawBytes(),
+					Err: fmt.Errorf("the envelope cannot be written: %w", err)}
+			} else {
+				m.Body, m.Alert = body, m.Envelope.Summary()
+			}
+		}
+		m.Envelope = nil
+	}
 	if m.Alert != nil && m.Body == nil {
 		if n := len(m.Alert.Entities); n > envelope.MaxEntities {
 			m.Alert.Entities = m.Alert.Entities[:envelope.MaxEntities]

@@ -392,7 +392,7 @@ func (p *poll) take(raw []byte, q question, st *stats) error {
 		ver.Cursor = p.prev.ResolutionCursor
 	}
 	// Batch 0: nothing is flushed here, so nothing waits on the context.
-	return p.Take(context.Background(), p, ver, func(event string) (*envelope.Alert, error) { return normalize(&a, raw, s.id, event) })
+	return p.Take(context.Background(), p, ver, func(event string) (envelope.Envelope, error) { return normalize(&a, raw, s.id, event) })
 }
 
 // noteDate records a page's dates, and whether they came sorted ascending from the bound asked.

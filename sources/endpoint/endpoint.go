@@ -434,7 +434,7 @@ func (p *poll) takeDecoded(ctx context.Context, raw []byte, a *alert, err error,
 	}
 	// Created before the poll's lower bound: an alert whose creation nobody exported.
 	v.Preexisting = a.AlertCreationTime != nil && a.AlertCreationTime.Before(p.lower)
-	return p.Take(ctx, p, v, func(event string) (*envelope.Alert, error) { return normalize(a, raw, p.src.id, event) })
+	return p.Take(ctx, p, v, func(event string) (envelope.Envelope, error) { return normalize(a, raw, p.src.id, event) })
 }
 
 // Skip implements sources.Rules: version t of alert id was exported already.

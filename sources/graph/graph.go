@@ -305,7 +305,7 @@ func (p *poll) takeDecoded(ctx context.Context, raw []byte, a *alert, err error)
 		v.Severity = *a.Severity // min_severity, applied here (see the package doc)
 	}
 	v.Preexisting = a.CreatedDateTime != nil && a.CreatedDateTime.Before(p.lower)
-	return p.Take(ctx, p, v, func(event string) (*envelope.Alert, error) { return normalize(a, raw, p.src.id, event) })
+	return p.Take(ctx, p, v, func(event string) (envelope.Envelope, error) { return normalize(a, raw, p.src.id, event) })
 }
 
 // Held implements sources.Rules: a version may not move the cursor when it is dated before
