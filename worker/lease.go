@@ -379,8 +379,12 @@ func (l *Leases) shed(ctx context.Context) {
 	}
 	var key string
 	var rev uint64
+	now := time.Now()
 	for k, v := range l.held {
-		if v.cancel == nil { // no poll running under it
+		// Idle, and still valid: a lease past its TTL (this process was frozen, or its
+		// renewals failed) may be another replica's by now, which the renewal finds out and
+		// reports as lost.
+		if v.cancel == nil && now.Before(v.until) {
 			key, rev = k, v.rev
 			break
 		}
@@ -394,6 +398,7 @@ func (l *Leases) shed(ctx context.Context) {
 	}
 	if err := l.kv.Delete(ctx, key, jetstream.LastRevision(rev)); err != nil {
 		l.log.Debug("lease not given back (it expires by itself)", "job", key, "err", err)
+		return
 	}
 	l.log.Info("gave a job's lease back: another replica has joined", "job", key, "replica", l.replica, "share", share)
 }
