@@ -306,7 +306,7 @@ func TestWarnings(t *testing.T) {
 		{"certificate not PEM", tenant(`certificate_file = "`+notPEM+`"`) + "[tenant.endpoint]\n",
 			`t.toml:5: tenant[0].certificate_file: certificate_file "` + notPEM + `": no PEM blocks; want the certificate and its private key in PEM form; "run" and "auth check" need it for tenant "a"`},
 		{"no enabled source", tenant(`client_secret_env = "S"`) + "[tenant.endpoint]\nenabled = false\n",
-			`t.toml:1: tenant[0]: tenant "a" has no enabled source ([tenant.endpoint], [tenant.cloudapps] or [tenant.graph]); it exports nothing`},
+			`t.toml:1: tenant[0]: tenant "a" has no enabled source ([tenant.endpoint], [tenant.cloudapps], [tenant.graph] or [tenant.incidents]); it exports nothing`},
 		{"cloud apps host", tenant(`client_secret_env = "S"`) + "[tenant.cloudapps]\napi_url = \"https://127.0.0.1:8443\"\n",
 			`t.toml:7: tenant[0].cloudapps.api_url: host "127.0.0.1" is not a Defender for Cloud Apps API host (<tenant>.<region>.portal.cloudappsecurity.com, or .portal.cloudappsecuritygov.com for GCC, .portal.cloudappsecurity.us for GCC High); fine for a simulator or a proxy, otherwise copy the API URL from the Microsoft Defender portal (Settings → Cloud Apps → System → About)`},
 		{"embedded listen on all interfaces with credentials", "[nats]\nembedded_listen = \"0.0.0.0:4222\"\ntoken_env = \"S\"\n" + tenant(`client_secret_env = "S"`) + "[tenant.endpoint]\n",

@@ -197,6 +197,7 @@ func TestAuthCheck(t *testing.T) {
 	)
 	claims := `  aud=%s tid=` + tenantID + ` appid=` + clientID + ` roles=%s exp=\S+ \(in 1h0m0s\)`
 	missingGraph := `\n      the app has none of the roles graph needs \(SecurityAlert.Read.All or SecurityAlert.ReadWrite.All\); fix: in the Entra admin center open App registrations → ` + clientID + ` → API permissions → Add a permission → Microsoft APIs → "Microsoft Graph" → Application permissions → SecurityAlert.Read.All, then Grant admin consent for the tenant\n`
+	missingIncidents := `\n      the app has none of the roles incidents needs \(SecurityIncident.Read.All or SecurityIncident.ReadWrite.All\); fix: in the Entra admin center open App registrations → ` + clientID + ` → API permissions → Add a permission → Microsoft APIs → "Microsoft Graph" → Application permissions → SecurityIncident.Read.All, then Grant admin consent for the tenant\n`
 	missingRole := `\n      the app has none of the roles cloudapps needs \(Investigation.read or Investigation.manage or Discovery.read or Discovery.manage\); fix: in the Entra admin center open App registrations → ` + clientID + ` → API permissions → Add a permission → APIs my organization uses → "Microsoft Cloud App Security" → Application permissions → Investigation.read, then Grant admin consent for the tenant\n`
 	tests := []struct {
 		name   string
@@ -216,6 +217,7 @@ func TestAuthCheck(t *testing.T) {
 			want: `^OK    contoso/endpoint` + fmt.Sprintf(claims, mde, "Alert.Read.All") + "\n" +
 				`FAIL  contoso/cloudapps` + fmt.Sprintf(claims, mda, `\(none\)`) + missingRole +
 				`FAIL  contoso/graph` + fmt.Sprintf(claims, mg, `\(none\)`) + missingGraph +
+				`FAIL  contoso/incidents` + fmt.Sprintf(claims, mg, `\(none\)`) + missingIncidents +
 				`SKIP  fabrikam: no enabled source\n$`,
 		},
 		{
@@ -223,12 +225,13 @@ func TestAuthCheck(t *testing.T) {
 			grant: func(s *sim.Server) {
 				s.Grant(tenantID, clientID, mde, "Alert.ReadWrite.All")
 				s.Grant(tenantID, clientID, mda, "Investigation.read")
-				s.Grant(tenantID, clientID, mg, "SecurityAlert.Read.All")
+				s.Grant(tenantID, clientID, mg, "SecurityAlert.Read.All", "SecurityIncident.Read.All")
 			},
 			secret: "right", code: 0,
 			want: `^OK    contoso/endpoint` + fmt.Sprintf(claims, mde, "Alert.ReadWrite.All") + "\n" +
 				`OK    contoso/cloudapps` + fmt.Sprintf(claims, mda, "Investigation.read") + "\n" +
-				`OK    contoso/graph` + fmt.Sprintf(claims, mg, "SecurityAlert.Read.All") + "\n" +
+				`OK    contoso/graph` + fmt.Sprintf(claims, mg, "SecurityAlert.Read.All,SecurityIncident.Read.All") + "\n" +
+				`OK    contoso/incidents` + fmt.Sprintf(claims, mg, "SecurityAlert.Read.All,SecurityIncident.Read.All") + "\n" +
 				`SKIP  fabrikam: no enabled source\n$`,
 		},
 		{

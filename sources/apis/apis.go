@@ -82,7 +82,7 @@ type URLFacts struct {
 
 // All is every API alertexport reads, in the order config lists a tenant's sources and
 // `consent-url` its permissions; sources/registry gives each its factory.
-func All() []API { return []API{Endpoint, CloudApps, Graph} }
+func All() []API { return []API{Endpoint, CloudApps, Graph, Incidents} }
 
 // Lookup returns the API called name.
 func Lookup(name string) (API, bool) {

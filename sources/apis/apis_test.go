@@ -44,8 +44,8 @@ func TestLimit(t *testing.T) {
 func TestNames(t *testing.T) {
 	t.Parallel()
 	for format, want := range map[string]string{
-		"%s":          "endpoint, cloudapps or graph",
-		"[tenant.%s]": "[tenant.endpoint], [tenant.cloudapps] or [tenant.graph]",
+		"%s":          "endpoint, cloudapps, graph or incidents",
+		"[tenant.%s]": "[tenant.endpoint], [tenant.cloudapps], [tenant.graph] or [tenant.incidents]",
 	} {
 		if got := Names(format); got != want {
 			t.Errorf("Names(%q) = %q, want %q", format, got, want)

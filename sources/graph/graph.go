@@ -1,7 +1,8 @@
 // Package graph exports Microsoft Graph security alerts (GET /v1.0/security/alerts_v2), the API
 // Microsoft names as the successor of the Defender for Endpoint and Defender for Cloud Apps
 // alert APIs: it polls on lastUpdateDateTime, follows @odata.nextLink, and normalizes each alert
-// version to the envelope.
+// version to the envelope. Graph's security incidents (incidents.go) are read the same way, one
+// message per incident version.
 //
 // Why one open-ended question per poll: nextLink skiptokens hold a position in a list that is
 // evaluated anew for every page (learn.microsoft.com/graph/api/security-list-alerts-v2; the
@@ -53,11 +54,18 @@ const dateSkew = time.Second
 // Options tunes a Source (the shared options of the page-reading sources).
 type Options = sources.Options
 
-// Source polls one tenant's alerts_v2.
+// Source polls one tenant's alerts_v2, or its incidents (NewIncidents): the same service,
+// paged and filtered alike.
 type Source struct {
-	api       *httpclient.API
-	alertsURL string
-	base      *url.URL // scheme and host a nextLink must keep: the token goes nowhere else
+	api     *httpclient.API
+	name    string // the source's name: Name or IncidentsName
+	listURL string // the collection
+	base    *url.URL // scheme and host a nextLink must keep: the token goes nowhere else
+	// decode reads one page's items into the poll, and returns its other members.
+	decode func(p *poll, ctx context.Context, body io.Reader) (map[string]json.RawMessage, error)
+	// afterPage, when set, finishes the page's items once the page is read (incidents: their
+	// alerts).
+	afterPage func(p *poll, ctx context.Context) error
 	id        sources.Identity
 	lookback  time.Duration
 	startFrom time.Duration
@@ -80,23 +88,11 @@ func (s *Source) ContinueFrom(from func(ctx context.Context) (time.Time, error))
 // New returns the source of a tenant's graph job with settings s. api carries the HTTP client, the
 // token source and the tenant's limiter.
 func New(s apis.Settings, api *httpclient.API, o Options) *Source {
-	o = o.WithDefaults(apis.Graph.PageCap)
-	a := *api
-	if a.Forbidden == "" {
-		a.Forbidden = fmt.Sprintf("give app %s the application permission SecurityAlert.Read.All of Microsoft Graph (API permissions → Microsoft Graph → Application permissions) and grant admin consent; `alertexport auth check` shows the roles the token carries", s.ClientID)
+	src := newSource(apis.Graph, "/v1.0/security/alerts_v2", s, api, o)
+	src.decode = func(p *poll, ctx context.Context, body io.Reader) (map[string]json.RawMessage, error) {
+		return page.DecodeInto(body, "value", func(raw []byte, a *alert, derr error) error { return p.takeDecoded(ctx, raw, a, derr) },
+			page.Need("@odata.nextLink"), page.Log(src.opts.Logger.With("tenant", src.id.Tenant, "source", src.name)))
 	}
-	// Evolvable enums: without this, values Microsoft added later (serviceSource
-	// microsoftDefenderForCloud, …) read "unknownFutureValue".
-	a.Header = http.Header{"Prefer": {"include-unknown-enum-members"}}
-	src := &Source{
-		api:       &a,
-		alertsURL: strings.TrimSuffix(s.APIURL, "/") + "/v1.0/security/alerts_v2",
-		id:        sources.Identity{Tenant: s.Tenant, TenantID: s.TenantID},
-		lookback:  s.Lookback,
-		startFrom: s.StartFrom,
-		opts:      o,
-	}
-	src.base, _ = url.Parse(src.alertsURL) // config checked it is a URL
 	var clauses []string
 	for _, ss := range s.ServiceSources {
 		clauses = append(clauses, "serviceSource eq '"+strings.ReplaceAll(ss, "'", "''")+"'")
@@ -104,6 +100,30 @@ func New(s apis.Settings, api *httpclient.API, o Options) *Source {
 	if len(clauses) > 0 {
 		src.services = "(" + strings.Join(clauses, " or ") + ")"
 	}
+	return src
+}
+
+// newSource is what the sources of the Graph collections share: the client, the collection's
+// URL under api_url, and min_severity (applied here, see the package doc).
+func newSource(facts apis.API, path string, s apis.Settings, api *httpclient.API, o Options) *Source {
+	o = o.WithDefaults(facts.PageCap)
+	a := *api
+	if a.Forbidden == "" {
+		a.Forbidden = fmt.Sprintf("give app %s the application permission %s of Microsoft Graph (API permissions → Microsoft Graph → Application permissions) and grant admin consent; `alertexport auth check` shows the roles the token carries", s.ClientID, facts.Roles[0])
+	}
+	// Evolvable enums: without this, values Microsoft added later (serviceSource
+	// microsoftDefenderForCloud, incident status awaitingAction, …) read "unknownFutureValue".
+	a.Header = http.Header{"Prefer": {"include-unknown-enum-members"}}
+	src := &Source{
+		api:       &a,
+		name:      facts.Name,
+		listURL:   strings.TrimSuffix(s.APIURL, "/") + path,
+		id:        sources.Identity{Tenant: s.Tenant, TenantID: s.TenantID},
+		lookback:  s.Lookback,
+		startFrom: s.StartFrom,
+		opts:      o,
+	}
+	src.base, _ = url.Parse(src.listURL) // config checked it is a URL
 	for _, sev := range []string{"informational", "low", "medium", "high"} {
 		if sev == s.MinSeverity {
 			break
@@ -132,12 +152,17 @@ type poll struct {
 	dirty         bool // Seen changed since the poll began
 	// unordered counts versions newly taken that were newer than one taken before them.
 	unordered int
+	// stuck is the oldest version this pass read but could not finish (an incident whose alerts
+	// could not be read): the cursor stays at or before it, so the next poll reads it again.
+	stuck time.Time
+	// listed are the incidents of the page just read that wait for their alerts.
+	listed []listed
 }
 
 // newPoll starts a poll from cp.
 func (s *Source) newPoll(cp sources.Checkpoint, emit sources.Emit) *poll {
 	p := &poll{src: s, cp: cp.Clone(), prev: cp.Cursor, taken: sources.NewVersionSet(), horizon: sources.NewHorizon(s.opts.Now)}
-	p.Admit = sources.Admit{Outbox: sources.Outbox{Emit: emit, Logger: s.opts.Logger}, Tenant: s.id.Tenant, Source: Name, Options: s.opts,
+	p.Admit = sources.Admit{Outbox: sources.Outbox{Emit: emit, Logger: s.opts.Logger}, Tenant: s.id.Tenant, Source: s.name, Options: s.opts,
 		State: &p.cp, Strays: sources.NewStraySet(cp.Strays), Exported: sources.NewIDSet(), Below: s.below, Batch: s.opts.BatchSize, NoVersion: errNoVersion}
 	return p
 }
@@ -175,7 +200,7 @@ func (s *Source) Poll(ctx context.Context, cp sources.Checkpoint, emit sources.E
 		}
 	}
 	err := p.pass(ctx)
-	s.opts.ReportHorizon(s.id.Tenant, Name, p.horizon)
+	s.opts.ReportHorizon(s.id.Tenant, s.name, p.horizon)
 	if err != nil {
 		return err
 	}
@@ -194,6 +219,9 @@ func (s *Source) Poll(ctx context.Context, cp sources.Checkpoint, emit sources.E
 	}
 	if !p.date.IsZero() && newest.After(p.date.Add(-dateSkew)) {
 		newest = p.date.Add(-dateSkew)
+	}
+	if !p.stuck.IsZero() && newest.After(p.stuck) {
+		newest = p.stuck
 	}
 	if newest.After(cursor) {
 		cursor = newest
@@ -232,10 +260,10 @@ func (p *poll) pass(ctx context.Context) error {
 	if s.services != "" {
 		filter += " and " + s.services
 	}
-	next := s.alertsURL + "?" + url.Values{"$filter": {filter}, "$top": {strconv.Itoa(s.opts.PageSize)}}.Encode()
+	next := s.listURL + "?" + url.Values{"$filter": {filter}, "$top": {strconv.Itoa(s.opts.PageSize)}}.Encode()
 	for next != "" {
 		if p.requests++; p.requests > maxRequests {
-			return fmt.Errorf("tenant %q: graph API: gave up after %d pages in one poll; the API's nextLinks do not end", s.id.Tenant, maxRequests)
+			return fmt.Errorf("tenant %q: %s API: gave up after %d pages in one poll; the API's nextLinks do not end", s.id.Tenant, s.name, maxRequests)
 		}
 		u := next
 		err := s.api.GetWith(ctx, u, func(resp *http.Response, body io.Reader) error {
@@ -244,8 +272,7 @@ func (p *poll) pass(ctx context.Context) error {
 			if p.date.IsZero() {
 				p.date = p.horizon.Now() // the Date, else the local clock
 			}
-			rest, err := page.DecodeInto(body, "value", func(raw []byte, a *alert, derr error) error { return p.takeDecoded(ctx, raw, a, derr) },
-				page.Need("@odata.nextLink"), page.Log(s.opts.Logger.With("tenant", s.id.Tenant, "source", Name)))
+			rest, err := s.decode(p, ctx, body)
 			if err != nil {
 				if err, ok := sources.Unbroken(err); ok {
 					return err
@@ -261,6 +288,11 @@ func (p *poll) pass(ctx context.Context) error {
 		})
 		if err != nil {
 			return err
+		}
+		if s.afterPage != nil {
+			if err := s.afterPage(p, ctx); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -279,7 +311,7 @@ func (s *Source) nextLink(raw json.RawMessage) (string, error) {
 		if u != nil {
 			shown = u.Scheme + "://" + u.Host + u.Path
 		}
-		return "", fmt.Errorf("tenant %q: graph API: @odata.nextLink %q is not on %s://%s; alertexport sends its token only there", s.id.Tenant, shown, s.base.Scheme, s.base.Host)
+		return "", fmt.Errorf("tenant %q: %s API: @odata.nextLink %q is not on %s://%s; alertexport sends its token only there", s.id.Tenant, s.name, shown, s.base.Scheme, s.base.Host)
 	}
 	return link, nil
 }
@@ -352,6 +384,12 @@ func (p *poll) Remember(id string, t time.Time, held string) error {
 	p.taken.Add(id, t)
 	if held != "" { // a stray: kept apart (sources.StraySet), reported
 		return p.Keep(id, t, held, p.horizon.Limit())
+	}
+	if p.src.afterPage != nil {
+		// Incidents: the cursor may end held at one the pass could not finish (p.stuck), below
+		// any bound known now; they are few, so Seen keeps them all until the end prunes it.
+		p.cp.Seen.Add(id, t)
+		return nil
 	}
 	least := p.newest
 	if !p.date.IsZero() && least.After(p.date.Add(-dateSkew)) {

@@ -30,6 +30,7 @@ var APIs = []Entry{
 	{apis.Endpoint, factory(endpoint.New)},
 	{apis.CloudApps, factory(cloudapps.New)},
 	{apis.Graph, factory(graph.New)},
+	{apis.Incidents, factory(graph.NewIncidents)},
 }
 
 // Lookup returns the entry of the API called name.

@@ -71,12 +71,12 @@ func TestEveryAPIIsRegistered(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("registry lines %v, want one per API in apis.All, in its order: %v", got, want)
 	}
-	for name, pkgName := range map[string]string{apis.Endpoint.Name: endpoint.Name, apis.CloudApps.Name: cloudapps.Name, apis.Graph.Name: graph.Name} {
+	for name, pkgName := range map[string]string{apis.Endpoint.Name: endpoint.Name, apis.CloudApps.Name: cloudapps.Name, apis.Graph.Name: graph.Name, apis.Incidents.Name: graph.IncidentsName} {
 		if pkgName != name {
 			t.Errorf("the %s package calls itself %q", name, pkgName)
 		}
 	}
-	if _, ok := registry.Lookup("incidents"); ok {
+	if _, ok := registry.Lookup("nope"); ok {
 		t.Error("Lookup found an API nobody registered")
 	}
 }
