@@ -31,3 +31,8 @@ const (
 // creating an empty store on first use (graph.IncidentsAPI.Tenant). Their
 // alerts are the tenant's Graph alerts (Server.Graph).
 func (s *Server) Incidents(tenantID string) *IncidentsTenant { return s.incidents.Tenant(tenantID) }
+
+// DefaultIncidentExpandLimit is how many alerts an incident may group
+// before a filtered List incidents with $expand=alerts whose page holds it
+// answers 500 (IncidentsTenant.SetExpandLimit).
+const DefaultIncidentExpandLimit = graph.DefaultIncidentExpandLimit
