@@ -125,6 +125,8 @@ func TestIncidentsRouting(t *testing.T) {
 		code, msg          string
 	}{
 		{"list", http.MethodGet, incidentsPath, 200, "", ""},
+		{"trailing slash", http.MethodGet, incidentsPath + "/", 200, "", ""},
+		{"segment case", http.MethodGet, "/v1.0/security/Incidents/" + id, 200, "", ""},
 		{"get", http.MethodGet, incidentsPath + "/" + id, 200, "", ""},
 		{"get with $expand", http.MethodGet, incidentsPath + "/" + id + "?$expand=alerts", 200, "", ""},
 		{"unknown id", http.MethodGet, incidentsPath + "/1", 404, "itemNotFound", "'1'"},

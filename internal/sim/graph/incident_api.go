@@ -64,7 +64,9 @@ type IncidentsAPI struct {
 // NewIncidents is the incidents API served by the simulator h describes,
 // beside g's alerts_v2: its tokens, errors and alerts are g's.
 func NewIncidents(h simapi.Host, g *API) *IncidentsAPI {
-	return &IncidentsAPI{Host: h, graph: g, tenants: map[string]*IncidentTenant{}}
+	s := &IncidentsAPI{Host: h, graph: g, tenants: map[string]*IncidentTenant{}}
+	g.incidents = s
+	return s
 }
 
 // Facts is the API's line in the registry (sources/apis).
