@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -677,8 +678,60 @@ func TestIncidentsVersions(t *testing.T) {
 			}
 			got[v["id"].(string)] = ts
 		}
-		if !reflect.DeepEqual(got, want) {
+		if len(got) != len(want) {
 			t.Errorf("at +%v: served %d incidents, oracle %d", at.Sub(now), len(got), len(want))
+		}
+		for id, w := range want {
+			if g, ok := got[id]; !ok || !g.Equal(w) {
+				t.Errorf("at +%v: incident %s served at %v, oracle %v", at.Sub(now), id, g, w)
+			}
+		}
+	}
+}
+
+// TestIncidentsConcurrent: changes from several goroutines while a client
+// pages with $expand=alerts keep the store's invariants (run with -race).
+func TestIncidentsConcurrent(t *testing.T) {
+	t.Parallel()
+	f := incidentsFixture(t, Options{})
+	inc := f.s.Incidents(tenantA)
+	ids := inc.Generate(30, IncidentsGenerate{From: f.clock.Now().Add(-time.Hour), To: f.clock.Now()})
+	tok := incidentsToken(t, f)
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i := range 25 {
+				inc.UpdateRandom(2, 0)
+				_, _ = inc.AddAlert(ids[(w*7+i)%len(ids)], 0) // refused once the incident is merged away
+			}
+		})
+	}
+	for range 10 {
+		followIncidents(t, f.s, tok, incidentsQuery("$expand", "alerts", "$top", "50"), nil)
+	}
+	wg.Wait()
+
+	last := map[string]time.Time{}
+	for _, v := range inc.Versions() {
+		if prev, ok := last[v.ID]; ok && !v.LastUpdateDateTime.After(prev) {
+			t.Errorf("incident %s: version at %v after one at %v", v.ID, v.LastUpdateDateTime, prev)
+		}
+		last[v.ID] = v.LastUpdateDateTime
+	}
+	owner := map[string]string{}
+	for _, id := range inc.IDs() {
+		i, alerts, _ := inc.Latest(id)
+		if i.Status == "redirected" && len(alerts) != 0 {
+			t.Errorf("redirected incident %s still has %d alerts", id, len(alerts))
+		}
+		for _, aid := range alerts {
+			if other, dup := owner[aid]; dup {
+				t.Errorf("alert %s in incidents %s and %s", aid, other, id)
+			}
+			owner[aid] = id
+			if a, ok := f.s.Graph(tenantA).Latest(aid); !ok || a.IncidentID == nil || *a.IncidentID != id {
+				t.Errorf("alert %s of incident %s has incidentId %v", aid, id, a.IncidentID)
+			}
 		}
 	}
 }
