@@ -2,7 +2,7 @@
 // services alertexport talks to: Microsoft Entra ID (the login endpoints MSAL
 // Go calls for the client-credentials flow), the Microsoft Defender for
 // Endpoint alerts API, the Microsoft Defender for Cloud Apps alerts API and
-// Microsoft Graph's security alerts_v2.
+// Microsoft Graph's security alerts_v2 and incidents.
 //
 // There is no network in the test environments, so the simulator is a real
 // HTTPS server on 127.0.0.1 with a certificate issued by a CA it generates at
@@ -214,6 +214,41 @@
 // the skiptoken's lifetime (here: forever), how Graph's index lags behind
 // the products (no documented bound), and whether Graph's lastUpdateDateTime
 // of a Cloud Apps alert moves on other changes.
+//
+// Microsoft Graph's security incidents, GET /v1.0/security/incidents and
+// /v1.0/security/incidents/{id} (package graph, a part of its own: API name
+// "incidents"), follow learn.microsoft.com/graph/api/security-list-incidents
+// and resources/security-incident. Tokens are Graph's, with
+// SecurityIncident.Read.All or .ReadWrite.All (else a 403 as alerts_v2's);
+// errors, headers, evolvable enums (status awaitingAction) and skiptokens
+// are alerts_v2's. Decisions:
+//
+//   - Incidents (Server.Incidents) group the tenant's Graph-only alerts: an
+//     incident's alerts have its id as incidentId, and $expand=alerts shows
+//     their newest visible versions exactly as alerts_v2 serves them. Every
+//     change (Update, AddAlert(s), Merge, UpdateRandom) is a new version
+//     with a strictly later lastUpdateDateTime; Merge redirects one incident
+//     into another and moves its alerts (new alert versions).
+//   - Query options: $count, $filter (assignedTo, classification,
+//     createdDateTime, determination, lastUpdateDateTime, severity, status,
+//     with alerts_v2's rules), $skip, $top (clamped to 50, the page cap
+//     apis.Incidents records), $expand=alerts only; default page 20
+//     (undocumented; below the cap so a client must follow
+//     @odata.nextLink). Get incident takes $expand only; an unknown id is a
+//     404 itemNotFound.
+//   - Order: newest createdDateTime first ("The most recent incidents are
+//     displayed at the top of the list"), evaluated anew for each page.
+//   - Wire form: Microsoft's two List incidents examples disagree (PascalCase
+//     enums with customTags; lower camel case with "tags"); a seeded share
+//     of incidents (IncidentsTenant.SetStyleShare, default 10%) is written in
+//     one of them. Times have 7 fractional digits, as in the examples.
+//   - The failure of elastic/integrations#18144 and #18277: a list with
+//     $expand=alerts and $filter whose page holds an incident with more
+//     alerts than the tenant's expand limit (SetExpandLimit, default 100)
+//     answers 500 generalException, every time; without $expand, or for
+//     the one incident, it works.
+//   - Rate limit 150 a minute per app per tenant (apis.Incidents), apart
+//     from alerts_v2's; faults and the request log as in the other parts.
 //
 // Every answer, of the token endpoint and of each API, carries a Date header
 // on the simulator's clock (Options.Now), as Microsoft's services stamp

@@ -17,14 +17,25 @@ const (
 	APIEndpoint  = "endpoint"  // the Defender for Endpoint alerts API (apis.Endpoint.Name)
 	APICloudApps = "cloudapps" // the Defender for Cloud Apps alerts API (apis.CloudApps.Name)
 	APIGraph     = "graph"     // Microsoft Graph's security alerts_v2 (apis.Graph.Name)
+	APIIncidents = "incidents" // Microsoft Graph's security incidents (apis.Incidents.Name)
 )
 
+// simulatedAPIs are the facts of every API the simulator serves, one part
+// each in Server.newParts (TestSimulatedAPIsMatchParts keeps the two
+// together). It is not apis.All: that lists the APIs alertexport reads, and
+// the simulator may serve an API before the product reads it (incidents).
+func simulatedAPIs() []apis.API {
+	return []apis.API{apis.Endpoint, apis.CloudApps, apis.Graph, apis.Incidents}
+}
+
 // DocumentedRateLimits returns the rate limits Microsoft documents for api
-// (APIEndpoint, APICloudApps or APIGraph), as the API registry (sources/apis)
-// records them with their sources; nil for an unknown name.
+// (APIEndpoint, APICloudApps, APIGraph or APIIncidents), as the API registry
+// (sources/apis) records them with their sources; nil for an unknown name.
 func DocumentedRateLimits(api string) []simapi.RateLimit {
-	if a, ok := apis.Lookup(api); ok {
-		return slices.Clone(a.Limits)
+	for _, a := range simulatedAPIs() {
+		if a.Name == api {
+			return slices.Clone(a.Limits)
+		}
 	}
 	return nil
 }
@@ -95,7 +106,7 @@ func (s *Server) rateLimits(api string) []simapi.RateLimit {
 }
 
 // faultPlan is the fault plan of api in tenantID (created on first use,
-// as Endpoint, CloudApps and Graph do).
+// as Endpoint, CloudApps, Graph and Incidents do).
 func (s *Server) faultPlan(api, tenantID string) *simapi.FaultPlan {
 	for _, p := range s.parts {
 		if p.Facts().Name == api {

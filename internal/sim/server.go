@@ -54,7 +54,7 @@ type Options struct {
 	// fixed default, so runs are reproducible either way.
 	Seed int64
 	// RateLimits chooses the rate limits of the APIs by name (APIEndpoint,
-	// APICloudApps, APIGraph): Documented, NoRateLimits or LimitTo. An API
+	// APICloudApps, APIGraph, APIIncidents): Documented, NoRateLimits or LimitTo. An API
 	// not in the map has the limits Microsoft documents for it.
 	RateLimits map[string]simapi.RateLimits
 	// CloudAppsRetryAfter makes the Defender for Cloud Apps API send
@@ -86,12 +86,13 @@ type Server struct {
 	mu   sync.Mutex                 // guards date
 	date func(now time.Time) string // SetDateHeader; nil = the clock's time
 
-	host      simapi.Host    // what the API parts share of the server
-	parts     []simapi.API   // every API part (newParts), the fields below among them
-	endpoint  *endpoint.API  // the Defender for Endpoint alerts API (package endpoint)
-	cloudApps *cloudapps.API // the Defender for Cloud Apps alerts API (package cloudapps)
-	graph     *graph.API     // Microsoft Graph's alerts_v2 (package graph)
-	limits    *limitTable    // the APIs' rate limits, by name
+	host      simapi.Host         // what the API parts share of the server
+	parts     []simapi.API        // every API part (newParts), the fields below among them
+	endpoint  *endpoint.API       // the Defender for Endpoint alerts API (package endpoint)
+	cloudApps *cloudapps.API      // the Defender for Cloud Apps alerts API (package cloudapps)
+	graph     *graph.API          // Microsoft Graph's alerts_v2 (package graph)
+	incidents *graph.IncidentsAPI // Microsoft Graph's security incidents (package graph)
+	limits    *limitTable         // the APIs' rate limits, by name
 	apiLog    apiLog
 
 	closeOnce sync.Once
@@ -386,5 +387,6 @@ func (s *Server) newParts(opts Options) {
 	s.endpoint = endpoint.New(s.host, s.Service)
 	s.cloudApps = cloudapps.New(s.host, s.Service, opts.CloudAppsRetryAfter)
 	s.graph = graph.New(s.host, s.Service, s.endpoint, s.cloudApps)
-	s.parts = []simapi.API{s.endpoint, s.cloudApps, s.graph}
+	s.incidents = graph.NewIncidents(s.host, s.graph)
+	s.parts = []simapi.API{s.endpoint, s.cloudApps, s.graph, s.incidents}
 }

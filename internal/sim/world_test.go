@@ -4,6 +4,8 @@ import (
 	"io"
 	"net/http"
 	"testing"
+
+	"github.com/alertexport/alertexport/sources/apis"
 )
 
 func TestAddReaderGrantsEveryAPI(t *testing.T) {
@@ -54,15 +56,19 @@ min_severity = "high"
 // tenant only, once.
 func TestFailByAPIName(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, Options{RateLimits: map[string]RateLimits{APIEndpoint: NoRateLimits(), APICloudApps: NoRateLimits(), APIGraph: NoRateLimits()}})
+	s := startServer(t, Options{RateLimits: map[string]RateLimits{APIEndpoint: NoRateLimits(), APICloudApps: NoRateLimits(),
+		APIGraph: NoRateLimits(), APIIncidents: NoRateLimits()}})
 	const tenant, app, secret = "7d1e3c2b-0a9f-4e8d-b7c6-a5f4e3d2c1b0", "2f3e4d5c-6b7a-4c9d-8e0f-1a2b3c4d5e6f", "pw"
 	s.AddReader(Reader{ClientID: app, Secret: secret}, tenant)
+	// ReadRoles follows apis.All, which does not list incidents yet.
+	s.Grant(tenant, app, GraphResource, apis.Incidents.Roles[0])
 	tests := []struct {
 		api, resource, method, path string
 	}{
 		{APIEndpoint, EndpointResource, http.MethodGet, "/api/alerts"},
 		{APICloudApps, CloudAppsResource, http.MethodGet, "/api/v1/alerts/"},
 		{APIGraph, GraphResource, http.MethodGet, "/v1.0/security/alerts_v2"},
+		{APIIncidents, GraphResource, http.MethodGet, "/v1.0/security/incidents"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.api, func(t *testing.T) {

@@ -78,6 +78,10 @@ type API struct {
 	entra     *entra.Service
 	endpoint  *endpoint.API
 	cloudApps *cloudapps.API
+	// incidents is the incidents part beside (NewIncidents sets it before
+	// the server serves): requests the mux gives alerts_v2's patterns but
+	// that name incidents go there.
+	incidents *IncidentsAPI
 
 	mu      sync.Mutex
 	tenants map[string]*Tenant // lower-case tenant ID
@@ -223,6 +227,17 @@ func writeGraphError(w http.ResponseWriter, ids graphIDs, e *graphError) {
 
 // handleGraph serves /v1.0/security/{name}[/...].
 func (s *API) handleGraph(w http.ResponseWriter, r *http.Request) {
+	// Segments are matched case-insensitively (see Routes), and a trailing
+	// slash still names the collection; the mux matches such incidents
+	// paths (/security/Incidents, /security/incidents/) to the patterns
+	// here, not to the incidents part's.
+	if s.incidents != nil && strings.EqualFold(r.PathValue("name"), "incidents") {
+		id, rest, _ := strings.Cut(r.PathValue("rest"), "/")
+		r.SetPathValue("id", id)
+		r.SetPathValue("rest", rest)
+		s.incidents.handle(w, r)
+		return
+	}
 	simapi.Run[*graphError](s.Env, w, r, &graphCall{s: s, ids: newGraphIDs(r)})
 }
 

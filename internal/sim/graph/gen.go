@@ -240,8 +240,14 @@ func (g *graphGen) between(lo, hi time.Duration) time.Duration {
 
 // classify sets a classification and a determination that goes with it.
 func (g *graphGen) classify(a *Alert) {
+	a.Classification, a.Determination = g.classification()
+}
+
+// classification draws a classification and a determination that goes
+// with it (alerts and incidents share the enums).
+func (g *graphGen) classification() (string, string) {
 	c := g.Pick([]string{"truePositive", "informationalExpectedActivity", "falsePositive"})
-	a.Classification, a.Determination = c, g.Pick(graphClassDeterminations[c])
+	return c, g.Pick(graphClassDeterminations[c])
 }
 
 // alert draws one alert of kind k whose lastUpdateDateTime is updated.
