@@ -58,8 +58,8 @@ type Options = sources.Options
 // paged and filtered alike.
 type Source struct {
 	api     *httpclient.API
-	name    string // the source's name: Name or IncidentsName
-	listURL string // the collection
+	name    string   // the source's name: Name or IncidentsName
+	listURL string   // the collection
 	base    *url.URL // scheme and host a nextLink must keep: the token goes nowhere else
 	// decode reads one page's items into the poll, and returns its other members.
 	decode func(p *poll, ctx context.Context, body io.Reader) (map[string]json.RawMessage, error)

@@ -34,9 +34,30 @@ func valid(t *testing.T) []byte {
 	return body
 }
 
-func TestValidEnvelope(t *testing.T) {
-	if err := Validate(valid(t)); err != nil {
+// validIncident is a whole incident envelope, as Incident.Marshal writes it.
+func validIncident(t *testing.T) []byte {
+	t.Helper()
+	s := func(v string) *string { return &v }
+	created := time.Date(2026, 11, 22, 10, 0, 0, 123_456_700, time.UTC)
+	body, err := (&envelope.Incident{
+		Schema: envelope.IncidentSchema, ID: "2972395", Source: "incidents", Tenant: "contoso",
+		TenantID: "a839b112-1253-6432-9bf6-94542403f21c", Event: envelope.Updated, Title: s("Multi-stage incident"),
+		Severity: envelope.SeverityHigh, Status: envelope.IncidentRedirected, AssignedTo: s("KaiC@contoso.com"),
+		CreatedAt: &created, UpdatedAt: created.Add(time.Hour), URL: s("https://security.microsoft.com/incidents/2972395?tid=x"),
+		RedirectIncidentID: s("2972400"), Tags: []string{"Demo"}, AlertIDs: []string{"da637551227677560813_-961444813"},
+		Raw: json.RawMessage(`{"id":"2972395"}`),
+	}).Marshal()
+	if err != nil {
 		t.Fatal(err)
+	}
+	return body
+}
+
+func TestValidEnvelope(t *testing.T) {
+	for name, body := range map[string][]byte{"alert": valid(t), "incident": validIncident(t)} {
+		if err := Validate(body); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
 	}
 }
 
@@ -62,19 +83,8 @@ func TestDocumentedExample(t *testing.T) {
 
 // TestWrongBodies: each deliberately broken body fails, and the error names what is wrong.
 func TestWrongBodies(t *testing.T) {
-	base := valid(t)
-	edit := func(f func(m map[string]any)) []byte {
-		var m map[string]any
-		if err := json.Unmarshal(base, &m); err != nil {
-			t.Fatal(err)
-		}
-		f(m)
-		b, err := json.Marshal(m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
+	edit := func(f func(m map[string]any)) []byte { return editBody(t, valid(t), f) }
+	editIncident := func(f func(m map[string]any)) []byte { return editBody(t, validIncident(t), f) }
 	for _, tc := range []struct {
 		name string
 		body []byte
@@ -100,6 +110,16 @@ func TestWrongBodies(t *testing.T) {
 		{"pid a string", edit(func(m map[string]any) { m["entities"] = []any{map[string]any{"type": "process", "pid": "3276"}} }), "/entities/0/pid"},
 		{"raw not an object", edit(func(m map[string]any) { m["raw"] = "{}" }), "/raw"},
 		{"incident_id a number", edit(func(m map[string]any) { m["incident_id"] = 1126093 }), "/incident_id"},
+		{"incident with an alert's status", editIncident(func(m map[string]any) { m["status"] = "new" }), "/status"},
+		{"incident status not normalized", editIncident(func(m map[string]any) { m["status"] = "InProgress" }), "/status"},
+		{"incident alert_ids null", editIncident(func(m map[string]any) { m["alert_ids"] = nil }), "/alert_ids"},
+		{"incident without alert_ids", editIncident(func(m map[string]any) { delete(m, "alert_ids") }), "alert_ids"},
+		{"incident with an empty alert id", editIncident(func(m map[string]any) { m["alert_ids"] = []any{""} }), "/alert_ids/0"},
+		{"incident tags null", editIncident(func(m map[string]any) { m["tags"] = nil }), "/tags"},
+		{"incident from another source", editIncident(func(m map[string]any) { m["source"] = "graph" }), "/source"},
+		{"incident with an alert's key", editIncident(func(m map[string]any) { m["entities"] = []any{} }), "entities"},
+		{"incident redirect empty", editIncident(func(m map[string]any) { m["redirect_incident_id"] = "" }), "/redirect_incident_id"},
+		{"alert under the incident schema", edit(func(m map[string]any) { m["schema"] = "alertexport.incident.v1" }), "missing properties"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := Validate(tc.body)
@@ -111,4 +131,19 @@ func TestWrongBodies(t *testing.T) {
 			}
 		})
 	}
+}
+
+// editBody is body with f applied to its decoded object.
+func editBody(t *testing.T, body []byte, f func(m map[string]any)) []byte {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(body, &m); err != nil {
+		t.Fatal(err)
+	}
+	f(m)
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
