@@ -806,6 +806,23 @@ func TestIncidentsFaults(t *testing.T) {
 		}
 		checkGraphError(t, graphGet(t, f.s, tok, incidentsPath), 500, "generalException", "unspecified")
 	})
+	t.Run("one incident's get broken", func(t *testing.T) {
+		ids := inc.IDs()
+		inc.BreakGet(ids[0], http.StatusInternalServerError)
+		for range 2 { // persistent
+			checkGraphError(t, graphGet(t, f.s, tok, incidentsPath+"/"+ids[0]+"?$expand=alerts"), 500, "generalException", "unspecified")
+		}
+		if a := graphGet(t, f.s, tok, incidentsPath+"/"+ids[1]+"?$expand=alerts"); a.status != 200 {
+			t.Errorf("another incident: %v", a)
+		}
+		if a := graphGet(t, f.s, tok, incidentsPath); a.status != 200 || !slices.Contains(a.ids(), ids[0]) {
+			t.Errorf("the list must still show it: %v", a)
+		}
+		inc.BreakGet(ids[0], 0)
+		if a := graphGet(t, f.s, tok, incidentsPath+"/"+ids[0]); a.status != 200 {
+			t.Errorf("repaired: %v", a)
+		}
+	})
 }
 
 // TestSimulatedAPIsMatchParts keeps simulatedAPIs and newParts together.

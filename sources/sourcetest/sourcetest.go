@@ -78,14 +78,15 @@ type World struct {
 	hostile atomic.Int32 // prefixes handed out by Hostile
 }
 
-// New starts the world; every source (endpoint, cloudapps, graph) is enabled in its config.
+// New starts the world; every source (endpoint, cloudapps, graph, incidents) is enabled in its config.
 func New(t testing.TB, s Setup) *World {
 	t.Helper()
 	c := &Clock{t: time.Now().UTC().Truncate(time.Second)}
 	o := s.Options
 	o.Now, o.Seed = c.Now, 7
 	// No API limits the tests unless Setup.Options chooses otherwise.
-	limits := map[string]sim.RateLimits{sim.APIEndpoint: sim.NoRateLimits(), sim.APICloudApps: sim.NoRateLimits(), sim.APIGraph: sim.NoRateLimits()}
+	limits := map[string]sim.RateLimits{sim.APIEndpoint: sim.NoRateLimits(), sim.APICloudApps: sim.NoRateLimits(), sim.APIGraph: sim.NoRateLimits(),
+		sim.APIIncidents: sim.NoRateLimits()}
 	maps.Copy(limits, o.RateLimits)
 	o.RateLimits = limits
 	srv, err := sim.Start(o)
@@ -114,6 +115,7 @@ start_from = "24h"
 			{Source: "endpoint", Lines: []string{sev}},
 			{Source: "cloudapps", Lines: []string{sev}},
 			{Source: "graph", Lines: []string{sev, "service_sources = " + tomlList(s.ServiceSources)}},
+			{Source: "incidents", Lines: []string{sev}},
 		}}.TOML(srv.URL())
 	env := func(k string) (string, bool) {
 		if k == "CONTOSO_SECRET" {
@@ -199,16 +201,18 @@ type Exporter struct {
 
 	mu    sync.Mutex
 	Saved sources.Checkpoint
-	Got   map[string]int // msg ID → times handed over
-	Envs  map[string]*envelope.Alert
-	Dead  []sources.Message
+	Got   map[string]int             // msg ID → times handed over
+	Envs  map[string]*envelope.Alert // every body, read as an alert (an incident's common keys too)
+	// Incidents are the incident envelopes among them, by message ID.
+	Incidents map[string]*envelope.Incident
+	Dead      []sources.Message
 	// During, if set, runs inside every Emit: the world changing while the poll pages.
 	During func()
 }
 
 // NewExporter returns an exporter for src.
 func NewExporter(t testing.TB, src sources.Source) *Exporter {
-	return &Exporter{t: t, Source: src, Got: map[string]int{}, Envs: map[string]*envelope.Alert{}}
+	return &Exporter{t: t, Source: src, Got: map[string]int{}, Envs: map[string]*envelope.Alert{}, Incidents: map[string]*envelope.Incident{}}
 }
 
 // Emit implements sources.Emit.
@@ -230,6 +234,13 @@ func (e *Exporter) Emit(_ context.Context, b sources.Batch) error {
 				e.t.Errorf("%s: the body is not an envelope: %v", m.MsgID, err)
 			}
 			e.Envs[m.MsgID] = &env
+			if env.Schema == envelope.IncidentSchema {
+				var in envelope.Incident
+				if err := json.Unmarshal(body, &in); err != nil {
+					e.t.Errorf("%s: the body is not an incident envelope: %v", m.MsgID, err)
+				}
+				e.Incidents[m.MsgID] = &in
+			}
 		} else {
 			e.Dead = append(e.Dead, m)
 		}

@@ -232,6 +232,9 @@ func (c *incidentsCall) list(r *http.Request, q *incidentsQuery, now time.Time) 
 
 // get is Get incident: the incident's newest visible version, or 404.
 func (c *incidentsCall) get(id string, q *incidentsQuery, now time.Time) (incidentsBody, *graphError) {
+	if status := c.t.brokenGet(id); status != 0 {
+		return incidentsBody{}, graphFaultError(simapi.Fault{Status: status})
+	}
 	rev := c.t.visible(id, now)
 	if rev == nil {
 		return incidentsBody{}, &graphError{status: http.StatusNotFound, code: "itemNotFound",

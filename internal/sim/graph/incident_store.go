@@ -53,6 +53,7 @@ type IncidentTenant struct {
 	expandLimit      int                       // SetExpandLimit; <= 0: none
 	styleShare       float64                   // SetStyleShare
 	lastID           int64                     // the newest incident id handed out
+	brokenGets       map[string]int            // BreakGet: incident id → HTTP status
 }
 
 // incidentRevision is an incident version as served, immutable once built.
@@ -148,6 +149,30 @@ func (t *IncidentTenant) SetExpandLimit(n int) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.expandLimit = n
+}
+
+// BreakGet makes every Get incident of incident id answer status (500:
+// generalException, 503: serviceNotAvailable, ...) until BreakGet(id, 0):
+// the persistent failure of one incident's read, whatever a client retries.
+// List incidents still shows the incident.
+func (t *IncidentTenant) BreakGet(id string, status int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if status == 0 {
+		delete(t.brokenGets, id)
+		return
+	}
+	if t.brokenGets == nil {
+		t.brokenGets = map[string]int{}
+	}
+	t.brokenGets[id] = status
+}
+
+// brokenGet is the status BreakGet set for incident id, 0 for none.
+func (t *IncidentTenant) brokenGet(id string) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.brokenGets[id]
 }
 
 // SetStyleShare sets the share (0 to 1) of incidents generated from now on
