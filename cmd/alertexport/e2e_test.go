@@ -82,7 +82,8 @@ func newWorld(t *testing.T, natsURL string) *world {
 // newWorldN is newWorld with n tenants, each with both sources, granted to one app.
 func newWorldN(t *testing.T, natsURL string, n int) *world {
 	t.Helper()
-	srv, err := sim.Start(sim.Options{Seed: 11, RateLimits: map[string]sim.RateLimits{sim.APIEndpoint: sim.NoRateLimits(), sim.APICloudApps: sim.NoRateLimits()}})
+	srv, err := sim.Start(sim.Options{Seed: 11, RateLimits: map[string]sim.RateLimits{sim.APIEndpoint: sim.NoRateLimits(), sim.APICloudApps: sim.NoRateLimits(),
+		sim.APIIncidents: sim.NoRateLimits()}})
 	if err != nil {
 		t.Fatal(err)
 	}
