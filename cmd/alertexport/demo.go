@@ -6,9 +6,7 @@ import (
 	"strings"
 
 	"github.com/alertexport/alertexport/internal/app"
-	"github.com/alertexport/alertexport/sources/cloudapps"
-	"github.com/alertexport/alertexport/sources/endpoint"
-	"github.com/alertexport/alertexport/sources/graph"
+	"github.com/alertexport/alertexport/sources/apis"
 )
 
 // demo is `alertexport demo`: the export against the built-in simulator and an embedded NATS
@@ -18,19 +16,18 @@ func (c cli) demo(ctx context.Context, args []string) int {
 	backlog := fs.Int("alerts", 100, "alerts already waiting in the simulated tenant (the backlog)")
 	runFor := fs.Duration("for", 0, "stop after this long (default: until Ctrl-C)")
 	listen := fs.String("listen", "", "let outside subscribers reach the embedded NATS server here, e.g. 127.0.0.1:4222")
-	srcList := fs.String("sources", "endpoint,cloudapps", "the sources to export, comma-separated: endpoint, cloudapps, graph (Graph shows the other two products' alerts and its own)")
+	srcList := fs.String("sources", "endpoint,cloudapps", "the sources to export, comma-separated: "+apis.Names("%s")+" (graph shows the other two products' alerts and its own; incidents groups Graph's alerts)")
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
 	enabled := map[string]bool{}
 	for _, s := range strings.Split(*srcList, ",") {
-		switch s = strings.TrimSpace(s); s {
-		case endpoint.Name, cloudapps.Name, graph.Name:
-			enabled[s] = true
-		default:
-			fmt.Fprintf(c.stderr, "demo: --sources: %q is not a source; want endpoint, cloudapps or graph\n", s)
+		s = strings.TrimSpace(s)
+		if _, ok := apis.Lookup(s); !ok {
+			fmt.Fprintf(c.stderr, "demo: --sources: %q is not a source; want %s\n", s, apis.Names("%s"))
 			return exitBadConfig
 		}
+		enabled[s] = true
 	}
 	if *backlog < 0 {
 		fmt.Fprintln(c.stderr, "demo: --alerts must be 0 or more")

@@ -97,3 +97,20 @@ func TestRunExportsEveryIncidentVersionOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestDemoIncidents: `demo --sources incidents` prints one line per incident version, with its
+// status and its number of alerts.
+func TestDemoIncidents(t *testing.T) {
+	t.Parallel()
+	r := runCLI(t, nil, "demo", "--sources", "incidents", "--alerts", "30", "--for", "5s")
+	if r.code != 0 {
+		t.Fatalf("demo exited %d:\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if n := strings.Count(r.stdout, "contoso/incidents"); n < 6 || strings.Contains(r.stdout, "contoso/graph") ||
+		!strings.Contains(r.stdout, " alerts]") || !strings.Contains(r.stdout, "summary: ") {
+		t.Errorf("demo printed %d incident lines, want ≥ 6 (the backlog) and no other source:\n%s", n, r.stdout)
+	}
+	if strings.Contains(r.stderr, "level=WARN") || strings.Contains(r.stderr, "level=ERROR") {
+		t.Errorf("demo warned:\n%s", r.stderr)
+	}
+}

@@ -72,6 +72,10 @@ func Demo(ctx context.Context, o DemoOptions, stdout, stderr io.Writer, now func
 	if enabled[graph.Name] { // and Graph's own: Defender for Identity, Office 365, …
 		gr.Generate(o.Alerts/3, sim.GraphGenerate{From: start.Add(-6 * time.Hour), To: start})
 	}
+	inc := srv.Incidents(demoTenantID)
+	if enabled[graph.IncidentsName] { // grouping Graph alerts of their own
+		inc.Generate(max(1, o.Alerts/5), sim.IncidentsGenerate{From: start.Add(-6 * time.Hour), To: start, MaxAlerts: 5})
+	}
 
 	cfg, err := demoConfig(dir, srv, o.Listen, enabled)
 	if err != nil {
@@ -92,6 +96,7 @@ func Demo(ctx context.Context, o DemoOptions, stdout, stderr io.Writer, now func
 	wg.Go(func() {
 		t := time.NewTicker(2 * time.Second)
 		defer t.Stop()
+		ticks := 0
 		for {
 			select {
 			case <-liveCtx.Done():
@@ -104,6 +109,12 @@ func Demo(ctx context.Context, o DemoOptions, stdout, stderr io.Writer, now func
 				if enabled[graph.Name] {
 					gr.Generate(1, sim.GraphGenerate{VisibleAfter: time.Second})
 					gr.UpdateRandom(1, 0)
+				}
+				if enabled[graph.IncidentsName] { // grows, is assigned, resolved, merged; a new one now and then
+					inc.UpdateRandom(1, 0)
+					if ticks++; ticks%3 == 0 {
+						inc.Generate(1, sim.IncidentsGenerate{})
+					}
 				}
 			}
 		}
@@ -201,13 +212,13 @@ func (s *summary) add(w io.Writer, m *nats.Msg) {
 	s.total++
 	s.bySev[a.Severity]++
 	s.bySource[a.Source]++
-	fmt.Fprintln(w, AlertLine(&a))
+	PrintAlert(w, m, false)
 }
 
 func (s *summary) print(w io.Writer) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	fmt.Fprintf(w, "\nsummary: %d alert versions received", s.total)
+	fmt.Fprintf(w, "\nsummary: %d versions received", s.total)
 	for _, src := range slices.Sorted(maps.Keys(s.bySource)) {
 		fmt.Fprintf(w, "; %s %d", TerminalSafe(src), s.bySource[src])
 	}

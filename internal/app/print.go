@@ -36,7 +36,29 @@ func PrintAlert(w io.Writer, m *nats.Msg, asJSON bool) {
 		fmt.Fprintf(w, "unreadable message on %s: %s\n", TerminalSafe(m.Subject), TerminalSafe(err.Error()))
 		return
 	}
+	if a.Schema == envelope.IncidentSchema {
+		var in envelope.Incident
+		if err := json.Unmarshal(m.Data, &in); err != nil {
+			fmt.Fprintf(w, "unreadable message on %s: %s\n", TerminalSafe(m.Subject), TerminalSafe(err.Error()))
+			return
+		}
+		fmt.Fprintln(w, IncidentLine(&in))
+		return
+	}
 	fmt.Fprintln(w, AlertLine(&a))
+}
+
+// IncidentLine is the one-line form of an incident version, as a ticketing bot would log it:
+// its status, its alerts, and the incident it was merged into.
+func IncidentLine(in *envelope.Incident) string {
+	a := in.Summary()
+	a.Title = in.Title
+	line := AlertLine(a)
+	extra := fmt.Sprintf("  [%s, %d alerts", TerminalSafe(in.Status), len(in.AlertIDs))
+	if in.RedirectIncidentID != nil {
+		extra += ", merged into " + TerminalSafe(*in.RedirectIncidentID)
+	}
+	return line + extra + "]"
 }
 
 // AlertLine is the one-line form of an alert, as a chat-ops bot would post it, safe for a

@@ -68,6 +68,14 @@ func TestTailAndDemoEscapeControlCharacters(t *testing.T) {
 		t.Fatal(err)
 	}
 	alert := &nats.Msg{Subject: "alerts.endpoint.contoso.high", Data: body}
+	redirect := "42\x1b[2J"
+	incBody, err := (&envelope.Incident{Schema: envelope.IncidentSchema, ID: "41", Source: "incidents", Tenant: "contoso", Event: "updated",
+		Title: &title, Severity: "high", Status: "redirected", RedirectIncidentID: &redirect, AlertIDs: []string{"da1", "da2"},
+		UpdatedAt: time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC), Raw: json.RawMessage(`{"id":"41"}`)}).Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	incident := &nats.Msg{Subject: "alerts.incidents.contoso.high", Data: incBody}
 	dead := &nats.Msg{Subject: "alerts.deadletter.endpoint.contoso", Data: []byte("{\"broken" + osc52),
 		Header: nats.Header{envelope.HeaderError: {"cannot normalize: title" + osc52}, envelope.HeaderTenant: {"contoso\x1b[2J"}, envelope.HeaderSource: {"endpoint"}}}
 
@@ -78,6 +86,7 @@ func TestTailAndDemoEscapeControlCharacters(t *testing.T) {
 		want   string
 	}{
 		{"alert line", alert, false, `Mimikatz\x1b]52;c;ZXZpbA==\x07 on host\u009b2J`},
+		{"incident line", incident, false, `contoso/incidents  updated  Mimikatz\x1b]52;c;ZXZpbA==\x07 on host\u009b2J  (41)  [redirected, 2 alerts, merged into 42\x1b[2J]`},
 		{"dead letter line", dead, false, `DEAD-LETTER  contoso\x1b[2J/endpoint  cannot normalize: title\x1b]52;c;ZXZpbA==\x07`},
 		{"alert --json", alert, true, `"title":"Mimikatz\u001b]52;c;ZXZpbA==\u0007 on host\u009b2J"`},
 		{"dead letter --json", dead, true, `{"broken\x1b]52;c;ZXZpbA==\x07`},

@@ -66,12 +66,16 @@ type Source struct {
 	// afterPage, when set, finishes the page's items once the page is read (incidents: their
 	// alerts).
 	afterPage func(p *poll, ctx context.Context) error
-	id        sources.Identity
-	lookback  time.Duration
-	startFrom time.Duration
-	services  string   // the serviceSource clause, "" for all
-	below     []string // severities min_severity excludes (checked here, see the package doc)
-	opts      Options
+	// byCreation: the collection lists the most recently created first (incidents, as
+	// documented), not the most recently updated, so a pass is not expected to go from newer
+	// versions to older ones.
+	byCreation bool
+	id         sources.Identity
+	lookback   time.Duration
+	startFrom  time.Duration
+	services   string   // the serviceSource clause, "" for all
+	below      []string // severities min_severity excludes (checked here, see the package doc)
+	opts       Options
 	// continueFrom, when set, tells from when the tenant's older sources (endpoint, cloudapps)
 	// would read next (see ContinueFrom).
 	continueFrom func(ctx context.Context) (time.Time, error)
@@ -226,7 +230,7 @@ func (s *Source) Poll(ctx context.Context, cp sources.Checkpoint, emit sources.E
 	if newest.After(cursor) {
 		cursor = newest
 	}
-	if p.unordered > 0 {
+	if p.unordered > 0 && !s.byCreation {
 		s.opts.Logger.Warn("Graph answered out of the newest-first order alertexport assumes; the cursor was held at the service's clock", "tenant", s.id.Tenant, "times", p.unordered)
 	}
 	if cursor.Equal(p.cp.Cursor) && !p.dirty {

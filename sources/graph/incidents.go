@@ -38,6 +38,12 @@ const maxStuck = time.Hour
 // poll reads again, for up to maxStuck (docs/incidents.md).
 func NewIncidents(s apis.Settings, api *httpclient.API, o Options) *Source {
 	src := newSource(apis.Incidents, "/v1.0/security/incidents", s, api, o)
+	// "The most recent incidents are displayed at the top of the list"
+	// (learn.microsoft.com/graph/api/security-list-incidents): by creation. An update leaves an
+	// incident where it is, so the pass still reads every incident there from start to end;
+	// one updated behind the reader is read by the next poll, as the cursor stays at the
+	// service's clock when the pass began.
+	src.byCreation = true
 	src.decode = func(p *poll, ctx context.Context, body io.Reader) (map[string]json.RawMessage, error) {
 		return page.DecodeInto(body, "value", func(raw []byte, in *incident, derr error) error {
 			v, ok := p.listedIncident(raw, in, derr)
