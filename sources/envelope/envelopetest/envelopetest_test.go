@@ -61,23 +61,26 @@ func TestValidEnvelope(t *testing.T) {
 	}
 }
 
-// TestDocumentedExample holds the example on docs/messages.md to the schema.
+// TestDocumentedExample holds the examples on docs/messages.md and docs/incidents.md to the
+// schema.
 func TestDocumentedExample(t *testing.T) {
 	path, err := findSchema()
 	if err != nil {
 		t.Fatal(err)
 	}
-	page, err := os.ReadFile(filepath.Join(filepath.Dir(path), "messages.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, after, ok := bytes.Cut(page, []byte("```json\n"))
-	example, _, ok2 := bytes.Cut(after, []byte("```"))
-	if !ok || !ok2 {
-		t.Fatal("docs/messages.md has no ```json example")
-	}
-	if err := Validate(example); err != nil {
-		t.Error(err)
+	for _, name := range []string{"messages.md", "incidents.md"} {
+		page, err := os.ReadFile(filepath.Join(filepath.Dir(path), name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, after, ok := bytes.Cut(page, []byte("```json\n"))
+		example, _, ok2 := bytes.Cut(after, []byte("```"))
+		if !ok || !ok2 {
+			t.Fatalf("docs/%s has no ```json example", name)
+		}
+		if err := Validate(example); err != nil {
+			t.Errorf("docs/%s: %v", name, err)
+		}
 	}
 }
 
