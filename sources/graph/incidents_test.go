@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -22,9 +23,13 @@ type incidentsFixture struct {
 	inc *sim.IncidentsTenant
 }
 
-func newIncidentsFixture(t testing.TB) *incidentsFixture {
+func newIncidentsFixture(t testing.TB, setup ...sourcetest.Setup) *incidentsFixture {
 	t.Helper()
-	w := sourcetest.New(t, sourcetest.Setup{})
+	var s sourcetest.Setup
+	if len(setup) > 0 {
+		s = setup[0]
+	}
+	w := sourcetest.New(t, s)
 	return &incidentsFixture{World: w, inc: w.Sim.Incidents(sourcetest.TenantID)}
 }
 
@@ -417,5 +422,102 @@ func TestIncidentWireForms(t *testing.T) {
 	}
 	if pascal == 0 || tagged == 0 {
 		t.Errorf("%d PascalCase and %d tags incidents; the test needs both", pascal, tagged)
+	}
+}
+
+// TestIncidentStatusMapping: Graph's statuses in either case map to the envelope's; anything
+// else, unknownFutureValue included, is unknown.
+func TestIncidentStatusMapping(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"active": envelope.IncidentActive, "Active": envelope.IncidentActive,
+		"inProgress": envelope.IncidentInProgress, "InProgress": envelope.IncidentInProgress,
+		"resolved": envelope.IncidentResolved, "RESOLVED": envelope.IncidentResolved,
+		"redirected": envelope.IncidentRedirected, "Redirected": envelope.IncidentRedirected,
+		"awaitingAction": envelope.IncidentAwaitingAction, "AwaitingAction": envelope.IncidentAwaitingAction,
+		"unknownFutureValue": envelope.IncidentUnknown, "": envelope.IncidentUnknown, "closed": envelope.IncidentUnknown,
+	} {
+		if got := incidentStatus(in); got != want {
+			t.Errorf("incidentStatus(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestIncidentsBackfill: backfill exports each incident whose version is in the range once, as
+// it is now, with the live export's message IDs, and hands over no checkpoint.
+func TestIncidentsBackfill(t *testing.T) {
+	t.Parallel()
+	f := newIncidentsFixture(t)
+	now := f.Clock.Now()
+	f.inc.Generate(60, sim.IncidentsGenerate{From: now.Add(-10 * time.Hour), To: now})
+	live := sourcetest.NewExporter(t, f.source(Options{}))
+	live.MustPoll(t)
+	since, until := now.Add(-6*time.Hour), now.Add(-2*time.Hour)
+	got := map[string]int{}
+	err := f.source(Options{}).Backfill(context.Background(), since, until, func(_ context.Context, b sources.Batch) error {
+		if b.Checkpoint != nil {
+			t.Error("backfill handed over a checkpoint")
+		}
+		for _, m := range b.Messages {
+			got[m.MsgID]++
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := 0
+	for id, v := range f.visible() {
+		if !v.Before(since) && v.Before(until) {
+			want++
+			if got[envelope.MsgID("contoso", IncidentsName, id, v)] != 1 {
+				t.Errorf("incident %s at %v: backfilled %d times, want once", id, v, got[envelope.MsgID("contoso", IncidentsName, id, v)])
+			}
+		}
+	}
+	if len(got) != want || want == 0 {
+		t.Errorf("backfill exported %d, want %d", len(got), want)
+	}
+	for id := range got {
+		if live.Got[id] == 0 {
+			t.Errorf("backfill message %s has no live twin", id)
+		}
+	}
+}
+
+// TestIncidentsMinSeverity: min_severity leaves out incidents below it without reading their
+// alerts, and they still move the cursor. (Severity unknown is not below any: it is exported,
+// as for alerts.)
+func TestIncidentsMinSeverity(t *testing.T) {
+	t.Parallel()
+	f := newIncidentsFixture(t, sourcetest.Setup{MinSeverity: "high"})
+	now := f.Clock.Now()
+	f.inc.Generate(60, sim.IncidentsGenerate{From: now.Add(-time.Hour), To: now})
+	e := sourcetest.NewExporter(t, f.source(Options{}))
+	e.MustPoll(t)
+	high := 0
+	for id, v := range f.visible() {
+		cur, _, _ := f.inc.Latest(id)
+		if cur.Severity == "high" || cur.Severity == "unknown" {
+			high++
+			if !e.Has(IncidentsName, id, v) {
+				t.Errorf("%s incident %s not exported", cur.Severity, id)
+			}
+		}
+	}
+	if len(e.Got) != high || high == 0 || high == 60 {
+		t.Errorf("%d exported, %d high or unknown of 60", len(e.Got), high)
+	}
+	gets := 0
+	for _, r := range f.Requests(sim.APIIncidents) {
+		if r.Path != "/v1.0/security/incidents" {
+			gets++
+		}
+	}
+	if gets != high {
+		t.Errorf("%d incidents read on their own, want the %d exported", gets, high)
+	}
+	if newest := slices.MaxFunc(slices.Collect(maps.Values(f.visible())), time.Time.Compare); !e.Saved.Cursor.Equal(newest) {
+		t.Errorf("cursor %v, want the newest version read, %v", e.Saved.Cursor, newest)
 	}
 }
