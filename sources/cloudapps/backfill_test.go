@@ -1,7 +1,6 @@
 package cloudapps
 
 import (
-	"context"
 	"fmt"
 	"maps"
 	"slices"
@@ -9,7 +8,6 @@ import (
 	"time"
 
 	"github.com/alertexport/alertexport/internal/sim"
-	"github.com/alertexport/alertexport/sources"
 	"github.com/alertexport/alertexport/sources/envelope"
 	"github.com/alertexport/alertexport/sources/sourcetest"
 )
@@ -56,19 +54,7 @@ func TestBackfillReadsEachAlertOnce(t *testing.T) {
 			}
 		}
 	}
-	got := map[string]int{}
-	err := f.source(Options{}).Backfill(context.Background(), since, until, func(_ context.Context, b sources.Batch) error {
-		if b.Checkpoint != nil {
-			t.Error("backfill handed over a checkpoint")
-		}
-		for _, m := range b.Messages {
-			got[m.MsgID]++
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := sourcetest.Backfill(t, f.source(Options{}), since, until)
 	for id, n := range got {
 		if !want[id] || n > 1 {
 			t.Errorf("%s exported %d times; want it %s", id, n, map[bool]string{true: "once", false: "never"}[want[id]])

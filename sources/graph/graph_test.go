@@ -43,16 +43,10 @@ func (f *fixture) continuing(from func(context.Context) (time.Time, error)) *Sou
 
 // visible is the oracle: each alert's version as a query at the simulator's time shows it.
 func (f *fixture) visible() map[string]time.Time {
-	now := f.Clock.Now()
-	out := map[string]time.Time{}
-	for _, v := range f.g.Versions() {
-		if !v.VisibleAt.After(now) {
-			if cur, ok := out[v.ID]; !ok || v.LastUpdateDateTime.After(cur) {
-				out[v.ID] = v.LastUpdateDateTime
-			}
-		}
-	}
-	return out
+	vs := f.g.Versions()
+	return sourcetest.Newest(f.Clock.Now(), len(vs), func(i int) (string, time.Time, time.Time) {
+		return vs[i].ID, vs[i].LastUpdateDateTime, vs[i].VisibleAt
+	})
 }
 
 // filters are the $filter of every Graph request, in order.
@@ -320,37 +314,17 @@ func TestBackfill(t *testing.T) {
 	f := newFixture(t, sourcetest.Setup{})
 	now := f.Clock.Now()
 	f.g.Generate(300, sim.GraphGenerate{From: now.Add(-10 * time.Hour), To: now})
-	live := sourcetest.NewExporter(t, f.source(Options{}))
+	testBackfill(t, Name, now, func() *Source { return f.source(Options{}) }, f.visible)
+}
+
+// testBackfill exports the last 10 hours live, then backfills [now − 6h, now − 2h) and checks
+// it against the oracle visible.
+func testBackfill(t *testing.T, name string, now time.Time, source func() *Source, visible func() map[string]time.Time) {
+	t.Helper()
+	live := sourcetest.NewExporter(t, source())
 	live.MustPoll(t)
 	since, until := now.Add(-6*time.Hour), now.Add(-2*time.Hour)
-	var got []sources.Message
-	err := f.source(Options{}).Backfill(context.Background(), since, until, func(_ context.Context, b sources.Batch) error {
-		if b.Checkpoint != nil {
-			t.Error("backfill handed over a checkpoint")
-		}
-		got = append(got, b.Messages...)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := 0
-	for id, v := range f.visible() {
-		if !v.Before(since) && v.Before(until) {
-			want++
-			if live.Got[envelope.MsgID("contoso", Name, id, v)] == 0 {
-				t.Errorf("%s not exported live", id)
-			}
-		}
-	}
-	if len(got) != want {
-		t.Errorf("backfill exported %d, want %d", len(got), want)
-	}
-	for _, m := range got {
-		if live.Got[m.MsgID] == 0 {
-			t.Errorf("backfill message %s has no live twin", m.MsgID)
-		}
-	}
+	live.CheckBackfill(t, name, sourcetest.Backfill(t, source(), since, until), visible(), since, until)
 }
 
 // TestMinSeverityCursorMoves: alerts min_severity leaves out still move the cursor, so a tenant

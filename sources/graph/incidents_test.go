@@ -43,16 +43,10 @@ func (f *incidentsFixture) source(o Options) *Source {
 
 // visible is the oracle: each incident's newest version a query at the simulator's time shows.
 func (f *incidentsFixture) visible() map[string]time.Time {
-	now := f.Clock.Now()
-	out := map[string]time.Time{}
-	for _, v := range f.inc.Versions() {
-		if !v.VisibleAt.After(now) {
-			if cur, ok := out[v.ID]; !ok || v.LastUpdateDateTime.After(cur) {
-				out[v.ID] = v.LastUpdateDateTime
-			}
-		}
-	}
-	return out
+	vs := f.inc.Versions()
+	return sourcetest.Newest(f.Clock.Now(), len(vs), func(i int) (string, time.Time, time.Time) {
+		return vs[i].ID, vs[i].LastUpdateDateTime, vs[i].VisibleAt
+	})
 }
 
 // version is the exported envelope of incident id at t, failing the test when there is none.
@@ -450,39 +444,7 @@ func TestIncidentsBackfill(t *testing.T) {
 	f := newIncidentsFixture(t)
 	now := f.Clock.Now()
 	f.inc.Generate(60, sim.IncidentsGenerate{From: now.Add(-10 * time.Hour), To: now})
-	live := sourcetest.NewExporter(t, f.source(Options{}))
-	live.MustPoll(t)
-	since, until := now.Add(-6*time.Hour), now.Add(-2*time.Hour)
-	got := map[string]int{}
-	err := f.source(Options{}).Backfill(context.Background(), since, until, func(_ context.Context, b sources.Batch) error {
-		if b.Checkpoint != nil {
-			t.Error("backfill handed over a checkpoint")
-		}
-		for _, m := range b.Messages {
-			got[m.MsgID]++
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := 0
-	for id, v := range f.visible() {
-		if !v.Before(since) && v.Before(until) {
-			want++
-			if got[envelope.MsgID("contoso", IncidentsName, id, v)] != 1 {
-				t.Errorf("incident %s at %v: backfilled %d times, want once", id, v, got[envelope.MsgID("contoso", IncidentsName, id, v)])
-			}
-		}
-	}
-	if len(got) != want || want == 0 {
-		t.Errorf("backfill exported %d, want %d", len(got), want)
-	}
-	for id := range got {
-		if live.Got[id] == 0 {
-			t.Errorf("backfill message %s has no live twin", id)
-		}
-	}
+	testBackfill(t, IncidentsName, now, func() *Source { return f.source(Options{}) }, f.visible)
 }
 
 // TestIncidentsMinSeverity: min_severity leaves out incidents below it without reading their

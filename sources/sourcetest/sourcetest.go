@@ -526,3 +526,65 @@ func (s *SkewedClock) Now() time.Time { return s.clock.Now().Add(time.Duration(s
 
 // Fix puts the clock right.
 func (s *SkewedClock) Fix() { s.off.Store(0) }
+
+// Newest is the oracle of a simulated API's versions: each item's newest version visible at
+// now. version(i) describes the i-th of n versions the simulator lists.
+func Newest(now time.Time, n int, version func(i int) (id string, at, visibleAt time.Time)) map[string]time.Time {
+	out := map[string]time.Time{}
+	for i := range n {
+		id, at, visible := version(i)
+		if !visible.After(now) {
+			if cur, ok := out[id]; !ok || at.After(cur) {
+				out[id] = at
+			}
+		}
+	}
+	return out
+}
+
+// Backfill runs src's backfill of [since, until) and counts the message IDs it hands over,
+// failing the test on an error or on a checkpoint (a backfill leaves the live ones alone).
+func Backfill(t testing.TB, src sources.Backfiller, since, until time.Time) map[string]int {
+	t.Helper()
+	got := map[string]int{}
+	err := src.Backfill(context.Background(), since, until, func(_ context.Context, b sources.Batch) error {
+		if b.Checkpoint != nil {
+			t.Error("backfill handed over a checkpoint")
+		}
+		for _, m := range b.Messages {
+			got[m.MsgID]++
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("backfill: %v", err)
+	}
+	return got
+}
+
+// CheckBackfill fails unless got, what a backfill of [since, until) handed over, holds each
+// version of want (ID → version) in that range exactly once, and only versions the live
+// export e handed over too (a backfill repeats the live message IDs).
+func (e *Exporter) CheckBackfill(t testing.TB, source string, got map[string]int, want map[string]time.Time, since, until time.Time) {
+	t.Helper()
+	in := 0
+	for id, v := range want {
+		if v.Before(since) || !v.Before(until) {
+			continue
+		}
+		in++
+		if n := got[envelope.MsgID("contoso", source, id, v)]; n != 1 {
+			t.Errorf("%s at %v: backfilled %d times, want once", id, v, n)
+		}
+	}
+	if len(got) != in || in == 0 {
+		t.Errorf("backfill exported %d versions, want the %d in the range", len(got), in)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for id := range got {
+		if e.Got[id] == 0 {
+			t.Errorf("backfill message %s has no live twin", id)
+		}
+	}
+}
