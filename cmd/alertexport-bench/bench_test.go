@@ -20,7 +20,8 @@ func TestThroughputEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	rep, num, stdout := runReport(ctx, t, []string{"-alerts", "300", "-json"})
-	for _, key := range []string{"raw_alerts_per_s", "product_alerts_per_s", "ratio", "peak_rss_mib", "cpu_seconds", "allocs_per_alert"} {
+	for _, key := range []string{"raw_alerts_per_s", "product_alerts_per_s", "ratio", "peak_rss_mib", "cpu_seconds", "allocs_per_alert",
+		"pass_alerts_per_s", "pass_ratio"} {
 		if v := num(key); v <= 0 {
 			t.Errorf("%s = %v, want > 0", key, v)
 		}
@@ -29,6 +30,9 @@ func TestThroughputEndToEnd(t *testing.T) {
 		if v := num(key); v < 1 {
 			t.Errorf("%s = %v, want ≥ 1", key, v)
 		}
+	}
+	if v := num("pass_read_amplification"); v != 1 {
+		t.Errorf("pass_read_amplification = %v, want 1 (its windows hold less than a page)", v)
 	}
 	if v := num("poll_errors"); v != 0 {
 		t.Errorf("poll_errors = %v, want 0", v)
@@ -189,4 +193,69 @@ func runReport(ctx context.Context, t *testing.T, args []string) (map[string]any
 		return v
 	}
 	return rep, num, stdout.String()
+}
+
+// TestPlanWindows: windows of at most n alerts that cover every time once, an instant never
+// split, the last open-ended.
+func TestPlanWindows(t *testing.T) {
+	base := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	at := func(secs ...int) []time.Time {
+		var out []time.Time
+		for _, s := range secs {
+			out = append(out, base.Add(time.Duration(s)*time.Second))
+		}
+		return out
+	}
+	for _, tt := range []struct {
+		name  string
+		times []time.Time
+		n     int
+		want  int // windows
+	}{
+		{"fewer than a page", at(1, 2, 3), 5, 1},
+		{"exactly pages", at(1, 2, 3, 4), 2, 2},
+		{"an instant at the cut goes whole to the next", at(1, 2, 2, 3, 4), 2, 3},
+		{"spread", at(1, 2, 3, 4, 5, 6, 7), 3, 3},
+		{"an instant of more than n", at(1, 2, 2, 2, 3), 2, 3},
+		{"an instant of more than n at the end", at(1, 2, 2, 2), 2, 2},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ws := planWindows(tt.times, tt.n)
+			if len(ws) != tt.want || !ws[len(ws)-1][1].IsZero() {
+				t.Fatalf("%d windows %v, want %d, the last open", len(ws), ws, tt.want)
+			}
+			for _, x := range tt.times {
+				in := 0
+				for _, w := range ws {
+					if !x.Before(w[0]) && (w[1].IsZero() || x.Before(w[1])) {
+						in++
+					}
+				}
+				if in != 1 {
+					t.Errorf("%v is in %d windows", x, in)
+				}
+			}
+			for _, w := range ws {
+				held := 0
+				for _, x := range tt.times {
+					if !x.Before(w[0]) && (w[1].IsZero() || x.Before(w[1])) {
+						held++
+					}
+				}
+				if held > tt.n && held != countAt(tt.times, w[0]) { // only an instant may hold more
+					t.Errorf("window %v holds %d, more than %d", w, held, tt.n)
+				}
+			}
+		})
+	}
+}
+
+func countAt(times []time.Time, t time.Time) int {
+	n := 0
+	for _, x := range times {
+		if x.Equal(t) {
+			n++
+		}
+	}
+	return n
 }

@@ -38,9 +38,17 @@ func (b *bench) drain(ctx context.Context, e *runEnv, r *report, i int) error {
 		return fmt.Errorf("the child's /metrics has no go_memstats_mallocs_total (is the Go collector registered in worker/metrics.go?)")
 	}
 	var raw rawResult
+	var pass passResult
 	if b.o.scenario == scenarioThroughput {
 		if raw, err = b.rawCeiling(ctx, e, i); err != nil {
 			return err
+		}
+		if b.o.source == sourceEndpoint && len(b.tenants) == 1 {
+			b.log.Info("pass-through export")
+			if pass, err = b.passThrough(ctx, e); err != nil {
+				return err
+			}
+			b.log.Info("pass-through done", "took", pass.elapsed.Round(time.Millisecond).String(), "requests", pass.requests)
 		}
 	}
 
@@ -52,6 +60,15 @@ func (b *bench) drain(ctx context.Context, e *runEnv, r *report, i int) error {
 		r.add("ratio", "(b) / (a)", "", rate/rawRate)
 		r.add("raw_seconds", "(a) raw publish time", "s", raw.elapsed.Seconds())
 		r.add("avg_msg_bytes", "(a) average message body", "bytes", raw.avgBytes)
+	}
+	if pass.msgs > 0 {
+		rate := float64(b.expected) / max(last.Sub(first), time.Millisecond).Seconds()
+		passRate := float64(pass.msgs) / pass.elapsed.Seconds()
+		r.add("pass_alerts_per_s", "(c) pass-through exporter (same windows, items published unparsed)", "alerts/s", passRate)
+		r.add("pass_ratio", "(b) / (c)", "", rate/passRate)
+		r.add("pass_seconds", "(c) first request → last ack", "s", pass.elapsed.Seconds())
+		r.add("pass_read_amplification", "(c) alerts served / alerts in the backlog", "", float64(pass.served)/float64(pass.msgs))
+		r.add("pass_requests", "(c) API requests", "", float64(pass.requests))
 	}
 	b.exportFigures(r, e, first, last, last, ru, benchCPU, reqs, tokens)
 	r.add("allocs_per_alert", "(b) allocations per alert (go_memstats_mallocs_total / alerts)", "", page.sum("go_memstats_mallocs_total", nil)/float64(b.expected))

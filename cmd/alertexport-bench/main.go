@@ -270,7 +270,7 @@ func benchmark(ctx context.Context, o options, log *slog.Logger) (*report, error
 // logFigures logs a run's headline figures, so that the spread behind a median shows.
 func logFigures(log *slog.Logger, i int, r *report) {
 	args := []any{"n", i + 1}
-	for _, key := range []string{"raw_alerts_per_s", "product_alerts_per_s", "product_seconds", "api_429", "peak_rss_mib", "cpu_seconds", "idle_cpu_seconds_per_min", "idle_rss_mib_mean",
+	for _, key := range []string{"raw_alerts_per_s", "pass_alerts_per_s", "pass_ratio", "product_alerts_per_s", "product_seconds", "api_429", "peak_rss_mib", "cpu_seconds", "idle_cpu_seconds_per_min", "idle_rss_mib_mean",
 		"endpoint_calls_ratio", "cloudapps_calls_ratio", "graph_calls_ratio", "endpoint_alerts_ratio", "cloudapps_alerts_ratio", "graph_alerts_ratio"} {
 		if v, ok := r.value(key); ok {
 			args = append(args, key, roundFigure(v))

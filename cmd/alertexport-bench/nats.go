@@ -182,7 +182,7 @@ type rawResult struct {
 // JetStream deduplicates per stream, so the product's IDs are fresh in RAW and keep the
 // headers the same size.
 func (n *natsServer) publishRaw(ctx context.Context, msgs []*nats.Msg, pending int, cpuProfile string) (rawResult, error) {
-	cfg, err := n.rawStreamConfig(ctx)
+	cfg, err := n.copyStreamConfig(ctx, rawStream, rawPrefix)
 	if err != nil {
 		return rawResult{}, err
 	}
@@ -229,16 +229,17 @@ func (n *natsServer) publishRaw(ctx context.Context, msgs []*nats.Msg, pending i
 	return rawResult{elapsed: elapsed, msgs: len(msgs), avgBytes: float64(bytes) / float64(max(1, len(msgs)))}, nil
 }
 
-// rawStreamConfig is ALERTS's config under another name and subjects.
-func (n *natsServer) rawStreamConfig(ctx context.Context) (jetstream.StreamConfig, error) {
+// copyStreamConfig is ALERTS's config under another name and subjects (prefix instead of
+// "alerts.").
+func (n *natsServer) copyStreamConfig(ctx context.Context, name, prefix string) (jetstream.StreamConfig, error) {
 	st, err := n.js.Stream(ctx, alertsStream)
 	if err != nil {
 		return jetstream.StreamConfig{}, err
 	}
 	cfg := st.CachedInfo().Config
-	cfg.Name = rawStream
+	cfg.Name = name
 	for i, s := range cfg.Subjects {
-		cfg.Subjects[i] = rawPrefix + strings.TrimPrefix(s, alertsPrefix)
+		cfg.Subjects[i] = prefix + strings.TrimPrefix(s, alertsPrefix)
 	}
 	return cfg, nil
 }
