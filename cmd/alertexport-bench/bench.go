@@ -204,7 +204,11 @@ func (b *bench) startRun(i int) (*runEnv, error) {
 			"--until", b.to.Add(time.Minute).UTC().Format(time.RFC3339)}
 	}
 	e.selfCPU = selfCPU()
-	if e.child, err = startChild(b.bin, args, filepath.Join(dir, "child.log"), httpAddr); err != nil {
+	var env []string
+	if b.o.childProf != "" && i == 0 {
+		env = []string{"ALERTEXPORT_CPUPROFILE=" + b.o.childProf + ".cpu", "ALERTEXPORT_MEMPROFILE=" + b.o.childProf + ".allocs"}
+	}
+	if e.child, err = startChild(b.bin, args, filepath.Join(dir, "child.log"), httpAddr, env...); err != nil {
 		e.close()
 		return nil, err
 	}

@@ -54,14 +54,14 @@ type usage struct {
 }
 
 // startChild runs bin with args (`run --config FILE`, or backfill) and its output in logPath;
-// httpAddr is where a run serves /metrics.
-func startChild(bin string, args []string, logPath, httpAddr string) (*child, error) {
+// httpAddr is where a run serves /metrics; env is added to its environment.
+func startChild(bin string, args []string, logPath, httpAddr string, env ...string) (*child, error) {
 	f, err := os.Create(logPath)
 	if err != nil {
 		return nil, fmt.Errorf("child log: %w", err)
 	}
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), secretEnv+"="+clientSecret)
+	cmd.Env = append(append(os.Environ(), secretEnv+"="+clientSecret), env...)
 	cmd.Stdout, cmd.Stderr = f, f
 	c := &child{name: "alertexport " + args[0], cmd: cmd, logPath: logPath, metrics: "http://" + httpAddr + "/metrics", exited: make(chan struct{})}
 	c.started = time.Now()

@@ -28,7 +28,9 @@ func main() {
 		<-ctx.Done()
 		stop() // a second Ctrl-C or SIGTERM is not caught: it ends the process at once
 	}()
+	stopProfiles := profile(os.LookupEnv, os.Stderr)
 	code := run(ctx, os.Args[1:], cli{stdout: os.Stdout, stderr: os.Stderr, env: os.LookupEnv, now: time.Now})
+	stopProfiles()
 	stop()
 	os.Exit(code)
 }
