@@ -3,6 +3,7 @@ package sources
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"strconv"
 	"testing"
@@ -78,5 +79,27 @@ func TestQueueListsAtMostMaxEntities(t *testing.T) {
 				t.Errorf("logged %s; want a warning naming tenant, source and alert, with %d entities and %d listed", logs.String(), c.entities, envelope.MaxEntities)
 			}
 		})
+	}
+}
+
+// TestQueueCopiesADeadLettersBytes: a source may hand over bytes valid only while it takes the
+// alert (page.Borrow); a dead letter keeps its own copy, an envelope its body.
+func TestQueueCopiesADeadLettersBytes(t *testing.T) {
+	buf := []byte(`{"id":"da1","lastUpdateTime":"not a time"}`)
+	want := string(buf)
+	var o Outbox
+	o.Queue(Message{MsgID: "m", Tenant: "contoso", Source: "endpoint", Raw: buf, Err: errors.New("cannot normalize")})
+	a := &envelope.Alert{Schema: envelope.Schema, ID: "da2", Source: "endpoint", Tenant: "contoso", Event: envelope.Created,
+		Severity: envelope.SeverityHigh, Status: envelope.StatusNew, UpdatedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
+		MitreTechniques: []string{}, MitreTactics: []string{}, Entities: []envelope.Entity{}, Raw: json.RawMessage(buf)}
+	o.Queue(Message{MsgID: "n", Tenant: "contoso", Source: "endpoint", Alert: a})
+	for i := range buf { // the decoder reads the next alert into its buffer
+		buf[i] = 'x'
+	}
+	if got := string(o.Pending[0].Raw); got != want {
+		t.Errorf("the dead letter's bytes changed with the buffer: %s", got)
+	}
+	if !bytes.Contains(o.Pending[1].Body, []byte(want)) || o.Pending[1].Alert.Raw != nil {
+		t.Errorf("the envelope's body %s, summary raw %s", o.Pending[1].Body, o.Pending[1].Alert.Raw)
 	}
 }

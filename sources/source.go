@@ -4,6 +4,7 @@
 package sources
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -236,6 +237,9 @@ type Outbox struct {
 //
 // Every source's envelopes pass here, so this is where an alert's entities are cut to
 // envelope.MaxEntities (raw keeps them all), with a warning naming the alert.
+//
+// A dead letter's bytes are copied here: a source may hand over bytes that are valid only while
+// it takes the alert (page.Borrow).
 func (o *Outbox) Queue(m Message) {
 	if m.Envelope != nil {
 		if a, ok := m.Envelope.(*envelope.Alert); ok {
@@ -266,6 +270,9 @@ func (o *Outbox) Queue(m Message) {
 		} else {
 			m.Body, m.Alert = body, m.Alert.Summary()
 		}
+	}
+	if m.Body == nil && m.Raw != nil {
+		m.Raw = bytes.Clone(m.Raw)
 	}
 	o.Pending = append(o.Pending, m)
 }

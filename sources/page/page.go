@@ -143,6 +143,14 @@ func Need(fields ...string) Option {
 	return func(cf *config) { cf.need = append(cf.need, fields...) }
 }
 
+// Borrow hands DecodeInto's item the item's bytes in the decoder's own buffer instead of a
+// copy: they are valid only until item returns, and item must copy what it keeps. A source
+// that writes each alert's envelope while it takes the alert (sources.Outbox.Queue, which
+// copies the bytes of a dead letter) so saves a copy of every alert.
+func Borrow() Option {
+	return func(cf *config) { cf.borrow = true }
+}
+
 // Log is where a field passed over is reported, as a warning.
 func Log(l *slog.Logger) Option {
 	return func(cf *config) { cf.log = l }
@@ -153,6 +161,7 @@ type config struct {
 	prefix       int
 	need         []string
 	log          *slog.Logger
+	borrow       bool // DecodeInto: item's bytes are the buffer's, not a copy
 }
 
 func newConfig(opts []Option) config {
@@ -227,7 +236,11 @@ func DecodeInto[T any](r io.Reader, items string, item func(raw []byte, v *T, er
 			raw, big := s.tooLarge(start, end)
 			return item(raw, new(T), big)
 		}
-		return item(clone(s.value(start, end)), v, err)
+		raw := s.value(start, end)
+		if !s.cfg.borrow {
+			raw = clone(raw)
+		}
+		return item(raw, v, err)
 	})
 }
 

@@ -143,26 +143,28 @@ func TestDecodeInto(t *testing.T) {
 			want: []got{{raw: `{"id":"a"}`, id: "a"}}, wantErr: true},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var r io.Reader = strings.NewReader(tt.body)
-			if tt.broken {
-				r = brokenReader{r}
-			}
-			var out []got
-			_, err := DecodeInto(r, "value", func(raw []byte, v *item, err error) error {
-				out = append(out, got{raw: string(raw), id: v.ID, err: err != nil})
-				if len(out) > 10 {
-					t.Fatal("items keep coming: the decoder loops")
+		for name, opts := range map[string][]Option{"copied": nil, "borrowed": {Borrow()}} {
+			t.Run(tt.name+"/"+name, func(t *testing.T) {
+				var r io.Reader = strings.NewReader(tt.body)
+				if tt.broken {
+					r = brokenReader{r}
 				}
-				return nil
+				var out []got
+				_, err := DecodeInto(r, "value", func(raw []byte, v *item, err error) error {
+					out = append(out, got{raw: string(raw), id: v.ID, err: err != nil})
+					if len(out) > 10 {
+						t.Fatal("items keep coming: the decoder loops")
+					}
+					return nil
+				}, opts...)
+				if (err != nil) != tt.wantErr {
+					t.Errorf("err = %v, want error %v", err, tt.wantErr)
+				}
+				if !slices.Equal(out, tt.want) {
+					t.Errorf("items %+v\nwant  %+v", out, tt.want)
+				}
 			})
-			if (err != nil) != tt.wantErr {
-				t.Errorf("err = %v, want error %v", err, tt.wantErr)
-			}
-			if !slices.Equal(out, tt.want) {
-				t.Errorf("items %+v\nwant  %+v", out, tt.want)
-			}
-		})
+		}
 	}
 }
 
