@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"math"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/alertexport/alertexport/internal/sim"
 )
 
 // TestThroughputEndToEnd runs a tiny throughput scenario the whole way: build the binary,
@@ -258,4 +261,30 @@ func countAt(times []time.Time, t time.Time) int {
 		}
 	}
 	return n
+}
+
+// TestLateness: a poll's lateness is its first request after the whole minute it was due,
+// counted from the child's start; Cloud Apps' second question is the same poll, and polls
+// outside the window do not count.
+func TestLateness(t *testing.T) {
+	started := time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)
+	at := func(s float64) time.Time { return started.Add(time.Duration(s * float64(time.Second))) }
+	reqs := []sim.APIRequest{
+		{TenantID: "a", API: "endpoint", Time: at(0.5)},
+		{TenantID: "a", API: "endpoint", Time: at(60.2)},
+		{TenantID: "a", API: "endpoint", Time: at(120.4)},
+		{TenantID: "a", API: "cloudapps", Time: at(0.6)},
+		{TenantID: "a", API: "cloudapps", Time: at(61.0)},
+		{TenantID: "a", API: "cloudapps", Time: at(63.0)}, // the same poll's second question
+		{TenantID: "a", API: "cloudapps", Time: at(120.8)},
+	}
+	var b bench
+	r := &report{}
+	b.lateness(r, &idleWindow{from: at(30), to: at(150)}, reqs, started, at(0.5))
+	for key, want := range map[string]float64{"idle_polls_measured": 4, "idle_lateness_p50_s": 0.8, "idle_lateness_max_s": 1.0,
+		"first_poll_spread_s": 0.1} {
+		if got, ok := r.value(key); !ok || math.Abs(got-want) > 1e-6 {
+			t.Errorf("%s = %v, want %v", key, got, want)
+		}
+	}
 }

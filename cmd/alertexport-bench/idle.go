@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -61,6 +62,7 @@ func (b *bench) idle(ctx context.Context, e *runEnv, r *report) error {
 	r.add("peak_rss_mib", "peak RSS, whole life (VmHWM)", "MiB", float64(ru.maxRSSKiB)/1024)
 	r.add("cpu_seconds", "CPU user+sys, whole life", "s", (ru.user + ru.sys).Seconds())
 	b.checkIdlePolls(r, w, reqs, minutes)
+	b.lateness(r, w, reqs, e.child.started, first)
 	b.checkTokens(r, tokens)
 	return nil
 }
@@ -133,6 +135,46 @@ func (b *bench) checkIdlePolls(r *report, w *idleWindow, reqs []sim.APIRequest, 
 		r.check("idle_"+src+"_requests_ok", fmt.Sprintf("%s: every job polled once a minute, %d API request(s) a poll", src, want),
 			off == 0, strings.TrimSpace(fmt.Sprintf("%d of %d jobs differ %s", off, len(b.tenants), detail)))
 	}
+}
+
+// lateness reports how late the idle window's polls started against the schedule: every job's
+// "@every 1m" polls are due every whole minute after the child started (its scheduler starts a
+// little later, so this counts the start-up too). A poll starts with its first request; Cloud
+// Apps' second question, seconds later, belongs to the same poll.
+func (b *bench) lateness(r *report, w *idleWindow, reqs []sim.APIRequest, started, first time.Time) {
+	type job struct{ tenant, source string }
+	times := map[job][]time.Time{}
+	for _, q := range reqs {
+		times[job{q.TenantID, q.API}] = append(times[job{q.TenantID, q.API}], q.Time)
+	}
+	var late []float64
+	for _, ts := range times {
+		slices.SortFunc(ts, time.Time.Compare)
+		for i, t := range ts {
+			if i > 0 && t.Sub(ts[i-1]) < 10*time.Second {
+				continue // the same poll's next question
+			}
+			if t.Before(w.from) || !t.Before(w.to) {
+				continue
+			}
+			due := started.Add(t.Sub(started).Truncate(time.Minute))
+			late = append(late, t.Sub(due).Seconds())
+		}
+	}
+	if len(late) == 0 {
+		return
+	}
+	slices.Sort(late)
+	q := func(p float64) float64 { return late[min(len(late)-1, int(p*float64(len(late))))] }
+	spread := 0.0
+	for _, ts := range times {
+		spread = max(spread, ts[0].Sub(first).Seconds())
+	}
+	r.add("idle_polls_measured", "polls in the idle window", "", float64(len(late)))
+	r.add("idle_lateness_p50_s", "poll start after its due time (child start + whole minutes), median", "s", q(0.5))
+	r.add("idle_lateness_p99_s", "the same, 99th percentile", "s", q(0.99))
+	r.add("idle_lateness_max_s", "the same, largest", "s", late[len(late)-1])
+	r.add("first_poll_spread_s", "the jobs' first polls: last one after the first", "s", spread)
 }
 
 // checkTokens: one token request per (tenant, resource) for the whole run.

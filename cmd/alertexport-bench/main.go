@@ -81,6 +81,12 @@ Scenarios (-scenario):
                again, same count, subjects of the same length, same headers and bodies, to a
                second stream RAW with nats.go jetstream PublishMsgAsync and Nats-Msg-Id, -pending
                acks outstanding at most, waiting for every ack; nothing else is timed.
+               (c) the pass-through (-source endpoint): a minimal exporter in this process reads
+               the same backlog in lastUpdateTime windows with $top=10000&$expand=evidence,
+               windows planned from the simulator's list to hold less than a page (so each alert
+               is read once), cuts each alert out of the body unparsed and publishes it with its
+               message ID to a stream PASS; timed from its first request to its last ack.
+               pass_ratio = (b) / (c).
                The Cloud Apps API returns 100 alerts a call and the product keeps its documented
                30 calls a minute, so -source cloudapps drains about 2,800 alerts a minute whatever
                the machine: give it a smaller -alerts.
@@ -106,7 +112,8 @@ Scenarios (-scenario):
                (process_cpu_seconds_total) and RSS (/proc/<pid>/status VmRSS each second), and
                checks one API request per idle Endpoint poll, two per idle Cloud Apps poll (raised
                and closed alerts are two questions) and one token request per (tenant, resource)
-               for the whole run.
+               for the whole run; and how late the polls of the window started, against every
+               whole minute after the child started (p50, p99, max).
 
 With -runs N the scenario runs N times (each on a fresh NATS server and child) and the median of
 each figure is printed. Progress goes to stderr, the report to stdout (-json: one JSON object).
