@@ -154,12 +154,13 @@ func (w *Worker) Run(ctx context.Context) error {
 		// back (robfig/cron v3 chain.go).
 		cron.WithChain(cron.SkipIfStillRunning(logger), cron.Recover(logger)))
 	var first []cron.Job
+	start := time.Now() // cron's clock, not Options.Now
 	for _, j := range w.jobs {
 		// Each job has a context of its own, so that one job can be stopped (a lost lease)
 		// without touching the others.
 		jobCtx, cancel := context.WithCancel(jobsCtx)
 		defer cancel()
-		id := c.Schedule(j.Schedule, cron.FuncJob(func() { w.poll(jobCtx, j) }))
+		id := c.Schedule(splay(j.Schedule, j.Tenant, j.Source, start), cron.FuncJob(func() { w.poll(jobCtx, j) }))
 		first = append(first, c.Entry(id).WrappedJob)
 	}
 	c.Start()

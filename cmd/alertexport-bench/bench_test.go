@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/alertexport/alertexport/internal/sim"
+	"github.com/alertexport/alertexport/worker"
 )
 
 // TestThroughputEndToEnd runs a tiny throughput scenario the whole way: build the binary,
@@ -268,19 +269,23 @@ func countAt(times []time.Time, t time.Time) int {
 // outside the window do not count.
 func TestLateness(t *testing.T) {
 	started := time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)
-	at := func(s float64) time.Time { return started.Add(time.Duration(s * float64(time.Second))) }
-	reqs := []sim.APIRequest{
-		{TenantID: "a", API: "endpoint", Time: at(0.5)},
-		{TenantID: "a", API: "endpoint", Time: at(60.2)},
-		{TenantID: "a", API: "endpoint", Time: at(120.4)},
-		{TenantID: "a", API: "cloudapps", Time: at(0.6)},
-		{TenantID: "a", API: "cloudapps", Time: at(61.0)},
-		{TenantID: "a", API: "cloudapps", Time: at(63.0)}, // the same poll's second question
-		{TenantID: "a", API: "cloudapps", Time: at(120.8)},
+	b := bench{tenants: []tenant{{name: "t000", id: "a"}}}
+	// Each poll is late by what its time says past its job's phase.
+	due := func(source string, minute int, late float64) time.Time {
+		return started.Add(worker.Phase("t000", source, time.Minute) + time.Duration(minute)*time.Minute +
+			time.Duration(late*float64(time.Second)))
 	}
-	var b bench
+	reqs := []sim.APIRequest{
+		{TenantID: "a", API: "endpoint", Time: started.Add(500 * time.Millisecond)}, // the first poll, at start
+		{TenantID: "a", API: "endpoint", Time: due("endpoint", 1, 0.2)},
+		{TenantID: "a", API: "endpoint", Time: due("endpoint", 2, 0.4)},
+		{TenantID: "a", API: "cloudapps", Time: started.Add(600 * time.Millisecond)},
+		{TenantID: "a", API: "cloudapps", Time: due("cloudapps", 1, 1.0)},
+		{TenantID: "a", API: "cloudapps", Time: due("cloudapps", 1, 3.0)}, // the same poll's second question
+		{TenantID: "a", API: "cloudapps", Time: due("cloudapps", 2, 0.8)},
+	}
 	r := &report{}
-	b.lateness(r, &idleWindow{from: at(30), to: at(150)}, reqs, started, at(0.5))
+	b.lateness(r, &idleWindow{from: started.Add(61 * time.Second), to: started.Add(4 * time.Minute)}, reqs, started, started.Add(500*time.Millisecond))
 	for key, want := range map[string]float64{"idle_polls_measured": 4, "idle_lateness_p50_s": 0.8, "idle_lateness_max_s": 1.0,
 		"first_poll_spread_s": 0.1} {
 		if got, ok := r.value(key); !ok || math.Abs(got-want) > 1e-6 {
