@@ -61,3 +61,27 @@ func TestPhaseSpreadsJobs(t *testing.T) {
 		t.Error("a zero interval has a phase")
 	}
 }
+
+// TestFirstDelay: a worker of up to firstPerSecond jobs polls them all at once; with 2,000,
+// the first polls are spread over ten seconds, none past the job's interval.
+func TestFirstDelay(t *testing.T) {
+	if d := firstDelay("contoso", "endpoint", firstPerSecond, time.Minute); d != 0 {
+		t.Errorf("%d jobs: first poll after %v, want at once", firstPerSecond, d)
+	}
+	perSecond := map[time.Duration]int{}
+	for i := range 1000 {
+		for _, src := range []string{"endpoint", "cloudapps"} {
+			d := firstDelay(fmt.Sprintf("t%03d", i), src, 2000, time.Minute)
+			if d < 0 || d >= 10*time.Second || d%time.Second != 0 {
+				t.Fatalf("first poll after %v, want a whole second under 10 s", d)
+			}
+			perSecond[d]++
+		}
+	}
+	if len(perSecond) != 10 {
+		t.Errorf("first polls in %d distinct seconds, want 10", len(perSecond))
+	}
+	if d := firstDelay("contoso", "endpoint", 2000, 3*time.Second); d >= 3*time.Second {
+		t.Errorf("first poll after %v, past the interval", d)
+	}
+}

@@ -168,8 +168,23 @@ func (w *Worker) Run(ctx context.Context) error {
 	if w.o.Leases != nil {
 		go w.o.Leases.Renew(renewCtx)
 	}
-	for _, job := range first {
-		go job.Run() // through the chain, so the schedule's first tick skips while it runs
+	for i, job := range first {
+		// Through the chain, so the schedule's first tick skips while it runs.
+		j := w.jobs[i]
+		d := firstDelay(j.Tenant, j.Source, len(w.jobs), j.interval)
+		if d == 0 {
+			go job.Run()
+			continue
+		}
+		go func() {
+			t := time.NewTimer(d)
+			defer t.Stop()
+			select {
+			case <-t.C:
+				job.Run()
+			case <-ctx.Done():
+			}
+		}()
 	}
 	w.log.Info("worker started", "jobs", len(w.jobs))
 
