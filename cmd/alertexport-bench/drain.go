@@ -53,8 +53,8 @@ func (b *bench) drain(ctx context.Context, e *runEnv, r *report, i int) error {
 	}
 
 	first := firstRequestAfter(reqs, e.child.started)
+	rate := float64(b.expected) / max(last.Sub(first), time.Millisecond).Seconds() // (b)
 	if raw.msgs > 0 {
-		rate := float64(b.expected) / max(last.Sub(first), time.Millisecond).Seconds()
 		rawRate := float64(raw.msgs) / raw.elapsed.Seconds()
 		r.add("raw_alerts_per_s", "(a) raw JetStream publish", "alerts/s", rawRate)
 		r.add("ratio", "(b) / (a)", "", rate/rawRate)
@@ -62,7 +62,6 @@ func (b *bench) drain(ctx context.Context, e *runEnv, r *report, i int) error {
 		r.add("avg_msg_bytes", "(a) average message body", "bytes", raw.avgBytes)
 	}
 	if pass.msgs > 0 {
-		rate := float64(b.expected) / max(last.Sub(first), time.Millisecond).Seconds()
 		passRate := float64(pass.msgs) / pass.elapsed.Seconds()
 		r.add("pass_alerts_per_s", "(c) pass-through exporter (same windows, items published unparsed)", "alerts/s", passRate)
 		r.add("pass_ratio", "(b) / (c)", "", rate/passRate)
