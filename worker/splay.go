@@ -23,15 +23,18 @@ func Phase(tenant, source string, every time.Duration) time.Duration {
 	return time.Duration(h.Sum64()%seconds) * time.Second
 }
 
-// splay is the schedule the worker runs for s: an "@every d" schedule fires at start + phase +
-// k·d (k ≥ 1), so no job's second poll comes sooner than d after the first (which runs at start);
-// a cron expression keeps the wall-clock times the operator chose.
+// splay is the schedule the worker runs for s: an "@every d" schedule fires at the start's whole
+// second + phase + k·d (k ≥ 1), so a job's second poll comes about d after the first (which runs
+// at start); a cron expression keeps the wall-clock times the operator chose. Whole seconds, as
+// robfig/cron's own "@every": the lease renewals tick every TTL/3 from the start, and a poll
+// due at the same instant would always be running when a renewal looks for an idle lease to give
+// back to a replica that joined.
 func splay(s cron.Schedule, tenant, source string, start time.Time) cron.Schedule {
 	every, ok := s.(cron.ConstantDelaySchedule)
 	if !ok {
 		return s
 	}
-	return phased{every: every.Delay, anchor: start.Add(Phase(tenant, source, every.Delay))}
+	return phased{every: every.Delay, anchor: start.Truncate(time.Second).Add(Phase(tenant, source, every.Delay))}
 }
 
 // phased fires at anchor + k·every, k ≥ 1.

@@ -8,10 +8,10 @@ import (
 	"github.com/robfig/cron/v3"
 )
 
-// TestSplay: an "@every" schedule fires on its own phase, never sooner than an interval after
-// the start (the first poll), then every interval; a cron expression is left as it is.
+// TestSplay: an "@every" schedule fires on its own phase from the start's whole second, an
+// interval after it, then every interval; a cron expression is left as it is.
 func TestSplay(t *testing.T) {
-	start := time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)
+	start := time.Date(2026, 12, 5, 10, 0, 0, 300_000_000, time.UTC)
 	every, err := cron.ParseStandard("@every 1m")
 	if err != nil {
 		t.Fatal(err)
@@ -19,8 +19,8 @@ func TestSplay(t *testing.T) {
 	s := splay(every, "contoso", "endpoint", start)
 	phase := Phase("contoso", "endpoint", time.Minute)
 	first := s.Next(start)
-	if want := start.Add(phase + time.Minute); !first.Equal(want) {
-		t.Fatalf("first tick %v, want start + phase %v + 1m", first, phase)
+	if want := start.Truncate(time.Second).Add(phase + time.Minute); !first.Equal(want) {
+		t.Fatalf("first tick %v, want the start's second + phase %v + 1m", first, phase)
 	}
 	for i, t0 := range []time.Time{first, first.Add(time.Second), first.Add(time.Minute - time.Nanosecond)} {
 		if got, want := s.Next(t0), first.Add(time.Minute); !got.Equal(want) {

@@ -270,7 +270,8 @@ func countAt(times []time.Time, t time.Time) int {
 func TestLateness(t *testing.T) {
 	started := time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)
 	b := bench{tenants: []tenant{{name: "t000", id: "a"}}}
-	// Each poll is late by what its time says past its job's phase.
+	// Each poll is late by what its time says past its job's phase (the scheduler started in
+	// the child's first second).
 	due := func(source string, minute int, late float64) time.Time {
 		return started.Add(worker.Phase("t000", source, time.Minute) + time.Duration(minute)*time.Minute +
 			time.Duration(late*float64(time.Second)))
