@@ -270,23 +270,23 @@ func countAt(times []time.Time, t time.Time) int {
 func TestLateness(t *testing.T) {
 	started := time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)
 	b := bench{tenants: []tenant{{name: "t000", id: "a"}}}
-	// Each poll is late by what its time says past its job's phase (the scheduler started in
-	// the child's first second).
+	// Each poll is late by what its time says past its job's phase; the scheduler started in
+	// the second after the child's.
 	due := func(source string, minute int, late float64) time.Time {
-		return started.Add(worker.Phase("t000", source, time.Minute) + time.Duration(minute)*time.Minute +
+		return started.Add(time.Second + worker.Phase("t000", source, time.Minute) + time.Duration(minute)*time.Minute +
 			time.Duration(late*float64(time.Second)))
 	}
 	reqs := []sim.APIRequest{
-		{TenantID: "a", API: "endpoint", Time: started.Add(500 * time.Millisecond)}, // the first poll, at start
+		{TenantID: "a", API: "endpoint", Time: started.Add(1500 * time.Millisecond)}, // the first poll, at start
 		{TenantID: "a", API: "endpoint", Time: due("endpoint", 1, 0.2)},
 		{TenantID: "a", API: "endpoint", Time: due("endpoint", 2, 0.4)},
-		{TenantID: "a", API: "cloudapps", Time: started.Add(600 * time.Millisecond)},
+		{TenantID: "a", API: "cloudapps", Time: started.Add(1600 * time.Millisecond)},
 		{TenantID: "a", API: "cloudapps", Time: due("cloudapps", 1, 1.0)},
 		{TenantID: "a", API: "cloudapps", Time: due("cloudapps", 1, 3.0)}, // the same poll's second question
 		{TenantID: "a", API: "cloudapps", Time: due("cloudapps", 2, 0.8)},
 	}
 	r := &report{}
-	b.lateness(r, &idleWindow{from: started.Add(61 * time.Second), to: started.Add(4 * time.Minute)}, reqs, started, started.Add(500*time.Millisecond))
+	b.lateness(r, &idleWindow{from: started.Add(62 * time.Second), to: started.Add(4 * time.Minute)}, reqs, started, started.Add(1500*time.Millisecond))
 	for key, want := range map[string]float64{"idle_polls_measured": 4, "idle_lateness_p50_s": 0.8, "idle_lateness_max_s": 1.0,
 		"first_poll_spread_s": 0.1} {
 		if got, ok := r.value(key); !ok || math.Abs(got-want) > 1e-6 {

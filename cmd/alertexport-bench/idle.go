@@ -154,9 +154,10 @@ func (b *bench) checkIdlePolls(r *report, w *idleWindow, reqs []sim.APIRequest, 
 
 // lateness reports how late the idle window's polls started against the schedule: a job's
 // "@every 1m" polls are due at the whole second its scheduler started in, plus its phase
-// (worker.Phase), plus whole minutes. The scheduler starts just before the first polls, so the
-// second of the run's first API request stands for it. A poll starts with its first request;
-// Cloud Apps' second question, seconds later, belongs to the same poll.
+// (worker.Phase), plus whole minutes. That second is between the child's start and the run's
+// first API request; of those seconds, the one the polls fit best (the smallest median
+// lateness) is taken. A poll starts with its first request; Cloud Apps' second question,
+// seconds later, belongs to the same poll.
 func (b *bench) lateness(r *report, w *idleWindow, reqs []sim.APIRequest, started, first time.Time) {
 	type job struct{ tenant, source string }
 	name := map[string]string{}
@@ -168,25 +169,37 @@ func (b *bench) lateness(r *report, w *idleWindow, reqs []sim.APIRequest, starte
 		j := job{name[q.TenantID], q.API}
 		times[j] = append(times[j], q.Time)
 	}
-	var late []float64
-	for j, ts := range times {
-		anchor := first.Truncate(time.Second).Add(worker.Phase(j.tenant, j.source, time.Minute))
+	for _, ts := range times {
 		slices.SortFunc(ts, time.Time.Compare)
-		for i, t := range ts {
-			if i > 0 && t.Sub(ts[i-1]) < 10*time.Second {
-				continue // the same poll's next question
+	}
+	// against is every poll's lateness if the scheduler started in second s.
+	against := func(s time.Time) []float64 {
+		var late []float64
+		for j, ts := range times {
+			anchor := s.Add(worker.Phase(j.tenant, j.source, time.Minute))
+			for i, t := range ts {
+				if i > 0 && t.Sub(ts[i-1]) < 10*time.Second {
+					continue // the same poll's next question
+				}
+				if t.Before(w.from) || !t.Before(w.to) {
+					continue
+				}
+				due := anchor.Add(t.Sub(anchor).Truncate(time.Minute))
+				late = append(late, t.Sub(due).Seconds())
 			}
-			if t.Before(w.from) || !t.Before(w.to) {
-				continue
-			}
-			due := anchor.Add(t.Sub(anchor).Truncate(time.Minute))
-			late = append(late, t.Sub(due).Seconds())
+		}
+		slices.Sort(late)
+		return late
+	}
+	var late []float64
+	for s := started.Truncate(time.Second); !s.After(first); s = s.Add(time.Second) {
+		if l := against(s); len(l) > 0 && (late == nil || l[len(l)/2] < late[len(late)/2]) {
+			late = l
 		}
 	}
 	if len(late) == 0 {
 		return
 	}
-	slices.Sort(late)
 	q := func(p float64) float64 { return late[min(len(late)-1, int(p*float64(len(late))))] }
 	spread := 0.0
 	for _, ts := range times {
