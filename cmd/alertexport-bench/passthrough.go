@@ -1,23 +1,25 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"crypto/tls"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
-	"github.com/go-json-experiment/json/jsontext"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/alertexport/alertexport/config"
+	"github.com/alertexport/alertexport/sources/auth"
+	"github.com/alertexport/alertexport/sources/envelope"
+	"github.com/alertexport/alertexport/sources/httpclient"
+	"github.com/alertexport/alertexport/sources/page"
 )
 
 // The pass-through exporter's stream and subjects.
@@ -39,10 +41,11 @@ type passResult struct {
 
 // passThrough is the minimal exporter the product is measured against, on the same simulator
 // and NATS server, after it: for the Endpoint backlog it asks what the product asks —
-// lastUpdateTime windows with $top=10000&$expand=evidence over HTTP/2 with a bearer token — and
-// does only what any correct poller must with the answers: each alert is cut out of the streamed
-// body unparsed (only its id and lastUpdateTime are read, for the message ID) and published as
-// it is with PublishMsgAsync and Nats-Msg-Id, -pending acks outstanding at most. It is given
+// lastUpdateTime windows with $top=10000&$expand=evidence, with the product's HTTP client and
+// token provider and the child's config — and does only what any correct poller must with the
+// answers: each alert is cut out of the streamed body unparsed (page.Decode; only its id and
+// lastUpdateTime are read, page.Version, for the message ID) and published as it is with
+// PublishMsgAsync and Nats-Msg-Id, -pending acks outstanding at most. It is given
 // windows that each hold fewer alerts than a page, planned from the simulator's own list, so it
 // reads every alert once: the floor for a poller that has to discover its windows. A window
 // that still comes back full is halved and asked again.
@@ -75,13 +78,11 @@ func (b *bench) passThrough(ctx context.Context, e *runEnv) (passResult, error) 
 	if err != nil {
 		return passResult{}, err
 	}
-	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: b.srv.CertPool(), MinVersion: tls.VersionTLS12},
-		ForceAttemptHTTP2: true}}
-	defer hc.CloseIdleConnections()
-	p := &passer{hc: hc, js: js, api: b.srv.URL() + "/api/alerts", tenant: t.name, subject: passPrefix + "endpoint." + t.name + ".pass"}
-	if p.token, err = passToken(ctx, hc, b.srv.URL(), t.id); err != nil {
+	p := &passer{js: js, tenant: t.name, subject: passPrefix + "endpoint." + t.name + ".pass"}
+	if err := p.connect(ctx, filepath.Join(e.dir, "config.toml")); err != nil {
 		return passResult{}, err
 	}
+	defer p.hc.CloseIdleConnections()
 
 	start := time.Now()
 	for _, w := range planWindows(times, endpointPage-1) {
@@ -134,6 +135,32 @@ func planWindows(times []time.Time, n int) [][2]time.Time {
 	return append(out, [2]time.Time{lo, {}})
 }
 
+// connect takes the child's config, and from it the HTTP client, the API's URL and a token.
+func (p *passer) connect(ctx context.Context, configPath string) error {
+	env := func(k string) (string, bool) {
+		if k == secretEnv {
+			return clientSecret, true
+		}
+		return "", false
+	}
+	cfg, _, err := config.Load(configPath, env)
+	if err != nil {
+		return fmt.Errorf("pass-through: %w", err)
+	}
+	if p.hc, err = httpclient.New(httpclient.Options{CAFile: cfg.Worker.CAFile}); err != nil {
+		return err
+	}
+	tn := cfg.Tenants[0]
+	src := tn.Source(sourceEndpoint)
+	prov, err := auth.New(tn, auth.Options{HTTPClient: p.hc, Env: env})
+	if err != nil {
+		return err
+	}
+	p.api = src.APIURL + "/api/alerts"
+	p.token, err = prov.Token(ctx, src.Scope)
+	return err
+}
+
 // passer is the pass-through's state.
 type passer struct {
 	hc               *http.Client
@@ -167,7 +194,14 @@ func (p *passer) window(ctx context.Context, lo, hi time.Time) error {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 		return fmt.Errorf("pass-through: HTTP %d: %s", resp.StatusCode, body)
 	}
-	n, err := cutItems(resp.Body, p.publish)
+	n := 0
+	_, err = page.Decode(resp.Body, "value", func(raw []byte, big error) error {
+		n++
+		if big != nil {
+			return big
+		}
+		return p.publish(raw)
+	})
 	p.served += n
 	if err != nil || n < endpointPage {
 		return err
@@ -185,110 +219,11 @@ func (p *passer) window(ctx context.Context, lo, hi time.Time) error {
 
 // publish sends one alert as it came, with its message ID.
 func (p *passer) publish(raw []byte) error {
-	id, updated, err := alertKey(raw)
-	if err != nil {
-		return err
+	id, updated, ok := page.Version(raw, "lastUpdateTime")
+	if !ok {
+		return fmt.Errorf("pass-through: an alert without id or lastUpdateTime: %.80s", raw)
 	}
-	msgID := p.tenant + ".endpoint." + id + "." + strconv.FormatInt(updated.UnixMilli(), 10)
-	_, err = p.js.PublishMsgAsync(&nats.Msg{Subject: p.subject, Data: raw}, jetstream.WithMsgID(msgID),
-		jetstream.WithStallWait(30*time.Second))
+	_, err := p.js.PublishMsgAsync(&nats.Msg{Subject: p.subject, Data: raw},
+		jetstream.WithMsgID(envelope.MsgID(p.tenant, sourceEndpoint, id, updated)), jetstream.WithStallWait(30*time.Second))
 	return err
-}
-
-// cutItems calls each with a copy of every item of the body's "value" array, unparsed.
-func cutItems(body io.Reader, each func(raw []byte) error) (int, error) {
-	d := jsontext.NewDecoder(body)
-	if tok, err := d.ReadToken(); err != nil || tok.Kind() != '{' {
-		return 0, fmt.Errorf("pass-through: the body is not an object: %v", err)
-	}
-	n := 0
-	for d.PeekKind() != '}' {
-		name, err := d.ReadToken()
-		if err != nil {
-			return n, err
-		}
-		if name.String() != "value" {
-			if err := d.SkipValue(); err != nil {
-				return n, err
-			}
-			continue
-		}
-		if _, err := d.ReadToken(); err != nil { // [
-			return n, err
-		}
-		for d.PeekKind() != ']' {
-			v, err := d.ReadValue()
-			if err != nil {
-				return n, err
-			}
-			n++
-			if err := each(bytes.Clone(v)); err != nil {
-				return n, err
-			}
-		}
-		if _, err := d.ReadToken(); err != nil { // ]
-			return n, err
-		}
-	}
-	return n, nil
-}
-
-// alertKey reads an alert's id and lastUpdateTime, skipping every other member unparsed.
-func alertKey(raw []byte) (string, time.Time, error) {
-	d := jsontext.NewDecoder(bytes.NewReader(raw))
-	if _, err := d.ReadToken(); err != nil {
-		return "", time.Time{}, err
-	}
-	var id string
-	var updated time.Time
-	for d.PeekKind() != '}' && (id == "" || updated.IsZero()) {
-		tok, err := d.ReadToken()
-		if err != nil {
-			return "", time.Time{}, err
-		}
-		switch name := tok.String(); name {
-		case "id", "lastUpdateTime":
-			v, err := d.ReadToken()
-			if err != nil {
-				return "", time.Time{}, err
-			}
-			if name == "id" {
-				id = v.String()
-			} else if updated, err = time.Parse(time.RFC3339Nano, v.String()); err != nil {
-				return "", time.Time{}, err
-			}
-		default:
-			if err := d.SkipValue(); err != nil {
-				return "", time.Time{}, err
-			}
-		}
-	}
-	if id == "" || updated.IsZero() {
-		return "", time.Time{}, fmt.Errorf("pass-through: an alert without id or lastUpdateTime: %.80s", raw)
-	}
-	return id, updated, nil
-}
-
-// passToken takes a client-credentials token for Defender for Endpoint from the simulator's
-// Entra endpoint, as any client would.
-func passToken(ctx context.Context, hc *http.Client, base, tenantID string) (string, error) {
-	form := url.Values{"grant_type": {"client_credentials"}, "client_id": {clientID}, "client_secret": {clientSecret},
-		"scope": {"https://api.securitycenter.microsoft.com/.default"}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/"+tenantID+"/oauth2/v2.0/token", strings.NewReader(form.Encode()))
-	if err != nil {
-		return "", err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := hc.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	var tok struct {
-		AccessToken string `json:"access_token"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || tok.AccessToken == "" {
-		return "", fmt.Errorf("pass-through token: HTTP %d: %v", resp.StatusCode, err)
-	}
-	return tok.AccessToken, nil
 }
