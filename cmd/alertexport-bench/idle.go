@@ -99,15 +99,30 @@ func (b *bench) measureIdle(ctx context.Context, c *child, from, to time.Time) (
 	return w, nil
 }
 
-// checkIdlePolls compares, job by job, the API requests the simulator saw in the window with
-// the polls the child counted there: every job should poll once a minute, at the cost
-// requestsPerIdlePoll says.
-func (b *bench) checkIdlePolls(r *report, w *idleWindow, reqs []sim.APIRequest, minutes float64) {
+// job is a (tenant name, source) pair.
+type job struct{ tenant, source string }
+
+// requestTimes are the times of the API requests of each job, in order.
+func (b *bench) requestTimes(reqs []sim.APIRequest) map[job][]time.Time {
 	name := map[string]string{}
 	for _, t := range b.tenants {
 		name[t.id] = t.name
 	}
-	type job struct{ tenant, source string }
+	times := map[job][]time.Time{}
+	for _, q := range reqs {
+		j := job{name[q.TenantID], q.API}
+		times[j] = append(times[j], q.Time)
+	}
+	for _, ts := range times {
+		slices.SortFunc(ts, time.Time.Compare)
+	}
+	return times
+}
+
+// checkIdlePolls compares, job by job, the API requests the simulator saw in the window with
+// the polls the child counted there: every job should poll once a minute, at the cost
+// requestsPerIdlePoll says.
+func (b *bench) checkIdlePolls(r *report, w *idleWindow, reqs []sim.APIRequest, minutes float64) {
 	inWindow := map[job]int{}
 	// Polls are spread over the minute (worker.Phase): one that started within seconds of the
 	// window's ends may be counted on one side by the simulator and on the other by the
@@ -115,13 +130,14 @@ func (b *bench) checkIdlePolls(r *report, w *idleWindow, reqs []sim.APIRequest, 
 	// seconds). Those jobs are not held to the exact count.
 	atEdge := map[job]bool{}
 	near := func(t, edge time.Time) bool { return t.Sub(edge).Abs() < 5*time.Second }
-	for _, q := range reqs {
-		j := job{name[q.TenantID], q.API}
-		if !q.Time.Before(w.from) && q.Time.Before(w.to) {
-			inWindow[j]++
-		}
-		if near(q.Time, w.from) || near(q.Time, w.to) {
-			atEdge[j] = true
+	for j, ts := range b.requestTimes(reqs) {
+		for _, t := range ts {
+			if !t.Before(w.from) && t.Before(w.to) {
+				inWindow[j]++
+			}
+			if near(t, w.from) || near(t, w.to) {
+				atEdge[j] = true
+			}
 		}
 	}
 	for _, src := range []string{sourceEndpoint, sourceCloudApps} {
@@ -159,19 +175,7 @@ func (b *bench) checkIdlePolls(r *report, w *idleWindow, reqs []sim.APIRequest, 
 // lateness) is taken. A poll starts with its first request; Cloud Apps' second question,
 // seconds later, belongs to the same poll.
 func (b *bench) lateness(r *report, w *idleWindow, reqs []sim.APIRequest, started, first time.Time) {
-	type job struct{ tenant, source string }
-	name := map[string]string{}
-	for _, t := range b.tenants {
-		name[t.id] = t.name
-	}
-	times := map[job][]time.Time{}
-	for _, q := range reqs {
-		j := job{name[q.TenantID], q.API}
-		times[j] = append(times[j], q.Time)
-	}
-	for _, ts := range times {
-		slices.SortFunc(ts, time.Time.Compare)
-	}
+	times := b.requestTimes(reqs)
 	// against is every poll's lateness if the scheduler started in second s.
 	against := func(s time.Time) []float64 {
 		var late []float64
