@@ -12,6 +12,7 @@ import (
 	"github.com/alertexport/alertexport/internal/sim"
 	"github.com/alertexport/alertexport/internal/testutil"
 	"github.com/alertexport/alertexport/sources/envelope"
+	"github.com/alertexport/alertexport/sources/sourcetest"
 )
 
 // enableIncidents adds the incidents source to the world's (last) tenant. Its rate limit is
@@ -28,14 +29,10 @@ func (w *world) enableIncidents(t *testing.T) {
 // incidentVersions adds to all the message ID of each incident's newest version the simulator
 // shows at the time at.
 func incidentVersions(inc *sim.IncidentsTenant, at time.Time, all map[string]bool) {
-	latest := map[string]time.Time{}
-	for _, v := range inc.Versions() {
-		if !v.VisibleAt.After(at) {
-			if cur, ok := latest[v.ID]; !ok || v.LastUpdateDateTime.After(cur) {
-				latest[v.ID] = v.LastUpdateDateTime
-			}
-		}
-	}
+	vs := inc.Versions()
+	latest := sourcetest.Newest(at, len(vs), func(i int) (string, time.Time, time.Time) {
+		return vs[i].ID, vs[i].LastUpdateDateTime, vs[i].VisibleAt
+	})
 	for id, version := range latest {
 		all[envelope.MsgID("contoso", "incidents", id, version)] = true
 	}
