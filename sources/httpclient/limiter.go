@@ -3,12 +3,9 @@ package httpclient
 import (
 	"context"
 	"fmt"
-	"math"
 	"slices"
 	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 
 	"github.com/alertexport/alertexport/sources/apis"
 )
@@ -24,47 +21,54 @@ type Limiter struct {
 	limits []Limit
 
 	mu          sync.Mutex
-	buckets     []*rate.Limiter
+	windows     []*window
 	pausedUntil time.Time
+}
+
+// window keeps one rate of n calls per `per`: it remembers when the calls of the last span
+// were let through and lets one more through only while fewer than n of them are that recent.
+// span is per plus a margin of 1 % for the skew between our windows and the server's: the
+// server counts a call when it arrives, a little after it leaves here, so a span of per on its
+// clock holds the calls of a span up to that skew longer on ours (0.6 s of a minute).
+//
+// This is a sliding log, not a token bucket (golang.org/x/time/rate): a bucket cannot both
+// hand out a window's whole budget at once and keep the steady rate near the limit, and its
+// small burst (2 calls for 100 a minute) paced a backlog's first poll — one page after another
+// at 0.6 s each — below what Microsoft allows (BENCHMARKS.md, issue 20). With the log, a poll
+// may make up to n calls as fast as the API answers, and a caller that never stops makes n
+// calls every span: 99 % of the limit.
+type window struct {
+	n     int
+	span  time.Duration
+	calls []time.Time // when the calls of the last span went, oldest first
 }
 
 // NewLimiter returns a limiter for the given rates (those with Requests or Per not above zero
 // are ignored).
-//
-// Each rate of n calls per `per` becomes a token bucket. A bucket with burst b refilling at r
-// admits at most b + r·t calls in any span of length t, and calls are whole: at most
-// ⌊b + r·t⌋. The bucket takes b = max(1, ⌊n/50⌋) and r·per = n − m − b + 0.95, just under
-// n − m − b + 1, so that any span of length per holds at most n − m calls. The margin
-// m = max(1, ⌈n/100⌉) calls is for the skew between our windows and the server's: the server
-// counts a call when it arrives, a little after it leaves here, so a span of per on its clock
-// holds the calls of a span up to that skew longer on ours; m calls at rate r are ≥ 1 % of per
-// (0.6 s of a minute, 2 s for 30 calls a minute). The steady rate r is then 28.95 of 30 calls a
-// minute (96.5 %), 97.95 of 100, 145.95 of 150, 1,455.95 of 1,500 an hour (97 %). Where the
-// margin would eat most of the budget (below 3 calls per span), the bucket keeps 1 call of
-// burst and half the rate.
 func NewLimiter(limits ...Limit) *Limiter {
 	l := &Limiter{}
 	for _, lim := range limits {
 		if lim.Requests <= 0 || lim.Per <= 0 {
 			continue
 		}
-		r, b := bucket(lim)
 		l.limits = append(l.limits, lim)
-		l.buckets = append(l.buckets, rate.NewLimiter(r, b))
+		l.windows = append(l.windows, &window{n: lim.Requests, span: lim.Per + lim.Per/100})
 	}
 	return l
 }
 
-// bucket sizes the token bucket of one limit (see NewLimiter).
-func bucket(lim Limit) (rate.Limit, int) {
-	n := lim.Requests
-	burst := max(1, n/50)
-	margin := max(1, (n+99)/100)
-	steady := float64(n-margin-burst) + 0.95
-	if 2*steady < float64(n) { // tiny limits: one call at a time, at half the rate
-		return rate.Limit(float64(n) / 2 / lim.Per.Seconds()), 1
+// wait is how long after now a call may go: 0 when fewer than n calls went in the last span,
+// else until the oldest of the last n has left it. Calls that have left it are forgotten.
+func (w *window) wait(now time.Time) time.Duration {
+	gone := 0
+	for gone < len(w.calls) && now.Sub(w.calls[gone]) > w.span {
+		gone++
 	}
-	return rate.Limit(steady / lim.Per.Seconds()), burst
+	w.calls = slices.Delete(w.calls, 0, gone)
+	if len(w.calls) < w.n {
+		return 0
+	}
+	return w.calls[len(w.calls)-w.n].Add(w.span).Sub(now) + 1 // strictly past the span
 }
 
 // Limits returns the rates the limiter keeps (nil for a nil limiter).
@@ -85,9 +89,9 @@ func (l *Limiter) Longest() time.Duration {
 	return d
 }
 
-// Wait blocks until a call may be made, or ctx ends. A call takes a token from every bucket at
-// the same instant, the one it is let through; so each bucket's bound holds for the times the
-// calls are made, whichever bucket made a caller wait.
+// Wait blocks until a call may be made, or ctx ends. A call is recorded in every window at the
+// same instant, the one it is let through; so each window's bound holds for the times the
+// calls are made, whichever window made a caller wait.
 func (l *Limiter) Wait(ctx context.Context) error {
 	if l == nil {
 		return nil
@@ -114,25 +118,22 @@ func (l *Limiter) Wait(ctx context.Context) error {
 }
 
 // take lets one call through at now and returns 0, or returns how long to wait before asking
-// again, and whether that is because the API asked for a pause. Tokens are taken only when
-// every bucket has one.
+// again, and whether that is because the API asked for a pause. A call is recorded only when
+// every window lets it through.
 func (l *Limiter) take(now time.Time) (wait time.Duration, paused bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if d := l.pausedUntil.Sub(now); d > 0 {
 		return d, true
 	}
-	for _, b := range l.buckets {
-		if tok := b.TokensAt(now); tok < 1 {
-			secs := (1 - tok) / float64(b.Limit())
-			wait = max(wait, time.Duration(math.Ceil(secs*float64(time.Second))))
-		}
+	for _, w := range l.windows {
+		wait = max(wait, w.wait(now))
 	}
 	if wait > 0 {
 		return wait, false
 	}
-	for _, b := range l.buckets {
-		b.AllowN(now, 1)
+	for _, w := range l.windows {
+		w.calls = append(w.calls, now)
 	}
 	return 0, false
 }
