@@ -356,7 +356,7 @@ func (p *poll) fetch(ctx context.Context, w window, skip int) (stats, error) {
 		rest, err := page.DecodeInto(body, "value", func(raw []byte, a *alert, derr error) error {
 			st.n++
 			return p.takeDecoded(ctx, raw, a, derr, &st)
-		}, page.Borrow(), page.Log(p.src.opts.Logger.With("tenant", p.src.id.Tenant, "source", Name)))
+		}, page.Ahead(), page.Log(p.src.opts.Logger.With("tenant", p.src.id.Tenant, "source", Name)))
 		if err != nil {
 			if err, ok := sources.Unbroken(err); ok {
 				return err

@@ -162,6 +162,7 @@ type config struct {
 	need         []string
 	log          *slog.Logger
 	borrow       bool // DecodeInto: item's bytes are the buffer's, not a copy
+	ahead        bool // DecodeInto: decode on a goroutine of its own (Ahead)
 }
 
 func newConfig(opts []Option) config {
@@ -207,6 +208,9 @@ func Decode(r io.Reader, items string, item func(raw []byte, err error) error, o
 // over the cap, its first bytes, an empty T and a *TooLargeError. Each item is decoded straight
 // off the stream, in one pass, its bytes cut from what the decoder read.
 func DecodeInto[T any](r io.Reader, items string, item func(raw []byte, v *T, err error) error, opts ...Option) (map[string]json.RawMessage, error) {
+	if newConfig(opts).ahead {
+		return decodeAhead(r, items, item, opts)
+	}
 	return decodeWith(r, items, opts, func(s *stream) error {
 		start, depth := s.start, s.dec.StackDepth()
 		v := new(T)

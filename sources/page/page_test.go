@@ -143,7 +143,7 @@ func TestDecodeInto(t *testing.T) {
 			want: []got{{raw: `{"id":"a"}`, id: "a"}}, wantErr: true},
 	}
 	for _, tt := range tests {
-		for name, opts := range map[string][]Option{"copied": nil, "borrowed": {Borrow()}} {
+		for name, opts := range map[string][]Option{"copied": nil, "borrowed": {Borrow()}, "ahead": {Ahead()}} {
 			t.Run(tt.name+"/"+name, func(t *testing.T) {
 				var r io.Reader = strings.NewReader(tt.body)
 				if tt.broken {
@@ -246,6 +246,14 @@ func FuzzDecodeInto(f *testing.F) {
 		}
 		if werr == nil && !slices.Equal(got, want) {
 			t.Fatalf("DecodeInto items %q\nDecode items     %q", got, want)
+		}
+		var ahead []string
+		_, aerr := DecodeInto(bytes.NewReader(body), "value", func(raw []byte, _ *item, _ error) error {
+			ahead = append(ahead, string(raw))
+			return nil
+		}, Ahead())
+		if (aerr == nil) != (gerr == nil) || !slices.Equal(ahead, got) {
+			t.Fatalf("with Ahead: items %q, err %v\nwithout:    items %q, err %v", ahead, aerr, got, gerr)
 		}
 	})
 }
