@@ -62,6 +62,7 @@ func normalize(a *alert, raw []byte, id sources.Identity, event string) (*envelo
 // entity with what both say).
 func entities(a *alert) []envelope.Entity {
 	var es envelope.EntitySet
+	es.Grow(2 + len(a.LoggedOnUsers) + len(a.Evidence))
 	if a.MachineID != nil || a.ComputerDNSName != nil {
 		es.Add(envelope.Entity{Type: "device", Name: deref(a.ComputerDNSName), ID: deref(a.MachineID)})
 	}

@@ -93,6 +93,12 @@ type EntitySet struct {
 	compared int          // same() calls so far, which TestEntitySetAddIsLinear holds to linearMax an Add
 }
 
+// Grow makes room for n more entities (up to linearMax), so that a source that knows how many
+// it will add allocates the list once instead of doubling it up from one.
+func (s *EntitySet) Grow(n int) {
+	s.list = slices.Grow(s.list, min(n, linearMax))
+}
+
 // Add adds e, or merges it into the first entity it is the same as.
 func (s *EntitySet) Add(e Entity) {
 	if s.idx != nil {
