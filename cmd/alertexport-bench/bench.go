@@ -206,7 +206,8 @@ func (b *bench) startRun(i int) (*runEnv, error) {
 	e.selfCPU = selfCPU()
 	var env []string
 	if b.o.childProf != "" && i == 0 {
-		env = []string{"ALERTEXPORT_CPUPROFILE=" + b.o.childProf + ".cpu", "ALERTEXPORT_MEMPROFILE=" + b.o.childProf + ".allocs"}
+		env = []string{"ALERTEXPORT_CPUPROFILE=" + b.o.childProf + ".cpu", "ALERTEXPORT_MEMPROFILE=" + b.o.childProf + ".allocs",
+			"ALERTEXPORT_TRACE=" + b.o.childProf + ".trace"}
 	}
 	if e.child, err = startChild(b.bin, args, filepath.Join(dir, "child.log"), httpAddr, env...); err != nil {
 		e.close()

@@ -68,6 +68,7 @@ func (b *bench) drain(ctx context.Context, e *runEnv, r *report, i int) error {
 		r.add("pass_seconds", "(c) first request → last ack", "s", pass.elapsed.Seconds())
 		r.add("pass_read_amplification", "(c) alerts served / alerts in the backlog", "", float64(pass.served)/float64(pass.msgs))
 		r.add("pass_requests", "(c) API requests", "", float64(pass.requests))
+		r.add("pass_cpu_seconds", "(c) CPU of the bench process meanwhile: simulator, NATS server and the pass-through (compare with (b)'s cpu_seconds + bench_cpu_seconds)", "s", pass.cpu.Seconds())
 	}
 	b.exportFigures(r, e, first, last, last, ru, benchCPU, reqs, tokens)
 	r.add("allocs_per_alert", "(b) allocations per alert (go_memstats_mallocs_total / alerts)", "", page.sum("go_memstats_mallocs_total", nil)/float64(b.expected))

@@ -36,7 +36,8 @@ type passResult struct {
 	elapsed  time.Duration // first request → last ack
 	msgs     int
 	requests int
-	served   int // alerts in the answers
+	served   int           // alerts in the answers
+	cpu      time.Duration // the bench process's CPU meanwhile: simulator, NATS server and the pass-through
 }
 
 // passThrough is the minimal exporter the product is measured against, on the same simulator
@@ -84,7 +85,7 @@ func (b *bench) passThrough(ctx context.Context, e *runEnv) (passResult, error) 
 	}
 	defer p.hc.CloseIdleConnections()
 
-	start := time.Now()
+	start, cpu := time.Now(), selfCPU()
 	for _, w := range planWindows(times, endpointPage-1) {
 		if err := p.window(ctx, w[0], w[1]); err != nil {
 			return passResult{}, err
@@ -95,7 +96,7 @@ func (b *bench) passThrough(ctx context.Context, e *runEnv) (passResult, error) 
 	case <-ctx.Done():
 		return passResult{}, fmt.Errorf("waiting for the pass-through's acks: %w", context.Cause(ctx))
 	}
-	elapsed := time.Since(start)
+	elapsed, cpu := time.Since(start), selfCPU()-cpu
 	if n := failed.Load(); n > 0 {
 		return passResult{}, fmt.Errorf("the pass-through's publishes: %d failed, e.g. %v", n, lastErr.Load())
 	}
@@ -106,7 +107,7 @@ func (b *bench) passThrough(ctx context.Context, e *runEnv) (passResult, error) 
 	if s.Msgs != uint64(len(times)) {
 		return passResult{}, fmt.Errorf("stream %s holds %d messages, the backlog %d (%d requests served %d alerts)", passStream, s.Msgs, len(times), p.requests, p.served)
 	}
-	return passResult{elapsed: elapsed, msgs: len(times), requests: p.requests, served: p.served}, nil
+	return passResult{elapsed: elapsed, msgs: len(times), requests: p.requests, served: p.served, cpu: cpu}, nil
 }
 
 // planWindows cuts sorted times into [lo, hi) windows of at most n alerts each, the last one

@@ -5,12 +5,14 @@ import (
 	"io"
 	"os"
 	"runtime/pprof"
+	"runtime/trace"
 )
 
 // profile starts the profiles the environment asks for, for measuring the binary as it runs
 // (cmd/alertexport-bench -child-profile): ALERTEXPORT_CPUPROFILE names a file for a CPU profile of
-// the whole life, ALERTEXPORT_MEMPROFILE one for the allocations made, written at exit. It
-// returns what ends them.
+// the whole life, ALERTEXPORT_MEMPROFILE one for the allocations made, written at exit,
+// ALERTEXPORT_TRACE one for an execution trace of the whole life (go tool trace: which
+// goroutine waits for which). It returns what ends them.
 func profile(env func(string) (string, bool), stderr io.Writer) func() {
 	var stops []func()
 	if path, ok := env("ALERTEXPORT_CPUPROFILE"); ok && path != "" {
@@ -21,6 +23,16 @@ func profile(env func(string) (string, bool), stderr io.Writer) func() {
 			f.Close()
 		} else {
 			stops = append(stops, func() { pprof.StopCPUProfile(); f.Close() })
+		}
+	}
+	if path, ok := env("ALERTEXPORT_TRACE"); ok && path != "" {
+		if f, err := os.Create(path); err != nil {
+			fmt.Fprintf(stderr, "ALERTEXPORT_TRACE: %v\n", err)
+		} else if err := trace.Start(f); err != nil {
+			fmt.Fprintf(stderr, "ALERTEXPORT_TRACE: %v\n", err)
+			f.Close()
+		} else {
+			stops = append(stops, func() { trace.Stop(); f.Close() })
 		}
 	}
 	if path, ok := env("ALERTEXPORT_MEMPROFILE"); ok && path != "" {

@@ -95,7 +95,7 @@ func New(s apis.Settings, api *httpclient.API, o Options) *Source {
 	src := newSource(apis.Graph, "/v1.0/security/alerts_v2", s, api, o)
 	src.decode = func(p *poll, ctx context.Context, body io.Reader) (map[string]json.RawMessage, error) {
 		return page.DecodeInto(body, "value", func(raw []byte, a *alert, derr error) error { return p.takeDecoded(ctx, raw, a, derr) },
-			page.Borrow(), page.Need("@odata.nextLink"), page.Log(src.opts.Logger.With("tenant", src.id.Tenant, "source", src.name)))
+			page.Ahead(), page.Need("@odata.nextLink"), page.Log(src.opts.Logger.With("tenant", src.id.Tenant, "source", src.name)))
 	}
 	var clauses []string
 	for _, ss := range s.ServiceSources {
