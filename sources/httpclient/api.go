@@ -228,9 +228,11 @@ func (a *API) do(ctx context.Context, method, u string, body []byte, read func(*
 // attempt makes one request. Transient failures come back as plain errors (retried), the rest
 // as backoff.Permanent.
 func (a *API) attempt(ctx context.Context, method, u string, reqBody []byte, read func(*http.Response, io.Reader) error, bo *hinted, renewed *bool) error {
-	if err := a.Limiter.Wait(ctx); err != nil {
+	answered, err := a.Limiter.Wait(ctx)
+	if err != nil {
 		return backoff.Permanent(err)
 	}
+	defer answered() // a call that never left counts from now
 	token, err := a.Tokens.Token(ctx, a.Scope)
 	if err != nil {
 		return backoff.Permanent(err) // sources/auth has retried what was worth it
@@ -261,6 +263,7 @@ func (a *API) attempt(ctx context.Context, method, u string, reqBody []byte, rea
 	}
 	start := time.Now()
 	resp, err := a.HTTP.Do(req)
+	answered() // the server has counted it by now, if it ever will
 	if err != nil {
 		a.observe(0, start, err)
 		if ctx.Err() != nil {
