@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-json-experiment/json/jsontext"
+
 	"github.com/alertexport/alertexport/sources/page"
 )
 
@@ -68,94 +70,338 @@ type user struct {
 	Name, Domain string
 }
 
-func (u *user) UnmarshalJSON(b []byte) error {
-	if bytes.Equal(b, []byte("null")) {
-		return nil
-	}
-	var s string
-	if len(b) > 0 && b[0] == '"' && page.Unmarshal(b, &s) == nil {
-		if domain, name, ok := strings.Cut(s, `\`); ok {
-			u.Domain, u.Name = domain, name
-		} else {
-			u.Name = s
-		}
-		return nil
-	}
-	var o struct {
-		UserName    *string `json:"userName"`
-		AccountName *string `json:"accountName"`
-		DomainName  *string `json:"domainName"`
-	}
-	if err := page.Unmarshal(b, &o); err != nil {
-		return fmt.Errorf("user: want an object or a string: %w", err)
-	}
-	u.Name = deref(o.UserName)
-	if u.Name == "" {
-		u.Name = deref(o.AccountName)
-	}
-	u.Domain = deref(o.DomainName)
-	return nil
-}
-
 // stringList is mitreTechniques: documented as String, sent as an array of strings.
 type stringList []string
-
-func (l *stringList) UnmarshalJSON(b []byte) error {
-	if bytes.Equal(b, []byte("null")) {
-		*l = nil
-		return nil
-	}
-	var s string
-	if len(b) > 0 && b[0] == '"' && page.Unmarshal(b, &s) == nil {
-		*l = nil
-		for _, t := range strings.Split(s, ",") {
-			if t = strings.TrimSpace(t); t != "" {
-				*l = append(*l, t)
-			}
-		}
-		return nil
-	}
-	var a []string
-	if err := page.Unmarshal(b, &a); err != nil {
-		return fmt.Errorf("mitreTechniques: want an array of strings: %w", err)
-	}
-	*l = a
-	return nil
-}
 
 // flexString is an ID the API documents as a number (incidentId: Nullable Long) that the
 // envelope carries as a string; a string is accepted too.
 type flexString struct{ s *string }
 
-func (f *flexString) UnmarshalJSON(b []byte) error {
-	switch {
-	case bytes.Equal(b, []byte("null")):
-		f.s = nil
-	case len(b) > 0 && b[0] == '"':
-		var s string
-		if err := page.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		f.s = &s
-	case len(b) > 0 && (b[0] == '-' || b[0] >= '0' && b[0] <= '9'):
-		s := string(b) // a JSON number (the decoder checked it), as written
-		f.s = &s
-	default:
-		return fmt.Errorf("want a number or a string, got %.20s", b)
-	}
-	return nil
-}
-
 // flexInt is a process ID: a number, or a numeric string. Anything else ("n/a") is no process
 // ID rather than a reason to dead-letter the whole alert; raw keeps what was sent.
 type flexInt struct{ n *int64 }
 
-func (f *flexInt) UnmarshalJSON(b []byte) error {
-	f.n = nil
-	if n, err := strconv.ParseInt(string(bytes.Trim(b, `"`)), 10, 64); err == nil {
-		f.n = &n
+// The alert is decoded by hand (page.Names), not by reflection: decoding was most of the CPU
+// of a large backlog (BENCHMARKS.md, issue 20). Names match as page.Options matches them. The
+// members are listed in the order of Microsoft's documented example (testdata/alerts/
+// documented.json), the ones not read too: Object guesses each name from that order before it
+// looks it up.
+const (
+	aID = iota
+	aIncidentID
+	aInvestigationID
+	aAssignedTo
+	aSeverity
+	aStatus
+	aClassification
+	aDetermination
+	aInvestigationState
+	aDetectionSource
+	aDetectorID
+	aCategory
+	aThreatFamilyName
+	aTitle
+	aDescription
+	aAlertCreationTime
+	aFirstEventTime
+	aLastEventTime
+	aLastUpdateTime
+	aResolvedTime
+	aMachineID
+	aComputerDNSName
+	aRbacGroupName
+	aAADTenantID
+	aThreatName
+	aMitreTechniques
+	aRelatedUser
+	aLoggedOnUsers
+	aComments
+	aEvidence
+	aCount
+)
+
+const (
+	eEntityType = iota
+	eEvidenceCreationTime
+	eSHA1
+	eSHA256
+	eFileName
+	eFilePath
+	eProcessID
+	eProcessCommandLine
+	eProcessCreationTime
+	eParentProcessID
+	eParentProcessCreationTime
+	eParentProcessFileName
+	eParentProcessFilePath
+	eIPAddress
+	eURL
+	eRegistryKey
+	eRegistryHive
+	eRegistryValueType
+	eRegistryValue
+	eAccountName
+	eDomainName
+	eUserSID
+	eAADUserID
+	eUserPrincipalName
+	eDetectionStatus
+	eCount
+)
+
+var (
+	alertNames = page.NewNames((&[aCount]string{
+		aID: "id", aIncidentID: "incidentId", aInvestigationID: "investigationId", aAssignedTo: "assignedTo",
+		aSeverity: "severity", aStatus: "status", aClassification: "classification", aDetermination: "determination",
+		aInvestigationState: "investigationState", aDetectionSource: "detectionSource", aDetectorID: "detectorId",
+		aCategory: "category", aThreatFamilyName: "threatFamilyName", aTitle: "title", aDescription: "description",
+		aAlertCreationTime: "alertCreationTime", aFirstEventTime: "firstEventTime", aLastEventTime: "lastEventTime",
+		aLastUpdateTime: "lastUpdateTime", aResolvedTime: "resolvedTime", aMachineID: "machineId",
+		aComputerDNSName: "computerDnsName", aRbacGroupName: "rbacGroupName", aAADTenantID: "aadTenantId",
+		aThreatName: "threatName", aMitreTechniques: "mitreTechniques", aRelatedUser: "relatedUser",
+		aLoggedOnUsers: "loggedOnUsers", aComments: "comments", aEvidence: "evidence",
+	})[:]...)
+	evidenceNames = page.NewNames((&[eCount]string{
+		eEntityType: "entityType", eEvidenceCreationTime: "evidenceCreationTime", eSHA1: "sha1", eSHA256: "sha256",
+		eFileName: "fileName", eFilePath: "filePath", eProcessID: "processId", eProcessCommandLine: "processCommandLine",
+		eProcessCreationTime: "processCreationTime", eParentProcessID: "parentProcessId",
+		eParentProcessCreationTime: "parentProcessCreationTime", eParentProcessFileName: "parentProcessFileName",
+		eParentProcessFilePath: "parentProcessFilePath", eIPAddress: "ipAddress", eURL: "url",
+		eRegistryKey: "registryKey", eRegistryHive: "registryHive", eRegistryValueType: "registryValueType",
+		eRegistryValue: "registryValue", eAccountName: "accountName", eDomainName: "domainName", eUserSID: "userSid",
+		eAADUserID: "aadUserId", eUserPrincipalName: "userPrincipalName", eDetectionStatus: "detectionStatus",
+	})[:]...)
+	userNames = page.NewNames("userName", "accountName", "domainName")
+)
+
+// UnmarshalJSONFrom decodes an alert (github.com/go-json-experiment/json.UnmarshalerFrom).
+func (a *alert) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	*a = alert{}
+	return alertNames.Object(dec, func(i int) (err error) {
+		switch i {
+		case aID:
+			var id *string
+			if id, err = page.String(dec); id != nil {
+				a.ID = *id
+			}
+		case aIncidentID:
+			a.IncidentID, err = readFlexString(dec)
+		case aAssignedTo:
+			a.AssignedTo, err = page.String(dec)
+		case aSeverity:
+			a.Severity, err = page.String(dec)
+		case aStatus:
+			a.Status, err = page.String(dec)
+		case aClassification:
+			a.Classification, err = page.String(dec)
+		case aDetermination:
+			a.Determination, err = page.String(dec)
+		case aDetectionSource:
+			a.DetectionSource, err = page.String(dec)
+		case aCategory:
+			a.Category, err = page.String(dec)
+		case aTitle:
+			a.Title, err = page.String(dec)
+		case aDescription:
+			a.Description, err = page.String(dec)
+		case aAlertCreationTime:
+			a.AlertCreationTime, err = page.Time(dec)
+		case aFirstEventTime:
+			a.FirstEventTime, err = page.Time(dec)
+		case aLastEventTime:
+			a.LastEventTime, err = page.Time(dec)
+		case aLastUpdateTime:
+			a.LastUpdateTime, err = page.Time(dec)
+		case aResolvedTime:
+			a.ResolvedTime, err = page.Time(dec)
+		case aMachineID:
+			a.MachineID, err = page.String(dec)
+		case aComputerDNSName:
+			a.ComputerDNSName, err = page.String(dec)
+		case aMitreTechniques:
+			a.MitreTechniques, err = readStringList(dec)
+		case aRelatedUser:
+			a.RelatedUser = nil
+			if dec.PeekKind() == 'n' {
+				_, err = dec.ReadToken()
+				break
+			}
+			u := new(user)
+			if err = u.read(dec); err == nil {
+				a.RelatedUser = u
+			}
+		case aLoggedOnUsers:
+			a.LoggedOnUsers = a.LoggedOnUsers[:0]
+			err = page.Array(dec, func() error {
+				var u user
+				err := u.read(dec)
+				a.LoggedOnUsers = append(a.LoggedOnUsers, u)
+				return err
+			})
+		case aEvidence:
+			a.Evidence = a.Evidence[:0]
+			err = page.Array(dec, func() error {
+				a.Evidence = append(a.Evidence, evidence{})
+				return a.Evidence[len(a.Evidence)-1].read(dec)
+			})
+		default: // documented, not read
+			err = dec.SkipValue()
+		}
+		return err
+	})
+}
+
+// read decodes one evidence item.
+func (ev *evidence) read(dec *jsontext.Decoder) error {
+	return evidenceNames.Object(dec, func(i int) (err error) {
+		switch i {
+		case eEntityType:
+			ev.EntityType, err = page.String(dec)
+		case eSHA1:
+			ev.SHA1, err = page.String(dec)
+		case eSHA256:
+			ev.SHA256, err = page.String(dec)
+		case eFileName:
+			ev.FileName, err = page.String(dec)
+		case eFilePath:
+			ev.FilePath, err = page.String(dec)
+		case eProcessID:
+			ev.ProcessID, err = readFlexInt(dec)
+		case eProcessCommandLine:
+			ev.ProcessCommandLine, err = page.String(dec)
+		case eParentProcessID:
+			ev.ParentProcessID, err = readFlexInt(dec)
+		case eParentProcessFileName:
+			ev.ParentProcessFileName, err = page.String(dec)
+		case eIPAddress:
+			ev.IPAddress, err = page.String(dec)
+		case eURL:
+			ev.URL, err = page.String(dec)
+		case eRegistryKey:
+			ev.RegistryKey, err = page.String(dec)
+		case eRegistryHive:
+			ev.RegistryHive, err = page.String(dec)
+		case eRegistryValueType:
+			ev.RegistryValueType, err = page.String(dec)
+		case eRegistryValue:
+			ev.RegistryValue, err = page.String(dec)
+		case eAccountName:
+			ev.AccountName, err = page.String(dec)
+		case eDomainName:
+			ev.DomainName, err = page.String(dec)
+		case eUserSID:
+			ev.UserSID, err = page.String(dec)
+		case eAADUserID:
+			ev.AADUserID, err = page.String(dec)
+		case eUserPrincipalName:
+			ev.UserPrincipalName, err = page.String(dec)
+		default: // documented, not read
+			err = dec.SkipValue()
+		}
+		return err
+	})
+}
+
+// read decodes a user: an object, a "DOMAIN\name" string, or null (no user).
+func (u *user) read(dec *jsontext.Decoder) error {
+	*u = user{}
+	if dec.PeekKind() == '"' {
+		s, err := page.String(dec)
+		if err != nil {
+			return err
+		}
+		if domain, name, ok := strings.Cut(*s, `\`); ok {
+			u.Domain, u.Name = domain, name
+		} else {
+			u.Name = *s
+		}
+		return nil
 	}
+	var userName, accountName, domainName *string
+	err := userNames.Object(dec, func(i int) (err error) {
+		switch i {
+		case 0:
+			userName, err = page.String(dec)
+		case 1:
+			accountName, err = page.String(dec)
+		case 2:
+			domainName, err = page.String(dec)
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("user: want an object or a string: %w", err)
+	}
+	u.Name = deref(userName)
+	if u.Name == "" {
+		u.Name = deref(accountName)
+	}
+	u.Domain = deref(domainName)
 	return nil
+}
+
+// readStringList reads mitreTechniques: an array of strings, a comma-separated string, or null.
+func readStringList(dec *jsontext.Decoder) (stringList, error) {
+	if dec.PeekKind() == '"' {
+		s, err := page.String(dec)
+		if err != nil {
+			return nil, err
+		}
+		var l stringList
+		for _, t := range strings.Split(*s, ",") {
+			if t = strings.TrimSpace(t); t != "" {
+				l = append(l, t)
+			}
+		}
+		return l, nil
+	}
+	var l stringList
+	err := page.Array(dec, func() error {
+		s, err := page.String(dec)
+		l = append(l, deref(s))
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("want an array of strings: %w", err)
+	}
+	return l, nil
+}
+
+// readFlexString reads incidentId: a number (kept as written), a string, or null.
+func readFlexString(dec *jsontext.Decoder) (flexString, error) {
+	raw, err := page.Scalar(dec)
+	if err != nil {
+		return flexString{}, err
+	}
+	switch raw.Kind() {
+	case 'n':
+		return flexString{}, nil
+	case '"':
+		var s string
+		if err := page.Unmarshal(raw, &s); err != nil {
+			return flexString{}, err
+		}
+		return flexString{&s}, nil
+	case '0':
+		s := string(raw) // a JSON number (the decoder checked it), as written
+		return flexString{&s}, nil
+	}
+	return flexString{}, fmt.Errorf("want a number or a string, got %.20s", raw)
+}
+
+// readFlexInt reads a process ID: a number or a numeric string; anything else is none.
+func readFlexInt(dec *jsontext.Decoder) (flexInt, error) {
+	raw, err := page.Scalar(dec)
+	if err != nil {
+		return flexInt{}, err
+	}
+	if k := raw.Kind(); k != '0' && k != '"' {
+		return flexInt{}, nil
+	}
+	if n, err := strconv.ParseInt(string(bytes.Trim(raw, `"`)), 10, 64); err == nil {
+		return flexInt{&n}, nil
+	}
+	return flexInt{}, nil
 }
 
 func deref(p *string) string {

@@ -30,7 +30,7 @@ func FuzzDecodePage(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		_, _ = page.Decode(bytes.NewReader(body), "value", func(raw []byte, _ error) error {
 			var a alert
-			if json.Unmarshal(raw, &a) != nil {
+			if page.Unmarshal(raw, &a) != nil {
 				return nil // a dead letter
 			}
 			env, err := normalize(&a, raw, testIdentity, envelope.Created)

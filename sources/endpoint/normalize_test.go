@@ -8,6 +8,7 @@ import (
 
 	"github.com/alertexport/alertexport/sources"
 	"github.com/alertexport/alertexport/sources/envelope"
+	"github.com/alertexport/alertexport/sources/page"
 	"github.com/alertexport/alertexport/sources/sourcetest"
 )
 
@@ -21,7 +22,7 @@ var testIdentity = sources.Identity{Tenant: "contoso", TenantID: "a839b112-1253-
 func TestGoldenEnvelopes(t *testing.T) {
 	sourcetest.Golden(t, *update, func(raw []byte) (*envelope.Alert, error) {
 		var a alert
-		if err := json.Unmarshal(raw, &a); err != nil {
+		if err := page.Unmarshal(raw, &a); err != nil {
 			return nil, err
 		}
 		return normalize(&a, raw, testIdentity, envelope.Created)
@@ -82,7 +83,7 @@ func TestMappings(t *testing.T) {
 func TestNormalizeRejects(t *testing.T) {
 	for _, raw := range []string{`{"lastUpdateTime":"2025-01-01T00:00:00Z"}`, `{"id":"x"}`, `{"id":"","lastUpdateTime":null}`} {
 		var a alert
-		if err := json.Unmarshal([]byte(raw), &a); err != nil {
+		if err := page.Unmarshal([]byte(raw), &a); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := normalize(&a, []byte(raw), testIdentity, envelope.Created); err == nil {
@@ -97,7 +98,7 @@ func TestNormalizeRejects(t *testing.T) {
 		`{"id":7,"lastUpdateTime":"2025-01-01T00:00:00Z"}`,
 	} {
 		var a alert
-		if err := json.Unmarshal([]byte(raw), &a); err == nil {
+		if err := page.Unmarshal([]byte(raw), &a); err == nil {
 			t.Errorf("%s: decoded, want an error", raw)
 		}
 	}
