@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-json-experiment/json/jsontext"
@@ -174,9 +175,17 @@ var (
 	userNames = page.NewNames("userName", "accountName", "domainName")
 )
 
+// cells keeps the page.Cells of the alerts being decoded, one per decoder at a time.
+var cells = sync.Pool{New: func() any { return new(page.Cells) }}
+
 // UnmarshalJSONFrom decodes an alert (github.com/go-json-experiment/json.UnmarshalerFrom).
 func (a *alert) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	*a = alert{}
+	c := cells.Get().(*page.Cells)
+	defer func() {
+		c.Done()
+		cells.Put(c)
+	}()
 	return alertNames.Object(dec, func(i int) (err error) {
 		switch i {
 		case aID:
@@ -187,37 +196,37 @@ func (a *alert) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		case aIncidentID:
 			a.IncidentID, err = readFlexString(dec)
 		case aAssignedTo:
-			a.AssignedTo, err = page.String(dec)
+			err = c.String(dec, &a.AssignedTo)
 		case aSeverity:
-			a.Severity, err = page.String(dec)
+			err = c.String(dec, &a.Severity)
 		case aStatus:
-			a.Status, err = page.String(dec)
+			err = c.String(dec, &a.Status)
 		case aClassification:
-			a.Classification, err = page.String(dec)
+			err = c.String(dec, &a.Classification)
 		case aDetermination:
-			a.Determination, err = page.String(dec)
+			err = c.String(dec, &a.Determination)
 		case aDetectionSource:
-			a.DetectionSource, err = page.String(dec)
+			err = c.String(dec, &a.DetectionSource)
 		case aCategory:
-			a.Category, err = page.String(dec)
+			err = c.String(dec, &a.Category)
 		case aTitle:
-			a.Title, err = page.String(dec)
+			err = c.String(dec, &a.Title)
 		case aDescription:
-			a.Description, err = page.String(dec)
+			err = c.String(dec, &a.Description)
 		case aAlertCreationTime:
-			a.AlertCreationTime, err = page.Time(dec)
+			err = c.Time(dec, &a.AlertCreationTime)
 		case aFirstEventTime:
-			a.FirstEventTime, err = page.Time(dec)
+			err = c.Time(dec, &a.FirstEventTime)
 		case aLastEventTime:
-			a.LastEventTime, err = page.Time(dec)
+			err = c.Time(dec, &a.LastEventTime)
 		case aLastUpdateTime:
-			a.LastUpdateTime, err = page.Time(dec)
+			err = c.Time(dec, &a.LastUpdateTime)
 		case aResolvedTime:
-			a.ResolvedTime, err = page.Time(dec)
+			err = c.Time(dec, &a.ResolvedTime)
 		case aMachineID:
-			a.MachineID, err = page.String(dec)
+			err = c.String(dec, &a.MachineID)
 		case aComputerDNSName:
-			a.ComputerDNSName, err = page.String(dec)
+			err = c.String(dec, &a.ComputerDNSName)
 		case aMitreTechniques:
 			a.MitreTechniques, err = readStringList(dec)
 		case aRelatedUser:
@@ -242,7 +251,9 @@ func (a *alert) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			a.Evidence = a.Evidence[:0]
 			err = page.Array(dec, func() error {
 				a.Evidence = append(a.Evidence, evidence{})
-				return a.Evidence[len(a.Evidence)-1].read(dec)
+				err := a.Evidence[len(a.Evidence)-1].read(dec, c)
+				c.Done() // before the next append moves the items
+				return err
 			})
 		default: // documented, not read
 			err = dec.SkipValue()
@@ -251,50 +262,50 @@ func (a *alert) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	})
 }
 
-// read decodes one evidence item.
-func (ev *evidence) read(dec *jsontext.Decoder) error {
+// read decodes one evidence item, its strings into c.
+func (ev *evidence) read(dec *jsontext.Decoder, c *page.Cells) error {
 	return evidenceNames.Object(dec, func(i int) (err error) {
 		switch i {
 		case eEntityType:
-			ev.EntityType, err = page.String(dec)
+			err = c.String(dec, &ev.EntityType)
 		case eSHA1:
-			ev.SHA1, err = page.String(dec)
+			err = c.String(dec, &ev.SHA1)
 		case eSHA256:
-			ev.SHA256, err = page.String(dec)
+			err = c.String(dec, &ev.SHA256)
 		case eFileName:
-			ev.FileName, err = page.String(dec)
+			err = c.String(dec, &ev.FileName)
 		case eFilePath:
-			ev.FilePath, err = page.String(dec)
+			err = c.String(dec, &ev.FilePath)
 		case eProcessID:
 			ev.ProcessID, err = readFlexInt(dec)
 		case eProcessCommandLine:
-			ev.ProcessCommandLine, err = page.String(dec)
+			err = c.String(dec, &ev.ProcessCommandLine)
 		case eParentProcessID:
 			ev.ParentProcessID, err = readFlexInt(dec)
 		case eParentProcessFileName:
-			ev.ParentProcessFileName, err = page.String(dec)
+			err = c.String(dec, &ev.ParentProcessFileName)
 		case eIPAddress:
-			ev.IPAddress, err = page.String(dec)
+			err = c.String(dec, &ev.IPAddress)
 		case eURL:
-			ev.URL, err = page.String(dec)
+			err = c.String(dec, &ev.URL)
 		case eRegistryKey:
-			ev.RegistryKey, err = page.String(dec)
+			err = c.String(dec, &ev.RegistryKey)
 		case eRegistryHive:
-			ev.RegistryHive, err = page.String(dec)
+			err = c.String(dec, &ev.RegistryHive)
 		case eRegistryValueType:
-			ev.RegistryValueType, err = page.String(dec)
+			err = c.String(dec, &ev.RegistryValueType)
 		case eRegistryValue:
-			ev.RegistryValue, err = page.String(dec)
+			err = c.String(dec, &ev.RegistryValue)
 		case eAccountName:
-			ev.AccountName, err = page.String(dec)
+			err = c.String(dec, &ev.AccountName)
 		case eDomainName:
-			ev.DomainName, err = page.String(dec)
+			err = c.String(dec, &ev.DomainName)
 		case eUserSID:
-			ev.UserSID, err = page.String(dec)
+			err = c.String(dec, &ev.UserSID)
 		case eAADUserID:
-			ev.AADUserID, err = page.String(dec)
+			err = c.String(dec, &ev.AADUserID)
 		case eUserPrincipalName:
-			ev.UserPrincipalName, err = page.String(dec)
+			err = c.String(dec, &ev.UserPrincipalName)
 		default: // documented, not read
 			err = dec.SkipValue()
 		}
