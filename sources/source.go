@@ -39,7 +39,7 @@ type Backfiller interface {
 // Options tunes a source that reads pages of alerts; the zero value is what production uses.
 type Options struct {
 	PageSize  int                        // alerts asked per page; 0 = the API's maximum
-	BatchSize int                        // messages per Emit; 0 = 500
+	BatchSize int                        // messages per Emit; 0 = 250
 	Now       func() time.Time           // the local clock, used only for the first poll's start; nil = time.Now
 	Logger    *slog.Logger               // nil = discard
 	Late      func(behind time.Duration) // told of each version that appeared behind the cursor (indexed late)
@@ -52,7 +52,10 @@ func (o Options) WithDefaults(maxPage int) Options {
 		o.PageSize = maxPage
 	}
 	if o.BatchSize <= 0 {
-		o.BatchSize = 500
+		// One batch is published while the next is written, so two are held at once: 250
+		// envelopes of 5–10 KB are 1.3–2.5 MB each, which kept a 100,000-alert backlog under
+		// 64 MiB of RSS where 500 peaked at 60–64 MiB, at the same rate (BENCHMARKS.md, issue 20).
+		o.BatchSize = 250
 	}
 	if o.Now == nil {
 		o.Now = time.Now
