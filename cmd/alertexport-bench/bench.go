@@ -203,6 +203,7 @@ func (b *bench) startRun(i int) (*runEnv, error) {
 		args = []string{commandBackfill, "--config", path, "--since", b.from.Add(-time.Hour).UTC().Format(time.RFC3339),
 			"--until", b.to.Add(time.Minute).UTC().Format(time.RFC3339)}
 	}
+	settle()
 	e.selfCPU = selfCPU()
 	var env []string
 	if b.o.childProf != "" && i == 0 {

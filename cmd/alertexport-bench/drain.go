@@ -40,11 +40,13 @@ func (b *bench) drain(ctx context.Context, e *runEnv, r *report, i int) error {
 	var raw rawResult
 	var pass passResult
 	if b.o.scenario == scenarioThroughput {
+		settle()
 		if raw, err = b.rawCeiling(ctx, e, i); err != nil {
 			return err
 		}
 		if b.o.source == sourceEndpoint && len(b.tenants) == 1 {
 			b.log.Info("pass-through export")
+			settle()
 			if pass, err = b.passThrough(ctx, e); err != nil {
 				return err
 			}
