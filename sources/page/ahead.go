@@ -58,6 +58,7 @@ func decodeAhead[T any](r io.Reader, items string, item func(raw []byte, v *T, e
 	go func() {
 		defer close(full)
 		b := &batch[T]{}
+		stopped := false
 		hand := func() bool {
 			select {
 			case full <- b:
@@ -68,6 +69,7 @@ func decodeAhead[T any](r io.Reader, items string, item func(raw []byte, v *T, e
 			case b = <-free:
 				return true
 			case <-stop:
+				b = nil // handed over: not this goroutine's any more
 				return false
 			}
 		}
@@ -77,29 +79,30 @@ func decodeAhead[T any](r io.Reader, items string, item func(raw []byte, v *T, e
 			b.buf = append(b.buf, raw...)
 			b.items = append(b.items, decoded[T]{from: from, to: len(b.buf), v: v, err: err})
 			if len(b.items) == aheadBatch && !hand() {
+				stopped = true
 				return errStopped
 			}
 			return nil
 		}, opts...)
-		if len(b.items) > 0 { // what was decoded before the end, or before the body broke
+		if !stopped && len(b.items) > 0 { // what was decoded before the end, or before the body broke
 			select {
 			case full <- b:
 			case <-stop:
 			}
 		}
 	}()
-	var ierr error
+	// However this returns (an item's error, or a panic in item), the decoder is stopped and
+	// waited for: it reads the caller's body, which the caller closes next.
+	defer func() {
+		close(stop)
+		for range full {
+		}
+	}()
 	for b := range full {
 		for _, d := range b.items {
-			if ierr = item(b.buf[d.from:d.to:d.to], d.v, d.err); ierr != nil {
-				break
+			if err := item(b.buf[d.from:d.to:d.to], d.v, d.err); err != nil {
+				return nil, err
 			}
-		}
-		if ierr != nil {
-			close(stop)
-			for range full { // wait for the decoder to stop
-			}
-			return nil, ierr
 		}
 		clear(b.items) // the decoded items are the caller's now: let them go with it
 		b.items, b.buf = b.items[:0], b.buf[:0]

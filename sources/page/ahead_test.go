@@ -98,3 +98,26 @@ func TestAheadStopsOnItemError(t *testing.T) {
 		})
 	}
 }
+
+// TestAheadPanicInItem: a panic in item (which the poll's recover turns into its error) still
+// stops the decoder before DecodeInto unwinds, so that nothing reads the body the caller then
+// closes.
+func TestAheadPanicInItem(t *testing.T) {
+	type item struct {
+		ID string `json:"id"`
+	}
+	page := manyItems(1000 * aheadBatch)
+	body := &countingReader{t: t, r: strings.NewReader(page)}
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("the panic did not come through")
+			}
+		}()
+		_, _ = DecodeInto(body, "value", func([]byte, *item, error) error { panic("boom") }, Ahead())
+	}()
+	body.closed.Store(true)
+	if read := body.read.Load(); read > int64(len(page)/4) {
+		t.Errorf("%d of the body's %d bytes read: the decoder went on after the panic", read, len(page))
+	}
+}
