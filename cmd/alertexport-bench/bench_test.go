@@ -123,6 +123,9 @@ func TestRateLimitedEndToEnd(t *testing.T) {
 			if v := num(tt.source + "_calls_ratio"); v <= 0 || v > 1 {
 				t.Errorf("%s_calls_ratio = %v, want in (0, 1]", tt.source, v)
 			}
+			if v := num(tt.source + "_window_ratio"); v <= 0 || v > 1 {
+				t.Errorf("%s_window_ratio = %v, want in (0, 1]: no window holds more than the limit", tt.source, v)
+			}
 			if v := num("time_scale"); v != 60 {
 				t.Errorf("time_scale = %v", v)
 			}

@@ -182,7 +182,8 @@ func (b *bench) rawCeiling(ctx context.Context, e *runEnv, i int) (rawResult, er
 }
 
 // rateFigures reports, per API, the calls made and their rate from the first to the last, in
-// real and in scaled time, against the documented limit; and the alerts' rate against the
+// real and in scaled time (over at least a window of the binding limit), against the documented
+// limit, and the fullest window of each limit; and the alerts' rate against the
 // limit-bound rate, the documented calls a minute times the API's page size. For Endpoint the
 // binding limit of a long export is 1,500 calls an hour, not 100 a minute.
 func (b *bench) rateFigures(r *report, reqs []sim.APIRequest, first, last time.Time) {
@@ -205,14 +206,21 @@ func (b *bench) rateFigures(r *report, reqs []sim.APIRequest, first, last time.T
 			continue
 		}
 		slices.SortFunc(times, func(a, b time.Time) int { return a.Compare(b) })
-		perMin := 0.0
-		if span := times[len(times)-1].Sub(times[0]); len(times) > 1 && span > 0 {
-			perMin = float64(len(times)-1) / span.Minutes()
-		}
 		facts, _ := registry.Lookup(api)
 		limit := math.Inf(1) // the binding documented rate, calls a (scaled) minute
+		var binding time.Duration
+		fullest := 0.0 // the most calls in any window of a limit, over the limit
 		for _, l := range facts.Limits {
-			limit = min(limit, float64(l.Requests)/l.Per.Minutes())
+			if rate := float64(l.Requests) / l.Per.Minutes(); rate < limit {
+				limit, binding = rate, l.Per
+			}
+			fullest = max(fullest, float64(mostInWindow(times, time.Duration(float64(l.Per)/scale)))/float64(l.Requests))
+		}
+		// The achieved rate over at least one window of the binding limit: the limiter lets a
+		// window's calls go at once, so a shorter export's own span says nothing of the rate.
+		perMin := 0.0
+		if span := max(times[len(times)-1].Sub(times[0]), time.Duration(float64(binding)/scale)); len(times) > 1 {
+			perMin = float64(len(times)-1) / span.Minutes()
 		}
 		// The alerts' rate: the whole export's when it is this API's alone, else this API's
 		// requests' span (backfill runs one job after the other).
@@ -228,6 +236,7 @@ func (b *bench) rateFigures(r *report, reqs []sim.APIRequest, first, last time.T
 		r.add(api+"_achieved_per_scaled_min", api+": the same in scaled time", "calls/scaled min", perMin/scale)
 		r.add(api+"_limit_per_min", api+": documented limit (binding)", "calls/scaled min", limit)
 		r.add(api+"_calls_ratio", api+": achieved / documented calls", "", perMin/scale/limit)
+		r.add(api+"_window_ratio", api+": the most calls in any (scaled) window of a documented limit / that limit", "", fullest)
 		r.add(api+"_limit_bound_alerts_per_s", api+": limit-bound rate (documented calls × page size)", "alerts/s", bound)
 		r.add(api+"_alerts_ratio", api+": alerts exported / limit-bound rate", "", alertsPerSec/bound)
 	}
@@ -241,4 +250,17 @@ func countStatus(reqs []sim.APIRequest, status int) int {
 		}
 	}
 	return n
+}
+
+// mostInWindow is the most of the sorted times that any span of length per holds, its ends
+// included.
+func mostInWindow(times []time.Time, per time.Duration) int {
+	most, j := 0, 0
+	for i := range times {
+		for times[i].Sub(times[j]) > per {
+			j++
+		}
+		most = max(most, i-j+1)
+	}
+	return most
 }

@@ -99,8 +99,10 @@ Scenarios (-scenario):
                over the whole backlog, timed from its first API request to the last alert stored
                or the last answer; it must exit 0) or run. Default -source cloudapps with 2,500
                alerts (at F 1 about a minute, at F 60 about a second). Reports, per API,
-               the calls and the rate achieved (first to last request, real and scaled), the
-               documented limit (for Endpoint the binding 1,500 an hour), achieved / documented,
+               the calls and the rate achieved (first to last request, at least one window of
+               the binding limit, real and scaled), the documented limit (for Endpoint the
+               binding 1,500 an hour), achieved / documented, the fullest window of each limit
+               over the limit (window_ratio),
                the limit-bound rate (documented calls × the API's page size: 100 alerts for Cloud
                Apps, 1,000 for Graph, 10,000 for Endpoint) and the alerts' rate against it, the
                429 answers the simulator sent, and failed polls (run) or the exit (backfill).
