@@ -88,8 +88,8 @@ func TestFlags(t *testing.T) {
 }
 
 // TestRateLimitedEndToEnd runs the rate-limited scenario at a time scale of 60, small: the
-// child exports the backlog under the scaled limits without one 429, and never faster than the
-// documented rate. Backfill and run, Cloud Apps and Graph.
+// child exports the backlog under the scaled limits without one 429, and no window of a limit
+// holds more calls than it. Backfill and run, Cloud Apps and Graph.
 func TestRateLimitedEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the alertexport binary")
@@ -119,9 +119,10 @@ func TestRateLimitedEndToEnd(t *testing.T) {
 			if v := num(tt.source + "_requests"); v < 3 {
 				t.Errorf("%s_requests = %v, want a few", tt.source, v)
 			}
-			// Never above the documented rate; a loaded machine may keep it well below.
-			if v := num(tt.source + "_calls_ratio"); v <= 0 || v > 1 {
-				t.Errorf("%s_calls_ratio = %v, want in (0, 1]", tt.source, v)
+			// Never more calls in a window than the documented limit (the first window's may go
+			// at once, so the rate over a few windows may be a little above it).
+			if v := num(tt.source + "_calls_ratio"); v <= 0 {
+				t.Errorf("%s_calls_ratio = %v, want above 0", tt.source, v)
 			}
 			if v := num(tt.source + "_window_ratio"); v <= 0 || v > 1 {
 				t.Errorf("%s_window_ratio = %v, want in (0, 1]: no window holds more than the limit", tt.source, v)
