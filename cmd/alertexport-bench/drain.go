@@ -214,7 +214,7 @@ func (b *bench) rateFigures(r *report, reqs []sim.APIRequest, first, last time.T
 			if rate := float64(l.Requests) / l.Per.Minutes(); rate < limit {
 				limit, binding = rate, l.Per
 			}
-			fullest = max(fullest, float64(mostInWindow(times, time.Duration(float64(l.Per)/scale)))/float64(l.Requests))
+			fullest = max(fullest, float64(sim.MostInWindow(times, time.Duration(float64(l.Per)/scale)))/float64(l.Requests))
 		}
 		// The achieved rate over at least one window of the binding limit: the limiter lets a
 		// window's calls go at once, so a shorter export's own span says nothing of the rate.
@@ -250,17 +250,4 @@ func countStatus(reqs []sim.APIRequest, status int) int {
 		}
 	}
 	return n
-}
-
-// mostInWindow is the most of the sorted times that any span of length per holds, its ends
-// included.
-func mostInWindow(times []time.Time, per time.Duration) int {
-	most, j := 0, 0
-	for i := range times {
-		for times[i].Sub(times[j]) > per {
-			j++
-		}
-		most = max(most, i-j+1)
-	}
-	return most
 }

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/alertexport/alertexport/internal/sim/simapi"
 	"github.com/alertexport/alertexport/sources/apis"
@@ -127,4 +128,18 @@ func (s *Server) Fail(api, tenantID string, n int, f APIFault) {
 // same as the tenant's own SetFaultRates. It panics on an unknown API.
 func (s *Server) SetFaultRates(api, tenantID string, r FaultRates) {
 	s.faultPlan(api, tenantID).SetFaultRates(r)
+}
+
+// MostInWindow is the most of the sorted times that any window of length per holds, its ends
+// included: how a rate limit of per's window sees calls arriving at those times (the worst case
+// of windows (t−per, t] and [t, t+per)).
+func MostInWindow(times []time.Time, per time.Duration) int {
+	most, j := 0, 0
+	for i := range times {
+		for times[i].Sub(times[j]) > per {
+			j++
+		}
+		most = max(most, i-j+1)
+	}
+	return most
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/alertexport/alertexport/internal/sim"
 )
 
 // greedy plays a caller that asks again the moment its last call was answered, on a fake
@@ -35,19 +37,6 @@ func greedy(t *testing.T, l *Limiter, span time.Duration, latency func() time.Du
 
 func instant() time.Duration { return 0 }
 
-// mostInWindow is the most calls any window of length per holds, its ends included (the worst
-// case for a server whose window is (t−per, t]). calls are sorted.
-func mostInWindow(calls []time.Time, per time.Duration) int {
-	most, j := 0, 0
-	for i := range calls {
-		for calls[i].Sub(calls[j]) > per {
-			j++
-		}
-		most = max(most, i-j+1)
-	}
-	return most
-}
-
 // TestLimiterWindowsAndSteadyRate: a caller as greedy as can be, answered at once, never gets
 // more than the limit into any window of a limit's length, gets a window's whole budget at
 // once (a backlog's first pages are not paced), and keeps the binding limit's rate after.
@@ -73,7 +62,7 @@ func TestLimiterWindowsAndSteadyRate(t *testing.T) {
 			const spans = 20
 			calls, _ := greedy(t, l, spans*longest, instant)
 			for _, lim := range tt.limits {
-				if got := mostInWindow(calls, lim.Per); got > lim.Requests {
+				if got := sim.MostInWindow(calls, lim.Per); got > lim.Requests {
 					t.Errorf("%v: %d calls in one window, want at most %d", lim, got, lim.Requests)
 				}
 			}
@@ -122,7 +111,7 @@ func TestLimiterWhateverTheDelays(t *testing.T) {
 			}
 			slices.SortFunc(arrived, time.Time.Compare)
 			for _, lim := range lims {
-				if got := mostInWindow(arrived, lim.Per); got > lim.Requests {
+				if got := sim.MostInWindow(arrived, lim.Per); got > lim.Requests {
 					t.Errorf("%v: the server sees %d calls in one window", lim, got)
 				}
 			}
