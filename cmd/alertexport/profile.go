@@ -15,26 +15,26 @@ import (
 // goroutine waits for which). It returns what ends them.
 func profile(env func(string) (string, bool), stderr io.Writer) func() {
 	var stops []func()
-	if path, ok := env("ALERTEXPORT_CPUPROFILE"); ok && path != "" {
-		if f, err := os.Create(path); err != nil {
-			fmt.Fprintf(stderr, "ALERTEXPORT_CPUPROFILE: %v\n", err)
-		} else if err := pprof.StartCPUProfile(f); err != nil {
-			fmt.Fprintf(stderr, "ALERTEXPORT_CPUPROFILE: %v\n", err)
-			f.Close()
-		} else {
-			stops = append(stops, func() { pprof.StopCPUProfile(); f.Close() })
+	// A profile of the whole life: a file, and what starts and stops writing to it.
+	whole := func(name string, start func(io.Writer) error, stop func()) {
+		path, ok := env(name)
+		if !ok || path == "" {
+			return
 		}
-	}
-	if path, ok := env("ALERTEXPORT_TRACE"); ok && path != "" {
-		if f, err := os.Create(path); err != nil {
-			fmt.Fprintf(stderr, "ALERTEXPORT_TRACE: %v\n", err)
-		} else if err := trace.Start(f); err != nil {
-			fmt.Fprintf(stderr, "ALERTEXPORT_TRACE: %v\n", err)
-			f.Close()
-		} else {
-			stops = append(stops, func() { trace.Stop(); f.Close() })
+		f, err := os.Create(path)
+		if err == nil {
+			if err = start(f); err != nil {
+				f.Close()
+			}
 		}
+		if err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", name, err)
+			return
+		}
+		stops = append(stops, func() { stop(); f.Close() })
 	}
+	whole("ALERTEXPORT_CPUPROFILE", pprof.StartCPUProfile, pprof.StopCPUProfile)
+	whole("ALERTEXPORT_TRACE", trace.Start, trace.Stop)
 	if path, ok := env("ALERTEXPORT_MEMPROFILE"); ok && path != "" {
 		stops = append(stops, func() {
 			f, err := os.Create(path)

@@ -70,15 +70,7 @@ func (n *Names) index(name []byte, guess int) int {
 // reads as an object without members. A repeated name is handed over each time (the last value
 // wins, as with Options).
 func (n *Names) Object(dec *jsontext.Decoder, member func(i int) error) error {
-	switch k := dec.PeekKind(); k {
-	case 'n':
-		_, err := dec.ReadToken()
-		return err
-	case '{':
-	default:
-		return kindErr(dec, "an object")
-	}
-	if _, err := dec.ReadToken(); err != nil {
+	if ok, err := open(dec, '{', "an object"); !ok {
 		return err
 	}
 	var unq []byte
@@ -112,15 +104,7 @@ func (n *Names) Object(dec *jsontext.Decoder, member func(i int) error) error {
 // Array reads the array at dec's position, calling item for each element, which must read it. A
 // null reads as an empty array.
 func Array(dec *jsontext.Decoder, item func() error) error {
-	switch dec.PeekKind() {
-	case 'n':
-		_, err := dec.ReadToken()
-		return err
-	case '[':
-	default:
-		return kindErr(dec, "an array")
-	}
-	if _, err := dec.ReadToken(); err != nil {
+	if ok, err := open(dec, '[', "an array"); !ok {
 		return err
 	}
 	for dec.PeekKind() != ']' {
@@ -130,6 +114,20 @@ func Array(dec *jsontext.Decoder, item func() error) error {
 	}
 	_, err := dec.ReadToken()
 	return err
+}
+
+// open reads the opening delim of an object or array (want names it), and reports whether its
+// members follow: not for null (err nil), another kind or a broken stream (err says which).
+func open(dec *jsontext.Decoder, delim jsontext.Kind, want string) (bool, error) {
+	switch dec.PeekKind() {
+	case 'n':
+		_, err := dec.ReadToken()
+		return false, err
+	case delim:
+		_, err := dec.ReadToken()
+		return err == nil, err
+	}
+	return false, kindErr(dec, want)
 }
 
 // String reads a string or null at dec's position: nil for null.
