@@ -190,8 +190,8 @@ func (a *alert) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		switch i {
 		case aID:
 			var id *string
-			if id, err = page.String(dec); id != nil {
-				a.ID = *id
+			if id, err = page.String(dec); err == nil {
+				a.ID = deref(id) // a null after an id wins, as the last of a repeated name does
 			}
 		case aIncidentID:
 			a.IncidentID, err = readFlexString(dec)

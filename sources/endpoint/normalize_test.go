@@ -81,7 +81,8 @@ func TestMappings(t *testing.T) {
 
 // TestNormalizeRejects: an alert without what makes it a version is a dead letter.
 func TestNormalizeRejects(t *testing.T) {
-	for _, raw := range []string{`{"lastUpdateTime":"2025-01-01T00:00:00Z"}`, `{"id":"x"}`, `{"id":"","lastUpdateTime":null}`} {
+	for _, raw := range []string{`{"lastUpdateTime":"2025-01-01T00:00:00Z"}`, `{"id":"x"}`, `{"id":"","lastUpdateTime":null}`,
+		`{"id":"x","lastUpdateTime":"2025-01-01T00:00:00Z","id":null}`} { // the last of a repeated name wins
 		var a alert
 		if err := page.Unmarshal([]byte(raw), &a); err != nil {
 			t.Fatal(err)

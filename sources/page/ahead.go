@@ -52,14 +52,21 @@ func decodeAhead[T any](r io.Reader, items string, item func(raw []byte, v *T, e
 	}
 	stop := make(chan struct{})
 	var (
-		rest map[string]json.RawMessage
-		derr error
+		rest     map[string]json.RawMessage
+		derr     error
+		panicked any // a panic while decoding: raised again on the caller's goroutine
 	)
 	go func() {
 		defer close(full)
+		defer func() { panicked = recover() }()
 		b := &batch[T]{}
 		stopped := false
 		hand := func() bool {
+			select {
+			case <-stop: // told to stop: not one batch more, even with room for it
+				return false
+			default:
+			}
 			select {
 			case full <- b:
 			case <-stop:
@@ -107,6 +114,11 @@ func decodeAhead[T any](r io.Reader, items string, item func(raw []byte, v *T, e
 		clear(b.items) // the decoded items are the caller's now: let them go with it
 		b.items, b.buf = b.items[:0], b.buf[:0]
 		free <- b
+	}
+	if panicked != nil {
+		// As if decoding had panicked here, as it does without Ahead: the poll's recover turns
+		// it into the poll's error. (Ended by a panic, the page must not read as complete.)
+		panic(panicked)
 	}
 	return rest, derr
 }

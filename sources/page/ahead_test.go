@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // countingReader counts the bytes read of it, and fails the test when a read is made after
@@ -120,4 +122,23 @@ func TestAheadPanicInItem(t *testing.T) {
 	if read := body.read.Load(); read > int64(len(page)/4) {
 		t.Errorf("%d of the body's %d bytes read: the decoder went on after the panic", read, len(page))
 	}
+}
+
+// panicky panics while it is decoded.
+type panicky struct{}
+
+func (*panicky) UnmarshalJSONFrom(*jsontext.Decoder) error { panic("boom in decoding") }
+
+// TestAheadPanicInDecoding: a panic while decoding ahead comes out of DecodeInto on the caller's
+// goroutine, as without Ahead, where the poll's recover turns it into the poll's error — it
+// neither kills the process from the decoder's goroutine nor ends the page as if it were
+// complete.
+func TestAheadPanicInDecoding(t *testing.T) {
+	defer func() {
+		if r := recover(); r == nil {
+			t.Error("the panic did not come through")
+		}
+	}()
+	rest, err := DecodeInto(strings.NewReader(manyItems(3)), "value", func([]byte, *panicky, error) error { return nil }, Ahead())
+	t.Errorf("DecodeInto returned %v, %v", rest, err)
 }

@@ -234,6 +234,11 @@ type Cells struct {
 	times []timeCell
 }
 
+// maxScan bounds the pending cells a null looks through for a value of the same field still to
+// be set (which the null must then override at Done): past it the null is queued as a cell of
+// its own, so that an alert of a million repeated fields does not cost a million squared.
+const maxScan = 64
+
 type stringCell struct {
 	dst      **string
 	from, to int // from < 0: null
@@ -254,7 +259,7 @@ func (c *Cells) String(dec *jsontext.Decoder, dst **string) error {
 	}
 	switch raw.Kind() {
 	case 'n':
-		if slices.ContainsFunc(c.strs, func(s stringCell) bool { return s.dst == dst }) {
+		if len(c.strs) >= maxScan || slices.ContainsFunc(c.strs, func(s stringCell) bool { return s.dst == dst }) {
 			c.strs = append(c.strs, stringCell{dst: dst, from: -1}) // after a value still to be set
 		} else {
 			*dst = nil
@@ -279,7 +284,7 @@ func (c *Cells) Time(dec *jsontext.Decoder, dst **time.Time) error {
 	if err != nil {
 		return err
 	}
-	if !ok && !slices.ContainsFunc(c.times, func(t timeCell) bool { return t.dst == dst }) {
+	if !ok && len(c.times) < maxScan && !slices.ContainsFunc(c.times, func(t timeCell) bool { return t.dst == dst }) {
 		*dst = nil
 		return nil
 	}
