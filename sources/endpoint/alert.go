@@ -380,7 +380,7 @@ func readStringList(dec *jsontext.Decoder) (stringList, error) {
 
 // readFlexString reads incidentId: a number (kept as written), a string, or null.
 func readFlexString(dec *jsontext.Decoder) (flexString, error) {
-	raw, err := page.Scalar(dec)
+	raw, err := dec.ReadValue()
 	if err != nil {
 		return flexString{}, err
 	}
@@ -402,7 +402,7 @@ func readFlexString(dec *jsontext.Decoder) (flexString, error) {
 
 // readFlexInt reads a process ID: a number or a numeric string; anything else is none.
 func readFlexInt(dec *jsontext.Decoder) (flexInt, error) {
-	raw, err := page.Scalar(dec)
+	raw, err := dec.ReadValue()
 	if err != nil {
 		return flexInt{}, err
 	}

@@ -156,17 +156,8 @@ func unquote(raw jsontext.Value) string {
 	return string(b)
 }
 
-// Time reads a time (RFC 3339, as leniently as encoding/json: time.Time.UnmarshalText) or null
-// at dec's position: nil for null.
-func Time(dec *jsontext.Decoder) (*time.Time, error) {
-	t, ok, err := readTime(dec)
-	if !ok || err != nil {
-		return nil, err
-	}
-	return &t, nil
-}
-
-// readTime is Time without the pointer: ok is false for null.
+// readTime reads a time (RFC 3339, as leniently as encoding/json: time.Time.UnmarshalText) or
+// null at dec's position: ok is false for null.
 func readTime(dec *jsontext.Decoder) (t time.Time, ok bool, err error) {
 	raw, err := dec.ReadValue()
 	if err != nil {
@@ -187,10 +178,6 @@ func readTime(dec *jsontext.Decoder) (t time.Time, ok bool, err error) {
 	}
 	return t, false, fmt.Errorf("want a time, got %s", kindName(raw.Kind()))
 }
-
-// Scalar reads the value at dec's position whole (a number, a string, null, …): it is valid only
-// until the next read.
-func Scalar(dec *jsontext.Decoder) (jsontext.Value, error) { return dec.ReadValue() }
 
 func kindErr(dec *jsontext.Decoder, want string) error {
 	k := dec.PeekKind()
@@ -278,7 +265,7 @@ func (c *Cells) String(dec *jsontext.Decoder, dst **string) error {
 	return fmt.Errorf("want a string, got %s", kindName(raw.Kind()))
 }
 
-// Time reads a time or null at dec's position (as Time does) into *dst, at Done (nil for null).
+// Time reads a time or null at dec's position (as readTime does) into *dst, at Done (nil for null).
 func (c *Cells) Time(dec *jsontext.Decoder, dst **time.Time) error {
 	t, ok, err := readTime(dec)
 	if err != nil {
