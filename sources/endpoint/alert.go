@@ -8,8 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/go-json-experiment/json/jsontext"
-
 	"github.com/alertexport/alertexport/sources/page"
 )
 
@@ -178,9 +176,11 @@ var (
 // cells keeps the page.Cells of the alerts being decoded, one per decoder at a time.
 var cells = sync.Pool{New: func() any { return new(page.Cells) }}
 
-// UnmarshalJSONFrom decodes an alert (github.com/go-json-experiment/json.UnmarshalerFrom).
-func (a *alert) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+// UnmarshalJSON decodes an alert from the bytes the json package hands it, which it has
+// checked are one JSON value (page.Scanner).
+func (a *alert) UnmarshalJSON(raw []byte) error {
 	*a = alert{}
+	dec := page.NewScanner(raw)
 	c := cells.Get().(*page.Cells)
 	defer func() {
 		c.Done()
@@ -263,7 +263,7 @@ func (a *alert) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 }
 
 // read decodes one evidence item, its strings into c.
-func (ev *evidence) read(dec *jsontext.Decoder, c *page.Cells) error {
+func (ev *evidence) read(dec *page.Scanner, c *page.Cells) error {
 	return evidenceNames.Object(dec, func(i int) (err error) {
 		switch i {
 		case eEntityType:
@@ -314,7 +314,7 @@ func (ev *evidence) read(dec *jsontext.Decoder, c *page.Cells) error {
 }
 
 // read decodes a user: an object, a "DOMAIN\name" string, or null (no user).
-func (u *user) read(dec *jsontext.Decoder) error {
+func (u *user) read(dec *page.Scanner) error {
 	*u = user{}
 	if dec.PeekKind() == '"' {
 		s, err := page.String(dec)
@@ -352,7 +352,7 @@ func (u *user) read(dec *jsontext.Decoder) error {
 }
 
 // readStringList reads mitreTechniques: an array of strings, a comma-separated string, or null.
-func readStringList(dec *jsontext.Decoder) (stringList, error) {
+func readStringList(dec *page.Scanner) (stringList, error) {
 	if dec.PeekKind() == '"' {
 		s, err := page.String(dec)
 		if err != nil {
@@ -379,7 +379,7 @@ func readStringList(dec *jsontext.Decoder) (stringList, error) {
 }
 
 // readFlexString reads incidentId: a number (kept as written), a string, or null.
-func readFlexString(dec *jsontext.Decoder) (flexString, error) {
+func readFlexString(dec *page.Scanner) (flexString, error) {
 	raw, err := dec.ReadValue()
 	if err != nil {
 		return flexString{}, err
@@ -401,7 +401,7 @@ func readFlexString(dec *jsontext.Decoder) (flexString, error) {
 }
 
 // readFlexInt reads a process ID: a number or a numeric string; anything else is none.
-func readFlexInt(dec *jsontext.Decoder) (flexInt, error) {
+func readFlexInt(dec *page.Scanner) (flexInt, error) {
 	raw, err := dec.ReadValue()
 	if err != nil {
 		return flexInt{}, err

@@ -4,8 +4,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/go-json-experiment/json/jsontext"
 )
 
 // handDecoded is what the hand decoder of TestNames reads: the members it names, by Object and Cells.
@@ -17,7 +15,8 @@ type handDecoded struct {
 
 var testNames = NewNames("id", "title", "t", "tags")
 
-func (d *handDecoded) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+func (d *handDecoded) UnmarshalJSON(raw []byte) error {
+	dec := NewScanner(raw)
 	var c Cells
 	defer c.Done()
 	return testNames.Object(dec, func(i int) error {
