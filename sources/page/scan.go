@@ -11,7 +11,7 @@ import (
 // Scanner walks one JSON value the decoder has already read whole and checked (jsontext's
 // ReadValue, which is how the json package hands a value to an UnmarshalJSON method), for a
 // source's hand decoder (Names, Array, String, Cells). Reading the value a second time byte by
-// byte is about three times faster than reading it token by token off the stream, and decoding
+// byte is faster than reading it token by token off the stream a second time, and decoding
 // was most of a large backlog's CPU (BENCHMARKS.md, issue 20).
 //
 // It trusts the syntax (where the commas and colons go, what a number looks like) but never the
