@@ -46,7 +46,8 @@ type Limit struct {
 // counts against the server's max_payload.
 const maxErrorHeader = 1024
 
-// NewMsg builds the NATS message of m: the envelope as the body with the headers of docs/nats.md,
+// NewMsg builds the NATS message of m: the envelope as the body with the headers of docs/nats.md
+// (Nats-Msg-Id always among them, so a publisher need not set it again),
 // or for a dead letter the raw bytes with an Alert-Error header, on its dead-letter subject. A
 // message over limit becomes a dead letter too (tooLarge), with the same Nats-Msg-Id, so that no
 // single alert can stall its job. Only a limit too small for even a dead letter's headers is an
@@ -70,21 +71,27 @@ func NewMsg(s *Subjects, m *sources.Message, limit Limit) (*nats.Msg, error) {
 				Err: fmt.Errorf("the envelope cannot be written: %w", err)}
 			return NewMsg(s, &dead, limit)
 		}
-		a := m.Alert
-		msg = nats.NewMsg(s.Render(a))
-		msg.Data = body
-		msg.Header.Set(envelope.HeaderMsgID, m.MsgID)
-		msg.Header.Set(envelope.HeaderContentType, "application/json")
-		msg.Header.Set(envelope.HeaderAlertID, a.ID)
-		msg.Header.Set(envelope.HeaderSource, a.Source)
-		msg.Header.Set(envelope.HeaderTenant, a.Tenant)
-		msg.Header.Set(envelope.HeaderSeverity, a.Severity)
-		msg.Header.Set(envelope.HeaderEvent, a.Event)
+		msg = &nats.Msg{Subject: s.Render(m.Alert), Data: body, Header: alertHeader(m.MsgID, m.Alert)}
 	}
 	if size := Size(msg); limit.Bytes > 0 && size > limit.Bytes {
 		return tooLarge(s, m, msg, size, limit)
 	}
 	return msg, nil
+}
+
+// alertHeader is an alert's headers, built at once: Header.Set allocates a slice for each, and
+// these are seven of every message.
+func alertHeader(msgID string, a *envelope.Alert) nats.Header {
+	v := []string{msgID, "application/json", a.ID, a.Source, a.Tenant, a.Severity, a.Event}
+	return nats.Header{
+		envelope.HeaderMsgID:       v[0:1:1],
+		envelope.HeaderContentType: v[1:2:2],
+		envelope.HeaderAlertID:     v[2:3:3],
+		envelope.HeaderSource:      v[3:4:4],
+		envelope.HeaderTenant:      v[4:5:5],
+		envelope.HeaderSeverity:    v[5:6:6],
+		envelope.HeaderEvent:       v[6:7:7],
+	}
 }
 
 // deadLetter is the message of a dead letter that fits.

@@ -241,7 +241,7 @@ func (b *batch) send(ctx context.Context, todo []int) ([]sent, []int, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, nil, b.fail(todo, err)
 		}
-		f, err := b.js.PublishMsgAsync(b.out[i], js.WithMsgID(b.msgs[i].MsgID))
+		f, err := b.js.PublishMsgAsync(b.out[i]) // sinks.NewMsg set its Nats-Msg-Id
 		switch {
 		case err == nil:
 			b.attempts[i]++
