@@ -173,6 +173,9 @@ var (
 	userNames = page.NewNames("userName", "accountName", "domainName")
 )
 
+// evidenceRoom is the evidence items an alert's slice first has room for.
+const evidenceRoom = 8
+
 // cells keeps the page.Cells of the alerts being decoded, one per decoder at a time.
 var cells = sync.Pool{New: func() any { return new(page.Cells) }}
 
@@ -250,10 +253,16 @@ func (a *alert) UnmarshalJSON(raw []byte) error {
 		case aEvidence:
 			a.Evidence = a.Evidence[:0]
 			err = page.Array(dec, func() error {
+				switch n := len(a.Evidence); {
+				case n == 0 && cap(a.Evidence) == 0:
+					// Room for most alerts' evidence at once (Microsoft's examples have 1–10
+					// items): each time the slice grows, the fields read into it must be set first.
+					a.Evidence = make([]evidence, 0, evidenceRoom)
+				case n == cap(a.Evidence):
+					c.Done() // the append moves the items: their fields are set first
+				}
 				a.Evidence = append(a.Evidence, evidence{})
-				err := a.Evidence[len(a.Evidence)-1].read(dec, c)
-				c.Done() // before the next append moves the items
-				return err
+				return a.Evidence[len(a.Evidence)-1].read(dec, c)
 			})
 		default: // documented, not read
 			err = dec.SkipValue()

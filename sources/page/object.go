@@ -3,7 +3,6 @@ package page
 import (
 	"bytes"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -216,18 +215,15 @@ func kindName(k jsontext.Kind) string {
 // Done, so that they take three allocations in all instead of one or two each: a string's bytes
 // go into one buffer that becomes one string, and the pointers point into one slice of each
 // type. Strings were about half of the allocations of a large backlog's export. The zero value is
-// ready; reuse it (a sync.Pool), calling Done after each object whose fields must not move
-// (elements of a slice that grows are set before the next is appended).
+// ready; reuse it (a sync.Pool). Call Done after each object, and before the fields read move (the
+// elements of a slice about to grow): it sets them, in the order read, so that a field read twice
+// gets the last value, as with Options.
 type Cells struct {
 	buf   []byte
 	strs  []stringCell
 	times []timeCell
+	set   int // string cells that are not null
 }
-
-// maxScan bounds the pending cells a null looks through for a value of the same field still to
-// be set (which the null must then override at Done): past it the null is queued as a cell of
-// its own, so that an alert of a million repeated fields does not cost a million squared.
-const maxScan = 64
 
 type stringCell struct {
 	dst      **string
@@ -240,8 +236,7 @@ type timeCell struct {
 	null bool
 }
 
-// String reads a string or null at dec's position into *dst, at Done (nil for null). A field
-// read twice gets the last value, as with Options.
+// String reads a string or null at dec's position into *dst, at Done (nil for null).
 func (c *Cells) String(dec *Scanner, dst **string) error {
 	raw, err := dec.ReadValue()
 	if err != nil {
@@ -249,11 +244,7 @@ func (c *Cells) String(dec *Scanner, dst **string) error {
 	}
 	switch raw.Kind() {
 	case 'n':
-		if len(c.strs) >= maxScan || slices.ContainsFunc(c.strs, func(s stringCell) bool { return s.dst == dst }) {
-			c.strs = append(c.strs, stringCell{dst: dst, from: -1}) // after a value still to be set
-		} else {
-			*dst = nil
-		}
+		c.strs = append(c.strs, stringCell{dst: dst, from: -1}) // it may follow a value of the same field
 		return nil
 	case '"':
 		from := len(c.buf)
@@ -263,6 +254,7 @@ func (c *Cells) String(dec *Scanner, dst **string) error {
 			c.buf, _ = jsontext.AppendUnquote(c.buf, raw) // invalid UTF-8 becomes U+FFFD (see unquote)
 		}
 		c.strs = append(c.strs, stringCell{dst: dst, from: from, to: len(c.buf)})
+		c.set++
 		return nil
 	}
 	return fmt.Errorf("want a string, got %s", kindName(raw.Kind()))
@@ -274,26 +266,26 @@ func (c *Cells) Time(dec *Scanner, dst **time.Time) error {
 	if err != nil {
 		return err
 	}
-	if !ok && len(c.times) < maxScan && !slices.ContainsFunc(c.times, func(t timeCell) bool { return t.dst == dst }) {
-		*dst = nil
-		return nil
-	}
 	c.times = append(c.times, timeCell{dst: dst, t: t, null: !ok})
 	return nil
 }
 
 // Done sets the fields read since the last Done.
 func (c *Cells) Done() {
-	if len(c.strs) > 0 {
+	if c.set > 0 {
 		all := string(c.buf)
-		cells := make([]string, len(c.strs))
-		for i, s := range c.strs {
+		cells := make([]string, 0, c.set)
+		for _, s := range c.strs {
 			if s.from < 0 {
 				*s.dst = nil
 				continue
 			}
-			cells[i] = all[s.from:s.to]
-			*s.dst = &cells[i]
+			cells = append(cells, all[s.from:s.to])
+			*s.dst = &cells[len(cells)-1]
+		}
+	} else {
+		for _, s := range c.strs {
+			*s.dst = nil
 		}
 	}
 	if len(c.times) > 0 {
@@ -309,5 +301,5 @@ func (c *Cells) Done() {
 	}
 	clear(c.strs)
 	clear(c.times)
-	c.buf, c.strs, c.times = c.buf[:0], c.strs[:0], c.times[:0]
+	c.buf, c.strs, c.times, c.set = c.buf[:0], c.strs[:0], c.times[:0], 0
 }

@@ -72,13 +72,13 @@ func TestNames(t *testing.T) {
 		}
 		return *p
 	}
-	// More values waiting than a null looks through (maxScan): the null still wins.
-	many := `{"id":"a"` + strings.Repeat(`,"title":"x"`, 2*maxScan) + `,"title":null` + strings.Repeat(`,"t":"2024-01-02T03:04:05Z"`, 2*maxScan) + `,"t":null}`
+	// A null after many values of the same field still wins.
+	many := `{"id":"a"` + strings.Repeat(`,"title":"x"`, 200) + `,"title":null` + strings.Repeat(`,"t":"2024-01-02T03:04:05Z"`, 200) + `,"t":null}`
 	tests = append(tests, struct {
 		name, body string
 		want       want
 		err        string
-	}{"a null after more values than are looked through", many, want{"a", "-", "-", ""}, ""})
+	}{"a null after many values", many, want{"a", "-", "-", ""}, ""})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var d handDecoded
