@@ -2,7 +2,6 @@ package endpoint
 
 import (
 	"net/url"
-	"strings"
 
 	"github.com/alertexport/alertexport/sources"
 	"github.com/alertexport/alertexport/sources/envelope"
@@ -85,8 +84,8 @@ func entities(a *alert) []envelope.Entity {
 // fromEvidence maps an evidence item by its entityType. A type this code does not know still
 // becomes an entity (its type in snake_case, with whatever identifying fields it has).
 func fromEvidence(ev *evidence) (envelope.Entity, bool) {
-	typ := strings.ToLower(deref(ev.EntityType))
-	switch typ {
+	typ := deref(ev.EntityType)
+	switch envelope.Lower(typ, "user", "account", "file", "process", "ip", "url", "registry", "registrykey", "registryvalue", "mailbox") {
 	case "user", "account":
 		return envelope.Entity{Type: "user", Name: deref(ev.AccountName), Domain: deref(ev.DomainName),
 			UPN: deref(ev.UserPrincipalName), SID: deref(ev.UserSID), AADID: deref(ev.AADUserID)}, true
@@ -108,10 +107,11 @@ func fromEvidence(ev *evidence) (envelope.Entity, bool) {
 	case "mailbox":
 		return envelope.Entity{Type: "mailbox", Name: deref(ev.AccountName), UPN: deref(ev.UserPrincipalName),
 			AADID: deref(ev.AADUserID)}, true
-	case "":
+	}
+	if typ == "" {
 		return envelope.Entity{}, false
 	}
-	return envelope.Entity{Type: envelope.SnakeCase(deref(ev.EntityType)), Name: firstOf(ev.AccountName, ev.FileName),
+	return envelope.Entity{Type: envelope.SnakeCase(typ), Name: firstOf(ev.AccountName, ev.FileName),
 		Domain: deref(ev.DomainName), UPN: deref(ev.UserPrincipalName), SID: deref(ev.UserSID),
 		AADID: deref(ev.AADUserID), Address: deref(ev.IPAddress), URL: deref(ev.URL)}, true
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -159,5 +160,24 @@ func TestRawOf(t *testing.T) {
 	}
 	if got := RawOf([]byte(`{"id":"x"}`)); got != nil {
 		t.Errorf("RawOf of a body without raw = %q", got)
+	}
+}
+
+// TestLower: Lower is strings.ToLower when that is one of the names known, whatever the case or
+// the characters (a Kelvin sign lowers to an ASCII k), and "" for any other value.
+func TestLower(t *testing.T) {
+	known := []string{"high", "registrykey", "in_progress"}
+	for _, s := range []string{"High", "HIGH", "high", "hIgH", "RegistryKey", "Registry\u212Aey", "In_Progress",
+		"", "hi", "highs", "Hıgh", "İhigh", "registry key", "in-progress", "\xffhigh"} {
+		want := strings.ToLower(s)
+		if !slices.Contains(known, want) {
+			want = ""
+		}
+		if got := Lower(s, known...); got != want {
+			t.Errorf("Lower(%q) = %q, want %q", s, got, want)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { Lower("Process", "file", "process") }); n != 0 {
+		t.Errorf("Lower of an ASCII name allocates %v times", n)
 	}
 }

@@ -13,7 +13,7 @@ import (
 // anything else — UnSpecified, unknown, unknownFutureValue, a value added later — is unknown,
 // never a failure.
 func NormalizeSeverity(s string) string {
-	switch strings.ToLower(s) {
+	switch Lower(s, SeverityInformational, SeverityLow, SeverityMedium, SeverityHigh) {
 	case "informational":
 		return SeverityInformational
 	case "low":
@@ -29,7 +29,7 @@ func NormalizeSeverity(s string) string {
 // NormalizeStatus maps an API's status name (New, InProgress, Resolved, in any case); anything
 // else is unknown. Neither Defender for Endpoint nor Graph has a dismissed status.
 func NormalizeStatus(s string) string {
-	switch strings.ToLower(s) {
+	switch Lower(s, "new", "inprogress", "in_progress", "resolved") {
 	case "new":
 		return StatusNew
 	case "inprogress", "in_progress":
@@ -38,6 +38,45 @@ func NormalizeStatus(s string) string {
 		return StatusResolved
 	}
 	return StatusUnknown
+}
+
+// Lower is strings.ToLower(s) when that is one of known (each in lower case), else "" — without
+// the allocation of ToLower for the few names that an API sends in every alert (High, New,
+// Process, …).
+func Lower(s string, known ...string) string {
+	ascii := true
+	for i := range len(s) {
+		if s[i] >= 0x80 {
+			ascii = false // ToLower may change its length (K, the Kelvin sign, is "k")
+			break
+		}
+	}
+	if !ascii {
+		if l := strings.ToLower(s); slices.Contains(known, l) {
+			return l
+		}
+		return ""
+	}
+	for _, k := range known {
+		if len(k) == len(s) && asciiEqualLower(s, k) {
+			return k
+		}
+	}
+	return ""
+}
+
+// asciiEqualLower reports whether the ASCII s in lower case is lower.
+func asciiEqualLower(s, lower string) bool {
+	for i := range len(s) {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // SnakeCaseOrNull is SnakeCase of an optional enum value: null (and "") stay null.
@@ -49,10 +88,11 @@ func SnakeCaseOrNull(p *string) *string {
 	return &s
 }
 
-// UTC is an optional time in UTC, at the precision it came with.
+// UTC is an optional time in UTC, at the precision it came with: t itself when it is in UTC
+// already (neither is changed after).
 func UTC(t *time.Time) *time.Time {
-	if t == nil {
-		return nil
+	if t == nil || t.Location() == time.UTC {
+		return t // most API times are written in UTC already: no copy to make
 	}
 	u := t.UTC()
 	return &u
