@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
@@ -163,6 +164,9 @@ type runEnv struct {
 	apiFrom   int
 	tokenFrom int
 	selfCPU   time.Duration // this process's CPU time when the child started
+	// endProfile stops -bench-profile's profile of the product's phase (a no-op without one,
+	// or once stopped).
+	endProfile func()
 }
 
 // startRun starts a NATS server in a dir of the run's own, writes the child's config and
@@ -205,6 +209,15 @@ func (b *bench) startRun(i int) (*runEnv, error) {
 	}
 	settle()
 	e.selfCPU = selfCPU()
+	e.endProfile = func() {}
+	if b.o.benchProf != "" && i == 0 {
+		stop, err := startProfile(b.o.benchProf + ".product.cpu")
+		if err != nil {
+			e.close()
+			return nil, err
+		}
+		e.endProfile = sync.OnceFunc(stop)
+	}
 	var env []string
 	if b.o.childProf != "" && i == 0 {
 		env = []string{"ALERTEXPORT_CPUPROFILE=" + b.o.childProf + ".cpu", "ALERTEXPORT_MEMPROFILE=" + b.o.childProf + ".allocs",
@@ -219,6 +232,9 @@ func (b *bench) startRun(i int) (*runEnv, error) {
 }
 
 func (e *runEnv) close() {
+	if e.endProfile != nil {
+		e.endProfile()
+	}
 	if e.child != nil {
 		e.child.kill()
 	}

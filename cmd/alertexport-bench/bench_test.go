@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"math"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,14 +18,21 @@ import (
 
 // TestThroughputEndToEnd runs a tiny throughput scenario the whole way: build the binary,
 // export 300 alerts with the real `alertexport run`, publish them again raw, and print the
-// report as JSON. The figures must be sane, not fast.
+// report as JSON, with the bench's own profiles of both phases. The figures must be sane, not
+// fast.
 func TestThroughputEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the alertexport binary")
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	rep, num, stdout := runReport(ctx, t, []string{"-alerts", "300", "-json"})
+	prof := filepath.Join(t.TempDir(), "bench")
+	rep, num, stdout := runReport(ctx, t, []string{"-alerts", "300", "-json", "-bench-profile", prof})
+	for _, phase := range []string{".product.cpu", ".pass.cpu"} {
+		if fi, err := os.Stat(prof + phase); err != nil || fi.Size() == 0 {
+			t.Errorf("-bench-profile wrote no %s profile: %v", phase, err)
+		}
+	}
 	for _, key := range []string{"raw_alerts_per_s", "product_alerts_per_s", "ratio", "peak_rss_mib", "cpu_seconds", "allocs_per_alert",
 		"pass_alerts_per_s", "pass_ratio"} {
 		if v := num(key); v <= 0 {

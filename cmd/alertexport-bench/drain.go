@@ -24,6 +24,7 @@ func (b *bench) drain(ctx context.Context, e *runEnv, r *report, i int) error {
 		return err
 	}
 	benchCPU := selfCPU() - e.selfCPU
+	e.endProfile()
 	b.log.Info("backlog exported", "alerts", b.expected, "after", last.Sub(e.child.started).Round(time.Millisecond).String())
 	page, err := e.child.scrape(ctx)
 	if err != nil {
@@ -47,7 +48,7 @@ func (b *bench) drain(ctx context.Context, e *runEnv, r *report, i int) error {
 		if b.o.source == sourceEndpoint && len(b.tenants) == 1 {
 			b.log.Info("pass-through export")
 			settle()
-			if pass, err = b.passThrough(ctx, e); err != nil {
+			if pass, err = b.passThroughProfiled(ctx, e, i); err != nil {
 				return err
 			}
 			b.log.Info("pass-through done", "took", pass.elapsed.Round(time.Millisecond).String(), "requests", pass.requests)

@@ -54,6 +54,7 @@ type options struct {
 	json       bool
 	binary     string
 	cpuProfile string
+	benchProf  string
 	childProf  string
 	pending    int
 	timeout    time.Duration
@@ -144,6 +145,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.json, "json", false, "print the report as one JSON object")
 	fs.StringVar(&o.binary, "binary", "", "the alertexport binary to run (default: go build ./cmd/alertexport into the temp dir)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the raw publisher (a) of the first run to this file")
+	fs.StringVar(&o.benchProf, "bench-profile", "", "write this process's CPU profile of the first run (simulator, NATS server and the\npass-through) to PREFIX.product.cpu while the product exports and PREFIX.pass.cpu during (c);\nsplit them with go tool pprof -focus internal/sim, nats-server or sources/page")
 	fs.StringVar(&o.childProf, "child-profile", "", "write the product's CPU profile of the first run to PREFIX.cpu and its allocations\nto PREFIX.allocs (go tool pprof BINARY FILE; -keep keeps the binary), and its execution\ntrace to PREFIX.trace (go tool trace PREFIX.trace)")
 	fs.IntVar(&o.pending, "pending", 1024, "raw publisher: most acks outstanding at once (the product's sink uses 1024)")
 	fs.DurationVar(&o.timeout, "timeout", time.Hour, "give up a run after this long")

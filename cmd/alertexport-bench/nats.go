@@ -285,11 +285,11 @@ func startProfile(path string) (func(), error) {
 	}
 	f, err := os.Create(path)
 	if err != nil {
-		return nil, fmt.Errorf("-cpuprofile: %w", err)
+		return nil, fmt.Errorf("CPU profile: %w", err)
 	}
 	if err := pprof.StartCPUProfile(f); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("-cpuprofile: %w", err)
+		return nil, fmt.Errorf("CPU profile %s: %w", path, err)
 	}
 	return func() {
 		pprof.StopCPUProfile()

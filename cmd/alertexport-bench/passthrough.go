@@ -110,6 +110,19 @@ func (b *bench) passThrough(ctx context.Context, e *runEnv) (passResult, error) 
 	return passResult{elapsed: elapsed, msgs: len(times), requests: p.requests, served: p.served, cpu: cpu}, nil
 }
 
+// passThroughProfiled is passThrough under -bench-profile's profile, on the first run.
+func (b *bench) passThroughProfiled(ctx context.Context, e *runEnv, i int) (passResult, error) {
+	if b.o.benchProf == "" || i > 0 {
+		return b.passThrough(ctx, e)
+	}
+	stop, err := startProfile(b.o.benchProf + ".pass.cpu")
+	if err != nil {
+		return passResult{}, err
+	}
+	defer stop()
+	return b.passThrough(ctx, e)
+}
+
 // planWindows cuts sorted times into [lo, hi) windows of at most n alerts each, the last one
 // open-ended (hi zero). An instant is never split: one that holds more than n is a window of
 // its own.
