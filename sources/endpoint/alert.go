@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-json-experiment/json/jsontext"
+
 	"github.com/alertexport/alertexport/sources/page"
 )
 
@@ -179,11 +181,9 @@ const evidenceRoom = 8
 // cells keeps the page.Cells of the alerts being decoded, one per decoder at a time.
 var cells = sync.Pool{New: func() any { return new(page.Cells) }}
 
-// UnmarshalJSON decodes an alert from the bytes the json package hands it, which it has
-// checked are one JSON value (page.Scanner).
-func (a *alert) UnmarshalJSON(raw []byte) error {
+// UnmarshalJSONFrom decodes an alert (github.com/go-json-experiment/json.UnmarshalerFrom).
+func (a *alert) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	*a = alert{}
-	dec := page.NewScanner(raw)
 	c := cells.Get().(*page.Cells)
 	defer func() {
 		c.Done()
@@ -251,6 +251,9 @@ func (a *alert) UnmarshalJSON(raw []byte) error {
 				return err
 			})
 		case aEvidence:
+			if len(a.Evidence) > 0 {
+				c.Done() // a repeated "evidence": what was read into the items is set before they are reused
+			}
 			a.Evidence = a.Evidence[:0]
 			err = page.Array(dec, func() error {
 				switch n := len(a.Evidence); {
@@ -272,7 +275,7 @@ func (a *alert) UnmarshalJSON(raw []byte) error {
 }
 
 // read decodes one evidence item, its strings into c.
-func (ev *evidence) read(dec *page.Scanner, c *page.Cells) error {
+func (ev *evidence) read(dec *jsontext.Decoder, c *page.Cells) error {
 	return evidenceNames.Object(dec, func(i int) (err error) {
 		switch i {
 		case eEntityType:
@@ -323,7 +326,7 @@ func (ev *evidence) read(dec *page.Scanner, c *page.Cells) error {
 }
 
 // read decodes a user: an object, a "DOMAIN\name" string, or null (no user).
-func (u *user) read(dec *page.Scanner) error {
+func (u *user) read(dec *jsontext.Decoder) error {
 	*u = user{}
 	if dec.PeekKind() == '"' {
 		s, err := page.String(dec)
@@ -361,7 +364,7 @@ func (u *user) read(dec *page.Scanner) error {
 }
 
 // readStringList reads mitreTechniques: an array of strings, a comma-separated string, or null.
-func readStringList(dec *page.Scanner) (stringList, error) {
+func readStringList(dec *jsontext.Decoder) (stringList, error) {
 	if dec.PeekKind() == '"' {
 		s, err := page.String(dec)
 		if err != nil {
@@ -388,7 +391,7 @@ func readStringList(dec *page.Scanner) (stringList, error) {
 }
 
 // readFlexString reads incidentId: a number (kept as written), a string, or null.
-func readFlexString(dec *page.Scanner) (flexString, error) {
+func readFlexString(dec *jsontext.Decoder) (flexString, error) {
 	raw, err := dec.ReadValue()
 	if err != nil {
 		return flexString{}, err
@@ -410,7 +413,7 @@ func readFlexString(dec *page.Scanner) (flexString, error) {
 }
 
 // readFlexInt reads a process ID: a number or a numeric string; anything else is none.
-func readFlexInt(dec *page.Scanner) (flexInt, error) {
+func readFlexInt(dec *jsontext.Decoder) (flexInt, error) {
 	raw, err := dec.ReadValue()
 	if err != nil {
 		return flexInt{}, err

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/alertexport/alertexport/sources"
@@ -102,5 +104,41 @@ func TestNormalizeRejects(t *testing.T) {
 		if err := page.Unmarshal([]byte(raw), &a); err == nil {
 			t.Errorf("%s: decoded, want an error", raw)
 		}
+	}
+}
+
+// TestRepeatedEvidence: a repeated member keeps only its last value, as with reflection, also
+// for the evidence, whose items' fields are set together once the array is read: an item of the
+// first "evidence" must not lend its fields to the second's. The items outgrow the room the
+// slice starts with.
+func TestRepeatedEvidence(t *testing.T) {
+	many := strings.Repeat(`{"entityType":"File","fileName":"a.exe","sha1":"aa"},`, evidenceRoom)
+	for _, tc := range []struct {
+		name, evidence string
+		want           []envelope.Entity
+	}{
+		{"a file, then an IP", `"evidence":[{"entityType":"File","fileName":"evil.exe"}],"evidence":[{"entityType":"Ip","ipAddress":"1.2.3.4"}]`,
+			[]envelope.Entity{{Type: "ip", Address: "1.2.3.4"}}},
+		{"a file, then a file without a hash", `"evidence":[{"entityType":"File","fileName":"a.exe","sha1":"aa"}],"evidence":[{"entityType":"File","fileName":"b.exe"}]`,
+			[]envelope.Entity{{Type: "file", Name: "b.exe"}}},
+		{"more items than the room, then one", `"evidence":[` + many + `{"entityType":"Ip","ipAddress":"9.9.9.9"}],"evidence":[{"entityType":"Ip","ipAddress":"1.2.3.4"}]`,
+			[]envelope.Entity{{Type: "ip", Address: "1.2.3.4"}}},
+		{"one, then more items than the room", `"evidence":[{"entityType":"Ip","ipAddress":"9.9.9.9"}],"evidence":[` + many + `{"entityType":"Url","url":"http://x"}]`,
+			[]envelope.Entity{{Type: "file", Name: "a.exe", SHA1: "aa"}, {Type: "url", URL: "http://x"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			raw := []byte(`{"id":"x","lastUpdateTime":"2025-01-01T00:00:00Z",` + tc.evidence + `}`)
+			var a alert
+			if err := page.Unmarshal(raw, &a); err != nil {
+				t.Fatal(err)
+			}
+			e, err := normalize(&a, raw, testIdentity, envelope.Created)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(e.Entities, tc.want) {
+				t.Errorf("entities %+v, want %+v", e.Entities, tc.want)
+			}
+		})
 	}
 }

@@ -10,8 +10,8 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 )
 
-// Names are the member names of an object a source decodes by hand (Object, over a Scanner):
-// decoding an alert by reflection was most of a large backlog's CPU (BENCHMARKS.md, issue 20). Object matches names
+// Names are the member names of an object a source decodes by hand (Object): decoding an alert
+// by reflection was most of a large backlog's CPU (BENCHMARKS.md, issue 20). Object matches names
 // as Options does: an exact name, else one in another case, "_" and "-" counting.
 type Names struct {
 	names []string
@@ -68,7 +68,7 @@ func (n *Names) index(name []byte, guess int) int {
 // member's name, which must read the member's value; members of other names are skipped. A null
 // reads as an object without members. A repeated name is handed over each time (the last value
 // wins, as with Options).
-func (n *Names) Object(dec *Scanner, member func(i int) error) error {
+func (n *Names) Object(dec *jsontext.Decoder, member func(i int) error) error {
 	if ok, err := open(dec, '{', "an object"); !ok {
 		return err
 	}
@@ -78,9 +78,6 @@ func (n *Names) Object(dec *Scanner, member func(i int) error) error {
 		raw, err := dec.ReadValue()
 		if err != nil {
 			return err
-		}
-		if raw.Kind() != '"' {
-			return fmt.Errorf("want a member name, got %s", kindName(raw.Kind()))
 		}
 		name := raw[1 : len(raw)-1]
 		if bytes.IndexByte(name, '\\') >= 0 {
@@ -105,7 +102,7 @@ func (n *Names) Object(dec *Scanner, member func(i int) error) error {
 
 // Array reads the array at dec's position, calling item for each element, which must read it. A
 // null reads as an empty array.
-func Array(dec *Scanner, item func() error) error {
+func Array(dec *jsontext.Decoder, item func() error) error {
 	if ok, err := open(dec, '[', "an array"); !ok {
 		return err
 	}
@@ -120,7 +117,7 @@ func Array(dec *Scanner, item func() error) error {
 
 // open reads the opening delim of an object or array (want names it), and reports whether its
 // members follow: not for null (err nil), another kind or a broken stream (err says which).
-func open(dec *Scanner, delim jsontext.Kind, want string) (bool, error) {
+func open(dec *jsontext.Decoder, delim jsontext.Kind, want string) (bool, error) {
 	switch dec.PeekKind() {
 	case 'n':
 		_, err := dec.ReadToken()
@@ -133,7 +130,7 @@ func open(dec *Scanner, delim jsontext.Kind, want string) (bool, error) {
 }
 
 // String reads a string or null at dec's position: nil for null.
-func String(dec *Scanner) (*string, error) {
+func String(dec *jsontext.Decoder) (*string, error) {
 	raw, err := dec.ReadValue()
 	if err != nil {
 		return nil, err
@@ -160,7 +157,7 @@ func unquote(raw jsontext.Value) string {
 
 // readTime reads a time (RFC 3339, as leniently as encoding/json: time.Time.UnmarshalText) or
 // null at dec's position: ok is false for null.
-func readTime(dec *Scanner) (t time.Time, ok bool, err error) {
+func readTime(dec *jsontext.Decoder) (t time.Time, ok bool, err error) {
 	raw, err := dec.ReadValue()
 	if err != nil {
 		return t, false, err
@@ -181,7 +178,7 @@ func readTime(dec *Scanner) (t time.Time, ok bool, err error) {
 	return t, false, fmt.Errorf("want a time, got %s", kindName(raw.Kind()))
 }
 
-func kindErr(dec *Scanner, want string) error {
+func kindErr(dec *jsontext.Decoder, want string) error {
 	k := dec.PeekKind()
 	if k == 0 { // the decoder's own error: let the read say it
 		_, err := dec.ReadValue()
@@ -237,7 +234,7 @@ type timeCell struct {
 }
 
 // String reads a string or null at dec's position into *dst, at Done (nil for null).
-func (c *Cells) String(dec *Scanner, dst **string) error {
+func (c *Cells) String(dec *jsontext.Decoder, dst **string) error {
 	raw, err := dec.ReadValue()
 	if err != nil {
 		return err
@@ -261,7 +258,7 @@ func (c *Cells) String(dec *Scanner, dst **string) error {
 }
 
 // Time reads a time or null at dec's position (as readTime does) into *dst, at Done (nil for null).
-func (c *Cells) Time(dec *Scanner, dst **time.Time) error {
+func (c *Cells) Time(dec *jsontext.Decoder, dst **time.Time) error {
 	t, ok, err := readTime(dec)
 	if err != nil {
 		return err

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // handDecoded is what the hand decoder of TestNames reads: the members it names, by Object and Cells.
@@ -15,8 +17,7 @@ type handDecoded struct {
 
 var testNames = NewNames("id", "title", "t", "tags")
 
-func (d *handDecoded) UnmarshalJSON(raw []byte) error {
-	dec := NewScanner(raw)
+func (d *handDecoded) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	var c Cells
 	defer c.Done()
 	return testNames.Object(dec, func(i int) error {
