@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -33,6 +34,20 @@ func main() {
 	stopProfiles()
 	stop()
 	os.Exit(code)
+}
+
+// lockedWriter writes one Write at a time: the log, the embedded NATS server's log and
+// backfill's progress lines all go to stderr, each from goroutines of its own, and a writer
+// such as a test's bytes.Buffer is not safe for that (nor would the lines stay whole).
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // cli is what a command may touch of the outside world; tests supply their own.
@@ -64,6 +79,7 @@ The config file is --config, else $ALERTEXPORT_CONFIG, else ./config.toml.
 `
 
 func run(ctx context.Context, args []string, c cli) int {
+	c.stderr = &lockedWriter{w: c.stderr}
 	if len(args) == 0 {
 		fmt.Fprint(c.stderr, usage)
 		return exitBadConfig

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -275,5 +276,31 @@ func TestAuthCheckOneTenant(t *testing.T) {
 	r = runCLI(t, nil, "auth", "check", "--config", cfg, "--tenant", "contoso")
 	if r.code != 1 || !strings.Contains(r.stdout, "environment variable CONTOSO_SECRET is not set") {
 		t.Errorf("secret not set: exit %d stdout %q", r.code, r.stdout)
+	}
+}
+
+// TestLockedWriter: writes from many goroutines at once reach a writer that is not safe for
+// that one at a time, each whole (under -race, the race detector checks the first).
+func TestLockedWriter(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	w := &lockedWriter{w: &buf}
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for range 100 {
+				fmt.Fprintf(w, "goroutine %d writes a whole line\n", g)
+			}
+		})
+	}
+	wg.Wait()
+	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
+	if len(lines) != 800 {
+		t.Fatalf("%d lines, want 800", len(lines))
+	}
+	for _, l := range lines {
+		if !regexp.MustCompile(`^goroutine \d writes a whole line$`).MatchString(l) {
+			t.Fatalf("a line cut by another write: %q", l)
+		}
 	}
 }
