@@ -3,8 +3,6 @@ package sources
 import (
 	"context"
 	"errors"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/alertexport/alertexport/sources/envelope"
@@ -102,7 +100,7 @@ func (a *Admit) Take(ctx context.Context, r Rules, v Version, normalize Normaliz
 		a.Queue(Message{MsgID: envelope.MsgID(a.Tenant, a.Source, v.ID, v.Time), Tenant: a.Tenant, Source: a.Source, Raw: v.Raw, Err: v.Err})
 		return a.flush(ctx)
 	}
-	if len(a.Below) > 0 && slices.Contains(a.Below, strings.ToLower(v.Severity)) {
+	if len(a.Below) > 0 && envelope.Lower(v.Severity, a.Below...) != "" {
 		return nil
 	}
 	env, err := normalize(a.Event(v.ID, v.Preexisting))

@@ -13,15 +13,8 @@ import (
 // anything else — UnSpecified, unknown, unknownFutureValue, a value added later — is unknown,
 // never a failure.
 func NormalizeSeverity(s string) string {
-	switch Lower(s, SeverityInformational, SeverityLow, SeverityMedium, SeverityHigh) {
-	case "informational":
-		return SeverityInformational
-	case "low":
-		return SeverityLow
-	case "medium":
-		return SeverityMedium
-	case "high":
-		return SeverityHigh
+	if v := Lower(s, SeverityInformational, SeverityLow, SeverityMedium, SeverityHigh); v != "" {
+		return v
 	}
 	return SeverityUnknown
 }
@@ -29,15 +22,14 @@ func NormalizeSeverity(s string) string {
 // NormalizeStatus maps an API's status name (New, InProgress, Resolved, in any case); anything
 // else is unknown. Neither Defender for Endpoint nor Graph has a dismissed status.
 func NormalizeStatus(s string) string {
-	switch Lower(s, "new", "inprogress", "in_progress", "resolved") {
-	case "new":
-		return StatusNew
-	case "inprogress", "in_progress":
+	switch v := Lower(s, StatusNew, "inprogress", StatusInProgress, StatusResolved); v {
+	case "":
+		return StatusUnknown
+	case "inprogress":
 		return StatusInProgress
-	case "resolved":
-		return StatusResolved
+	default:
+		return v
 	}
-	return StatusUnknown
 }
 
 // Lower is strings.ToLower(s) when that is one of known (each in lower case), else "" — without

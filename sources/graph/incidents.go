@@ -220,7 +220,7 @@ func normalizeIncident(in *incident, raw []byte, alertIDs []string, id sources.I
 // inProgress, resolved, redirected, awaitingAction; unknownFutureValue and anything else read
 // unknown).
 func incidentStatus(s string) string {
-	switch strings.ToLower(s) {
+	switch envelope.Lower(s, "active", "inprogress", "resolved", "redirected", "awaitingaction") {
 	case "active":
 		return envelope.IncidentActive
 	case "inprogress":

@@ -269,21 +269,18 @@ func (c *Cells) Time(dec *jsontext.Decoder, dst **time.Time) error {
 
 // Done sets the fields read since the last Done.
 func (c *Cells) Done() {
+	var all string
+	var cells []string
 	if c.set > 0 {
-		all := string(c.buf)
-		cells := make([]string, 0, c.set)
-		for _, s := range c.strs {
-			if s.from < 0 {
-				*s.dst = nil
-				continue
-			}
-			cells = append(cells, all[s.from:s.to])
-			*s.dst = &cells[len(cells)-1]
-		}
-	} else {
-		for _, s := range c.strs {
+		all, cells = string(c.buf), make([]string, 0, c.set)
+	}
+	for _, s := range c.strs {
+		if s.from < 0 {
 			*s.dst = nil
+			continue
 		}
+		cells = append(cells, all[s.from:s.to]) // never past c.set: the pointers stay put
+		*s.dst = &cells[len(cells)-1]
 	}
 	if len(c.times) > 0 {
 		cells := make([]time.Time, len(c.times))
