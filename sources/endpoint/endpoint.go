@@ -13,13 +13,13 @@
 // How a full window is cut: the answer is a sample of the window (1,000 of its alerts for the
 // probe, 10,000 for a page, in no documented order). The first piece takes a sixteenth of the
 // sample; once a piece comes back whole, the window's alerts per sampled alert are known, and
-// each next piece is sized to fill 90 % of a page, two sampling errors ahead. When the API's order is unrelated to time (as
-// the simulator's), a backlog is so read about once plus the probe (1.01× for 100,000 alerts)
-// instead of 2.5× by halving; when answers come sorted by time, the sample covers only one end
-// and it is read about twice, as by halving. An estimate
-// that misses costs a full answer, which is cut again by its own sample. Correctness never rests on
-// the estimate: every window is read until it comes back less than full, and the windows cover the
-// first one.
+// each next piece is sized to fill 90 % of a page, two sampling errors ahead. When the API's
+// order is unrelated to time (as the simulator's), a backlog is so read about once plus the
+// probe (1.01× for 100,000 alerts) instead of 2.5× by halving; when answers come sorted by time,
+// the sample covers only one end and it is read about twice, as by halving. An estimate that
+// misses costs a full answer, which is cut again by its own sample. Correctness never rests on
+// the estimate: every window is read until it comes back less than full, and the windows cover
+// the first one.
 package endpoint
 
 import (
