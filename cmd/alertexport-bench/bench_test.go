@@ -12,13 +12,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/alertexport/alertexport/internal/sim"
 	"github.com/alertexport/alertexport/worker"
 )
 
 // TestThroughputEndToEnd runs a tiny throughput scenario the whole way: build the binary,
 // export 300 alerts with the real `alertexport run`, publish them again raw, and print the
-// report as JSON, with the bench's own profiles of both phases. The figures must be sane, not
+// report as JSON, with the bench's own profiles of its phases. The figures must be sane, not
 // fast.
 func TestThroughputEndToEnd(t *testing.T) {
 	if testing.Short() {
@@ -28,13 +30,13 @@ func TestThroughputEndToEnd(t *testing.T) {
 	defer cancel()
 	prof := filepath.Join(t.TempDir(), "bench")
 	rep, num, stdout := runReport(ctx, t, []string{"-alerts", "300", "-json", "-bench-profile", prof})
-	for _, phase := range []string{".product.cpu", ".pass.cpu"} {
+	for _, phase := range []string{".product.cpu", ".pass.cpu", ".envpass.cpu"} {
 		if fi, err := os.Stat(prof + phase); err != nil || fi.Size() == 0 {
 			t.Errorf("-bench-profile wrote no %s profile: %v", phase, err)
 		}
 	}
 	for _, key := range []string{"raw_alerts_per_s", "product_alerts_per_s", "ratio", "peak_rss_mib", "cpu_seconds", "allocs_per_alert",
-		"pass_alerts_per_s", "pass_ratio"} {
+		"pass_alerts_per_s", "pass_ratio", "envpass_alerts_per_s", "envpass_ratio", "envpass_of_pass"} {
 		if v := num(key); v <= 0 {
 			t.Errorf("%s = %v, want > 0", key, v)
 		}
@@ -275,6 +277,16 @@ func countAt(times []time.Time, t time.Time) int {
 		}
 	}
 	return n
+}
+
+// TestEnvelopePassNeedsTheProductsMessage: (d) refuses an alert the product published nothing
+// for, rather than timing an export that sends less than the product did.
+func TestEnvelopePassNeedsTheProductsMessage(t *testing.T) {
+	p := &passer{tenant: "contoso", envelopes: map[string]*nats.Msg{}}
+	err := p.publish([]byte(`{"id":"da1","lastUpdateTime":"2026-12-01T00:00:00Z"}`))
+	if err == nil || !strings.Contains(err.Error(), "the product published nothing for") {
+		t.Errorf("publish = %v, want the product published nothing", err)
+	}
 }
 
 // TestLateness: a poll's lateness is its first request after the whole minute it was due,

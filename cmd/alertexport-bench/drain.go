@@ -8,6 +8,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/alertexport/alertexport/internal/sim"
 	"github.com/alertexport/alertexport/sources/registry"
 )
@@ -39,19 +41,17 @@ func (b *bench) drain(ctx context.Context, e *runEnv, r *report, i int) error {
 		return fmt.Errorf("the child's /metrics has no go_memstats_mallocs_total (is the Go collector registered in worker/metrics.go?)")
 	}
 	var raw rawResult
-	var pass passResult
+	var pass, envPass passResult
 	if b.o.scenario == scenarioThroughput {
 		settle()
-		if raw, err = b.rawCeiling(ctx, e, i); err != nil {
+		var msgs []*nats.Msg
+		if raw, msgs, err = b.rawCeiling(ctx, e, i); err != nil {
 			return err
 		}
 		if b.o.source == sourceEndpoint && len(b.tenants) == 1 {
-			b.log.Info("pass-through export")
-			settle()
-			if pass, err = b.passThroughProfiled(ctx, e, i); err != nil {
+			if pass, envPass, err = b.passThroughs(ctx, e, i, byMsgID(msgs)); err != nil {
 				return err
 			}
-			b.log.Info("pass-through done", "took", pass.elapsed.Round(time.Millisecond).String(), "requests", pass.requests)
 		}
 	}
 
@@ -72,6 +72,15 @@ func (b *bench) drain(ctx context.Context, e *runEnv, r *report, i int) error {
 		r.add("pass_read_amplification", "(c) alerts served / alerts in the backlog", "", float64(pass.served)/float64(pass.msgs))
 		r.add("pass_requests", "(c) API requests", "", float64(pass.requests))
 		r.add("pass_cpu_seconds", "(c) CPU of the bench process meanwhile: simulator, NATS server and the pass-through (compare with (b)'s cpu_seconds + bench_cpu_seconds)", "s", pass.cpu.Seconds())
+	}
+	if envPass.msgs > 0 {
+		envRate := float64(envPass.msgs) / envPass.elapsed.Seconds()
+		r.add("envpass_alerts_per_s", "(d) pass-through sending the product's own messages (normalizing for free)", "alerts/s", envRate)
+		r.add("envpass_ratio", "(b) / (d): what building the envelope costs", "", rate/envRate)
+		if pass.msgs > 0 {
+			r.add("envpass_of_pass", "(d) / (c): what the envelope's bytes cost (the most pass_ratio can be)", "", envRate*pass.elapsed.Seconds()/float64(pass.msgs))
+		}
+		r.add("envpass_cpu_seconds", "(d) CPU of the bench process meanwhile", "s", envPass.cpu.Seconds())
 	}
 	b.exportFigures(r, e, first, last, last, ru, benchCPU, reqs, tokens)
 	r.add("allocs_per_alert", "(b) allocations per alert (go_memstats_mallocs_total / alerts)", "", page.sum("go_memstats_mallocs_total", nil)/float64(b.expected))
@@ -163,11 +172,12 @@ func (b *bench) checkStream(ctx context.Context, e *runEnv, r *report) error {
 	return nil
 }
 
-// rawCeiling reads back what the child published and publishes it again, raw.
-func (b *bench) rawCeiling(ctx context.Context, e *runEnv, i int) (rawResult, error) {
+// rawCeiling reads back what the child published and publishes it again, raw; it returns
+// those messages too.
+func (b *bench) rawCeiling(ctx context.Context, e *runEnv, i int) (rawResult, []*nats.Msg, error) {
 	msgs, err := e.nats.readBack(ctx, alertsStream)
 	if err != nil {
-		return rawResult{}, err
+		return rawResult{}, nil, err
 	}
 	profile := ""
 	if i == 0 {
@@ -176,10 +186,28 @@ func (b *bench) rawCeiling(ctx context.Context, e *runEnv, i int) (rawResult, er
 	b.log.Info("raw publish", "messages", len(msgs), "pending", b.o.pending)
 	raw, err := e.nats.publishRaw(ctx, msgs, b.o.pending, profile)
 	if err != nil {
-		return rawResult{}, err
+		return rawResult{}, nil, err
 	}
 	b.log.Info("raw publish done", "took", raw.elapsed.Round(time.Millisecond).String())
-	return raw, nil
+	return raw, msgs, nil
+}
+
+// passThroughs runs (c) and (d), (d) first in every other run, so that neither always has the
+// machine in the state the other left it.
+func (b *bench) passThroughs(ctx context.Context, e *runEnv, i int, envelopes map[string]*nats.Msg) (pass, envPass passResult, err error) {
+	for _, env := range [][2]bool{{false, true}, {true, false}}[i%2] {
+		name, msgs, res := "pass-through", map[string]*nats.Msg(nil), &pass
+		if env {
+			name, msgs, res = "envelope pass-through", envelopes, &envPass
+		}
+		b.log.Info(name + " export")
+		settle()
+		if *res, err = b.passThroughProfiled(ctx, e, i, msgs); err != nil {
+			return pass, envPass, err
+		}
+		b.log.Info(name+" done", "took", res.elapsed.Round(time.Millisecond).String(), "requests", res.requests)
+	}
+	return pass, envPass, nil
 }
 
 // rateFigures reports, per API, the calls made and their rate from the first to the last, in

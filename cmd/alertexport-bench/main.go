@@ -89,6 +89,12 @@ Scenarios (-scenario):
                is read once), cuts each alert out of the body unparsed and publishes it with its
                message ID to a stream PASS; timed from its first request to its last ack.
                pass_ratio = (b) / (c).
+               (d) the envelope pass-through: (c) again, but each alert it cuts out goes out as
+               the product's own message for it (headers and envelope, read back from ALERTS
+               before the timing), to a stream ENVPASS: an exporter that normalizes for free and
+               sends NATS what the product sent. envpass_ratio = (b) / (d) is what building the
+               envelope costs; envpass_of_pass = (d) / (c) what its bytes cost, the most
+               pass_ratio can be. (c) and (d) swap order every other run.
                The Cloud Apps API returns 100 alerts a call and the product keeps its documented
                30 calls a minute, so -source cloudapps drains about 2,800 alerts a minute whatever
                the machine: give it a smaller -alerts.
@@ -145,7 +151,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.json, "json", false, "print the report as one JSON object")
 	fs.StringVar(&o.binary, "binary", "", "the alertexport binary to run (default: go build ./cmd/alertexport into the temp dir)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the raw publisher (a) of the first run to this file")
-	fs.StringVar(&o.benchProf, "bench-profile", "", "write this process's CPU profile of the first run (simulator, NATS server and the\npass-through) to PREFIX.product.cpu while the product exports and PREFIX.pass.cpu during (c);\nsplit them with go tool pprof -focus internal/sim, nats-server or sources/page")
+	fs.StringVar(&o.benchProf, "bench-profile", "", "write this process's CPU profile of the first run (simulator, NATS server and the\npass-through) to PREFIX.product.cpu while the product exports, PREFIX.pass.cpu during (c)\nand PREFIX.envpass.cpu during (d);\nsplit them with go tool pprof -focus internal/sim, nats-server or sources/page")
 	fs.StringVar(&o.childProf, "child-profile", "", "write the product's CPU profile of the first run to PREFIX.cpu and its allocations\nto PREFIX.allocs (go tool pprof BINARY FILE; -keep keeps the binary), and its execution\ntrace to PREFIX.trace (go tool trace PREFIX.trace)")
 	fs.IntVar(&o.pending, "pending", 1024, "raw publisher: most acks outstanding at once (the product's sink uses 1024)")
 	fs.DurationVar(&o.timeout, "timeout", time.Hour, "give up a run after this long")
@@ -294,7 +300,7 @@ func benchmark(ctx context.Context, o options, log *slog.Logger) (*report, error
 // logFigures logs a run's headline figures, so that the spread behind a median shows.
 func logFigures(log *slog.Logger, i int, r *report) {
 	args := []any{"n", i + 1}
-	for _, key := range []string{"raw_alerts_per_s", "pass_alerts_per_s", "pass_ratio", "product_alerts_per_s", "product_seconds", "api_429", "peak_rss_mib", "cpu_seconds", "idle_cpu_seconds_per_min", "idle_rss_mib_mean",
+	for _, key := range []string{"raw_alerts_per_s", "pass_alerts_per_s", "pass_ratio", "envpass_ratio", "envpass_of_pass", "product_alerts_per_s", "product_seconds", "api_429", "peak_rss_mib", "cpu_seconds", "idle_cpu_seconds_per_min", "idle_rss_mib_mean",
 		"endpoint_calls_ratio", "cloudapps_calls_ratio", "graph_calls_ratio", "endpoint_alerts_ratio", "cloudapps_alerts_ratio", "graph_alerts_ratio"} {
 		if v, ok := r.value(key); ok {
 			args = append(args, key, roundFigure(v))

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -22,10 +23,13 @@ import (
 	"github.com/alertexport/alertexport/sources/page"
 )
 
-// The pass-through exporter's stream and subjects.
+// The pass-through exporters' streams and subjects: (c) publishes each alert as it came, (d)
+// the product's own message for it.
 const (
-	passStream = "PASS"
-	passPrefix = "passth."
+	passStream    = "PASS"
+	passPrefix    = "passth."
+	envPassStream = "ENVPASS"
+	envPassPrefix = "envpas." // as long as "alerts.", so that subjects keep their size
 )
 
 // endpointPage is the Defender for Endpoint API's page cap ($top).
@@ -50,19 +54,29 @@ type passResult struct {
 // windows that each hold fewer alerts than a page, planned from the simulator's own list, so it
 // reads every alert once: the floor for a poller that has to discover its windows. A window
 // that still comes back full is halved and asked again.
-func (b *bench) passThrough(ctx context.Context, e *runEnv) (passResult, error) {
+//
+// With envelopes (the product's messages by Nats-Msg-Id, read back before the timing starts) it
+// is (d): each alert it cuts out goes out as the product's message for that alert, headers and
+// envelope, to stream ENVPASS. That is an exporter whose normalizing and writing cost nothing
+// and which sends NATS what the product sent: (d) against (c) is what the envelope's bytes cost,
+// the product against (d) what building it does.
+func (b *bench) passThrough(ctx context.Context, e *runEnv, envelopes map[string]*nats.Msg) (passResult, error) {
 	t := b.tenants[0]
 	var times []time.Time
 	for _, v := range b.srv.Endpoint(t.id).Versions() {
 		times = append(times, v.LastUpdateTime)
 	}
 	slices.SortFunc(times, time.Time.Compare)
-	cfg, err := e.nats.copyStreamConfig(ctx, passStream, passPrefix)
+	stream, prefix := passStream, passPrefix
+	if envelopes != nil {
+		stream, prefix = envPassStream, envPassPrefix
+	}
+	cfg, err := e.nats.copyStreamConfig(ctx, stream, prefix)
 	if err != nil {
 		return passResult{}, err
 	}
 	if _, err := e.nats.js.CreateStream(ctx, cfg); err != nil {
-		return passResult{}, fmt.Errorf("creating stream %s: %w", passStream, err)
+		return passResult{}, fmt.Errorf("creating stream %s: %w", stream, err)
 	}
 	nc, err := nats.Connect(e.nats.url())
 	if err != nil {
@@ -79,7 +93,7 @@ func (b *bench) passThrough(ctx context.Context, e *runEnv) (passResult, error) 
 	if err != nil {
 		return passResult{}, err
 	}
-	p := &passer{js: js, tenant: t.name, subject: passPrefix + "endpoint." + t.name + ".pass"}
+	p := &passer{js: js, tenant: t.name, subject: passPrefix + "endpoint." + t.name + ".pass", envelopes: envelopes}
 	if err := p.connect(ctx, filepath.Join(e.dir, "config.toml")); err != nil {
 		return passResult{}, err
 	}
@@ -100,27 +114,42 @@ func (b *bench) passThrough(ctx context.Context, e *runEnv) (passResult, error) 
 	if n := failed.Load(); n > 0 {
 		return passResult{}, fmt.Errorf("the pass-through's publishes: %d failed, e.g. %v", n, lastErr.Load())
 	}
-	s, err := e.nats.streamState(ctx, passStream)
+	s, err := e.nats.streamState(ctx, stream)
 	if err != nil {
 		return passResult{}, err
 	}
 	if s.Msgs != uint64(len(times)) {
-		return passResult{}, fmt.Errorf("stream %s holds %d messages, the backlog %d (%d requests served %d alerts)", passStream, s.Msgs, len(times), p.requests, p.served)
+		return passResult{}, fmt.Errorf("stream %s holds %d messages, the backlog %d (%d requests served %d alerts)", stream, s.Msgs, len(times), p.requests, p.served)
 	}
 	return passResult{elapsed: elapsed, msgs: len(times), requests: p.requests, served: p.served, cpu: cpu}, nil
 }
 
-// passThroughProfiled is passThrough under -bench-profile's profile, on the first run.
-func (b *bench) passThroughProfiled(ctx context.Context, e *runEnv, i int) (passResult, error) {
+// passThroughProfiled is passThrough under -bench-profile's profile, on the first run: (c) to
+// PREFIX.pass.cpu, (d) to PREFIX.envpass.cpu.
+func (b *bench) passThroughProfiled(ctx context.Context, e *runEnv, i int, envelopes map[string]*nats.Msg) (passResult, error) {
 	if b.o.benchProf == "" || i > 0 {
-		return b.passThrough(ctx, e)
+		return b.passThrough(ctx, e, envelopes)
 	}
-	stop, err := startProfile(b.o.benchProf + ".pass.cpu")
+	phase := ".pass.cpu"
+	if envelopes != nil {
+		phase = ".envpass.cpu"
+	}
+	stop, err := startProfile(b.o.benchProf + phase)
 	if err != nil {
 		return passResult{}, err
 	}
 	defer stop()
-	return b.passThrough(ctx, e)
+	return b.passThrough(ctx, e, envelopes)
+}
+
+// byMsgID indexes the product's messages by their Nats-Msg-Id, under envPassPrefix for (d).
+func byMsgID(msgs []*nats.Msg) map[string]*nats.Msg {
+	out := make(map[string]*nats.Msg, len(msgs))
+	for _, m := range msgs {
+		out[m.Header.Get(jetstream.MsgIDHeader)] = &nats.Msg{Subject: envPassPrefix + strings.TrimPrefix(m.Subject, alertsPrefix),
+			Header: m.Header, Data: m.Data}
+	}
+	return out
 }
 
 // planWindows cuts sorted times into [lo, hi) windows of at most n alerts each, the last one
@@ -181,6 +210,7 @@ type passer struct {
 	js               jetstream.JetStream
 	api, token       string
 	tenant, subject  string
+	envelopes        map[string]*nats.Msg // (d): what goes out for each alert, by message ID
 	requests, served int
 }
 
@@ -231,13 +261,20 @@ func (p *passer) window(ctx context.Context, lo, hi time.Time) error {
 	return p.window(ctx, mid, hi)
 }
 
-// publish sends one alert as it came, with its message ID.
+// publish sends one alert as it came, with its message ID; (d) the product's message for it.
 func (p *passer) publish(raw []byte) error {
 	id, updated, ok := page.Version(raw, "lastUpdateTime")
 	if !ok {
 		return fmt.Errorf("pass-through: an alert without id or lastUpdateTime: %.80s", raw)
 	}
-	_, err := p.js.PublishMsgAsync(&nats.Msg{Subject: p.subject, Data: raw},
-		jetstream.WithMsgID(envelope.MsgID(p.tenant, sourceEndpoint, id, updated)), jetstream.WithStallWait(30*time.Second))
+	msgID := envelope.MsgID(p.tenant, sourceEndpoint, id, updated)
+	msg := p.envelopes[msgID]
+	switch {
+	case p.envelopes == nil:
+		msg = &nats.Msg{Subject: p.subject, Data: raw}
+	case msg == nil:
+		return fmt.Errorf("pass-through: the product published nothing for %s", msgID)
+	}
+	_, err := p.js.PublishMsgAsync(msg, jetstream.WithMsgID(msgID), jetstream.WithStallWait(30*time.Second))
 	return err
 }
