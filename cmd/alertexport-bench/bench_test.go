@@ -4,23 +4,27 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/alertexport/alertexport/internal/sim"
+	"github.com/alertexport/alertexport/sources/envelope"
 	"github.com/alertexport/alertexport/worker"
 )
 
 // TestThroughputEndToEnd runs a tiny throughput scenario the whole way: build the binary,
-// export 300 alerts with the real `alertexport run`, publish them again raw, and print the
-// report as JSON, with the bench's own profiles of its phases. The figures must be sane, not
+// export 300 alerts with the real `alertexport run`, publish them again raw, export them with
+// both pass-throughs (c) and (d), and print the report as JSON, with the bench's own profiles of its phases. The figures must be sane, not
 // fast.
 func TestThroughputEndToEnd(t *testing.T) {
 	if testing.Short() {
@@ -279,13 +283,60 @@ func countAt(times []time.Time, t time.Time) int {
 	return n
 }
 
-// TestEnvelopePassNeedsTheProductsMessage: (d) refuses an alert the product published nothing
-// for, rather than timing an export that sends less than the product did.
-func TestEnvelopePassNeedsTheProductsMessage(t *testing.T) {
-	p := &passer{tenant: "contoso", envelopes: map[string]*nats.Msg{}}
-	err := p.publish([]byte(`{"id":"da1","lastUpdateTime":"2026-12-01T00:00:00Z"}`))
-	if err == nil || !strings.Contains(err.Error(), "the product published nothing for") {
-		t.Errorf("publish = %v, want the product published nothing", err)
+// TestPassThroughPublish: (c) sends the alert as it came under its message ID; (d) sends the
+// product's message for it as it is, its headers untouched, and refuses an alert the product
+// published nothing for rather than time an export that sends less. On a real NATS server.
+func TestPassThroughPublish(t *testing.T) {
+	ns, err := startNATS(t.TempDir(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.close)
+	ctx := t.Context()
+	raw := []byte(`{"id":"da1","lastUpdateTime":"2026-12-01T00:00:00Z"}`)
+	msgID := envelope.MsgID("contoso", sourceEndpoint, "da1", time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC))
+	product := &nats.Msg{Subject: envPassPrefix + "endpoint.contoso.high", Data: []byte(`{"schema":"alertexport.alert.v1"}`),
+		Header: nats.Header{jetstream.MsgIDHeader: {msgID}, "Alert-Severity": {"high"}}}
+	for _, tc := range []struct {
+		name      string
+		envelopes map[string]*nats.Msg
+		want      *nats.Msg // stored; nil: an error
+	}{
+		{"as it came", nil, &nats.Msg{Subject: passPrefix + "endpoint.contoso.pass", Data: raw, Header: nats.Header{jetstream.MsgIDHeader: {msgID}}}},
+		{"the product's message", map[string]*nats.Msg{msgID: product}, product},
+		{"none from the product", map[string]*nats.Msg{}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// A stream of its own: the cases send the same message ID.
+			st, err := ns.js.CreateStream(ctx, jetstream.StreamConfig{Name: "T", Subjects: []string{passPrefix + ">", envPassPrefix + ">"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ns.js.DeleteStream(ctx, "T")
+			before := maps.Clone(product.Header)
+			p := &passer{js: ns.js, tenant: "contoso", subject: passPrefix + "endpoint.contoso.pass", envelopes: tc.envelopes}
+			err = p.publish(raw)
+			if tc.want == nil {
+				if err == nil || !strings.Contains(err.Error(), "the product published nothing for") {
+					t.Fatalf("publish = %v, want: the product published nothing", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			<-ns.js.PublishAsyncComplete()
+			got, err := st.GetLastMsgForSubject(ctx, tc.want.Subject)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got.Data) != string(tc.want.Data) || !reflect.DeepEqual(got.Header, tc.want.Header) {
+				t.Errorf("stored %s %v, want %s %v", got.Data, got.Header, tc.want.Data, tc.want.Header)
+			}
+			if !reflect.DeepEqual(product.Header, before) {
+				t.Errorf("the product's headers became %v", product.Header)
+			}
+		})
 	}
 }
 

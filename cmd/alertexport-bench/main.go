@@ -93,8 +93,9 @@ Scenarios (-scenario):
                the product's own message for it (headers and envelope, read back from ALERTS
                before the timing), to a stream ENVPASS: an exporter that normalizes for free and
                sends NATS what the product sent. envpass_ratio = (b) / (d) is what building the
-               envelope costs; envpass_of_pass = (d) / (c) what its bytes cost, the most
-               pass_ratio can be. (c) and (d) swap order every other run.
+               envelope costs; envpass_of_pass = (d) / (c) what its bytes cost, about the
+               most pass_ratio can be. (c) and (d) swap order every other run: give an
+               even -runs.
                The Cloud Apps API returns 100 alerts a call and the product keeps its documented
                30 calls a minute, so -source cloudapps drains about 2,800 alerts a minute whatever
                the machine: give it a smaller -alerts.
@@ -300,7 +301,7 @@ func benchmark(ctx context.Context, o options, log *slog.Logger) (*report, error
 // logFigures logs a run's headline figures, so that the spread behind a median shows.
 func logFigures(log *slog.Logger, i int, r *report) {
 	args := []any{"n", i + 1}
-	for _, key := range []string{"raw_alerts_per_s", "pass_alerts_per_s", "pass_ratio", "envpass_ratio", "envpass_of_pass", "product_alerts_per_s", "product_seconds", "api_429", "peak_rss_mib", "cpu_seconds", "idle_cpu_seconds_per_min", "idle_rss_mib_mean",
+	for _, key := range []string{"raw_alerts_per_s", "pass_alerts_per_s", "pass_ratio", "envpass_alerts_per_s", "envpass_ratio", "envpass_of_pass", "product_alerts_per_s", "product_seconds", "api_429", "peak_rss_mib", "cpu_seconds", "idle_cpu_seconds_per_min", "idle_rss_mib_mean",
 		"endpoint_calls_ratio", "cloudapps_calls_ratio", "graph_calls_ratio", "endpoint_alerts_ratio", "cloudapps_alerts_ratio", "graph_alerts_ratio"} {
 		if v, ok := r.value(key); ok {
 			args = append(args, key, roundFigure(v))
