@@ -23,13 +23,13 @@ import (
 	"github.com/alertexport/alertexport/sources/page"
 )
 
-// The pass-through exporters' streams and subjects: (c) publishes each alert as it came, (d)
-// the product's own message for it.
+// The pass-throughs' streams, each with its subjects' first token, as long as "alerts." so that
+// subjects keep their size: (c) publishes each alert as it came, (d) the product's own message
+// for it; the warm-up, untimed, is (c) again.
 const (
-	passStream    = "PASS"
-	passPrefix    = "passth."
-	envPassStream = "ENVPASS"
-	envPassPrefix = "envpas." // as long as "alerts.", so that subjects keep their size
+	passStream, passPrefix       = "PASS", "passth."
+	envPassStream, envPassPrefix = "ENVPASS", "envpas."
+	warmStream, warmPrefix       = "WARMUP", "warmup."
 )
 
 // endpointPage is the Defender for Endpoint API's page cap ($top).
@@ -58,17 +58,13 @@ type passResult struct {
 // With envelopes (the product's messages by Nats-Msg-Id) it is (d): it sends each alert as
 // the product's message for it, so that it costs what the product's bytes cost and nothing for
 // building them.
-func (b *bench) passThrough(ctx context.Context, e *runEnv, envelopes map[string]*nats.Msg) (passResult, error) {
+func (b *bench) passThrough(ctx context.Context, e *runEnv, stream, prefix string, envelopes map[string]*nats.Msg) (passResult, error) {
 	t := b.tenants[0]
 	var times []time.Time
 	for _, v := range b.srv.Endpoint(t.id).Versions() {
 		times = append(times, v.LastUpdateTime)
 	}
 	slices.SortFunc(times, time.Time.Compare)
-	stream, prefix := passStream, passPrefix
-	if envelopes != nil {
-		stream, prefix = envPassStream, envPassPrefix
-	}
 	cfg, err := e.nats.copyStreamConfig(ctx, stream, prefix)
 	if err != nil {
 		return passResult{}, err
@@ -91,7 +87,7 @@ func (b *bench) passThrough(ctx context.Context, e *runEnv, envelopes map[string
 	if err != nil {
 		return passResult{}, err
 	}
-	p := &passer{js: js, tenant: t.name, subject: passPrefix + "endpoint." + t.name + ".pass", envelopes: envelopes}
+	p := &passer{js: js, tenant: t.name, subject: prefix + "endpoint." + t.name + ".pass", envelopes: envelopes}
 	if err := p.connect(ctx, filepath.Join(e.dir, "config.toml")); err != nil {
 		return passResult{}, err
 	}
@@ -131,22 +127,22 @@ func (b *bench) passThrough(ctx context.Context, e *runEnv, envelopes map[string
 	return passResult{elapsed: elapsed, msgs: len(times), requests: p.requests, served: p.served, cpu: cpu}, nil
 }
 
-// passThroughProfiled is passThrough under -bench-profile's profile, on the first run: (c) to
-// PREFIX.pass.cpu, (d) to PREFIX.envpass.cpu.
+// passThroughProfiled is (c), or with envelopes (d), under -bench-profile's profile on the
+// first run: PREFIX.pass.cpu, PREFIX.envpass.cpu.
 func (b *bench) passThroughProfiled(ctx context.Context, e *runEnv, i int, envelopes map[string]*nats.Msg) (passResult, error) {
-	if b.o.benchProf == "" || i > 0 {
-		return b.passThrough(ctx, e, envelopes)
-	}
-	phase := ".pass.cpu"
+	stream, prefix, phase := passStream, passPrefix, ".pass.cpu"
 	if envelopes != nil {
-		phase = ".envpass.cpu"
+		stream, prefix, phase = envPassStream, envPassPrefix, ".envpass.cpu"
+	}
+	if b.o.benchProf == "" || i > 0 {
+		return b.passThrough(ctx, e, stream, prefix, envelopes)
 	}
 	stop, err := startProfile(b.o.benchProf + phase)
 	if err != nil {
 		return passResult{}, err
 	}
 	defer stop()
-	return b.passThrough(ctx, e, envelopes)
+	return b.passThrough(ctx, e, stream, prefix, envelopes)
 }
 
 // byMsgID indexes the product's messages by their Nats-Msg-Id, under envPassPrefix for (d).
