@@ -94,8 +94,9 @@ Scenarios (-scenario):
                before the timing), to a stream ENVPASS: an exporter that normalizes for free and
                sends NATS what the product sent. envpass_ratio = (b) / (d) is what building the
                envelope costs; envpass_of_pass = (d) / (c) what its bytes cost, about the
-               most pass_ratio can be. (c) and (d) swap order every other run: give an
-               even -runs.
+               most pass_ratio can be. Both follow an untimed warm-up export (the same as
+               (c), to a stream WARMUP), so that neither pays for growing this process's
+               heap; they swap order every other run: give an even -runs.
                The Cloud Apps API returns 100 alerts a call and the product keeps its documented
                30 calls a minute, so -source cloudapps drains about 2,800 alerts a minute whatever
                the machine: give it a smaller -alerts.
