@@ -297,7 +297,7 @@ func TestPassThroughPublish(t *testing.T) {
 	msgID := envelope.MsgID("contoso", sourceEndpoint, "da1", time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC))
 	product := &nats.Msg{Subject: envPassPrefix + "endpoint.contoso.high", Data: []byte(`{"schema":"alertexport.alert.v1"}`),
 		Header: nats.Header{jetstream.MsgIDHeader: {msgID}, "Alert-Severity": {"high"}}}
-	for _, tc := range []struct {
+	for i, tc := range []struct {
 		name      string
 		envelopes map[string]*nats.Msg
 		want      *nats.Msg // stored; nil: an error
@@ -308,11 +308,15 @@ func TestPassThroughPublish(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// A stream of its own: the cases send the same message ID.
-			st, err := ns.js.CreateStream(ctx, jetstream.StreamConfig{Name: "T", Subjects: []string{passPrefix + ">", envPassPrefix + ">"}})
+			st, err := ns.js.CreateStream(ctx, jetstream.StreamConfig{Name: "T" + strconv.Itoa(i), Subjects: []string{passPrefix + ">", envPassPrefix + ">"}})
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer ns.js.DeleteStream(ctx, "T")
+			defer func() {
+				if err := ns.js.DeleteStream(ctx, st.CachedInfo().Config.Name); err != nil {
+					t.Error(err)
+				}
+			}()
 			before := maps.Clone(product.Header)
 			p := &passer{js: ns.js, tenant: "contoso", subject: passPrefix + "endpoint.contoso.pass", envelopes: tc.envelopes}
 			err = p.publish(raw)
@@ -325,7 +329,11 @@ func TestPassThroughPublish(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			<-ns.js.PublishAsyncComplete()
+			select {
+			case <-ns.js.PublishAsyncComplete():
+			case <-time.After(10 * time.Second):
+				t.Fatal("no ack in 10 s")
+			}
 			got, err := st.GetLastMsgForSubject(ctx, tc.want.Subject)
 			if err != nil {
 				t.Fatal(err)

@@ -251,8 +251,9 @@ func publishAll(ctx context.Context, js jetstream.JetStream, msgs []*nats.Msg) (
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		f, err := js.PublishMsgAsync(m, jetstream.WithMsgID(m.Header.Get(jetstream.MsgIDHeader)),
-			jetstream.WithStallWait(30*time.Second))
+		// The header carries Nats-Msg-Id already; setting it again would write to a map (d)
+		// later sends as it is.
+		f, err := js.PublishMsgAsync(m, jetstream.WithStallWait(30*time.Second))
 		if err != nil {
 			return nil, fmt.Errorf("raw publish %d of %d: %w", len(futures)+1, len(msgs), err)
 		}

@@ -120,8 +120,9 @@ func (b *bench) passThrough(ctx context.Context, e *runEnv, stream, prefix strin
 		if err != nil {
 			return passResult{}, err
 		}
-		if s.Bytes != product.Bytes {
-			return passResult{}, fmt.Errorf("stream %s stores %d bytes, %s %d: (d) did not send what the product sent", stream, s.Bytes, alertsStream, product.Bytes)
+		if s.Msgs != product.Msgs || s.Bytes != product.Bytes {
+			return passResult{}, fmt.Errorf("stream %s stores %d messages in %d bytes, %s %d in %d: (d) did not send what the product sent",
+				stream, s.Msgs, s.Bytes, alertsStream, product.Msgs, product.Bytes)
 		}
 	}
 	return passResult{elapsed: elapsed, msgs: len(times), requests: p.requests, served: p.served, cpu: cpu}, nil
