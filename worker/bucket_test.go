@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/alertexport/alertexport/internal/testutil"
 	jssink "github.com/alertexport/alertexport/sinks/jetstream"
 	"github.com/alertexport/alertexport/sinks/natstest"
 )
@@ -39,7 +40,7 @@ func TestBucketReplicas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	open := func(t *testing.T, replicas int, ttl time.Duration, log *syncLog) {
+	open := func(t *testing.T, replicas int, ttl time.Duration, log *testutil.SyncBuffer) {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 		defer cancel()
@@ -70,7 +71,7 @@ func TestBucketReplicas(t *testing.T) {
 
 	t.Run("created with 3", func(t *testing.T) {
 		reset(t)
-		var log syncLog
+		var log testutil.SyncBuffer
 		open(t, 3, time.Second, &log)
 		check(t, 3)
 		if n := strings.Count(log.String(), "created the KV bucket"); n != 2 {
@@ -79,9 +80,9 @@ func TestBucketReplicas(t *testing.T) {
 	})
 	t.Run("R1 buckets updated to 3", func(t *testing.T) {
 		reset(t)
-		open(t, 0, time.Second, &syncLog{})
+		open(t, 0, time.Second, &testutil.SyncBuffer{})
 		check(t, 1)
-		var log syncLog
+		var log testutil.SyncBuffer
 		open(t, 3, time.Second, &log)
 		check(t, 3)
 		for _, b := range []string{StateBucket, LeaseBucket} {
@@ -93,7 +94,7 @@ func TestBucketReplicas(t *testing.T) {
 		if strings.Contains(log.String(), `msg="updated the KV bucket"`) {
 			t.Errorf("other settings updated too:\n%s", log.String())
 		}
-		var again syncLog
+		var again testutil.SyncBuffer
 		open(t, 3, time.Second, &again)
 		if again.String() != "" {
 			t.Errorf("a second start logged:\n%s", again.String())
@@ -107,7 +108,7 @@ func TestBucketReplicas(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		open(t, 0, time.Second, &syncLog{})
+		open(t, 0, time.Second, &testutil.SyncBuffer{})
 		check(t, 3)
 		for _, b := range []string{StateBucket, LeaseBucket} {
 			if got := bucketConfig(t, js, b).MaxBytes; got != 1<<20 {
@@ -117,8 +118,8 @@ func TestBucketReplicas(t *testing.T) {
 	})
 	t.Run("lease TTL follows lease_ttl", func(t *testing.T) {
 		reset(t)
-		open(t, 3, time.Second, &syncLog{})
-		var log syncLog
+		open(t, 3, time.Second, &testutil.SyncBuffer{})
+		var log testutil.SyncBuffer
 		open(t, 0, 3*time.Second, &log)
 		cfg := bucketConfig(t, js, LeaseBucket)
 		if cfg.MaxAge != 3*time.Second || cfg.Replicas != 3 {

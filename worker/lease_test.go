@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -235,7 +234,7 @@ func TestRestartedReplicaTakesItsLeaseBack(t *testing.T) {
 		}
 	}
 	// SIGKILL: nothing more from before. The restart has the same name, a new run.
-	var log syncLog
+	var log atestutil.SyncBuffer
 	after, err := NewLeases(ctx, js, "host-0123456789abcdef", ttl, 0, slog.New(slog.NewJSONHandler(&log, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -312,7 +311,7 @@ func TestTwinIdentityStopsTakingBack(t *testing.T) {
 	_, _, js := setupJS(t)
 	ctx := context.Background()
 	const key = "contoso.endpoint"
-	var log syncLog
+	var log atestutil.SyncBuffer
 	a, err := NewLeases(ctx, js, "host-0123456789abcdef", time.Minute, 0, slog.New(slog.NewJSONHandler(&log, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -341,22 +340,4 @@ func TestTwinIdentityStopsTakingBack(t *testing.T) {
 	if !b.Held(key) {
 		t.Error("b lost the lease")
 	}
-}
-
-// syncLog is a log destination safe for the worker's goroutines.
-type syncLog struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncLog) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncLog) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alertexport/alertexport/internal/testutil"
 	"github.com/alertexport/alertexport/sources/httpclient"
 )
 
@@ -45,7 +46,7 @@ func TestReadyzGivesAShortReasonPerJob(t *testing.T) {
 	var now atomic.Pointer[time.Time]
 	start := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
 	now.Store(&start)
-	logs := &syncLog{}
+	logs := &testutil.SyncBuffer{}
 	w, err := New(Options{Jobs: []Job{
 		{Tenant: "contoso", Source: "endpoint", Schedule: every(t, "@every 1m"), Poller: panicking},
 		{Tenant: "contoso", Source: "graph", Schedule: every(t, "@every 1m"), Poller: refused},

@@ -1,18 +1,18 @@
 package worker
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	atestutil "github.com/alertexport/alertexport/internal/testutil"
 )
 
 // TestStatusRecorded: each counted poll writes the job's status beside its checkpoint, in both
@@ -78,30 +78,12 @@ func (refusingStatus) SaveStatus(context.Context, string, JobStatus) error {
 	return errors.New("status bucket full")
 }
 
-// logBuffer collects a logger's output for assertions.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestStatusWriteFailureOnlyWarns: a status that cannot be written costs a warning, never the
 // poll or its checkpoint.
 func TestStatusWriteFailureOnlyWarns(t *testing.T) {
 	t.Parallel()
 	sink, kv, _ := setupJS(t)
-	var logs logBuffer
+	var logs atestutil.SyncBuffer
 	m := NewMetrics()
 	w, err := New(Options{Jobs: []Job{{Tenant: "contoso", Source: "endpoint", Schedule: every(t, "@every 1m"), Poller: &script{n: 1}}},
 		Sink: sink, Store: refusingStatus{kv}, Metrics: m, Logger: slog.New(slog.NewTextHandler(&logs, nil))})

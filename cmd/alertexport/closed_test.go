@@ -13,6 +13,7 @@ import (
 
 	"github.com/alertexport/alertexport/internal/app"
 	"github.com/alertexport/alertexport/internal/sim"
+	"github.com/alertexport/alertexport/internal/testutil"
 	"github.com/alertexport/alertexport/sinks/natstest"
 )
 
@@ -38,7 +39,7 @@ subject = "alerts.{category}.{category}.{category}.{category}.{category}.{catego
 		t.Fatal(err)
 	}
 
-	stderr := &syncBuffer{}
+	stderr := &testutil.SyncBuffer{}
 	c := cli{stdout: stderr, stderr: stderr, now: time.Now, env: func(k string) (string, bool) {
 		if k == "E2E_SECRET" {
 			return e2eSecret, true

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -13,7 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -33,24 +31,6 @@ const (
 	e2eClient = "7a6b5c4d-3e2f-4a1b-8c9d-0e1f2a3b4c5d"
 	e2eSecret = "e2e-secret"
 )
-
-// syncBuffer is a bytes.Buffer safe for the daemon's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // world is simulated tenants and a directory with the config pointing at them.
 type world struct {
@@ -137,7 +117,7 @@ start_from = "24h"
 type daemonRun struct {
 	cancel context.CancelFunc
 	done   chan int
-	stderr *syncBuffer
+	stderr *testutil.SyncBuffer
 }
 
 func (w *world) start(t *testing.T) *daemonRun {
@@ -149,7 +129,7 @@ func (w *world) start(t *testing.T) *daemonRun {
 func (w *world) startConfig(t *testing.T, path string) *daemonRun {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &daemonRun{cancel: cancel, done: make(chan int, 1), stderr: &syncBuffer{}}
+	r := &daemonRun{cancel: cancel, done: make(chan int, 1), stderr: &testutil.SyncBuffer{}}
 	c := cli{stdout: io.Discard, stderr: r.stderr, now: time.Now, env: func(k string) (string, bool) {
 		if k == "E2E_SECRET" {
 			return e2eSecret, true
@@ -604,7 +584,7 @@ func TestTail(t *testing.T) {
 	testutil.Eventually(t, 30*time.Second, "backlog exported", hasAll(w.natsURL, t, w.expected()))
 	for _, asJSON := range []bool{false, true} {
 		ctx, cancel := context.WithCancel(context.Background())
-		out := &syncBuffer{}
+		out := &testutil.SyncBuffer{}
 		c := cli{stdout: out, stderr: io.Discard, now: time.Now, env: func(string) (string, bool) { return "", false }}
 		args := []string{"tail", "--config", w.config}
 		if asJSON {

@@ -23,7 +23,7 @@ import (
 func (w *world) startEnv(t *testing.T, env map[string]string) *daemonRun {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &daemonRun{cancel: cancel, done: make(chan int, 1), stderr: &syncBuffer{}}
+	r := &daemonRun{cancel: cancel, done: make(chan int, 1), stderr: &testutil.SyncBuffer{}}
 	c := cli{stdout: io.Discard, stderr: r.stderr, now: time.Now, env: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}
 	go func() { r.done <- run(ctx, []string{"run", "--config", w.config}, c) }()
 	t.Cleanup(func() { r.stop(t) })
@@ -34,7 +34,7 @@ func (w *world) startEnv(t *testing.T, env map[string]string) *daemonRun {
 // closed-connection log) after the command returned.
 func runCLISync(t *testing.T, env map[string]string, args ...string) result {
 	t.Helper()
-	out, errOut := &syncBuffer{}, &syncBuffer{}
+	out, errOut := &testutil.SyncBuffer{}, &testutil.SyncBuffer{}
 	c := cli{stdout: out, stderr: errOut, now: time.Now, env: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}
 	code := run(t.Context(), args, c)
 	return result{code, out.String(), errOut.String()}
@@ -67,7 +67,7 @@ func TestEmbeddedServerWithCredentials(t *testing.T) {
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
-	out := &syncBuffer{}
+	out := &testutil.SyncBuffer{}
 	c := cli{stdout: out, stderr: io.Discard, now: time.Now, env: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}
 	done := make(chan int, 1)
 	go func() { done <- run(ctx, []string{"tail", "--config", w.config}, c) }()

@@ -73,7 +73,7 @@ func TestMain(m *testing.M) {
 type proc struct {
 	name     string
 	cmd      *exec.Cmd
-	stderr   *syncBuffer
+	stderr   *testutil.SyncBuffer
 	httpAddr string
 	done     chan struct{}
 }
@@ -89,7 +89,7 @@ func (w *world) spawn(t *testing.T, name string) *proc {
 // killed before is that replica restarted.
 func (w *world) spawnIn(t *testing.T, name, replica string) *proc {
 	t.Helper()
-	p := &proc{name: name, stderr: &syncBuffer{}, httpAddr: testutil.FreeAddr(t), done: make(chan struct{})}
+	p := &proc{name: name, stderr: &testutil.SyncBuffer{}, httpAddr: testutil.FreeAddr(t), done: make(chan struct{})}
 	cfg := filepath.Join(w.dir, "config-"+name+".toml")
 	doc := strings.Replace(w.doc, fmt.Sprintf("http_addr = %q", w.httpAddr), fmt.Sprintf("http_addr = %q", p.httpAddr), 1)
 	doc = strings.Replace(doc, fmt.Sprintf("data_dir = %q", filepath.Join(w.dir, "data")), fmt.Sprintf("data_dir = %q", filepath.Join(w.dir, "data-"+replica)), 1)

@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/alertexport/alertexport/internal/sim/entra"
 	"github.com/alertexport/alertexport/internal/sim/simapi"
+	"github.com/alertexport/alertexport/internal/testutil"
 )
 
 const (
@@ -373,26 +373,8 @@ func TestMetadata(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of a logger.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 func TestLogsHoldNoSecrets(t *testing.T) {
-	var buf syncBuffer
+	var buf testutil.SyncBuffer
 	f := newFixture(t, Options{Logger: slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	ok := postToken(t, f.s, tenantA, secretForm(appA, secretA, mdeScope))
 	postToken(t, f.s, tenantA, secretForm(appA, "wrong-"+secretA, mdeScope))

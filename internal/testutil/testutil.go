@@ -1,9 +1,10 @@
 // Package testutil holds the small helpers every test package needs: a context bounded by the
-// test, waiting on a condition with a deadline, a free loopback address, and a slog handler that
-// records what was logged. Test code only.
+// test, waiting on a condition with a deadline, a free loopback address, a slog handler that
+// records what was logged, and a buffer goroutines may write to. Test code only.
 package testutil
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"net"
@@ -128,4 +129,24 @@ func (r *LogRecorder) String() string {
 		b.WriteByte('\n')
 	}
 	return b.String()
+}
+
+// SyncBuffer is a bytes.Buffer that a logger's or a daemon's goroutines may write to while the
+// test reads it.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// String is what was written so far.
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
